@@ -1,0 +1,21 @@
+//! Pure domain: types, rules and derivations. No I/O, no async, no clock reads.
+
+pub mod document;
+pub mod event;
+pub mod insights;
+pub mod polling;
+pub mod request;
+pub mod run;
+pub mod status;
+pub mod time;
+pub mod timeline;
+
+pub use document::{DocumentError, parse_request, render_request, validate_request_id};
+pub use event::LifecycleEvent;
+pub use insights::{Insights, compute_insights};
+pub use polling::{PollContext, PollDecision, PollIntervals, next_poll};
+pub use request::{Request, SCHEMA_VERSION};
+pub use run::{RunConclusion, RunFact, RunStatus};
+pub use status::{Derivation, Fact, Rule, Status, derive, derive_status};
+pub use time::Timestamp;
+pub use timeline::{StepState, TimelineEntry, build_timeline};

@@ -1,0 +1,244 @@
+//! The request document (`requests/<id>.json`): one type shared by every layer.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::run::RunFact;
+use super::time::Timestamp;
+
+/// The schema version this build writes and the newest it can read.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// A request for infrastructure and every fact gathered about it.
+///
+/// Fields this build does not know are kept in `extra` and written back unchanged, so an older
+/// tfpilot never strips what a newer one (or the original TfPilot) stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Request {
+    pub schema_version: u32,
+    pub id: String,
+    #[serde(default)]
+    pub project: String,
+    #[serde(default)]
+    pub environment: String,
+    #[serde(default)]
+    pub module: String,
+    #[serde(default)]
+    pub config: Map<String, Value>,
+    #[serde(default)]
+    pub requested_by: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template_id: Option<String>,
+
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<Target>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit_sha: Option<String>,
+
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pr: Option<PullRequestFact>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_sha: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_run: Option<RunFact>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub apply_run: Option<RunFact>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destroy_run: Option<RunFact>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift_run: Option<RunFact>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cleanup_pr: Option<PullRequestFact>,
+
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<Approval>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<PlanFact>,
+
+    /// The status sync last persisted. A cache for readers outside tfpilot; never trusted over
+    /// [`crate::domain::derive_status`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_derived_at: Option<Timestamp>,
+
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub idempotency: BTreeMap<String, IdempotencyEntry>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock: Option<Lock>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<DriftFact>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<CostFact>,
+    /// Free-form notes shown on the timeline; kept as written.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub timeline: Vec<Value>,
+
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl Request {
+    /// A fresh request with no GitHub facts yet.
+    pub fn new(
+        id: impl Into<String>,
+        project: impl Into<String>,
+        environment: impl Into<String>,
+        module: impl Into<String>,
+        requested_by: impl Into<String>,
+        now: Timestamp,
+    ) -> Self {
+        Request {
+            schema_version: SCHEMA_VERSION,
+            id: id.into(),
+            project: project.into(),
+            environment: environment.into(),
+            module: module.into(),
+            config: Map::new(),
+            requested_by: requested_by.into(),
+            created_at: now,
+            updated_at: now,
+            template_id: None,
+            target: None,
+            branch: None,
+            commit_sha: None,
+            pr: None,
+            merged_sha: None,
+            plan_run: None,
+            apply_run: None,
+            destroy_run: None,
+            drift_run: None,
+            cleanup_pr: None,
+            approval: None,
+            plan: None,
+            status: None,
+            status_derived_at: None,
+            idempotency: BTreeMap::new(),
+            lock: None,
+            drift: None,
+            cost: None,
+            timeline: Vec::new(),
+            extra: Map::new(),
+        }
+    }
+}
+
+/// Where the request's Terraform block lives.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Target {
+    #[serde(default)]
+    pub owner: String,
+    #[serde(default)]
+    pub repo: String,
+    #[serde(default)]
+    pub base: String,
+    #[serde(default)]
+    pub env_path: String,
+    #[serde(default)]
+    pub file: String,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PullRequestFact {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// `open` or `closed`, as GitHub reports it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    #[serde(default)]
+    pub merged: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head_sha: Option<String>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl PullRequestFact {
+    pub fn is_open(&self) -> bool {
+        !self.merged && self.state.as_deref() == Some("open")
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Approval {
+    #[serde(default)]
+    pub approved: bool,
+    #[serde(default)]
+    pub approvers: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<Timestamp>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PlanFact {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<PlanSummary>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_key: Option<String>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanSummary {
+    #[serde(default)]
+    pub add: u32,
+    #[serde(default)]
+    pub change: u32,
+    #[serde(default)]
+    pub destroy: u32,
+    #[serde(default)]
+    pub import: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IdempotencyEntry {
+    pub key: String,
+    pub at: Timestamp,
+    #[serde(default)]
+    pub outcome: Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Lock {
+    pub holder: String,
+    pub operation: String,
+    pub acquired_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DriftFact {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checked_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CostFact {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monthly_delta: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}

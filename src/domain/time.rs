@@ -1,0 +1,107 @@
+//! Timestamps as stored in documents: RFC 3339 in UTC when written, and read leniently because
+//! documents written by the original TfPilot sometimes carry epoch milliseconds.
+
+use std::fmt;
+
+use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A point in time, always UTC. Domain code never reads the clock: callers pass `now` in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(pub DateTime<Utc>);
+
+impl Timestamp {
+    pub fn from_unix_seconds(seconds: i64) -> Option<Self> {
+        Utc.timestamp_opt(seconds, 0).single().map(Timestamp)
+    }
+
+    pub fn from_unix_millis(millis: i64) -> Option<Self> {
+        Utc.timestamp_millis_opt(millis).single().map(Timestamp)
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        DateTime::parse_from_rfc3339(text.trim())
+            .ok()
+            .map(|t| Timestamp(t.with_timezone(&Utc)))
+    }
+
+    pub fn to_rfc3339(self) -> String {
+        self.0.to_rfc3339_opts(SecondsFormat::Secs, true)
+    }
+
+    /// A lexicographically sortable compact form, used in object keys.
+    pub fn to_key_fragment(self) -> String {
+        self.0.format("%Y%m%dT%H%M%S%.3fZ").to_string()
+    }
+
+    pub fn seconds_since(self, earlier: Timestamp) -> i64 {
+        (self.0 - earlier.0).num_seconds()
+    }
+
+    pub fn minus_seconds(self, seconds: i64) -> Timestamp {
+        Timestamp(self.0 - chrono::Duration::seconds(seconds))
+    }
+
+    pub fn plus_seconds(self, seconds: i64) -> Timestamp {
+        Timestamp(self.0 + chrono::Duration::seconds(seconds))
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_rfc3339())
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_rfc3339())
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Text(String),
+            Millis(i64),
+        }
+        match Raw::deserialize(deserializer)? {
+            Raw::Text(text) => Timestamp::parse(&text).ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "`{text}` is not an RFC 3339 timestamp (expected e.g. 2026-01-31T12:00:00Z)"
+                ))
+            }),
+            Raw::Millis(millis) => Timestamp::from_unix_millis(millis).ok_or_else(|| {
+                serde::de::Error::custom(format!("{millis} is out of range for a timestamp"))
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_rfc3339_with_offset_and_epoch_millis() {
+        let a: Timestamp = serde_json::from_str("\"2026-03-01T10:00:00+02:00\"").unwrap();
+        let b: Timestamp = serde_json::from_str("1772352000000").unwrap();
+        assert_eq!(a.to_rfc3339(), "2026-03-01T08:00:00Z");
+        assert_eq!(b.to_rfc3339(), "2026-03-01T08:00:00Z");
+    }
+
+    #[test]
+    fn rejects_garbage_with_a_reason() {
+        let err = serde_json::from_str::<Timestamp>("\"yesterday\"").unwrap_err();
+        assert!(err.to_string().contains("RFC 3339"), "{err}");
+    }
+
+    #[test]
+    fn key_fragment_sorts_chronologically() {
+        let a = Timestamp::parse("2026-03-01T08:00:00.5Z").unwrap();
+        let b = Timestamp::parse("2026-03-01T08:00:01Z").unwrap();
+        assert!(a.to_key_fragment() < b.to_key_fragment());
+    }
+}
