@@ -2,6 +2,7 @@
 
 pub mod document;
 pub mod event;
+pub mod idempotency;
 pub mod insights;
 pub mod polling;
 pub mod request;
@@ -12,6 +13,7 @@ pub mod timeline;
 
 pub use document::{DocumentError, parse_request, render_request, validate_request_id};
 pub use event::LifecycleEvent;
+pub use idempotency::IdempotencyRecord;
 pub use insights::{Insights, compute_insights};
 pub use polling::{PollContext, PollDecision, PollIntervals, next_poll};
 pub use request::{Request, SCHEMA_VERSION};

@@ -1,0 +1,255 @@
+//! Listing that scales: LIST the keys with their ETags, then GET only what is new or changed.
+//!
+//! Bodies are remembered by key and ETag, in memory and in a cache file on disk, so a fresh
+//! process refreshes a warm cache with LIST calls alone. An object that cannot be read as a
+//! request (malformed, or written by a newer tfpilot) becomes an unreadable entry with its
+//! reason; it never fails the listing.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use futures::{StreamExt, TryStreamExt};
+use serde::{Deserialize, Serialize};
+
+use super::requests::{FETCH_PARALLELISM, id_from_key};
+use super::{ETag, ObjectMeta, Store, StoreError};
+use crate::domain::{DocumentError, Request, parse_request};
+
+const CACHE_FORMAT: u32 = 1;
+
+/// One entry of a listing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListedRequest {
+    pub key: String,
+    /// The id from the key; for readable documents the same as `request.id`.
+    pub id: String,
+    pub etag: ETag,
+    pub outcome: Result<Arc<Request>, DocumentError>,
+}
+
+/// What a refresh cost.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct RefreshStats {
+    /// Objects seen by LIST.
+    pub listed: usize,
+    /// LIST calls (pages).
+    pub list_calls: usize,
+    /// GETs made: objects new or changed since the cache last saw them.
+    pub fetched: usize,
+    /// Objects served from the cache.
+    pub reused: usize,
+    /// Cached objects that are gone from the store.
+    pub removed: usize,
+}
+
+#[derive(Debug, Clone)]
+struct CachedObject {
+    etag: ETag,
+    /// Kept for the cache file. `None` when the body is not UTF-8 (then it is not persisted).
+    body: Option<Arc<str>>,
+    outcome: Result<Arc<Request>, DocumentError>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct CacheFile {
+    format: u32,
+    location: String,
+    entries: Vec<CacheFileEntry>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct CacheFileEntry {
+    key: String,
+    etag: ETag,
+    body: String,
+}
+
+pub struct RequestLister {
+    store: Store,
+    cache_file: Option<PathBuf>,
+    cache: HashMap<String, CachedObject>,
+    cache_loaded: bool,
+    page_size: usize,
+}
+
+impl RequestLister {
+    /// `cache_file`: where to persist the cache between processes (`None`: memory only).
+    pub fn new(store: Store, cache_file: Option<PathBuf>) -> Self {
+        RequestLister {
+            store,
+            cache_file,
+            cache: HashMap::new(),
+            cache_loaded: false,
+            page_size: 1000,
+        }
+    }
+
+    pub fn with_page_size(mut self, page_size: usize) -> Self {
+        self.page_size = page_size.max(1);
+        self
+    }
+
+    /// Lists every request, fetching only what changed, and returns them sorted by id.
+    pub async fn refresh(&mut self) -> Result<(Vec<ListedRequest>, RefreshStats), StoreError> {
+        self.load_cache_file();
+        let mut stats = RefreshStats::default();
+        let mut listed: Vec<ObjectMeta> = Vec::new();
+        let mut continuation: Option<String> = None;
+        loop {
+            let page = self
+                .store
+                .list_request_page(continuation.as_deref(), self.page_size)
+                .await?;
+            stats.list_calls += 1;
+            listed.extend(
+                page.objects
+                    .into_iter()
+                    .filter(|m| id_from_key(&m.key).is_some()),
+            );
+            match page.next {
+                Some(next) => continuation = Some(next),
+                None => break,
+            }
+        }
+        stats.listed = listed.len();
+
+        let stale: Vec<&ObjectMeta> = listed
+            .iter()
+            .filter(|meta| {
+                self.cache
+                    .get(&meta.key)
+                    .is_none_or(|cached| cached.etag != meta.etag)
+            })
+            .collect();
+        stats.fetched = stale.len();
+        stats.reused = listed.len() - stale.len();
+
+        let backend = self.store.backend();
+        let fetched: Vec<(String, CachedObject)> = futures::stream::iter(stale)
+            .map(|meta| async move {
+                let object = backend.get(&meta.key).await?;
+                // Deleted between LIST and GET: leave it out of this listing.
+                Ok::<_, StoreError>(object.map(|object| {
+                    let cached = CachedObject {
+                        etag: object.etag,
+                        outcome: parse_request(&object.body).map(Arc::new),
+                        body: String::from_utf8(object.body).ok().map(Arc::from),
+                    };
+                    (meta.key.clone(), cached)
+                }))
+            })
+            .buffer_unordered(FETCH_PARALLELISM)
+            .try_filter_map(|item| async move { Ok(item) })
+            .try_collect()
+            .await?;
+        let changed = !fetched.is_empty();
+        self.cache.extend(fetched);
+
+        let before = self.cache.len();
+        let live: std::collections::HashSet<&str> = listed.iter().map(|m| m.key.as_str()).collect();
+        self.cache.retain(|key, _| live.contains(key.as_str()));
+        stats.removed = before - self.cache.len();
+
+        if changed || stats.removed > 0 {
+            self.save_cache_file();
+        }
+
+        let mut entries: Vec<ListedRequest> = listed
+            .iter()
+            .filter_map(|meta| {
+                let cached = self.cache.get(&meta.key)?;
+                Some(ListedRequest {
+                    key: meta.key.clone(),
+                    id: id_from_key(&meta.key).unwrap_or(&meta.key).to_string(),
+                    etag: cached.etag.clone(),
+                    outcome: cached.outcome.clone(),
+                })
+            })
+            .collect();
+        entries.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok((entries, stats))
+    }
+
+    /// A missing, unreadable or foreign cache file only means a cold start.
+    fn load_cache_file(&mut self) {
+        if self.cache_loaded {
+            return;
+        }
+        self.cache_loaded = true;
+        let Some(path) = &self.cache_file else { return };
+        let Ok(bytes) = fs::read(path) else { return };
+        let Ok(file) = serde_json::from_slice::<CacheFile>(&bytes) else {
+            tracing::warn!(path = %path.display(), "ignoring an unreadable list cache");
+            return;
+        };
+        if file.format != CACHE_FORMAT || file.location != self.store.location() {
+            return;
+        }
+        for entry in file.entries {
+            let outcome = parse_request(entry.body.as_bytes()).map(Arc::new);
+            self.cache.insert(
+                entry.key,
+                CachedObject {
+                    etag: entry.etag,
+                    body: Some(Arc::from(entry.body)),
+                    outcome,
+                },
+            );
+        }
+    }
+
+    /// Written to a temporary file and renamed, so concurrent processes never see a torn cache.
+    fn save_cache_file(&self) {
+        let Some(path) = &self.cache_file else { return };
+        let file = CacheFile {
+            format: CACHE_FORMAT,
+            location: self.store.location(),
+            entries: self
+                .cache
+                .iter()
+                .filter_map(|(key, cached)| {
+                    Some(CacheFileEntry {
+                        key: key.clone(),
+                        etag: cached.etag.clone(),
+                        body: cached.body.as_deref()?.to_string(),
+                    })
+                })
+                .collect(),
+        };
+        if let Err(err) = write_atomically(path, &file) {
+            tracing::warn!(path = %path.display(), error = %err, "could not save the list cache");
+        }
+    }
+}
+
+fn write_atomically(path: &Path, file: &CacheFile) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir)?;
+    let temp = dir.join(format!(
+        ".{}.tmp-{}",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("cache"),
+        ulid::Ulid::new()
+    ));
+    let result = (|| {
+        let mut out = std::io::BufWriter::new(fs::File::create(&temp)?);
+        serde_json::to_writer(&mut out, file)?;
+        out.flush()?;
+        drop(out);
+        fs::rename(&temp, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&temp);
+    }
+    result
+}
+
+/// The cache file for a store: one per store location, under the cache directory.
+pub fn cache_file_for(cache_dir: &Path, location: &str) -> PathBuf {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(location.as_bytes());
+    let name: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
+    cache_dir.join("list").join(format!("{name}.json"))
+}

@@ -1,0 +1,363 @@
+//! The local directory store: the same keys as S3, one file per object.
+//!
+//! Safe when several tfpilot processes share the directory: every write takes a per-key file
+//! lock, checks the current version, writes a temporary file, syncs it and renames it into
+//! place, so readers see the old or the new version, never a torn one.
+//!
+//! The ETag is a fingerprint of the file's metadata (modification time in nanoseconds and size),
+//! which a listing can read without opening files. Under the lock each new version gets a
+//! modification time strictly later than the one it replaces, so a fingerprint never repeats
+//! for a key and a stale ETag can never match again.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{ErrorKind, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+
+use super::{
+    ETag, Object, ObjectMeta, ObjectPage, ObjectStore, PutCondition, StoreError, validate_key,
+};
+
+/// Where the store keeps its own bookkeeping; hidden names are never valid keys.
+const PRIVATE_DIR: &str = ".tfpilot";
+
+#[derive(Debug, Clone)]
+pub struct LocalStore {
+    root: Arc<PathBuf>,
+}
+
+impl LocalStore {
+    /// Opens (and creates if needed) a store rooted at `root`.
+    pub fn open(root: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let root = root.as_ref();
+        fs::create_dir_all(root).map_err(|err| StoreError::Backend {
+            operation: "open",
+            key: String::new(),
+            location: format!("file://{}", root.display()),
+            message: format!("cannot create the store directory: {err}"),
+        })?;
+        let root = fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+        Ok(LocalStore {
+            root: Arc::new(root),
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn path_of(&self, key: &str) -> Result<PathBuf, StoreError> {
+        validate_key(key)?;
+        Ok(self.root.join(key))
+    }
+
+    fn io_error(&self, operation: &'static str, key: &str, err: std::io::Error) -> StoreError {
+        StoreError::Backend {
+            operation,
+            key: key.to_string(),
+            location: self.location(),
+            message: err.to_string(),
+        }
+    }
+
+    /// Runs blocking filesystem work off the async runtime.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        operation: &'static str,
+        key: &str,
+        work: impl FnOnce(LocalStore) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || work(store))
+            .await
+            .map_err(|err| StoreError::Backend {
+                operation,
+                key: key.to_string(),
+                location: self.location(),
+                message: format!("the filesystem task failed: {err}"),
+            })?
+    }
+
+    /// Takes the exclusive lock for one key; released when the returned file is dropped.
+    fn lock(&self, key: &str) -> Result<File, StoreError> {
+        let dir = self.root.join(PRIVATE_DIR).join("locks");
+        fs::create_dir_all(&dir).map_err(|e| self.io_error("lock", key, e))?;
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(format!("{}.lock", key.replace('/', "%2F"))))
+            .map_err(|e| self.io_error("lock", key, e))?;
+        file.lock().map_err(|e| self.io_error("lock", key, e))?;
+        Ok(file)
+    }
+
+    fn put_blocking(
+        &self,
+        key: &str,
+        body: &[u8],
+        condition: &PutCondition,
+    ) -> Result<ETag, StoreError> {
+        let path = self.path_of(key)?;
+        let _lock = self.lock(key)?;
+        let current = match fs::metadata(&path) {
+            Ok(meta) => Some(meta),
+            Err(err) if err.kind() == ErrorKind::NotFound => None,
+            Err(err) => return Err(self.io_error("put", key, err)),
+        };
+        let previous_mtime = match (condition, &current) {
+            (PutCondition::IfAbsent, Some(_)) => {
+                return Err(StoreError::AlreadyExists {
+                    key: key.to_string(),
+                });
+            }
+            (PutCondition::IfAbsent, None) => None,
+            (PutCondition::IfMatch(_), None) => {
+                return Err(StoreError::NotFound {
+                    key: key.to_string(),
+                });
+            }
+            (PutCondition::IfMatch(expected), Some(meta)) => {
+                if &fingerprint(meta) != expected {
+                    return Err(StoreError::PreconditionFailed {
+                        key: key.to_string(),
+                    });
+                }
+                meta.modified().ok()
+            }
+        };
+        self.write_version(key, &path, body, previous_mtime)
+    }
+
+    fn write_version(
+        &self,
+        key: &str,
+        path: &Path,
+        body: &[u8],
+        previous_mtime: Option<SystemTime>,
+    ) -> Result<ETag, StoreError> {
+        let fail = |e| self.io_error("put", key, e);
+        let dir = path.parent().unwrap_or(&self.root);
+        fs::create_dir_all(dir).map_err(fail)?;
+        let temp = dir.join(format!(".tmp-{}", ulid::Ulid::new()));
+        let result = (|| {
+            let mut file = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&temp)?;
+            file.write_all(body)?;
+            let mut mtime = SystemTime::now();
+            if let Some(previous) = previous_mtime
+                && mtime <= previous
+            {
+                mtime = previous + Duration::from_micros(1);
+            }
+            file.set_modified(mtime)?;
+            // A filesystem with coarse timestamps may round the time back down: step until the
+            // stored time is strictly later than the previous version's.
+            while let Some(previous) = previous_mtime
+                && file.metadata()?.modified()? <= previous
+            {
+                mtime += Duration::from_millis(1);
+                file.set_modified(mtime)?;
+            }
+            file.sync_all()?;
+            let meta = file.metadata()?;
+            fs::rename(&temp, path)?;
+            sync_dir(dir);
+            Ok(fingerprint(&meta))
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&temp);
+        }
+        result.map_err(fail)
+    }
+
+    fn delete_blocking(&self, key: &str, if_match: Option<&ETag>) -> Result<(), StoreError> {
+        let path = self.path_of(key)?;
+        let _lock = self.lock(key)?;
+        let meta = match fs::metadata(&path) {
+            Ok(meta) => meta,
+            Err(err) if err.kind() == ErrorKind::NotFound => {
+                return Err(StoreError::NotFound {
+                    key: key.to_string(),
+                });
+            }
+            Err(err) => return Err(self.io_error("delete", key, err)),
+        };
+        if let Some(expected) = if_match
+            && &fingerprint(&meta) != expected
+        {
+            return Err(StoreError::PreconditionFailed {
+                key: key.to_string(),
+            });
+        }
+        fs::remove_file(&path).map_err(|e| self.io_error("delete", key, e))?;
+        if let Some(dir) = path.parent() {
+            sync_dir(dir);
+        }
+        Ok(())
+    }
+
+    fn list_blocking(
+        &self,
+        prefix: &str,
+        continuation: Option<&str>,
+        max_keys: usize,
+    ) -> Result<ObjectPage, StoreError> {
+        // Walk only the deepest directory the prefix names.
+        let dir_part = match prefix.rfind('/') {
+            Some(index) => &prefix[..index],
+            None => "",
+        };
+        if !dir_part.is_empty() {
+            validate_key(dir_part)?;
+        }
+        let mut keys = Vec::new();
+        collect_keys(&self.root.join(dir_part), dir_part, &mut keys)
+            .map_err(|e| self.io_error("list", prefix, e))?;
+        keys.retain(|k| {
+            k.starts_with(prefix) && continuation.is_none_or(|after| k.as_str() > after)
+        });
+        keys.sort_unstable();
+
+        let mut objects = Vec::with_capacity(max_keys.min(keys.len()));
+        let mut consumed = 0;
+        for key in &keys {
+            if objects.len() == max_keys {
+                break;
+            }
+            consumed += 1;
+            match fs::metadata(self.root.join(key)) {
+                Ok(meta) => objects.push(ObjectMeta {
+                    key: key.clone(),
+                    etag: fingerprint(&meta),
+                    size: meta.len(),
+                }),
+                // Deleted since the directory was read: it is simply not listed.
+                Err(err) if err.kind() == ErrorKind::NotFound => {}
+                Err(err) => return Err(self.io_error("list", key, err)),
+            }
+        }
+        let next = (consumed > 0 && consumed < keys.len()).then(|| keys[consumed - 1].clone());
+        Ok(ObjectPage { objects, next })
+    }
+}
+
+fn fingerprint(meta: &fs::Metadata) -> ETag {
+    let nanos = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    ETag(format!("{nanos:x}-{:x}", meta.len()))
+}
+
+/// Makes a rename durable. Best effort: some filesystems cannot open directories.
+fn sync_dir(dir: &Path) {
+    if let Ok(handle) = File::open(dir) {
+        let _ = handle.sync_all();
+    }
+}
+
+fn collect_keys(dir: &Path, key_prefix: &str, keys: &mut Vec<String>) -> std::io::Result<()> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(err) if err.kind() == ErrorKind::NotFound => return Ok(()),
+        Err(err) => return Err(err),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if name.starts_with('.') {
+            continue;
+        }
+        let key = if key_prefix.is_empty() {
+            name.to_string()
+        } else {
+            format!("{key_prefix}/{name}")
+        };
+        let file_type = entry.file_type()?;
+        if file_type.is_dir() {
+            collect_keys(&entry.path(), &key, keys)?;
+        } else if file_type.is_file() {
+            keys.push(key);
+        }
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl ObjectStore for LocalStore {
+    fn location(&self) -> String {
+        format!("file://{}", self.root.display())
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Object>, StoreError> {
+        let path = self.path_of(key)?;
+        let owned_key = key.to_string();
+        self.blocking("get", key, move |store| {
+            let mut file = match File::open(&path) {
+                Ok(file) => file,
+                Err(err) if err.kind() == ErrorKind::NotFound => return Ok(None),
+                Err(err) => return Err(store.io_error("get", &owned_key, err)),
+            };
+            // Metadata and bytes come from the same open file: a concurrent rename replaces
+            // the directory entry, not this file, so the ETag always matches the body.
+            let meta = file
+                .metadata()
+                .map_err(|e| store.io_error("get", &owned_key, e))?;
+            let mut body = Vec::with_capacity(meta.len() as usize);
+            file.read_to_end(&mut body)
+                .map_err(|e| store.io_error("get", &owned_key, e))?;
+            Ok(Some(Object {
+                body,
+                etag: fingerprint(&meta),
+            }))
+        })
+        .await
+    }
+
+    async fn put(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        condition: PutCondition,
+    ) -> Result<ETag, StoreError> {
+        validate_key(key)?;
+        let owned_key = key.to_string();
+        self.blocking("put", key, move |store| {
+            store.put_blocking(&owned_key, &body, &condition)
+        })
+        .await
+    }
+
+    async fn delete(&self, key: &str, if_match: Option<&ETag>) -> Result<(), StoreError> {
+        validate_key(key)?;
+        let owned_key = key.to_string();
+        let if_match = if_match.cloned();
+        self.blocking("delete", key, move |store| {
+            store.delete_blocking(&owned_key, if_match.as_ref())
+        })
+        .await
+    }
+
+    async fn list(
+        &self,
+        prefix: &str,
+        continuation: Option<&str>,
+        max_keys: usize,
+    ) -> Result<ObjectPage, StoreError> {
+        let prefix_owned = prefix.to_string();
+        let continuation = continuation.map(String::from);
+        let max_keys = max_keys.max(1);
+        self.blocking("list", prefix, move |store| {
+            store.list_blocking(&prefix_owned, continuation.as_deref(), max_keys)
+        })
+        .await
+    }
+}

@@ -1,0 +1,386 @@
+//! Typed operations over any [`ObjectStore`]: the concurrency contract of DESIGN section 5,
+//! written once for both backends.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::{StreamExt, TryStreamExt};
+
+use super::{ETag, ObjectPage, ObjectStore, PutCondition, StoreError};
+use crate::domain::{
+    DocumentError, IdempotencyRecord, LifecycleEvent, Request, Timestamp, parse_request,
+    render_request, validate_request_id,
+};
+
+pub const REQUESTS_PREFIX: &str = "requests/";
+pub const HISTORY_PREFIX: &str = "history/";
+pub const LOGS_PREFIX: &str = "logs/";
+pub const CREATE_IDEMPOTENCY_PREFIX: &str = "idempotency/create/";
+
+/// How many times an update re-reads and re-applies its mutation before giving up.
+pub const DEFAULT_UPDATE_ATTEMPTS: u32 = 32;
+
+/// Parallel GETs when many objects are fetched at once.
+pub const FETCH_PARALLELISM: usize = 32;
+
+pub fn request_key(id: &str) -> String {
+    format!("{REQUESTS_PREFIX}{id}.json")
+}
+
+/// The request id a `requests/<id>.json` key names.
+pub fn id_from_key(key: &str) -> Option<&str> {
+    key.strip_prefix(REQUESTS_PREFIX)?.strip_suffix(".json")
+}
+
+/// A value with the version it was read or written at.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Versioned<T> {
+    pub value: T,
+    pub etag: ETag,
+}
+
+/// An object under `logs/<id>/` that is not a readable lifecycle event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnreadableEvent {
+    pub key: String,
+    pub reason: String,
+}
+
+pub type EventEntry = Result<LifecycleEvent, UnreadableEvent>;
+
+/// Outcome of a create-only write of an immutable blob.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutOnce {
+    Created,
+    /// Someone wrote this key first; the blob there was left as it was.
+    AlreadyPresent,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum IdempotencyClaim {
+    /// This caller's record was stored: go ahead.
+    Claimed,
+    /// The key was used before: here is what it did.
+    Existing(Box<IdempotencyRecord>),
+}
+
+/// The store every layer talks to.
+#[derive(Debug, Clone)]
+pub struct Store {
+    backend: Arc<dyn ObjectStore>,
+    update_attempts: u32,
+}
+
+impl Store {
+    pub fn new(backend: Arc<dyn ObjectStore>) -> Self {
+        Store {
+            backend,
+            update_attempts: DEFAULT_UPDATE_ATTEMPTS,
+        }
+    }
+
+    pub fn with_update_attempts(mut self, attempts: u32) -> Self {
+        self.update_attempts = attempts.max(1);
+        self
+    }
+
+    pub fn backend(&self) -> &Arc<dyn ObjectStore> {
+        &self.backend
+    }
+
+    pub fn location(&self) -> String {
+        self.backend.location()
+    }
+
+    /// Writes a new request; fails with [`StoreError::AlreadyExists`] if the id is taken.
+    pub async fn create_request(
+        &self,
+        request: &Request,
+    ) -> Result<Versioned<Request>, StoreError> {
+        validate_id(&request.id)?;
+        let key = request_key(&request.id);
+        let body = render_request(request);
+        let etag = match self
+            .backend
+            .put(&key, body.clone(), PutCondition::IfAbsent)
+            .await
+        {
+            Ok(etag) => etag,
+            // A retried create whose first attempt landed finds its own bytes: that is success.
+            Err(StoreError::AlreadyExists { .. }) => match self.backend.get(&key).await? {
+                Some(existing) if existing.body == body => existing.etag,
+                _ => return Err(StoreError::AlreadyExists { key }),
+            },
+            Err(err) => return Err(err),
+        };
+        Ok(Versioned {
+            value: request.clone(),
+            etag,
+        })
+    }
+
+    pub async fn get_request(&self, id: &str) -> Result<Versioned<Request>, StoreError> {
+        validate_id(id)?;
+        let key = request_key(id);
+        let object = self
+            .backend
+            .get(&key)
+            .await?
+            .ok_or(StoreError::NotFound { key: key.clone() })?;
+        let value =
+            parse_request(&object.body).map_err(|source| StoreError::Unreadable { key, source })?;
+        Ok(Versioned {
+            value,
+            etag: object.etag,
+        })
+    }
+
+    /// Read-modify-write with a conditional put. When another writer got there first, re-reads
+    /// and re-applies `mutate` to the fresh document, up to the attempt bound. `mutate` may
+    /// refuse with a reason (nothing is written). If it changes nothing, nothing is written.
+    /// A changed document gets `updated_at = now`.
+    pub async fn update_request<F>(
+        &self,
+        id: &str,
+        now: Timestamp,
+        mut mutate: F,
+    ) -> Result<Versioned<Request>, StoreError>
+    where
+        F: FnMut(&mut Request) -> Result<(), String> + Send,
+    {
+        let key = request_key(id);
+        for attempt in 0..self.update_attempts {
+            if attempt > 0 {
+                tokio::time::sleep(backoff(attempt)).await;
+            }
+            let current = self.get_request(id).await?;
+            let mut next = current.value.clone();
+            mutate(&mut next).map_err(|reason| StoreError::Rejected {
+                key: key.clone(),
+                reason,
+            })?;
+            if next == current.value {
+                return Ok(current);
+            }
+            next.updated_at = now;
+            let body = render_request(&next);
+            match self
+                .backend
+                .put(&key, body.clone(), PutCondition::IfMatch(current.etag))
+                .await
+            {
+                Ok(etag) => return Ok(Versioned { value: next, etag }),
+                Err(StoreError::PreconditionFailed { .. }) => {
+                    // If our write did land (a retried request whose answer was lost), the
+                    // stored bytes are ours: re-applying would apply the mutation twice.
+                    if let Some(stored) = self.backend.get(&key).await?
+                        && stored.body == body
+                    {
+                        return Ok(Versioned {
+                            value: next,
+                            etag: stored.etag,
+                        });
+                    }
+                }
+                Err(err) => return Err(err),
+            }
+        }
+        Err(StoreError::Contended {
+            key,
+            attempts: self.update_attempts,
+        })
+    }
+
+    /// One page of request keys (ids via [`id_from_key`]).
+    pub async fn list_request_page(
+        &self,
+        continuation: Option<&str>,
+        max_keys: usize,
+    ) -> Result<ObjectPage, StoreError> {
+        self.backend
+            .list(REQUESTS_PREFIX, continuation, max_keys)
+            .await
+    }
+
+    /// Moves a request to `history/<id>.json`. The live document is removed only if it is still
+    /// the version that was archived.
+    pub async fn archive_request(&self, id: &str) -> Result<(), StoreError> {
+        validate_id(id)?;
+        let key = request_key(id);
+        let object = self
+            .backend
+            .get(&key)
+            .await?
+            .ok_or(StoreError::NotFound { key: key.clone() })?;
+        let history_key = format!("{HISTORY_PREFIX}{id}.json");
+        match self
+            .backend
+            .put(&history_key, object.body.clone(), PutCondition::IfAbsent)
+            .await
+        {
+            Ok(_) => {}
+            Err(StoreError::AlreadyExists { .. }) => {
+                // Finishing an archive that stopped half way is fine; archiving over a
+                // different earlier copy is not (history is create-only).
+                let existing = self.backend.get(&history_key).await?;
+                if existing.is_none_or(|e| e.body != object.body) {
+                    return Err(StoreError::AlreadyExists { key: history_key });
+                }
+            }
+            Err(err) => return Err(err),
+        }
+        self.backend.delete(&key, Some(&object.etag)).await
+    }
+
+    /// Appends an audit event under a fresh, time-ordered key; never overwrites.
+    pub async fn append_event(&self, event: &LifecycleEvent) -> Result<String, StoreError> {
+        validate_id(&event.request_id)?;
+        // Serializing a struct of strings and JSON values cannot fail.
+        let body = serde_json::to_vec(event).expect("event serializes to JSON");
+        loop {
+            let key = format!(
+                "{LOGS_PREFIX}{}/{}-{}.json",
+                event.request_id,
+                event.at.to_key_fragment(),
+                ulid::Ulid::new().to_string().to_ascii_lowercase()
+            );
+            match self
+                .backend
+                .put(&key, body.clone(), PutCondition::IfAbsent)
+                .await
+            {
+                Ok(_) => return Ok(key),
+                // A random suffix collided: draw another one.
+                Err(StoreError::AlreadyExists { .. }) => continue,
+                Err(err) => return Err(err),
+            }
+        }
+    }
+
+    /// Every event of a request, oldest first. An unreadable event is reported, not fatal.
+    pub async fn list_events(&self, id: &str) -> Result<Vec<EventEntry>, StoreError> {
+        validate_id(id)?;
+        let prefix = format!("{LOGS_PREFIX}{id}/");
+        let keys: Vec<String> = self
+            .list_all(&prefix)
+            .await?
+            .into_iter()
+            .map(|m| m.key)
+            .collect();
+        let backend = &self.backend;
+        let mut events: Vec<(String, EventEntry)> = futures::stream::iter(keys)
+            .map(|key| async move {
+                let parsed = match backend.get(&key).await? {
+                    None => None,
+                    Some(object) => Some(
+                        serde_json::from_slice::<LifecycleEvent>(&object.body).map_err(|err| {
+                            UnreadableEvent {
+                                key: key.clone(),
+                                reason: format!("not a lifecycle event: {err}"),
+                            }
+                        }),
+                    ),
+                };
+                Ok::<_, StoreError>(parsed.map(|p| (key, p)))
+            })
+            .buffered(FETCH_PARALLELISM)
+            .try_filter_map(|item| async move { Ok(item) })
+            .try_collect()
+            .await?;
+        events.sort_by(|(ka, a), (kb, b)| match (a, b) {
+            (Ok(a), Ok(b)) => a.at.cmp(&b.at).then_with(|| ka.cmp(kb)),
+            _ => ka.cmp(kb),
+        });
+        Ok(events.into_iter().map(|(_, event)| event).collect())
+    }
+
+    /// Writes an immutable blob (plan output, cost or drift result) once.
+    pub async fn put_once(&self, key: &str, body: Vec<u8>) -> Result<PutOnce, StoreError> {
+        match self.backend.put(key, body, PutCondition::IfAbsent).await {
+            Ok(_) => Ok(PutOnce::Created),
+            Err(StoreError::AlreadyExists { .. }) => Ok(PutOnce::AlreadyPresent),
+            Err(err) => Err(err),
+        }
+    }
+
+    pub async fn get_blob(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.backend.get(key).await?.map(|object| object.body))
+    }
+
+    /// Claims a create idempotency key. The first writer wins; later callers get its record.
+    pub async fn claim_create_key(
+        &self,
+        record: &IdempotencyRecord,
+    ) -> Result<IdempotencyClaim, StoreError> {
+        let key = idempotency_key(&record.key)?;
+        // Serializing a struct of strings and JSON values cannot fail.
+        let body = serde_json::to_vec_pretty(record).expect("record serializes to JSON");
+        match self.backend.put(&key, body, PutCondition::IfAbsent).await {
+            Ok(_) => Ok(IdempotencyClaim::Claimed),
+            Err(StoreError::AlreadyExists { .. }) => {
+                match self.get_create_key(&record.key).await? {
+                    Some(existing) => Ok(IdempotencyClaim::Existing(Box::new(existing))),
+                    None => Err(StoreError::Backend {
+                        operation: "claim",
+                        key,
+                        location: self.location(),
+                        message: "the record existed and then vanished; retry".into(),
+                    }),
+                }
+            }
+            Err(err) => Err(err),
+        }
+    }
+
+    pub async fn get_create_key(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let object_key = idempotency_key(key)?;
+        let Some(object) = self.backend.get(&object_key).await? else {
+            return Ok(None);
+        };
+        serde_json::from_slice(&object.body)
+            .map(Some)
+            .map_err(|err| StoreError::Unreadable {
+                key: object_key,
+                source: DocumentError::Invalid(err.to_string()),
+            })
+    }
+
+    /// Every object under a prefix, following pages.
+    pub async fn list_all(&self, prefix: &str) -> Result<Vec<super::ObjectMeta>, StoreError> {
+        let mut all = Vec::new();
+        let mut continuation: Option<String> = None;
+        loop {
+            let page = self
+                .backend
+                .list(prefix, continuation.as_deref(), 1000)
+                .await?;
+            all.extend(page.objects);
+            match page.next {
+                Some(next) => continuation = Some(next),
+                None => return Ok(all),
+            }
+        }
+    }
+}
+
+fn validate_id(id: &str) -> Result<(), StoreError> {
+    validate_request_id(id).map_err(|err| StoreError::InvalidId {
+        id: id.to_string(),
+        reason: err.to_string(),
+    })
+}
+
+fn idempotency_key(key: &str) -> Result<String, StoreError> {
+    validate_request_id(key).map_err(|_| StoreError::InvalidKey {
+        key: key.to_string(),
+        reason: "an idempotency key uses only letters, digits, `_`, `-` and `.` (at most 128)",
+    })?;
+    Ok(format!("{CREATE_IDEMPOTENCY_PREFIX}{key}.json"))
+}
+
+/// Exponential backoff with full jitter, capped, so racing writers spread out.
+fn backoff(attempt: u32) -> Duration {
+    let cap_ms = (5u64 << attempt.min(6)).min(250);
+    let random = (ulid::Ulid::new().random() % u128::from(cap_ms + 1)) as u64;
+    Duration::from_millis(random)
+}

@@ -1,0 +1,264 @@
+//! The S3 backend: conditional writes with `If-None-Match: *` and `If-Match`, SSE AES256,
+//! credentials and region from the standard AWS chain, and an endpoint override with path-style
+//! addressing for S3-compatible servers.
+
+use async_trait::async_trait;
+use aws_sdk_s3::Client;
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::ServerSideEncryption;
+
+use super::{
+    ETag, Object, ObjectMeta, ObjectPage, ObjectStore, PutCondition, StoreError, validate_key,
+};
+
+/// Settings layered over the AWS chain (environment, profile files, instance roles).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct S3Options {
+    /// An S3-compatible server, e.g. `http://127.0.0.1:9000`.
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+    /// A named profile from `~/.aws/config`.
+    pub profile: Option<String>,
+    /// `bucket` in the path rather than the host name; needed by most S3-compatible servers and
+    /// implied by `endpoint` unless set to false explicitly.
+    pub path_style: Option<bool>,
+}
+
+#[derive(Debug, Clone)]
+pub struct S3Store {
+    client: Client,
+    bucket: String,
+    /// Empty, or ends with `/`.
+    prefix: String,
+}
+
+impl S3Store {
+    /// Builds a client from the AWS chain plus `options`.
+    pub async fn connect(bucket: String, prefix: String, options: &S3Options) -> Self {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        if let Some(profile) = &options.profile {
+            loader = loader.profile_name(profile);
+        }
+        if let Some(region) = &options.region {
+            loader = loader.region(aws_config::Region::new(region.clone()));
+        }
+        let shared = loader.load().await;
+        let mut config = aws_sdk_s3::config::Builder::from(&shared);
+        if let Some(endpoint) = &options.endpoint {
+            config = config.endpoint_url(endpoint);
+        }
+        let path_style = options.path_style.unwrap_or(options.endpoint.is_some());
+        config = config.force_path_style(path_style);
+        Self::with_client(Client::from_conf(config.build()), bucket, prefix)
+    }
+
+    pub fn with_client(client: Client, bucket: String, prefix: String) -> Self {
+        let prefix = prefix.trim_matches('/');
+        let prefix = if prefix.is_empty() {
+            String::new()
+        } else {
+            format!("{prefix}/")
+        };
+        S3Store {
+            client,
+            bucket,
+            prefix,
+        }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    fn full_key(&self, key: &str) -> Result<String, StoreError> {
+        validate_key(key)?;
+        Ok(format!("{}{key}", self.prefix))
+    }
+
+    fn backend_error<E>(&self, operation: &'static str, key: &str, err: &SdkError<E>) -> StoreError
+    where
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        let mut message = DisplayErrorContext(err).to_string();
+        if matches!(
+            err,
+            SdkError::DispatchFailure(_) | SdkError::TimeoutError(_)
+        ) {
+            message.push_str(
+                " (is the endpoint reachable? check --store, TFPILOT_S3_ENDPOINT and your network)",
+            );
+        }
+        if http_status(err) == Some(403) {
+            message.push_str(
+                " (access denied: check your AWS credentials, profile and the bucket policy)",
+            );
+        }
+        StoreError::Backend {
+            operation,
+            key: key.to_string(),
+            location: self.location(),
+            message,
+        }
+    }
+}
+
+fn http_status<E>(err: &SdkError<E>) -> Option<u16> {
+    match err {
+        SdkError::ServiceError(context) => Some(context.raw().status().as_u16()),
+        SdkError::ResponseError(context) => Some(context.raw().status().as_u16()),
+        _ => None,
+    }
+}
+
+fn error_code<E: ProvideErrorMetadata>(err: &SdkError<E>) -> Option<&str> {
+    match err {
+        SdkError::ServiceError(context) => context.err().code(),
+        _ => None,
+    }
+}
+
+#[async_trait]
+impl ObjectStore for S3Store {
+    fn location(&self) -> String {
+        let prefix = self.prefix.trim_end_matches('/');
+        if prefix.is_empty() {
+            format!("s3://{}", self.bucket)
+        } else {
+            format!("s3://{}/{prefix}", self.bucket)
+        }
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Object>, StoreError> {
+        let full = self.full_key(key)?;
+        let response = match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(&full)
+            .send()
+            .await
+        {
+            Ok(response) => response,
+            Err(err) if http_status(&err) == Some(404) || error_code(&err) == Some("NoSuchKey") => {
+                return Ok(None);
+            }
+            Err(err) => return Err(self.backend_error("get", key, &err)),
+        };
+        let etag = ETag(response.e_tag().unwrap_or_default().to_string());
+        let body = response
+            .body
+            .collect()
+            .await
+            .map_err(|err| StoreError::Backend {
+                operation: "get",
+                key: key.to_string(),
+                location: self.location(),
+                message: format!("reading the body failed: {err}"),
+            })?;
+        Ok(Some(Object {
+            body: body.into_bytes().to_vec(),
+            etag,
+        }))
+    }
+
+    async fn put(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        condition: PutCondition,
+    ) -> Result<ETag, StoreError> {
+        let full = self.full_key(key)?;
+        let mut request = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(&full)
+            .content_type("application/json")
+            .server_side_encryption(ServerSideEncryption::Aes256)
+            .body(ByteStream::from(body));
+        request = match &condition {
+            PutCondition::IfAbsent => request.if_none_match("*"),
+            PutCondition::IfMatch(etag) => request.if_match(&etag.0),
+        };
+        match request.send().await {
+            Ok(output) => Ok(ETag(output.e_tag().unwrap_or_default().to_string())),
+            // 412: the condition failed; 409: a concurrent conditional write is in flight.
+            Err(err) if matches!(http_status(&err), Some(412 | 409)) => Err(match condition {
+                PutCondition::IfAbsent => StoreError::AlreadyExists {
+                    key: key.to_string(),
+                },
+                PutCondition::IfMatch(_) => StoreError::PreconditionFailed {
+                    key: key.to_string(),
+                },
+            }),
+            Err(err)
+                if http_status(&err) == Some(404)
+                    && matches!(condition, PutCondition::IfMatch(_)) =>
+            {
+                Err(StoreError::NotFound {
+                    key: key.to_string(),
+                })
+            }
+            Err(err) => Err(self.backend_error("put", key, &err)),
+        }
+    }
+
+    async fn delete(&self, key: &str, if_match: Option<&ETag>) -> Result<(), StoreError> {
+        let full = self.full_key(key)?;
+        let mut request = self.client.delete_object().bucket(&self.bucket).key(&full);
+        if let Some(etag) = if_match {
+            request = request.if_match(&etag.0);
+        }
+        match request.send().await {
+            Ok(_) => Ok(()),
+            Err(err) if matches!(http_status(&err), Some(412 | 409)) => {
+                Err(StoreError::PreconditionFailed {
+                    key: key.to_string(),
+                })
+            }
+            Err(err) if http_status(&err) == Some(404) => Err(StoreError::NotFound {
+                key: key.to_string(),
+            }),
+            Err(err) => Err(self.backend_error("delete", key, &err)),
+        }
+    }
+
+    async fn list(
+        &self,
+        prefix: &str,
+        continuation: Option<&str>,
+        max_keys: usize,
+    ) -> Result<ObjectPage, StoreError> {
+        let max_keys = i32::try_from(max_keys.clamp(1, 1000)).unwrap_or(1000);
+        let response = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(format!("{}{prefix}", self.prefix))
+            .set_continuation_token(continuation.map(String::from))
+            .max_keys(max_keys)
+            .send()
+            .await
+            .map_err(|err| self.backend_error("list", prefix, &err))?;
+        let objects = response
+            .contents()
+            .iter()
+            .filter_map(|object| {
+                let key = object.key()?.strip_prefix(&self.prefix)?.to_string();
+                Some(ObjectMeta {
+                    key,
+                    etag: ETag(object.e_tag().unwrap_or_default().to_string()),
+                    size: object.size().unwrap_or_default().max(0) as u64,
+                })
+            })
+            .collect();
+        let next = if response.is_truncated().unwrap_or(false) {
+            response.next_continuation_token().map(String::from)
+        } else {
+            None
+        };
+        Ok(ObjectPage { objects, next })
+    }
+}

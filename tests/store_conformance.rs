@@ -1,0 +1,505 @@
+//! One contract, two backends: every test here runs against the local directory store and
+//! against a real S3-compatible server (moto), through the same typed `Store`.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use futures::StreamExt;
+use serde_json::json;
+use tfpilot::domain::{DocumentError, IdempotencyRecord, LifecycleEvent};
+use tfpilot::store::{
+    IdempotencyClaim, ObjectStore, PutCondition, PutOnce, RequestLister, Store, StoreError,
+};
+
+use common::{at, sample_request};
+
+/// Runs each listed test body once per backend.
+macro_rules! conformance {
+    ($($name:ident),+ $(,)?) => {
+        mod local {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let (_dir, backend) = super::common::local_backend();
+                    super::$name(backend).await;
+                }
+            )+
+        }
+        mod s3 {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let Some(backend) = super::common::s3_backend().await else { return };
+                    super::$name(backend).await;
+                }
+            )+
+        }
+    };
+}
+
+conformance!(
+    create_get_round_trip,
+    create_is_create_only,
+    sixteen_concurrent_creators_one_wins,
+    sixteen_concurrent_increments_all_land,
+    stale_etag_is_refused_and_update_reapplies,
+    update_refusals_and_no_ops_write_nothing,
+    missing_and_invalid_ids,
+    archive_moves_to_history,
+    events_are_append_only_and_ordered,
+    blobs_and_idempotency_records_are_create_only,
+    list_2500_documents_with_paging_and_cache,
+    malformed_and_future_documents_are_reported_not_fatal,
+);
+
+async fn create_get_round_trip(backend: Arc<dyn ObjectStore>) {
+    let store = Store::new(backend);
+    let mut request = sample_request("req_round_trip");
+    request
+        .config
+        .insert("bucket_name".into(), json!("logs-\"quoted\""));
+    request
+        .extra
+        .insert("added_by_a_newer_build".into(), json!({"keep": true}));
+    let created = store.create_request(&request).await.unwrap();
+    let read = store.get_request("req_round_trip").await.unwrap();
+    assert_eq!(read.value, request);
+    assert_eq!(read.etag, created.etag);
+}
+
+async fn create_is_create_only(backend: Arc<dyn ObjectStore>) {
+    let store = Store::new(backend);
+    let request = sample_request("req_once");
+    store.create_request(&request).await.unwrap();
+    // Retrying the very same create (a lost response) is not an error...
+    store.create_request(&request).await.unwrap();
+    // ...but a different document under the same id is.
+    let mut other = request.clone();
+    other.requested_by = "mallory".into();
+    let err = store.create_request(&other).await.unwrap_err();
+    assert!(matches!(err, StoreError::AlreadyExists { .. }), "{err}");
+    assert_eq!(
+        store
+            .get_request("req_once")
+            .await
+            .unwrap()
+            .value
+            .requested_by,
+        "alice"
+    );
+}
+
+async fn sixteen_concurrent_creators_one_wins(backend: Arc<dyn ObjectStore>) {
+    let store = Store::new(backend);
+    let attempts = (0..16).map(|n| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let mut request = sample_request("req_contested");
+            request.requested_by = format!("operator-{n}");
+            store.create_request(&request).await.map(|_| n)
+        })
+    });
+    let results = futures::future::join_all(attempts).await;
+    let winners: Vec<usize> = results
+        .iter()
+        .filter_map(|r| r.as_ref().unwrap().as_ref().ok().copied())
+        .collect();
+    assert_eq!(winners.len(), 1, "exactly one creator wins: {winners:?}");
+    for result in results {
+        if let Err(err) = result.unwrap() {
+            assert!(
+                matches!(err, StoreError::AlreadyExists { .. }),
+                "losers see AlreadyExists, got {err}"
+            );
+        }
+    }
+    let stored = store.get_request("req_contested").await.unwrap().value;
+    assert_eq!(stored.requested_by, format!("operator-{}", winners[0]));
+}
+
+async fn sixteen_concurrent_increments_all_land(backend: Arc<dyn ObjectStore>) {
+    let store = Store::new(backend);
+    let mut request = sample_request("req_counter");
+    request.config.insert("count".into(), json!(0));
+    store.create_request(&request).await.unwrap();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let tasks = (0..16).map(|n| {
+        let store = store.clone();
+        let calls = calls.clone();
+        tokio::spawn(async move {
+            store
+                .update_request("req_counter", at("2026-03-01T11:00:00Z"), |doc| {
+                    calls.fetch_add(1, Ordering::SeqCst);
+                    let count = doc.config["count"].as_u64().unwrap();
+                    doc.config.insert("count".into(), json!(count + 1));
+                    doc.config.insert(format!("writer_{n}"), json!(true));
+                    Ok(())
+                })
+                .await
+        })
+    });
+    for result in futures::future::join_all(tasks).await {
+        result.unwrap().unwrap();
+    }
+    let stored = store.get_request("req_counter").await.unwrap().value;
+    assert_eq!(stored.config["count"], json!(16));
+    assert_eq!(
+        stored
+            .config
+            .keys()
+            .filter(|k| k.starts_with("writer_"))
+            .count(),
+        16
+    );
+    assert_eq!(stored.updated_at, at("2026-03-01T11:00:00Z"));
+    assert!(calls.load(Ordering::SeqCst) >= 16);
+}
+
+async fn stale_etag_is_refused_and_update_reapplies(backend: Arc<dyn ObjectStore>) {
+    let store = Store::new(backend.clone());
+    store
+        .create_request(&sample_request("req_stale"))
+        .await
+        .unwrap();
+    let first = store.get_request("req_stale").await.unwrap();
+
+    // Someone else writes after our read: our ETag is stale and the backend refuses it.
+    store
+        .update_request("req_stale", at("2026-03-01T10:01:00Z"), |doc| {
+            doc.branch = Some("tfpilot/req_stale".into());
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let body = tfpilot::domain::render_request(&first.value);
+    let err = backend
+        .put(
+            "requests/req_stale.json",
+            body,
+            PutCondition::IfMatch(first.etag.clone()),
+        )
+        .await
+        .unwrap_err();
+    assert!(err.is_conflict(), "{err}");
+
+    // An update that races another writer re-reads and re-applies its mutation.
+    let calls = AtomicUsize::new(0);
+    let interferer = store.clone();
+    let updated = store
+        .update_request("req_stale", at("2026-03-01T10:02:00Z"), |doc| {
+            if calls.fetch_add(1, Ordering::SeqCst) == 0 {
+                // Between our read and our conditional put, another operator writes.
+                tokio::task::block_in_place(|| {
+                    tokio::runtime::Handle::current().block_on(async {
+                        interferer
+                            .update_request("req_stale", at("2026-03-01T10:01:30Z"), |d| {
+                                d.commit_sha = Some("c0ffee".into());
+                                Ok(())
+                            })
+                            .await
+                            .unwrap();
+                    })
+                });
+            }
+            doc.merged_sha = Some("beef".into());
+            Ok(())
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        2,
+        "the mutation was re-applied once"
+    );
+    assert_eq!(
+        updated.value.commit_sha.as_deref(),
+        Some("c0ffee"),
+        "the other write was kept"
+    );
+    assert_eq!(updated.value.merged_sha.as_deref(), Some("beef"));
+    let stored = store.get_request("req_stale").await.unwrap();
+    assert_eq!(stored, updated);
+}
+
+async fn update_refusals_and_no_ops_write_nothing(backend: Arc<dyn ObjectStore>) {
+    let store = Store::new(backend);
+    let created = store
+        .create_request(&sample_request("req_quiet"))
+        .await
+        .unwrap();
+    let err = store
+        .update_request("req_quiet", at("2026-03-02T00:00:00Z"), |doc| {
+            doc.branch = Some("x".into());
+            Err("the request is locked by bob".into())
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Rejected { reason, .. } if reason.contains("locked by bob")),
+        "{err}"
+    );
+    let unchanged = store
+        .update_request("req_quiet", at("2026-03-02T00:00:00Z"), |_| Ok(()))
+        .await
+        .unwrap();
+    assert_eq!(unchanged.etag, created.etag);
+    assert_eq!(unchanged.value.updated_at, created.value.updated_at);
+}
+
+async fn missing_and_invalid_ids(backend: Arc<dyn ObjectStore>) {
+    let store = Store::new(backend);
+    let err = store.get_request("req_nope").await.unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err}");
+    assert!(err.to_string().contains("tfpilot list"), "{err}");
+    let err = store
+        .update_request("req_nope", at("2026-03-02T00:00:00Z"), |_| Ok(()))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err}");
+    let err = store.get_request("../etc/passwd").await.unwrap_err();
+    assert!(matches!(err, StoreError::InvalidId { .. }), "{err}");
+}
+
+async fn archive_moves_to_history(backend: Arc<dyn ObjectStore>) {
+    let store = Store::new(backend);
+    let request = sample_request("req_old");
+    store.create_request(&request).await.unwrap();
+    store.archive_request("req_old").await.unwrap();
+    assert!(matches!(
+        store.get_request("req_old").await.unwrap_err(),
+        StoreError::NotFound { .. }
+    ));
+    let archived = store
+        .get_blob("history/req_old.json")
+        .await
+        .unwrap()
+        .expect("archived copy");
+    assert_eq!(tfpilot::domain::parse_request(&archived).unwrap(), request);
+    assert!(matches!(
+        store.archive_request("req_old").await.unwrap_err(),
+        StoreError::NotFound { .. }
+    ));
+}
+
+async fn events_are_append_only_and_ordered(backend: Arc<dyn ObjectStore>) {
+    let store = Store::new(backend.clone());
+    let appends = (0..20).map(|n| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let when = at("2026-03-01T10:00:00Z").plus_seconds(20 - n);
+            let event = LifecycleEvent::new("req_events", when, format!("step_{n}"), "alice")
+                .with_correlation_id("c1");
+            store.append_event(&event).await.unwrap()
+        })
+    });
+    let keys: Vec<String> = futures::future::join_all(appends)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    let events = store.list_events("req_events").await.unwrap();
+    assert_eq!(events.len(), 20);
+    let times: Vec<_> = events.iter().map(|e| e.as_ref().unwrap().at).collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "oldest first");
+    assert_eq!(events[0].as_ref().unwrap().kind, "step_19");
+    // An event, once written, cannot be replaced.
+    let err = backend
+        .put(&keys[0], b"{}".to_vec(), PutCondition::IfAbsent)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::AlreadyExists { .. }), "{err}");
+    assert!(store.list_events("req_no_events").await.unwrap().is_empty());
+}
+
+async fn blobs_and_idempotency_records_are_create_only(backend: Arc<dyn ObjectStore>) {
+    let store = Store::new(backend);
+    assert_eq!(
+        store
+            .put_once("plans/req_1/77.txt", b"Plan: 1 to add".to_vec())
+            .await
+            .unwrap(),
+        PutOnce::Created
+    );
+    assert_eq!(
+        store
+            .put_once("plans/req_1/77.txt", b"other".to_vec())
+            .await
+            .unwrap(),
+        PutOnce::AlreadyPresent
+    );
+    assert_eq!(
+        store.get_blob("plans/req_1/77.txt").await.unwrap().unwrap(),
+        b"Plan: 1 to add"
+    );
+
+    let claims = (0..16).map(|n| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let record = IdempotencyRecord {
+                key: "create-abc".into(),
+                operation: "create".into(),
+                request_id: format!("req_{n}"),
+                created_at: at("2026-03-01T10:00:00Z"),
+                outcome: serde_json::Value::Null,
+                extra: Default::default(),
+            };
+            store.claim_create_key(&record).await.unwrap()
+        })
+    });
+    let results: Vec<IdempotencyClaim> = futures::future::join_all(claims)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        results
+            .iter()
+            .filter(|c| **c == IdempotencyClaim::Claimed)
+            .count(),
+        1
+    );
+    let winner = store.get_create_key("create-abc").await.unwrap().unwrap();
+    for claim in results {
+        if let IdempotencyClaim::Existing(record) = claim {
+            assert_eq!(*record, winner, "every loser sees the winner's request");
+        }
+    }
+    let err = store.get_create_key("bad/key").await.unwrap_err();
+    assert!(matches!(err, StoreError::InvalidKey { .. }), "{err}");
+}
+
+async fn list_2500_documents_with_paging_and_cache(backend: Arc<dyn ObjectStore>) {
+    let store = Store::new(backend.clone());
+    futures::stream::iter(0..2500)
+        .map(|n| {
+            let store = store.clone();
+            async move {
+                store
+                    .create_request(&sample_request(&format!("req_{n:05}")))
+                    .await
+                    .unwrap()
+            }
+        })
+        .buffer_unordered(32)
+        .collect::<Vec<_>>()
+        .await;
+
+    // Raw paging: three pages of at most 1000 keys, in order, nothing repeated or lost.
+    let mut keys = Vec::new();
+    let mut pages = 0;
+    let mut continuation: Option<String> = None;
+    loop {
+        let page = store
+            .list_request_page(continuation.as_deref(), 1000)
+            .await
+            .unwrap();
+        pages += 1;
+        assert!(page.objects.len() <= 1000);
+        keys.extend(page.objects.into_iter().map(|o| o.key));
+        match page.next {
+            Some(next) => continuation = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(keys.len(), 2500);
+    assert!(
+        keys.windows(2).all(|w| w[0] < w[1]),
+        "sorted, no duplicates"
+    );
+
+    // The cached listing: cold fetches everything, warm fetches nothing, a change fetches one.
+    let cache_dir = tempfile::tempdir().unwrap();
+    let cache_file = cache_dir.path().join("list.json");
+    let mut lister = RequestLister::new(store.clone(), Some(cache_file.clone()));
+    let (entries, stats) = lister.refresh().await.unwrap();
+    assert_eq!(entries.len(), 2500);
+    assert_eq!((stats.fetched, stats.list_calls), (2500, 3));
+    assert!(entries.iter().all(|e| e.outcome.is_ok()));
+
+    let (_, stats) = lister.refresh().await.unwrap();
+    assert_eq!((stats.fetched, stats.reused), (0, 2500));
+
+    store
+        .update_request("req_00042", at("2026-03-05T00:00:00Z"), |doc| {
+            doc.branch = Some("changed".into());
+            Ok(())
+        })
+        .await
+        .unwrap();
+    store.archive_request("req_00043").await.unwrap();
+    let (entries, stats) = lister.refresh().await.unwrap();
+    assert_eq!((stats.fetched, stats.removed, entries.len()), (1, 1, 2499));
+    let changed = entries.iter().find(|e| e.id == "req_00042").unwrap();
+    assert_eq!(
+        changed.outcome.as_ref().unwrap().branch.as_deref(),
+        Some("changed")
+    );
+
+    // A new process with the cache file on disk starts warm.
+    let mut fresh = RequestLister::new(store.clone(), Some(cache_file));
+    let (entries, stats) = fresh.refresh().await.unwrap();
+    assert_eq!((stats.fetched, entries.len()), (0, 2499));
+}
+
+async fn malformed_and_future_documents_are_reported_not_fatal(backend: Arc<dyn ObjectStore>) {
+    let store = Store::new(backend.clone());
+    store
+        .create_request(&sample_request("req_good"))
+        .await
+        .unwrap();
+    backend
+        .put(
+            "requests/req_broken.json",
+            b"{\"id\": ".to_vec(),
+            PutCondition::IfAbsent,
+        )
+        .await
+        .unwrap();
+    let future =
+        json!({"schema_version": 9, "id": "req_future", "created_at": "2026-01-01T00:00:00Z"});
+    backend
+        .put(
+            "requests/req_future.json",
+            serde_json::to_vec(&future).unwrap(),
+            PutCondition::IfAbsent,
+        )
+        .await
+        .unwrap();
+    // Objects that are not request documents under the prefix are not listed as requests.
+    backend
+        .put(
+            "requests/README.txt",
+            b"hello".to_vec(),
+            PutCondition::IfAbsent,
+        )
+        .await
+        .unwrap();
+
+    let mut lister = RequestLister::new(store.clone(), None);
+    let (entries, _) = lister.refresh().await.unwrap();
+    let ids: Vec<&str> = entries.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(ids, ["req_broken", "req_future", "req_good"]);
+    assert!(matches!(entries[0].outcome, Err(DocumentError::NotJson(_))));
+    assert_eq!(
+        entries[1].outcome,
+        Err(DocumentError::FutureSchema {
+            found: 9,
+            supported: 1
+        })
+    );
+    assert!(entries[2].outcome.is_ok());
+
+    let err = store.get_request("req_future").await.unwrap_err();
+    assert!(err.to_string().contains("upgrade tfpilot"), "{err}");
+    let err = store
+        .update_request("req_future", at("2026-03-01T00:00:00Z"), |_| Ok(()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Unreadable { .. }),
+        "an unreadable document is never overwritten: {err}"
+    );
+}
