@@ -1,2 +1,10 @@
+//! tfpilot: a Terraform self-service control plane for the terminal.
+//!
+//! Layers, with dependencies pointing down only: `cli` (edge) -> `store` (adapters) ->
+//! `domain` (pure). See docs/architecture.md.
+
+pub mod cli;
+pub mod config;
 pub mod domain;
+pub mod logging;
 pub mod store;

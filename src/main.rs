@@ -1,1 +1,57 @@
-fn main() {}
+use std::process::ExitCode;
+
+use clap::Parser;
+use tfpilot::cli::{Cli, Session};
+use tfpilot::logging::{self, LogTarget};
+use tracing::Instrument;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    // Usage errors exit with 2 (clap's own convention); `--help` and `--version` with 0.
+    let cli = Cli::parse();
+    let context = match Session::resolve(&cli) {
+        Ok(context) => context,
+        Err(err) => return fail(&err),
+    };
+
+    let target = match (&context.config.log.file, &context.dirs) {
+        (Some(file), _) => Some(LogTarget::File(file.clone())),
+        (None, Some(dirs)) => Some(LogTarget::Daily(dirs.state.clone())),
+        (None, None) => None,
+    };
+    let _log_guard = target.and_then(|target| match logging::init(&target, context.config.log.level.as_deref()) {
+        Ok(guard) => Some(guard),
+        Err(err) => {
+            eprintln!("warning: logging is off: {err} (set --log-file or TFPILOT_LOG_FILE to a writable path)");
+            None
+        }
+    });
+
+    let span = tracing::info_span!("operation", correlation_id = %logging::correlation_id(), command = command_name(&cli));
+    let result = tfpilot::cli::run(cli, context)
+        .instrument(span.clone())
+        .await;
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            span.in_scope(|| tracing::error!(error = format!("{err:#}"), "command failed"));
+            fail(&err)
+        }
+    }
+}
+
+fn fail(err: &anyhow::Error) -> ExitCode {
+    eprintln!("error: {err:#}");
+    ExitCode::FAILURE
+}
+
+fn command_name(cli: &Cli) -> &'static str {
+    use tfpilot::cli::Command;
+    match cli.command {
+        Command::List(_) => "list",
+        Command::Show { .. } => "show",
+        Command::Explain(_) => "explain",
+        Command::Events { .. } => "events",
+        Command::Insights => "insights",
+    }
+}

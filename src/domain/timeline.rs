@@ -151,7 +151,8 @@ fn note(value: &Value) -> TimelineEntry {
 }
 
 /// Steps that happened, stored notes and audit events in time order (ties keep lifecycle
-/// order), then the steps still to come.
+/// order), then the steps still to come. A step that happened but carries no time (an old
+/// document's pull request) keeps its lifecycle place: it sorts with the step before it.
 pub fn build_timeline(request: &Request, events: &[LifecycleEvent]) -> Vec<TimelineEntry> {
     let steps = lifecycle_steps(request);
     let (upcoming, happened): (Vec<_>, Vec<_>) = steps.into_iter().partition(|s| {
@@ -164,29 +165,32 @@ pub fn build_timeline(request: &Request, events: &[LifecycleEvent]) -> Vec<Timel
         )
     });
 
-    let mut dated: Vec<TimelineEntry> = Vec::new();
-    let mut undated: Vec<TimelineEntry> = Vec::new();
-    let stored_notes = request.timeline.iter().map(note);
-    let audit = events.iter().map(|e| TimelineEntry::Event {
-        at: e.at,
-        kind: e.kind.clone(),
-        actor: e.actor.clone(),
-        message: e.message.clone(),
-    });
-    for entry in happened.into_iter().chain(stored_notes).chain(audit) {
-        if entry.at().is_some() {
-            dated.push(entry);
-        } else {
-            undated.push(entry);
-        }
+    let mut keyed: Vec<(Option<Timestamp>, TimelineEntry)> = Vec::new();
+    let mut previous = None;
+    for step in happened {
+        let key = step.at().or(previous);
+        previous = key;
+        keyed.push((key, step));
     }
-    // Stable sort: entries with equal times keep their lifecycle order.
-    dated.sort_by_key(TimelineEntry::at);
-    // Steps known to have happened but with no time (a PR from an old document) go right after
-    // the dated ones, before what is still to come.
-    dated.extend(undated);
-    dated.extend(upcoming);
-    dated
+    for note in request.timeline.iter().map(note) {
+        keyed.push((note.at(), note));
+    }
+    for e in events {
+        let entry = TimelineEntry::Event {
+            at: e.at,
+            kind: e.kind.clone(),
+            actor: e.actor.clone(),
+            message: e.message.clone(),
+        };
+        keyed.push((Some(e.at), entry));
+    }
+    // Stable sort; `None` keys (undated notes) go last, before what is still to come.
+    keyed.sort_by_key(|(at, _)| (at.is_none(), *at));
+    keyed
+        .into_iter()
+        .map(|(_, entry)| entry)
+        .chain(upcoming)
+        .collect()
 }
 
 #[cfg(test)]
@@ -258,11 +262,11 @@ mod tests {
             names,
             [
                 "requested:Done",
+                "pull_request:Done",
                 "event:created",
                 "event:plan_dispatched",
                 "plan:Failed",
                 "note:retry requested",
-                "pull_request:Done",
                 "approval:Pending",
                 "merge:Pending",
                 "apply:Pending",

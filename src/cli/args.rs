@@ -1,0 +1,82 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::domain::Status;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tfpilot",
+    version,
+    about = "A Terraform self-service control plane for the terminal",
+    arg_required_else_help = true
+)]
+pub struct Cli {
+    /// Where requests live: s3://bucket/prefix, file:///path or a directory [env: TFPILOT_STORE]
+    #[arg(long, global = true, value_name = "URL")]
+    pub store: Option<String>,
+    /// The config file [env: TFPILOT_CONFIG] [default: ~/.config/tfpilot/config.toml]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Machine-readable JSON on stdout
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Write logs to this file instead of the daily files in the state directory
+    #[arg(long, global = true, value_name = "FILE")]
+    pub log_file: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List requests with their derived status, newest first
+    List(ListArgs),
+    /// Show one request: facts, status and timeline
+    Show {
+        /// The request id (see `tfpilot list`)
+        id: String,
+    },
+    /// Explain a request's status: the rule that matched, the facts it used, what comes next
+    Explain(ExplainArgs),
+    /// A request's lifecycle audit events, oldest first
+    Events {
+        /// The request id (see `tfpilot list`)
+        id: String,
+    },
+    /// Counts, failure and success rates, apply durations
+    Insights,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only requests in this derived status (request_created, planning, plan_ready, approved,
+    /// merged, applying, applied, destroying, destroyed, failed)
+    #[arg(long, value_parser = parse_status)]
+    pub status: Option<Status>,
+    /// Only requests for this environment
+    #[arg(long, value_name = "ENV")]
+    pub env: Option<String>,
+    /// At most this many requests
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct ExplainArgs {
+    /// The request id (see `tfpilot list`)
+    pub id: Option<String>,
+    /// Explain a request document file instead of one in the store
+    #[arg(long, value_name = "PATH")]
+    pub file: Option<PathBuf>,
+}
+
+fn parse_status(text: &str) -> Result<Status, String> {
+    Status::parse(text).ok_or_else(|| {
+        let names: Vec<&str> = Status::ALL.iter().map(|s| s.as_str()).collect();
+        format!("unknown status `{text}`; use one of: {}", names.join(", "))
+    })
+}

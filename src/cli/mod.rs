@@ -1,0 +1,264 @@
+//! The headless CLI: parse, open the store, run one command, print text or JSON.
+
+mod args;
+mod render;
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use serde_json::{Value, json};
+
+pub use args::{Cli, Command, ExplainArgs, ListArgs};
+
+use crate::config::{Config, Dirs};
+use crate::domain::{
+    Derivation, Request, Status, Timestamp, build_timeline, compute_insights, derive, parse_request,
+};
+use crate::store::listing::cache_file_for;
+use crate::store::{ListedRequest, RequestLister, Store, open_backend};
+
+/// Everything a command needs, resolved from flags, environment and config.
+pub struct Session {
+    pub config: Config,
+    pub dirs: Option<Dirs>,
+    pub json: bool,
+}
+
+impl Session {
+    /// Loads config (`--config`, `TFPILOT_CONFIG`, or the default path) and applies overrides.
+    pub fn resolve(cli: &Cli) -> Result<Session> {
+        let dirs = Dirs::discover();
+        let env_path = std::env::var_os("TFPILOT_CONFIG").map(PathBuf::from);
+        let (path, explicit) = match (&cli.config, env_path, &dirs) {
+            (Some(path), _, _) => (Some(path.clone()), true),
+            (None, Some(path), _) => (Some(path), true),
+            (None, None, Some(dirs)) => (Some(dirs.config_file()), false),
+            (None, None, None) => (None, false),
+        };
+        let mut config = match path {
+            Some(path) => Config::load(&path, explicit)?,
+            None => Config::default(),
+        };
+        config.apply_env(|name| std::env::var(name).ok())?;
+        if let Some(store) = &cli.store {
+            config.store = Some(store.clone());
+        }
+        if let Some(file) = &cli.log_file {
+            config.log.file = Some(file.clone());
+        }
+        Ok(Session {
+            config,
+            dirs,
+            json: cli.json,
+        })
+    }
+
+    async fn store(&self) -> Result<Store> {
+        let url = self.config.store_url(self.dirs.as_ref())?;
+        let backend = open_backend(&url, &self.config.s3).await?;
+        Ok(Store::new(backend))
+    }
+
+    fn lister(&self, store: Store) -> RequestLister {
+        let cache = self
+            .dirs
+            .as_ref()
+            .map(|dirs| cache_file_for(&dirs.cache, &store.location()));
+        RequestLister::new(store, cache)
+    }
+}
+
+pub async fn run(cli: Cli, context: Session) -> Result<()> {
+    match cli.command {
+        Command::List(args) => list(&context, args).await,
+        Command::Show { id } => show(&context, &id).await,
+        Command::Explain(args) => explain(&context, args).await,
+        Command::Events { id } => events(&context, &id).await,
+        Command::Insights => insights(&context).await,
+    }
+}
+
+fn now() -> Timestamp {
+    Timestamp(chrono::Utc::now())
+}
+
+fn print(text: &str) -> Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|_| stdout.flush())
+    {
+        // A closed pipe (`tfpilot list | head`) is not an error worth reporting.
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.context("writing to stdout"),
+    }
+}
+
+fn print_json(value: &Value) -> Result<()> {
+    let mut text = serde_json::to_string_pretty(value)?;
+    text.push('\n');
+    print(&text)
+}
+
+async fn list(context: &Session, args: ListArgs) -> Result<()> {
+    let store = context.store().await?;
+    let mut lister = context.lister(store);
+    let (entries, stats) = lister.refresh().await?;
+    tracing::info!(
+        listed = stats.listed,
+        fetched = stats.fetched,
+        reused = stats.reused,
+        "listed requests"
+    );
+
+    let filtering = args.status.is_some() || args.env.is_some();
+    let mut rows: Vec<(&ListedRequest, Option<Status>)> = entries
+        .iter()
+        .map(|entry| (entry, entry.outcome.as_ref().ok().map(|r| derive(r).status)))
+        .filter(|(entry, status)| match &entry.outcome {
+            Ok(request) => {
+                args.status.is_none_or(|wanted| *status == Some(wanted))
+                    && args
+                        .env
+                        .as_ref()
+                        .is_none_or(|env| &request.environment == env)
+            }
+            Err(_) => !filtering,
+        })
+        .collect();
+    // Newest first; unreadable entries last, by key.
+    rows.sort_by(|(a, _), (b, _)| match (&a.outcome, &b.outcome) {
+        (Ok(x), Ok(y)) => y
+            .created_at
+            .cmp(&x.created_at)
+            .then_with(|| b.id.cmp(&a.id)),
+        (Ok(_), Err(_)) => std::cmp::Ordering::Less,
+        (Err(_), Ok(_)) => std::cmp::Ordering::Greater,
+        (Err(_), Err(_)) => a.key.cmp(&b.key),
+    });
+    if let Some(limit) = args.limit {
+        rows.truncate(limit);
+    }
+
+    if context.json {
+        let items: Vec<Value> = rows
+            .iter()
+            .map(|(entry, status)| list_item_json(entry, *status))
+            .collect();
+        return print_json(&Value::Array(items));
+    }
+    print(&render::list(&rows))
+}
+
+fn list_item_json(entry: &ListedRequest, status: Option<Status>) -> Value {
+    match (&entry.outcome, status) {
+        (Ok(request), Some(status)) => json!({
+            "id": request.id,
+            "project": request.project,
+            "environment": request.environment,
+            "module": request.module,
+            "status": status,
+            "requested_by": request.requested_by,
+            "created_at": request.created_at,
+            "updated_at": request.updated_at,
+        }),
+        (Err(err), _) => json!({ "id": entry.id, "key": entry.key, "error": err.to_string() }),
+        (Ok(_), None) => json!({ "id": entry.id }),
+    }
+}
+
+async fn show(context: &Session, id: &str) -> Result<()> {
+    let store = context.store().await?;
+    let request = store.get_request(id).await?.value;
+    let derivation = derive(&request);
+    if context.json {
+        let mut value = serde_json::to_value(&request)?;
+        value["status"] = json!(derivation.status);
+        value["status_rule"] = json!(derivation.rule);
+        return print_json(&value);
+    }
+    let events: Vec<_> = store
+        .list_events(id)
+        .await?
+        .into_iter()
+        .filter_map(Result::ok)
+        .collect();
+    let timeline = build_timeline(&request, &events);
+    print(&render::show(&request, &derivation, &timeline))
+}
+
+fn explanation_json(request: &Request, derivation: &Derivation) -> Value {
+    json!({
+        "id": request.id,
+        "status": derivation.status,
+        "label": derivation.status.label(),
+        "terminal": derivation.status.is_terminal(),
+        "rule": {
+            "number": derivation.rule.number(),
+            "name": derivation.rule,
+            "description": derivation.rule.description(),
+        },
+        "facts": derivation.facts,
+        "next_step": derivation.status.next_step(),
+        "stored_status": request.status,
+    })
+}
+
+async fn explain(context: &Session, args: ExplainArgs) -> Result<()> {
+    let request = match (&args.id, &args.file) {
+        (_, Some(path)) => {
+            let bytes =
+                std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+            parse_request(&bytes)
+                .with_context(|| format!("{} is not a request document", path.display()))?
+        }
+        (Some(id), None) => context.store().await?.get_request(id).await?.value,
+        (None, None) => bail!("give a request id or --file PATH"),
+    };
+    let derivation = derive(&request);
+    if context.json {
+        return print_json(&explanation_json(&request, &derivation));
+    }
+    print(&render::explain(&request, &derivation))
+}
+
+async fn events(context: &Session, id: &str) -> Result<()> {
+    let store = context.store().await?;
+    let events = store.list_events(id).await?;
+    if events.is_empty() {
+        // Tell "no events yet" apart from "no such request" (its document may be archived).
+        if let Err(err) = store.get_request(id).await {
+            return Err(err.into());
+        }
+    }
+    if context.json {
+        let items: Vec<Value> = events
+            .iter()
+            .map(|event| match event {
+                Ok(event) => serde_json::to_value(event).unwrap_or(Value::Null),
+                Err(bad) => json!({ "key": bad.key, "error": bad.reason }),
+            })
+            .collect();
+        return print_json(&Value::Array(items));
+    }
+    print(&render::events(&events))
+}
+
+async fn insights(context: &Session) -> Result<()> {
+    let store = context.store().await?;
+    let mut lister = context.lister(store);
+    let (entries, _) = lister.refresh().await?;
+    let readable: Vec<&Request> = entries
+        .iter()
+        .filter_map(|e| e.outcome.as_deref().ok())
+        .collect();
+    let unreadable = entries.len() - readable.len();
+    let insights = compute_insights(readable, now());
+    if context.json {
+        let mut value = serde_json::to_value(&insights)?;
+        value["unreadable"] = json!(unreadable);
+        return print_json(&value);
+    }
+    print(&render::insights(&insights, unreadable))
+}

@@ -1,0 +1,310 @@
+//! Human-readable output: pure functions from data to text.
+
+use std::fmt::Write;
+
+use crate::domain::{Derivation, Insights, LifecycleEvent, Request, Status, TimelineEntry};
+use crate::store::ListedRequest;
+
+/// Left-aligned columns sized to their content, two spaces apart.
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            if let Some(width) = widths.get_mut(i) {
+                *width = (*width).max(cell.chars().count());
+            }
+        }
+    }
+    let mut out = String::new();
+    let header: Vec<String> = header.iter().map(|h| h.to_string()).collect();
+    for row in std::iter::once(&header).chain(rows) {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            if i + 1 == row.len() {
+                line.push_str(cell);
+            } else {
+                let pad = widths[i] - cell.chars().count();
+                line.push_str(cell);
+                line.push_str(&" ".repeat(pad + 2));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+pub fn status_cell(status: Status) -> String {
+    format!("{} {}", status.symbol(), status.as_str())
+}
+
+pub fn list(entries: &[(&ListedRequest, Option<Status>)]) -> String {
+    if entries.is_empty() {
+        return "No requests.\n".into();
+    }
+    let rows: Vec<Vec<String>> = entries
+        .iter()
+        .map(|(entry, status)| match (&entry.outcome, status) {
+            (Ok(request), Some(status)) => vec![
+                entry.id.clone(),
+                status_cell(*status),
+                request.project.clone(),
+                request.environment.clone(),
+                request.module.clone(),
+                request.requested_by.clone(),
+                request.updated_at.to_rfc3339(),
+            ],
+            (Err(err), _) => vec![entry.id.clone(), format!("? unreadable: {err}")],
+            (Ok(_), None) => vec![entry.id.clone()],
+        })
+        .collect();
+    table(
+        &[
+            "ID",
+            "STATUS",
+            "PROJECT",
+            "ENV",
+            "MODULE",
+            "REQUESTED BY",
+            "UPDATED",
+        ],
+        &rows,
+    )
+}
+
+pub fn explain(request: &Request, derivation: &Derivation) -> String {
+    let mut out = String::new();
+    let status = derivation.status;
+    let _ = writeln!(
+        out,
+        "{}: {} {} ({})",
+        request.id,
+        status.symbol(),
+        status.as_str(),
+        status.label()
+    );
+    let _ = writeln!(
+        out,
+        "  rule {}: {}",
+        derivation.rule.number(),
+        derivation.rule.description()
+    );
+    let _ = writeln!(out, "  facts used:");
+    for fact in &derivation.facts {
+        let _ = writeln!(out, "    {} = {}", fact.name, fact.value);
+    }
+    if derivation.rule.number() > 1 {
+        let _ = writeln!(
+            out,
+            "  rules 1-{} did not match",
+            derivation.rule.number() - 1
+        );
+    }
+    let _ = writeln!(out, "  next: {}", status.next_step());
+    if status.is_terminal() {
+        let _ = writeln!(out, "  terminal: sync stops polling until someone acts");
+    }
+    if let Some(stored) = &request.status
+        && stored != status.as_str()
+    {
+        let _ = writeln!(
+            out,
+            "  note: the document's stored status `{stored}` is stale; the derived status wins"
+        );
+    }
+    out
+}
+
+pub fn show(request: &Request, derivation: &Derivation, timeline: &[TimelineEntry]) -> String {
+    let mut out = String::new();
+    let status = derivation.status;
+    let _ = writeln!(out, "{}  {}", request.id, status_cell(status));
+    let mut field = |name: &str, value: String| {
+        if !value.is_empty() {
+            let _ = writeln!(out, "  {name:<13}{value}");
+        }
+    };
+    field("project", request.project.clone());
+    field("environment", request.environment.clone());
+    field("module", request.module.clone());
+    field("requested by", request.requested_by.clone());
+    field("created", request.created_at.to_rfc3339());
+    field("updated", request.updated_at.to_rfc3339());
+    if let Some(target) = &request.target {
+        field(
+            "target",
+            format!(
+                "{}/{}@{} {}/{}",
+                target.owner, target.repo, target.base, target.env_path, target.file
+            ),
+        );
+    }
+    if let Some(pr) = &request.pr {
+        let number = pr.number.map(|n| format!("#{n} ")).unwrap_or_default();
+        field(
+            "pull request",
+            format!("{number}{}", pr.url.clone().unwrap_or_default()),
+        );
+    }
+    if let Some(summary) = request.plan.as_ref().and_then(|p| p.summary) {
+        field(
+            "plan",
+            format!(
+                "+{} ~{} -{} import {}",
+                summary.add, summary.change, summary.destroy, summary.import
+            ),
+        );
+    }
+    field(
+        "why",
+        format!(
+            "rule {}: {}",
+            derivation.rule.number(),
+            derivation.rule.description()
+        ),
+    );
+    if !request.config.is_empty() {
+        let _ = writeln!(out, "  config:");
+        for (key, value) in &request.config {
+            let _ = writeln!(out, "    {key} = {value}");
+        }
+    }
+    let _ = writeln!(out, "  timeline:");
+    for entry in timeline {
+        let _ = writeln!(out, "    {}", timeline_line(entry));
+    }
+    out
+}
+
+fn timeline_line(entry: &TimelineEntry) -> String {
+    let when = |at: Option<crate::domain::Timestamp>| {
+        at.map_or_else(|| " ".repeat(20), |t| t.to_rfc3339())
+    };
+    match entry {
+        TimelineEntry::Step {
+            step,
+            state,
+            at,
+            detail,
+        } => {
+            let mark = match state {
+                crate::domain::StepState::Done => '✔',
+                crate::domain::StepState::Active => '▶',
+                crate::domain::StepState::Failed => '✖',
+                crate::domain::StepState::Pending => '·',
+            };
+            format!(
+                "{}  {mark} {step}{}",
+                when(*at),
+                detail
+                    .as_ref()
+                    .map(|d| format!("  {d}"))
+                    .unwrap_or_default()
+            )
+        }
+        TimelineEntry::Event {
+            at,
+            kind,
+            actor,
+            message,
+        } => format!(
+            "{}  • {kind} by {actor}{}",
+            when(Some(*at)),
+            message
+                .as_ref()
+                .map(|m| format!(": {m}"))
+                .unwrap_or_default()
+        ),
+        TimelineEntry::Note { at, text } => format!("{}  - {text}", when(*at)),
+    }
+}
+
+pub fn events(events: &[crate::store::EventEntry]) -> String {
+    if events.is_empty() {
+        return "No events.\n".into();
+    }
+    let rows: Vec<Vec<String>> = events
+        .iter()
+        .map(|event| match event {
+            Ok(LifecycleEvent {
+                at,
+                kind,
+                actor,
+                message,
+                ..
+            }) => {
+                vec![
+                    at.to_rfc3339(),
+                    kind.clone(),
+                    actor.clone(),
+                    message.clone().unwrap_or_default(),
+                ]
+            }
+            Err(bad) => vec![
+                String::new(),
+                "unreadable".into(),
+                String::new(),
+                format!("{}: {}", bad.key, bad.reason),
+            ],
+        })
+        .collect();
+    table(&["AT", "EVENT", "ACTOR", "MESSAGE"], &rows)
+}
+
+fn rate(value: Option<f64>) -> String {
+    value.map_or_else(|| "n/a".into(), |v| format!("{:.1}%", v * 100.0))
+}
+
+pub fn insights(insights: &Insights, unreadable: usize) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "Requests: {}", insights.total);
+    for (status, count) in &insights.by_status {
+        let _ = writeln!(out, "  {:<18}{count}", status_cell(*status));
+    }
+    if unreadable > 0 {
+        let _ = writeln!(out, "  unreadable        {unreadable} (see `tfpilot list`)");
+    }
+    let _ = writeln!(out, "Failures:            {}", insights.failures);
+    let _ = writeln!(
+        out,
+        "Applies 24h / 7d:    {} / {}",
+        insights.applies_24h, insights.applies_7d
+    );
+    let _ = writeln!(
+        out,
+        "Destroys 24h / 7d:   {} / {}",
+        insights.destroys_24h, insights.destroys_7d
+    );
+    let avg = insights
+        .avg_apply_seconds_7d
+        .map_or_else(|| "n/a".into(), |s| format!("{s:.0}s"));
+    let p95 = insights
+        .p95_apply_seconds_7d
+        .map_or_else(|| "n/a".into(), |s| format!("{s}s"));
+    let _ = writeln!(out, "Apply time 7d:       avg {avg}, p95 {p95}");
+    let _ = writeln!(
+        out,
+        "Apply success 7d:    {}",
+        rate(insights.apply_success_rate_7d)
+    );
+    let _ = writeln!(
+        out,
+        "Plan success 7d:     {}",
+        rate(insights.plan_success_rate_7d)
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_aligns_columns_and_trims_trailing_space() {
+        let text = table(
+            &["A", "BB"],
+            &[vec!["xxx".into(), "y".into()], vec!["z".into(), "".into()]],
+        );
+        assert_eq!(text, "A    BB\nxxx  y\nz\n");
+    }
+}

@@ -1,0 +1,266 @@
+//! `config.toml` and `TFPILOT_*` overrides. Precedence: command-line flag, then environment,
+//! then the file, then built-in defaults.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::domain::PollIntervals;
+use crate::store::{S3Options, StoreUrl};
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("cannot read the config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid config file {path}: {message}(see docs/config.example.toml)")]
+    Parse { path: PathBuf, message: String },
+    #[error("invalid value for {variable}: `{value}` ({expected})")]
+    Env {
+        variable: &'static str,
+        value: String,
+        expected: &'static str,
+    },
+}
+
+/// The user's settings. Every field is optional in the file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// `s3://bucket/prefix`, `file:///path` or a directory.
+    pub store: Option<String>,
+    pub s3: S3Options,
+    pub sync: PollIntervals,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// A fixed log file instead of the daily-rolled files in the state directory.
+    pub file: Option<PathBuf>,
+    /// A tracing filter such as `info` or `tfpilot=debug`.
+    pub level: Option<String>,
+}
+
+/// The standard places tfpilot uses (XDG on Linux).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dirs {
+    pub config: PathBuf,
+    pub cache: PathBuf,
+    pub state: PathBuf,
+    pub data: PathBuf,
+}
+
+impl Dirs {
+    /// `None` when no home directory can be found (then pass paths explicitly).
+    pub fn discover() -> Option<Dirs> {
+        let project = directories::ProjectDirs::from("", "", "tfpilot")?;
+        Some(Dirs {
+            config: project.config_dir().to_path_buf(),
+            cache: project.cache_dir().to_path_buf(),
+            state: project
+                .state_dir()
+                .unwrap_or_else(|| project.data_local_dir())
+                .to_path_buf(),
+            data: project.data_dir().to_path_buf(),
+        })
+    }
+
+    pub fn config_file(&self) -> PathBuf {
+        self.config.join("config.toml")
+    }
+
+    /// The store used when none is configured.
+    pub fn default_store(&self) -> PathBuf {
+        self.data.join("store")
+    }
+}
+
+impl Config {
+    pub fn from_toml(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        toml::from_str(text).map_err(|err| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: err.to_string(),
+        })
+    }
+
+    /// Reads `path`. A missing file is an error only when the user named it.
+    pub fn load(path: &Path, explicit: bool) -> Result<Config, ConfigError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Config::from_toml(&text, path),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound && !explicit => {
+                Ok(Config::default())
+            }
+            Err(source) => Err(ConfigError::Read {
+                path: path.to_path_buf(),
+                source,
+            }),
+        }
+    }
+
+    /// Applies `TFPILOT_*` variables; `lookup` is `std::env::var` outside tests.
+    pub fn apply_env(
+        &mut self,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<(), ConfigError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        if let Some(store) = get("TFPILOT_STORE") {
+            self.store = Some(store);
+        }
+        if let Some(endpoint) = get("TFPILOT_S3_ENDPOINT") {
+            self.s3.endpoint = Some(endpoint);
+        }
+        if let Some(region) = get("TFPILOT_S3_REGION") {
+            self.s3.region = Some(region);
+        }
+        if let Some(profile) = get("TFPILOT_S3_PROFILE") {
+            self.s3.profile = Some(profile);
+        }
+        if let Some(value) = get("TFPILOT_S3_PATH_STYLE") {
+            self.s3.path_style = Some(parse_bool("TFPILOT_S3_PATH_STYLE", &value)?);
+        }
+        let intervals: [(&'static str, &mut u64); 4] = [
+            ("TFPILOT_SYNC_INTERVAL_ACTIVE_MS", &mut self.sync.active_ms),
+            ("TFPILOT_SYNC_INTERVAL_IDLE_MS", &mut self.sync.idle_ms),
+            (
+                "TFPILOT_SYNC_INTERVAL_UNFOCUSED_MS",
+                &mut self.sync.unfocused_ms,
+            ),
+            (
+                "TFPILOT_SYNC_INTERVAL_RATE_LIMITED_MS",
+                &mut self.sync.rate_limited_ms,
+            ),
+        ];
+        for (variable, slot) in intervals {
+            if let Some(value) = get(variable) {
+                *slot = value
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|ms| *ms > 0)
+                    .ok_or(ConfigError::Env {
+                        variable,
+                        value,
+                        expected: "a positive number of milliseconds",
+                    })?;
+            }
+        }
+        if let Some(file) = get("TFPILOT_LOG_FILE") {
+            self.log.file = Some(PathBuf::from(file));
+        }
+        if let Some(level) = get("TFPILOT_LOG_LEVEL") {
+            self.log.level = Some(level);
+        }
+        Ok(())
+    }
+
+    /// The store to open: the configured one, or the default directory.
+    pub fn store_url(&self, dirs: Option<&Dirs>) -> Result<StoreUrl, crate::store::StoreError> {
+        match (&self.store, dirs) {
+            (Some(text), _) => text.parse(),
+            (None, Some(dirs)) => Ok(StoreUrl::Local(dirs.default_store())),
+            (None, None) => Err(crate::store::StoreError::InvalidUrl {
+                url: String::new(),
+                reason: "no store is configured and no home directory was found; pass --store"
+                    .into(),
+            }),
+        }
+    }
+}
+
+fn parse_bool(variable: &'static str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(ConfigError::Env {
+            variable,
+            value: value.to_string(),
+            expected: "true or false",
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    const EXAMPLE: &str = include_str!("../docs/config.example.toml");
+
+    #[test]
+    fn the_documented_example_parses() {
+        let config = Config::from_toml(EXAMPLE, Path::new("config.example.toml")).unwrap();
+        assert_eq!(
+            config.store.as_deref(),
+            Some("s3://acme-tfpilot/requests-prod")
+        );
+        assert_eq!(config.sync, PollIntervals::default());
+    }
+
+    #[test]
+    fn an_empty_file_is_all_defaults() {
+        assert_eq!(
+            Config::from_toml("", Path::new("c.toml")).unwrap(),
+            Config::default()
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_with_the_file_named() {
+        let err = Config::from_toml("[sync]\nactive = 5\n", Path::new("/etc/c.toml")).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("/etc/c.toml") && text.contains("active"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let mut config =
+            Config::from_toml("store = \"/a\"\n[sync]\nidle_ms = 5000\n", Path::new("c")).unwrap();
+        let env: HashMap<&str, &str> = [
+            ("TFPILOT_STORE", "s3://bucket-b/x"),
+            ("TFPILOT_SYNC_INTERVAL_ACTIVE_MS", "750"),
+            ("TFPILOT_S3_PATH_STYLE", "yes"),
+        ]
+        .into();
+        config
+            .apply_env(|k| env.get(k).map(|v| v.to_string()))
+            .unwrap();
+        assert_eq!(config.store.as_deref(), Some("s3://bucket-b/x"));
+        assert_eq!(config.sync.active_ms, 750);
+        assert_eq!(config.sync.idle_ms, 5000);
+        assert_eq!(config.s3.path_style, Some(true));
+    }
+
+    #[test]
+    fn bad_environment_values_name_the_variable() {
+        let mut config = Config::default();
+        let err = config
+            .apply_env(|k| (k == "TFPILOT_SYNC_INTERVAL_IDLE_MS").then(|| "soon".to_string()))
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("TFPILOT_SYNC_INTERVAL_IDLE_MS"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn missing_default_file_is_fine_but_a_named_one_is_not() {
+        let path = Path::new("/nonexistent/tfpilot/config.toml");
+        assert_eq!(Config::load(path, false).unwrap(), Config::default());
+        assert!(
+            Config::load(path, true)
+                .unwrap_err()
+                .to_string()
+                .contains("cannot read")
+        );
+    }
+}
