@@ -1,0 +1,341 @@
+//! The real binary, run as users and scripts run it.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/store");
+
+/// A sandboxed home: config, cache, state and data directories of its own, no TFPILOT_* leaks.
+struct Home {
+    dir: tempfile::TempDir,
+}
+
+impl Home {
+    fn new() -> Home {
+        Home { dir: tempfile::tempdir().unwrap() }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn command(&self) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tfpilot"));
+        for (key, _) in std::env::vars() {
+            if key.starts_with("TFPILOT_") || key.starts_with("AWS_") {
+                command.env_remove(key);
+            }
+        }
+        let home = self.path();
+        command
+            .env("HOME", home)
+            .env("XDG_CONFIG_HOME", home.join("config"))
+            .env("XDG_CACHE_HOME", home.join("cache"))
+            .env("XDG_STATE_HOME", home.join("state"))
+            .env("XDG_DATA_HOME", home.join("data"));
+        command
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command().args(args).output().unwrap()
+    }
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).unwrap()
+}
+
+fn json(output: &Output) -> Value {
+    assert!(output.status.success(), "failed: {}", stderr(output));
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(output)))
+}
+
+fn example_files() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(Path::new(EXAMPLES).join("requests"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    files
+}
+
+/// A copy of the examples the test may modify.
+fn copy_examples(home: &Home) -> PathBuf {
+    let target = home.path().join("store");
+    for file in example_files() {
+        let dest = target.join("requests").join(file.file_name().unwrap());
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        std::fs::copy(&file, dest).unwrap();
+    }
+    target
+}
+
+#[test]
+fn list_json_covers_every_status_in_the_examples() {
+    let home = Home::new();
+    let items = json(&home.run(&["list", "--store", EXAMPLES, "--json"]));
+    let items = items.as_array().unwrap();
+    assert_eq!(items.len(), example_files().len());
+    for item in items {
+        for field in ["id", "project", "environment", "module", "status", "requested_by", "updated_at"] {
+            assert!(item.get(field).is_some_and(|v| !v.is_null()), "{field} missing in {item}");
+        }
+    }
+    let mut statuses: Vec<&str> = items.iter().map(|i| i["status"].as_str().unwrap()).collect();
+    statuses.sort();
+    statuses.dedup();
+    assert_eq!(statuses.len(), 10, "every status is represented: {statuses:?}");
+}
+
+#[test]
+fn list_filters_and_limits() {
+    let home = Home::new();
+    let failed = json(&home.run(&["list", "--store", EXAMPLES, "--status", "failed", "--json"]));
+    let failed = failed.as_array().unwrap();
+    assert!(!failed.is_empty());
+    assert!(failed.iter().all(|i| i["status"] == "failed"));
+
+    let prod = json(&home.run(&["list", "--store", EXAMPLES, "--env", "prod", "--json"]));
+    assert!(prod.as_array().unwrap().iter().all(|i| i["environment"] == "prod"));
+
+    let limited = json(&home.run(&["--json", "list", "--limit", "3", "--store", EXAMPLES]));
+    assert_eq!(limited.as_array().unwrap().len(), 3);
+
+    let text = stdout(&home.run(&["list", "--store", EXAMPLES, "--status", "plan-ready"]));
+    assert!(text.starts_with("ID "), "{text}");
+    assert!(text.lines().skip(1).all(|l| l.contains("plan_ready")), "{text}");
+}
+
+#[test]
+fn unreadable_documents_are_listed_with_their_reason() {
+    let home = Home::new();
+    let store = copy_examples(&home);
+    std::fs::write(store.join("requests/req_broken.json"), "{\"id\": ").unwrap();
+    std::fs::write(store.join("requests/req_future.json"), r#"{"schema_version": 3, "id": "req_future"}"#).unwrap();
+    let store_arg = store.to_str().unwrap();
+
+    let items = json(&home.run(&["list", "--store", store_arg, "--json"]));
+    let items = items.as_array().unwrap();
+    assert_eq!(items.len(), example_files().len() + 2);
+    let broken = items.iter().find(|i| i["id"] == "req_broken").unwrap();
+    assert!(broken["error"].as_str().unwrap().contains("not valid JSON"), "{broken}");
+    let future = items.iter().find(|i| i["id"] == "req_future").unwrap();
+    assert!(future["error"].as_str().unwrap().contains("upgrade tfpilot"), "{future}");
+
+    let output = home.run(&["list", "--store", store_arg]);
+    assert!(output.status.success());
+    let text = stdout(&output);
+    let line = text.lines().find(|l| l.starts_with("req_future ")).unwrap();
+    assert!(line.contains("? unreadable: written by a newer tfpilot"), "{line}");
+}
+
+#[test]
+fn show_json_is_the_document_with_its_derived_status() {
+    let home = Home::new();
+    let items = json(&home.run(&["list", "--store", EXAMPLES, "--json"]));
+    for item in items.as_array().unwrap() {
+        let id = item["id"].as_str().unwrap();
+        let shown = json(&home.run(&["show", id, "--store", EXAMPLES, "--json"]));
+        assert_eq!(shown["id"], item["id"]);
+        assert_eq!(shown["status"], item["status"], "show and list agree for {id}");
+        assert_eq!(shown["schema_version"], 1, "legacy documents are shown migrated");
+        assert!(shown.get("planRun").is_none());
+    }
+}
+
+#[test]
+fn explain_every_example_file() {
+    let home = Home::new();
+    for file in example_files() {
+        let output = home.run(&["explain", "--file", file.to_str().unwrap(), "--json"]);
+        let explanation = json(&output);
+        assert!(explanation["status"].is_string(), "{explanation}");
+        assert!((1..=12).contains(&explanation["rule"]["number"].as_u64().unwrap()));
+        let text = stdout(&home.run(&["explain", "--file", file.to_str().unwrap()]));
+        assert!(text.contains("rule ") && text.contains("next: "), "{text}");
+    }
+}
+
+#[test]
+fn explain_by_id_matches_explain_by_file() {
+    let home = Home::new();
+    let file = &example_files()[0];
+    let id = file.file_stem().unwrap().to_str().unwrap();
+    let by_id = json(&home.run(&["explain", id, "--store", EXAMPLES, "--json"]));
+    let by_file = json(&home.run(&["explain", "--file", file.to_str().unwrap(), "--json"]));
+    assert_eq!(by_id, by_file);
+}
+
+#[test]
+fn events_and_show_timeline() {
+    let home = Home::new();
+    let with_events = std::fs::read_dir(Path::new(EXAMPLES).join("logs")).unwrap().next().unwrap().unwrap();
+    let id = with_events.file_name().into_string().unwrap();
+    let events = json(&home.run(&["events", &id, "--store", EXAMPLES, "--json"]));
+    let events = events.as_array().unwrap();
+    assert!(events.len() >= 3);
+    assert_eq!(events[0]["kind"], "created");
+    let shown = stdout(&home.run(&["show", &id, "--store", EXAMPLES]));
+    assert!(shown.contains("timeline:") && shown.contains("• created by"), "{shown}");
+}
+
+#[test]
+fn insights_json() {
+    let home = Home::new();
+    let insights = json(&home.run(&["insights", "--store", EXAMPLES, "--json"]));
+    assert_eq!(insights["total"], example_files().len());
+    let by_status: u64 = insights["by_status"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
+    assert_eq!(by_status, example_files().len() as u64);
+    assert_eq!(insights["unreadable"], 0);
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let home = Home::new();
+    for args in [
+        vec!["frobnicate"],
+        vec!["list", "--status", "bogus"],
+        vec!["explain"],
+        vec!["list", "--limit", "many"],
+    ] {
+        let output = home.run(&args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {}", stderr(&output));
+    }
+    let output = home.run(&["list", "--status", "bogus"]);
+    assert!(stderr(&output).contains("use one of: request_created"), "{}", stderr(&output));
+}
+
+#[test]
+fn failures_exit_1_and_say_what_to_do() {
+    let home = Home::new();
+    let cases: [(&[&str], &str); 4] = [
+        (&["show", "req_missing", "--store", EXAMPLES], "tfpilot list"),
+        (&["list", "--store", "gs://bucket"], "not supported"),
+        (&["show", "../../etc/passwd", "--store", EXAMPLES], "invalid request id"),
+        (&["explain", "--file", "/nonexistent/doc.json"], "cannot read /nonexistent/doc.json"),
+    ];
+    for (args, expected) in cases {
+        let output = home.run(args);
+        assert_eq!(output.status.code(), Some(1), "{args:?}");
+        assert!(stderr(&output).contains(expected), "{args:?}: {}", stderr(&output));
+        assert!(stdout(&output).is_empty());
+    }
+}
+
+#[test]
+fn config_file_and_environment_choose_the_store() {
+    let home = Home::new();
+    let config = home.path().join("tfpilot.toml");
+    std::fs::write(&config, format!("store = \"{EXAMPLES}\"\n")).unwrap();
+    let items = json(&home.run(&["list", "--json", "--config", config.to_str().unwrap()]));
+    assert_eq!(items.as_array().unwrap().len(), example_files().len());
+
+    // The environment beats the file; the flag beats both.
+    let empty = home.path().join("empty-store");
+    let output = home
+        .command()
+        .args(["list", "--json", "--config", config.to_str().unwrap()])
+        .env("TFPILOT_STORE", &empty)
+        .output()
+        .unwrap();
+    assert_eq!(json(&output), serde_json::json!([]));
+    let output = home
+        .command()
+        .args(["list", "--json", "--store", EXAMPLES])
+        .env("TFPILOT_STORE", &empty)
+        .output()
+        .unwrap();
+    assert_eq!(json(&output).as_array().unwrap().len(), example_files().len());
+
+    std::fs::write(&config, "[sync]\nactive = 1\n").unwrap();
+    let output = home.run(&["list", "--config", config.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("tfpilot.toml"), "{}", stderr(&output));
+}
+
+#[test]
+fn default_store_is_an_empty_directory_in_the_data_dir() {
+    let home = Home::new();
+    let output = home.run(&["list"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "No requests.\n");
+    assert!(home.path().join("data/tfpilot/store").is_dir());
+}
+
+#[test]
+fn logs_go_to_the_file_as_json_with_a_correlation_id() {
+    let home = Home::new();
+    let log = home.path().join("logs/tfpilot.log");
+    let output = home.run(&["list", "--store", EXAMPLES, "--log-file", log.to_str().unwrap()]);
+    assert!(output.status.success());
+    assert!(stderr(&output).is_empty(), "nothing is logged to the terminal: {}", stderr(&output));
+    let text = std::fs::read_to_string(&log).unwrap();
+    let line: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(line["span"]["command"], "list");
+    assert_eq!(line["span"]["correlation_id"].as_str().unwrap().len(), 26);
+
+    // Without --log-file, logs land in the state directory.
+    let output = home.run(&["list", "--store", EXAMPLES]);
+    assert!(output.status.success());
+    let state = std::fs::read_dir(home.path().join("state/tfpilot")).unwrap().count();
+    assert!(state >= 1);
+}
+
+#[test]
+fn warm_list_reuses_the_cache_across_processes() {
+    let home = Home::new();
+    let store = copy_examples(&home);
+    let store_arg = store.to_str().unwrap();
+    let first = json(&home.run(&["list", "--store", store_arg, "--json"]));
+    let cache_dir = home.path().join("cache/tfpilot/list");
+    assert_eq!(std::fs::read_dir(&cache_dir).unwrap().count(), 1, "one cache file per store");
+    // Remove a document: the warm listing notices it is gone.
+    let victim = example_files()[0].file_name().unwrap().to_owned();
+    std::fs::remove_file(store.join("requests").join(&victim)).unwrap();
+    let second = json(&home.run(&["list", "--store", store_arg, "--json"]));
+    assert_eq!(second.as_array().unwrap().len(), first.as_array().unwrap().len() - 1);
+}
+
+#[test]
+fn lists_an_s3_store_through_the_aws_chain() {
+    let Some(endpoint) = common::s3_endpoint() else { return };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let bucket = runtime.block_on(async {
+        let (client, bucket) = common::fresh_bucket(&endpoint).await;
+        let store = tfpilot::store::Store::new(std::sync::Arc::new(tfpilot::store::S3Store::with_client(
+            client,
+            bucket.clone(),
+            "teams/payments".into(),
+        )));
+        for file in example_files().iter().take(5) {
+            let request = tfpilot::domain::parse_request(&std::fs::read(file).unwrap()).unwrap();
+            store.create_request(&request).await.unwrap();
+        }
+        bucket
+    });
+    let home = Home::new();
+    let output = home
+        .command()
+        .args(["list", "--json", "--store", &format!("s3://{bucket}/teams/payments")])
+        .env("TFPILOT_S3_ENDPOINT", &endpoint)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_CONFIG_FILE", home.path().join("no-aws-config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", home.path().join("no-aws-credentials"))
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap();
+    let items = json(&output);
+    assert_eq!(items.as_array().unwrap().len(), 5);
+    let secret_free = format!("{}{}", stdout(&output), stderr(&output));
+    assert!(!secret_free.contains("testing"), "credentials never reach the output");
+}
