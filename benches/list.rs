@@ -20,7 +20,8 @@ use futures::StreamExt;
 use tfpilot::domain::{Request, Timestamp, parse_request};
 use tfpilot::store::listing::cache_file_for;
 use tfpilot::store::{
-    ETag, LocalStore, Object, ObjectPage, ObjectStore, PutCondition, RequestLister, S3Store, Store, StoreError,
+    ETag, LocalStore, Object, ObjectPage, ObjectStore, PutCondition, RequestLister, S3Store, Store,
+    StoreError,
 };
 
 /// Counts the calls that reach the real backend.
@@ -33,7 +34,10 @@ struct Counting {
 
 impl Counting {
     fn take(&self) -> (usize, usize) {
-        (self.gets.swap(0, Ordering::SeqCst), self.lists.swap(0, Ordering::SeqCst))
+        (
+            self.gets.swap(0, Ordering::SeqCst),
+            self.lists.swap(0, Ordering::SeqCst),
+        )
     }
 }
 
@@ -46,13 +50,23 @@ impl ObjectStore for Counting {
         self.gets.fetch_add(1, Ordering::SeqCst);
         self.inner.get(key).await
     }
-    async fn put(&self, key: &str, body: Vec<u8>, condition: PutCondition) -> Result<ETag, StoreError> {
+    async fn put(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        condition: PutCondition,
+    ) -> Result<ETag, StoreError> {
         self.inner.put(key, body, condition).await
     }
     async fn delete(&self, key: &str, if_match: Option<&ETag>) -> Result<(), StoreError> {
         self.inner.delete(key, if_match).await
     }
-    async fn list(&self, prefix: &str, continuation: Option<&str>, max_keys: usize) -> Result<ObjectPage, StoreError> {
+    async fn list(
+        &self,
+        prefix: &str,
+        continuation: Option<&str>,
+        max_keys: usize,
+    ) -> Result<ObjectPage, StoreError> {
         self.lists.fetch_add(1, Ordering::SeqCst);
         self.inner.list(prefix, continuation, max_keys).await
     }
@@ -77,13 +91,23 @@ impl ObjectStore for Latency {
         tokio::time::sleep(self.delay).await;
         self.inner.get(key).await
     }
-    async fn put(&self, key: &str, body: Vec<u8>, condition: PutCondition) -> Result<ETag, StoreError> {
+    async fn put(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        condition: PutCondition,
+    ) -> Result<ETag, StoreError> {
         self.inner.put(key, body, condition).await
     }
     async fn delete(&self, key: &str, if_match: Option<&ETag>) -> Result<(), StoreError> {
         self.inner.delete(key, if_match).await
     }
-    async fn list(&self, prefix: &str, continuation: Option<&str>, max_keys: usize) -> Result<ObjectPage, StoreError> {
+    async fn list(
+        &self,
+        prefix: &str,
+        continuation: Option<&str>,
+        max_keys: usize,
+    ) -> Result<ObjectPage, StoreError> {
         tokio::time::sleep(self.delay).await;
         self.inner.list(prefix, continuation, max_keys).await
     }
@@ -104,9 +128,20 @@ fn median(times: &[Duration]) -> Duration {
 }
 
 fn document(n: usize) -> Request {
-    let created = Timestamp::parse("2026-01-01T00:00:00Z").unwrap().plus_seconds(n as i64 * 60);
-    let mut request = Request::new(format!("req_{n:06}"), "payments", "dev", "s3-bucket", "alice", created);
-    request.config.insert("bucket_name".into(), format!("bench-bucket-{n}").into());
+    let created = Timestamp::parse("2026-01-01T00:00:00Z")
+        .unwrap()
+        .plus_seconds(n as i64 * 60);
+    let mut request = Request::new(
+        format!("req_{n:06}"),
+        "payments",
+        "dev",
+        "s3-bucket",
+        "alice",
+        created,
+    );
+    request
+        .config
+        .insert("bucket_name".into(), format!("bench-bucket-{n}").into());
     request.config.insert("versioning".into(), true.into());
     request
 }
@@ -115,7 +150,12 @@ async fn seed(store: &Store, count: usize) {
     futures::stream::iter(0..count)
         .map(|n| {
             let store = store.clone();
-            async move { store.create_request(&document(n)).await.expect("seed document") }
+            async move {
+                store
+                    .create_request(&document(n))
+                    .await
+                    .expect("seed document")
+            }
         })
         .buffer_unordered(32)
         .collect::<Vec<_>>()
@@ -127,7 +167,10 @@ async fn baseline(store: &Store) -> usize {
     let mut continuation: Option<String> = None;
     let mut parsed = 0;
     loop {
-        let page = store.list_request_page(continuation.as_deref(), 1000).await.unwrap();
+        let page = store
+            .list_request_page(continuation.as_deref(), 1000)
+            .await
+            .unwrap();
         for meta in &page.objects {
             let object = store.backend().get(&meta.key).await.unwrap().unwrap();
             parsed += usize::from(parse_request(&object.body).is_ok());
@@ -142,11 +185,18 @@ async fn baseline(store: &Store) -> usize {
 async fn seed_backend(label: &str, backend: Arc<dyn ObjectStore>, count: usize) {
     let started = Instant::now();
     seed(&Store::new(backend), count).await;
-    eprintln!("{label}: seeded {count} documents in {:.1?}", started.elapsed());
+    eprintln!(
+        "{label}: seeded {count} documents in {:.1?}",
+        started.elapsed()
+    );
 }
 
 async fn measure_backend(label: &str, backend: Arc<dyn ObjectStore>, count: usize, runs: usize) {
-    let counting = Arc::new(Counting { inner: backend, gets: AtomicUsize::new(0), lists: AtomicUsize::new(0) });
+    let counting = Arc::new(Counting {
+        inner: backend,
+        gets: AtomicUsize::new(0),
+        lists: AtomicUsize::new(0),
+    });
     let store = Store::new(counting.clone());
     let cache_dir = tempfile::tempdir().unwrap();
     let cache_file = cache_file_for(cache_dir.path(), &store.location());
@@ -156,9 +206,21 @@ async fn measure_backend(label: &str, backend: Arc<dyn ObjectStore>, count: usiz
     let started = Instant::now();
     let listed = baseline(&store).await;
     let (gets, lists) = counting.take();
-    results.push(Measurement { name: "baseline: LIST + GET each, sequential", times: vec![started.elapsed()], gets, lists, listed });
+    results.push(Measurement {
+        name: "baseline: LIST + GET each, sequential",
+        times: vec![started.elapsed()],
+        gets,
+        lists,
+        listed,
+    });
 
-    let mut cold = Measurement { name: "cold: cached listing, empty cache", times: vec![], gets: 0, lists: 0, listed: 0 };
+    let mut cold = Measurement {
+        name: "cold: cached listing, empty cache",
+        times: vec![],
+        gets: 0,
+        lists: 0,
+        listed: 0,
+    };
     for _ in 0..runs {
         let _ = std::fs::remove_file(&cache_file);
         let mut lister = RequestLister::new(store.clone(), Some(cache_file.clone()));
@@ -170,8 +232,20 @@ async fn measure_backend(label: &str, backend: Arc<dyn ObjectStore>, count: usiz
     }
     results.push(cold);
 
-    let mut warm_disk = Measurement { name: "warm: new process, cache file, no change", times: vec![], gets: 0, lists: 0, listed: 0 };
-    let mut warm_memory = Measurement { name: "warm: same process, no change", times: vec![], gets: 0, lists: 0, listed: 0 };
+    let mut warm_disk = Measurement {
+        name: "warm: new process, cache file, no change",
+        times: vec![],
+        gets: 0,
+        lists: 0,
+        listed: 0,
+    };
+    let mut warm_memory = Measurement {
+        name: "warm: same process, no change",
+        times: vec![],
+        gets: 0,
+        lists: 0,
+        listed: 0,
+    };
     for _ in 0..runs {
         let mut lister = RequestLister::new(store.clone(), Some(cache_file.clone()));
         let started = Instant::now();
@@ -190,8 +264,14 @@ async fn measure_backend(label: &str, backend: Arc<dyn ObjectStore>, count: usiz
     results.push(warm_memory);
 
     let baseline_time = median(&results[0].times);
-    println!("\n{label}: {count} documents ({} location)", store.location().split(':').next().unwrap_or("?"));
-    println!("  {:<44} {:>10} {:>7} {:>6} {:>8} {:>8}", "measurement", "median", "GETs", "LISTs", "listed", "speedup");
+    println!(
+        "\n{label}: {count} documents ({} location)",
+        store.location().split(':').next().unwrap_or("?")
+    );
+    println!(
+        "  {:<44} {:>10} {:>7} {:>6} {:>8} {:>8}",
+        "measurement", "median", "GETs", "LISTs", "listed", "speedup"
+    );
     for m in &results {
         let time = median(&m.times);
         println!(
@@ -211,7 +291,10 @@ fn main() {
     let benchmarking = std::env::args().any(|a| a == "--bench");
     let count = if benchmarking { 10_000 } else { 200 };
     let runs = if benchmarking { 3 } else { 1 };
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(async {
         let dir = tempfile::tempdir().unwrap();
         let local = Arc::new(LocalStore::open(dir.path().join("store")).unwrap());
@@ -220,8 +303,13 @@ fn main() {
 
         match std::env::var("TFPILOT_TEST_S3_ENDPOINT") {
             Ok(endpoint) if !endpoint.is_empty() => {
-                let credentials =
-                    aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "tfpilot-bench");
+                let credentials = aws_sdk_s3::config::Credentials::new(
+                    "testing",
+                    "testing",
+                    None,
+                    None,
+                    "tfpilot-bench",
+                );
                 let config = aws_sdk_s3::Config::builder()
                     .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
                     .region(aws_sdk_s3::config::Region::new("us-east-1"))
@@ -230,9 +318,18 @@ fn main() {
                     .credentials_provider(credentials)
                     .build();
                 let client = aws_sdk_s3::Client::from_conf(config);
-                let bucket = format!("tfpilot-bench-{}", ulid::Ulid::new().to_string().to_ascii_lowercase());
-                client.create_bucket().bucket(&bucket).send().await.expect("create bench bucket");
-                let s3: Arc<dyn ObjectStore> = Arc::new(S3Store::with_client(client, bucket, "bench".into()));
+                let bucket = format!(
+                    "tfpilot-bench-{}",
+                    ulid::Ulid::new().to_string().to_ascii_lowercase()
+                );
+                client
+                    .create_bucket()
+                    .bucket(&bucket)
+                    .send()
+                    .await
+                    .expect("create bench bucket");
+                let s3: Arc<dyn ObjectStore> =
+                    Arc::new(S3Store::with_client(client, bucket, "bench".into()));
                 let label = format!("S3-compatible server (moto) at {endpoint}");
                 seed_backend(&label, s3.clone(), count).await;
                 measure_backend(&label, s3.clone(), count, runs).await;
@@ -241,9 +338,13 @@ fn main() {
                 measure_backend(&format!("{label} + {delay:?} per call"), slow, count, runs).await;
             }
             _ if std::env::var_os("CI").is_some() => {
-                panic!("CI is set but TFPILOT_TEST_S3_ENDPOINT is not: the S3 part cannot be skipped")
+                panic!(
+                    "CI is set but TFPILOT_TEST_S3_ENDPOINT is not: the S3 part cannot be skipped"
+                )
             }
-            _ => println!("\nS3: skipped (set TFPILOT_TEST_S3_ENDPOINT to an S3-compatible server)"),
+            _ => {
+                println!("\nS3: skipped (set TFPILOT_TEST_S3_ENDPOINT to an S3-compatible server)")
+            }
         }
     });
 }

@@ -16,7 +16,9 @@ struct Home {
 
 impl Home {
     fn new() -> Home {
-        Home { dir: tempfile::tempdir().unwrap() }
+        Home {
+            dir: tempfile::tempdir().unwrap(),
+        }
     }
 
     fn path(&self) -> &Path {
@@ -55,7 +57,8 @@ fn stderr(output: &Output) -> String {
 
 fn json(output: &Output) -> Value {
     assert!(output.status.success(), "failed: {}", stderr(output));
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(output)))
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(output)))
 }
 
 fn example_files() -> Vec<PathBuf> {
@@ -85,14 +88,32 @@ fn list_json_covers_every_status_in_the_examples() {
     let items = items.as_array().unwrap();
     assert_eq!(items.len(), example_files().len());
     for item in items {
-        for field in ["id", "project", "environment", "module", "status", "requested_by", "updated_at"] {
-            assert!(item.get(field).is_some_and(|v| !v.is_null()), "{field} missing in {item}");
+        for field in [
+            "id",
+            "project",
+            "environment",
+            "module",
+            "status",
+            "requested_by",
+            "updated_at",
+        ] {
+            assert!(
+                item.get(field).is_some_and(|v| !v.is_null()),
+                "{field} missing in {item}"
+            );
         }
     }
-    let mut statuses: Vec<&str> = items.iter().map(|i| i["status"].as_str().unwrap()).collect();
+    let mut statuses: Vec<&str> = items
+        .iter()
+        .map(|i| i["status"].as_str().unwrap())
+        .collect();
     statuses.sort();
     statuses.dedup();
-    assert_eq!(statuses.len(), 10, "every status is represented: {statuses:?}");
+    assert_eq!(
+        statuses.len(),
+        10,
+        "every status is represented: {statuses:?}"
+    );
 }
 
 #[test]
@@ -104,14 +125,22 @@ fn list_filters_and_limits() {
     assert!(failed.iter().all(|i| i["status"] == "failed"));
 
     let prod = json(&home.run(&["list", "--store", EXAMPLES, "--env", "prod", "--json"]));
-    assert!(prod.as_array().unwrap().iter().all(|i| i["environment"] == "prod"));
+    assert!(
+        prod.as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["environment"] == "prod")
+    );
 
     let limited = json(&home.run(&["--json", "list", "--limit", "3", "--store", EXAMPLES]));
     assert_eq!(limited.as_array().unwrap().len(), 3);
 
     let text = stdout(&home.run(&["list", "--store", EXAMPLES, "--status", "plan-ready"]));
     assert!(text.starts_with("ID "), "{text}");
-    assert!(text.lines().skip(1).all(|l| l.contains("plan_ready")), "{text}");
+    assert!(
+        text.lines().skip(1).all(|l| l.contains("plan_ready")),
+        "{text}"
+    );
 }
 
 #[test]
@@ -119,22 +148,38 @@ fn unreadable_documents_are_listed_with_their_reason() {
     let home = Home::new();
     let store = copy_examples(&home);
     std::fs::write(store.join("requests/req_broken.json"), "{\"id\": ").unwrap();
-    std::fs::write(store.join("requests/req_future.json"), r#"{"schema_version": 3, "id": "req_future"}"#).unwrap();
+    std::fs::write(
+        store.join("requests/req_future.json"),
+        r#"{"schema_version": 3, "id": "req_future"}"#,
+    )
+    .unwrap();
     let store_arg = store.to_str().unwrap();
 
     let items = json(&home.run(&["list", "--store", store_arg, "--json"]));
     let items = items.as_array().unwrap();
     assert_eq!(items.len(), example_files().len() + 2);
     let broken = items.iter().find(|i| i["id"] == "req_broken").unwrap();
-    assert!(broken["error"].as_str().unwrap().contains("not valid JSON"), "{broken}");
+    assert!(
+        broken["error"].as_str().unwrap().contains("not valid JSON"),
+        "{broken}"
+    );
     let future = items.iter().find(|i| i["id"] == "req_future").unwrap();
-    assert!(future["error"].as_str().unwrap().contains("upgrade tfpilot"), "{future}");
+    assert!(
+        future["error"]
+            .as_str()
+            .unwrap()
+            .contains("upgrade tfpilot"),
+        "{future}"
+    );
 
     let output = home.run(&["list", "--store", store_arg]);
     assert!(output.status.success());
     let text = stdout(&output);
     let line = text.lines().find(|l| l.starts_with("req_future ")).unwrap();
-    assert!(line.contains("? unreadable: written by a newer tfpilot"), "{line}");
+    assert!(
+        line.contains("? unreadable: written by a newer tfpilot"),
+        "{line}"
+    );
 }
 
 #[test]
@@ -145,8 +190,14 @@ fn show_json_is_the_document_with_its_derived_status() {
         let id = item["id"].as_str().unwrap();
         let shown = json(&home.run(&["show", id, "--store", EXAMPLES, "--json"]));
         assert_eq!(shown["id"], item["id"]);
-        assert_eq!(shown["status"], item["status"], "show and list agree for {id}");
-        assert_eq!(shown["schema_version"], 1, "legacy documents are shown migrated");
+        assert_eq!(
+            shown["status"], item["status"],
+            "show and list agree for {id}"
+        );
+        assert_eq!(
+            shown["schema_version"], 1,
+            "legacy documents are shown migrated"
+        );
         assert!(shown.get("planRun").is_none());
     }
 }
@@ -177,14 +228,21 @@ fn explain_by_id_matches_explain_by_file() {
 #[test]
 fn events_and_show_timeline() {
     let home = Home::new();
-    let with_events = std::fs::read_dir(Path::new(EXAMPLES).join("logs")).unwrap().next().unwrap().unwrap();
+    let with_events = std::fs::read_dir(Path::new(EXAMPLES).join("logs"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
     let id = with_events.file_name().into_string().unwrap();
     let events = json(&home.run(&["events", &id, "--store", EXAMPLES, "--json"]));
     let events = events.as_array().unwrap();
     assert!(events.len() >= 3);
     assert_eq!(events[0]["kind"], "created");
     let shown = stdout(&home.run(&["show", &id, "--store", EXAMPLES]));
-    assert!(shown.contains("timeline:") && shown.contains("• created by"), "{shown}");
+    assert!(
+        shown.contains("timeline:") && shown.contains("• created by"),
+        "{shown}"
+    );
 }
 
 #[test]
@@ -192,7 +250,12 @@ fn insights_json() {
     let home = Home::new();
     let insights = json(&home.run(&["insights", "--store", EXAMPLES, "--json"]));
     assert_eq!(insights["total"], example_files().len());
-    let by_status: u64 = insights["by_status"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
+    let by_status: u64 = insights["by_status"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
     assert_eq!(by_status, example_files().len() as u64);
     assert_eq!(insights["unreadable"], 0);
 }
@@ -207,25 +270,47 @@ fn usage_errors_exit_2() {
         vec!["list", "--limit", "many"],
     ] {
         let output = home.run(&args);
-        assert_eq!(output.status.code(), Some(2), "{args:?}: {}", stderr(&output));
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            stderr(&output)
+        );
     }
     let output = home.run(&["list", "--status", "bogus"]);
-    assert!(stderr(&output).contains("use one of: request_created"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("use one of: request_created"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
 fn failures_exit_1_and_say_what_to_do() {
     let home = Home::new();
     let cases: [(&[&str], &str); 4] = [
-        (&["show", "req_missing", "--store", EXAMPLES], "tfpilot list"),
+        (
+            &["show", "req_missing", "--store", EXAMPLES],
+            "tfpilot list",
+        ),
         (&["list", "--store", "gs://bucket"], "not supported"),
-        (&["show", "../../etc/passwd", "--store", EXAMPLES], "invalid request id"),
-        (&["explain", "--file", "/nonexistent/doc.json"], "cannot read /nonexistent/doc.json"),
+        (
+            &["show", "../../etc/passwd", "--store", EXAMPLES],
+            "invalid request id",
+        ),
+        (
+            &["explain", "--file", "/nonexistent/doc.json"],
+            "cannot read /nonexistent/doc.json",
+        ),
     ];
     for (args, expected) in cases {
         let output = home.run(args);
         assert_eq!(output.status.code(), Some(1), "{args:?}");
-        assert!(stderr(&output).contains(expected), "{args:?}: {}", stderr(&output));
+        assert!(
+            stderr(&output).contains(expected),
+            "{args:?}: {}",
+            stderr(&output)
+        );
         assert!(stdout(&output).is_empty());
     }
 }
@@ -253,12 +338,19 @@ fn config_file_and_environment_choose_the_store() {
         .env("TFPILOT_STORE", &empty)
         .output()
         .unwrap();
-    assert_eq!(json(&output).as_array().unwrap().len(), example_files().len());
+    assert_eq!(
+        json(&output).as_array().unwrap().len(),
+        example_files().len()
+    );
 
     std::fs::write(&config, "[sync]\nactive = 1\n").unwrap();
     let output = home.run(&["list", "--config", config.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(1));
-    assert!(stderr(&output).contains("tfpilot.toml"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("tfpilot.toml"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
@@ -274,9 +366,19 @@ fn default_store_is_an_empty_directory_in_the_data_dir() {
 fn logs_go_to_the_file_as_json_with_a_correlation_id() {
     let home = Home::new();
     let log = home.path().join("logs/tfpilot.log");
-    let output = home.run(&["list", "--store", EXAMPLES, "--log-file", log.to_str().unwrap()]);
+    let output = home.run(&[
+        "list",
+        "--store",
+        EXAMPLES,
+        "--log-file",
+        log.to_str().unwrap(),
+    ]);
     assert!(output.status.success());
-    assert!(stderr(&output).is_empty(), "nothing is logged to the terminal: {}", stderr(&output));
+    assert!(
+        stderr(&output).is_empty(),
+        "nothing is logged to the terminal: {}",
+        stderr(&output)
+    );
     let text = std::fs::read_to_string(&log).unwrap();
     let line: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
     assert_eq!(line["span"]["command"], "list");
@@ -285,7 +387,9 @@ fn logs_go_to_the_file_as_json_with_a_correlation_id() {
     // Without --log-file, logs land in the state directory.
     let output = home.run(&["list", "--store", EXAMPLES]);
     assert!(output.status.success());
-    let state = std::fs::read_dir(home.path().join("state/tfpilot")).unwrap().count();
+    let state = std::fs::read_dir(home.path().join("state/tfpilot"))
+        .unwrap()
+        .count();
     assert!(state >= 1);
 }
 
@@ -296,25 +400,32 @@ fn warm_list_reuses_the_cache_across_processes() {
     let store_arg = store.to_str().unwrap();
     let first = json(&home.run(&["list", "--store", store_arg, "--json"]));
     let cache_dir = home.path().join("cache/tfpilot/list");
-    assert_eq!(std::fs::read_dir(&cache_dir).unwrap().count(), 1, "one cache file per store");
+    assert_eq!(
+        std::fs::read_dir(&cache_dir).unwrap().count(),
+        1,
+        "one cache file per store"
+    );
     // Remove a document: the warm listing notices it is gone.
     let victim = example_files()[0].file_name().unwrap().to_owned();
     std::fs::remove_file(store.join("requests").join(&victim)).unwrap();
     let second = json(&home.run(&["list", "--store", store_arg, "--json"]));
-    assert_eq!(second.as_array().unwrap().len(), first.as_array().unwrap().len() - 1);
+    assert_eq!(
+        second.as_array().unwrap().len(),
+        first.as_array().unwrap().len() - 1
+    );
 }
 
 #[test]
 fn lists_an_s3_store_through_the_aws_chain() {
-    let Some(endpoint) = common::s3_endpoint() else { return };
+    let Some(endpoint) = common::s3_endpoint() else {
+        return;
+    };
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let bucket = runtime.block_on(async {
         let (client, bucket) = common::fresh_bucket(&endpoint).await;
-        let store = tfpilot::store::Store::new(std::sync::Arc::new(tfpilot::store::S3Store::with_client(
-            client,
-            bucket.clone(),
-            "teams/payments".into(),
-        )));
+        let store = tfpilot::store::Store::new(std::sync::Arc::new(
+            tfpilot::store::S3Store::with_client(client, bucket.clone(), "teams/payments".into()),
+        ));
         for file in example_files().iter().take(5) {
             let request = tfpilot::domain::parse_request(&std::fs::read(file).unwrap()).unwrap();
             store.create_request(&request).await.unwrap();
@@ -324,18 +435,29 @@ fn lists_an_s3_store_through_the_aws_chain() {
     let home = Home::new();
     let output = home
         .command()
-        .args(["list", "--json", "--store", &format!("s3://{bucket}/teams/payments")])
+        .args([
+            "list",
+            "--json",
+            "--store",
+            &format!("s3://{bucket}/teams/payments"),
+        ])
         .env("TFPILOT_S3_ENDPOINT", &endpoint)
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env("AWS_REGION", "us-east-1")
         .env("AWS_CONFIG_FILE", home.path().join("no-aws-config"))
-        .env("AWS_SHARED_CREDENTIALS_FILE", home.path().join("no-aws-credentials"))
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            home.path().join("no-aws-credentials"),
+        )
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .output()
         .unwrap();
     let items = json(&output);
     assert_eq!(items.as_array().unwrap().len(), 5);
     let secret_free = format!("{}{}", stdout(&output), stderr(&output));
-    assert!(!secret_free.contains("testing"), "credentials never reach the output");
+    assert!(
+        !secret_free.contains("testing"),
+        "credentials never reach the output"
+    );
 }

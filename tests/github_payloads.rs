@@ -1,15 +1,28 @@
 //! Run facts read straight from real GitHub workflow-run payloads (tests/fixtures/SOURCES.md).
 
 use serde_json::Value;
-use tfpilot::domain::{Request, RunConclusion, RunFact, RunStatus, Status, Timestamp, derive, parse_request, render_request};
+use tfpilot::domain::{
+    Request, RunConclusion, RunFact, RunStatus, Status, Timestamp, derive, parse_request,
+    render_request,
+};
 
 fn fixture(name: &str) -> Value {
-    let path = format!("{}/tests/fixtures/github/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/tests/fixtures/github/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 fn request() -> Request {
-    Request::new("req_fixture", "p", "dev", "m", "alice", Timestamp::parse("2021-03-25T09:00:00Z").unwrap())
+    Request::new(
+        "req_fixture",
+        "p",
+        "dev",
+        "m",
+        "alice",
+        Timestamp::parse("2021-03-25T09:00:00Z").unwrap(),
+    )
 }
 
 #[test]
@@ -18,14 +31,20 @@ fn a_cancelled_run_payload_is_a_failed_apply() {
     assert_eq!(run.id, Some(686036126));
     assert_eq!(run.status, Some(RunStatus::Completed));
     assert_eq!(run.conclusion, Some(RunConclusion::Cancelled));
-    assert_eq!(run.head_sha.as_deref(), Some("f6a5c19a67797d64426203b8a7a05a0fd74e5037"));
+    assert_eq!(
+        run.head_sha.as_deref(),
+        Some("f6a5c19a67797d64426203b8a7a05a0fd74e5037")
+    );
     assert_eq!(run.duration_seconds(), Some(34));
 
     let mut request = request();
     request.apply_run = Some(run);
     let derivation = derive(&request);
     assert_eq!(derivation.status, Status::Failed);
-    assert_eq!(derivation.facts[0].value, "completed/cancelled (run 686036126)");
+    assert_eq!(
+        derivation.facts[0].value,
+        "completed/cancelled (run 686036126)"
+    );
 }
 
 #[test]

@@ -28,7 +28,12 @@ fn increments_from_several_processes_all_land() {
     let children: Vec<_> = (0..PROCESSES)
         .map(|_| {
             Command::new(std::env::current_exe().unwrap())
-                .args(["--exact", "child_increments", "--nocapture", "--test-threads=1"])
+                .args([
+                    "--exact",
+                    "child_increments",
+                    "--nocapture",
+                    "--test-threads=1",
+                ])
                 .env(CHILD_STORE, &root)
                 .spawn()
                 .unwrap()
@@ -38,14 +43,22 @@ fn increments_from_several_processes_all_land() {
         assert!(child.wait().unwrap().success(), "a child process failed");
     }
 
-    let stored = runtime.block_on(store.get_request("req_shared")).unwrap().value;
-    assert_eq!(stored.config["count"], json!(PROCESSES * INCREMENTS_PER_PROCESS));
+    let stored = runtime
+        .block_on(store.get_request("req_shared"))
+        .unwrap()
+        .value;
+    assert_eq!(
+        stored.config["count"],
+        json!(PROCESSES * INCREMENTS_PER_PROCESS)
+    );
 }
 
 /// Does nothing unless started by the test above.
 #[test]
 fn child_increments() {
-    let Some(root) = std::env::var_os(CHILD_STORE) else { return };
+    let Some(root) = std::env::var_os(CHILD_STORE) else {
+        return;
+    };
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let store = Store::new(Arc::new(LocalStore::open(root).unwrap()));
     runtime.block_on(async {

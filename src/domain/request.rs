@@ -68,6 +68,11 @@ pub struct Request {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_derived_at: Option<Timestamp>,
 
+    /// A unique id of this version, set by the store on every write, so a writer whose answer was
+    /// lost can tell its own write from another writer's identical-looking one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
+
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub idempotency: BTreeMap<String, IdempotencyEntry>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -119,6 +124,7 @@ impl Request {
             plan: None,
             status: None,
             status_derived_at: None,
+            revision: None,
             idempotency: BTreeMap::new(),
             lock: None,
             drift: None,

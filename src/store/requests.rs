@@ -93,20 +93,24 @@ impl Store {
     }
 
     /// Writes a new request; fails with [`StoreError::AlreadyExists`] if the id is taken.
+    /// Returns the document as stored (with its new `revision`).
     pub async fn create_request(
         &self,
         request: &Request,
     ) -> Result<Versioned<Request>, StoreError> {
         validate_id(&request.id)?;
         let key = request_key(&request.id);
-        let body = render_request(request);
+        let mut stored = request.clone();
+        stored.revision = Some(new_revision());
+        let body = render_request(&stored);
         let etag = match self
             .backend
             .put(&key, body.clone(), PutCondition::IfAbsent)
             .await
         {
             Ok(etag) => etag,
-            // A retried create whose first attempt landed finds its own bytes: that is success.
+            // A transport retry whose first attempt landed finds its own bytes (the revision
+            // makes them unique to this write): that is success, not a lost race.
             Err(StoreError::AlreadyExists { .. }) => match self.backend.get(&key).await? {
                 Some(existing) if existing.body == body => existing.etag,
                 _ => return Err(StoreError::AlreadyExists { key }),
@@ -114,7 +118,7 @@ impl Store {
             Err(err) => return Err(err),
         };
         Ok(Versioned {
-            value: request.clone(),
+            value: stored,
             etag,
         })
     }
@@ -163,6 +167,7 @@ impl Store {
                 return Ok(current);
             }
             next.updated_at = now;
+            next.revision = Some(new_revision());
             let body = render_request(&next);
             match self
                 .backend
@@ -171,8 +176,9 @@ impl Store {
             {
                 Ok(etag) => return Ok(Versioned { value: next, etag }),
                 Err(StoreError::PreconditionFailed { .. }) => {
-                    // If our write did land (a retried request whose answer was lost), the
-                    // stored bytes are ours: re-applying would apply the mutation twice.
+                    // If our write did land (a transport retry whose first answer was lost),
+                    // the stored bytes are ours, revision included: re-applying the mutation
+                    // would apply it twice. Another writer's bytes always differ in revision.
                     if let Some(stored) = self.backend.get(&key).await?
                         && stored.body == body
                     {
@@ -376,6 +382,10 @@ fn idempotency_key(key: &str) -> Result<String, StoreError> {
         reason: "an idempotency key uses only letters, digits, `_`, `-` and `.` (at most 128)",
     })?;
     Ok(format!("{CREATE_IDEMPOTENCY_PREFIX}{key}.json"))
+}
+
+fn new_revision() -> String {
+    ulid::Ulid::new().to_string().to_ascii_lowercase()
 }
 
 /// Exponential backoff with full jitter, capped, so racing writers spread out.
