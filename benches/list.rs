@@ -15,6 +15,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use async_trait::async_trait;
 use futures::StreamExt;
 use tfpilot::domain::{Request, Timestamp, parse_request};
@@ -24,30 +27,52 @@ use tfpilot::store::{
     StoreError,
 };
 
-/// Counts the calls that reach the real backend.
+/// Counts the calls that reach the real backend, and can add a fixed round trip to each read.
+///
+/// Why the delay: moto answers on loopback in about 2 ms of Python under one interpreter lock,
+/// so parallel GETs cannot overlap there; real S3 has a first-byte latency of tens of
+/// milliseconds and serves GETs in parallel. The delayed runs show what the cached, parallel
+/// listing buys when the round trip dominates.
 #[derive(Debug)]
-struct Counting {
+struct Instrumented {
     inner: Arc<dyn ObjectStore>,
+    delay: Duration,
     gets: AtomicUsize,
     lists: AtomicUsize,
 }
 
-impl Counting {
+impl Instrumented {
+    fn new(inner: Arc<dyn ObjectStore>, delay: Duration) -> Self {
+        Instrumented {
+            inner,
+            delay,
+            gets: AtomicUsize::new(0),
+            lists: AtomicUsize::new(0),
+        }
+    }
+
     fn take(&self) -> (usize, usize) {
         (
             self.gets.swap(0, Ordering::SeqCst),
             self.lists.swap(0, Ordering::SeqCst),
         )
     }
+
+    async fn round_trip(&self, counter: &AtomicUsize) {
+        counter.fetch_add(1, Ordering::SeqCst);
+        if !self.delay.is_zero() {
+            tokio::time::sleep(self.delay).await;
+        }
+    }
 }
 
 #[async_trait]
-impl ObjectStore for Counting {
+impl ObjectStore for Instrumented {
     fn location(&self) -> String {
         self.inner.location()
     }
     async fn get(&self, key: &str) -> Result<Option<Object>, StoreError> {
-        self.gets.fetch_add(1, Ordering::SeqCst);
+        self.round_trip(&self.gets).await;
         self.inner.get(key).await
     }
     async fn put(
@@ -67,48 +92,7 @@ impl ObjectStore for Counting {
         continuation: Option<&str>,
         max_keys: usize,
     ) -> Result<ObjectPage, StoreError> {
-        self.lists.fetch_add(1, Ordering::SeqCst);
-        self.inner.list(prefix, continuation, max_keys).await
-    }
-}
-
-/// Adds a fixed round trip to every call. moto answers on loopback in about 2 ms of Python
-/// under one interpreter lock, so parallel GETs cannot overlap there; real S3 has a first-byte
-/// latency of tens of milliseconds and serves GETs in parallel. This shows what the cached,
-/// parallel listing buys when the round trip dominates.
-#[derive(Debug)]
-struct Latency {
-    inner: Arc<dyn ObjectStore>,
-    delay: Duration,
-}
-
-#[async_trait]
-impl ObjectStore for Latency {
-    fn location(&self) -> String {
-        self.inner.location()
-    }
-    async fn get(&self, key: &str) -> Result<Option<Object>, StoreError> {
-        tokio::time::sleep(self.delay).await;
-        self.inner.get(key).await
-    }
-    async fn put(
-        &self,
-        key: &str,
-        body: Vec<u8>,
-        condition: PutCondition,
-    ) -> Result<ETag, StoreError> {
-        self.inner.put(key, body, condition).await
-    }
-    async fn delete(&self, key: &str, if_match: Option<&ETag>) -> Result<(), StoreError> {
-        self.inner.delete(key, if_match).await
-    }
-    async fn list(
-        &self,
-        prefix: &str,
-        continuation: Option<&str>,
-        max_keys: usize,
-    ) -> Result<ObjectPage, StoreError> {
-        tokio::time::sleep(self.delay).await;
+        self.round_trip(&self.lists).await;
         self.inner.list(prefix, continuation, max_keys).await
     }
 }
@@ -191,12 +175,14 @@ async fn seed_backend(label: &str, backend: Arc<dyn ObjectStore>, count: usize) 
     );
 }
 
-async fn measure_backend(label: &str, backend: Arc<dyn ObjectStore>, count: usize, runs: usize) {
-    let counting = Arc::new(Counting {
-        inner: backend,
-        gets: AtomicUsize::new(0),
-        lists: AtomicUsize::new(0),
-    });
+async fn measure_backend(
+    label: &str,
+    backend: Arc<dyn ObjectStore>,
+    delay: Duration,
+    count: usize,
+    runs: usize,
+) {
+    let counting = Arc::new(Instrumented::new(backend, delay));
     let store = Store::new(counting.clone());
     let cache_dir = tempfile::tempdir().unwrap();
     let cache_file = cache_file_for(cache_dir.path(), &store.location());
@@ -299,52 +285,36 @@ fn main() {
         let dir = tempfile::tempdir().unwrap();
         let local = Arc::new(LocalStore::open(dir.path().join("store")).unwrap());
         seed_backend("local directory store", local.clone(), count).await;
-        measure_backend("local directory store", local, count, runs).await;
+        measure_backend("local directory store", local, Duration::ZERO, count, runs).await;
 
-        match std::env::var("TFPILOT_TEST_S3_ENDPOINT") {
+        match std::env::var(common::S3_ENDPOINT_VAR) {
             Ok(endpoint) if !endpoint.is_empty() => {
-                let credentials = aws_sdk_s3::config::Credentials::new(
-                    "testing",
-                    "testing",
-                    None,
-                    None,
-                    "tfpilot-bench",
-                );
-                let config = aws_sdk_s3::Config::builder()
-                    .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-                    .region(aws_sdk_s3::config::Region::new("us-east-1"))
-                    .endpoint_url(&endpoint)
-                    .force_path_style(true)
-                    .credentials_provider(credentials)
-                    .build();
-                let client = aws_sdk_s3::Client::from_conf(config);
-                let bucket = format!(
-                    "tfpilot-bench-{}",
-                    ulid::Ulid::new().to_string().to_ascii_lowercase()
-                );
-                client
-                    .create_bucket()
-                    .bucket(&bucket)
-                    .send()
-                    .await
-                    .expect("create bench bucket");
+                let (client, bucket) = common::fresh_bucket(&endpoint).await;
                 let s3: Arc<dyn ObjectStore> =
                     Arc::new(S3Store::with_client(client, bucket, "bench".into()));
                 let label = format!("S3-compatible server (moto) at {endpoint}");
                 seed_backend(&label, s3.clone(), count).await;
-                measure_backend(&label, s3.clone(), count, runs).await;
+                measure_backend(&label, s3.clone(), Duration::ZERO, count, runs).await;
                 let delay = Duration::from_millis(if benchmarking { 20 } else { 2 });
-                let slow = Arc::new(Latency { inner: s3, delay });
-                measure_backend(&format!("{label} + {delay:?} per call"), slow, count, runs).await;
+                measure_backend(
+                    &format!("{label} + {delay:?} per call"),
+                    s3,
+                    delay,
+                    count,
+                    runs,
+                )
+                .await;
             }
             _ if std::env::var_os("CI").is_some() => {
                 panic!(
-                    "CI is set but TFPILOT_TEST_S3_ENDPOINT is not: the S3 part cannot be skipped"
+                    "CI is set but {} is not: the S3 part cannot be skipped",
+                    common::S3_ENDPOINT_VAR
                 )
             }
-            _ => {
-                println!("\nS3: skipped (set TFPILOT_TEST_S3_ENDPOINT to an S3-compatible server)")
-            }
+            _ => println!(
+                "\nS3: skipped (set {} to an S3-compatible server)",
+                common::S3_ENDPOINT_VAR
+            ),
         }
     });
 }

@@ -126,11 +126,7 @@ impl Store {
     pub async fn get_request(&self, id: &str) -> Result<Versioned<Request>, StoreError> {
         validate_id(id)?;
         let key = request_key(id);
-        let object = self
-            .backend
-            .get(&key)
-            .await?
-            .ok_or(StoreError::NotFound { key: key.clone() })?;
+        let object = self.get_existing(&key).await?;
         let value =
             parse_request(&object.body).map_err(|source| StoreError::Unreadable { key, source })?;
         Ok(Versioned {
@@ -213,11 +209,7 @@ impl Store {
     pub async fn archive_request(&self, id: &str) -> Result<(), StoreError> {
         validate_id(id)?;
         let key = request_key(id);
-        let object = self
-            .backend
-            .get(&key)
-            .await?
-            .ok_or(StoreError::NotFound { key: key.clone() })?;
+        let object = self.get_existing(&key).await?;
         let history_key = format!("{HISTORY_PREFIX}{id}.json");
         match self
             .backend
@@ -348,6 +340,15 @@ impl Store {
             .map_err(|err| StoreError::Unreadable {
                 key: object_key,
                 source: DocumentError::Invalid(err.to_string()),
+            })
+    }
+
+    async fn get_existing(&self, key: &str) -> Result<super::Object, StoreError> {
+        self.backend
+            .get(key)
+            .await?
+            .ok_or_else(|| StoreError::NotFound {
+                key: key.to_string(),
             })
     }
 
