@@ -283,7 +283,7 @@ fn main() {
         .unwrap();
     runtime.block_on(async {
         let dir = tempfile::tempdir().unwrap();
-        let local = Arc::new(LocalStore::open(dir.path().join("store")).unwrap());
+        let local = Arc::new(LocalStore::open_or_create(dir.path().join("store")).unwrap());
         seed_backend("local directory store", local.clone(), count).await;
         measure_backend("local directory store", local, Duration::ZERO, count, runs).await;
 

@@ -288,7 +288,19 @@ fn usage_errors_exit_2() {
 #[test]
 fn failures_exit_1_and_say_what_to_do() {
     let home = Home::new();
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 6] = [
+        (
+            &["list", "--store", "/nonexistent/tfpilot-store"],
+            "no such directory; check --store",
+        ),
+        (
+            &[
+                "list",
+                "--store",
+                concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"),
+            ],
+            "not a directory",
+        ),
         (
             &["show", "req_missing", "--store", EXAMPLES],
             "tfpilot list",
@@ -325,6 +337,7 @@ fn config_file_and_environment_choose_the_store() {
 
     // The environment beats the file; the flag beats both.
     let empty = home.path().join("empty-store");
+    std::fs::create_dir_all(&empty).unwrap();
     let output = home
         .command()
         .args(["list", "--json", "--config", config.to_str().unwrap()])
@@ -442,8 +455,8 @@ fn lists_an_s3_store_through_the_aws_chain() {
             &format!("s3://{bucket}/teams/payments"),
         ])
         .env("TFPILOT_S3_ENDPOINT", &endpoint)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_ACCESS_KEY_ID", "AKIDTFPILOTTEST")
+        .env("AWS_SECRET_ACCESS_KEY", "tfpilot-secret-never-logged")
         .env("AWS_REGION", "us-east-1")
         .env("AWS_CONFIG_FILE", home.path().join("no-aws-config"))
         .env(
@@ -460,4 +473,30 @@ fn lists_an_s3_store_through_the_aws_chain() {
         !secret_free.contains("testing"),
         "credentials never reach the output"
     );
+}
+
+#[test]
+fn s3_without_credentials_says_how_to_get_them() {
+    let home = Home::new();
+    let output = home
+        .command()
+        .args(["list", "--store", "s3://team-bucket/requests"])
+        .env("TFPILOT_S3_ENDPOINT", "http://127.0.0.1:9")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_CONFIG_FILE", home.path().join("no-aws-config"))
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            home.path().join("no-aws-credentials"),
+        )
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let text = stderr(&output);
+    assert!(text.contains("s3://team-bucket/requests"), "{text}");
+    assert!(
+        text.contains("no AWS credentials: set AWS_PROFILE"),
+        "{text}"
+    );
+    assert_eq!(text.lines().count(), 1, "one line: {text}");
 }

@@ -20,7 +20,7 @@ fn increments_from_several_processes_all_land() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("store");
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let store = Store::new(Arc::new(LocalStore::open(&root).unwrap()));
+    let store = Store::new(Arc::new(LocalStore::open_or_create(&root).unwrap()));
     let mut request = common::sample_request("req_shared");
     request.config.insert("count".into(), json!(0));
     runtime.block_on(store.create_request(&request)).unwrap();

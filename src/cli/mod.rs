@@ -56,7 +56,8 @@ impl Session {
 
     async fn store(&self) -> Result<Store> {
         let url = self.config.store_url(self.dirs.as_ref())?;
-        let backend = open_backend(&url, &self.config.s3).await?;
+        // The default store is created on first use; a store the user named must exist.
+        let backend = open_backend(&url, &self.config.s3, self.config.store.is_none()).await?;
         Ok(Store::new(backend))
     }
 

@@ -30,8 +30,8 @@ pub struct LocalStore {
 }
 
 impl LocalStore {
-    /// Opens (and creates if needed) a store rooted at `root`.
-    pub fn open(root: impl AsRef<Path>) -> Result<Self, StoreError> {
+    /// Opens the store at `root`, creating the directory if needed.
+    pub fn open_or_create(root: impl AsRef<Path>) -> Result<Self, StoreError> {
         let root = root.as_ref();
         fs::create_dir_all(root).map_err(|err| StoreError::Backend {
             operation: "open",
@@ -39,6 +39,29 @@ impl LocalStore {
             location: format!("file://{}", root.display()),
             message: format!("cannot create the store directory: {err}"),
         })?;
+        Self::open(root)
+    }
+
+    /// Opens an existing store directory. A missing one is an error rather than a new empty
+    /// store, so a mistyped `--store` path says so instead of listing nothing.
+    pub fn open(root: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let root = root.as_ref();
+        let problem = match fs::metadata(root) {
+            Ok(meta) if meta.is_dir() => None,
+            Ok(_) => Some("it is not a directory".to_string()),
+            Err(err) if err.kind() == ErrorKind::NotFound => {
+                Some("no such directory; check --store or TFPILOT_STORE".to_string())
+            }
+            Err(err) => Some(err.to_string()),
+        };
+        if let Some(message) = problem {
+            return Err(StoreError::Backend {
+                operation: "open",
+                key: String::new(),
+                location: format!("file://{}", root.display()),
+                message,
+            });
+        }
         let root = fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
         Ok(LocalStore {
             root: Arc::new(root),

@@ -90,12 +90,15 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
     ) -> Result<ObjectPage, StoreError>;
 }
 
-/// Opens the backend a store URL names.
+/// Opens the backend a store URL names. A local directory is created only when `create_local`
+/// is set (the default store on first use); otherwise it must exist.
 pub async fn open_backend(
     url: &StoreUrl,
     s3: &S3Options,
+    create_local: bool,
 ) -> Result<Arc<dyn ObjectStore>, StoreError> {
     Ok(match url {
+        StoreUrl::Local(path) if create_local => Arc::new(LocalStore::open_or_create(path)?),
         StoreUrl::Local(path) => Arc::new(LocalStore::open(path)?),
         StoreUrl::S3 { bucket, prefix } => {
             Arc::new(S3Store::connect(bucket.clone(), prefix.clone(), s3).await)

@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::ServerSideEncryption;
 
@@ -79,29 +79,78 @@ impl S3Store {
 
     fn backend_error<E>(&self, operation: &'static str, key: &str, err: &SdkError<E>) -> StoreError
     where
-        E: std::error::Error + Send + Sync + 'static,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
-        let mut message = DisplayErrorContext(err).to_string();
-        if matches!(
-            err,
-            SdkError::DispatchFailure(_) | SdkError::TimeoutError(_)
-        ) {
-            message.push_str(
-                " (is the endpoint reachable? check --store, TFPILOT_S3_ENDPOINT and your network)",
-            );
-        }
-        if http_status(err) == Some(403) {
-            message.push_str(
-                " (access denied: check your AWS credentials, profile and the bucket policy)",
-            );
-        }
         StoreError::Backend {
             operation,
             key: key.to_string(),
             location: self.location(),
-            message,
+            message: describe(err),
         }
     }
+}
+
+/// One line: S3's error code and message for service errors (not the raw response), the
+/// cause chain otherwise, and what to check.
+fn describe<E>(err: &SdkError<E>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let (mut message, code) = match err {
+        SdkError::ServiceError(context) => {
+            let status = context.raw().status().as_u16();
+            let service = context.err();
+            let text = match (service.code(), service.message()) {
+                (Some(code), Some(text)) => format!("{code} (HTTP {status}): {text}"),
+                (Some(code), None) => format!("{code} (HTTP {status})"),
+                _ => format!("HTTP {status}"),
+            };
+            (text, service.code().map(String::from))
+        }
+        other => (cause_chain(other), None),
+    };
+    let credentials_missing = message.contains("no credentials found");
+    let hint = match (err, code.as_deref(), http_status(err)) {
+        _ if credentials_missing => Some(
+            "no AWS credentials: set AWS_PROFILE (or [s3] profile), run `aws sso login`, or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+        ),
+        (SdkError::DispatchFailure(_) | SdkError::TimeoutError(_), _, _) => {
+            Some("is the endpoint reachable? check --store, TFPILOT_S3_ENDPOINT and your network")
+        }
+        (_, Some("NoSuchBucket"), _) => Some("check the bucket name in --store or TFPILOT_STORE"),
+        (_, _, Some(403)) => {
+            Some("access denied: check your AWS credentials, profile and the bucket policy")
+        }
+        (_, Some("PermanentRedirect" | "AuthorizationHeaderMalformed"), _) => {
+            Some("the bucket is in another region: set TFPILOT_S3_REGION or [s3] region")
+        }
+        _ => None,
+    };
+    if let Some(hint) = hint {
+        message.push_str(" (");
+        message.push_str(hint);
+        message.push(')');
+    }
+    message
+}
+
+/// The error and its sources, by `Display` only (never the raw response), on one line.
+fn cause_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let line = cause.to_string();
+        if !text.contains(&line) {
+            text.push_str(": ");
+            text.push_str(&line);
+        }
+        source = cause.source();
+    }
+    text.split('\n')
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn http_status<E>(err: &SdkError<E>) -> Option<u16> {

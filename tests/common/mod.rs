@@ -68,7 +68,7 @@ pub async fn s3_backend() -> Option<Arc<dyn ObjectStore>> {
 
 pub fn local_backend() -> (tempfile::TempDir, Arc<dyn ObjectStore>) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = LocalStore::open(dir.path().join("store")).expect("open local store");
+    let store = LocalStore::open_or_create(dir.path().join("store")).expect("open local store");
     (dir, Arc::new(store))
 }
 
