@@ -121,7 +121,7 @@ impl RequestLister {
             .filter(|meta| {
                 self.cache
                     .get(&meta.key)
-                    .is_none_or(|cached| cached.etag != meta.etag)
+                    .is_none_or(|cached| !cached.etag.same_version(&meta.etag))
             })
             .collect();
         stats.fetched = stale.len();

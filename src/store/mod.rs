@@ -26,6 +26,17 @@ pub use url::StoreUrl;
 #[serde(transparent)]
 pub struct ETag(pub String);
 
+impl ETag {
+    /// Whether two ETags name the same version. Servers differ in quoting (and some mark weak
+    /// tags) between LIST and GET; the opaque value in between is what identifies the version.
+    pub fn same_version(&self, other: &ETag) -> bool {
+        fn core(tag: &str) -> &str {
+            tag.trim().trim_start_matches("W/").trim_matches('"')
+        }
+        core(&self.0) == core(&other.0)
+    }
+}
+
 impl std::fmt::Display for ETag {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
@@ -128,4 +139,17 @@ pub(crate) fn validate_key(key: &str) -> Result<(), StoreError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ETag;
+
+    #[test]
+    fn etags_compare_without_quotes_or_weak_marker() {
+        let quoted = ETag("\"abc\"".into());
+        assert!(quoted.same_version(&ETag("abc".into())));
+        assert!(quoted.same_version(&ETag("W/\"abc\"".into())));
+        assert!(!quoted.same_version(&ETag("\"abd\"".into())));
+    }
 }

@@ -110,10 +110,14 @@ where
         other => (cause_chain(other), None),
     };
     let credentials_missing = message.contains("no credentials found");
+    let region_missing = message.contains("region must be set");
     let hint = match (err, code.as_deref(), http_status(err)) {
         _ if credentials_missing => Some(
             "no AWS credentials: set AWS_PROFILE (or [s3] profile), run `aws sso login`, or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
         ),
+        _ if region_missing => {
+            Some("no AWS region: set AWS_REGION, TFPILOT_S3_REGION or [s3] region")
+        }
         (SdkError::DispatchFailure(_) | SdkError::TimeoutError(_), _, _) => {
             Some("is the endpoint reachable? check --store, TFPILOT_S3_ENDPOINT and your network")
         }
