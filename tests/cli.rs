@@ -172,6 +172,14 @@ fn unreadable_documents_are_listed_with_their_reason() {
         "{future}"
     );
 
+    let filtered = home.run(&["list", "--store", store_arg, "--env", "prod"]);
+    assert!(
+        stderr(&filtered).contains("2 unreadable document(s) not shown"),
+        "{}",
+        stderr(&filtered)
+    );
+    assert!(!stdout(&filtered).contains("unreadable"));
+
     let output = home.run(&["list", "--store", store_arg]);
     assert!(output.status.success());
     let text = stdout(&output);

@@ -149,6 +149,12 @@ async fn list(context: &Session, args: ListArgs) -> Result<()> {
             .collect();
         return print_json(&Value::Array(items));
     }
+    let hidden = entries.iter().filter(|e| e.outcome.is_err()).count();
+    if filtering && hidden > 0 {
+        eprintln!(
+            "note: {hidden} unreadable document(s) not shown; `tfpilot list` without filters lists them"
+        );
+    }
     print(&render::list(&rows))
 }
 
