@@ -35,6 +35,7 @@ fn increments_from_several_processes_all_land() {
                     "--test-threads=1",
                 ])
                 .env(CHILD_STORE, &root)
+                .stdout(std::process::Stdio::null())
                 .spawn()
                 .unwrap()
         })
