@@ -522,6 +522,12 @@ async fn malformed_and_future_documents_are_reported_not_fatal(backend: Arc<dyn 
         )
         .await
         .unwrap();
+    // A document copied to another key is refused, not read under the wrong id.
+    let copied = tfpilot::domain::render_request(&sample_request("req_good"));
+    backend
+        .put("requests/req_copy.json", copied, PutCondition::IfAbsent)
+        .await
+        .unwrap();
     // Objects that are not request documents under the prefix are not listed as requests.
     backend
         .put(
@@ -531,20 +537,36 @@ async fn malformed_and_future_documents_are_reported_not_fatal(backend: Arc<dyn 
         )
         .await
         .unwrap();
+    backend
+        .put(
+            "requests/nested/req_x.json",
+            b"{}".to_vec(),
+            PutCondition::IfAbsent,
+        )
+        .await
+        .unwrap();
 
     let mut lister = RequestLister::new(store.clone(), None);
     let (entries, _) = lister.refresh().await.unwrap();
     let ids: Vec<&str> = entries.iter().map(|e| e.id.as_str()).collect();
-    assert_eq!(ids, ["req_broken", "req_future", "req_good"]);
+    assert_eq!(ids, ["req_broken", "req_copy", "req_future", "req_good"]);
     assert!(matches!(entries[0].outcome, Err(DocumentError::NotJson(_))));
+    assert!(
+        matches!(&entries[1].outcome, Err(DocumentError::IdMismatch { id, .. }) if id == "req_good")
+    );
     assert_eq!(
-        entries[1].outcome,
+        entries[2].outcome,
         Err(DocumentError::FutureSchema {
             found: 9,
             supported: 1
         })
     );
-    assert!(entries[2].outcome.is_ok());
+    assert!(entries[3].outcome.is_ok());
+    let err = store.get_request("req_copy").await.unwrap_err();
+    assert!(
+        err.to_string().contains("stored as requests/req_copy.json"),
+        "{err}"
+    );
 
     let err = store.get_request("req_future").await.unwrap_err();
     assert!(err.to_string().contains("upgrade tfpilot"), "{err}");

@@ -19,6 +19,10 @@ pub enum DocumentError {
     FutureSchema { found: u64, supported: u32 },
     #[error("not a valid request document: {0}")]
     Invalid(String),
+    #[error(
+        "the document says its id is `{id}` but it is stored as {key}; restore the original or fix the id"
+    )]
+    IdMismatch { id: String, key: String },
     #[error("invalid request id `{id}`: {reason}")]
     InvalidId { id: String, reason: &'static str },
 }

@@ -14,9 +14,9 @@ use std::sync::Arc;
 use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 
-use super::requests::{FETCH_PARALLELISM, id_from_key};
+use super::requests::{FETCH_PARALLELISM, id_from_key, parse_stored_request};
 use super::{ETag, ObjectMeta, Store, StoreError};
-use crate::domain::{DocumentError, Request, parse_request};
+use crate::domain::{DocumentError, Request};
 
 const CACHE_FORMAT: u32 = 1;
 
@@ -135,7 +135,7 @@ impl RequestLister {
                 Ok::<_, StoreError>(object.map(|object| {
                     let cached = CachedObject {
                         etag: object.etag,
-                        outcome: parse_request(&object.body).map(Arc::new),
+                        outcome: parse_stored_request(&meta.key, &object.body).map(Arc::new),
                         body: String::from_utf8(object.body).ok().map(Arc::from),
                     };
                     (meta.key.clone(), cached)
@@ -189,7 +189,7 @@ impl RequestLister {
             return;
         }
         for entry in file.entries {
-            let outcome = parse_request(entry.body.as_bytes()).map(Arc::new);
+            let outcome = parse_stored_request(&entry.key, entry.body.as_bytes()).map(Arc::new);
             self.cache.insert(
                 entry.key,
                 CachedObject {

@@ -1,8 +1,9 @@
 //! The local directory store: the same keys as S3, one file per object.
 //!
-//! Safe when several tfpilot processes share the directory: every write takes a per-key file
-//! lock, checks the current version, writes a temporary file, syncs it and renames it into
-//! place, so readers see the old or the new version, never a torn one.
+//! Safe when several tfpilot processes share the directory. A new version is written to a
+//! temporary file, synced, and published atomically: a create with `link(2)`, which fails if
+//! the key exists; an update or delete under a per-key file lock after checking the version,
+//! with `rename(2)`. Readers see the old or the new version, never a torn one.
 //!
 //! The ETag is a fingerprint of the file's metadata (modification time in nanoseconds and size),
 //! which a listing can read without opening files. Under the lock each new version gets a
@@ -20,6 +21,15 @@ use async_trait::async_trait;
 use super::{
     ETag, Object, ObjectMeta, ObjectPage, ObjectStore, PutCondition, StoreError, validate_key,
 };
+
+/// How a new version's temporary file takes its place.
+#[derive(Debug, Clone, Copy)]
+enum Publish {
+    /// `rename(2)` over whatever is there (under the key's lock).
+    Replace,
+    /// `link(2)`, which fails if the key exists.
+    LinkIfAbsent,
+}
 
 /// Where the store keeps its own bookkeeping; hidden names are never valid keys.
 const PRIVATE_DIR: &str = ".tfpilot";
@@ -125,46 +135,66 @@ impl LocalStore {
         condition: &PutCondition,
     ) -> Result<ETag, StoreError> {
         let path = self.path_of(key)?;
+        let expected = match condition {
+            PutCondition::IfAbsent => return self.create_blocking(key, &path, body),
+            PutCondition::IfMatch(expected) => expected,
+        };
         let _lock = self.lock(key)?;
         let current = match fs::metadata(&path) {
-            Ok(meta) => Some(meta),
-            Err(err) if err.kind() == ErrorKind::NotFound => None,
-            Err(err) => return Err(self.io_error("put", key, err)),
-        };
-        let previous_mtime = match (condition, &current) {
-            (PutCondition::IfAbsent, Some(_)) => {
-                return Err(StoreError::AlreadyExists {
-                    key: key.to_string(),
-                });
-            }
-            (PutCondition::IfAbsent, None) => None,
-            (PutCondition::IfMatch(_), None) => {
+            Ok(meta) => meta,
+            Err(err) if err.kind() == ErrorKind::NotFound => {
                 return Err(StoreError::NotFound {
                     key: key.to_string(),
                 });
             }
-            (PutCondition::IfMatch(expected), Some(meta)) => {
-                if &fingerprint(meta) != expected {
-                    return Err(StoreError::PreconditionFailed {
-                        key: key.to_string(),
-                    });
-                }
-                meta.modified().ok()
-            }
+            Err(err) => return Err(self.io_error("put", key, err)),
         };
-        self.write_version(key, &path, body, previous_mtime)
+        if &fingerprint(&current) != expected {
+            return Err(StoreError::PreconditionFailed {
+                key: key.to_string(),
+            });
+        }
+        self.write_version(&path, body, current.modified().ok(), Publish::Replace)
+            .map_err(|e| self.io_error("put", key, e))
     }
 
+    /// Create-only. `link(2)` publishes the new file only if nothing is at `path`, atomically
+    /// and without a lock (so append-only keys such as events leave no lock files behind).
+    /// Filesystems without hard links fall back to the per-key lock.
+    fn create_blocking(&self, key: &str, path: &Path, body: &[u8]) -> Result<ETag, StoreError> {
+        let already_exists = || StoreError::AlreadyExists {
+            key: key.to_string(),
+        };
+        match self.write_version(path, body, None, Publish::LinkIfAbsent) {
+            Ok(etag) => Ok(etag),
+            Err(err) if err.kind() == ErrorKind::AlreadyExists => Err(already_exists()),
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    ErrorKind::Unsupported | ErrorKind::PermissionDenied
+                ) =>
+            {
+                let _lock = self.lock(key)?;
+                if path.exists() {
+                    return Err(already_exists());
+                }
+                self.write_version(path, body, None, Publish::Replace)
+                    .map_err(|e| self.io_error("put", key, e))
+            }
+            Err(err) => Err(self.io_error("put", key, err)),
+        }
+    }
+
+    /// Writes `body` to a synced temporary file and publishes it at `path`.
     fn write_version(
         &self,
-        key: &str,
         path: &Path,
         body: &[u8],
         previous_mtime: Option<SystemTime>,
-    ) -> Result<ETag, StoreError> {
-        let fail = |e| self.io_error("put", key, e);
+        publish: Publish,
+    ) -> std::io::Result<ETag> {
         let dir = path.parent().unwrap_or(&self.root);
-        fs::create_dir_all(dir).map_err(fail)?;
+        fs::create_dir_all(dir)?;
         let temp = dir.join(format!(".tmp-{}", ulid::Ulid::new()));
         let result = (|| {
             let mut file = OpenOptions::new()
@@ -189,14 +219,20 @@ impl LocalStore {
             }
             file.sync_all()?;
             let meta = file.metadata()?;
-            fs::rename(&temp, path)?;
+            match publish {
+                Publish::Replace => fs::rename(&temp, path)?,
+                Publish::LinkIfAbsent => {
+                    fs::hard_link(&temp, path)?;
+                    fs::remove_file(&temp)?;
+                }
+            }
             sync_dir(dir);
             Ok(fingerprint(&meta))
         })();
         if result.is_err() {
             let _ = fs::remove_file(&temp);
         }
-        result.map_err(fail)
+        result
     }
 
     fn delete_blocking(&self, key: &str, if_match: Option<&ETag>) -> Result<(), StoreError> {
@@ -382,5 +418,107 @@ impl ObjectStore for LocalStore {
             store.list_blocking(&prefix_owned, continuation.as_deref(), max_keys)
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lock_files(store: &LocalStore) -> usize {
+        fs::read_dir(store.root().join(PRIVATE_DIR).join("locks")).map_or(0, |d| d.count())
+    }
+
+    #[tokio::test]
+    async fn creates_take_no_lock_and_leave_no_temporary_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::open_or_create(dir.path()).unwrap();
+        for n in 0..5 {
+            store
+                .put(
+                    &format!("logs/req_1/{n}.json"),
+                    b"{}".to_vec(),
+                    PutCondition::IfAbsent,
+                )
+                .await
+                .unwrap();
+        }
+        let err = store
+            .put("logs/req_1/0.json", b"{}".to_vec(), PutCondition::IfAbsent)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::AlreadyExists { .. }), "{err}");
+        assert_eq!(lock_files(&store), 0, "append-only keys need no lock files");
+        let names: Vec<String> = fs::read_dir(dir.path().join("logs/req_1"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(names.len(), 5, "no temporary files left: {names:?}");
+
+        let etag = store
+            .put("requests/r.json", b"1".to_vec(), PutCondition::IfAbsent)
+            .await
+            .unwrap();
+        store
+            .put(
+                "requests/r.json",
+                b"2".to_vec(),
+                PutCondition::IfMatch(etag),
+            )
+            .await
+            .unwrap();
+        assert_eq!(lock_files(&store), 1, "updates lock their key");
+    }
+
+    #[tokio::test]
+    async fn every_version_gets_a_new_etag_even_with_the_same_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::open_or_create(dir.path()).unwrap();
+        let mut etag = store
+            .put("requests/r.json", b"aaaa".to_vec(), PutCondition::IfAbsent)
+            .await
+            .unwrap();
+        let first = etag.clone();
+        for _ in 0..50 {
+            let next = store
+                .put(
+                    "requests/r.json",
+                    b"bbbb".to_vec(),
+                    PutCondition::IfMatch(etag.clone()),
+                )
+                .await
+                .unwrap();
+            assert_ne!(next, etag);
+            etag = next;
+        }
+        let err = store
+            .put(
+                "requests/r.json",
+                b"cccc".to_vec(),
+                PutCondition::IfMatch(first),
+            )
+            .await
+            .unwrap_err();
+        assert!(err.is_conflict(), "an old ETag never matches again: {err}");
+    }
+
+    #[tokio::test]
+    async fn keys_cannot_escape_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::open_or_create(dir.path().join("s")).unwrap();
+        for key in [
+            "../x.json",
+            "/etc/passwd",
+            "requests//x",
+            ".tfpilot/locks/x",
+            "a/./b",
+        ] {
+            let err = store
+                .put(key, b"{}".to_vec(), PutCondition::IfAbsent)
+                .await
+                .unwrap_err();
+            assert!(matches!(err, StoreError::InvalidKey { .. }), "{key}: {err}");
+        }
+        assert!(!dir.path().join("x.json").exists());
     }
 }

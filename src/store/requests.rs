@@ -27,9 +27,23 @@ pub fn request_key(id: &str) -> String {
     format!("{REQUESTS_PREFIX}{id}.json")
 }
 
-/// The request id a `requests/<id>.json` key names.
+/// The request id a `requests/<id>.json` key names; `None` for anything else under the prefix.
 pub fn id_from_key(key: &str) -> Option<&str> {
-    key.strip_prefix(REQUESTS_PREFIX)?.strip_suffix(".json")
+    let id = key.strip_prefix(REQUESTS_PREFIX)?.strip_suffix(".json")?;
+    validate_request_id(id).is_ok().then_some(id)
+}
+
+/// Parses the document stored under `key`, which must carry the id its key names: a copied
+/// or renamed file would otherwise be read under one id and written under another.
+pub fn parse_stored_request(key: &str, body: &[u8]) -> Result<Request, DocumentError> {
+    let request = parse_request(body)?;
+    match id_from_key(key) {
+        Some(id) if id != request.id => Err(DocumentError::IdMismatch {
+            id: request.id,
+            key: key.to_string(),
+        }),
+        _ => Ok(request),
+    }
 }
 
 /// A value with the version it was read or written at.
@@ -127,8 +141,8 @@ impl Store {
         validate_id(id)?;
         let key = request_key(id);
         let object = self.get_existing(&key).await?;
-        let value =
-            parse_request(&object.body).map_err(|source| StoreError::Unreadable { key, source })?;
+        let value = parse_stored_request(&key, &object.body)
+            .map_err(|source| StoreError::Unreadable { key, source })?;
         Ok(Versioned {
             value,
             etag: object.etag,
