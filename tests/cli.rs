@@ -55,6 +55,14 @@ fn stderr(output: &Output) -> String {
     String::from_utf8(output.stderr.clone()).unwrap()
 }
 
+/// Asserts the exit code and that stderr names the problem; returns stderr.
+fn failed_with(output: &Output, code: i32, needle: &str) -> String {
+    let text = stderr(output);
+    assert_eq!(output.status.code(), Some(code), "{text}");
+    assert!(text.contains(needle), "expected `{needle}` in: {text}");
+    text
+}
+
 fn json(output: &Output) -> Value {
     assert!(output.status.success(), "failed: {}", stderr(output));
     serde_json::from_slice(&output.stdout)
@@ -285,11 +293,10 @@ fn usage_errors_exit_2() {
             stderr(&output)
         );
     }
-    let output = home.run(&["list", "--status", "bogus"]);
-    assert!(
-        stderr(&output).contains("use one of: request_created"),
-        "{}",
-        stderr(&output)
+    failed_with(
+        &home.run(&["list", "--status", "bogus"]),
+        2,
+        "use one of: request_created",
     );
 }
 
@@ -366,12 +373,7 @@ fn config_file_and_environment_choose_the_store() {
 
     std::fs::write(&config, "[sync]\nactive = 1\n").unwrap();
     let output = home.run(&["list", "--config", config.to_str().unwrap()]);
-    assert_eq!(output.status.code(), Some(1));
-    assert!(
-        stderr(&output).contains("tfpilot.toml"),
-        "{}",
-        stderr(&output)
-    );
+    failed_with(&output, 1, "tfpilot.toml");
 }
 
 #[test]
