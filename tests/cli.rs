@@ -446,9 +446,9 @@ fn lists_an_s3_store_through_the_aws_chain() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let bucket = runtime.block_on(async {
         let (client, bucket) = common::fresh_bucket(&endpoint).await;
-        let store = tfpilot::store::Store::new(std::sync::Arc::new(
-            tfpilot::store::S3Store::with_client(client, bucket.clone(), "teams/payments".into()),
-        ));
+        let backend =
+            tfpilot::store::S3Store::with_client(client, bucket.clone(), "teams/payments".into());
+        let store = tfpilot::store::Store::new(std::sync::Arc::new(backend));
         for file in example_files().iter().take(5) {
             let request = tfpilot::domain::parse_request(&std::fs::read(file).unwrap()).unwrap();
             store.create_request(&request).await.unwrap();
@@ -456,6 +456,8 @@ fn lists_an_s3_store_through_the_aws_chain() {
         bucket
     });
     let home = Home::new();
+    let log = home.path().join("tfpilot.log");
+    let secret = "tfpilot-secret-never-logged";
     let output = home
         .command()
         .args([
@@ -464,9 +466,12 @@ fn lists_an_s3_store_through_the_aws_chain() {
             "--store",
             &format!("s3://{bucket}/teams/payments"),
         ])
+        .arg("--log-file")
+        .arg(&log)
+        .env("TFPILOT_LOG_LEVEL", "trace")
         .env("TFPILOT_S3_ENDPOINT", &endpoint)
         .env("AWS_ACCESS_KEY_ID", "AKIDTFPILOTTEST")
-        .env("AWS_SECRET_ACCESS_KEY", "tfpilot-secret-never-logged")
+        .env("AWS_SECRET_ACCESS_KEY", secret)
         .env("AWS_REGION", "us-east-1")
         .env("AWS_CONFIG_FILE", home.path().join("no-aws-config"))
         .env(
@@ -478,35 +483,59 @@ fn lists_an_s3_store_through_the_aws_chain() {
         .unwrap();
     let items = json(&output);
     assert_eq!(items.as_array().unwrap().len(), 5);
-    let secret_free = format!("{}{}", stdout(&output), stderr(&output));
-    assert!(
-        !secret_free.contains("testing"),
-        "credentials never reach the output"
-    );
+    // Even at trace level, where the AWS SDK logs its requests, the secret key never appears.
+    let log_text = std::fs::read_to_string(&log).unwrap();
+    assert!(log_text.lines().count() > 10, "trace logging was on");
+    for (what, text) in [
+        ("stdout", stdout(&output)),
+        ("stderr", stderr(&output)),
+        ("the log", log_text),
+    ] {
+        assert!(!text.contains(secret), "the AWS secret key reached {what}");
+    }
 }
 
-#[test]
-fn s3_without_credentials_says_how_to_get_them() {
-    let home = Home::new();
-    let output = home
-        .command()
+/// Runs `list` on an S3 store with an AWS environment of the test's choosing, no files or IMDS.
+fn s3_list_with(home: &Home, env: &[(&str, &str)]) -> String {
+    let mut command = home.command();
+    command
         .args(["list", "--store", "s3://team-bucket/requests"])
         .env("TFPILOT_S3_ENDPOINT", "http://127.0.0.1:9")
-        .env("AWS_REGION", "us-east-1")
         .env("AWS_CONFIG_FILE", home.path().join("no-aws-config"))
         .env(
             "AWS_SHARED_CREDENTIALS_FILE",
             home.path().join("no-aws-credentials"),
         )
         .env("AWS_EC2_METADATA_DISABLED", "true")
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(1));
-    let text = stderr(&output);
-    assert!(text.contains("s3://team-bucket/requests"), "{text}");
+        .envs(env.iter().copied());
+    let text = failed_with(&command.output().unwrap(), 1, "s3://team-bucket/requests");
+    assert_eq!(text.lines().count(), 1, "one line: {text}");
+    text
+}
+
+#[test]
+fn s3_without_credentials_or_region_says_what_to_set() {
+    let home = Home::new();
+    let text = s3_list_with(&home, &[("AWS_REGION", "us-east-1")]);
     assert!(
         text.contains("no AWS credentials: set AWS_PROFILE"),
         "{text}"
     );
-    assert_eq!(text.lines().count(), 1, "one line: {text}");
+    let text = s3_list_with(
+        &home,
+        &[
+            ("AWS_ACCESS_KEY_ID", "AKIDX"),
+            ("AWS_SECRET_ACCESS_KEY", "x"),
+        ],
+    );
+    assert!(text.contains("no AWS region: set AWS_REGION"), "{text}");
+    let text = s3_list_with(
+        &home,
+        &[
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "AKIDX"),
+            ("AWS_SECRET_ACCESS_KEY", "x"),
+        ],
+    );
+    assert!(text.contains("is the endpoint reachable"), "{text}");
 }
