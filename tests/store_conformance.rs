@@ -335,6 +335,26 @@ async fn archive_moves_to_history(backend: Arc<dyn ObjectStore>) {
         store.archive_request("req_old").await.unwrap_err(),
         StoreError::NotFound { .. }
     ));
+
+    // The live document is deleted only at the version that was copied to history.
+    let first = store
+        .create_request(&sample_request("req_moving"))
+        .await
+        .unwrap();
+    store
+        .update_request("req_moving", at("2026-03-02T00:00:00Z"), |doc| {
+            doc.branch = Some("moved-on".into());
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let err = store
+        .backend()
+        .delete("requests/req_moving.json", Some(&first.etag))
+        .await
+        .unwrap_err();
+    assert!(err.is_conflict(), "{err}");
+    assert!(store.get_request("req_moving").await.is_ok());
 }
 
 async fn events_are_append_only_and_ordered(backend: Arc<dyn ObjectStore>) {

@@ -155,6 +155,7 @@ fn cause_chain(err: &(dyn std::error::Error + 'static)) -> String {
         .filter(|l| !l.is_empty())
         .collect::<Vec<_>>()
         .join("; ")
+        .replace(":; ", ": ")
 }
 
 fn http_status<E>(err: &SdkError<E>) -> Option<u16> {
