@@ -3,6 +3,8 @@
 mod args;
 mod render;
 
+use render::ListRow;
+
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -13,10 +15,10 @@ pub use args::{Cli, Command, ExplainArgs, ListArgs};
 
 use crate::config::{Config, Dirs};
 use crate::domain::{
-    Derivation, Request, Status, Timestamp, build_timeline, compute_insights, derive, parse_request,
+    Derivation, Request, Timestamp, build_timeline, compute_insights, derive, parse_request,
 };
 use crate::store::listing::cache_file_for;
-use crate::store::{ListedRequest, RequestLister, Store, open_backend};
+use crate::store::{RequestLister, Store, open_backend};
 
 /// Everything a command needs, resolved from flags, environment and config.
 pub struct Session {
@@ -114,39 +116,44 @@ async fn list(context: &Session, args: ListArgs) -> Result<()> {
     );
 
     let filtering = args.status.is_some() || args.env.is_some();
-    let mut rows: Vec<(&ListedRequest, Option<Status>)> = entries
+    let mut rows: Vec<ListRow> = entries
         .iter()
-        .map(|entry| (entry, entry.outcome.as_ref().ok().map(|r| derive(r).status)))
-        .filter(|(entry, status)| match &entry.outcome {
-            Ok(request) => {
-                args.status.is_none_or(|wanted| *status == Some(wanted))
+        .map(|entry| match &entry.outcome {
+            Ok(request) => ListRow::Readable {
+                request,
+                status: derive(request).status,
+            },
+            Err(error) => ListRow::Unreadable { entry, error },
+        })
+        .filter(|row| match row {
+            ListRow::Readable { request, status } => {
+                args.status.is_none_or(|wanted| *status == wanted)
                     && args
                         .env
                         .as_ref()
                         .is_none_or(|env| &request.environment == env)
             }
-            Err(_) => !filtering,
+            ListRow::Unreadable { .. } => !filtering,
         })
         .collect();
     // Newest first; unreadable entries last, by key.
-    rows.sort_by(|(a, _), (b, _)| match (&a.outcome, &b.outcome) {
-        (Ok(x), Ok(y)) => y
+    rows.sort_by(|a, b| match (a, b) {
+        (ListRow::Readable { request: x, .. }, ListRow::Readable { request: y, .. }) => y
             .created_at
             .cmp(&x.created_at)
-            .then_with(|| b.id.cmp(&a.id)),
-        (Ok(_), Err(_)) => std::cmp::Ordering::Less,
-        (Err(_), Ok(_)) => std::cmp::Ordering::Greater,
-        (Err(_), Err(_)) => a.key.cmp(&b.key),
+            .then_with(|| y.id.cmp(&x.id)),
+        (ListRow::Readable { .. }, ListRow::Unreadable { .. }) => std::cmp::Ordering::Less,
+        (ListRow::Unreadable { .. }, ListRow::Readable { .. }) => std::cmp::Ordering::Greater,
+        (ListRow::Unreadable { entry: x, .. }, ListRow::Unreadable { entry: y, .. }) => {
+            x.key.cmp(&y.key)
+        }
     });
     if let Some(limit) = args.limit {
         rows.truncate(limit);
     }
 
     if context.json {
-        let items: Vec<Value> = rows
-            .iter()
-            .map(|(entry, status)| list_item_json(entry, *status))
-            .collect();
+        let items: Vec<Value> = rows.iter().map(list_item_json).collect();
         return print_json(&Value::Array(items));
     }
     let hidden = entries.iter().filter(|e| e.outcome.is_err()).count();
@@ -158,9 +165,9 @@ async fn list(context: &Session, args: ListArgs) -> Result<()> {
     print(&render::list(&rows))
 }
 
-fn list_item_json(entry: &ListedRequest, status: Option<Status>) -> Value {
-    match (&entry.outcome, status) {
-        (Ok(request), Some(status)) => json!({
+fn list_item_json(row: &ListRow) -> Value {
+    match row {
+        ListRow::Readable { request, status } => json!({
             "id": request.id,
             "project": request.project,
             "environment": request.environment,
@@ -170,8 +177,9 @@ fn list_item_json(entry: &ListedRequest, status: Option<Status>) -> Value {
             "created_at": request.created_at,
             "updated_at": request.updated_at,
         }),
-        (Err(err), _) => json!({ "id": entry.id, "key": entry.key, "error": err.to_string() }),
-        (Ok(_), None) => json!({ "id": entry.id }),
+        ListRow::Unreadable { entry, error } => {
+            json!({ "id": entry.id, "key": entry.key, "error": error.to_string() })
+        }
     }
 }
 

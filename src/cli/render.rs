@@ -2,7 +2,9 @@
 
 use std::fmt::Write;
 
-use crate::domain::{Derivation, Insights, LifecycleEvent, Request, Status, TimelineEntry};
+use crate::domain::{
+    Derivation, DocumentError, Insights, LifecycleEvent, Request, Status, TimelineEntry,
+};
 use crate::store::ListedRequest;
 
 /// Left-aligned columns sized to their content, two spaces apart.
@@ -38,15 +40,28 @@ pub fn status_cell(status: Status) -> String {
     format!("{} {}", status.symbol(), status.as_str())
 }
 
-pub fn list(entries: &[(&ListedRequest, Option<Status>)]) -> String {
+/// One line of `tfpilot list`: a readable request with its derived status, or an unreadable
+/// document with its reason.
+pub enum ListRow<'a> {
+    Readable {
+        request: &'a Request,
+        status: Status,
+    },
+    Unreadable {
+        entry: &'a ListedRequest,
+        error: &'a DocumentError,
+    },
+}
+
+pub fn list(entries: &[ListRow]) -> String {
     if entries.is_empty() {
         return "No requests.\n".into();
     }
     let rows: Vec<Vec<String>> = entries
         .iter()
-        .map(|(entry, status)| match (&entry.outcome, status) {
-            (Ok(request), Some(status)) => vec![
-                entry.id.clone(),
+        .map(|row| match row {
+            ListRow::Readable { request, status } => vec![
+                request.id.clone(),
                 status_cell(*status),
                 request.project.clone(),
                 request.environment.clone(),
@@ -54,8 +69,9 @@ pub fn list(entries: &[(&ListedRequest, Option<Status>)]) -> String {
                 request.requested_by.clone(),
                 request.updated_at.to_rfc3339(),
             ],
-            (Err(err), _) => vec![entry.id.clone(), format!("? unreadable: {err}")],
-            (Ok(_), None) => vec![entry.id.clone()],
+            ListRow::Unreadable { entry, error } => {
+                vec![entry.id.clone(), format!("? unreadable: {error}")]
+            }
         })
         .collect();
     table(

@@ -140,20 +140,7 @@ impl LocalStore {
             PutCondition::IfMatch(expected) => expected,
         };
         let _lock = self.lock(key)?;
-        let current = match fs::metadata(&path) {
-            Ok(meta) => meta,
-            Err(err) if err.kind() == ErrorKind::NotFound => {
-                return Err(StoreError::NotFound {
-                    key: key.to_string(),
-                });
-            }
-            Err(err) => return Err(self.io_error("put", key, err)),
-        };
-        if &fingerprint(&current) != expected {
-            return Err(StoreError::PreconditionFailed {
-                key: key.to_string(),
-            });
-        }
+        let current = self.current_version("put", key, &path, Some(expected))?;
         self.write_version(&path, body, current.modified().ok(), Publish::Replace)
             .map_err(|e| self.io_error("put", key, e))
     }
@@ -235,25 +222,36 @@ impl LocalStore {
         result
     }
 
-    fn delete_blocking(&self, key: &str, if_match: Option<&ETag>) -> Result<(), StoreError> {
-        let path = self.path_of(key)?;
-        let _lock = self.lock(key)?;
-        let meta = match fs::metadata(&path) {
+    /// The metadata of the key's current version, checked against `expected` if given. Call
+    /// with the key's lock held.
+    fn current_version(
+        &self,
+        operation: &'static str,
+        key: &str,
+        path: &Path,
+        expected: Option<&ETag>,
+    ) -> Result<fs::Metadata, StoreError> {
+        let meta = match fs::metadata(path) {
             Ok(meta) => meta,
             Err(err) if err.kind() == ErrorKind::NotFound => {
                 return Err(StoreError::NotFound {
                     key: key.to_string(),
                 });
             }
-            Err(err) => return Err(self.io_error("delete", key, err)),
+            Err(err) => return Err(self.io_error(operation, key, err)),
         };
-        if let Some(expected) = if_match
-            && &fingerprint(&meta) != expected
-        {
+        if expected.is_some_and(|expected| &fingerprint(&meta) != expected) {
             return Err(StoreError::PreconditionFailed {
                 key: key.to_string(),
             });
         }
+        Ok(meta)
+    }
+
+    fn delete_blocking(&self, key: &str, if_match: Option<&ETag>) -> Result<(), StoreError> {
+        let path = self.path_of(key)?;
+        let _lock = self.lock(key)?;
+        self.current_version("delete", key, &path, if_match)?;
         fs::remove_file(&path).map_err(|e| self.io_error("delete", key, e))?;
         if let Some(dir) = path.parent() {
             sync_dir(dir);

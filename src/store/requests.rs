@@ -20,6 +20,10 @@ pub const CREATE_IDEMPOTENCY_PREFIX: &str = "idempotency/create/";
 /// How many times an update re-reads and re-applies its mutation before giving up.
 pub const DEFAULT_UPDATE_ATTEMPTS: u32 = 32;
 
+/// Fresh random event keys tried before giving up (80 random bits each: a collision is
+/// already astronomically unlikely).
+const EVENT_KEY_ATTEMPTS: u32 = 4;
+
 /// Parallel GETs when many objects are fetched at once.
 pub const FETCH_PARALLELISM: usize = 32;
 
@@ -249,7 +253,7 @@ impl Store {
         validate_id(&event.request_id)?;
         // Serializing a struct of strings and JSON values cannot fail.
         let body = serde_json::to_vec(event).expect("event serializes to JSON");
-        loop {
+        for _ in 0..EVENT_KEY_ATTEMPTS {
             let key = format!(
                 "{LOGS_PREFIX}{}/{}-{}.json",
                 event.request_id,
@@ -267,6 +271,10 @@ impl Store {
                 Err(err) => return Err(err),
             }
         }
+        Err(StoreError::Contended {
+            key: format!("{LOGS_PREFIX}{}/", event.request_id),
+            attempts: EVENT_KEY_ATTEMPTS,
+        })
     }
 
     /// Every event of a request, oldest first. An unreadable event is reported, not fatal.
@@ -299,9 +307,11 @@ impl Store {
             .try_filter_map(|item| async move { Ok(item) })
             .try_collect()
             .await?;
-        events.sort_by(|(ka, a), (kb, b)| match (a, b) {
-            (Ok(a), Ok(b)) => a.at.cmp(&b.at).then_with(|| ka.cmp(kb)),
-            _ => ka.cmp(kb),
+        // A total order (sort may panic on one that is not): unreadable events first, then by
+        // time, ties by key.
+        events.sort_by(|(ka, a), (kb, b)| {
+            let at = |e: &EventEntry| e.as_ref().ok().map(|e| e.at);
+            at(a).cmp(&at(b)).then_with(|| ka.cmp(kb))
         });
         Ok(events.into_iter().map(|(_, event)| event).collect())
     }
