@@ -1,10 +1,14 @@
 //! Pure domain: types, rules and derivations. No I/O, no async, no clock reads.
 
+pub mod catalog;
 pub mod document;
 pub mod event;
+pub mod hcl;
 pub mod idempotency;
+pub mod infra_file;
 pub mod insights;
 pub mod polling;
+pub mod registry;
 pub mod request;
 pub mod run;
 pub mod status;

@@ -8,6 +8,7 @@ pub mod listing;
 pub mod local;
 pub mod requests;
 pub mod s3;
+pub mod team_config;
 mod url;
 
 use std::sync::Arc;
@@ -19,6 +20,7 @@ pub use listing::{ListedRequest, RefreshStats, RequestLister};
 pub use local::LocalStore;
 pub use requests::{EventEntry, IdempotencyClaim, PutOnce, Store, UnreadableEvent, Versioned};
 pub use s3::{S3Options, S3Store};
+pub use team_config::TeamConfig;
 pub use url::StoreUrl;
 
 /// An opaque object version. S3's ETag; for the local store a fingerprint of the file.
