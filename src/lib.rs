@@ -7,4 +7,5 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod logging;
+pub mod sim;
 pub mod store;

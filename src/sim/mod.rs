@@ -1,0 +1,303 @@
+//! The GitHub simulator (DESIGN §10): a real HTTP server speaking the part of
+//! GitHub's REST API tfpilot uses, with GitHub's paths, status codes, payload
+//! shapes, ETags and rate limits. The sandbox runs the product against it, and
+//! tests drive the real GitHub client through it over loopback.
+//!
+//! Control endpoints live under `/_sim/` (see `control.rs`); everything else
+//! answers as GitHub would.
+
+// Handlers bail out early with the very response GitHub would send; a boxed
+// error would only add an allocation to the same path.
+#![allow(clippy::result_large_err)]
+
+mod actions;
+pub mod clock;
+mod control;
+mod device;
+pub mod git;
+pub mod model;
+mod payloads;
+pub mod plan;
+mod pulls;
+mod repos;
+pub mod runs;
+mod server;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::{get, post, put};
+use tokio::net::TcpListener;
+
+pub use clock::SimClock;
+pub use model::{FaultRule, ScriptedOutcome, SimOptions};
+
+use model::SimState;
+
+/// State shared by every handler.
+pub struct Shared {
+    state: Mutex<SimState>,
+    pub clock: SimClock,
+    /// `http://127.0.0.1:PORT`, used in the URLs of payloads.
+    pub base_url: String,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, SimState> {
+        // Handlers never leave the state half-updated across an await or a
+        // panic point, so a poisoned lock still holds consistent data.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error("cannot listen on {addr}: {source}; pick another port or stop what is using it")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// A running simulator. Dropping it stops the server.
+pub struct Simulator {
+    shared: Arc<Shared>,
+    served: Option<server::Served>,
+}
+
+impl Simulator {
+    /// Listen on `addr` (port 0 picks a free one) and serve until shut down.
+    pub async fn start(
+        addr: SocketAddr,
+        options: SimOptions,
+        clock: SimClock,
+    ) -> Result<Self, SimError> {
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| SimError::Bind { addr, source })?;
+        let local = listener
+            .local_addr()
+            .map_err(|source| SimError::Bind { addr, source })?;
+        let shared = Arc::new(Shared {
+            state: Mutex::new(SimState::new(options)),
+            clock,
+            base_url: format!("http://{local}"),
+        });
+        let served = server::serve(listener, router(shared.clone()))
+            .await
+            .map_err(|source| SimError::Bind { addr, source })?;
+        Ok(Self {
+            shared,
+            served: Some(served),
+        })
+    }
+
+    /// A simulator on a free loopback port with a frozen clock, for tests.
+    pub async fn for_tests(options: SimOptions) -> Result<Self, SimError> {
+        let clock = SimClock::frozen_at(chrono::Utc::now());
+        Self::start(SocketAddr::from(([127, 0, 0, 1], 0)), options, clock).await
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.shared.base_url
+    }
+
+    pub fn addr(&self) -> Option<SocketAddr> {
+        self.served.as_ref().map(|served| served.addr)
+    }
+
+    pub fn clock(&self) -> &SimClock {
+        &self.shared.clock
+    }
+
+    pub fn advance(&self, by: Duration) {
+        self.shared.clock.advance(by);
+    }
+
+    /// Create `owner/name` with `files` on its default branch `main`.
+    pub fn create_repo(
+        &self,
+        owner: &str,
+        name: &str,
+        files: BTreeMap<String, String>,
+    ) -> Result<(), SimError> {
+        control::create_repo(&self.shared, owner, name, files, 0).map(|_| ())
+    }
+
+    /// Require `count` approving reviews before a merge (branch protection).
+    pub fn require_approvals(&self, owner: &str, name: &str, count: u32) -> Result<(), SimError> {
+        let mut state = self.shared.lock();
+        let repo = state
+            .repo_mut(owner, name)
+            .ok_or_else(|| SimError::Invalid(format!("no repository {owner}/{name}")))?;
+        repo.required_approvals = count;
+        Ok(())
+    }
+
+    pub fn script_outcome(&self, outcome: ScriptedOutcome) {
+        self.shared.lock().outcomes.push(outcome);
+    }
+
+    pub fn add_fault(&self, rule: FaultRule) {
+        self.shared.lock().faults.push(rule);
+    }
+
+    pub fn clear_faults(&self) {
+        self.shared.lock().faults.clear();
+    }
+
+    /// Set a token's remaining primary budget, and the seconds until it resets.
+    pub fn set_rate_limit(&self, login: &str, remaining: u32, reset_in: Duration) {
+        control::set_budget(&self.shared, login, None, Some(remaining), Some(reset_in));
+    }
+
+    /// Accept (or deny) a pending device-flow code as `login`, like a person
+    /// entering it at `/login/device`.
+    pub fn authorize_device(
+        &self,
+        user_code: &str,
+        login: &str,
+        deny: bool,
+    ) -> Result<(), SimError> {
+        device::authorize(&self.shared, user_code, login, deny)
+    }
+
+    /// What `GET /_sim/state` returns.
+    pub fn snapshot(&self) -> serde_json::Value {
+        control::snapshot(&self.shared)
+    }
+
+    /// Accepted dispatches of `workflow` for `request_id` in `owner/repo`.
+    pub fn dispatch_count(&self, owner: &str, repo: &str, workflow: &str, request_id: &str) -> u32 {
+        let key = control::dispatch_key(owner, repo, workflow, request_id);
+        self.shared
+            .lock()
+            .dispatches
+            .get(&key)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Calls answered for a route template (`/repos/{owner}/{repo}/pulls/{number}`),
+    /// by status.
+    pub fn calls_to(&self, method: &str, route: &str) -> BTreeMap<u16, u64> {
+        self.shared
+            .lock()
+            .calls
+            .iter()
+            .filter(|((m, r, _), _)| m == method && r == route)
+            .map(|((_, _, status), count)| (*status, *count))
+            .collect()
+    }
+
+    pub async fn shutdown(mut self) {
+        if let Some(served) = self.served.take() {
+            let _ = served.shutdown.send(());
+            let _ = served.task.await;
+        }
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        if let Some(served) = self.served.take() {
+            let _ = served.shutdown.send(());
+        }
+    }
+}
+
+fn router(shared: Arc<Shared>) -> Router {
+    let api = Router::new()
+        .route("/user", get(repos::current_user))
+        .route("/rate_limit", get(repos::rate_limit))
+        .route("/login/device/code", post(device::request_code))
+        .route("/login/oauth/access_token", post(device::access_token))
+        .route("/repos/{owner}/{repo}", get(repos::get_repo))
+        .route(
+            "/repos/{owner}/{repo}/contents/{*path}",
+            get(repos::get_contents).put(repos::put_contents),
+        )
+        .route(
+            "/repos/{owner}/{repo}/git/ref/{*reference}",
+            get(repos::get_ref),
+        )
+        .route("/repos/{owner}/{repo}/git/refs", post(repos::create_ref))
+        .route(
+            "/repos/{owner}/{repo}/pulls",
+            get(pulls::list).post(pulls::create),
+        )
+        .route("/repos/{owner}/{repo}/pulls/{number}", get(pulls::get))
+        .route(
+            "/repos/{owner}/{repo}/pulls/{number}/reviews",
+            get(pulls::list_reviews).post(pulls::create_review),
+        )
+        .route(
+            "/repos/{owner}/{repo}/pulls/{number}/merge",
+            put(pulls::merge),
+        )
+        .route(
+            "/repos/{owner}/{repo}/pulls/{number}/update-branch",
+            put(pulls::update_branch),
+        )
+        .route(
+            "/repos/{owner}/{repo}/actions/workflows/{workflow}/dispatches",
+            post(actions::dispatch),
+        )
+        .route(
+            "/repos/{owner}/{repo}/actions/workflows/{workflow}/runs",
+            get(actions::list_workflow_runs),
+        )
+        .route(
+            "/repos/{owner}/{repo}/actions/runs",
+            get(actions::list_runs),
+        )
+        .route(
+            "/repos/{owner}/{repo}/actions/runs/{run_id}",
+            get(actions::get_run),
+        )
+        .route(
+            "/repos/{owner}/{repo}/actions/runs/{run_id}/jobs",
+            get(actions::list_jobs),
+        )
+        .route(
+            "/repos/{owner}/{repo}/actions/jobs/{job_id}",
+            get(actions::get_job),
+        )
+        .route(
+            "/repos/{owner}/{repo}/actions/jobs/{job_id}/logs",
+            get(actions::job_logs),
+        )
+        .route_layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            server::api_layer,
+        ));
+    let control = Router::new()
+        .route("/_sim/repos", post(control::post_repo))
+        .route("/_sim/state", get(control::get_state))
+        .route(
+            "/_sim/faults",
+            post(control::post_fault).delete(control::delete_faults),
+        )
+        .route(
+            "/_sim/outcomes",
+            post(control::post_outcome).delete(control::delete_outcomes),
+        )
+        .route("/_sim/clock", post(control::post_clock))
+        .route("/_sim/rate_limit", post(control::post_rate_limit))
+        .route(
+            "/_sim/device/authorize",
+            post(control::post_device_authorize),
+        )
+        .route("/_sim/logs/{job_id}", get(actions::log_blob))
+        .route("/login/device", get(device::verification_page));
+    api.merge(control)
+        .fallback(|| async { server::not_found() })
+        .with_state(shared)
+}

@@ -1,0 +1,409 @@
+//! Everything the simulator remembers. Plain data behind one mutex; the HTTP
+//! layer locks it per request, so every request sees one consistent instant.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::git::Repository;
+
+/// Operations the infra repo workflows carry out, by workflow file name.
+pub const WORKFLOWS: [(&str, &str); 5] = [
+    ("tfpilot-plan.yml", "plan"),
+    ("tfpilot-apply.yml", "apply"),
+    ("tfpilot-destroy.yml", "destroy"),
+    ("tfpilot-cleanup.yml", "cleanup"),
+    ("tfpilot-drift.yml", "drift"),
+];
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SimOptions {
+    /// Seconds a run stays queued.
+    pub queue_seconds: u64,
+    /// Seconds a run stays in progress.
+    pub run_seconds: u64,
+    /// Primary rate limit per token and hour.
+    pub rate_limit: u32,
+    /// Whether dispatch honours `return_run_details` (GitHub since 2025). When
+    /// false the simulator behaves like an older server and refuses the field.
+    pub return_run_details: bool,
+    /// Seconds a device-flow client must wait between polls.
+    pub device_poll_interval: u64,
+}
+
+impl Default for SimOptions {
+    fn default() -> Self {
+        Self {
+            queue_seconds: 2,
+            run_seconds: 6,
+            rate_limit: 5000,
+            return_run_details: true,
+            device_poll_interval: 5,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PullState {
+    Open,
+    Closed,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Pull {
+    pub id: u64,
+    pub number: u64,
+    pub repo: String,
+    pub title: String,
+    pub body: String,
+    pub head: String,
+    pub base: String,
+    pub author: String,
+    pub state: PullState,
+    pub draft: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub merged_at: Option<DateTime<Utc>>,
+    pub merge_commit_sha: Option<String>,
+    pub merged_by: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Review {
+    pub id: u64,
+    pub repo: String,
+    pub pull: u64,
+    pub user: String,
+    /// `APPROVED`, `COMMENTED` or `CHANGES_REQUESTED`.
+    pub state: String,
+    pub body: String,
+    pub commit_id: String,
+    pub submitted_at: DateTime<Utc>,
+}
+
+/// How a run ends, scripted per request and operation through `/_sim/outcomes`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ScriptedOutcome {
+    pub request_id: String,
+    pub operation: String,
+    /// `success`, `failure` or `cancelled`.
+    #[serde(default = "default_conclusion")]
+    pub conclusion: String,
+    /// The error Terraform reports when the run fails.
+    #[serde(default)]
+    pub error: Option<String>,
+    /// For drift checks: report changes made outside Terraform.
+    #[serde(default)]
+    pub drift: bool,
+    /// How many runs it applies to; forever when absent.
+    #[serde(default)]
+    pub times: Option<u32>,
+}
+
+fn default_conclusion() -> String {
+    "success".to_string()
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Run {
+    pub id: u64,
+    pub job_id: u64,
+    pub repo: String,
+    pub workflow: String,
+    pub workflow_id: u64,
+    pub run_number: u64,
+    pub name: String,
+    pub operation: String,
+    pub request_id: String,
+    pub dispatch_id: String,
+    pub environment: String,
+    pub head_branch: String,
+    pub head_sha: String,
+    pub actor: String,
+    pub created_at: DateTime<Utc>,
+    pub queue_seconds: i64,
+    pub run_seconds: i64,
+    pub conclusion: String,
+    pub error: Option<String>,
+    pub drift: bool,
+    /// Set once the run completed and its effects (state changes, log) happened.
+    pub log: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunPhase {
+    Queued,
+    InProgress,
+    Completed,
+}
+
+impl Run {
+    pub fn started_at(&self) -> DateTime<Utc> {
+        self.created_at + Duration::seconds(self.queue_seconds)
+    }
+
+    pub fn completed_at(&self) -> DateTime<Utc> {
+        self.started_at() + Duration::seconds(self.run_seconds)
+    }
+
+    pub fn phase(&self, now: DateTime<Utc>) -> RunPhase {
+        if now < self.started_at() {
+            RunPhase::Queued
+        } else if now < self.completed_at() {
+            RunPhase::InProgress
+        } else {
+            RunPhase::Completed
+        }
+    }
+
+    pub fn status(&self, now: DateTime<Utc>) -> &'static str {
+        match self.phase(now) {
+            RunPhase::Queued => "queued",
+            RunPhase::InProgress => "in_progress",
+            RunPhase::Completed => "completed",
+        }
+    }
+
+    pub fn conclusion_at(&self, now: DateTime<Utc>) -> Option<&str> {
+        (self.phase(now) == RunPhase::Completed).then_some(self.conclusion.as_str())
+    }
+
+    pub fn updated_at(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        match self.phase(now) {
+            RunPhase::Queued => self.created_at,
+            RunPhase::InProgress => self.started_at(),
+            RunPhase::Completed => self.completed_at(),
+        }
+    }
+}
+
+/// A token's primary rate-limit window.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Budget {
+    pub limit: u32,
+    pub remaining: u32,
+    pub reset: DateTime<Utc>,
+}
+
+impl Budget {
+    pub fn fresh(limit: u32, now: DateTime<Utc>) -> Self {
+        Self {
+            limit,
+            remaining: limit,
+            reset: now + Duration::hours(1),
+        }
+    }
+
+    /// Start a new window once the old one has passed.
+    pub fn roll(&mut self, now: DateTime<Utc>) {
+        if now >= self.reset {
+            *self = Self::fresh(self.limit, now);
+        }
+    }
+}
+
+/// An injected fault, matched by method and path pattern (`*` matches any run
+/// of characters, including `/`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FaultRule {
+    pub path: String,
+    #[serde(default)]
+    pub method: Option<String>,
+    /// Answer with this status instead of calling the handler.
+    #[serde(default)]
+    pub status: Option<u16>,
+    /// The JSON body to answer with; GitHub's generic one for the status if absent.
+    #[serde(default)]
+    pub body: Option<serde_json::Value>,
+    #[serde(default)]
+    pub retry_after: Option<u64>,
+    /// Delay before answering (or before dropping).
+    #[serde(default)]
+    pub latency_ms: Option<u64>,
+    /// Close the connection without answering.
+    #[serde(default)]
+    pub drop_connection: bool,
+    /// Share of matching requests affected, 0.0 to 1.0.
+    #[serde(default = "one")]
+    pub rate: f64,
+    /// How many requests it affects; forever when absent.
+    #[serde(default)]
+    pub times: Option<u32>,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+impl FaultRule {
+    pub fn matches(&self, method: &str, path: &str) -> bool {
+        self.method
+            .as_deref()
+            .is_none_or(|wanted| wanted.eq_ignore_ascii_case(method))
+            && glob_match(&self.path, path)
+    }
+}
+
+fn glob_match(pattern: &str, text: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == text,
+        Some((prefix, rest)) => {
+            let Some(remaining) = text.strip_prefix(prefix) else {
+                return false;
+            };
+            (0..=remaining.len())
+                .filter(|index| remaining.is_char_boundary(*index))
+                .any(|index| glob_match(rest, &remaining[index..]))
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DeviceGrant {
+    pub device_code: String,
+    pub user_code: String,
+    pub client_id: String,
+    pub scope: String,
+    pub expires_at: DateTime<Utc>,
+    pub interval: u64,
+    pub last_poll: Option<DateTime<Utc>>,
+    /// The login that entered the code, once someone did.
+    pub authorized_by: Option<String>,
+    pub denied: bool,
+    pub redeemed: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct SimState {
+    pub options: SimOptions,
+    pub next_id: u64,
+    pub users: BTreeMap<String, u64>,
+    /// Keyed by lowercase `owner/name`, as GitHub's names are case-insensitive.
+    pub repos: BTreeMap<String, Repository>,
+    pub pulls: Vec<Pull>,
+    pub reviews: Vec<Review>,
+    pub runs: Vec<Run>,
+    pub outcomes: Vec<ScriptedOutcome>,
+    /// Applied Terraform state: (repo, directory) -> block id -> block text.
+    pub deployed: BTreeMap<(String, String), BTreeMap<String, String>>,
+    /// `owner/repo/workflow/request_id` -> dispatches accepted.
+    pub dispatches: BTreeMap<String, u32>,
+    pub budgets: BTreeMap<String, Budget>,
+    pub faults: Vec<FaultRule>,
+    /// (method, route, status) -> calls answered.
+    pub calls: BTreeMap<(String, String, u16), u64>,
+    pub device_grants: Vec<DeviceGrant>,
+    /// Counter for fault rates, so a given sequence of requests is reproducible.
+    pub fault_draws: u64,
+}
+
+impl SimState {
+    pub fn new(options: SimOptions) -> Self {
+        Self {
+            options,
+            next_id: 1000,
+            ..Self::default()
+        }
+    }
+
+    pub fn allocate_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    pub fn user_id(&mut self, login: &str) -> u64 {
+        if let Some(id) = self.users.get(login) {
+            return *id;
+        }
+        let id = self.allocate_id();
+        self.users.insert(login.to_string(), id);
+        id
+    }
+
+    pub fn repo(&self, owner: &str, name: &str) -> Option<&Repository> {
+        self.repos.get(&repo_key(owner, name))
+    }
+
+    pub fn repo_mut(&mut self, owner: &str, name: &str) -> Option<&mut Repository> {
+        self.repos.get_mut(&repo_key(owner, name))
+    }
+
+    pub fn pull(&self, repo: &str, number: u64) -> Option<&Pull> {
+        self.pulls
+            .iter()
+            .find(|pull| pull.repo.eq_ignore_ascii_case(repo) && pull.number == number)
+    }
+
+    /// Pull numbers share a sequence with nothing else in the simulator, per repo.
+    pub fn next_pull_number(&self, repo: &str) -> u64 {
+        self.pulls
+            .iter()
+            .filter(|pull| pull.repo.eq_ignore_ascii_case(repo))
+            .map(|pull| pull.number)
+            .max()
+            .unwrap_or(0)
+            + 1
+    }
+
+    /// Take the scripted outcome for the next run of `operation` on `request_id`.
+    pub fn take_outcome(&mut self, request_id: &str, operation: &str) -> Option<ScriptedOutcome> {
+        let index = self
+            .outcomes
+            .iter()
+            .position(|o| o.request_id == request_id && o.operation == operation)?;
+        let outcome = self.outcomes[index].clone();
+        match &mut self.outcomes[index].times {
+            Some(1) => {
+                self.outcomes.remove(index);
+            }
+            Some(left) => *left -= 1,
+            None => {}
+        }
+        Some(outcome)
+    }
+}
+
+pub fn repo_key(owner: &str, name: &str) -> String {
+    format!(
+        "{}/{}",
+        owner.to_ascii_lowercase(),
+        name.to_ascii_lowercase()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glob_patterns() {
+        assert!(glob_match("/repos/*/pulls/*", "/repos/acme/infra/pulls/3"));
+        assert!(glob_match("*", "/anything"));
+        assert!(glob_match("/rate_limit", "/rate_limit"));
+        assert!(!glob_match("/repos/*/pulls", "/repos/acme/infra/pulls/3"));
+        assert!(glob_match(
+            "*/dispatches",
+            "/repos/a/b/actions/workflows/x.yml/dispatches"
+        ));
+    }
+
+    #[test]
+    fn scripted_outcomes_are_used_up() {
+        let mut state = SimState::new(SimOptions::default());
+        state.outcomes.push(ScriptedOutcome {
+            request_id: "r".into(),
+            operation: "plan".into(),
+            conclusion: "failure".into(),
+            error: None,
+            drift: false,
+            times: Some(2),
+        });
+        assert!(state.take_outcome("r", "apply").is_none());
+        assert!(state.take_outcome("r", "plan").is_some());
+        assert!(state.take_outcome("r", "plan").is_some());
+        assert!(state.take_outcome("r", "plan").is_none());
+    }
+}

@@ -1,0 +1,552 @@
+//! Pull requests, reviews, merges and branch updates.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Extension, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::git::Repository;
+use super::model::{Pull, PullState, Review, SimState};
+use super::repos::{parse_body, unprocessable};
+use super::server::{Caller, json as reply, not_found};
+use super::{Shared, payloads};
+
+const PULLS_DOCS: &str = "https://docs.github.com/rest/pulls/pulls";
+const REVIEWS_DOCS: &str =
+    "https://docs.github.com/rest/pulls/reviews#create-a-review-for-a-pull-request";
+const MERGE_DOCS: &str = "https://docs.github.com/rest/pulls/pulls#merge-a-pull-request";
+
+/// Approvals that count: each reviewer's latest decisive review.
+fn approvals(state: &SimState, pull: &Pull) -> usize {
+    let mut latest: Vec<(&str, &str)> = Vec::new();
+    for review in state
+        .reviews
+        .iter()
+        .filter(|r| r.repo.eq_ignore_ascii_case(&pull.repo) && r.pull == pull.number)
+        .filter(|r| r.state == "APPROVED" || r.state == "CHANGES_REQUESTED")
+    {
+        latest.retain(|(user, _)| *user != review.user);
+        latest.push((&review.user, &review.state));
+    }
+    latest
+        .iter()
+        .filter(|(_, state)| *state == "APPROVED")
+        .count()
+}
+
+fn mergeability(state: &SimState, repo: &Repository, pull: &Pull) -> payloads::Mergeability {
+    if pull.state == PullState::Closed {
+        return payloads::Mergeability {
+            mergeable: None,
+            state: "unknown",
+        };
+    }
+    let (Some(head), Some(base)) = (repo.tip(&pull.head), repo.tip(&pull.base)) else {
+        return payloads::Mergeability {
+            mergeable: Some(false),
+            state: "dirty",
+        };
+    };
+    if !repo.overlapping_changes(&base.sha, &head.sha).is_empty() {
+        return payloads::Mergeability {
+            mergeable: Some(false),
+            state: "dirty",
+        };
+    }
+    if approvals(state, pull) < repo.required_approvals as usize {
+        return payloads::Mergeability {
+            mergeable: Some(true),
+            state: "blocked",
+        };
+    }
+    payloads::Mergeability {
+        mergeable: Some(true),
+        state: "clean",
+    }
+}
+
+fn render(state: &mut SimState, base: &str, repo: &Repository, pull: &Pull) -> Value {
+    let merge = mergeability(state, repo, pull);
+    let author_id = state.user_id(&pull.author);
+    let owner_id = state.user_id(&repo.owner);
+    let merged_by = pull.merged_by.clone().map(|login| {
+        let id = state.user_id(&login);
+        payloads::user(base, &login, id)
+    });
+    let head_sha = match &pull.merge_commit_sha {
+        Some(_) if pull.merged_at.is_some() => repo
+            .tip(&pull.head)
+            .map(|c| c.sha.clone())
+            .unwrap_or_default(),
+        _ => repo
+            .tip(&pull.head)
+            .map(|c| c.sha.clone())
+            .unwrap_or_default(),
+    };
+    let base_sha = repo
+        .tip(&pull.base)
+        .map(|c| c.sha.clone())
+        .unwrap_or_default();
+    payloads::pull(
+        base, repo, pull, author_id, owner_id, &head_sha, &base_sha, &merge, merged_by,
+    )
+}
+
+fn load(
+    state: &SimState,
+    owner: &str,
+    name: &str,
+    number: u64,
+) -> Result<(Repository, Pull), Response> {
+    let repo = state.repo(owner, name).cloned().ok_or_else(not_found)?;
+    let pull = state
+        .pull(&repo.full_name(), number)
+        .cloned()
+        .ok_or_else(not_found)?;
+    Ok((repo, pull))
+}
+
+fn store(state: &mut SimState, pull: Pull) {
+    if let Some(slot) = state
+        .pulls
+        .iter_mut()
+        .find(|p| p.repo.eq_ignore_ascii_case(&pull.repo) && p.number == pull.number)
+    {
+        *slot = pull;
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    state: Option<String>,
+    head: Option<String>,
+    base: Option<String>,
+    per_page: Option<usize>,
+    page: Option<usize>,
+}
+
+pub async fn list(
+    State(shared): State<Arc<Shared>>,
+    Path((owner, name)): Path<(String, String)>,
+    Query(query): Query<ListQuery>,
+) -> Response {
+    let base_url = shared.base_url.clone();
+    let mut state = shared.lock();
+    let Some(repo) = state.repo(&owner, &name).cloned() else {
+        return not_found();
+    };
+    let wanted = query.state.as_deref().unwrap_or("open");
+    let head = query.head.as_deref().map(|head| {
+        head.split_once(':')
+            .map_or(head, |(_, branch)| branch)
+            .to_string()
+    });
+    let mut pulls: Vec<Pull> = state
+        .pulls
+        .iter()
+        .filter(|p| p.repo.eq_ignore_ascii_case(&repo.full_name()))
+        .filter(|p| match wanted {
+            "all" => true,
+            "closed" => p.state == PullState::Closed,
+            _ => p.state == PullState::Open,
+        })
+        .filter(|p| head.as_ref().is_none_or(|h| &p.head == h))
+        .filter(|p| query.base.as_ref().is_none_or(|b| &p.base == b))
+        .cloned()
+        .collect();
+    pulls.sort_by_key(|pull| std::cmp::Reverse(pull.number));
+    let per_page = query.per_page.unwrap_or(30).clamp(1, 100);
+    let page = query.page.unwrap_or(1).max(1);
+    let items: Vec<Value> = pulls
+        .iter()
+        .skip((page - 1) * per_page)
+        .take(per_page)
+        .map(|pull| render(&mut state, &base_url, &repo, pull))
+        .collect();
+    reply(StatusCode::OK, Value::Array(items))
+}
+
+#[derive(Deserialize)]
+pub struct CreatePull {
+    title: String,
+    head: String,
+    base: String,
+    #[serde(default)]
+    body: Option<String>,
+    #[serde(default)]
+    draft: bool,
+}
+
+pub async fn create(
+    State(shared): State<Arc<Shared>>,
+    Extension(Caller(login)): Extension<Caller>,
+    Path((owner, name)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let request: CreatePull = match parse_body(&body, PULLS_DOCS) {
+        Ok(request) => request,
+        Err(response) => return response,
+    };
+    let now = shared.clock.now();
+    let base_url = shared.base_url.clone();
+    let mut state = shared.lock();
+    let Some(repo) = state.repo(&owner, &name).cloned() else {
+        return not_found();
+    };
+    let head = request
+        .head
+        .split_once(':')
+        .map_or(request.head.as_str(), |(_, branch)| branch)
+        .to_string();
+    let invalid = |field: &str| {
+        reply(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            payloads::validation_failed(
+                json!([{"resource": "PullRequest", "field": field, "code": "invalid"}]),
+                PULLS_DOCS,
+            ),
+        )
+    };
+    let custom = |message: String| {
+        reply(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            payloads::validation_failed(
+                json!([{"resource": "PullRequest", "code": "custom", "message": message}]),
+                PULLS_DOCS,
+            ),
+        )
+    };
+    let (Some(base_tip), Some(head_tip)) = (repo.tip(&request.base), repo.tip(&head)) else {
+        return invalid(if repo.tip(&request.base).is_none() {
+            "base"
+        } else {
+            "head"
+        });
+    };
+    if state.pulls.iter().any(|p| {
+        p.repo.eq_ignore_ascii_case(&repo.full_name())
+            && p.state == PullState::Open
+            && p.head == head
+            && p.base == request.base
+    }) {
+        return custom(format!(
+            "A pull request already exists for {}:{head}.",
+            repo.owner
+        ));
+    }
+    if repo.ahead_by(&base_tip.sha, &head_tip.sha) == 0 {
+        return custom(format!("No commits between {} and {head}", request.base));
+    }
+    let pull = Pull {
+        id: state.allocate_id(),
+        number: state.next_pull_number(&repo.full_name()),
+        repo: repo.full_name(),
+        title: request.title,
+        body: request.body.unwrap_or_default(),
+        head,
+        base: request.base,
+        author: login,
+        state: PullState::Open,
+        draft: request.draft,
+        created_at: now,
+        updated_at: now,
+        closed_at: None,
+        merged_at: None,
+        merge_commit_sha: None,
+        merged_by: None,
+    };
+    state.pulls.push(pull.clone());
+    let body = render(&mut state, &base_url, &repo, &pull);
+    reply(StatusCode::CREATED, body)
+}
+
+pub async fn get(
+    State(shared): State<Arc<Shared>>,
+    Path((owner, name, number)): Path<(String, String, u64)>,
+) -> Response {
+    let base_url = shared.base_url.clone();
+    let mut state = shared.lock();
+    match load(&state, &owner, &name, number) {
+        Ok((repo, pull)) => {
+            let body = render(&mut state, &base_url, &repo, &pull);
+            reply(StatusCode::OK, body)
+        }
+        Err(response) => response,
+    }
+}
+
+pub async fn list_reviews(
+    State(shared): State<Arc<Shared>>,
+    Path((owner, name, number)): Path<(String, String, u64)>,
+) -> Response {
+    let base_url = shared.base_url.clone();
+    let mut state = shared.lock();
+    let (repo, pull) = match load(&state, &owner, &name, number) {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let reviews: Vec<Review> = state
+        .reviews
+        .iter()
+        .filter(|r| {
+            r.repo.eq_ignore_ascii_case(&pull.repo) && r.pull == pull.number && r.state != "PENDING"
+        })
+        .cloned()
+        .collect();
+    let items: Vec<Value> = reviews
+        .iter()
+        .map(|review| {
+            let id = state.user_id(&review.user);
+            payloads::review(&base_url, &repo, review, id)
+        })
+        .collect();
+    reply(StatusCode::OK, Value::Array(items))
+}
+
+#[derive(Deserialize)]
+pub struct CreateReview {
+    #[serde(default)]
+    event: Option<String>,
+    #[serde(default)]
+    body: Option<String>,
+    #[serde(default)]
+    commit_id: Option<String>,
+}
+
+pub async fn create_review(
+    State(shared): State<Arc<Shared>>,
+    Extension(Caller(login)): Extension<Caller>,
+    Path((owner, name, number)): Path<(String, String, u64)>,
+    body: Bytes,
+) -> Response {
+    let request: CreateReview = match parse_body(&body, REVIEWS_DOCS) {
+        Ok(request) => request,
+        Err(response) => return response,
+    };
+    let now = shared.clock.now();
+    let base_url = shared.base_url.clone();
+    let mut state = shared.lock();
+    let (repo, pull) = match load(&state, &owner, &name, number) {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let review_state = match request.event.as_deref() {
+        Some("APPROVE") => "APPROVED",
+        Some("REQUEST_CHANGES") => "CHANGES_REQUESTED",
+        Some("COMMENT") => "COMMENTED",
+        None => "PENDING",
+        Some(other) => {
+            return unprocessable(
+                &format!("Invalid request.\n\n\"{other}\" is not a valid event."),
+                REVIEWS_DOCS,
+            );
+        }
+    };
+    let refuse = |message: &str| {
+        reply(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            json!({"message": "Unprocessable Entity", "errors": [message], "documentation_url": REVIEWS_DOCS, "status": "422"}),
+        )
+    };
+    if pull.author == login && review_state == "APPROVED" {
+        return refuse("Can not approve your own pull request");
+    }
+    if pull.author == login && review_state == "CHANGES_REQUESTED" {
+        return refuse("Can not request changes on your own pull request");
+    }
+    if review_state != "APPROVED"
+        && review_state != "PENDING"
+        && request.body.as_deref().is_none_or(str::is_empty)
+    {
+        return refuse("Review body is required for this event");
+    }
+    let head_sha = repo
+        .tip(&pull.head)
+        .map(|c| c.sha.clone())
+        .unwrap_or_default();
+    let review = Review {
+        id: state.allocate_id(),
+        repo: pull.repo.clone(),
+        pull: pull.number,
+        user: login.clone(),
+        state: review_state.to_string(),
+        body: request.body.unwrap_or_default(),
+        commit_id: request.commit_id.unwrap_or(head_sha),
+        submitted_at: now,
+    };
+    state.reviews.push(review.clone());
+    let id = state.user_id(&login);
+    reply(
+        StatusCode::OK,
+        payloads::review(&base_url, &repo, &review, id),
+    )
+}
+
+#[derive(Deserialize)]
+pub struct MergeRequest {
+    #[serde(default)]
+    sha: Option<String>,
+    #[serde(default)]
+    merge_method: Option<String>,
+    #[serde(default)]
+    commit_title: Option<String>,
+}
+
+pub async fn merge(
+    State(shared): State<Arc<Shared>>,
+    Extension(Caller(login)): Extension<Caller>,
+    Path((owner, name, number)): Path<(String, String, u64)>,
+    body: Bytes,
+) -> Response {
+    let request: MergeRequest = match parse_body(&body, MERGE_DOCS) {
+        Ok(request) => request,
+        Err(response) => return response,
+    };
+    let now = shared.clock.now();
+    let mut state = shared.lock();
+    let (repo, mut pull) = match load(&state, &owner, &name, number) {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let not_allowed = |message: &str| {
+        reply(
+            StatusCode::METHOD_NOT_ALLOWED,
+            payloads::error(message, MERGE_DOCS),
+        )
+    };
+    let method = request.merge_method.as_deref().unwrap_or("merge");
+    if !matches!(method, "merge" | "squash" | "rebase") {
+        return unprocessable(
+            &format!("Invalid request.\n\n{method:?} is not a valid merge_method."),
+            MERGE_DOCS,
+        );
+    }
+    if pull.state != PullState::Open {
+        return not_allowed("Pull Request is not mergeable");
+    }
+    let (Some(head), Some(base)) = (repo.tip(&pull.head).cloned(), repo.tip(&pull.base).cloned())
+    else {
+        return not_allowed("Pull Request is not mergeable");
+    };
+    if request.sha.as_ref().is_some_and(|sha| sha != &head.sha) {
+        return reply(
+            StatusCode::CONFLICT,
+            payloads::error(
+                "Head branch was modified. Review and try the merge again.",
+                MERGE_DOCS,
+            ),
+        );
+    }
+    if !repo.overlapping_changes(&base.sha, &head.sha).is_empty() {
+        return not_allowed("Pull Request is not mergeable");
+    }
+    let required = repo.required_approvals as usize;
+    if approvals(&state, &pull) < required {
+        return not_allowed(&format!(
+            "At least {required} approving review{} required by reviewers with write access.",
+            if required == 1 { " is" } else { "s are" }
+        ));
+    }
+    let Ok(tree) = repo.merge_trees(&base.sha, &head.sha) else {
+        return not_allowed("Pull Request is not mergeable");
+    };
+    let title = request.commit_title.unwrap_or_else(|| {
+        format!(
+            "Merge pull request #{} from {}/{}",
+            pull.number, repo.owner, pull.head
+        )
+    });
+    let parents = if method == "merge" {
+        vec![base.sha.clone(), head.sha.clone()]
+    } else {
+        vec![base.sha.clone()]
+    };
+    let Some(stored) = state.repo_mut(&owner, &name) else {
+        return not_found();
+    };
+    let sha = stored.add_commit(tree, parents, &title, &login, now);
+    stored.branches.insert(pull.base.clone(), sha.clone());
+    pull.state = PullState::Closed;
+    pull.merged_at = Some(now);
+    pull.closed_at = Some(now);
+    pull.updated_at = now;
+    pull.merge_commit_sha = Some(sha.clone());
+    pull.merged_by = Some(login);
+    store(&mut state, pull);
+    reply(
+        StatusCode::OK,
+        json!({"sha": sha, "merged": true, "message": "Pull Request successfully merged"}),
+    )
+}
+
+#[derive(Deserialize)]
+pub struct UpdateBranch {
+    #[serde(default)]
+    expected_head_sha: Option<String>,
+}
+
+pub async fn update_branch(
+    State(shared): State<Arc<Shared>>,
+    Extension(Caller(login)): Extension<Caller>,
+    Path((owner, name, number)): Path<(String, String, u64)>,
+    body: Bytes,
+) -> Response {
+    let request: UpdateBranch = match parse_body(&body, PULLS_DOCS) {
+        Ok(request) => request,
+        Err(response) => return response,
+    };
+    let now: DateTime<Utc> = shared.clock.now();
+    let base_url = shared.base_url.clone();
+    let mut state = shared.lock();
+    let (repo, mut pull) = match load(&state, &owner, &name, number) {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let (Some(head), Some(base)) = (repo.tip(&pull.head).cloned(), repo.tip(&pull.base).cloned())
+    else {
+        return unprocessable("The head or base branch no longer exists.", PULLS_DOCS);
+    };
+    if pull.state != PullState::Open {
+        return unprocessable("Cannot update a closed pull request.", PULLS_DOCS);
+    }
+    if request
+        .expected_head_sha
+        .as_ref()
+        .is_some_and(|sha| sha != &head.sha)
+    {
+        return unprocessable(
+            "expected head sha didn't match current head ref.",
+            PULLS_DOCS,
+        );
+    }
+    if repo.is_ancestor(&base.sha, &head.sha) {
+        return unprocessable("There are no new commits on the base branch.", PULLS_DOCS);
+    }
+    let Ok(tree) = repo.merge_trees(&base.sha, &head.sha) else {
+        return unprocessable("merge conflict between base and head", PULLS_DOCS);
+    };
+    let message = format!("Merge branch '{}' into {}", pull.base, pull.head);
+    let Some(stored) = state.repo_mut(&owner, &name) else {
+        return not_found();
+    };
+    let sha = stored.add_commit(
+        tree,
+        vec![head.sha.clone(), base.sha.clone()],
+        &message,
+        &login,
+        now,
+    );
+    stored.branches.insert(pull.head.clone(), sha);
+    pull.updated_at = now;
+    let html = format!("{base_url}/{}/pull/{}", repo.full_name(), pull.number);
+    store(&mut state, pull);
+    reply(
+        StatusCode::ACCEPTED,
+        json!({"message": "Updating pull request branch.", "url": html}),
+    )
+}

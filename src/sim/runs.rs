@@ -1,0 +1,310 @@
+//! Workflow runs: their effects on the applied state when they complete, and
+//! the job log they leave, in GitHub Actions' log format.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::git::{self, Tree};
+use super::model::{Run, RunPhase, SimState, repo_key};
+use super::plan::{self, ResourceChange};
+
+/// The steps of the single job every tfpilot workflow runs.
+pub fn step_names(operation: &str) -> Vec<String> {
+    let main = match operation {
+        "plan" => "Terraform plan",
+        "apply" => "Terraform apply",
+        "destroy" => "Terraform destroy",
+        "cleanup" => "Check state and clean up",
+        _ => "Terraform plan (drift check)",
+    };
+    [
+        "Set up job",
+        "Checkout",
+        "Setup Terraform",
+        "Configure AWS credentials",
+        "Terraform init",
+        main,
+        "Complete job",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect()
+}
+
+/// Complete every run whose time has come, oldest completion first, so runs
+/// see each other's effects in the order GitHub would have run them.
+pub fn settle(state: &mut SimState, now: DateTime<Utc>) {
+    let mut due: Vec<usize> = (0..state.runs.len())
+        .filter(|&index| {
+            let run = &state.runs[index];
+            run.log.is_none() && run.phase(now) == RunPhase::Completed
+        })
+        .collect();
+    due.sort_by_key(|&index| (state.runs[index].completed_at(), state.runs[index].id));
+    for index in due {
+        complete(state, index);
+    }
+}
+
+fn complete(state: &mut SimState, index: usize) {
+    let run = state.runs[index].clone();
+    let key = repo_key_of(&run.repo);
+    let tree: Tree = state
+        .repos
+        .get(&key)
+        .and_then(|repo| repo.commits.get(&run.head_sha))
+        .map(|commit| commit.tree.clone())
+        .unwrap_or_default();
+    let directory = locate(state, &key, &tree, &run.request_id);
+    let deployed = state
+        .deployed
+        .get(&(key.clone(), directory.clone()))
+        .cloned()
+        .unwrap_or_default();
+    let desired = desired_blocks(&tree, &directory);
+    let mut conclusion = run.conclusion.clone();
+    let mut error = run.error.clone();
+    let changes: Vec<ResourceChange> = match run.operation.as_str() {
+        "destroy" => {
+            let only: BTreeMap<String, String> = deployed
+                .get(&run.request_id)
+                .map(|block| BTreeMap::from([(run.request_id.clone(), block.clone())]))
+                .unwrap_or_default();
+            plan::diff(&only, &BTreeMap::new())
+        }
+        "cleanup" => {
+            if conclusion == "success" && deployed.contains_key(&run.request_id) {
+                conclusion = "failure".to_string();
+                error = Some(format!(
+                    "module.{} still has resources in state; destroy them before cleanup",
+                    crate::domain::infra_file::module_label(&run.request_id)
+                ));
+            }
+            Vec::new()
+        }
+        "drift" => {
+            let mut changes = plan::diff(&deployed, &desired);
+            if run.drift
+                && let Some(change) = deployed
+                    .get(&run.request_id)
+                    .and_then(|block| plan::drift_change(&run.request_id, block))
+            {
+                changes.push(change);
+            }
+            changes
+        }
+        _ => plan::diff(&deployed, &desired),
+    };
+    if conclusion == "success" {
+        let slot = state.deployed.entry((key, directory)).or_default();
+        match run.operation.as_str() {
+            "apply" => *slot = desired,
+            "destroy" => {
+                slot.remove(&run.request_id);
+            }
+            _ => {}
+        }
+    }
+    let log = render_log(&run, &conclusion, error.as_deref(), &changes);
+    let stored = &mut state.runs[index];
+    stored.conclusion = conclusion;
+    stored.error = error;
+    stored.log = Some(log);
+}
+
+fn repo_key_of(full_name: &str) -> String {
+    let (owner, name) = full_name.split_once('/').unwrap_or((full_name, ""));
+    repo_key(owner, name)
+}
+
+/// The Terraform root directory holding the request's block: where the block
+/// is at the run's commit, else where it was applied, else the repo root.
+fn locate(state: &SimState, repo: &str, tree: &Tree, request_id: &str) -> String {
+    for (path, content) in tree {
+        if git::blocks(content).is_some_and(|blocks| blocks.contains_key(request_id)) {
+            return parent_dir(path);
+        }
+    }
+    state
+        .deployed
+        .iter()
+        .find(|((key, _), blocks)| key == repo && blocks.contains_key(request_id))
+        .map(|((_, directory), _)| directory.clone())
+        .unwrap_or_default()
+}
+
+fn parent_dir(path: &str) -> String {
+    path.rsplit_once('/')
+        .map(|(directory, _)| directory.to_string())
+        .unwrap_or_default()
+}
+
+/// Every tfpilot block in the `.tf` files directly inside `directory`.
+fn desired_blocks(tree: &Tree, directory: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for (path, content) in tree {
+        if path.ends_with(".tf") && parent_dir(path) == directory {
+            out.extend(git::blocks(content).unwrap_or_default());
+        }
+    }
+    out
+}
+
+/// Steps done at `now`: all while completed, a share while in progress.
+pub fn steps_done(run: &Run, now: DateTime<Utc>) -> usize {
+    let total = step_names(&run.operation).len();
+    match run.phase(now) {
+        RunPhase::Queued => 0,
+        RunPhase::Completed => total,
+        RunPhase::InProgress => {
+            let elapsed = (now - run.started_at()).num_milliseconds().max(0);
+            let span = (run.run_seconds * 1000).max(1);
+            ((elapsed * total as i64) / span) as usize
+        }
+    }
+}
+
+/// When step `index` starts, spreading the steps over the run.
+pub fn step_start(run: &Run, index: usize) -> DateTime<Utc> {
+    let total = step_names(&run.operation).len() as i64;
+    run.started_at() + Duration::milliseconds(run.run_seconds * 1000 * index as i64 / total)
+}
+
+fn render_log(
+    run: &Run,
+    conclusion: &str,
+    error: Option<&str>,
+    changes: &[ResourceChange],
+) -> String {
+    let mut log = ActionsLog::default();
+    let steps = step_names(&run.operation);
+    let at = |index: usize| step_start(run, index);
+    log.group(
+        at(0),
+        "Runner Image",
+        &["Image: ubuntu-24.04", "Version: 20261117.1.0"],
+    );
+    log.line(
+        at(0),
+        &format!(
+            "Job is about to start running on the runner: GitHub Actions {}",
+            run.job_id % 100
+        ),
+    );
+    log.group(
+        at(1),
+        "Run actions/checkout@v4",
+        &[&format!("  ref: {}", run.head_branch)],
+    );
+    log.line(
+        at(1),
+        &format!(
+            "HEAD is now at {} {}",
+            &run.head_sha[..7.min(run.head_sha.len())],
+            run.name
+        ),
+    );
+    log.group(
+        at(2),
+        "Run hashicorp/setup-terraform@v3",
+        &["  terraform_version: 1.9.8"],
+    );
+    log.group(
+        at(3),
+        "Run aws-actions/configure-aws-credentials@v4",
+        &["  role-session-name: tfpilot"],
+    );
+    log.group(at(4), "Run terraform init -input=false", &[]);
+    for line in [
+        "Initializing the backend...",
+        "Initializing modules...",
+        "Initializing provider plugins...",
+        "- Using previously-installed hashicorp/aws v5.82.2",
+        "",
+        "Terraform has been successfully initialized!",
+    ] {
+        log.line(at(4), line);
+    }
+    let main_at = at(5);
+    let command = match run.operation.as_str() {
+        "plan" | "drift" => "terraform plan -input=false -no-color -detailed-exitcode".to_string(),
+        "apply" => "terraform apply -input=false -no-color -auto-approve".to_string(),
+        "destroy" => format!(
+            "terraform destroy -input=false -no-color -auto-approve -target=module.{}",
+            crate::domain::infra_file::module_label(&run.request_id)
+        ),
+        _ => "tfpilot-cleanup --check-state".to_string(),
+    };
+    log.group(
+        main_at,
+        &format!("Run {command}"),
+        &[
+            &format!("  TFPILOT_REQUEST_ID: {}", run.request_id),
+            &format!("  TFPILOT_DISPATCH_ID: {}", run.dispatch_id),
+        ],
+    );
+    let failed = conclusion != "success";
+    if run.operation == "drift" && run.drift {
+        log.text(main_at, "Note: Objects have changed outside of Terraform\n");
+    }
+    if run.operation != "cleanup" {
+        log.text(main_at, &plan::render_plan(changes));
+    }
+    if failed {
+        let message = error.unwrap_or(match conclusion {
+            "cancelled" => "The operation was canceled.",
+            _ => "creating resource: operation error: StatusCode: 403, api error AccessDenied",
+        });
+        if conclusion == "cancelled" {
+            log.line(main_at, "##[error]The operation was canceled.");
+        } else {
+            let address = changes.first().map(|change| change.address.as_str());
+            log.text(main_at, &plan::render_error(message, address));
+            log.line(main_at, "##[error]Process completed with exit code 1.");
+        }
+    } else if matches!(run.operation.as_str(), "apply" | "destroy") {
+        log.text(
+            main_at,
+            &plan::render_apply(changes, run.operation == "destroy"),
+        );
+    } else if run.operation == "cleanup" {
+        log.line(
+            main_at,
+            &format!(
+                "No resources remain for request {}; cleanup done.",
+                run.request_id
+            ),
+        );
+    }
+    let end = at(steps.len() - 1);
+    log.line(end, "Cleaning up orphan processes");
+    log.out
+}
+
+/// Lines prefixed with a timestamp, as GitHub serves job logs.
+#[derive(Default)]
+struct ActionsLog {
+    out: String,
+}
+
+impl ActionsLog {
+    fn line(&mut self, at: DateTime<Utc>, text: &str) {
+        let _ = writeln!(self.out, "{} {text}", at.format("%Y-%m-%dT%H:%M:%S%.7fZ"));
+    }
+
+    fn text(&mut self, at: DateTime<Utc>, text: &str) {
+        for line in text.lines() {
+            self.line(at, line);
+        }
+    }
+
+    fn group(&mut self, at: DateTime<Utc>, title: &str, lines: &[&str]) {
+        self.line(at, &format!("##[group]{title}"));
+        for line in lines {
+            self.line(at, line);
+        }
+        self.line(at, "##[endgroup]");
+    }
+}
