@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod config;
 pub mod domain;
+pub mod github;
 pub mod logging;
 pub mod sim;
 pub mod store;

@@ -207,9 +207,13 @@ pub fn find_block(
 /// Insert or replace the block for `block.request_id`. `name` is only used in
 /// error messages. Running it twice gives the same file as running it once.
 pub fn upsert_block(file: &str, name: &str, block: &ModuleBlock) -> Result<String, InfraFileError> {
-    let rendered = with_line_endings(&render_block(block)?, line_ending(file));
+    let rendered = render_block(block)?;
     match find_block(file, name, &block.request_id)? {
         Some(range) => {
+            // The block keeps the line endings it was written with, so a second
+            // upsert finds exactly what the first one wrote.
+            let newline = line_ending(&file[range.clone()]);
+            let rendered = with_line_endings(&rendered, newline);
             let mut out = String::with_capacity(file.len() + rendered.len());
             out.push_str(&file[..range.start]);
             out.push_str(&rendered);
@@ -218,6 +222,7 @@ pub fn upsert_block(file: &str, name: &str, block: &ModuleBlock) -> Result<Strin
         }
         None => {
             let newline = line_ending(file);
+            let rendered = with_line_endings(&rendered, newline);
             let mut out = String::with_capacity(file.len() + rendered.len() + 4);
             out.push_str(file);
             if !file.is_empty() {

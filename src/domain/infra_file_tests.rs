@@ -91,6 +91,14 @@ fn keeps_crlf_files_crlf() {
 }
 
 #[test]
+fn a_lone_carriage_return_does_not_flip_line_endings() {
+    // Found by the fuzz target: appending to "\r" makes the first line "\r\n".
+    let once = upsert_block("\r", "main.tf", &block("r", vec![])).unwrap();
+    let twice = upsert_block(&once, "main.tf", &block("r", vec![])).unwrap();
+    assert_eq!(twice, once);
+}
+
+#[test]
 fn other_requests_and_lookalike_markers_are_left_alone() {
     let other = upsert_block(EXISTING, "main.tf", &block("req_12", vec![])).unwrap();
     let mention = format!("{other}# see # tfpilot:begin/req_1 in the docs\n");

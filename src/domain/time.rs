@@ -25,6 +25,10 @@ impl Timestamp {
             .map(|t| Timestamp(t.with_timezone(&Utc)))
     }
 
+    pub fn to_unix_seconds(self) -> i64 {
+        self.0.timestamp()
+    }
+
     pub fn to_rfc3339(self) -> String {
         self.0.to_rfc3339_opts(SecondsFormat::Secs, true)
     }

@@ -226,6 +226,10 @@ pub struct FaultRule {
     /// Close the connection without answering.
     #[serde(default)]
     pub drop_connection: bool,
+    /// Let the request take effect first, then fail its answer: the "GitHub
+    /// acted but the reply was lost" case that makes blind write retries unsafe.
+    #[serde(default)]
+    pub after_handler: bool,
     /// Share of matching requests affected, 0.0 to 1.0.
     #[serde(default = "one")]
     pub rate: f64,

@@ -291,7 +291,14 @@ struct ActionsLog {
 
 impl ActionsLog {
     fn line(&mut self, at: DateTime<Utc>, text: &str) {
-        let _ = writeln!(self.out, "{} {text}", at.format("%Y-%m-%dT%H:%M:%S%.7fZ"));
+        // GitHub stamps log lines with 7 fractional digits, which chrono has no
+        // specifier for.
+        let ticks = at.timestamp_subsec_nanos() / 100;
+        let _ = writeln!(
+            self.out,
+            "{}.{ticks:07}Z {text}",
+            at.format("%Y-%m-%dT%H:%M:%S")
+        );
     }
 
     fn text(&mut self, at: DateTime<Utc>, text: &str) {

@@ -19,7 +19,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, oneshot};
 use tower::ServiceExt as _;
 
-use super::model::Budget;
+use super::model::{Budget, FaultRule};
 use super::{Shared, payloads, runs};
 
 /// Lets a fault drop the connection a request arrived on.
@@ -108,7 +108,11 @@ pub async fn api_layer(
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| path.clone(), |matched| matched.as_str().to_string());
-    if let Some(response) = inject_fault(&shared, &mut request, &method, &path).await {
+    let kill = request.extensions().get::<ConnectionKill>().cloned();
+    let fault = pick_fault(&shared, &method, &path);
+    if let Some(rule) = fault.as_ref().filter(|rule| !rule.after_handler)
+        && let Some(response) = apply_fault(rule, kill.as_ref()).await
+    {
         return count(&shared, &method, &route, response);
     }
     if path.starts_with("/login/") {
@@ -193,6 +197,11 @@ pub async fn api_layer(
         parts.headers.remove(header::CONTENT_TYPE);
         parts.headers.remove(header::CONTENT_LENGTH);
     }
+    if let Some(rule) = fault.as_ref().filter(|rule| rule.after_handler)
+        && let Some(response) = apply_fault(rule, kill.as_ref()).await
+    {
+        return count(&shared, &method, &route, response);
+    }
     count(&shared, &method, &route, Response::from_parts(parts, body))
 }
 
@@ -241,38 +250,36 @@ pub fn is_login(login: &str) -> bool {
         && login.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
 }
 
-async fn inject_fault(
-    shared: &Shared,
-    request: &mut Request,
-    method: &Method,
-    path: &str,
-) -> Option<Response> {
-    let rule = {
-        let mut state = shared.lock();
-        let index = state
-            .faults
-            .iter()
-            .position(|rule| rule.matches(method.as_str(), path))?;
-        state.fault_draws += 1;
-        let draw = unit_draw(state.fault_draws);
-        let rule = state.faults[index].clone();
-        if draw >= rule.rate {
-            return None;
+/// The fault this request draws, if any (used up when `times` runs out).
+fn pick_fault(shared: &Shared, method: &Method, path: &str) -> Option<FaultRule> {
+    let mut state = shared.lock();
+    let index = state
+        .faults
+        .iter()
+        .position(|rule| rule.matches(method.as_str(), path))?;
+    state.fault_draws += 1;
+    let draw = unit_draw(state.fault_draws);
+    let rule = state.faults[index].clone();
+    if draw >= rule.rate {
+        return None;
+    }
+    match &mut state.faults[index].times {
+        Some(1) => {
+            state.faults.remove(index);
         }
-        match &mut state.faults[index].times {
-            Some(1) => {
-                state.faults.remove(index);
-            }
-            Some(left) => *left -= 1,
-            None => {}
-        }
-        rule
-    };
+        Some(left) => *left -= 1,
+        None => {}
+    }
+    Some(rule)
+}
+
+/// Delay, drop, or the fault's answer; `None` when the fault only adds latency.
+async fn apply_fault(rule: &FaultRule, kill: Option<&ConnectionKill>) -> Option<Response> {
     if let Some(latency) = rule.latency_ms {
         tokio::time::sleep(Duration::from_millis(latency)).await;
     }
     if rule.drop_connection {
-        if let Some(kill) = request.extensions().get::<ConnectionKill>() {
+        if let Some(kill) = kill {
             kill.0.notify_one();
         }
         std::future::pending::<()>().await;

@@ -1,0 +1,772 @@
+//! The typed GitHub operations tfpilot needs, over the rate-aware transport.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use http::Method;
+use serde_json::{Value, json};
+
+use super::error::GitHubError;
+use super::models::{
+    ContentPayload, FileCommit, FileContent, FileUpdatePayload, GitRefPayload, Job, JobsPage,
+    PullRequest, Rate, RateLimitPayload, Review, RunsPage, User, WorkflowRun,
+};
+use super::transport::{Transport, TransportConfig};
+
+pub use super::transport::RetryPolicy;
+
+const TTL_USER: Duration = Duration::from_secs(300);
+const TTL_PULL: Duration = Duration::from_secs(30);
+const TTL_RUNS: Duration = Duration::from_secs(15);
+const TTL_RUN: Duration = Duration::from_secs(10);
+const NO_TTL: Duration = Duration::ZERO;
+
+/// Where and how to reach GitHub.
+#[derive(Debug, Clone)]
+pub struct GitHubSettings {
+    /// `https://api.github.com`, `https://HOST/api/v3` or the simulator's URL.
+    pub api_url: String,
+    pub connect_timeout: Option<Duration>,
+    pub read_timeout: Option<Duration>,
+    pub policy: RetryPolicy,
+    /// Bounded size of the response cache.
+    pub cache_entries: usize,
+}
+
+impl GitHubSettings {
+    pub fn new(api_url: impl Into<String>) -> Self {
+        Self {
+            api_url: api_url.into(),
+            connect_timeout: Some(Duration::from_secs(10)),
+            read_timeout: Some(Duration::from_secs(30)),
+            policy: RetryPolicy::default(),
+            cache_entries: 1024,
+        }
+    }
+
+    /// No socket timeouts: for tests on tokio's paused clock, where a timer
+    /// could fire while loopback bytes are in flight.
+    pub fn without_timeouts(mut self) -> Self {
+        self.connect_timeout = None;
+        self.read_timeout = None;
+        self
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RepoId {
+    pub owner: String,
+    pub name: String,
+}
+
+impl RepoId {
+    pub fn new(owner: impl Into<String>, name: impl Into<String>) -> Self {
+        Self {
+            owner: owner.into(),
+            name: name.into(),
+        }
+    }
+
+    fn path(&self) -> String {
+        format!("/repos/{}/{}", encode(&self.owner), encode(&self.name))
+    }
+}
+
+impl std::fmt::Display for RepoId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.owner, self.name)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BranchCreated {
+    Created,
+    /// The branch was there already, at this commit.
+    Existed {
+        sha: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PullOpened {
+    Created,
+    /// GitHub said one was open for the branch already; this is it.
+    Reused,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MergeMethod {
+    Merge,
+    Squash,
+    Rebase,
+}
+
+impl MergeMethod {
+    fn as_str(self) -> &'static str {
+        match self {
+            MergeMethod::Merge => "merge",
+            MergeMethod::Squash => "squash",
+            MergeMethod::Rebase => "rebase",
+        }
+    }
+}
+
+/// Inputs every tfpilot workflow takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DispatchInputs {
+    pub request_id: String,
+    pub environment: String,
+    pub dispatch_id: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunFoundBy {
+    /// GitHub returned the run id with the dispatch.
+    RunDetails,
+    /// Found by the dispatch id in the run's name.
+    Lookup,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dispatched {
+    /// `None` when GitHub accepted the dispatch but the run is not listed yet;
+    /// it can be found later by its dispatch id.
+    pub run_id: Option<u64>,
+    pub found_by: Option<RunFoundBy>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobLog {
+    pub text: String,
+    /// The log was longer than the cap; `text` is its tail.
+    pub truncated: bool,
+}
+
+#[derive(Clone)]
+pub struct GitHub {
+    transport: Arc<Transport>,
+}
+
+impl GitHub {
+    pub fn connect(settings: &GitHubSettings, token: &str) -> Result<Self, GitHubError> {
+        let transport = Transport::new(TransportConfig {
+            api_url: settings.api_url.clone(),
+            token: token.to_string(),
+            connect_timeout: settings.connect_timeout,
+            read_timeout: settings.read_timeout,
+            policy: settings.policy.clone(),
+            cache_entries: settings.cache_entries,
+        })?;
+        Ok(Self { transport })
+    }
+
+    /// Rate budget, call counters and the API URL.
+    pub fn transport(&self) -> &Transport {
+        &self.transport
+    }
+
+    pub async fn current_user(&self) -> Result<User, GitHubError> {
+        self.transport
+            .get("GET /user", "/user", TTL_USER)
+            .await?
+            .json("GET /user")
+    }
+
+    pub async fn rate_limit(&self) -> Result<Rate, GitHubError> {
+        let endpoint = "GET /rate_limit";
+        let payload: RateLimitPayload = self
+            .transport
+            .get_uncached(endpoint, "/rate_limit")
+            .await?
+            .json(endpoint)?;
+        Ok(payload.rate)
+    }
+
+    /// The commit a branch points at, `None` when there is no such branch.
+    pub async fn branch_sha(
+        &self,
+        repo: &RepoId,
+        branch: &str,
+    ) -> Result<Option<String>, GitHubError> {
+        let endpoint = "GET /repos/{owner}/{repo}/git/ref/{ref}";
+        let path = format!("{}/git/ref/heads/{}", repo.path(), encode_path(branch));
+        match self.transport.get(endpoint, &path, NO_TTL).await {
+            Ok(reply) => Ok(Some(reply.json::<GitRefPayload>(endpoint)?.object.sha)),
+            Err(GitHubError::NotFound { .. }) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    pub async fn create_branch(
+        &self,
+        repo: &RepoId,
+        branch: &str,
+        sha: &str,
+    ) -> Result<BranchCreated, GitHubError> {
+        let endpoint = "POST /repos/{owner}/{repo}/git/refs";
+        let body = json!({"ref": format!("refs/heads/{branch}"), "sha": sha});
+        match self
+            .transport
+            .write(
+                endpoint,
+                Method::POST,
+                &format!("{}/git/refs", repo.path()),
+                &body,
+            )
+            .await
+        {
+            Ok(_) => Ok(BranchCreated::Created),
+            Err(GitHubError::Validation { message, .. }) if message.contains("already exists") => {
+                let sha = self.branch_sha(repo, branch).await?.unwrap_or_default();
+                Ok(BranchCreated::Existed { sha })
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// A file's text at a branch or commit, `None` when it does not exist.
+    pub async fn get_file(
+        &self,
+        repo: &RepoId,
+        path: &str,
+        reference: &str,
+    ) -> Result<Option<FileContent>, GitHubError> {
+        let endpoint = "GET /repos/{owner}/{repo}/contents/{path}";
+        let url = format!(
+            "{}/contents/{}?ref={}",
+            repo.path(),
+            encode_path(path),
+            encode(reference)
+        );
+        let value: Value = match self.transport.get(endpoint, &url, NO_TTL).await {
+            Ok(reply) => reply.json(endpoint)?,
+            Err(GitHubError::NotFound { .. }) => return Ok(None),
+            Err(error) => return Err(error),
+        };
+        let decode_error = |message: String| GitHubError::Decode {
+            endpoint: endpoint.to_string(),
+            message,
+        };
+        if value.is_array() {
+            return Err(decode_error(format!("{path} is a directory, not a file")));
+        }
+        let payload: ContentPayload =
+            serde_json::from_value(value).map_err(|error| decode_error(error.to_string()))?;
+        if payload.kind != "file" {
+            return Err(decode_error(format!(
+                "{path} is a {}, not a file",
+                payload.kind
+            )));
+        }
+        let encoded: String = payload
+            .content
+            .unwrap_or_default()
+            .chars()
+            .filter(|c| !c.is_ascii_whitespace())
+            .collect();
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .map_err(|error| decode_error(format!("{path}: content is not base64: {error}")))?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| decode_error(format!("{path} is not UTF-8 text")))?;
+        Ok(Some(FileContent {
+            path: payload.path,
+            sha: payload.sha,
+            text,
+        }))
+    }
+
+    /// Commit `text` as `path` on `branch`. `expected_sha` is the blob being
+    /// replaced (`None` to create); GitHub refuses with a conflict if the file
+    /// changed meanwhile, so nothing is ever overwritten blindly.
+    pub async fn put_file(
+        &self,
+        repo: &RepoId,
+        path: &str,
+        branch: &str,
+        text: &str,
+        message: &str,
+        expected_sha: Option<&str>,
+    ) -> Result<FileCommit, GitHubError> {
+        let endpoint = "PUT /repos/{owner}/{repo}/contents/{path}";
+        let mut body = json!({
+            "message": message,
+            "content": base64::engine::general_purpose::STANDARD.encode(text.as_bytes()),
+            "branch": branch,
+        });
+        if let Some(sha) = expected_sha {
+            body["sha"] = Value::String(sha.to_string());
+        }
+        let url = format!("{}/contents/{}", repo.path(), encode_path(path));
+        let update: FileUpdatePayload = self
+            .transport
+            .write(endpoint, Method::PUT, &url, &body)
+            .await?
+            .json(endpoint)?;
+        Ok(FileCommit {
+            commit_sha: update.commit.sha,
+            blob_sha: update.content.sha,
+        })
+    }
+
+    pub async fn find_open_pull(
+        &self,
+        repo: &RepoId,
+        head: &str,
+        base: &str,
+    ) -> Result<Option<PullRequest>, GitHubError> {
+        let endpoint = "GET /repos/{owner}/{repo}/pulls";
+        let url = format!(
+            "{}/pulls?state=open&head={}&base={}&per_page=10",
+            repo.path(),
+            encode(&format!("{}:{head}", repo.owner)),
+            encode(base)
+        );
+        let pulls: Vec<PullRequest> = self
+            .transport
+            .get(endpoint, &url, NO_TTL)
+            .await?
+            .json(endpoint)?;
+        Ok(pulls
+            .into_iter()
+            .find(|pull| pull.head.name == head && pull.base.name == base))
+    }
+
+    /// Open a pull request, or reuse the one GitHub says is already open for
+    /// the branch (a retried create never opens a second one).
+    pub async fn open_pull(
+        &self,
+        repo: &RepoId,
+        head: &str,
+        base: &str,
+        title: &str,
+        body: &str,
+    ) -> Result<(PullRequest, PullOpened), GitHubError> {
+        let endpoint = "POST /repos/{owner}/{repo}/pulls";
+        let request = json!({"title": title, "head": head, "base": base, "body": body});
+        match self
+            .transport
+            .write(
+                endpoint,
+                Method::POST,
+                &format!("{}/pulls", repo.path()),
+                &request,
+            )
+            .await
+        {
+            Ok(reply) => Ok((reply.json(endpoint)?, PullOpened::Created)),
+            Err(GitHubError::Validation { errors, .. })
+                if errors
+                    .iter()
+                    .any(|error| error.contains("A pull request already exists")) =>
+            {
+                match self.find_open_pull(repo, head, base).await? {
+                    Some(pull) => Ok((pull, PullOpened::Reused)),
+                    None => Err(GitHubError::Conflict {
+                        endpoint: endpoint.to_string(),
+                        message: format!(
+                            "GitHub says a pull request exists for {head} but none is open; try again"
+                        ),
+                    }),
+                }
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    pub async fn get_pull(&self, repo: &RepoId, number: u64) -> Result<PullRequest, GitHubError> {
+        let endpoint = "GET /repos/{owner}/{repo}/pulls/{number}";
+        self.transport
+            .get(
+                endpoint,
+                &format!("{}/pulls/{number}", repo.path()),
+                TTL_PULL,
+            )
+            .await?
+            .json(endpoint)
+    }
+
+    pub async fn list_reviews(
+        &self,
+        repo: &RepoId,
+        number: u64,
+    ) -> Result<Vec<Review>, GitHubError> {
+        let endpoint = "GET /repos/{owner}/{repo}/pulls/{number}/reviews";
+        let url = format!("{}/pulls/{number}/reviews?per_page=100", repo.path());
+        self.transport
+            .get(endpoint, &url, TTL_PULL)
+            .await?
+            .json(endpoint)
+    }
+
+    /// Submit an APPROVE review. The author of the PR gets `SelfApproval`.
+    pub async fn approve(
+        &self,
+        repo: &RepoId,
+        number: u64,
+        body: &str,
+    ) -> Result<Review, GitHubError> {
+        let endpoint = "POST /repos/{owner}/{repo}/pulls/{number}/reviews";
+        let request = json!({"event": "APPROVE", "body": body});
+        match self
+            .transport
+            .write(
+                endpoint,
+                Method::POST,
+                &format!("{}/pulls/{number}/reviews", repo.path()),
+                &request,
+            )
+            .await
+        {
+            Ok(reply) => reply.json(endpoint),
+            Err(GitHubError::Validation {
+                errors, message, ..
+            }) if errors
+                .iter()
+                .chain([&message])
+                .any(|e| e.contains("approve your own pull request")) =>
+            {
+                Err(GitHubError::SelfApproval)
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Merge at exactly `head_sha`. Safe to retry: GitHub will not merge a
+    /// different head, and a retry that finds the PR merged at that head by an
+    /// earlier attempt reports that merge.
+    pub async fn merge(
+        &self,
+        repo: &RepoId,
+        number: u64,
+        head_sha: &str,
+        method: MergeMethod,
+    ) -> Result<String, GitHubError> {
+        let endpoint = "PUT /repos/{owner}/{repo}/pulls/{number}/merge";
+        let request = json!({"sha": head_sha, "merge_method": method.as_str()});
+        let url = format!("{}/pulls/{number}/merge", repo.path());
+        let mut attempt = 0;
+        loop {
+            let result = self
+                .transport
+                .write(endpoint, Method::PUT, &url, &request)
+                .await;
+            match result {
+                Ok(reply) => {
+                    let body: Value = reply.json(endpoint)?;
+                    return Ok(body
+                        .get("sha")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string());
+                }
+                Err(GitHubError::Unexpected {
+                    status: 405,
+                    message,
+                    ..
+                }) => {
+                    if attempt > 0
+                        && let Some(sha) = self.merged_at_head(repo, number, head_sha).await?
+                    {
+                        return Ok(sha);
+                    }
+                    return Err(GitHubError::NotMergeable { reason: message });
+                }
+                Err(GitHubError::Conflict { .. }) => {
+                    if attempt > 0
+                        && let Some(sha) = self.merged_at_head(repo, number, head_sha).await?
+                    {
+                        return Ok(sha);
+                    }
+                    return Err(GitHubError::HeadChanged {
+                        expected_sha: head_sha.to_string(),
+                    });
+                }
+                Err(error @ (GitHubError::Server { .. } | GitHubError::Network { .. })) => {
+                    let Some(pause) = self.transport_policy().backoff.get(attempt) else {
+                        return Err(error);
+                    };
+                    tokio::time::sleep(*pause).await;
+                    attempt += 1;
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
+    async fn merged_at_head(
+        &self,
+        repo: &RepoId,
+        number: u64,
+        head_sha: &str,
+    ) -> Result<Option<String>, GitHubError> {
+        let pull = self.get_pull(repo, number).await?;
+        Ok((pull.is_merged() && pull.head.sha == head_sha)
+            .then(|| pull.merge_commit_sha.unwrap_or_default()))
+    }
+
+    fn transport_policy(&self) -> &RetryPolicy {
+        self.transport.policy()
+    }
+
+    /// Bring the PR branch up to date with its base (GitHub merges the base in).
+    pub async fn update_branch(
+        &self,
+        repo: &RepoId,
+        number: u64,
+        expected_head_sha: &str,
+    ) -> Result<(), GitHubError> {
+        let endpoint = "PUT /repos/{owner}/{repo}/pulls/{number}/update-branch";
+        let request = json!({"expected_head_sha": expected_head_sha});
+        self.transport
+            .write(
+                endpoint,
+                Method::PUT,
+                &format!("{}/pulls/{number}/update-branch", repo.path()),
+                &request,
+            )
+            .await
+            .map(|_| ())
+    }
+
+    /// Dispatch `workflow` on `reference` and find its run. Exactly once: the
+    /// run is looked up by `dispatch_id` before any retry, so a dispatch that
+    /// GitHub accepted but whose answer was lost is never sent again.
+    pub async fn dispatch(
+        &self,
+        repo: &RepoId,
+        workflow: &str,
+        reference: &str,
+        inputs: &DispatchInputs,
+    ) -> Result<Dispatched, GitHubError> {
+        let endpoint = "POST /repos/{owner}/{repo}/actions/workflows/{workflow}/dispatches";
+        let url = format!(
+            "{}/actions/workflows/{}/dispatches",
+            repo.path(),
+            encode(workflow)
+        );
+        let mut request = json!({
+            "ref": reference,
+            "inputs": {
+                "request_id": inputs.request_id,
+                "environment": inputs.environment,
+                "dispatch_id": inputs.dispatch_id,
+            },
+            "return_run_details": true,
+        });
+        let mut attempt = 0;
+        loop {
+            match self
+                .transport
+                .write(endpoint, Method::POST, &url, &request)
+                .await
+            {
+                Ok(reply) => {
+                    let run_id = (reply.status == http::StatusCode::OK)
+                        .then(|| reply.json::<Value>(endpoint).ok())
+                        .flatten()
+                        .and_then(|body| body.get("workflow_run_id").and_then(Value::as_u64));
+                    if let Some(run_id) = run_id {
+                        return Ok(Dispatched {
+                            run_id: Some(run_id),
+                            found_by: Some(RunFoundBy::RunDetails),
+                        });
+                    }
+                    return self
+                        .await_dispatched_run(repo, workflow, &inputs.dispatch_id)
+                        .await;
+                }
+                // Servers from before run details reject the field: ask again without it.
+                Err(
+                    GitHubError::Validation { message, .. }
+                    | GitHubError::Unexpected {
+                        status: 400,
+                        message,
+                        ..
+                    },
+                ) if message.contains("return_run_details")
+                    && request.get("return_run_details").is_some() =>
+                {
+                    if let Some(map) = request.as_object_mut() {
+                        map.remove("return_run_details");
+                    }
+                }
+                Err(error @ (GitHubError::Server { .. } | GitHubError::Network { .. })) => {
+                    // GitHub may have acted before failing: look before sending again.
+                    if let Some(run) = self
+                        .find_dispatched_run(repo, workflow, &inputs.dispatch_id)
+                        .await?
+                    {
+                        return Ok(Dispatched {
+                            run_id: Some(run.id),
+                            found_by: Some(RunFoundBy::Lookup),
+                        });
+                    }
+                    let Some(pause) = self.transport_policy().backoff.get(attempt) else {
+                        return Err(error);
+                    };
+                    tokio::time::sleep(*pause).await;
+                    if let Some(run) = self
+                        .find_dispatched_run(repo, workflow, &inputs.dispatch_id)
+                        .await?
+                    {
+                        return Ok(Dispatched {
+                            run_id: Some(run.id),
+                            found_by: Some(RunFoundBy::Lookup),
+                        });
+                    }
+                    attempt += 1;
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
+    /// After a dispatch without run details the run appears within seconds:
+    /// look for it a few times, then leave it to later syncs.
+    async fn await_dispatched_run(
+        &self,
+        repo: &RepoId,
+        workflow: &str,
+        dispatch_id: &str,
+    ) -> Result<Dispatched, GitHubError> {
+        let pauses = self.transport_policy().backoff.clone();
+        for pause in std::iter::once(Duration::ZERO).chain(pauses) {
+            tokio::time::sleep(pause).await;
+            if let Some(run) = self
+                .find_dispatched_run(repo, workflow, dispatch_id)
+                .await?
+            {
+                return Ok(Dispatched {
+                    run_id: Some(run.id),
+                    found_by: Some(RunFoundBy::Lookup),
+                });
+            }
+        }
+        Ok(Dispatched {
+            run_id: None,
+            found_by: None,
+        })
+    }
+
+    /// The run of `workflow` whose name carries `dispatch_id`, among its most
+    /// recent dispatched runs.
+    pub async fn find_dispatched_run(
+        &self,
+        repo: &RepoId,
+        workflow: &str,
+        dispatch_id: &str,
+    ) -> Result<Option<WorkflowRun>, GitHubError> {
+        let endpoint = "GET /repos/{owner}/{repo}/actions/workflows/{workflow}/runs";
+        for page in 1..=2 {
+            let url = format!(
+                "{}/actions/workflows/{}/runs?event=workflow_dispatch&per_page=50&page={page}",
+                repo.path(),
+                encode(workflow)
+            );
+            let runs: RunsPage = self
+                .transport
+                .get(endpoint, &url, NO_TTL)
+                .await?
+                .json(endpoint)?;
+            let count = runs.workflow_runs.len();
+            if let Some(run) = runs.workflow_runs.into_iter().find(|run| {
+                run.tfpilot_name()
+                    .is_some_and(|name| name.dispatch_id == dispatch_id)
+            }) {
+                return Ok(Some(run));
+            }
+            if count < 50 {
+                break;
+            }
+        }
+        Ok(None)
+    }
+
+    /// One page of the repo's dispatched runs, newest first: sync reads these
+    /// once per repo per cycle rather than asking run by run.
+    pub async fn list_dispatch_runs(
+        &self,
+        repo: &RepoId,
+        page: u32,
+        per_page: u32,
+    ) -> Result<RunsPage, GitHubError> {
+        let endpoint = "GET /repos/{owner}/{repo}/actions/runs";
+        let url = format!(
+            "{}/actions/runs?event=workflow_dispatch&per_page={}&page={}",
+            repo.path(),
+            per_page.clamp(1, 100),
+            page.max(1)
+        );
+        self.transport
+            .get(endpoint, &url, TTL_RUNS)
+            .await?
+            .json(endpoint)
+    }
+
+    pub async fn get_run(&self, repo: &RepoId, run_id: u64) -> Result<WorkflowRun, GitHubError> {
+        let endpoint = "GET /repos/{owner}/{repo}/actions/runs/{run_id}";
+        self.transport
+            .get(
+                endpoint,
+                &format!("{}/actions/runs/{run_id}", repo.path()),
+                TTL_RUN,
+            )
+            .await?
+            .json(endpoint)
+    }
+
+    pub async fn list_jobs(&self, repo: &RepoId, run_id: u64) -> Result<Vec<Job>, GitHubError> {
+        let endpoint = "GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs";
+        let url = format!("{}/actions/runs/{run_id}/jobs?per_page=100", repo.path());
+        let page: JobsPage = self
+            .transport
+            .get(endpoint, &url, TTL_RUN)
+            .await?
+            .json(endpoint)?;
+        Ok(page.jobs)
+    }
+
+    /// A job's log as plain text, at most `max_bytes` (the tail, whole lines).
+    pub async fn job_log(
+        &self,
+        repo: &RepoId,
+        job_id: u64,
+        max_bytes: usize,
+    ) -> Result<JobLog, GitHubError> {
+        let endpoint = "GET /repos/{owner}/{repo}/actions/jobs/{job_id}/logs";
+        let url = format!("{}/actions/jobs/{job_id}/logs", repo.path());
+        let (text, truncated) = self.transport.get_tail(endpoint, &url, max_bytes).await?;
+        Ok(JobLog { text, truncated })
+    }
+}
+
+/// Percent-encode one path segment or query value.
+fn encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// Percent-encode a path, keeping its `/` separators.
+fn encode_path(path: &str) -> String {
+    path.split('/').map(encode).collect::<Vec<_>>().join("/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodes_segments_and_paths() {
+        assert_eq!(encode("acme:tfpilot/req_1"), "acme%3Atfpilot%2Freq_1");
+        assert_eq!(encode_path("envs/dev/main tf.tf"), "envs/dev/main%20tf.tf");
+    }
+}

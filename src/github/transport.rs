@@ -1,0 +1,725 @@
+//! The rate-aware layer every GitHub call goes through (DESIGN §7).
+//!
+//! - GETs are conditional (`If-None-Match`) and briefly cached; a 304 reuses the
+//!   stored body and costs no primary rate limit.
+//! - `x-ratelimit-*` headers feed a budget the UI watches; an exhausted budget
+//!   is waited out (capped) before a call is even sent.
+//! - 403/429 rate limits wait for `retry-after` or the reset (capped), secondary
+//!   limits at least 60 s, then retry once or surface `RateLimited`.
+//! - GETs retry 5xx and network failures after 1 s, 2 s and 4 s. Writes are sent
+//!   once: only the caller knows whether repeating one is safe.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http::header::{ACCEPT, ETAG, HeaderMap, IF_NONE_MATCH, RETRY_AFTER, USER_AGENT};
+use http::{Method, StatusCode};
+use http_body_util::BodyExt as _;
+use octocrab::Octocrab;
+use serde::Serialize;
+use serde_json::Value;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::cache::ResponseCache;
+use super::error::GitHubError;
+use crate::domain::Timestamp;
+
+/// How the layer waits and retries. The defaults are the product's; tests keep
+/// them and run on tokio's paused clock.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    /// Pauses before the 2nd, 3rd and 4th attempt of a GET after a 5xx or a
+    /// network failure.
+    pub backoff: Vec<Duration>,
+    /// The longest wait for a primary rate limit to reset before giving up.
+    pub max_rate_wait: Duration,
+    /// The shortest pause after a secondary rate limit.
+    pub secondary_wait: Duration,
+    /// The longest pause after a secondary rate limit, whatever `retry-after` says.
+    pub max_secondary_wait: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            backoff: vec![
+                Duration::from_secs(1),
+                Duration::from_secs(2),
+                Duration::from_secs(4),
+            ],
+            max_rate_wait: Duration::from_secs(60),
+            secondary_wait: Duration::from_secs(60),
+            max_secondary_wait: Duration::from_secs(300),
+        }
+    }
+}
+
+/// The primary rate-limit budget as GitHub last reported it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RateBudget {
+    pub limit: u64,
+    pub remaining: u64,
+    pub used: u64,
+    pub reset: Timestamp,
+    pub resource: String,
+}
+
+/// Outcome classes the call counters use.
+pub const OUTCOMES: [&str; 6] = ["200", "304", "4xx", "5xx", "network", "cached"];
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CallCount {
+    pub endpoint: String,
+    pub outcome: &'static str,
+    pub count: u64,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Reply {
+    pub fn json<T: serde::de::DeserializeOwned>(&self, endpoint: &str) -> Result<T, GitHubError> {
+        serde_json::from_slice(&self.body).map_err(|error| GitHubError::Decode {
+            endpoint: endpoint.to_string(),
+            message: error.to_string(),
+        })
+    }
+}
+
+enum Limit {
+    Primary { reset: Option<i64> },
+    Secondary { retry_after: Option<u64> },
+}
+
+pub struct Transport {
+    crab: Octocrab,
+    base_url: String,
+    policy: RetryPolicy,
+    cache: Mutex<ResponseCache>,
+    budget: watch::Sender<Option<RateBudget>>,
+    counters: Mutex<BTreeMap<(String, &'static str), u64>>,
+}
+
+pub struct TransportConfig {
+    pub api_url: String,
+    pub token: String,
+    pub connect_timeout: Option<Duration>,
+    pub read_timeout: Option<Duration>,
+    pub policy: RetryPolicy,
+    pub cache_entries: usize,
+}
+
+impl Transport {
+    pub fn new(config: TransportConfig) -> Result<Arc<Self>, GitHubError> {
+        let api_url = config.api_url.trim_end_matches('/').to_string();
+        let crab = Octocrab::builder()
+            .base_uri(api_url.as_str())
+            .map_err(|error| {
+                GitHubError::Config(format!("API URL {api_url:?} is not a URL: {error}"))
+            })?
+            .personal_token(config.token)
+            .add_header(USER_AGENT, format!("tfpilot/{}", env!("CARGO_PKG_VERSION")))
+            .add_header(ACCEPT, "application/vnd.github+json".to_string())
+            .add_header(
+                http::HeaderName::from_static("x-github-api-version"),
+                "2022-11-28".to_string(),
+            )
+            .set_connect_timeout(config.connect_timeout)
+            .set_read_timeout(config.read_timeout)
+            .build()
+            .map_err(|error| GitHubError::Config(error.to_string()))?;
+        let (budget, _) = watch::channel(None);
+        Ok(Arc::new(Self {
+            crab,
+            base_url: api_url,
+            policy: config.policy,
+            cache: Mutex::new(ResponseCache::new(config.cache_entries)),
+            budget,
+            counters: Mutex::new(BTreeMap::new()),
+        }))
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    pub fn policy(&self) -> &RetryPolicy {
+        &self.policy
+    }
+
+    pub fn budget(&self) -> watch::Receiver<Option<RateBudget>> {
+        self.budget.subscribe()
+    }
+
+    pub fn call_counts(&self) -> Vec<CallCount> {
+        lock(&self.counters)
+            .iter()
+            .map(|((endpoint, outcome), count)| CallCount {
+                endpoint: endpoint.clone(),
+                outcome,
+                count: *count,
+            })
+            .collect()
+    }
+
+    fn count(&self, endpoint: &str, outcome: &'static str) {
+        *lock(&self.counters)
+            .entry((endpoint.to_string(), outcome))
+            .or_default() += 1;
+    }
+
+    /// A GET through the cache, conditional when an ETag is known, retried on
+    /// 5xx and network failures. Non-2xx answers come back as errors.
+    pub async fn get(
+        &self,
+        endpoint: &str,
+        path: &str,
+        ttl: Duration,
+    ) -> Result<Reply, GitHubError> {
+        if let Some(body) = lock(&self.cache).fresh(path, Instant::now()) {
+            self.count(endpoint, "cached");
+            return Ok(Reply {
+                status: StatusCode::OK,
+                headers: HeaderMap::new(),
+                body,
+            });
+        }
+        let etag = lock(&self.cache)
+            .get(path)
+            .and_then(|entry| entry.etag.clone());
+        let reply = self
+            .send(endpoint, Method::GET, path, None, etag.as_deref(), true)
+            .await?;
+        if reply.status == StatusCode::NOT_MODIFIED {
+            if let Some(body) = lock(&self.cache).revalidate(path, ttl, Instant::now()) {
+                return Ok(Reply {
+                    status: StatusCode::OK,
+                    headers: reply.headers,
+                    body,
+                });
+            }
+            // The entry was evicted between asking and answering: ask plainly.
+            return self
+                .send(endpoint, Method::GET, path, None, None, true)
+                .await;
+        }
+        let etag = reply
+            .headers
+            .get(ETAG)
+            .and_then(|value| value.to_str().ok())
+            .map(String::from);
+        lock(&self.cache).store(path, etag, reply.body.clone(), ttl, Instant::now());
+        Ok(reply)
+    }
+
+    /// A GET that is never cached (logs, redirects followed).
+    pub async fn get_uncached(&self, endpoint: &str, path: &str) -> Result<Reply, GitHubError> {
+        self.send(endpoint, Method::GET, path, None, None, true)
+            .await
+    }
+
+    /// A write, sent once (rate-limit refusals excepted: GitHub did not act on
+    /// those). Reads of the same repository must then ask GitHub again.
+    pub async fn write(
+        &self,
+        endpoint: &str,
+        method: Method,
+        path: &str,
+        body: &Value,
+    ) -> Result<Reply, GitHubError> {
+        let result = self
+            .send(endpoint, method, path, Some(body), None, false)
+            .await;
+        if let Some(repo_prefix) = repo_prefix(path) {
+            lock(&self.cache).expire_prefix(&repo_prefix, Instant::now());
+        }
+        result
+    }
+
+    async fn send(
+        &self,
+        endpoint: &str,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        etag: Option<&str>,
+        retry_failures: bool,
+    ) -> Result<Reply, GitHubError> {
+        let mut attempt: u32 = 0;
+        let mut rate_waits_left = 1;
+        loop {
+            attempt += 1;
+            if let Some(wait) = self.exhausted_budget_wait() {
+                if rate_waits_left == 0 || wait.1 {
+                    tokio::time::sleep(wait.0).await;
+                    return Err(self.rate_limited_from_budget());
+                }
+                rate_waits_left -= 1;
+                tokio::time::sleep(wait.0).await;
+            }
+            let outcome = self.send_once(method.clone(), path, body, etag).await;
+            let reply = match outcome {
+                Ok(reply) => reply,
+                Err(message) => {
+                    self.count(endpoint, "network");
+                    if retry_failures
+                        && let Some(pause) = self.policy.backoff.get(attempt as usize - 1)
+                    {
+                        tokio::time::sleep(*pause).await;
+                        continue;
+                    }
+                    return Err(GitHubError::Network {
+                        endpoint: endpoint.to_string(),
+                        base_url: self.base_url.clone(),
+                        message,
+                        attempts: attempt,
+                    });
+                }
+            };
+            self.observe_budget(&reply.headers);
+            let status = reply.status;
+            if status.is_success() {
+                self.count(endpoint, "200");
+                return Ok(reply);
+            }
+            if status == StatusCode::NOT_MODIFIED {
+                self.count(endpoint, "304");
+                return Ok(reply);
+            }
+            if status.is_redirection() {
+                self.count(endpoint, "4xx");
+                return Err(unexpected(endpoint, &reply));
+            }
+            if status.is_server_error() {
+                self.count(endpoint, "5xx");
+                if retry_failures && let Some(pause) = self.policy.backoff.get(attempt as usize - 1)
+                {
+                    tokio::time::sleep(*pause).await;
+                    continue;
+                }
+                return Err(GitHubError::Server {
+                    endpoint: endpoint.to_string(),
+                    status: status.as_u16(),
+                    message: error_message(&reply.body),
+                    attempts: attempt,
+                });
+            }
+            self.count(endpoint, "4xx");
+            let Some(limit) = classify_limit(&reply) else {
+                return Err(error_for(endpoint, &reply));
+            };
+            let (wait, give_up, error) = self.limit_wait(&limit);
+            tokio::time::sleep(wait).await;
+            if give_up || rate_waits_left == 0 {
+                return Err(error);
+            }
+            rate_waits_left -= 1;
+        }
+    }
+
+    /// How long to pause for a rate limit, whether to give up after, and the
+    /// error to give up with.
+    fn limit_wait(&self, limit: &Limit) -> (Duration, bool, GitHubError) {
+        let now = unix_now();
+        match limit {
+            Limit::Primary { reset } => {
+                let until = reset.map_or(self.policy.max_rate_wait, |reset| {
+                    Duration::from_secs(u64::try_from(reset - now).unwrap_or(0))
+                });
+                let give_up = until > self.policy.max_rate_wait;
+                (
+                    until.min(self.policy.max_rate_wait),
+                    give_up,
+                    GitHubError::RateLimited {
+                        reset_at: reset.and_then(Timestamp::from_unix_seconds),
+                        secondary: false,
+                    },
+                )
+            }
+            Limit::Secondary { retry_after } => {
+                let asked = Duration::from_secs(retry_after.unwrap_or(0));
+                let wait = asked
+                    .max(self.policy.secondary_wait)
+                    .min(self.policy.max_secondary_wait);
+                (
+                    wait,
+                    false,
+                    GitHubError::RateLimited {
+                        reset_at: Timestamp::from_unix_seconds(now + wait.as_secs() as i64),
+                        secondary: true,
+                    },
+                )
+            }
+        }
+    }
+
+    /// With the budget known to be spent, a call would only earn another 403:
+    /// the pause before sending, and whether to give up after it.
+    fn exhausted_budget_wait(&self) -> Option<(Duration, bool)> {
+        let budget = self.budget.borrow().clone()?;
+        if budget.remaining > 0 {
+            return None;
+        }
+        let reset = budget.reset.to_unix_seconds();
+        let now = unix_now();
+        if reset <= now {
+            return None;
+        }
+        let until = Duration::from_secs((reset - now) as u64);
+        Some((
+            until.min(self.policy.max_rate_wait),
+            until > self.policy.max_rate_wait,
+        ))
+    }
+
+    fn rate_limited_from_budget(&self) -> GitHubError {
+        GitHubError::RateLimited {
+            reset_at: self.budget.borrow().as_ref().map(|budget| budget.reset),
+            secondary: false,
+        }
+    }
+
+    fn observe_budget(&self, headers: &HeaderMap) {
+        let number = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<i64>().ok())
+        };
+        let (Some(limit), Some(remaining), Some(reset)) = (
+            number("x-ratelimit-limit"),
+            number("x-ratelimit-remaining"),
+            number("x-ratelimit-reset"),
+        ) else {
+            return;
+        };
+        let resource = headers
+            .get("x-ratelimit-resource")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("core")
+            .to_string();
+        if resource != "core" {
+            return;
+        }
+        let Some(reset) = Timestamp::from_unix_seconds(reset) else {
+            return;
+        };
+        let budget = RateBudget {
+            limit: limit.max(0) as u64,
+            remaining: remaining.max(0) as u64,
+            used: number("x-ratelimit-used")
+                .unwrap_or(limit - remaining)
+                .max(0) as u64,
+            reset,
+            resource,
+        };
+        self.budget.send_if_modified(|current| {
+            let changed = current.as_ref() != Some(&budget);
+            *current = Some(budget);
+            changed
+        });
+    }
+
+    async fn send_once(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        etag: Option<&str>,
+    ) -> Result<Reply, String> {
+        let mut builder = http::Request::builder().method(method).uri(path);
+        if let Some(etag) = etag {
+            builder = builder.header(IF_NONE_MATCH, etag);
+        }
+        let request = self
+            .crab
+            .build_request(builder, body)
+            .map_err(|error| error.to_string())?;
+        let response = self
+            .crab
+            .execute(request)
+            .await
+            .map_err(|error| describe_transport(&error))?;
+        let (parts, body) = response.into_parts();
+        let body = body
+            .collect()
+            .await
+            .map_err(|error| describe_transport(&error))?
+            .to_bytes();
+        Ok(Reply {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        })
+    }
+
+    /// Stream a GET's body, keeping at most the last `max_bytes` (whole lines).
+    pub async fn get_tail(
+        &self,
+        endpoint: &str,
+        path: &str,
+        max_bytes: usize,
+    ) -> Result<(String, bool), GitHubError> {
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let request = http::Request::builder().method(Method::GET).uri(path);
+            let request = self
+                .crab
+                .build_request(request, None::<&()>)
+                .map_err(|error| GitHubError::Config(error.to_string()))?;
+            let response = match self.crab.execute(request).await {
+                Ok(response) => response,
+                Err(error) => {
+                    self.count(endpoint, "network");
+                    if let Some(pause) = self.policy.backoff.get(attempt as usize - 1) {
+                        tokio::time::sleep(*pause).await;
+                        continue;
+                    }
+                    return Err(GitHubError::Network {
+                        endpoint: endpoint.to_string(),
+                        base_url: self.base_url.clone(),
+                        message: describe_transport(&error),
+                        attempts: attempt,
+                    });
+                }
+            };
+            let (parts, mut body) = response.into_parts();
+            self.observe_budget(&parts.headers);
+            if !parts.status.is_success() {
+                let bytes = body
+                    .collect()
+                    .await
+                    .map(|c| c.to_bytes())
+                    .unwrap_or_default();
+                let reply = Reply {
+                    status: parts.status,
+                    headers: parts.headers,
+                    body: bytes,
+                };
+                if parts.status.is_server_error() {
+                    self.count(endpoint, "5xx");
+                    if let Some(pause) = self.policy.backoff.get(attempt as usize - 1) {
+                        tokio::time::sleep(*pause).await;
+                        continue;
+                    }
+                    return Err(GitHubError::Server {
+                        endpoint: endpoint.to_string(),
+                        status: parts.status.as_u16(),
+                        message: error_message(&reply.body),
+                        attempts: attempt,
+                    });
+                }
+                self.count(endpoint, "4xx");
+                return Err(error_for(endpoint, &reply));
+            }
+            self.count(endpoint, "200");
+            let mut kept: Vec<u8> = Vec::new();
+            let mut truncated = false;
+            while let Some(frame) = body.frame().await {
+                let frame = frame.map_err(|error| GitHubError::Network {
+                    endpoint: endpoint.to_string(),
+                    base_url: self.base_url.clone(),
+                    message: describe_transport(&error),
+                    attempts: attempt,
+                })?;
+                if let Ok(data) = frame.into_data() {
+                    kept.extend_from_slice(&data);
+                    if kept.len() > max_bytes.saturating_mul(2).max(64 * 1024) {
+                        let cut = kept.len() - max_bytes;
+                        kept.drain(..cut);
+                        truncated = true;
+                    }
+                }
+            }
+            if kept.len() > max_bytes {
+                let cut = kept.len() - max_bytes;
+                kept.drain(..cut);
+                truncated = true;
+            }
+            if truncated {
+                // Start at a whole line so the tail never opens mid-character.
+                if let Some(newline) = kept.iter().position(|b| *b == b'\n') {
+                    kept.drain(..=newline);
+                }
+            }
+            return Ok((String::from_utf8_lossy(&kept).into_owned(), truncated));
+        }
+    }
+}
+
+/// `/repos/{owner}/{repo}/`, the scope a write may have changed.
+fn repo_prefix(path: &str) -> Option<String> {
+    let rest = path.strip_prefix("/repos/")?;
+    let mut parts = rest.splitn(3, '/');
+    let (owner, repo) = (parts.next()?, parts.next()?);
+    Some(format!("/repos/{owner}/{repo}/"))
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Counters and cache entries are replaced whole; a panic elsewhere cannot
+    // leave them half-written.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs() as i64)
+}
+
+/// Transport errors name the failure, never the request (which carries the token).
+fn describe_transport(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    message
+}
+
+fn classify_limit(reply: &Reply) -> Option<Limit> {
+    if reply.status != StatusCode::FORBIDDEN && reply.status != StatusCode::TOO_MANY_REQUESTS {
+        return None;
+    }
+    let header = |name| {
+        reply
+            .headers
+            .get(name)
+            .and_then(|v: &http::HeaderValue| v.to_str().ok())
+    };
+    let message = error_message(&reply.body).to_ascii_lowercase();
+    let retry_after = header(RETRY_AFTER.as_str()).and_then(|v| v.trim().parse::<u64>().ok());
+    if message.contains("secondary rate limit") || message.contains("abuse") {
+        return Some(Limit::Secondary { retry_after });
+    }
+    if header("x-ratelimit-remaining") == Some("0") {
+        return Some(Limit::Primary {
+            reset: header("x-ratelimit-reset").and_then(|v| v.parse().ok()),
+        });
+    }
+    if retry_after.is_some()
+        || reply.status == StatusCode::TOO_MANY_REQUESTS
+        || message.contains("rate limit")
+    {
+        return Some(Limit::Secondary { retry_after });
+    }
+    None
+}
+
+/// GitHub's `message`, or the body's first line when it is not GitHub JSON.
+pub fn error_message(body: &[u8]) -> String {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(value) => value
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or("no message")
+            .to_string(),
+        Err(_) => String::from_utf8_lossy(body)
+            .lines()
+            .next()
+            .unwrap_or("empty body")
+            .chars()
+            .take(200)
+            .collect(),
+    }
+}
+
+/// The entries of GitHub's `errors` array, as text.
+pub fn error_details(body: &[u8]) -> Vec<String> {
+    let Ok(value) = serde_json::from_slice::<Value>(body) else {
+        return Vec::new();
+    };
+    value
+        .get("errors")
+        .and_then(Value::as_array)
+        .map(|errors| {
+            errors
+                .iter()
+                .map(|error| match error {
+                    Value::String(text) => text.clone(),
+                    Value::Object(map) => map
+                        .get("message")
+                        .and_then(Value::as_str)
+                        .map(String::from)
+                        .unwrap_or_else(|| {
+                            let field = map.get("field").and_then(Value::as_str).unwrap_or("?");
+                            let code = map.get("code").and_then(Value::as_str).unwrap_or("invalid");
+                            format!("{field} is {code}")
+                        }),
+                    other => other.to_string(),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub fn error_for(endpoint: &str, reply: &Reply) -> GitHubError {
+    let endpoint = endpoint.to_string();
+    let message = error_message(&reply.body);
+    match reply.status {
+        StatusCode::UNAUTHORIZED => GitHubError::Unauthorized { message },
+        StatusCode::FORBIDDEN => GitHubError::Forbidden { endpoint, message },
+        StatusCode::NOT_FOUND => GitHubError::NotFound { endpoint, message },
+        StatusCode::CONFLICT => GitHubError::Conflict { endpoint, message },
+        StatusCode::UNPROCESSABLE_ENTITY => GitHubError::Validation {
+            endpoint,
+            message,
+            errors: error_details(&reply.body),
+        },
+        _ => unexpected(&endpoint, reply),
+    }
+}
+
+fn unexpected(endpoint: &str, reply: &Reply) -> GitHubError {
+    GitHubError::Unexpected {
+        endpoint: endpoint.to_string(),
+        status: reply.status.as_u16(),
+        message: error_message(&reply.body),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_bodies_become_readable_details() {
+        let body = br#"{"message":"Validation Failed","errors":[{"resource":"PullRequest","code":"custom","message":"A pull request already exists for a:b."},{"resource":"PullRequest","field":"head","code":"invalid"},"Can not approve your own pull request"]}"#;
+        assert_eq!(error_message(body), "Validation Failed");
+        assert_eq!(
+            error_details(body),
+            vec![
+                "A pull request already exists for a:b.",
+                "head is invalid",
+                "Can not approve your own pull request"
+            ]
+        );
+        assert_eq!(
+            error_message(b"<html>bad gateway</html>\nmore"),
+            "<html>bad gateway</html>"
+        );
+    }
+
+    #[test]
+    fn repo_prefixes() {
+        assert_eq!(
+            repo_prefix("/repos/acme/infra/pulls/3/merge").as_deref(),
+            Some("/repos/acme/infra/")
+        );
+        assert_eq!(repo_prefix("/user"), None);
+    }
+}
