@@ -66,3 +66,34 @@ fn successful_runs_from_a_list_payload_make_a_plan_ready_request() {
     request.plan_run = Some(runs[0].clone());
     assert_eq!(derive(&request).status, Status::PlanReady);
 }
+
+#[test]
+fn the_client_models_read_real_payloads() {
+    use tfpilot::github::models::{JobsPage, PullRequest, Review, RunsPage};
+    let open: PullRequest =
+        serde_json::from_value(fixture("pulls-get-open-with-labels.json")).unwrap();
+    assert_eq!(
+        (open.number, open.state.as_deref(), open.is_merged()),
+        (427, Some("open"), false)
+    );
+    let fact = open.to_fact();
+    assert_eq!(fact.head_sha.as_deref(), Some(open.head.sha.as_str()));
+    let closed: PullRequest = serde_json::from_value(fixture("pulls-get-closed.json")).unwrap();
+    assert_eq!(
+        (closed.state.as_deref(), closed.is_merged()),
+        (Some("closed"), false)
+    );
+    let reviews: Vec<Review> =
+        serde_json::from_value(fixture("pulls-reviews-list-approved.json")).unwrap();
+    assert_eq!(reviews[0].state, "APPROVED");
+    let runs: RunsPage = serde_json::from_value(fixture("actions-runs-list-success.json")).unwrap();
+    assert_eq!(runs.workflow_runs.len(), 2);
+    assert!(
+        runs.workflow_runs
+            .iter()
+            .all(|run| run.to_fact().succeeded())
+    );
+    let jobs: JobsPage = serde_json::from_value(fixture("actions-run-jobs-list.json")).unwrap();
+    assert_eq!(jobs.jobs.len(), 2);
+    assert!(jobs.jobs.iter().all(|job| !job.steps.is_empty()));
+}
