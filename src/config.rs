@@ -36,6 +36,28 @@ pub struct Config {
     pub s3: S3Options,
     pub sync: PollIntervals,
     pub log: LogConfig,
+    pub github: GitHubConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GitHubConfig {
+    /// `https://api.github.com`, `https://HOST/api/v3` (Enterprise Server) or a simulator.
+    pub api_url: String,
+    /// The OAuth app `tfpilot login` authorizes (device flow enabled on it).
+    pub client_id: Option<String>,
+    /// Use the OS keyring for tokens; off stores them in a 0600 file instead.
+    pub keyring: bool,
+}
+
+impl Default for GitHubConfig {
+    fn default() -> Self {
+        Self {
+            api_url: "https://api.github.com".to_string(),
+            client_id: None,
+            keyring: true,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -149,6 +171,15 @@ impl Config {
                         expected: "a positive number of milliseconds",
                     })?;
             }
+        }
+        if let Some(url) = get("TFPILOT_GITHUB_API_URL") {
+            self.github.api_url = url;
+        }
+        if let Some(client_id) = get("TFPILOT_GITHUB_CLIENT_ID") {
+            self.github.client_id = Some(client_id);
+        }
+        if let Some(value) = get("TFPILOT_KEYRING") {
+            self.github.keyring = parse_bool("TFPILOT_KEYRING", &value)?;
         }
         if let Some(file) = get("TFPILOT_LOG_FILE") {
             self.log.file = Some(PathBuf::from(file));

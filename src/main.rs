@@ -53,5 +53,10 @@ fn command_name(cli: &Cli) -> &'static str {
         Command::Explain(_) => "explain",
         Command::Events { .. } => "events",
         Command::Insights => "insights",
+        Command::Login(_) => "login",
+        Command::Logout => "logout",
+        Command::Whoami => "whoami",
+        Command::Sim(_) => "sim",
+        Command::InitRepo(_) => "init-repo",
     }
 }

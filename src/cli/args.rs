@@ -48,6 +48,58 @@ pub enum Command {
     },
     /// Counts, failure and success rates, apply durations
     Insights,
+    /// Log in to GitHub with the device flow and keep the token in the OS keyring
+    Login(LoginArgs),
+    /// Forget the stored GitHub token
+    Logout,
+    /// Who the GitHub token belongs to, and where it came from
+    Whoami,
+    /// Serve the GitHub simulator on this machine until interrupted
+    Sim(SimArgs),
+    /// Write tfpilot's workflows into an infra repository checkout
+    InitRepo(InitRepoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// The OAuth app's client id [env: TFPILOT_GITHUB_CLIENT_ID] [config: github.client_id]
+    #[arg(long, value_name = "ID")]
+    pub client_id: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SimArgs {
+    /// Address to listen on (port 0 picks a free one)
+    #[arg(long, default_value = "127.0.0.1:4010", value_name = "HOST:PORT")]
+    pub addr: std::net::SocketAddr,
+    /// Create this repository with envs/{dev,staging,prod}/tfpilot.tf (repeatable)
+    #[arg(
+        long = "repo",
+        value_name = "OWNER/NAME",
+        default_value = "acme/infra-live"
+    )]
+    pub repos: Vec<String>,
+    /// Seconds a dispatched run stays queued
+    #[arg(long, default_value_t = 2, value_name = "SECONDS")]
+    pub queue_seconds: u64,
+    /// Seconds a run takes once started
+    #[arg(long, default_value_t = 6, value_name = "SECONDS")]
+    pub run_seconds: u64,
+    /// Primary rate limit per token and hour
+    #[arg(long, default_value_t = 5000, value_name = "REQUESTS")]
+    pub rate_limit: u32,
+    /// Behave like a GitHub without `return_run_details` on workflow dispatch
+    #[arg(long)]
+    pub without_run_details: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InitRepoArgs {
+    /// The infra repository checkout
+    pub dir: PathBuf,
+    /// Overwrite workflows that differ from tfpilot's
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

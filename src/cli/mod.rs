@@ -1,7 +1,10 @@
 //! The headless CLI: parse, open the store, run one command, print text or JSON.
 
 mod args;
+mod github;
+mod init_repo;
 mod render;
+mod sim;
 
 use render::ListRow;
 
@@ -11,7 +14,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
-pub use args::{Cli, Command, ExplainArgs, ListArgs};
+pub use args::{Cli, Command, ExplainArgs, InitRepoArgs, ListArgs, LoginArgs, SimArgs};
 
 use crate::config::{Config, Dirs};
 use crate::domain::{
@@ -79,6 +82,11 @@ pub async fn run(cli: Cli, context: Session) -> Result<()> {
         Command::Explain(args) => explain(&context, args).await,
         Command::Events { id } => events(&context, &id).await,
         Command::Insights => insights(&context).await,
+        Command::Login(args) => github::login(&context, args).await,
+        Command::Logout => github::logout(&context),
+        Command::Whoami => github::whoami(&context).await,
+        Command::Sim(args) => sim::serve(&context, args).await,
+        Command::InitRepo(args) => init_repo::run(&context, &args),
     }
 }
 

@@ -9,8 +9,10 @@
 
 mod cache;
 pub mod client;
+pub mod device;
 pub mod error;
 pub mod models;
+pub mod token;
 pub mod transport;
 
 pub use client::{

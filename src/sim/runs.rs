@@ -21,6 +21,7 @@ pub fn step_names(operation: &str) -> Vec<String> {
     };
     [
         "Set up job",
+        "Check inputs",
         "Checkout",
         "Setup Terraform",
         "Configure AWS credentials",
@@ -193,13 +194,14 @@ fn render_log(
             run.job_id % 100
         ),
     );
+    log.group(at(1), "Run [[ \"$TFPILOT_ENVIRONMENT\" =~ ^[a-z0-9][a-z0-9-]*$ ]] || { echo \"::error::environment must be lowercase letters, digits and -\"; exit 1; }", &[]);
     log.group(
-        at(1),
+        at(2),
         "Run actions/checkout@v4",
         &[&format!("  ref: {}", run.head_branch)],
     );
     log.line(
-        at(1),
+        at(2),
         &format!(
             "HEAD is now at {} {}",
             &run.head_sha[..7.min(run.head_sha.len())],
@@ -207,16 +209,16 @@ fn render_log(
         ),
     );
     log.group(
-        at(2),
+        at(3),
         "Run hashicorp/setup-terraform@v3",
         &["  terraform_version: 1.9.8"],
     );
     log.group(
-        at(3),
+        at(4),
         "Run aws-actions/configure-aws-credentials@v4",
         &["  role-session-name: tfpilot"],
     );
-    log.group(at(4), "Run terraform init -input=false", &[]);
+    log.group(at(5), "Run terraform init -input=false -no-color", &[]);
     for line in [
         "Initializing the backend...",
         "Initializing modules...",
@@ -225,17 +227,22 @@ fn render_log(
         "",
         "Terraform has been successfully initialized!",
     ] {
-        log.line(at(4), line);
+        log.line(at(5), line);
     }
-    let main_at = at(5);
+    let main_at = at(6);
     let command = match run.operation.as_str() {
-        "plan" | "drift" => "terraform plan -input=false -no-color -detailed-exitcode".to_string(),
-        "apply" => "terraform apply -input=false -no-color -auto-approve".to_string(),
+        "plan" => "terraform plan -input=false -no-color -lock-timeout=5m -out=tfplan".to_string(),
+        "drift" => {
+            "terraform plan -input=false -no-color -lock-timeout=5m -detailed-exitcode".to_string()
+        }
+        "apply" => {
+            "terraform apply -input=false -no-color -lock-timeout=5m -auto-approve".to_string()
+        }
         "destroy" => format!(
-            "terraform destroy -input=false -no-color -auto-approve -target=module.{}",
+            "terraform destroy -input=false -no-color -lock-timeout=5m -auto-approve -target=module.{}",
             crate::domain::infra_file::module_label(&run.request_id)
         ),
-        _ => "tfpilot-cleanup --check-state".to_string(),
+        _ => "terraform state list".to_string(),
     };
     log.group(
         main_at,

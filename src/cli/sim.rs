@@ -1,0 +1,75 @@
+//! `tfpilot sim`: the GitHub simulator as a standalone server.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Result, bail};
+use serde_json::json;
+
+use super::{Session, SimArgs, print, print_json};
+use crate::sim::{SimClock, SimOptions, Simulator};
+
+const PREAMBLE: &str = "# Terraform root of this environment. tfpilot writes its blocks below.\n";
+
+pub async fn serve(context: &Session, args: SimArgs) -> Result<()> {
+    let options = SimOptions {
+        queue_seconds: args.queue_seconds,
+        run_seconds: args.run_seconds,
+        rate_limit: args.rate_limit,
+        return_run_details: !args.without_run_details,
+        ..SimOptions::default()
+    };
+    let sim = Simulator::start(args.addr, options, SimClock::real()).await?;
+    for repo in &args.repos {
+        let Some((owner, name)) = repo.split_once('/') else {
+            bail!("--repo {repo:?} must look like OWNER/NAME");
+        };
+        let mut files = BTreeMap::from([(
+            "README.md".to_string(),
+            format!("# {name}\n\nInfrastructure managed with tfpilot.\n"),
+        )]);
+        for environment in ["dev", "staging", "prod"] {
+            files.insert(
+                format!("envs/{environment}/tfpilot.tf"),
+                PREAMBLE.to_string(),
+            );
+        }
+        sim.create_repo(owner, name, files)?;
+    }
+    tracing::info!(url = %sim.base_url(), repos = ?args.repos, "simulator listening");
+    if context.json {
+        print_json(&json!({"url": sim.base_url(), "repos": args.repos}))?;
+    } else {
+        print(&format!(
+            "GitHub simulator on {url} (repos: {repos})\n\
+             Tokens are sim-<login>. Try:\n  \
+             GITHUB_TOKEN=sim-alice TFPILOT_GITHUB_API_URL={url} tfpilot whoami\n\
+             Control endpoints: {url}/_sim/state, /_sim/faults, /_sim/outcomes (docs/simulator.md).\n\
+             Ctrl-C stops it.\n",
+            url = sim.base_url(),
+            repos = args.repos.join(", ")
+        ))?;
+    }
+    shutdown_signal().await;
+    sim.shutdown().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
