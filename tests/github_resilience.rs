@@ -250,6 +250,25 @@ async fn a_dispatch_whose_answer_is_lost_is_not_sent_again() {
         2
     );
 
+    // A server that ignores return_run_details answers 204: the run is looked up.
+    sim.add_fault(FaultRule {
+        status: Some(204),
+        after_handler: true,
+        times: Some(1),
+        ..fault(dispatches)
+    });
+    let dispatched = github
+        .dispatch(&repo(), "tfpilot-apply.yml", "main", &inputs("no-details"))
+        .await
+        .unwrap();
+    assert_eq!(dispatched.found_by, Some(RunFoundBy::Lookup));
+    let run = github
+        .get_run(&repo(), dispatched.run_id.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(run.tfpilot_name().unwrap().dispatch_id, "no-details");
+    sim.clear_faults();
+
     // Refused before GitHub acted: sent again, once.
     sim.add_fault(FaultRule {
         status: Some(503),
@@ -263,7 +282,7 @@ async fn a_dispatch_whose_answer_is_lost_is_not_sent_again() {
     assert_eq!(dispatched.found_by, Some(RunFoundBy::RunDetails));
     assert_eq!(
         sim.dispatch_count("acme", "infra-live", "tfpilot-apply.yml", "req_r"),
-        3
+        4
     );
     let run = github
         .get_run(&repo(), dispatched.run_id.unwrap())

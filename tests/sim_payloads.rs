@@ -321,6 +321,16 @@ async fn write_answers_and_errors_match_github() {
         "file update",
     );
     let _: octocrab::models::repos::FileUpdate = serde_json::from_value(update).unwrap();
+    let file: Value = crab
+        .get(format!("{base}/contents/new.tf?ref=main"), None::<&()>)
+        .await
+        .unwrap();
+    let raw = crab
+        ._get(file["download_url"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(raw.status(), 200);
+    assert_eq!(crab.body_to_string(raw).await.unwrap(), "x = 1\n");
 
     let main: Value = crab
         .get(format!("{base}/git/ref/heads/main"), None::<&()>)

@@ -462,6 +462,40 @@ mod tests {
         assert!(plain.resolve().unwrap().is_none());
     }
 
+    /// A keyring that refuses everything, as on a headless host or in a
+    /// container where keyctl is denied.
+    struct RefusingKeyring;
+
+    impl SecretStore for RefusingKeyring {
+        fn describe(&self) -> TokenSource {
+            TokenSource::Keyring("refusing")
+        }
+        fn get(&self, _: &str) -> Result<Option<Token>, TokenError> {
+            Ok(None)
+        }
+        fn set(&self, _: &str, _: &Token) -> Result<(), TokenError> {
+            Err(TokenError::NowhereToStore("refusing: AccessDenied".into()))
+        }
+        fn delete(&self, _: &str) -> Result<bool, TokenError> {
+            Ok(false)
+        }
+    }
+
+    #[test]
+    fn a_keyring_that_refuses_falls_through_to_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sources = sources(dir.path(), &[]);
+        sources.stores.insert(0, Box::new(RefusingKeyring));
+        let stored_in = sources.save(&Token::new("t").unwrap()).unwrap();
+        assert!(matches!(stored_in, TokenSource::File(_)), "{stored_in:?}");
+        sources.stores.remove(1);
+        let error = sources
+            .save(&Token::new("t").unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("AccessDenied"), "{error}");
+    }
+
     #[cfg(unix)]
     #[test]
     fn the_token_file_is_private_and_loose_files_are_refused() {

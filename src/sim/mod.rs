@@ -296,6 +296,7 @@ fn router(shared: Arc<Shared>) -> Router {
             post(control::post_device_authorize),
         )
         .route("/_sim/logs/{job_id}", get(actions::log_blob))
+        .route("/_sim/raw/{owner}/{repo}/{sha}", get(repos::raw_blob))
         .route("/login/device", get(device::verification_page));
     api.merge(control)
         .fallback(|| async { server::not_found() })

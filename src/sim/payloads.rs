@@ -78,7 +78,7 @@ pub fn content_file(
         "url": format!("{api}?ref={reference}"),
         "html_url": html,
         "git_url": git_url,
-        "download_url": format!("{base}/_sim/raw/{}/{reference}/{path}", repo.full_name()),
+        "download_url": format!("{base}/_sim/raw/{}/{sha}", repo.full_name()),
         "type": "file",
         "content": wrapped_base64(content.as_bytes()),
         "encoding": "base64",
@@ -114,7 +114,7 @@ pub fn content_entry(
         "url": format!("{api}?ref={reference}"),
         "html_url": html,
         "git_url": git_url,
-        "download_url": if kind == "dir" { Value::Null } else { json!(format!("{base}/_sim/raw/{}/{reference}/{path}", repo.full_name())) },
+        "download_url": if kind == "dir" { Value::Null } else { json!(format!("{base}/_sim/raw/{}/{sha}", repo.full_name())) },
         "type": kind,
         "_links": {"self": format!("{api}?ref={reference}"), "git": git_url, "html": html}
     })

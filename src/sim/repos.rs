@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Extension, Path, Query, State};
-use axum::http::StatusCode;
-use axum::response::Response;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -341,4 +341,30 @@ pub async fn create_ref(
         .insert(branch.to_string(), request.sha.clone());
     let body = payloads::git_ref(&base, repo, branch, &request.sha);
     reply(StatusCode::CREATED, body)
+}
+
+/// A file's bytes by blob sha: where `download_url` points (GitHub serves these
+/// from raw.githubusercontent.com).
+pub async fn raw_blob(
+    State(shared): State<Arc<Shared>>,
+    Path((owner, name, sha)): Path<(String, String, String)>,
+) -> Response {
+    let state = shared.lock();
+    let Some(repo) = state.repo(&owner, &name) else {
+        return (StatusCode::NOT_FOUND, "404: Not Found").into_response();
+    };
+    let content = repo
+        .commits
+        .values()
+        .flat_map(|commit| commit.tree.values())
+        .find(|content| git::blob_sha(content) == sha)
+        .cloned();
+    match content {
+        Some(content) => (
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            content,
+        )
+            .into_response(),
+        None => (StatusCode::NOT_FOUND, "404: Not Found").into_response(),
+    }
 }

@@ -291,7 +291,11 @@ async fn apply_fault(rule: &FaultRule, kill: Option<&ConnectionKill>) -> Option<
             "https://docs.github.com/rest",
         )
     });
-    let mut response = json(status, body);
+    let mut response = if status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED {
+        status.into_response()
+    } else {
+        json(status, body)
+    };
     if let Some(seconds) = rule.retry_after
         && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
     {
