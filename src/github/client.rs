@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 
 use super::error::GitHubError;
 use super::models::{
-    ContentPayload, FileCommit, FileContent, FileUpdatePayload, GitRefPayload, Job, JobsPage,
-    PullRequest, Rate, RateLimitPayload, Review, RunsPage, User, WorkflowRun,
+    ContentPayload, FileCommit, FileContent, FileUpdatePayload, GitRefPayload, PullRequest, Rate,
+    RateLimitPayload, Review, User,
 };
 use super::transport::{Transport, TransportConfig};
 
@@ -18,9 +18,7 @@ pub use super::transport::RetryPolicy;
 
 const TTL_USER: Duration = Duration::from_secs(300);
 const TTL_PULL: Duration = Duration::from_secs(30);
-const TTL_RUNS: Duration = Duration::from_secs(15);
-const TTL_RUN: Duration = Duration::from_secs(10);
-const NO_TTL: Duration = Duration::ZERO;
+pub(super) const NO_TTL: Duration = Duration::ZERO;
 
 /// Where and how to reach GitHub.
 #[derive(Debug, Clone)]
@@ -68,7 +66,7 @@ impl RepoId {
         }
     }
 
-    fn path(&self) -> String {
+    pub(super) fn path(&self) -> String {
         format!("/repos/{}/{}", encode(&self.owner), encode(&self.name))
     }
 }
@@ -112,40 +110,9 @@ impl MergeMethod {
     }
 }
 
-/// Inputs every tfpilot workflow takes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DispatchInputs {
-    pub request_id: String,
-    pub environment: String,
-    pub dispatch_id: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RunFoundBy {
-    /// GitHub returned the run id with the dispatch.
-    RunDetails,
-    /// Found by the dispatch id in the run's name.
-    Lookup,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Dispatched {
-    /// `None` when GitHub accepted the dispatch but the run is not listed yet;
-    /// it can be found later by its dispatch id.
-    pub run_id: Option<u64>,
-    pub found_by: Option<RunFoundBy>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JobLog {
-    pub text: String,
-    /// The log was longer than the cap; `text` is its tail.
-    pub truncated: bool,
-}
-
 #[derive(Clone)]
 pub struct GitHub {
-    transport: Arc<Transport>,
+    pub(super) transport: Arc<Transport>,
 }
 
 impl GitHub {
@@ -506,7 +473,7 @@ impl GitHub {
             .then(|| pull.merge_commit_sha.unwrap_or_default()))
     }
 
-    fn transport_policy(&self) -> &RetryPolicy {
+    pub(super) fn transport_policy(&self) -> &RetryPolicy {
         self.transport.policy()
     }
 
@@ -529,221 +496,10 @@ impl GitHub {
             .await
             .map(|_| ())
     }
-
-    /// Dispatch `workflow` on `reference` and find its run. Exactly once: the
-    /// run is looked up by `dispatch_id` before any retry, so a dispatch that
-    /// GitHub accepted but whose answer was lost is never sent again.
-    pub async fn dispatch(
-        &self,
-        repo: &RepoId,
-        workflow: &str,
-        reference: &str,
-        inputs: &DispatchInputs,
-    ) -> Result<Dispatched, GitHubError> {
-        let endpoint = "POST /repos/{owner}/{repo}/actions/workflows/{workflow}/dispatches";
-        let url = format!(
-            "{}/actions/workflows/{}/dispatches",
-            repo.path(),
-            encode(workflow)
-        );
-        let mut request = json!({
-            "ref": reference,
-            "inputs": {
-                "request_id": inputs.request_id,
-                "environment": inputs.environment,
-                "dispatch_id": inputs.dispatch_id,
-            },
-            "return_run_details": true,
-        });
-        let mut attempt = 0;
-        loop {
-            match self
-                .transport
-                .write(endpoint, Method::POST, &url, &request)
-                .await
-            {
-                Ok(reply) => {
-                    let run_id = (reply.status == http::StatusCode::OK)
-                        .then(|| reply.json::<Value>(endpoint).ok())
-                        .flatten()
-                        .and_then(|body| body.get("workflow_run_id").and_then(Value::as_u64));
-                    if let Some(run_id) = run_id {
-                        return Ok(Dispatched {
-                            run_id: Some(run_id),
-                            found_by: Some(RunFoundBy::RunDetails),
-                        });
-                    }
-                    return self
-                        .await_dispatched_run(repo, workflow, &inputs.dispatch_id)
-                        .await;
-                }
-                // Servers from before run details reject the field: ask again without it.
-                Err(
-                    GitHubError::Validation { message, .. }
-                    | GitHubError::Unexpected {
-                        status: 400,
-                        message,
-                        ..
-                    },
-                ) if message.contains("return_run_details")
-                    && request.get("return_run_details").is_some() =>
-                {
-                    if let Some(map) = request.as_object_mut() {
-                        map.remove("return_run_details");
-                    }
-                }
-                Err(error @ (GitHubError::Server { .. } | GitHubError::Network { .. })) => {
-                    // GitHub may have acted before failing: look before sending again.
-                    if let Some(run) = self
-                        .find_dispatched_run(repo, workflow, &inputs.dispatch_id)
-                        .await?
-                    {
-                        return Ok(Dispatched {
-                            run_id: Some(run.id),
-                            found_by: Some(RunFoundBy::Lookup),
-                        });
-                    }
-                    let Some(pause) = self.transport_policy().backoff.get(attempt) else {
-                        return Err(error);
-                    };
-                    tokio::time::sleep(*pause).await;
-                    if let Some(run) = self
-                        .find_dispatched_run(repo, workflow, &inputs.dispatch_id)
-                        .await?
-                    {
-                        return Ok(Dispatched {
-                            run_id: Some(run.id),
-                            found_by: Some(RunFoundBy::Lookup),
-                        });
-                    }
-                    attempt += 1;
-                }
-                Err(error) => return Err(error),
-            }
-        }
-    }
-
-    /// After a dispatch without run details the run appears within seconds:
-    /// look for it a few times, then leave it to later syncs.
-    async fn await_dispatched_run(
-        &self,
-        repo: &RepoId,
-        workflow: &str,
-        dispatch_id: &str,
-    ) -> Result<Dispatched, GitHubError> {
-        let pauses = self.transport_policy().backoff.clone();
-        for pause in std::iter::once(Duration::ZERO).chain(pauses) {
-            tokio::time::sleep(pause).await;
-            if let Some(run) = self
-                .find_dispatched_run(repo, workflow, dispatch_id)
-                .await?
-            {
-                return Ok(Dispatched {
-                    run_id: Some(run.id),
-                    found_by: Some(RunFoundBy::Lookup),
-                });
-            }
-        }
-        Ok(Dispatched {
-            run_id: None,
-            found_by: None,
-        })
-    }
-
-    /// The run of `workflow` whose name carries `dispatch_id`, among its most
-    /// recent dispatched runs.
-    pub async fn find_dispatched_run(
-        &self,
-        repo: &RepoId,
-        workflow: &str,
-        dispatch_id: &str,
-    ) -> Result<Option<WorkflowRun>, GitHubError> {
-        let endpoint = "GET /repos/{owner}/{repo}/actions/workflows/{workflow}/runs";
-        for page in 1..=2 {
-            let url = format!(
-                "{}/actions/workflows/{}/runs?event=workflow_dispatch&per_page=50&page={page}",
-                repo.path(),
-                encode(workflow)
-            );
-            let runs: RunsPage = self
-                .transport
-                .get(endpoint, &url, NO_TTL)
-                .await?
-                .json(endpoint)?;
-            let count = runs.workflow_runs.len();
-            if let Some(run) = runs.workflow_runs.into_iter().find(|run| {
-                run.tfpilot_name()
-                    .is_some_and(|name| name.dispatch_id == dispatch_id)
-            }) {
-                return Ok(Some(run));
-            }
-            if count < 50 {
-                break;
-            }
-        }
-        Ok(None)
-    }
-
-    /// One page of the repo's dispatched runs, newest first: sync reads these
-    /// once per repo per cycle rather than asking run by run.
-    pub async fn list_dispatch_runs(
-        &self,
-        repo: &RepoId,
-        page: u32,
-        per_page: u32,
-    ) -> Result<RunsPage, GitHubError> {
-        let endpoint = "GET /repos/{owner}/{repo}/actions/runs";
-        let url = format!(
-            "{}/actions/runs?event=workflow_dispatch&per_page={}&page={}",
-            repo.path(),
-            per_page.clamp(1, 100),
-            page.max(1)
-        );
-        self.transport
-            .get(endpoint, &url, TTL_RUNS)
-            .await?
-            .json(endpoint)
-    }
-
-    pub async fn get_run(&self, repo: &RepoId, run_id: u64) -> Result<WorkflowRun, GitHubError> {
-        let endpoint = "GET /repos/{owner}/{repo}/actions/runs/{run_id}";
-        self.transport
-            .get(
-                endpoint,
-                &format!("{}/actions/runs/{run_id}", repo.path()),
-                TTL_RUN,
-            )
-            .await?
-            .json(endpoint)
-    }
-
-    pub async fn list_jobs(&self, repo: &RepoId, run_id: u64) -> Result<Vec<Job>, GitHubError> {
-        let endpoint = "GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs";
-        let url = format!("{}/actions/runs/{run_id}/jobs?per_page=100", repo.path());
-        let page: JobsPage = self
-            .transport
-            .get(endpoint, &url, TTL_RUN)
-            .await?
-            .json(endpoint)?;
-        Ok(page.jobs)
-    }
-
-    /// A job's log as plain text, at most `max_bytes` (the tail, whole lines).
-    pub async fn job_log(
-        &self,
-        repo: &RepoId,
-        job_id: u64,
-        max_bytes: usize,
-    ) -> Result<JobLog, GitHubError> {
-        let endpoint = "GET /repos/{owner}/{repo}/actions/jobs/{job_id}/logs";
-        let url = format!("{}/actions/jobs/{job_id}/logs", repo.path());
-        let (text, truncated) = self.transport.get_tail(endpoint, &url, max_bytes).await?;
-        Ok(JobLog { text, truncated })
-    }
 }
 
 /// Percent-encode one path segment or query value.
-fn encode(text: &str) -> String {
+pub(super) fn encode(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for byte in text.bytes() {
         if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
@@ -756,7 +512,7 @@ fn encode(text: &str) -> String {
 }
 
 /// Percent-encode a path, keeping its `/` separators.
-fn encode_path(path: &str) -> String {
+pub(super) fn encode_path(path: &str) -> String {
     path.split('/').map(encode).collect::<Vec<_>>().join("/")
 }
 

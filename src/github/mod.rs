@@ -7,17 +7,19 @@
 //! Server versions and older recordings lack, and one missing field must not
 //! stop a sync.
 
+pub mod actions;
 mod cache;
 pub mod client;
 pub mod device;
 pub mod error;
 pub mod models;
+mod reply;
 pub mod token;
 pub mod transport;
 
+pub use actions::{DispatchInputs, Dispatched, JobLog, RunFoundBy};
 pub use client::{
-    BranchCreated, DispatchInputs, Dispatched, GitHub, GitHubSettings, JobLog, MergeMethod,
-    PullOpened, RepoId, RetryPolicy, RunFoundBy,
+    BranchCreated, GitHub, GitHubSettings, MergeMethod, PullOpened, RepoId, RetryPolicy,
 };
 pub use error::GitHubError;
 pub use transport::{CallCount, RateBudget};

@@ -78,16 +78,10 @@ fn render(state: &mut SimState, base: &str, repo: &Repository, pull: &Pull) -> V
         let id = state.user_id(&login);
         payloads::user(base, &login, id)
     });
-    let head_sha = match &pull.merge_commit_sha {
-        Some(_) if pull.merged_at.is_some() => repo
-            .tip(&pull.head)
-            .map(|c| c.sha.clone())
-            .unwrap_or_default(),
-        _ => repo
-            .tip(&pull.head)
-            .map(|c| c.sha.clone())
-            .unwrap_or_default(),
-    };
+    let head_sha = repo
+        .tip(&pull.head)
+        .map(|c| c.sha.clone())
+        .unwrap_or_default();
     let base_sha = repo
         .tip(&pull.base)
         .map(|c| c.sha.clone())
