@@ -392,3 +392,27 @@ fn templates_and_simulator_agree_on_names_inputs_and_steps() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_port_is_a_clear_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let home = Home::new();
+    let (code, _, err) = home
+        .run("http://unused", &["sim", "--addr", &addr], &[])
+        .await;
+    assert_eq!(code, 1);
+    assert!(
+        err.contains(&format!("cannot listen on {addr}")) && err.contains("pick another port"),
+        "{err}"
+    );
+    let (code, _, err) = home
+        .run(
+            "http://unused",
+            &["sim", "--addr", "127.0.0.1:0", "--repo", "no-slash"],
+            &[],
+        )
+        .await;
+    assert_eq!(code, 1);
+    assert!(err.contains("must look like OWNER/NAME"), "{err}");
+}

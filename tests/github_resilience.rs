@@ -367,3 +367,53 @@ async fn long_logs_keep_their_tail_in_whole_lines() {
         tail.text
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn plain_refusals_are_not_mistaken_for_rate_limits() {
+    let sim = simulator(SimOptions::default()).await;
+    let (number, _) = open_pull(&sim).await;
+    let github = client(&sim, "bob");
+    let body = serde_json::json!({"message": "Resource not accessible by integration", "documentation_url": "https://docs.github.com/rest"});
+    sim.add_fault(FaultRule {
+        status: Some(403),
+        body: Some(body),
+        times: Some(1),
+        ..fault("/repos/*/pulls/*")
+    });
+    let started = Instant::now();
+    let error = github.get_pull(&repo(), number).await.unwrap_err();
+    assert_eq!(started.elapsed(), Duration::ZERO, "no wait for a refusal");
+    assert!(matches!(error, GitHubError::Forbidden { .. }), "{error:?}");
+    assert!(
+        error
+            .to_string()
+            .contains("Resource not accessible by integration")
+            && error.to_string().contains("scopes")
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_400_for_run_details_is_answered_by_asking_without_them() {
+    let sim = simulator(SimOptions::default()).await;
+    let github = client(&sim, "alice");
+    let body = serde_json::json!({"message": "Invalid request.\n\n\"return_run_details\" is not a permitted key."});
+    sim.add_fault(FaultRule {
+        status: Some(400),
+        body: Some(body),
+        times: Some(1),
+        ..fault("/repos/acme/infra-live/actions/workflows/*/dispatches")
+    });
+    let dispatched = github
+        .dispatch(&repo(), "tfpilot-plan.yml", "main", &inputs("old-400"))
+        .await
+        .unwrap();
+    assert_eq!(
+        dispatched.found_by,
+        Some(RunFoundBy::Lookup),
+        "the resend had no run details to return"
+    );
+    assert_eq!(
+        sim.dispatch_count("acme", "infra-live", "tfpilot-plan.yml", "req_r"),
+        1
+    );
+}

@@ -18,11 +18,15 @@ pub async fn serve(context: &Session, args: SimArgs) -> Result<()> {
         return_run_details: !args.without_run_details,
         ..SimOptions::default()
     };
-    let sim = Simulator::start(args.addr, options, SimClock::real()).await?;
+    let mut repos = Vec::new();
     for repo in &args.repos {
         let Some((owner, name)) = repo.split_once('/') else {
             bail!("--repo {repo:?} must look like OWNER/NAME");
         };
+        repos.push((owner, name));
+    }
+    let sim = Simulator::start(args.addr, options, SimClock::real()).await?;
+    for (owner, name) in repos {
         let mut files = BTreeMap::from([(
             "README.md".to_string(),
             format!("# {name}\n\nInfrastructure managed with tfpilot.\n"),

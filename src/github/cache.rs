@@ -1,6 +1,7 @@
 //! Response cache for GETs: bodies kept with their ETag (so an unchanged
 //! resource costs a free 304) and a short freshness window (so a burst of reads
-//! costs nothing at all). Bounded; the least recently stored entry goes first.
+//! costs nothing at all). Bounded in entries and in bytes (a page of 100 runs
+//! is about a megabyte on GitHub); the least recently stored entry goes first.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -20,13 +21,17 @@ pub struct Entry {
 pub struct ResponseCache {
     entries: HashMap<String, Entry>,
     capacity: usize,
+    max_bytes: usize,
+    bytes: usize,
 }
 
 impl ResponseCache {
-    pub fn new(capacity: usize) -> Self {
+    pub fn new(capacity: usize, max_bytes: usize) -> Self {
         Self {
             entries: HashMap::new(),
             capacity: capacity.max(1),
+            max_bytes,
+            bytes: 0,
         }
     }
 
@@ -50,20 +55,25 @@ impl ResponseCache {
         ttl: Duration,
         now: Instant,
     ) {
-        if etag.is_none() && ttl.is_zero() {
-            self.entries.remove(key);
+        self.remove(key);
+        // Nothing to reuse, or too big to keep without pushing out everything else.
+        if (etag.is_none() && ttl.is_zero()) || body.len() > self.max_bytes / 4 {
             return;
         }
-        if !self.entries.contains_key(key) && self.entries.len() >= self.capacity {
+        while !self.entries.is_empty()
+            && (self.entries.len() >= self.capacity || self.bytes + body.len() > self.max_bytes)
+        {
             let oldest = self
                 .entries
                 .iter()
                 .min_by_key(|(_, entry)| entry.stored_at)
                 .map(|(key, _)| key.clone());
-            if let Some(oldest) = oldest {
-                self.entries.remove(&oldest);
+            match oldest {
+                Some(oldest) => self.remove(&oldest),
+                None => break,
             }
         }
+        self.bytes += body.len();
         self.entries.insert(
             key.to_string(),
             Entry {
@@ -73,6 +83,12 @@ impl ResponseCache {
                 fresh_until: now + ttl,
             },
         );
+    }
+
+    fn remove(&mut self, key: &str) {
+        if let Some(entry) = self.entries.remove(key) {
+            self.bytes -= entry.body.len();
+        }
     }
 
     /// A 304 proved the body current: it is fresh again for `ttl`.
@@ -105,7 +121,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn freshness_revalidation_and_bounds() {
-        let mut cache = ResponseCache::new(2);
+        let mut cache = ResponseCache::new(2, 1 << 20);
         let now = Instant::now();
         cache.store(
             "/a",
@@ -150,5 +166,42 @@ mod tests {
 
         cache.store("/d", None, Bytes::from("D"), Duration::ZERO, now);
         assert!(cache.get("/d").is_none(), "nothing to reuse: not stored");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn bytes_are_bounded_too() {
+        let mut cache = ResponseCache::new(100, 40);
+        let now = Instant::now();
+        for (index, key) in ["/a", "/b", "/c", "/d", "/e"].into_iter().enumerate() {
+            let at = now + Duration::from_secs(index as u64);
+            cache.store(
+                key,
+                Some("e".into()),
+                Bytes::from(vec![b'x'; 10]),
+                Duration::from_secs(60),
+                at,
+            );
+        }
+        assert_eq!((cache.len(), cache.bytes), (4, 40));
+        assert!(cache.get("/a").is_none(), "the oldest went first");
+        cache.store(
+            "/big",
+            Some("e".into()),
+            Bytes::from(vec![b'x'; 11]),
+            Duration::from_secs(60),
+            now,
+        );
+        assert!(
+            cache.get("/big").is_none(),
+            "over a quarter of the budget: not kept"
+        );
+        cache.store(
+            "/b",
+            Some("e2".into()),
+            Bytes::from(vec![b'y'; 5]),
+            Duration::from_secs(60),
+            now,
+        );
+        assert_eq!(cache.bytes, 35, "replacing an entry releases its bytes");
     }
 }

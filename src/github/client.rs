@@ -28,8 +28,9 @@ pub struct GitHubSettings {
     pub connect_timeout: Option<Duration>,
     pub read_timeout: Option<Duration>,
     pub policy: RetryPolicy,
-    /// Bounded size of the response cache.
+    /// Bounds of the response cache: entries and bytes of bodies.
     pub cache_entries: usize,
+    pub cache_bytes: usize,
 }
 
 impl GitHubSettings {
@@ -40,6 +41,7 @@ impl GitHubSettings {
             read_timeout: Some(Duration::from_secs(30)),
             policy: RetryPolicy::default(),
             cache_entries: 1024,
+            cache_bytes: 32 * 1024 * 1024,
         }
     }
 
@@ -124,6 +126,7 @@ impl GitHub {
             read_timeout: settings.read_timeout,
             policy: settings.policy.clone(),
             cache_entries: settings.cache_entries,
+            cache_bytes: settings.cache_bytes,
         })?;
         Ok(Self { transport })
     }

@@ -94,6 +94,7 @@ pub struct TransportConfig {
     pub read_timeout: Option<Duration>,
     pub policy: RetryPolicy,
     pub cache_entries: usize,
+    pub cache_bytes: usize,
 }
 
 impl Transport {
@@ -120,7 +121,7 @@ impl Transport {
             crab,
             base_url: api_url,
             policy: config.policy,
-            cache: Mutex::new(ResponseCache::new(config.cache_entries)),
+            cache: Mutex::new(ResponseCache::new(config.cache_entries, config.cache_bytes)),
             budget,
             counters: Mutex::new(BTreeMap::new()),
         }))
