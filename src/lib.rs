@@ -1,7 +1,7 @@
 //! tfpilot: a Terraform self-service control plane for the terminal.
 //!
-//! Layers, with dependencies pointing down only: `cli` (edge) -> `store` (adapters) ->
-//! `domain` (pure). See docs/architecture.md.
+//! Layers, with dependencies pointing down only: `cli` and `sim` (edges) -> `store` and
+//! `github` (adapters) -> `domain` (pure). See docs/architecture.md.
 
 pub mod cli;
 pub mod config;

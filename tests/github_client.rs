@@ -474,6 +474,18 @@ async fn branch_protection_and_error_mappings() {
     assert!(error.to_string().contains("tfpilot login"));
     assert!(!format!("{error} {error:?}").contains("ghp_notASimToken123"));
 
+    let pasted = tfpilot::github::GitHub::connect(
+        &tfpilot::github::GitHubSettings::new(sim.base_url()).without_timeouts(),
+        "ghp_pasted\twith a tab",
+    )
+    .err()
+    .unwrap();
+    assert!(
+        pasted.to_string().contains("check GITHUB_TOKEN"),
+        "{pasted}"
+    );
+    assert!(!pasted.to_string().contains("pasted"));
+
     let rate = alice.rate_limit().await.unwrap();
     assert_eq!(rate.limit, 5000);
     assert!(rate.remaining < 5000);

@@ -119,6 +119,13 @@ pub struct GitHub {
 
 impl GitHub {
     pub fn connect(settings: &GitHubSettings, token: &str) -> Result<Self, GitHubError> {
+        // A pasted token with a stray character would only fail at the first
+        // request, looking like a network problem: say what it is instead.
+        if token.is_empty() || !token.chars().all(|c| c.is_ascii_graphic()) {
+            return Err(GitHubError::Config(
+                "the token is empty or contains spaces or characters GitHub tokens never have; check GITHUB_TOKEN or run `tfpilot login`".into(),
+            ));
+        }
         let transport = Transport::new(TransportConfig {
             api_url: settings.api_url.clone(),
             token: token.to_string(),
