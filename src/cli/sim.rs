@@ -25,6 +25,14 @@ pub async fn serve(context: &Session, args: SimArgs) -> Result<()> {
         };
         repos.push((owner, name));
     }
+    if !args.addr.ip().is_loopback() {
+        // The /_sim/ control endpoints take no token: anyone who can reach them can
+        // rewrite the simulated GitHub.
+        eprintln!(
+            "warning: listening on {}, beyond this machine; the simulator's control endpoints need no token",
+            args.addr
+        );
+    }
     let sim = Simulator::start(args.addr, options, SimClock::real()).await?;
     for (owner, name) in repos {
         let mut files = BTreeMap::from([(
