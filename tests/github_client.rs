@@ -492,6 +492,28 @@ async fn branch_protection_and_error_mappings() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn mergeability_is_unknown_while_github_computes_it() {
+    let sim = simulator(SimOptions {
+        mergeability_seconds: 3,
+        ..SimOptions::default()
+    })
+    .await;
+    let alice = client(&sim, "alice");
+    let (number, _) = open_request(&alice, "req_m", "payments-dev-m").await;
+    let pull = alice.get_pull(&repo(), number).await.unwrap();
+    assert_eq!(
+        (pull.mergeable, pull.mergeable_state.as_deref()),
+        (None, Some("unknown"))
+    );
+    elapse(&sim, Duration::from_secs(31)).await;
+    let pull = alice.get_pull(&repo(), number).await.unwrap();
+    assert_eq!(
+        (pull.mergeable, pull.mergeable_state.as_deref()),
+        (Some(true), Some("clean"))
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn older_servers_without_run_details_are_found_by_dispatch_id() {
     let sim = simulator(SimOptions {
         return_run_details: false,

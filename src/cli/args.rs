@@ -91,6 +91,9 @@ pub struct SimArgs {
     /// Behave like a GitHub without `return_run_details` on workflow dispatch
     #[arg(long)]
     pub without_run_details: bool,
+    /// Seconds after a push during which a pull request's `mergeable` is null
+    #[arg(long, default_value_t = 2, value_name = "SECONDS")]
+    pub mergeability_seconds: u64,
 }
 
 #[derive(Debug, Args)]

@@ -16,6 +16,7 @@ pub async fn serve(context: &Session, args: SimArgs) -> Result<()> {
         run_seconds: args.run_seconds,
         rate_limit: args.rate_limit,
         return_run_details: !args.without_run_details,
+        mergeability_seconds: args.mergeability_seconds,
         ..SimOptions::default()
     };
     let mut repos = Vec::new();

@@ -30,6 +30,10 @@ pub struct SimOptions {
     pub return_run_details: bool,
     /// Seconds a device-flow client must wait between polls.
     pub device_poll_interval: u64,
+    /// Seconds after a push during which a pull request's `mergeable` is `null`,
+    /// as GitHub computes it in the background. 0 answers at once.
+    #[serde(default)]
+    pub mergeability_seconds: u64,
 }
 
 impl Default for SimOptions {
@@ -40,6 +44,7 @@ impl Default for SimOptions {
             rate_limit: 5000,
             return_run_details: true,
             device_poll_interval: 5,
+            mergeability_seconds: 0,
         }
     }
 }

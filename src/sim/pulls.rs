@@ -39,7 +39,12 @@ fn approvals(state: &SimState, pull: &Pull) -> usize {
         .count()
 }
 
-fn mergeability(state: &SimState, repo: &Repository, pull: &Pull) -> payloads::Mergeability {
+fn mergeability(
+    state: &SimState,
+    repo: &Repository,
+    pull: &Pull,
+    now: DateTime<Utc>,
+) -> payloads::Mergeability {
     if pull.state == PullState::Closed {
         return payloads::Mergeability {
             mergeable: None,
@@ -52,6 +57,13 @@ fn mergeability(state: &SimState, repo: &Repository, pull: &Pull) -> payloads::M
             state: "dirty",
         };
     };
+    let pushed = head.at.max(base.at).max(pull.created_at);
+    if now < pushed + chrono::Duration::seconds(state.options.mergeability_seconds as i64) {
+        return payloads::Mergeability {
+            mergeable: None,
+            state: "unknown",
+        };
+    }
     if !repo.overlapping_changes(&base.sha, &head.sha).is_empty() {
         return payloads::Mergeability {
             mergeable: Some(false),
@@ -70,8 +82,14 @@ fn mergeability(state: &SimState, repo: &Repository, pull: &Pull) -> payloads::M
     }
 }
 
-fn render(state: &mut SimState, base: &str, repo: &Repository, pull: &Pull) -> Value {
-    let merge = mergeability(state, repo, pull);
+fn render(
+    state: &mut SimState,
+    base: &str,
+    repo: &Repository,
+    pull: &Pull,
+    now: DateTime<Utc>,
+) -> Value {
+    let merge = mergeability(state, repo, pull, now);
     let author_id = state.user_id(&pull.author);
     let owner_id = state.user_id(&repo.owner);
     let merged_by = pull.merged_by.clone().map(|login| {
@@ -129,6 +147,7 @@ pub async fn list(
     Path((owner, name)): Path<(String, String)>,
     Query(query): Query<ListQuery>,
 ) -> Response {
+    let now = shared.clock.now();
     let base_url = shared.base_url.clone();
     let mut state = shared.lock();
     let Some(repo) = state.repo(&owner, &name).cloned() else {
@@ -160,7 +179,7 @@ pub async fn list(
         .iter()
         .skip((page - 1) * per_page)
         .take(per_page)
-        .map(|pull| render(&mut state, &base_url, &repo, pull))
+        .map(|pull| render(&mut state, &base_url, &repo, pull, now))
         .collect();
     reply(StatusCode::OK, Value::Array(items))
 }
@@ -255,7 +274,7 @@ pub async fn create(
         merged_by: None,
     };
     state.pulls.push(pull.clone());
-    let body = render(&mut state, &base_url, &repo, &pull);
+    let body = render(&mut state, &base_url, &repo, &pull, now);
     reply(StatusCode::CREATED, body)
 }
 
@@ -263,11 +282,12 @@ pub async fn get(
     State(shared): State<Arc<Shared>>,
     Path((owner, name, number)): Path<(String, String, u64)>,
 ) -> Response {
+    let now = shared.clock.now();
     let base_url = shared.base_url.clone();
     let mut state = shared.lock();
     match load(&state, &owner, &name, number) {
         Ok((repo, pull)) => {
-            let body = render(&mut state, &base_url, &repo, &pull);
+            let body = render(&mut state, &base_url, &repo, &pull, now);
             reply(StatusCode::OK, body)
         }
         Err(response) => response,
