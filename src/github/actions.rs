@@ -108,7 +108,10 @@ impl GitHub {
                     }
                 }
                 Err(error @ (GitHubError::Server { .. } | GitHubError::Network { .. })) => {
-                    // GitHub may have acted before failing: look before sending again.
+                    // GitHub may have acted before failing: give the run a moment to
+                    // appear, and look for it before sending again (or giving up).
+                    let pause = self.transport_policy().backoff.get(attempt).copied();
+                    tokio::time::sleep(pause.unwrap_or_default()).await;
                     if let Some(run) = self
                         .find_dispatched_run(repo, workflow, &inputs.dispatch_id)
                         .await?
@@ -118,18 +121,8 @@ impl GitHub {
                             found_by: Some(RunFoundBy::Lookup),
                         });
                     }
-                    let Some(pause) = self.transport_policy().backoff.get(attempt) else {
+                    if pause.is_none() {
                         return Err(error);
-                    };
-                    tokio::time::sleep(*pause).await;
-                    if let Some(run) = self
-                        .find_dispatched_run(repo, workflow, &inputs.dispatch_id)
-                        .await?
-                    {
-                        return Ok(Dispatched {
-                            run_id: Some(run.id),
-                            found_by: Some(RunFoundBy::Lookup),
-                        });
                     }
                     attempt += 1;
                 }

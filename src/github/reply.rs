@@ -12,6 +12,8 @@ pub struct Reply {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: Bytes,
+    /// The body is the tail of a longer one (see `Transport::get_tail`).
+    pub truncated: bool,
 }
 
 impl Reply {

@@ -97,6 +97,33 @@ pub struct TransportConfig {
     pub cache_bytes: usize,
 }
 
+/// One request as the layer sends it.
+struct Call<'a> {
+    endpoint: &'a str,
+    method: Method,
+    path: &'a str,
+    body: Option<&'a Value>,
+    etag: Option<&'a str>,
+    /// Retry 5xx and network failures (GETs only: a write may have landed).
+    retry_failures: bool,
+    /// Keep only this many trailing bytes of the body.
+    keep_tail: Option<usize>,
+}
+
+impl<'a> Call<'a> {
+    fn get(endpoint: &'a str, path: &'a str) -> Self {
+        Self {
+            endpoint,
+            method: Method::GET,
+            path,
+            body: None,
+            etag: None,
+            retry_failures: true,
+            keep_tail: None,
+        }
+    }
+}
+
 impl Transport {
     pub fn new(config: TransportConfig) -> Result<Arc<Self>, GitHubError> {
         let api_url = config.api_url.trim_end_matches('/').to_string();
@@ -170,26 +197,28 @@ impl Transport {
                 status: StatusCode::OK,
                 headers: HeaderMap::new(),
                 body,
+                truncated: false,
             });
         }
         let etag = lock(&self.cache)
             .get(path)
             .and_then(|entry| entry.etag.clone());
-        let reply = self
-            .send(endpoint, Method::GET, path, None, etag.as_deref(), true)
-            .await?;
+        let call = Call {
+            etag: etag.as_deref(),
+            ..Call::get(endpoint, path)
+        };
+        let reply = self.send(&call).await?;
         if reply.status == StatusCode::NOT_MODIFIED {
             if let Some(body) = lock(&self.cache).revalidate(path, ttl, Instant::now()) {
                 return Ok(Reply {
                     status: StatusCode::OK,
                     headers: reply.headers,
                     body,
+                    truncated: false,
                 });
             }
             // The entry was evicted between asking and answering: ask plainly.
-            return self
-                .send(endpoint, Method::GET, path, None, None, true)
-                .await;
+            return self.send(&Call::get(endpoint, path)).await;
         }
         let etag = reply
             .headers
@@ -202,8 +231,7 @@ impl Transport {
 
     /// A GET that is never cached (logs, redirects followed).
     pub async fn get_uncached(&self, endpoint: &str, path: &str) -> Result<Reply, GitHubError> {
-        self.send(endpoint, Method::GET, path, None, None, true)
-            .await
+        self.send(&Call::get(endpoint, path)).await
     }
 
     /// A write, sent once (rate-limit refusals excepted: GitHub did not act on
@@ -215,24 +243,28 @@ impl Transport {
         path: &str,
         body: &Value,
     ) -> Result<Reply, GitHubError> {
-        let result = self
-            .send(endpoint, method, path, Some(body), None, false)
-            .await;
+        let call = Call {
+            endpoint,
+            method,
+            path,
+            body: Some(body),
+            etag: None,
+            retry_failures: false,
+            keep_tail: None,
+        };
+        let result = self.send(&call).await;
         if let Some(repo_prefix) = repo_prefix(path) {
             lock(&self.cache).expire_prefix(&repo_prefix, Instant::now());
         }
         result
     }
 
-    async fn send(
-        &self,
-        endpoint: &str,
-        method: Method,
-        path: &str,
-        body: Option<&Value>,
-        etag: Option<&str>,
-        retry_failures: bool,
-    ) -> Result<Reply, GitHubError> {
+    async fn send(&self, call: &Call<'_>) -> Result<Reply, GitHubError> {
+        let Call {
+            endpoint,
+            retry_failures,
+            ..
+        } = *call;
         let mut attempt: u32 = 0;
         let mut rate_waits_left = 1;
         loop {
@@ -245,7 +277,7 @@ impl Transport {
                 rate_waits_left -= 1;
                 tokio::time::sleep(wait.0).await;
             }
-            let outcome = self.send_once(method.clone(), path, body, etag).await;
+            let outcome = self.send_once(call).await;
             let reply = match outcome {
                 Ok(reply) => reply,
                 Err(message) => {
@@ -408,135 +440,73 @@ impl Transport {
         });
     }
 
-    async fn send_once(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<&Value>,
-        etag: Option<&str>,
-    ) -> Result<Reply, String> {
-        let mut builder = http::Request::builder().method(method).uri(path);
-        if let Some(etag) = etag {
+    async fn send_once(&self, call: &Call<'_>) -> Result<Reply, String> {
+        let mut builder = http::Request::builder()
+            .method(call.method.clone())
+            .uri(call.path);
+        if let Some(etag) = call.etag {
             builder = builder.header(IF_NONE_MATCH, etag);
         }
         let request = self
             .crab
-            .build_request(builder, body)
+            .build_request(builder, call.body)
             .map_err(|error| error.to_string())?;
         let response = self
             .crab
             .execute(request)
             .await
             .map_err(|error| describe_transport(&error))?;
-        let (parts, body) = response.into_parts();
-        let body = body
-            .collect()
-            .await
-            .map_err(|error| describe_transport(&error))?
-            .to_bytes();
+        let (parts, mut body) = response.into_parts();
+        let mut kept: Vec<u8> = Vec::new();
+        let mut truncated = false;
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|error| describe_transport(&error))?;
+            if let Ok(data) = frame.into_data() {
+                kept.extend_from_slice(&data);
+                // Trim as it streams, so a huge log never sits whole in memory.
+                if let Some(max) = call.keep_tail
+                    && kept.len() > max.saturating_mul(2).max(64 * 1024)
+                {
+                    kept.drain(..kept.len() - max);
+                    truncated = true;
+                }
+            }
+        }
+        if let Some(max) = call.keep_tail
+            && kept.len() > max
+        {
+            kept.drain(..kept.len() - max);
+            truncated = true;
+        }
+        if truncated && let Some(newline) = kept.iter().position(|b| *b == b'\n') {
+            // Start at a whole line so the tail never opens mid-character.
+            kept.drain(..=newline);
+        }
         Ok(Reply {
             status: parts.status,
             headers: parts.headers,
-            body,
+            body: kept.into(),
+            truncated,
         })
     }
 
-    /// Stream a GET's body, keeping at most the last `max_bytes` (whole lines).
+    /// A GET whose body keeps at most its last `max_bytes`, cut at a whole
+    /// line (job logs); never cached. `true` when it was cut.
     pub async fn get_tail(
         &self,
         endpoint: &str,
         path: &str,
         max_bytes: usize,
     ) -> Result<(String, bool), GitHubError> {
-        let mut attempt = 0u32;
-        loop {
-            attempt += 1;
-            let request = http::Request::builder().method(Method::GET).uri(path);
-            let request = self
-                .crab
-                .build_request(request, None::<&()>)
-                .map_err(|error| GitHubError::Config(error.to_string()))?;
-            let response = match self.crab.execute(request).await {
-                Ok(response) => response,
-                Err(error) => {
-                    self.count(endpoint, "network");
-                    if let Some(pause) = self.policy.backoff.get(attempt as usize - 1) {
-                        tokio::time::sleep(*pause).await;
-                        continue;
-                    }
-                    return Err(GitHubError::Network {
-                        endpoint: endpoint.to_string(),
-                        base_url: self.base_url.clone(),
-                        message: describe_transport(&error),
-                        attempts: attempt,
-                    });
-                }
-            };
-            let (parts, mut body) = response.into_parts();
-            self.observe_budget(&parts.headers);
-            if !parts.status.is_success() {
-                let bytes = body
-                    .collect()
-                    .await
-                    .map(|c| c.to_bytes())
-                    .unwrap_or_default();
-                let reply = Reply {
-                    status: parts.status,
-                    headers: parts.headers,
-                    body: bytes,
-                };
-                if parts.status.is_server_error() {
-                    self.count(endpoint, "5xx");
-                    if let Some(pause) = self.policy.backoff.get(attempt as usize - 1) {
-                        tokio::time::sleep(*pause).await;
-                        continue;
-                    }
-                    return Err(GitHubError::Server {
-                        endpoint: endpoint.to_string(),
-                        status: parts.status.as_u16(),
-                        message: error_message(&reply.body),
-                        attempts: attempt,
-                    });
-                }
-                self.count(endpoint, "4xx");
-                // Logs are read on demand: a rate limit is reported, not waited out.
-                if let Some(limit) = classify_limit(&reply) {
-                    return Err(self.limit_wait(&limit).2);
-                }
-                return Err(error_for(endpoint, &reply));
-            }
-            self.count(endpoint, "200");
-            let mut kept: Vec<u8> = Vec::new();
-            let mut truncated = false;
-            while let Some(frame) = body.frame().await {
-                let frame = frame.map_err(|error| GitHubError::Network {
-                    endpoint: endpoint.to_string(),
-                    base_url: self.base_url.clone(),
-                    message: describe_transport(&error),
-                    attempts: attempt,
-                })?;
-                if let Ok(data) = frame.into_data() {
-                    kept.extend_from_slice(&data);
-                    if kept.len() > max_bytes.saturating_mul(2).max(64 * 1024) {
-                        let cut = kept.len() - max_bytes;
-                        kept.drain(..cut);
-                        truncated = true;
-                    }
-                }
-            }
-            if kept.len() > max_bytes {
-                let cut = kept.len() - max_bytes;
-                kept.drain(..cut);
-                truncated = true;
-            }
-            if truncated {
-                // Start at a whole line so the tail never opens mid-character.
-                if let Some(newline) = kept.iter().position(|b| *b == b'\n') {
-                    kept.drain(..=newline);
-                }
-            }
-            return Ok((String::from_utf8_lossy(&kept).into_owned(), truncated));
-        }
+        let call = Call {
+            keep_tail: Some(max_bytes),
+            ..Call::get(endpoint, path)
+        };
+        let reply = self.send(&call).await?;
+        Ok((
+            String::from_utf8_lossy(&reply.body).into_owned(),
+            reply.truncated,
+        ))
     }
 }
 
