@@ -3,7 +3,6 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use axum::body::Bytes;
 use axum::extract::{Extension, Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -12,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::git::{self, Repository};
 use super::model::{Run, RunPhase, SimState, WORKFLOWS};
-use super::repos::{parse_body, unprocessable};
+use super::repos::{GitHubJson, unprocessable};
 use super::server::{Caller, json as reply, not_found};
 use super::{Shared, control, payloads};
 
@@ -50,12 +49,8 @@ pub async fn dispatch(
     State(shared): State<Arc<Shared>>,
     Extension(Caller(login)): Extension<Caller>,
     Path((owner, name, workflow)): Path<(String, String, String)>,
-    body: Bytes,
+    GitHubJson(request): GitHubJson<DispatchRequest>,
 ) -> Response {
-    let request: DispatchRequest = match parse_body(&body, DISPATCH_DOCS) {
-        Ok(request) => request,
-        Err(response) => return response,
-    };
     let now = shared.clock.now();
     let base_url = shared.base_url.clone();
     let mut state = shared.lock();
@@ -303,15 +298,20 @@ fn render_run(
     payloads::run(base, repo, run, &context)
 }
 
-fn find_run<'a>(
+/// The repository and its run that `matches`, or GitHub's 404.
+fn repo_and_run<'a>(
     state: &'a SimState,
-    repo: &Repository,
+    owner: &str,
+    name: &str,
     matches: impl Fn(&Run) -> bool,
-) -> Option<&'a Run> {
-    state
+) -> Result<(&'a Repository, &'a Run), Response> {
+    let repo = state.repo(owner, name).ok_or_else(not_found)?;
+    let run = state
         .runs
         .iter()
         .find(|run| run.repo == repo.full_name() && matches(run))
+        .ok_or_else(not_found)?;
+    Ok((repo, run))
 }
 
 pub async fn get_run(
@@ -320,11 +320,9 @@ pub async fn get_run(
 ) -> Response {
     let now = shared.clock.now();
     let mut state = shared.lock();
-    let Some(repo) = state.repo(&owner, &name).cloned() else {
-        return not_found();
-    };
-    let Some(run) = find_run(&state, &repo, |run| run.id == run_id).cloned() else {
-        return not_found();
+    let (repo, run) = match repo_and_run(&state, &owner, &name, |run| run.id == run_id) {
+        Ok((repo, run)) => (repo.clone(), run.clone()),
+        Err(response) => return response,
     };
     let body = render_run(&mut state, &shared.base_url, &repo, &run, now);
     reply(StatusCode::OK, body)
@@ -336,14 +334,13 @@ pub async fn list_jobs(
 ) -> Response {
     let now = shared.clock.now();
     let state = shared.lock();
-    let Some(repo) = state.repo(&owner, &name) else {
-        return not_found();
-    };
-    let Some(run) = find_run(&state, repo, |run| run.id == run_id) else {
-        return not_found();
-    };
-    let job = payloads::job(&shared.base_url, repo, run, now);
-    reply(StatusCode::OK, json!({"total_count": 1, "jobs": [job]}))
+    match repo_and_run(&state, &owner, &name, |run| run.id == run_id) {
+        Ok((repo, run)) => {
+            let job = payloads::job(&shared.base_url, repo, run, now);
+            reply(StatusCode::OK, json!({"total_count": 1, "jobs": [job]}))
+        }
+        Err(response) => response,
+    }
 }
 
 pub async fn get_job(
@@ -352,15 +349,12 @@ pub async fn get_job(
 ) -> Response {
     let now = shared.clock.now();
     let state = shared.lock();
-    let Some(repo) = state.repo(&owner, &name) else {
-        return not_found();
-    };
-    match find_run(&state, repo, |run| run.job_id == job_id) {
-        Some(run) => reply(
+    match repo_and_run(&state, &owner, &name, |run| run.job_id == job_id) {
+        Ok((repo, run)) => reply(
             StatusCode::OK,
             payloads::job(&shared.base_url, repo, run, now),
         ),
-        None => not_found(),
+        Err(response) => response,
     }
 }
 
@@ -375,11 +369,9 @@ pub async fn job_logs(
 ) -> Response {
     let now = shared.clock.now();
     let state = shared.lock();
-    let Some(repo) = state.repo(&owner, &name) else {
-        return not_found();
-    };
-    let Some(run) = find_run(&state, repo, |run| run.job_id == job_id) else {
-        return not_found();
+    let run = match repo_and_run(&state, &owner, &name, |run| run.job_id == job_id) {
+        Ok((_, run)) => run,
+        Err(response) => return response,
     };
     if run.phase(now) != RunPhase::Completed || run.log.is_none() {
         return not_found();

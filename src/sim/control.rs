@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -15,7 +14,7 @@ use serde_json::{Value, json};
 
 use super::git::Repository;
 use super::model::{Budget, FaultRule, ScriptedOutcome, repo_key};
-use super::repos::parse_body;
+use super::repos::GitHubJson;
 use super::server::json as reply;
 use super::{Shared, SimError, device};
 
@@ -90,11 +89,10 @@ pub struct NewRepo {
     required_approvals: u32,
 }
 
-pub async fn post_repo(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
-    let request: NewRepo = match parse_body(&body, CONTROL_DOCS) {
-        Ok(request) => request,
-        Err(response) => return response,
-    };
+pub async fn post_repo(
+    State(shared): State<Arc<Shared>>,
+    GitHubJson(request): GitHubJson<NewRepo>,
+) -> Response {
     match create_repo(
         &shared,
         &request.owner,
@@ -156,11 +154,10 @@ pub async fn get_state(State(shared): State<Arc<Shared>>) -> Response {
     reply(StatusCode::OK, snapshot(&shared))
 }
 
-pub async fn post_fault(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
-    let rule: FaultRule = match parse_body(&body, CONTROL_DOCS) {
-        Ok(rule) => rule,
-        Err(response) => return response,
-    };
+pub async fn post_fault(
+    State(shared): State<Arc<Shared>>,
+    GitHubJson(rule): GitHubJson<FaultRule>,
+) -> Response {
     if !(0.0..=1.0).contains(&rule.rate) {
         return control_error(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -190,11 +187,10 @@ pub async fn delete_faults(State(shared): State<Arc<Shared>>) -> Response {
     reply(StatusCode::OK, json!({"faults": []}))
 }
 
-pub async fn post_outcome(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
-    let outcome: ScriptedOutcome = match parse_body(&body, CONTROL_DOCS) {
-        Ok(outcome) => outcome,
-        Err(response) => return response,
-    };
+pub async fn post_outcome(
+    State(shared): State<Arc<Shared>>,
+    GitHubJson(outcome): GitHubJson<ScriptedOutcome>,
+) -> Response {
     if !matches!(
         outcome.conclusion.as_str(),
         "success" | "failure" | "cancelled"
@@ -227,11 +223,10 @@ pub struct ClockMove {
     advance_seconds: f64,
 }
 
-pub async fn post_clock(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
-    let request: ClockMove = match parse_body(&body, CONTROL_DOCS) {
-        Ok(request) => request,
-        Err(response) => return response,
-    };
+pub async fn post_clock(
+    State(shared): State<Arc<Shared>>,
+    GitHubJson(request): GitHubJson<ClockMove>,
+) -> Response {
     let Ok(by) = Duration::try_from_secs_f64(request.advance_seconds) else {
         return control_error(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -281,11 +276,10 @@ pub struct BudgetRequest {
     reset_in_seconds: Option<u64>,
 }
 
-pub async fn post_rate_limit(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
-    let request: BudgetRequest = match parse_body(&body, CONTROL_DOCS) {
-        Ok(request) => request,
-        Err(response) => return response,
-    };
+pub async fn post_rate_limit(
+    State(shared): State<Arc<Shared>>,
+    GitHubJson(request): GitHubJson<BudgetRequest>,
+) -> Response {
     let budget = set_budget(
         &shared,
         &request.login,
@@ -304,11 +298,10 @@ pub struct DeviceDecision {
     deny: bool,
 }
 
-pub async fn post_device_authorize(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
-    let request: DeviceDecision = match parse_body(&body, CONTROL_DOCS) {
-        Ok(request) => request,
-        Err(response) => return response,
-    };
+pub async fn post_device_authorize(
+    State(shared): State<Arc<Shared>>,
+    GitHubJson(request): GitHubJson<DeviceDecision>,
+) -> Response {
     match device::authorize(&shared, &request.user_code, &request.login, request.deny) {
         Ok(()) => reply(
             StatusCode::OK,

@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
 use axum::extract::{Extension, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -12,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::git::Repository;
 use super::model::{Pull, PullState, Review, SimState};
-use super::repos::{parse_body, unprocessable};
+use super::repos::{GitHubJson, unprocessable};
 use super::server::{Caller, json as reply, not_found};
 use super::{Shared, payloads};
 
@@ -199,12 +198,8 @@ pub async fn create(
     State(shared): State<Arc<Shared>>,
     Extension(Caller(login)): Extension<Caller>,
     Path((owner, name)): Path<(String, String)>,
-    body: Bytes,
+    GitHubJson(request): GitHubJson<CreatePull>,
 ) -> Response {
-    let request: CreatePull = match parse_body(&body, PULLS_DOCS) {
-        Ok(request) => request,
-        Err(response) => return response,
-    };
     let now = shared.clock.now();
     let base_url = shared.base_url.clone();
     let mut state = shared.lock();
@@ -336,12 +331,8 @@ pub async fn create_review(
     State(shared): State<Arc<Shared>>,
     Extension(Caller(login)): Extension<Caller>,
     Path((owner, name, number)): Path<(String, String, u64)>,
-    body: Bytes,
+    GitHubJson(request): GitHubJson<CreateReview>,
 ) -> Response {
-    let request: CreateReview = match parse_body(&body, REVIEWS_DOCS) {
-        Ok(request) => request,
-        Err(response) => return response,
-    };
     let now = shared.clock.now();
     let base_url = shared.base_url.clone();
     let mut state = shared.lock();
@@ -415,12 +406,8 @@ pub async fn merge(
     State(shared): State<Arc<Shared>>,
     Extension(Caller(login)): Extension<Caller>,
     Path((owner, name, number)): Path<(String, String, u64)>,
-    body: Bytes,
+    GitHubJson(request): GitHubJson<MergeRequest>,
 ) -> Response {
-    let request: MergeRequest = match parse_body(&body, MERGE_DOCS) {
-        Ok(request) => request,
-        Err(response) => return response,
-    };
     let now = shared.clock.now();
     let mut state = shared.lock();
     let (repo, mut pull) = match load(&state, &owner, &name, number) {
@@ -508,12 +495,8 @@ pub async fn update_branch(
     State(shared): State<Arc<Shared>>,
     Extension(Caller(login)): Extension<Caller>,
     Path((owner, name, number)): Path<(String, String, u64)>,
-    body: Bytes,
+    GitHubJson(request): GitHubJson<UpdateBranch>,
 ) -> Response {
-    let request: UpdateBranch = match parse_body(&body, PULLS_DOCS) {
-        Ok(request) => request,
-        Err(response) => return response,
-    };
     let now: DateTime<Utc> = shared.clock.now();
     let base_url = shared.base_url.clone();
     let mut state = shared.lock();

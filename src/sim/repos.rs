@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Extension, Path, Query, State};
+use axum::extract::{Extension, FromRequest, Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
@@ -20,21 +20,33 @@ use super::{Shared, payloads};
 pub const CONTENTS_DOCS: &str = "https://docs.github.com/rest/repos/contents";
 pub const REFS_DOCS: &str = "https://docs.github.com/rest/git/refs";
 
-/// Parse a request body the way GitHub reports problems: malformed JSON is a
-/// 400, a well-formed body with wrong or missing fields a 422.
-pub fn parse_body<T: DeserializeOwned>(body: &Bytes, docs: &str) -> Result<T, Response> {
-    let value: Value = if body.is_empty() {
-        json!({})
-    } else {
-        serde_json::from_slice(body).map_err(|_| {
-            reply(
-                StatusCode::BAD_REQUEST,
-                payloads::error("Problems parsing JSON", docs),
-            )
-        })?
-    };
-    serde_json::from_value(value)
-        .map_err(|error| unprocessable(&format!("Invalid request.\n\n{error}"), docs))
+/// A JSON request body, rejected the way GitHub rejects one: malformed JSON
+/// is a 400, a well-formed body with wrong or missing fields a 422. An empty
+/// body reads as `{}`.
+pub struct GitHubJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for GitHubJson<T> {
+    type Rejection = Response;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, Response> {
+        const DOCS: &str = "https://docs.github.com/rest";
+        let body = Bytes::from_request(request, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let value: Value = if body.is_empty() {
+            json!({})
+        } else {
+            serde_json::from_slice(&body).map_err(|_| {
+                reply(
+                    StatusCode::BAD_REQUEST,
+                    payloads::error("Problems parsing JSON", DOCS),
+                )
+            })?
+        };
+        serde_json::from_value(value)
+            .map(GitHubJson)
+            .map_err(|error| unprocessable(&format!("Invalid request.\n\n{error}"), DOCS))
+    }
 }
 
 pub fn unprocessable(message: &str, docs: &str) -> Response {
@@ -201,12 +213,8 @@ pub async fn put_contents(
     State(shared): State<Arc<Shared>>,
     Extension(Caller(login)): Extension<Caller>,
     Path((owner, name, path)): Path<(String, String, String)>,
-    body: Bytes,
+    GitHubJson(request): GitHubJson<PutContents>,
 ) -> Response {
-    let request: PutContents = match parse_body(&body, CONTENTS_DOCS) {
-        Ok(request) => request,
-        Err(response) => return response,
-    };
     let cleaned: String = request
         .content
         .chars()
@@ -308,12 +316,8 @@ pub struct CreateRef {
 pub async fn create_ref(
     State(shared): State<Arc<Shared>>,
     Path((owner, name)): Path<(String, String)>,
-    body: Bytes,
+    GitHubJson(request): GitHubJson<CreateRef>,
 ) -> Response {
-    let request: CreateRef = match parse_body(&body, REFS_DOCS) {
-        Ok(request) => request,
-        Err(response) => return response,
-    };
     let base = shared.base_url.clone();
     let mut state = shared.lock();
     let Some(repo) = state.repo_mut(&owner, &name) else {
