@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod config;
 pub mod domain;
+mod error_text;
 pub mod github;
 pub mod logging;
 pub mod sim;

@@ -75,7 +75,8 @@ pub enum TokenError {
 
 /// One place a token can be kept.
 pub trait SecretStore: Send + Sync {
-    fn describe(&self) -> TokenSource;
+    /// Where this store keeps the token of `account`.
+    fn describe(&self, account: &str) -> TokenSource;
     fn get(&self, account: &str) -> Result<Option<Token>, TokenError>;
     fn set(&self, account: &str, token: &Token) -> Result<(), TokenError>;
     /// `true` when something was removed.
@@ -116,7 +117,7 @@ impl KeyringStore {
 }
 
 impl SecretStore for KeyringStore {
-    fn describe(&self) -> TokenSource {
+    fn describe(&self, _account: &str) -> TokenSource {
         TokenSource::Keyring(self.name)
     }
 
@@ -182,8 +183,8 @@ impl FileStore {
 }
 
 impl SecretStore for FileStore {
-    fn describe(&self) -> TokenSource {
-        TokenSource::File(self.directory.clone())
+    fn describe(&self, account: &str) -> TokenSource {
+        TokenSource::File(self.path_for(account))
     }
 
     fn get(&self, account: &str) -> Result<Option<Token>, TokenError> {
@@ -312,7 +313,7 @@ impl TokenSources {
         }
         for store in &self.stores {
             if let Some(token) = store.get(&self.account)? {
-                return Ok(Some((token, located(store.describe(), &self.account))));
+                return Ok(Some((token, store.describe(&self.account))));
             }
         }
         if let Some(gh) = &self.gh
@@ -328,7 +329,7 @@ impl TokenSources {
         let mut failures = Vec::new();
         for store in &self.stores {
             match store.set(&self.account, token) {
-                Ok(()) => return Ok(located(store.describe(), &self.account)),
+                Ok(()) => return Ok(store.describe(&self.account)),
                 Err(error) => failures.push(error.to_string()),
             }
         }
@@ -344,20 +345,10 @@ impl TokenSources {
         let mut removed = Vec::new();
         for store in &self.stores {
             if store.delete(&self.account)? {
-                removed.push(located(store.describe(), &self.account));
+                removed.push(store.describe(&self.account));
             }
         }
         Ok(removed)
-    }
-}
-
-/// File stores describe their directory; report the account's own file.
-fn located(source: TokenSource, account: &str) -> TokenSource {
-    match source {
-        TokenSource::File(directory) => {
-            TokenSource::File(FileStore::new(directory).path_for(account))
-        }
-        other => other,
     }
 }
 
@@ -467,7 +458,7 @@ mod tests {
     struct RefusingKeyring;
 
     impl SecretStore for RefusingKeyring {
-        fn describe(&self) -> TokenSource {
+        fn describe(&self, _account: &str) -> TokenSource {
             TokenSource::Keyring("refusing")
         }
         fn get(&self, _: &str) -> Result<Option<Token>, TokenError> {

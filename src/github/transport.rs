@@ -24,9 +24,11 @@ use tokio::time::Instant;
 
 use super::cache::ResponseCache;
 use super::error::GitHubError;
+// Transport errors name the failure, never the request (which carries the token).
 pub use super::reply::Reply;
 use super::reply::{Limit, classify_limit, error_for, error_message, unexpected};
 use crate::domain::Timestamp;
+use crate::error_text::cause_chain;
 
 /// How the layer waits and retries. The defaults are the product's; tests keep
 /// them and run on tokio's paused clock.
@@ -455,12 +457,12 @@ impl Transport {
             .crab
             .execute(request)
             .await
-            .map_err(|error| describe_transport(&error))?;
+            .map_err(|error| cause_chain(&error))?;
         let (parts, mut body) = response.into_parts();
         let mut kept: Vec<u8> = Vec::new();
         let mut truncated = false;
         while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(|error| describe_transport(&error))?;
+            let frame = frame.map_err(|error| cause_chain(&error))?;
             if let Ok(data) = frame.into_data() {
                 kept.extend_from_slice(&data);
                 // Trim as it streams, so a huge log never sits whole in memory.
@@ -530,21 +532,6 @@ fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_secs() as i64)
-}
-
-/// Transport errors name the failure, never the request (which carries the token).
-fn describe_transport(error: &dyn std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !message.contains(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
-        }
-        source = cause.source();
-    }
-    message
 }
 
 #[cfg(test)]

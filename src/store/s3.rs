@@ -107,7 +107,7 @@ where
             };
             (text, service.code().map(String::from))
         }
-        other => (cause_chain(other), None),
+        other => (crate::error_text::cause_chain(other), None),
     };
     let credentials_missing = message.contains("no credentials found");
     let region_missing = message.contains("region must be set");
@@ -136,26 +136,6 @@ where
         message.push(')');
     }
     message
-}
-
-/// The error and its sources, by `Display` only (never the raw response), on one line.
-fn cause_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let line = cause.to_string();
-        if !text.contains(&line) {
-            text.push_str(": ");
-            text.push_str(&line);
-        }
-        source = cause.source();
-    }
-    text.split('\n')
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join("; ")
-        .replace(":; ", ": ")
 }
 
 fn http_status<E>(err: &SdkError<E>) -> Option<u16> {
