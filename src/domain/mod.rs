@@ -1,5 +1,6 @@
 //! Pure domain: types, rules and derivations. No I/O, no async, no clock reads.
 
+pub mod access;
 pub mod catalog;
 pub mod document;
 pub mod event;
@@ -7,6 +8,9 @@ pub mod hcl;
 pub mod idempotency;
 pub mod infra_file;
 pub mod insights;
+pub mod lock;
+pub mod operation;
+pub mod plan_output;
 pub mod polling;
 pub mod registry;
 pub mod request;

@@ -55,6 +55,9 @@ pub struct Request {
     pub drift_run: Option<RunFact>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cleanup_pr: Option<PullRequestFact>,
+    /// The check that the state holds nothing of the request before its block is removed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cleanup_run: Option<RunFact>,
 
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval: Option<Approval>,
@@ -120,6 +123,7 @@ impl Request {
             destroy_run: None,
             drift_run: None,
             cleanup_pr: None,
+            cleanup_run: None,
             approval: None,
             plan: None,
             status: None,
@@ -185,6 +189,9 @@ pub struct Approval {
     pub approvers: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at: Option<Timestamp>,
+    /// The planned head the approval is for; a new commit needs a new approval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head_sha: Option<String>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -221,10 +228,14 @@ pub struct IdempotencyEntry {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Lock {
+    /// Who holds it, for people: login and where tfpilot runs.
     pub holder: String,
     pub operation: String,
     pub acquired_at: Timestamp,
     pub expires_at: Timestamp,
+    /// Unique to one acquisition, so two terminals of one user never share a lock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

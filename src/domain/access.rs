@@ -1,0 +1,317 @@
+//! Who may do what: the roles and prod allowlists of `config/policy.json`, and the one pure
+//! decision every mutation asks before it touches anything. These are guardrails for honest
+//! users; the security boundary is IAM on the bucket and GitHub's branch protection.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use super::catalog::CatalogError;
+use super::operation::Operation;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Viewer,
+    Developer,
+    Approver,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Developer => "developer",
+            Role::Approver => "approver",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+/// The access part of `config/policy.json`. Other keys (naming, regions) belong to
+/// [`super::registry::ValidationPolicy`] and are ignored here.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessPolicy {
+    #[serde(default)]
+    pub admins: BTreeSet<String>,
+    #[serde(default)]
+    pub approvers: BTreeSet<String>,
+    #[serde(default)]
+    pub viewers: BTreeSet<String>,
+    /// Environments where merge, apply and destroy are limited to the allowlists below.
+    #[serde(default)]
+    pub prod_environments: BTreeSet<String>,
+    /// Who may merge and apply (and, without the destroy list, destroy) in prod.
+    #[serde(default)]
+    pub prod_allowed_users: BTreeSet<String>,
+    /// Who may destroy in prod.
+    #[serde(default)]
+    pub destroy_prod_allowed_users: BTreeSet<String>,
+    /// Whether a requester may approve their own request.
+    #[serde(default)]
+    pub allow_self_approval: bool,
+}
+
+/// Allowed, or denied with a reason meant to be shown to the user as is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "decision", rename_all = "snake_case")]
+pub enum Decision {
+    Allowed,
+    Denied { reason: String },
+}
+
+impl Decision {
+    pub fn is_allowed(&self) -> bool {
+        matches!(self, Decision::Allowed)
+    }
+
+    fn deny(reason: String) -> Decision {
+        Decision::Denied { reason }
+    }
+}
+
+/// The facts about a request an access decision looks at.
+#[derive(Debug, Clone, Copy)]
+pub struct Subject<'a> {
+    pub environment: &'a str,
+    pub requested_by: &'a str,
+}
+
+impl AccessPolicy {
+    pub fn parse(text: &str, origin: &str) -> Result<Self, CatalogError> {
+        let policy: AccessPolicy =
+            serde_json::from_str(text).map_err(|error| CatalogError::InvalidPolicy {
+                origin: origin.to_string(),
+                reason: error.to_string(),
+            })?;
+        let both: Vec<&String> = policy.viewers.intersection(&policy.admins).collect();
+        if let Some(login) = both.first() {
+            return Err(CatalogError::InvalidPolicy {
+                origin: origin.to_string(),
+                reason: format!("{login} is listed both as admin and as viewer; keep one"),
+            });
+        }
+        Ok(policy)
+    }
+
+    /// The strongest role a login has. Logins compare case-insensitively, as on GitHub.
+    pub fn role_of(&self, login: &str) -> Role {
+        let listed = |set: &BTreeSet<String>| set.iter().any(|l| l.eq_ignore_ascii_case(login));
+        if listed(&self.admins) {
+            Role::Admin
+        } else if listed(&self.approvers) {
+            Role::Approver
+        } else if listed(&self.viewers) {
+            Role::Viewer
+        } else {
+            Role::Developer
+        }
+    }
+
+    pub fn is_prod(&self, environment: &str) -> bool {
+        self.prod_environments.contains(environment)
+    }
+
+    /// May `actor` run `operation` on a request about `subject`?
+    pub fn authorize(&self, actor: &str, operation: Operation, subject: Subject<'_>) -> Decision {
+        let role = self.role_of(actor);
+        let is_requester = actor.eq_ignore_ascii_case(subject.requested_by);
+        if role == Role::Viewer {
+            return Decision::deny(format!(
+                "{actor} is a viewer and cannot {}; ask an admin to change config/policy.json",
+                operation.verb()
+            ));
+        }
+        let reviewer = role >= Role::Approver;
+        let decision = match operation {
+            Operation::Create | Operation::DriftCheck => Decision::Allowed,
+            Operation::Update | Operation::Plan | Operation::Merge | Operation::Cleanup => {
+                if is_requester || reviewer {
+                    Decision::Allowed
+                } else {
+                    Decision::deny(format!(
+                        "only the requester ({}), approvers and admins can {} this request; {actor} is a {}",
+                        subject.requested_by,
+                        operation.verb(),
+                        role.as_str()
+                    ))
+                }
+            }
+            Operation::Approve => {
+                if !reviewer {
+                    Decision::deny(format!(
+                        "only approvers and admins can approve; {actor} is a {}",
+                        role.as_str()
+                    ))
+                } else if is_requester && !self.allow_self_approval {
+                    Decision::deny(format!(
+                        "{actor} requested this and cannot approve it; another approver must (or set allow_self_approval in config/policy.json)"
+                    ))
+                } else {
+                    Decision::Allowed
+                }
+            }
+            Operation::Apply | Operation::Destroy => {
+                if reviewer {
+                    Decision::Allowed
+                } else {
+                    Decision::deny(format!(
+                        "only approvers and admins can {}; {actor} is a {}",
+                        operation.verb(),
+                        role.as_str()
+                    ))
+                }
+            }
+        };
+        if !decision.is_allowed() {
+            return decision;
+        }
+        self.prod_guardrail(actor, operation, subject.environment)
+    }
+
+    fn prod_guardrail(&self, actor: &str, operation: Operation, environment: &str) -> Decision {
+        if !self.is_prod(environment) {
+            return Decision::Allowed;
+        }
+        let (list, list_name) = match operation {
+            Operation::Merge | Operation::Apply => (&self.prod_allowed_users, "prod_allowed_users"),
+            Operation::Destroy => (
+                &self.destroy_prod_allowed_users,
+                "destroy_prod_allowed_users",
+            ),
+            _ => return Decision::Allowed,
+        };
+        if list.iter().any(|l| l.eq_ignore_ascii_case(actor)) {
+            return Decision::Allowed;
+        }
+        let who = if list.is_empty() {
+            "nobody is listed".to_string()
+        } else {
+            format!(
+                "allowed: {}",
+                list.iter().cloned().collect::<Vec<_>>().join(", ")
+            )
+        };
+        Decision::deny(format!(
+            "{environment} is a prod environment: only {list_name} can {} there ({who}); {actor} is not one of them",
+            operation.verb()
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> AccessPolicy {
+        AccessPolicy::parse(
+            r#"{"admins": ["admin"], "approvers": ["bob", "carol"], "viewers": ["vic"],
+                "prod_environments": ["prod"], "prod_allowed_users": ["bob", "admin"],
+                "destroy_prod_allowed_users": ["admin"], "naming": {"ignored": true}}"#,
+            "config/policy.json",
+        )
+        .unwrap()
+    }
+
+    fn subject<'a>(environment: &'a str, requested_by: &'a str) -> Subject<'a> {
+        Subject {
+            environment,
+            requested_by,
+        }
+    }
+
+    fn reason(decision: Decision) -> String {
+        match decision {
+            Decision::Denied { reason } => reason,
+            Decision::Allowed => panic!("expected a denial"),
+        }
+    }
+
+    #[test]
+    fn roles_come_from_the_lists() {
+        let policy = policy();
+        assert_eq!(policy.role_of("ADMIN"), Role::Admin);
+        assert_eq!(policy.role_of("bob"), Role::Approver);
+        assert_eq!(policy.role_of("vic"), Role::Viewer);
+        assert_eq!(policy.role_of("dave"), Role::Developer);
+    }
+
+    #[test]
+    fn viewers_cannot_mutate_anything() {
+        let text = reason(policy().authorize("vic", Operation::Create, subject("dev", "vic")));
+        assert!(text.contains("viewer") && text.contains("create"), "{text}");
+    }
+
+    #[test]
+    fn developers_create_and_merge_their_own_but_do_not_apply() {
+        let policy = policy();
+        let own = subject("dev", "dave");
+        assert!(
+            policy
+                .authorize("dave", Operation::Create, own)
+                .is_allowed()
+        );
+        assert!(policy.authorize("dave", Operation::Merge, own).is_allowed());
+        let text = reason(policy.authorize("dave", Operation::Apply, own));
+        assert!(
+            text.contains("only approvers and admins can apply"),
+            "{text}"
+        );
+        let text = reason(policy.authorize("erin", Operation::Update, own));
+        assert!(text.contains("only the requester (dave)"), "{text}");
+    }
+
+    #[test]
+    fn requesters_never_approve_their_own_unless_policy_allows() {
+        let mut policy = policy();
+        let text = reason(policy.authorize("bob", Operation::Approve, subject("dev", "bob")));
+        assert!(text.contains("bob requested this"), "{text}");
+        assert!(
+            policy
+                .authorize("carol", Operation::Approve, subject("dev", "bob"))
+                .is_allowed()
+        );
+        let text = reason(policy.authorize("dave", Operation::Approve, subject("dev", "bob")));
+        assert!(text.contains("only approvers and admins"), "{text}");
+        policy.allow_self_approval = true;
+        assert!(
+            policy
+                .authorize("bob", Operation::Approve, subject("dev", "bob"))
+                .is_allowed()
+        );
+    }
+
+    #[test]
+    fn prod_merge_apply_and_destroy_need_the_allowlists() {
+        let policy = policy();
+        let prod = subject("prod", "dave");
+        assert!(policy.authorize("bob", Operation::Apply, prod).is_allowed());
+        let text = reason(policy.authorize("carol", Operation::Apply, prod));
+        assert!(
+            text.contains("prod_allowed_users") && text.contains("allowed: admin, bob"),
+            "{text}"
+        );
+        let text = reason(policy.authorize("dave", Operation::Merge, prod));
+        assert!(text.contains("prod environment"), "{text}");
+        let text = reason(policy.authorize("bob", Operation::Destroy, prod));
+        assert!(text.contains("destroy_prod_allowed_users"), "{text}");
+        assert!(
+            policy
+                .authorize("admin", Operation::Destroy, prod)
+                .is_allowed()
+        );
+        // Outside prod the allowlists do not apply.
+        assert!(
+            policy
+                .authorize("carol", Operation::Apply, subject("dev", "dave"))
+                .is_allowed()
+        );
+    }
+
+    #[test]
+    fn a_login_cannot_be_admin_and_viewer() {
+        let error = AccessPolicy::parse(r#"{"admins": ["x"], "viewers": ["x"]}"#, "p").unwrap_err();
+        assert!(error.to_string().contains("both as admin and as viewer"));
+    }
+}

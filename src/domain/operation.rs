@@ -1,0 +1,307 @@
+//! The mutating operations and whether a request is ready for each: pure checks on the
+//! document's facts, asked after the access decision and again under the lock.
+
+use serde::{Deserialize, Serialize};
+
+use super::request::Request;
+use super::run::RunFact;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Operation {
+    Create,
+    Update,
+    Plan,
+    Approve,
+    Merge,
+    Apply,
+    Destroy,
+    Cleanup,
+    DriftCheck,
+}
+
+impl Operation {
+    pub const ALL: [Operation; 9] = [
+        Operation::Create,
+        Operation::Update,
+        Operation::Plan,
+        Operation::Approve,
+        Operation::Merge,
+        Operation::Apply,
+        Operation::Destroy,
+        Operation::Cleanup,
+        Operation::DriftCheck,
+    ];
+
+    /// The name used in documents, events, idempotency entries and locks.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Create => "create",
+            Operation::Update => "update",
+            Operation::Plan => "plan",
+            Operation::Approve => "approve",
+            Operation::Merge => "merge",
+            Operation::Apply => "apply",
+            Operation::Destroy => "destroy",
+            Operation::Cleanup => "cleanup",
+            Operation::DriftCheck => "drift_check",
+        }
+    }
+
+    /// The word for messages ("cannot drift-check this request").
+    pub fn verb(self) -> &'static str {
+        match self {
+            Operation::DriftCheck => "drift-check",
+            Operation::Update => "update",
+            other => other.as_str(),
+        }
+    }
+
+    /// The infra repo workflow this operation dispatches, if any.
+    pub fn workflow(self) -> Option<&'static str> {
+        match self {
+            Operation::Create | Operation::Update | Operation::Plan => Some("tfpilot-plan.yml"),
+            Operation::Apply => Some("tfpilot-apply.yml"),
+            Operation::Destroy => Some("tfpilot-destroy.yml"),
+            Operation::Cleanup => Some("tfpilot-cleanup.yml"),
+            Operation::DriftCheck => Some("tfpilot-drift.yml"),
+            Operation::Approve | Operation::Merge => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Operation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Whether a request's facts allow an operation now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "readiness", content = "reason", rename_all = "snake_case")]
+pub enum Readiness {
+    Ready,
+    /// What the operation would achieve already holds (or is under way): nothing to do.
+    AlreadyDone(String),
+    /// The lifecycle does not allow it yet (or any more); the reason says why and what to do.
+    NotReady(String),
+}
+
+fn run_label(run: &RunFact) -> String {
+    match (run.id, &run.html_url) {
+        (_, Some(url)) => url.clone(),
+        (Some(id), None) => format!("run {id}"),
+        (None, None) => "a run whose dispatch is being confirmed".to_string(),
+    }
+}
+
+/// A dispatch was recorded but its run is not known yet (a crash, or GitHub not listing it
+/// yet): the operation must look for that run rather than dispatch again.
+pub fn dispatch_pending(run: &RunFact) -> bool {
+    run.id.is_none() && run.dispatch_id.is_some() && run.status.is_none()
+}
+
+/// A run that was dispatched and has not finished (or not been seen yet).
+fn underway(run: &RunFact) -> bool {
+    run.is_in_flight() || dispatch_pending(run) || (run.id.is_some() && run.status.is_none())
+}
+
+fn is_merged(request: &Request) -> bool {
+    request.merged_sha.is_some() || request.pr.as_ref().is_some_and(|pr| pr.merged)
+}
+
+fn pr_head(request: &Request) -> Option<&str> {
+    request.pr.as_ref().and_then(|pr| pr.head_sha.as_deref())
+}
+
+/// Approval given for exactly the head the PR has now.
+pub fn approved_at_head(request: &Request) -> bool {
+    match (&request.approval, pr_head(request)) {
+        (Some(approval), Some(head)) => {
+            approval.approved && approval.head_sha.as_deref() == Some(head)
+        }
+        _ => false,
+    }
+}
+
+/// The plan run succeeded on the PR's current head.
+pub fn plan_ready_at_head(request: &Request) -> bool {
+    match (&request.plan_run, pr_head(request)) {
+        (Some(run), Some(head)) => run.succeeded() && run.head_sha.as_deref() == Some(head),
+        _ => false,
+    }
+}
+
+pub fn readiness(operation: Operation, request: &Request) -> Readiness {
+    use Readiness::{AlreadyDone, NotReady, Ready};
+    let open_pr = request.pr.as_ref().is_some_and(|pr| pr.is_open());
+    match operation {
+        Operation::Create => Ready,
+        Operation::Update | Operation::Plan => {
+            if is_merged(request) {
+                return NotReady(format!(
+                    "already merged; a {} of the branch changes nothing now (open a new request to change it)",
+                    operation.verb()
+                ));
+            }
+            if request.pr.is_none() {
+                return NotReady(
+                    "the request has no pull request yet; run the create again with its idempotency key to finish it".into(),
+                );
+            }
+            if !open_pr {
+                return NotReady("its pull request was closed without merging".into());
+            }
+            match &request.plan_run {
+                Some(run) if operation == Operation::Plan && underway(run) => {
+                    AlreadyDone(format!("a plan is already running: {}", run_label(run)))
+                }
+                _ => Ready,
+            }
+        }
+        Operation::Approve => {
+            if is_merged(request) {
+                return AlreadyDone("already merged".into());
+            }
+            if approved_at_head(request) {
+                let by = request
+                    .approval
+                    .as_ref()
+                    .map(|a| a.approvers.join(", "))
+                    .unwrap_or_default();
+                return AlreadyDone(format!("already approved by {by} at this head"));
+            }
+            if !open_pr {
+                return NotReady("there is no open pull request to approve".into());
+            }
+            if plan_ready_at_head(request) {
+                Ready
+            } else {
+                NotReady(plan_not_ready(request))
+            }
+        }
+        Operation::Merge => {
+            if is_merged(request) {
+                let sha = request.merged_sha.as_deref().unwrap_or("its head");
+                return AlreadyDone(format!("already merged at {sha}"));
+            }
+            if !open_pr {
+                return NotReady("there is no open pull request to merge".into());
+            }
+            if approved_at_head(request) {
+                Ready
+            } else if request.approval.as_ref().is_some_and(|a| a.approved) {
+                NotReady(
+                    "the approval was for an earlier head; plan again and get a new approval"
+                        .into(),
+                )
+            } else {
+                NotReady("needs an approval of the current plan first".into())
+            }
+        }
+        Operation::Apply => {
+            if request.destroy_run.is_some() {
+                return NotReady("the request is being or was destroyed".into());
+            }
+            if request.merged_sha.is_none() {
+                return NotReady(if is_merged(request) {
+                    "merged, but the merge commit is not known yet; sync it first".into()
+                } else {
+                    "not merged yet: approve and merge first".into()
+                });
+            }
+            match &request.apply_run {
+                Some(run) if underway(run) => {
+                    AlreadyDone(format!("an apply is already running: {}", run_label(run)))
+                }
+                Some(run) if run.succeeded() => AlreadyDone("already applied".into()),
+                _ => Ready,
+            }
+        }
+        Operation::Destroy => match can_destroy(request) {
+            Ok(_) => Ready,
+            Err(refusal) => refusal,
+        },
+        Operation::Cleanup => {
+            if let Some(pr) = &request.cleanup_pr {
+                let number = pr.number.map(|n| format!(" #{n}")).unwrap_or_default();
+                return AlreadyDone(format!("cleanup pull request{number} already opened"));
+            }
+            match &request.destroy_run {
+                Some(run) if run.succeeded() => Ready,
+                Some(_) => NotReady("the destroy has not succeeded yet".into()),
+                None => NotReady("destroy the request's resources first".into()),
+            }
+        }
+        Operation::DriftCheck => {
+            if let Some(run) = request.drift_run.as_ref().filter(|run| underway(run)) {
+                return AlreadyDone(format!(
+                    "a drift check is already running: {}",
+                    run_label(run)
+                ));
+            }
+            if drift_eligible(request) {
+                Ready
+            } else {
+                NotReady("only applied requests that are not destroyed can be drift-checked".into())
+            }
+        }
+    }
+}
+
+fn plan_not_ready(request: &Request) -> String {
+    match &request.plan_run {
+        None => "no plan has run yet: plan first".into(),
+        Some(run) if underway(run) => "the plan is still running; wait for it".into(),
+        Some(run) if run.completed_without_success() => {
+            format!("the plan failed ({}); fix and plan again", run.describe())
+        }
+        Some(_) => "the plan is for an earlier head of the branch; plan again".into(),
+    }
+}
+
+/// Can this request be destroyed? `Ok` carries why it can.
+pub fn can_destroy(request: &Request) -> Result<String, Readiness> {
+    use Readiness::{AlreadyDone, NotReady};
+    if let Some(run) = &request.destroy_run {
+        if underway(run) {
+            return Err(AlreadyDone(format!(
+                "a destroy is already running: {}",
+                run_label(run)
+            )));
+        }
+        if run.succeeded() {
+            return Err(AlreadyDone("already destroyed".into()));
+        }
+    }
+    match &request.apply_run {
+        None => Err(NotReady(
+            "nothing to destroy: the request was never applied".into(),
+        )),
+        Some(run) if underway(run) => Err(NotReady(
+            "an apply is running; wait for it to finish before destroying".into(),
+        )),
+        Some(run) if run.succeeded() => Ok(match &request.destroy_run {
+            Some(failed) => format!(
+                "applied; the last destroy failed ({}) and can be retried",
+                failed.describe()
+            ),
+            None => "applied; its resources can be destroyed".into(),
+        }),
+        Some(run) => Ok(format!(
+            "the apply failed ({}) and may have created some resources; destroy removes them",
+            run.describe()
+        )),
+    }
+}
+
+/// Applied, still standing, and not being checked right now.
+pub fn drift_eligible(request: &Request) -> bool {
+    let applied = request.apply_run.as_ref().is_some_and(RunFact::succeeded);
+    let checking = request.drift_run.as_ref().is_some_and(underway);
+    applied && request.destroy_run.is_none() && !checking
+}
+
+#[cfg(test)]
+#[path = "operation_tests.rs"]
+mod tests;
