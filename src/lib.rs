@@ -1,11 +1,12 @@
 //! tfpilot: a Terraform self-service control plane for the terminal.
 //!
-//! Layers, with dependencies pointing down only: `cli` and `sim` (edges) -> `store` and
-//! `github` (adapters) -> `domain` (pure). See docs/architecture.md.
+//! Layers, with dependencies pointing down only: `cli` and `sim` (edges) -> `engine`
+//! (orchestration) -> `store` and `github` (adapters) -> `domain` (pure). See docs/architecture.md.
 
 pub mod cli;
 pub mod config;
 pub mod domain;
+pub mod engine;
 mod error_text;
 pub mod github;
 pub mod logging;

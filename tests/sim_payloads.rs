@@ -102,7 +102,9 @@ async fn simulator_payloads_match_github() {
         .open_pull(&repo, "feature", "main", "Edit", "body")
         .await
         .unwrap();
-    bob.approve(&repo, pull.number, "ok").await.unwrap();
+    bob.approve(&repo, pull.number, &pull.head.sha, "ok")
+        .await
+        .unwrap();
     let inputs = DispatchInputs {
         request_id: "req_s".into(),
         environment: "dev".into(),

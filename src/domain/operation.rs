@@ -101,9 +101,11 @@ pub fn dispatch_pending(run: &RunFact) -> bool {
     run.id.is_none() && run.dispatch_id.is_some() && run.status.is_none()
 }
 
-/// A run that was dispatched and has not finished (or not been seen yet).
+/// A run that is known and has not finished. A dispatch still pending confirmation is not:
+/// the lock keeps two operations from confirming it at once, so whoever holds the lock next
+/// resumes it (finds the run by its dispatch id, or dispatches it after all).
 fn underway(run: &RunFact) -> bool {
-    run.is_in_flight() || dispatch_pending(run) || (run.id.is_some() && run.status.is_none())
+    run.is_in_flight() || (run.id.is_some() && run.status.is_none())
 }
 
 fn is_merged(request: &Request) -> bool {
@@ -223,7 +225,8 @@ pub fn readiness(operation: Operation, request: &Request) -> Readiness {
             Err(refusal) => refusal,
         },
         Operation::Cleanup => {
-            if let Some(pr) = &request.cleanup_pr {
+            // Both facts: a cleanup interrupted between its PR and its check resumes.
+            if let (Some(pr), Some(_)) = (&request.cleanup_pr, &request.cleanup_run) {
                 let number = pr.number.map(|n| format!(" #{n}")).unwrap_or_default();
                 return AlreadyDone(format!("cleanup pull request{number} already opened"));
             }
@@ -253,6 +256,9 @@ fn plan_not_ready(request: &Request) -> String {
     match &request.plan_run {
         None => "no plan has run yet: plan first".into(),
         Some(run) if underway(run) => "the plan is still running; wait for it".into(),
+        Some(run) if dispatch_pending(run) => {
+            "the plan's dispatch is not confirmed yet; sync the request or plan again".into()
+        }
         Some(run) if run.completed_without_success() => {
             format!("the plan failed ({}); fix and plan again", run.describe())
         }

@@ -114,10 +114,7 @@ fn apply_runs_once_after_merge_and_may_retry_a_failure() {
         ..RunFact::default()
     });
     assert!(dispatch_pending(pending.apply_run.as_ref().unwrap()));
-    assert!(matches!(
-        readiness(Operation::Apply, &pending),
-        Readiness::AlreadyDone(_)
-    ));
+    assert_eq!(readiness(Operation::Apply, &pending), Readiness::Ready);
     let mut failed = merged();
     failed.apply_run = run("completed", Some("failure"), "m1");
     assert_eq!(readiness(Operation::Apply, &failed), Readiness::Ready);

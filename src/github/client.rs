@@ -166,13 +166,7 @@ impl GitHub {
         repo: &RepoId,
         branch: &str,
     ) -> Result<Option<String>, GitHubError> {
-        let endpoint = "GET /repos/{owner}/{repo}/git/ref/{ref}";
-        let path = format!("{}/git/ref/heads/{}", repo.path(), encode_path(branch));
-        match self.transport.get(endpoint, &path, NO_TTL).await {
-            Ok(reply) => Ok(Some(reply.json::<GitRefPayload>(endpoint)?.object.sha)),
-            Err(GitHubError::NotFound { .. }) => Ok(None),
-            Err(error) => Err(error),
-        }
+        self.ref_sha(repo, &format!("heads/{branch}")).await
     }
 
     pub async fn create_branch(
@@ -181,8 +175,38 @@ impl GitHub {
         branch: &str,
         sha: &str,
     ) -> Result<BranchCreated, GitHubError> {
+        self.create_ref(repo, &format!("heads/{branch}"), sha).await
+    }
+
+    /// Points a lightweight tag at `sha`; an existing tag is reported with its sha.
+    pub async fn create_tag(
+        &self,
+        repo: &RepoId,
+        tag: &str,
+        sha: &str,
+    ) -> Result<BranchCreated, GitHubError> {
+        self.create_ref(repo, &format!("tags/{tag}"), sha).await
+    }
+
+    /// The commit `heads/<branch>` or `tags/<tag>` points at, `None` when there is no such ref.
+    pub async fn ref_sha(&self, repo: &RepoId, name: &str) -> Result<Option<String>, GitHubError> {
+        let endpoint = "GET /repos/{owner}/{repo}/git/ref/{ref}";
+        let path = format!("{}/git/ref/{}", repo.path(), encode_path(name));
+        match self.transport.get(endpoint, &path, NO_TTL).await {
+            Ok(reply) => Ok(Some(reply.json::<GitRefPayload>(endpoint)?.object.sha)),
+            Err(GitHubError::NotFound { .. }) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    async fn create_ref(
+        &self,
+        repo: &RepoId,
+        name: &str,
+        sha: &str,
+    ) -> Result<BranchCreated, GitHubError> {
         let endpoint = "POST /repos/{owner}/{repo}/git/refs";
-        let body = json!({"ref": format!("refs/heads/{branch}"), "sha": sha});
+        let body = json!({"ref": format!("refs/{name}"), "sha": sha});
         match self
             .transport
             .write(
@@ -195,7 +219,7 @@ impl GitHub {
         {
             Ok(_) => Ok(BranchCreated::Created),
             Err(GitHubError::Validation { message, .. }) if message.contains("already exists") => {
-                let sha = self.branch_sha(repo, branch).await?.unwrap_or_default();
+                let sha = self.ref_sha(repo, name).await?.unwrap_or_default();
                 Ok(BranchCreated::Existed { sha })
             }
             Err(error) => Err(error),
@@ -377,15 +401,17 @@ impl GitHub {
             .json(endpoint)
     }
 
-    /// Submit an APPROVE review. The author of the PR gets `SelfApproval`.
+    /// Submit an APPROVE review of commit `commit_id` (the planned head: GitHub refuses a
+    /// review of a commit that is not in the PR). The author of the PR gets `SelfApproval`.
     pub async fn approve(
         &self,
         repo: &RepoId,
         number: u64,
+        commit_id: &str,
         body: &str,
     ) -> Result<Review, GitHubError> {
         let endpoint = "POST /repos/{owner}/{repo}/pulls/{number}/reviews";
-        let request = json!({"event": "APPROVE", "body": body});
+        let request = json!({"event": "APPROVE", "body": body, "commit_id": commit_id});
         match self
             .transport
             .write(

@@ -76,9 +76,11 @@ pub async fn dispatch(
         );
     };
     let head_sha = head.sha.clone();
+    // GitHub reports a tag's name as the run's head_branch too.
     let branch = request
         .reference
         .trim_start_matches("refs/heads/")
+        .trim_start_matches("refs/tags/")
         .to_string();
     for input in REQUIRED_INPUTS {
         if !request.inputs.contains_key(input) {

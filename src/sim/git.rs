@@ -29,6 +29,8 @@ pub struct Repository {
     pub default_branch: String,
     pub commits: HashMap<String, Commit>,
     pub branches: BTreeMap<String, String>,
+    /// Lightweight tags: name -> commit.
+    pub tags: BTreeMap<String, String>,
     /// Approving reviews a PR needs before it can be merged (branch protection).
     pub required_approvals: u32,
 }
@@ -73,6 +75,7 @@ impl Repository {
             default_branch: "main".to_string(),
             commits: HashMap::new(),
             branches: BTreeMap::new(),
+            tags: BTreeMap::new(),
             required_approvals: 0,
         };
         let root = repo.add_commit(files, Vec::new(), "Initial commit", author, at);
@@ -116,14 +119,22 @@ impl Repository {
         sha
     }
 
-    /// A branch name or a commit sha, as GitHub's `ref` parameters accept.
+    /// A branch or tag name (bare or as a full ref) or a commit sha, as GitHub's `ref`
+    /// parameters accept. A bare name is a branch before it is a tag, as in git.
     pub fn resolve(&self, reference: &str) -> Option<&Commit> {
+        let tag = reference
+            .strip_prefix("refs/tags/")
+            .or_else(|| reference.strip_prefix("tags/"));
+        if let Some(tag) = tag {
+            return self.tags.get(tag).and_then(|sha| self.commits.get(sha));
+        }
         let name = reference
             .strip_prefix("refs/heads/")
             .or_else(|| reference.strip_prefix("heads/"))
             .unwrap_or(reference);
         self.branches
             .get(name)
+            .or_else(|| self.tags.get(name))
             .and_then(|sha| self.commits.get(sha))
             .or_else(|| self.commits.get(reference))
     }

@@ -156,11 +156,12 @@ pub fn commit(base: &str, repo: &Repository, commit: &Commit) -> Value {
     })
 }
 
-pub fn git_ref(base: &str, repo: &Repository, branch: &str, sha: &str) -> Value {
+/// A ref payload; `name` is `heads/<branch>` or `tags/<tag>`.
+pub fn git_ref(base: &str, repo: &Repository, name: &str, sha: &str) -> Value {
     json!({
-        "ref": format!("refs/heads/{branch}"),
+        "ref": format!("refs/{name}"),
         "node_id": format!("REF_sim{}", &sha[..12]),
-        "url": format!("{base}/repos/{}/git/refs/heads/{branch}", repo.full_name()),
+        "url": format!("{base}/repos/{}/git/refs/{name}", repo.full_name()),
         "object": {
             "sha": sha,
             "type": "commit",

@@ -374,6 +374,11 @@ pub async fn create_review(
         .tip(&pull.head)
         .map(|c| c.sha.clone())
         .unwrap_or_default();
+    if let Some(commit) = &request.commit_id
+        && !repo.commits.contains_key(commit)
+    {
+        return refuse("commit_id is not part of the pull request");
+    }
     let review = Review {
         id: state.allocate_id(),
         repo: pull.repo.clone(),

@@ -292,11 +292,18 @@ pub async fn get_ref(
 ) -> Response {
     let base = shared.base_url.clone();
     with_repo(&shared, &owner, &name, |_, repo| {
-        let branch = reference.strip_prefix("heads/");
-        match branch.and_then(|branch| repo.branches.get(branch).map(|sha| (branch, sha))) {
-            Some((branch, sha)) => {
-                reply(StatusCode::OK, payloads::git_ref(&base, repo, branch, sha))
-            }
+        let sha = if let Some(branch) = reference.strip_prefix("heads/") {
+            repo.branches.get(branch)
+        } else if let Some(tag) = reference.strip_prefix("tags/") {
+            repo.tags.get(tag)
+        } else {
+            None
+        };
+        match sha {
+            Some(sha) => reply(
+                StatusCode::OK,
+                payloads::git_ref(&base, repo, &reference, sha),
+            ),
             None => reply(
                 StatusCode::NOT_FOUND,
                 payloads::error("Not Found", REFS_DOCS),
@@ -323,27 +330,40 @@ pub async fn create_ref(
     let Some(repo) = state.repo_mut(&owner, &name) else {
         return not_found();
     };
-    let Some(branch) = request.reference.strip_prefix("refs/heads/") else {
-        return unprocessable(
-            "Reference name must start with 'refs/heads/' in the simulator",
-            REFS_DOCS,
-        );
+    let (name, is_tag) = match (
+        request.reference.strip_prefix("refs/heads/"),
+        request.reference.strip_prefix("refs/tags/"),
+    ) {
+        (Some(branch), _) => (branch, false),
+        (None, Some(tag)) => (tag, true),
+        (None, None) => {
+            return unprocessable(
+                "Reference name must start with 'refs/heads/' or 'refs/tags/' in the simulator",
+                REFS_DOCS,
+            );
+        }
     };
-    if branch.is_empty() || branch.contains("..") || branch.ends_with('/') || branch.contains(' ') {
+    if name.is_empty() || name.contains("..") || name.ends_with('/') || name.contains(' ') {
         return unprocessable(
             &format!("{} is not a valid ref name.", request.reference),
             REFS_DOCS,
         );
     }
-    if repo.branches.contains_key(branch) {
+    let commit_exists = repo.commits.contains_key(&request.sha);
+    let refs = if is_tag {
+        &mut repo.tags
+    } else {
+        &mut repo.branches
+    };
+    if refs.contains_key(name) {
         return unprocessable("Reference already exists", REFS_DOCS);
     }
-    if !repo.commits.contains_key(&request.sha) {
+    if !commit_exists {
         return unprocessable("Object does not exist", REFS_DOCS);
     }
-    repo.branches
-        .insert(branch.to_string(), request.sha.clone());
-    let body = payloads::git_ref(&base, repo, branch, &request.sha);
+    refs.insert(name.to_string(), request.sha.clone());
+    let full = request.reference.trim_start_matches("refs/").to_string();
+    let body = payloads::git_ref(&base, repo, &full, &request.sha);
     reply(StatusCode::CREATED, body)
 }
 

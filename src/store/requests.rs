@@ -277,6 +277,39 @@ impl Store {
         })
     }
 
+    /// Writes an event exactly once. `discriminator` names what the event records (an
+    /// idempotency key, a run id) and, with the event's time and kind, makes its key: a retry of
+    /// the same step finds its event there instead of adding a second one.
+    pub async fn record_event(
+        &self,
+        event: &LifecycleEvent,
+        discriminator: &str,
+    ) -> Result<PutOnce, StoreError> {
+        validate_id(&event.request_id)?;
+        let safe = |text: &str| -> String {
+            text.chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                        c.to_ascii_lowercase()
+                    } else {
+                        '_'
+                    }
+                })
+                .take(100)
+                .collect()
+        };
+        let key = format!(
+            "{LOGS_PREFIX}{}/{}-{}-{}.json",
+            event.request_id,
+            event.at.to_key_fragment(),
+            safe(&event.kind),
+            safe(discriminator)
+        );
+        // Serializing a struct of strings and JSON values cannot fail.
+        let body = serde_json::to_vec(event).expect("event serializes to JSON");
+        self.put_once(&key, body).await
+    }
+
     /// Every event of a request, oldest first. An unreadable event is reported, not fatal.
     pub async fn list_events(&self, id: &str) -> Result<Vec<EventEntry>, StoreError> {
         validate_id(id)?;

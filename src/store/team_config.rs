@@ -1,10 +1,11 @@
 //! Team configuration read from the store: the module catalog
 //! (`config/modules/*.json`), the infra repo registry (`config/infra-repos.json`)
-//! and the validation guardrails of `config/policy.json`.
+//! and the validation guardrails, roles and allowlists of `config/policy.json`.
 //!
 //! One broken module file must not hide the others: each file that fails to
 //! parse is reported next to the modules that loaded.
 
+use crate::domain::access::AccessPolicy;
 use crate::domain::catalog::{CatalogError, ModuleDef};
 use crate::domain::registry::{InfraRepos, ValidationPolicy};
 
@@ -23,6 +24,8 @@ pub struct TeamConfig {
     /// `None` when the store has no registry yet.
     pub infra_repos: Option<InfraRepos>,
     pub policy: ValidationPolicy,
+    /// Roles and prod allowlists from the same file; everyone is a developer without it.
+    pub access: AccessPolicy,
 }
 
 impl Store {
@@ -54,8 +57,13 @@ impl Store {
             }
         }
         if let Some(body) = self.get_blob(POLICY_KEY).await? {
-            match ValidationPolicy::parse(&String::from_utf8_lossy(&body), POLICY_KEY) {
+            let text = String::from_utf8_lossy(&body);
+            match ValidationPolicy::parse(&text, POLICY_KEY) {
                 Ok(policy) => config.policy = policy,
+                Err(error) => config.problems.push(error),
+            }
+            match AccessPolicy::parse(&text, POLICY_KEY) {
+                Ok(access) => config.access = access,
                 Err(error) => config.problems.push(error),
             }
         }

@@ -1,0 +1,510 @@
+//! Operations that edit the infra repository: create (resumable, step by step), update (a
+//! config edit that withdraws the approval and plans again) and cleanup (a PR removing the
+//! block once its resources are destroyed).
+
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+use super::guard::{Begun, Finish, Held, PendingEvent};
+use super::runs::{Slot, describe_run, plan_dispatched};
+use super::{Engine, EngineError, OpOutcome, OpResult, new_id, repo_of, target_file};
+use crate::domain::catalog::{ModuleDef, ValidatedConfig, find_module};
+use crate::domain::infra_file::{remove_block, upsert_block};
+use crate::domain::lock;
+use crate::domain::operation::Operation;
+use crate::domain::{IdempotencyRecord, Request};
+use crate::github::{GitHubError, RepoId};
+use crate::store::{IdempotencyClaim, StoreError};
+
+/// What someone asks for.
+#[derive(Debug, Clone, Default)]
+pub struct CreateInput {
+    pub project: String,
+    pub environment: String,
+    pub module: String,
+    /// Field values as given: JSON values, or text as typed in a form or on the command line.
+    pub values: Map<String, Value>,
+    /// Repeating a create with the same key continues or returns the same request.
+    pub idempotency_key: Option<String>,
+}
+
+/// The branch head after an edit of one file on one branch (a new commit, or the head as it
+/// was when there was nothing to change).
+struct Edited {
+    commit_sha: String,
+}
+
+impl Engine {
+    /// Validates, claims the idempotency key, writes the document, then branch, commit, PR and
+    /// plan dispatch; each step is skipped when an earlier attempt with the key completed it.
+    pub async fn create(&self, input: CreateInput) -> Result<OpOutcome, EngineError> {
+        // The decision looks at the environment and the requester, both known before the id.
+        let probe = Request::new(
+            "req_probe",
+            &input.project,
+            &input.environment,
+            &input.module,
+            &self.actor,
+            self.now(),
+        );
+        self.require(Operation::Create, &probe)?;
+        let module = find_module(&self.team.modules, &input.module).map_err(invalid)?;
+        let config = self.validate(module, &input.environment, &input.values)?;
+        let registry = self.team.infra_repos.as_ref().ok_or_else(|| EngineError::Config {
+            message: "the store has no config/infra-repos.json, so there is nowhere to write the block; an admin must add it".into(),
+        })?;
+        let target = registry
+            .target(&input.project, &input.environment)
+            .map_err(invalid)?;
+
+        let key = input.idempotency_key.clone().unwrap_or_else(new_id);
+        let fingerprint = fingerprint(&input, &config);
+        let now = self.now();
+        let record = IdempotencyRecord {
+            key: key.clone(),
+            operation: Operation::Create.as_str().into(),
+            request_id: format!("req_{}", ulid::Ulid::new()),
+            created_at: now,
+            outcome: json!({"fingerprint": fingerprint}),
+            extra: Map::new(),
+        };
+        let id = match self.store.claim_create_key(&record).await {
+            Ok(IdempotencyClaim::Claimed) => record.request_id.clone(),
+            Ok(IdempotencyClaim::Existing(existing)) => {
+                if existing.outcome.get("fingerprint") != Some(&json!(fingerprint)) {
+                    return Err(EngineError::conflict(format!(
+                        "idempotency key {key} was already used for a different request ({}); use a new key",
+                        existing.request_id
+                    )));
+                }
+                existing.request_id
+            }
+            Err(StoreError::InvalidKey { reason, .. }) => {
+                return Err(EngineError::Invalid {
+                    message: format!("idempotency key {key:?}: {reason}"),
+                });
+            }
+            Err(error) => return Err(error.into()),
+        };
+
+        let mut request = Request::new(
+            &id,
+            &input.project,
+            &input.environment,
+            &module.name,
+            &self.actor,
+            now,
+        );
+        request.config = config.values.clone();
+        request.target = Some(target);
+        request.branch = Some(format!("tfpilot/{id}"));
+        let token = new_id();
+        // A fresh document cannot be locked by anyone else.
+        let _ = lock::acquire(
+            &mut request,
+            &self.holder,
+            &token,
+            Operation::Create.as_str(),
+            now,
+            self.settings.lock_ttl_seconds,
+        );
+        let (held, request) = match self.store.create_request(&request).await {
+            Ok(stored) => (
+                Box::new(self.hold(&id, Operation::Create, key.clone(), token)),
+                stored.value,
+            ),
+            Err(StoreError::AlreadyExists { .. }) => {
+                // An earlier attempt with this key made the document: finished, or resume it.
+                let existing = self.store.get_request(&id).await?.value;
+                if existing
+                    .idempotency
+                    .get(Operation::Create.as_str())
+                    .is_some_and(|entry| entry.key == key)
+                {
+                    return Ok(OpOutcome {
+                        operation: Operation::Create,
+                        result: OpResult::Replayed,
+                        message: format!("created {id} earlier with this key"),
+                        request: existing,
+                    });
+                }
+                match self.begin(&id, Operation::Create, Some(&key)).await? {
+                    Begun::Held(held, request) => (held, request),
+                    Begun::Early(outcome) => return Ok(outcome),
+                }
+            }
+            Err(error) => return Err(error.into()),
+        };
+        let result = self.create_locked(&held, request, module, &config).await;
+        self.end(held, result).await
+    }
+
+    async fn create_locked(
+        &self,
+        held: &Held,
+        request: Request,
+        module: &ModuleDef,
+        config: &ValidatedConfig,
+    ) -> Result<Finish, EngineError> {
+        let (repo, target) = repo_of(&request)?;
+        let (base, file) = (target.base.clone(), target_file(target));
+        let branch = request.branch.clone().unwrap_or_default();
+        let mut request = request;
+        if request.commit_sha.is_none() {
+            self.ensure_branch(&repo, &branch, &base).await?;
+            let block = module.block(&request.id, config);
+            let message = format!(
+                "tfpilot: {} {} in {}",
+                request.module, request.id, request.environment
+            );
+            let edited = self
+                .edit_file(&repo, &file, &branch, &message, |text| {
+                    upsert_block(text, &file, &block).map(Some)
+                })
+                .await?;
+            request = self
+                .persist(held, |r| r.commit_sha = Some(edited.commit_sha.clone()))
+                .await?;
+        }
+        if request.pr.is_none() {
+            let title = format!(
+                "tfpilot: {} for {} in {}",
+                request.module, request.project, request.environment
+            );
+            let body = format!(
+                "Requested by @{} through tfpilot ({}).\n\nThe block between `# tfpilot:begin/{id}` and `# tfpilot:end/{id}` in `{file}` is managed by tfpilot; change it with `tfpilot update {id}`.",
+                request.requested_by,
+                request.id,
+                id = request.id
+            );
+            let (pull, _) = self
+                .github
+                .open_pull(&repo, &branch, &base, &title, &body)
+                .await?;
+            let fact = pull.to_fact();
+            request = self.persist(held, |r| r.pr = Some(fact.clone())).await?;
+        }
+        let plan_done = request
+            .plan_run
+            .as_ref()
+            .is_some_and(|run| !crate::domain::operation::dispatch_pending(run));
+        let run = match request.plan_run.clone() {
+            Some(run) if plan_done => run,
+            _ => {
+                self.dispatch_run(held, &request, Slot::Plan, &branch)
+                    .await?
+            }
+        };
+        let number = request
+            .pr
+            .as_ref()
+            .and_then(|pr| pr.number)
+            .unwrap_or_default();
+        Ok(Finish {
+            message: format!(
+                "created {}: pull request #{number}, plan dispatched{}",
+                request.id,
+                describe_run(&run)
+            ),
+            events: vec![
+                PendingEvent::new(
+                    "request_created",
+                    format!(
+                        "{} in {}/{}",
+                        request.module, request.project, request.environment
+                    ),
+                )
+                .with_data(json!({"pr": number, "branch": branch, "commit_sha": request.commit_sha})),
+                plan_dispatched(&run),
+            ],
+        })
+    }
+
+    /// Changes config values on the request's branch, withdraws the approval and plans again.
+    pub async fn update(
+        &self,
+        id: &str,
+        values: Map<String, Value>,
+        key: Option<&str>,
+    ) -> Result<OpOutcome, EngineError> {
+        let (held, request) = match self.begin(id, Operation::Update, key).await? {
+            Begun::Held(held, request) => (held, request),
+            Begun::Early(outcome) => return Ok(outcome),
+        };
+        let result = self.update_locked(&held, request, values).await;
+        self.end(held, result).await
+    }
+
+    async fn update_locked(
+        &self,
+        held: &Held,
+        request: Request,
+        values: Map<String, Value>,
+    ) -> Result<Finish, EngineError> {
+        let module = find_module(&self.team.modules, &request.module).map_err(invalid)?;
+        let mut merged = request.config.clone();
+        for (name, value) in &values {
+            merged.insert(name.clone(), value.clone());
+        }
+        let config = self.validate(module, &request.environment, &merged)?;
+        if config.values == request.config {
+            return Ok(Finish {
+                message: "nothing changed: the values are the ones the request has".into(),
+                events: Vec::new(),
+            });
+        }
+        let changed: Vec<String> = config
+            .values
+            .iter()
+            .filter(|(name, value)| request.config.get(*name) != Some(value))
+            .map(|(name, _)| name.clone())
+            .chain(
+                request
+                    .config
+                    .keys()
+                    .filter(|name| !config.values.contains_key(*name))
+                    .cloned(),
+            )
+            .collect();
+        let (repo, target) = repo_of(&request)?;
+        let file = target_file(target);
+        let branch = request.branch.clone().unwrap_or_default();
+        let block = module.block(&request.id, &config);
+        let message = format!("tfpilot: update {} ({})", request.id, changed.join(", "));
+        let edited = self
+            .edit_file(&repo, &file, &branch, &message, |text| {
+                upsert_block(text, &file, &block).map(Some)
+            })
+            .await?;
+        let had_approval = request.approval.as_ref().is_some_and(|a| a.approved);
+        let request = self
+            .persist(held, |r| {
+                r.config = config.values.clone();
+                r.commit_sha = Some(edited.commit_sha.clone());
+                if let Some(pr) = r.pr.as_mut() {
+                    pr.head_sha = Some(edited.commit_sha.clone());
+                }
+                r.approval = None;
+                r.plan = None;
+            })
+            .await?;
+        let run = self
+            .dispatch_run(held, &request, Slot::Plan, &branch)
+            .await?;
+        let withdrawn = if had_approval {
+            "; the approval was withdrawn"
+        } else {
+            ""
+        };
+        Ok(Finish {
+            message: format!(
+                "updated {}{withdrawn}; plan dispatched{}",
+                changed.join(", "),
+                describe_run(&run)
+            ),
+            events: vec![
+                PendingEvent::new(
+                    "configuration_updated",
+                    format!("changed {}{withdrawn}", changed.join(", ")),
+                )
+                .with_data(json!({"fields": changed, "commit_sha": edited.commit_sha, "approval_withdrawn": had_approval})),
+                plan_dispatched(&run),
+            ],
+        })
+    }
+
+    /// Opens a PR removing the destroyed request's block and dispatches the check that the
+    /// state holds nothing of it.
+    pub async fn cleanup(&self, id: &str, key: Option<&str>) -> Result<OpOutcome, EngineError> {
+        let (held, request) = match self.begin(id, Operation::Cleanup, key).await? {
+            Begun::Held(held, request) => (held, request),
+            Begun::Early(outcome) => return Ok(outcome),
+        };
+        let result = self.cleanup_locked(&held, request).await;
+        self.end(held, result).await
+    }
+
+    async fn cleanup_locked(&self, held: &Held, request: Request) -> Result<Finish, EngineError> {
+        let (repo, target) = repo_of(&request)?;
+        let (base, file) = (target.base.clone(), target_file(target));
+        let branch = format!("tfpilot/{}-cleanup", request.id);
+        let mut request = request;
+        if request.cleanup_pr.is_none() {
+            let on_base = self.github.get_file(&repo, &file, &base).await?;
+            let present = on_base
+                .as_ref()
+                .map(|f| remove_block(&f.text, &file, &request.id))
+                .transpose()
+                .map_err(|e| EngineError::conflict(e.to_string()))?
+                .flatten()
+                .is_some();
+            if !present {
+                return Ok(Finish {
+                    message: format!(
+                        "the block of {} is not in {file} on {base}: nothing to clean up",
+                        request.id
+                    ),
+                    events: Vec::new(),
+                });
+            }
+            self.ensure_branch(&repo, &branch, &base).await?;
+            let message = format!("tfpilot: remove {} (destroyed)", request.id);
+            let id = request.id.clone();
+            self.edit_file(&repo, &file, &branch, &message, |text| {
+                remove_block(text, &file, &id)
+            })
+            .await?;
+            let title = format!("tfpilot: remove {} (destroyed)", request.id);
+            let body = format!(
+                "{} was destroyed; this removes its block from `{file}`. The tfpilot cleanup check confirms the state holds none of its resources.",
+                request.id
+            );
+            let (pull, _) = self
+                .github
+                .open_pull(&repo, &branch, &base, &title, &body)
+                .await?;
+            let fact = pull.to_fact();
+            request = self
+                .persist(held, |r| r.cleanup_pr = Some(fact.clone()))
+                .await?;
+        }
+        let run = self
+            .dispatch_run(held, &request, Slot::Cleanup, &branch)
+            .await?;
+        let number = request
+            .cleanup_pr
+            .as_ref()
+            .and_then(|pr| pr.number)
+            .unwrap_or_default();
+        Ok(Finish {
+            message: format!(
+                "cleanup pull request #{number} opened; state check dispatched{}",
+                describe_run(&run)
+            ),
+            events: vec![
+                PendingEvent::new("cleanup_opened", format!("pull request #{number}"))
+                    .with_data(json!({"pr": number, "run_id": run.id})),
+            ],
+        })
+    }
+
+    fn validate(
+        &self,
+        module: &ModuleDef,
+        environment: &str,
+        values: &Map<String, Value>,
+    ) -> Result<ValidatedConfig, EngineError> {
+        let config = module.validate(values).map_err(|errors| EngineError::Invalid {
+            message: format!("invalid values for {}: {errors}", module.name),
+        })?;
+        let problems = self.team.policy.check(environment, &config);
+        if !problems.is_empty() {
+            let text: Vec<String> = problems
+                .iter()
+                .map(|p| format!("{}: {}", p.field, p.message))
+                .collect();
+            return Err(EngineError::Invalid {
+                message: format!("the values break team policy: {}", text.join("; ")),
+            });
+        }
+        Ok(config)
+    }
+
+    async fn ensure_branch(
+        &self,
+        repo: &RepoId,
+        branch: &str,
+        base: &str,
+    ) -> Result<(), EngineError> {
+        if self.github.branch_sha(repo, branch).await?.is_some() {
+            return Ok(());
+        }
+        let base_sha = self
+            .github
+            .branch_sha(repo, base)
+            .await?
+            .ok_or_else(|| EngineError::Config {
+                message: format!(
+                    "{}/{} has no branch {base}; fix `base` in config/infra-repos.json",
+                    repo.owner, repo.name
+                ),
+            })?;
+        self.github.create_branch(repo, branch, &base_sha).await?;
+        Ok(())
+    }
+
+    /// Reads `path` on `branch`, applies `edit`, and commits the result against the blob it
+    /// read. `edit` returning `None`, or the same text, commits nothing (a resumed step whose
+    /// commit landed). A concurrent change of the file is re-read and re-applied, a few times.
+    async fn edit_file<F>(
+        &self,
+        repo: &RepoId,
+        path: &str,
+        branch: &str,
+        message: &str,
+        edit: F,
+    ) -> Result<Edited, EngineError>
+    where
+        F: Fn(&str) -> Result<Option<String>, crate::domain::infra_file::InfraFileError>,
+    {
+        for _ in 0..3 {
+            let current = self.github.get_file(repo, path, branch).await?;
+            let text = current.as_ref().map_or("", |f| f.text.as_str());
+            let next = edit(text).map_err(|error| {
+                EngineError::conflict(format!(
+                    "{path} on {branch} cannot be edited safely: {error}"
+                ))
+            })?;
+            let unchanged = match &next {
+                None => true,
+                Some(next) => current.is_some() && next == text,
+            };
+            if unchanged {
+                let head = self.github.branch_sha(repo, branch).await?.unwrap_or_default();
+                return Ok(Edited { commit_sha: head });
+            }
+            let next = next.unwrap_or_default();
+            match self
+                .github
+                .put_file(
+                    repo,
+                    path,
+                    branch,
+                    &next,
+                    message,
+                    current.as_ref().map(|f| f.sha.as_str()),
+                )
+                .await
+            {
+                Ok(commit) => {
+                    return Ok(Edited {
+                        commit_sha: commit.commit_sha,
+                    });
+                }
+                Err(GitHubError::Conflict { .. }) => continue,
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Err(EngineError::conflict(format!(
+            "{path} on {branch} kept changing while tfpilot wrote it; try again"
+        )))
+    }
+}
+
+fn invalid(error: impl std::fmt::Display) -> EngineError {
+    EngineError::Invalid {
+        message: error.to_string(),
+    }
+}
+
+/// Identifies what a create asked for, so a key reused for something else is refused.
+fn fingerprint(input: &CreateInput, config: &ValidatedConfig) -> String {
+    let canonical = json!({
+        "project": input.project,
+        "environment": input.environment,
+        "module": input.module,
+        "config": config.values,
+    });
+    let digest = Sha256::digest(canonical.to_string().as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,77 @@
+//! What an operation can end in besides success, each with the exit code the CLI gives it.
+
+use thiserror::Error;
+
+use crate::domain::lock::HeldBy;
+use crate::github::GitHubError;
+use crate::store::StoreError;
+
+#[derive(Debug, Error)]
+pub enum EngineError {
+    /// The policy or the lifecycle does not allow it; the reason is shown as is.
+    #[error("denied: {reason}")]
+    Denied { reason: String },
+    #[error("{held}; try again when it is released or expires")]
+    Locked { held: HeldBy },
+    /// Someone or something else changed what this operation relied on.
+    #[error("conflict: {message}")]
+    Conflict { message: String },
+    /// The input was wrong: an unknown module, a bad value. Nothing was written.
+    #[error("{message}")]
+    Invalid { message: String },
+    /// Team configuration is missing or broken; nothing was written.
+    #[error("{message}")]
+    Config { message: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    GitHub(#[from] GitHubError),
+}
+
+impl EngineError {
+    /// 0 ok, 1 failed, 2 usage (bad input), 3 denied by policy, 4 conflict or locked.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            EngineError::Denied { .. } => 3,
+            EngineError::Locked { .. } | EngineError::Conflict { .. } => 4,
+            EngineError::Invalid { .. } => 2,
+            EngineError::Store(error) if is_store_conflict(error) => 4,
+            EngineError::GitHub(
+                GitHubError::HeadChanged { .. }
+                | GitHubError::NotMergeable { .. }
+                | GitHubError::Conflict { .. },
+            ) => 4,
+            EngineError::Config { .. } | EngineError::Store(_) | EngineError::GitHub(_) => 1,
+        }
+    }
+
+    /// A short machine-readable name for `--json` output.
+    pub fn kind(&self) -> &'static str {
+        match self.exit_code() {
+            3 => "denied",
+            4 if matches!(self, EngineError::Locked { .. }) => "locked",
+            4 => "conflict",
+            2 => "invalid",
+            _ => "failed",
+        }
+    }
+
+    pub(super) fn conflict(message: impl Into<String>) -> Self {
+        EngineError::Conflict {
+            message: message.into(),
+        }
+    }
+
+    pub(super) fn denied(reason: impl Into<String>) -> Self {
+        EngineError::Denied {
+            reason: reason.into(),
+        }
+    }
+}
+
+fn is_store_conflict(error: &StoreError) -> bool {
+    matches!(
+        error,
+        StoreError::Contended { .. } | StoreError::PreconditionFailed { .. }
+    )
+}

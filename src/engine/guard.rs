@@ -1,0 +1,328 @@
+//! The frame around every mutation of an existing request: take the lock (or replay, or say
+//! it is done already), keep the lock alive while the effect runs, persist each step under the
+//! lock, and finish with the outcome, the events and the release, on every path.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio::task::JoinHandle;
+
+use super::{Engine, EngineError, OpOutcome, OpResult, new_id, stored_outcome};
+use crate::domain::lock::{self, Acquired, HeldBy};
+use crate::domain::operation::{Operation, Readiness, readiness};
+use crate::domain::request::IdempotencyEntry;
+use crate::domain::{LifecycleEvent, Request, Timestamp};
+use crate::store::StoreError;
+
+/// An event to write when the operation finishes, kept in the idempotency outcome so a
+/// replay can write it again if the first writer died in between (the key makes it once).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingEvent {
+    pub kind: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub data: Value,
+}
+
+impl PendingEvent {
+    pub fn new(kind: &str, message: impl Into<String>) -> Self {
+        PendingEvent {
+            kind: kind.to_string(),
+            message: message.into(),
+            data: Value::Null,
+        }
+    }
+
+    pub fn with_data(mut self, data: Value) -> Self {
+        self.data = data;
+        self
+    }
+}
+
+/// What the locked part of an operation reports when it succeeded.
+pub struct Finish {
+    pub message: String,
+    pub events: Vec<PendingEvent>,
+}
+
+/// The lock, held. Dropping it stops the heartbeat; [`Engine::end`] releases it.
+pub struct Held {
+    pub id: String,
+    pub operation: Operation,
+    pub key: String,
+    token: String,
+    lost: Arc<AtomicBool>,
+    heartbeat: JoinHandle<()>,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.heartbeat.abort();
+    }
+}
+
+pub enum Begun {
+    Held(Box<Held>, Request),
+    Early(OpOutcome),
+}
+
+impl Engine {
+    /// Decides, then takes the lock in one conditional write of the document. A replay, a
+    /// "done already" and a refusal are decided on the same fresh read and write nothing.
+    pub(super) async fn begin(
+        &self,
+        id: &str,
+        operation: Operation,
+        key: Option<&str>,
+    ) -> Result<Begun, EngineError> {
+        let current = self.store.get_request(id).await?.value;
+        self.require(operation, &current)?;
+        let key = key.map(str::to_string).unwrap_or_else(new_id);
+        let token = new_id();
+        let now = self.now();
+        let window = self.settings.idempotency_window_seconds;
+        enum Early {
+            Replay(IdempotencyEntry),
+            Done(String),
+            Refused(String),
+            Locked(HeldBy),
+            TookOver(crate::domain::request::Lock),
+        }
+        let mut early: Option<Early> = None;
+        let stored = self
+            .store
+            .update_request(id, now, |request| {
+                early = None;
+                if let Some(entry) = request.idempotency.get(operation.as_str())
+                    && entry.key == key
+                    && now.seconds_since(entry.at) < window
+                {
+                    early = Some(Early::Replay(entry.clone()));
+                    return Ok(());
+                }
+                match readiness(operation, request) {
+                    Readiness::Ready => {}
+                    Readiness::AlreadyDone(why) => {
+                        early = Some(Early::Done(why));
+                        return Ok(());
+                    }
+                    Readiness::NotReady(why) => {
+                        early = Some(Early::Refused(why));
+                        return Ok(());
+                    }
+                }
+                match lock::acquire(
+                    request,
+                    &self.holder,
+                    &token,
+                    operation.as_str(),
+                    now,
+                    self.settings.lock_ttl_seconds,
+                ) {
+                    Ok(Acquired::Fresh) => {}
+                    Ok(Acquired::TookOver(old)) => early = Some(Early::TookOver(old)),
+                    Err(held) => early = Some(Early::Locked(held)),
+                }
+                Ok(())
+            })
+            .await?;
+        let request = stored.value;
+        match early {
+            Some(Early::Replay(entry)) => {
+                self.rewrite_events(&request.id, operation, &entry).await;
+                let message = entry
+                    .outcome
+                    .get("message")
+                    .and_then(Value::as_str)
+                    .unwrap_or("done")
+                    .to_string();
+                return Ok(Begun::Early(OpOutcome {
+                    operation,
+                    result: OpResult::Replayed,
+                    message,
+                    request,
+                }));
+            }
+            Some(Early::Done(why)) => {
+                return Ok(Begun::Early(OpOutcome {
+                    operation,
+                    result: OpResult::AlreadyDone,
+                    message: why,
+                    request,
+                }));
+            }
+            Some(Early::Refused(why)) => return Err(EngineError::denied(why)),
+            Some(Early::Locked(held)) => return Err(EngineError::Locked { held }),
+            Some(Early::TookOver(old)) => {
+                tracing::warn!(request = id, previous = %old.holder, operation = %old.operation,
+                    "took over an expired lock");
+            }
+            None => {}
+        }
+        let held = self.hold(id, operation, key, token);
+        Ok(Begun::Held(Box::new(held), request))
+    }
+
+    /// Starts the heartbeat for a lock just taken.
+    pub(super) fn hold(&self, id: &str, operation: Operation, key: String, token: String) -> Held {
+        let lost = Arc::new(AtomicBool::new(false));
+        let heartbeat = {
+            let (store, clock, lost) = (self.store.clone(), self.clock.clone(), lost.clone());
+            let (id, token) = (id.to_string(), token.clone());
+            let (every, ttl) = (self.settings.heartbeat, self.settings.lock_ttl_seconds);
+            tokio::spawn(async move {
+                let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+                loop {
+                    ticker.tick().await;
+                    let now = clock.now();
+                    match store
+                        .update_request(&id, now, |r| lock::renew(r, &token, now, ttl))
+                        .await
+                    {
+                        Ok(_) => tracing::debug!(request = %id, "lock renewed"),
+                        Err(StoreError::Rejected { reason, .. }) => {
+                            tracing::error!(request = %id, %reason, "lock lost");
+                            lost.store(true, Ordering::SeqCst);
+                            return;
+                        }
+                        // A failed renewal is retried at the next beat; the TTL leaves room.
+                        Err(error) => tracing::warn!(request = %id, %error, "lock renewal failed"),
+                    }
+                }
+            })
+        };
+        Held {
+            id: id.to_string(),
+            operation,
+            key,
+            token,
+            lost,
+            heartbeat,
+        }
+    }
+
+    /// Applies `mutate` to the document, only while this lock is still held.
+    pub(super) async fn persist<F>(&self, held: &Held, mut mutate: F) -> Result<Request, EngineError>
+    where
+        F: FnMut(&mut Request) + Send,
+    {
+        if held.lost.load(Ordering::SeqCst) {
+            return Err(lock_lost(held));
+        }
+        let token = held.token.clone();
+        let result = self
+            .store
+            .update_request(&held.id, self.now(), |request| {
+                if request.lock.as_ref().and_then(|l| l.token.as_deref()) != Some(token.as_str()) {
+                    return Err("lock lost".to_string());
+                }
+                mutate(request);
+                Ok(())
+            })
+            .await;
+        match result {
+            Ok(stored) => Ok(stored.value),
+            Err(StoreError::Rejected { .. }) => Err(lock_lost(held)),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Ends a locked operation: on success records the outcome under its key, releases the lock
+    /// and writes the events; on failure releases the lock and returns the error.
+    pub(super) async fn end(
+        &self,
+        held: Box<Held>,
+        result: Result<Finish, EngineError>,
+    ) -> Result<OpOutcome, EngineError> {
+        let finish = match result {
+            Ok(finish) => finish,
+            Err(error) => {
+                self.release(&held).await;
+                return Err(error);
+            }
+        };
+        let now = self.now();
+        let entry = IdempotencyEntry {
+            key: held.key.clone(),
+            at: now,
+            outcome: stored_outcome(&finish.message, &finish.events),
+        };
+        let operation = held.operation;
+        let request = self
+            .persist(&held, |request| {
+                request
+                    .idempotency
+                    .insert(operation.as_str().to_string(), entry.clone());
+                lock::release(request, &held.token);
+                let status = crate::domain::derive_status(request).as_str().to_string();
+                if request.status.as_deref() != Some(status.as_str()) {
+                    request.status = Some(status);
+                    request.status_derived_at = Some(now);
+                }
+            })
+            .await?;
+        self.rewrite_events(&request.id, operation, &entry).await;
+        Ok(OpOutcome {
+            operation,
+            result: OpResult::Done,
+            message: finish.message,
+            request,
+        })
+    }
+
+    /// Best effort: if this fails the lock expires on its own within the TTL.
+    pub(super) async fn release(&self, held: &Held) {
+        let token = held.token.clone();
+        let result = self
+            .store
+            .update_request(&held.id, self.now(), |request| {
+                lock::release(request, &token);
+                Ok(())
+            })
+            .await;
+        if let Err(error) = result {
+            tracing::warn!(request = %held.id, %error, "could not release the lock; it expires on its own");
+        }
+    }
+
+    /// Writes the events an outcome lists, once each (their keys come from the outcome).
+    async fn rewrite_events(&self, id: &str, operation: Operation, entry: &IdempotencyEntry) {
+        let events: Vec<PendingEvent> = entry
+            .outcome
+            .get("events")
+            .cloned()
+            .and_then(|v| serde_json::from_value(v).ok())
+            .unwrap_or_default();
+        for event in events {
+            self.write_event(id, entry.at, &event, &format!("{operation}-{}", entry.key))
+                .await;
+        }
+    }
+
+    /// Writes one lifecycle event exactly once for `discriminator`. An event that cannot be
+    /// written is logged, not fatal: the document already holds the facts.
+    pub(super) async fn write_event(
+        &self,
+        id: &str,
+        at: Timestamp,
+        event: &PendingEvent,
+        discriminator: &str,
+    ) {
+        let mut record = LifecycleEvent::new(id, at, &event.kind, &self.actor)
+            .with_message(&event.message)
+            .with_correlation_id(&self.correlation_id);
+        record.data = event.data.clone();
+        if let Err(error) = self.store.record_event(&record, discriminator).await {
+            tracing::error!(request = id, kind = %event.kind, %error, "could not write a lifecycle event");
+        }
+    }
+}
+
+fn lock_lost(held: &Held) -> EngineError {
+    EngineError::conflict(format!(
+        "lost the lock on {} while running {} (it expired and was taken over); check the request with `tfpilot show {}` before retrying",
+        held.id, held.operation, held.id
+    ))
+}

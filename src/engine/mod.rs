@@ -1,0 +1,213 @@
+//! Orchestration: the lifecycle operations, sync and reconcile. Every mutation follows DESIGN
+//! section 6: an access decision with a reason, the request lock, replay of an idempotency key
+//! used in the last 10 minutes, the external effect, then outcome + event + lock release.
+
+mod clock;
+mod create;
+mod error;
+mod guard;
+mod review;
+mod runs;
+mod sync;
+
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::Value;
+
+pub use clock::Clock;
+pub use error::EngineError;
+pub use create::CreateInput;
+pub use runs::apply_tag;
+pub use sync::{RunIndex, SyncReport};
+
+use crate::domain::access::{Decision, Subject};
+use crate::domain::catalog::CatalogError;
+use crate::domain::lock::{HEARTBEAT_SECONDS, LOCK_TTL_SECONDS};
+use crate::domain::operation::Operation;
+use crate::domain::request::Target;
+use crate::domain::{Request, Timestamp};
+use crate::github::{GitHub, MergeMethod, RepoId};
+use crate::store::{Store, TeamConfig};
+
+/// Tunables; the defaults are DESIGN's.
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    pub lock_ttl_seconds: i64,
+    pub heartbeat: Duration,
+    /// How long a used idempotency key replays its stored outcome.
+    pub idempotency_window_seconds: i64,
+    /// The tail of a plan log kept (and copied to `plans/`).
+    pub plan_log_max_bytes: usize,
+    pub merge_method: MergeMethod,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        EngineSettings {
+            lock_ttl_seconds: LOCK_TTL_SECONDS,
+            heartbeat: Duration::from_secs(HEARTBEAT_SECONDS as u64),
+            idempotency_window_seconds: 600,
+            plan_log_max_bytes: 1 << 20,
+            merge_method: MergeMethod::Merge,
+        }
+    }
+}
+
+/// The control plane for one person: their GitHub client, the shared store and the team's
+/// configuration. Cheap to clone; clones share everything.
+#[derive(Clone)]
+pub struct Engine {
+    store: Store,
+    github: GitHub,
+    team: std::sync::Arc<TeamConfig>,
+    actor: String,
+    holder: String,
+    /// Ties this engine's events to its log lines.
+    correlation_id: String,
+    clock: Clock,
+    settings: EngineSettings,
+}
+
+/// How an operation ended when it did not fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OpResult {
+    /// It did what was asked.
+    Done,
+    /// What it would do already holds or is under way (someone else did it, or an earlier try).
+    AlreadyDone,
+    /// The same idempotency key was used within the window: this is that call's outcome.
+    Replayed,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OpOutcome {
+    pub operation: Operation,
+    pub result: OpResult,
+    pub message: String,
+    pub request: Request,
+}
+
+impl Engine {
+    /// `actor` is the GitHub login the token belongs to: every decision is about them.
+    pub fn new(store: Store, github: GitHub, team: TeamConfig, actor: impl Into<String>) -> Self {
+        let actor = actor.into();
+        let host = std::env::var("HOSTNAME")
+            .ok()
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "localhost".to_string());
+        let holder = format!("{actor}@{host} pid {}", std::process::id());
+        Engine {
+            store,
+            github,
+            team: std::sync::Arc::new(team),
+            actor,
+            holder,
+            correlation_id: crate::logging::correlation_id(),
+            clock: Clock::system(),
+            settings: EngineSettings::default(),
+        }
+    }
+
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    pub fn with_settings(mut self, settings: EngineSettings) -> Self {
+        self.settings = settings;
+        self
+    }
+
+    /// Names this engine in locks ("alice@host pid 42" by default).
+    pub fn with_holder(mut self, holder: impl Into<String>) -> Self {
+        self.holder = holder.into();
+        self
+    }
+
+    pub fn actor(&self) -> &str {
+        &self.actor
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn github(&self) -> &GitHub {
+        &self.github
+    }
+
+    pub fn team(&self) -> &TeamConfig {
+        &self.team
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// The access decision for `operation` on `request`, refusing everything while the
+    /// policy file is broken (a typo must not silently make everyone a developer).
+    pub fn authorize(&self, operation: Operation, request: &Request) -> Decision {
+        if let Some(problem) = self
+            .team
+            .problems
+            .iter()
+            .find(|p| matches!(p, CatalogError::InvalidPolicy { .. }))
+        {
+            return Decision::Denied {
+                reason: format!("{problem}; an admin must fix it before anything can change"),
+            };
+        }
+        self.team.access.authorize(
+            &self.actor,
+            operation,
+            Subject {
+                environment: &request.environment,
+                requested_by: &request.requested_by,
+            },
+        )
+    }
+
+    fn require(&self, operation: Operation, request: &Request) -> Result<(), EngineError> {
+        match self.authorize(operation, request) {
+            Decision::Allowed => Ok(()),
+            Decision::Denied { reason } => Err(EngineError::denied(reason)),
+        }
+    }
+}
+
+/// The repository a request's block lives in.
+fn repo_of(request: &Request) -> Result<(RepoId, &Target), EngineError> {
+    match &request.target {
+        Some(target) if !target.owner.is_empty() && !target.repo.is_empty() => {
+            Ok((RepoId::new(&target.owner, &target.repo), target))
+        }
+        _ => Err(EngineError::Invalid {
+            message: format!(
+                "request {} has no target repository; it was not created by tfpilot's engine",
+                request.id
+            ),
+        }),
+    }
+}
+
+fn target_file(target: &Target) -> String {
+    if target.env_path.is_empty() {
+        target.file.clone()
+    } else {
+        format!("{}/{}", target.env_path.trim_end_matches('/'), target.file)
+    }
+}
+
+fn new_id() -> String {
+    ulid::Ulid::new().to_string().to_ascii_lowercase()
+}
+
+/// The outcome JSON kept with an idempotency key, replayed on a repeat.
+fn stored_outcome(message: &str, events: &[guard::PendingEvent]) -> Value {
+    serde_json::json!({
+        "message": message,
+        "events": events,
+    })
+}

@@ -1,0 +1,317 @@
+//! Operations that dispatch a workflow: plan, apply, destroy, drift check. A dispatch is
+//! exactly once: its `dispatch_id` is persisted before GitHub is asked, so a retry after a
+//! crash or a lost answer finds the run by that id instead of starting a second one.
+
+use serde_json::json;
+
+use super::guard::{Begun, Finish, Held, PendingEvent};
+use super::{Engine, EngineError, OpOutcome, new_id, repo_of};
+use crate::domain::operation::{Operation, dispatch_pending};
+use crate::domain::{Request, RunFact};
+use crate::github::{BranchCreated, DispatchInputs, RepoId};
+
+/// Where in the document a workflow's run is recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Slot {
+    Plan,
+    Apply,
+    Destroy,
+    Drift,
+    Cleanup,
+}
+
+impl Slot {
+    pub(super) const ALL: [Slot; 5] = [
+        Slot::Plan,
+        Slot::Apply,
+        Slot::Destroy,
+        Slot::Drift,
+        Slot::Cleanup,
+    ];
+
+    pub(super) fn workflow(self) -> &'static str {
+        match self {
+            Slot::Plan => "tfpilot-plan.yml",
+            Slot::Apply => "tfpilot-apply.yml",
+            Slot::Destroy => "tfpilot-destroy.yml",
+            Slot::Drift => "tfpilot-drift.yml",
+            Slot::Cleanup => "tfpilot-cleanup.yml",
+        }
+    }
+
+    /// The name in run names and event kinds (`plan_succeeded`, `apply_failed`, ...).
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            Slot::Plan => "plan",
+            Slot::Apply => "apply",
+            Slot::Destroy => "destroy",
+            Slot::Drift => "drift",
+            Slot::Cleanup => "cleanup",
+        }
+    }
+
+    pub(super) fn of(self, request: &Request) -> Option<&RunFact> {
+        match self {
+            Slot::Plan => request.plan_run.as_ref(),
+            Slot::Apply => request.apply_run.as_ref(),
+            Slot::Destroy => request.destroy_run.as_ref(),
+            Slot::Drift => request.drift_run.as_ref(),
+            Slot::Cleanup => request.cleanup_run.as_ref(),
+        }
+    }
+
+    pub(super) fn of_mut(self, request: &mut Request) -> &mut Option<RunFact> {
+        match self {
+            Slot::Plan => &mut request.plan_run,
+            Slot::Apply => &mut request.apply_run,
+            Slot::Destroy => &mut request.destroy_run,
+            Slot::Drift => &mut request.drift_run,
+            Slot::Cleanup => &mut request.cleanup_run,
+        }
+    }
+}
+
+/// The tag an apply is dispatched on: GitHub dispatches only on branches and tags, and the tag
+/// pins the run to the merged commit even when the base branch has moved on since.
+pub fn apply_tag(request_id: &str) -> String {
+    format!("tfpilot/apply/{request_id}")
+}
+
+impl Engine {
+    /// Dispatches `slot`'s workflow on `reference` and records its run, or resumes a dispatch an
+    /// earlier attempt recorded but did not confirm.
+    pub(super) async fn dispatch_run(
+        &self,
+        held: &Held,
+        request: &Request,
+        slot: Slot,
+        reference: &str,
+    ) -> Result<RunFact, EngineError> {
+        let (repo, _) = repo_of(request)?;
+        let workflow = slot.workflow();
+        let earlier = slot.of(request).cloned();
+        let pending = earlier
+            .as_ref()
+            .filter(|run| dispatch_pending(run))
+            .and_then(|run| run.dispatch_id.clone());
+        let dispatch_id = match pending {
+            Some(dispatch_id) => {
+                if let Some(run) = self
+                    .github
+                    .find_dispatched_run(&repo, workflow, &dispatch_id)
+                    .await?
+                {
+                    tracing::info!(request = %request.id, run = run.id, "found the run of an interrupted dispatch");
+                    let fact = run.to_fact();
+                    self.persist(held, |r| *slot.of_mut(r) = Some(fact.clone()))
+                        .await?;
+                    return Ok(fact);
+                }
+                // No run carries the id: the earlier attempt never reached GitHub. Send it now,
+                // under the same id.
+                dispatch_id
+            }
+            None => {
+                let dispatch_id = new_id();
+                let intent = RunFact {
+                    dispatch_id: Some(dispatch_id.clone()),
+                    ..RunFact::default()
+                };
+                self.persist(held, |r| *slot.of_mut(r) = Some(intent.clone()))
+                    .await?;
+                dispatch_id
+            }
+        };
+        let inputs = DispatchInputs {
+            request_id: request.id.clone(),
+            environment: request.environment.clone(),
+            dispatch_id: dispatch_id.clone(),
+        };
+        let dispatched = match self
+            .github
+            .dispatch(&repo, workflow, reference, &inputs)
+            .await
+        {
+            Ok(dispatched) => dispatched,
+            Err(error) => {
+                if !error.is_transient() {
+                    // GitHub refused outright (no such workflow, bad ref): nothing was started,
+                    // so the intent goes and the earlier run is what the document shows again.
+                    let previous = earlier.filter(|run| !dispatch_pending(run));
+                    self.persist(held, |r| *slot.of_mut(r) = previous.clone())
+                        .await?;
+                }
+                return Err(error.into());
+            }
+        };
+        let fact = match dispatched.run_id {
+            Some(run_id) => self.github.get_run(&repo, run_id).await?.to_fact(),
+            // Accepted, but the run is not listed yet: sync finds it by its dispatch id.
+            None => RunFact {
+                dispatch_id: Some(dispatch_id),
+                ..RunFact::default()
+            },
+        };
+        self.persist(held, |r| *slot.of_mut(r) = Some(fact.clone()))
+            .await?;
+        Ok(fact)
+    }
+
+    /// Plans the request's branch again.
+    pub async fn plan(&self, id: &str, key: Option<&str>) -> Result<OpOutcome, EngineError> {
+        let (held, request) = match self.begin(id, Operation::Plan, key).await? {
+            Begun::Held(held, request) => (held, request),
+            Begun::Early(outcome) => return Ok(outcome),
+        };
+        let result = self.plan_locked(&held, request).await;
+        self.end(held, result).await
+    }
+
+    pub(super) async fn plan_locked(
+        &self,
+        held: &Held,
+        request: Request,
+    ) -> Result<Finish, EngineError> {
+        let branch = request.branch.clone().ok_or_else(|| EngineError::Invalid {
+            message: format!("request {} has no branch to plan", request.id),
+        })?;
+        // The summary belongs to the previous plan; the new one brings its own.
+        let request = self.persist(held, |r| r.plan = None).await?;
+        let run = self
+            .dispatch_run(held, &request, Slot::Plan, &branch)
+            .await?;
+        Ok(Finish {
+            message: format!("plan dispatched{}", describe_run(&run)),
+            events: vec![plan_dispatched(&run)],
+        })
+    }
+
+    /// Applies the merged commit. The run is accepted only if it runs exactly that commit.
+    pub async fn apply(&self, id: &str, key: Option<&str>) -> Result<OpOutcome, EngineError> {
+        let (held, request) = match self.begin(id, Operation::Apply, key).await? {
+            Begun::Held(held, request) => (held, request),
+            Begun::Early(outcome) => return Ok(outcome),
+        };
+        let result = self.apply_locked(&held, request).await;
+        self.end(held, result).await
+    }
+
+    async fn apply_locked(&self, held: &Held, request: Request) -> Result<Finish, EngineError> {
+        let (repo, _) = repo_of(&request)?;
+        let merged_sha = request.merged_sha.clone().unwrap_or_default();
+        let tag = apply_tag(&request.id);
+        self.pin_tag(&repo, &tag, &merged_sha).await?;
+        let run = self.dispatch_run(held, &request, Slot::Apply, &tag).await?;
+        if let Some(head) = run.head_sha.as_deref()
+            && head != merged_sha
+        {
+            let reason = format!(
+                "apply run {} runs commit {head}, not the merged commit {merged_sha}; it was not accepted",
+                run.id.unwrap_or_default()
+            );
+            self.persist(held, |r| {
+                if let Some(fact) = r.apply_run.as_mut() {
+                    fact.status = None;
+                    fact.conclusion = None;
+                    fact.extra.insert("rejected".into(), json!(reason));
+                }
+            })
+            .await?;
+            return Err(EngineError::conflict(reason));
+        }
+        Ok(Finish {
+            message: format!("apply dispatched{}", describe_run(&run)),
+            events: vec![
+                PendingEvent::new("apply_dispatched", format!("apply of {merged_sha}"))
+                    .with_data(run_data(&run)),
+            ],
+        })
+    }
+
+    /// Points the apply tag at `sha`; a tag already there must point at the same commit.
+    async fn pin_tag(&self, repo: &RepoId, tag: &str, sha: &str) -> Result<(), EngineError> {
+        match self.github.create_tag(repo, tag, sha).await? {
+            BranchCreated::Created => Ok(()),
+            BranchCreated::Existed { sha: existing } if existing == sha => Ok(()),
+            BranchCreated::Existed { sha: existing } => Err(EngineError::conflict(format!(
+                "tag {tag} in {}/{} points at {existing}, not the merged commit {sha}; delete the tag and apply again",
+                repo.owner, repo.name
+            ))),
+        }
+    }
+
+    /// Destroys the request's resources, after the can-destroy decision. A refusal is recorded
+    /// as a `destroy_blocked` event with its reason.
+    pub async fn destroy(&self, id: &str, key: Option<&str>) -> Result<OpOutcome, EngineError> {
+        let (held, request) = match self.begin(id, Operation::Destroy, key).await {
+            Ok(Begun::Held(held, request)) => (held, request),
+            Ok(Begun::Early(outcome)) => return Ok(outcome),
+            Err(EngineError::Denied { reason }) => {
+                let event = PendingEvent::new("destroy_blocked", reason.clone());
+                self.write_event(id, self.now(), &event, &new_id()).await;
+                return Err(EngineError::Denied { reason });
+            }
+            Err(error) => return Err(error),
+        };
+        let result = self.destroy_locked(&held, request).await;
+        self.end(held, result).await
+    }
+
+    async fn destroy_locked(&self, held: &Held, request: Request) -> Result<Finish, EngineError> {
+        let (_, target) = repo_of(&request)?;
+        let base = target.base.clone();
+        let run = self
+            .dispatch_run(held, &request, Slot::Destroy, &base)
+            .await?;
+        Ok(Finish {
+            message: format!("destroy dispatched{}", describe_run(&run)),
+            events: vec![
+                PendingEvent::new("destroy_dispatched", format!("destroy on {base}"))
+                    .with_data(run_data(&run)),
+            ],
+        })
+    }
+
+    /// Checks an applied request for changes made outside Terraform.
+    pub async fn drift_check(&self, id: &str, key: Option<&str>) -> Result<OpOutcome, EngineError> {
+        let (held, request) = match self.begin(id, Operation::DriftCheck, key).await? {
+            Begun::Held(held, request) => (held, request),
+            Begun::Early(outcome) => return Ok(outcome),
+        };
+        let result = async {
+            let (_, target) = repo_of(&request)?;
+            let base = target.base.clone();
+            let run = self.dispatch_run(&held, &request, Slot::Drift, &base).await?;
+            Ok(Finish {
+                message: format!("drift check dispatched{}", describe_run(&run)),
+                events: vec![
+                    PendingEvent::new("drift_check_started", format!("drift check on {base}"))
+                        .with_data(run_data(&run)),
+                ],
+            })
+        }
+        .await;
+        self.end(held, result).await
+    }
+}
+
+pub(super) fn plan_dispatched(run: &RunFact) -> PendingEvent {
+    let at = run
+        .head_sha
+        .as_deref()
+        .map(|sha| format!("plan of {sha}"))
+        .unwrap_or_else(|| "plan dispatched".to_string());
+    PendingEvent::new("plan_dispatched", at).with_data(run_data(run))
+}
+
+pub(super) fn run_data(run: &RunFact) -> serde_json::Value {
+    json!({"run_id": run.id, "dispatch_id": run.dispatch_id, "head_sha": run.head_sha, "html_url": run.html_url})
+}
+
+pub(super) fn describe_run(run: &RunFact) -> String {
+    match (&run.html_url, run.id) {
+        (Some(url), _) => format!(": {url}"),
+        (None, Some(id)) => format!(": run {id}"),
+        (None, None) => " (GitHub has not listed its run yet; sync finds it)".to_string(),
+    }
+}

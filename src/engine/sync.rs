@@ -1,0 +1,488 @@
+//! Sync: read what GitHub knows about one request, fold it into the document, derive the
+//! status, and write only when a fact changed. A sync that learns nothing writes nothing.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+use serde_json::json;
+
+use super::guard::PendingEvent;
+use super::runs::Slot;
+use super::{Engine, EngineError, repo_of};
+use crate::domain::plan_output::{request_drifted, summarize};
+use crate::domain::request::{Approval, DriftFact, PlanFact, PullRequestFact};
+use crate::domain::{Request, RunFact, Status, Timestamp, derive_status};
+use crate::github::RepoId;
+use crate::github::models::WorkflowRun;
+use crate::store::StoreError;
+
+/// Runs of one repo listed once and shared by every request of a sync cycle.
+#[derive(Debug, Default, Clone)]
+pub struct RunIndex {
+    by_id: HashMap<(String, u64), WorkflowRun>,
+    by_dispatch: HashMap<(String, String), WorkflowRun>,
+}
+
+impl RunIndex {
+    pub fn add(&mut self, repo: &RepoId, runs: impl IntoIterator<Item = WorkflowRun>) {
+        let name = format!("{}/{}", repo.owner, repo.name);
+        for run in runs {
+            if let Some(dispatch) = run.tfpilot_name().map(|n| n.dispatch_id) {
+                self.by_dispatch
+                    .insert((name.clone(), dispatch), run.clone());
+            }
+            self.by_id.insert((name.clone(), run.id), run);
+        }
+    }
+
+    fn find(&self, repo: &RepoId, run: &RunFact) -> Option<&WorkflowRun> {
+        let name = format!("{}/{}", repo.owner, repo.name);
+        match (run.id, &run.dispatch_id) {
+            (Some(id), _) => self.by_id.get(&(name, id)),
+            (None, Some(dispatch)) => self.by_dispatch.get(&(name, dispatch.clone())),
+            (None, None) => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SyncReport {
+    pub id: String,
+    pub status: Status,
+    /// Whether the document was written.
+    pub changed: bool,
+    /// What changed, in words, for `--json` and the TUI's log.
+    pub changes: Vec<String>,
+}
+
+/// What one sync learned from GitHub, before it is folded into the document.
+#[derive(Debug, Default, Clone)]
+pub(super) struct Observed {
+    pub pr: Option<PullRequestFact>,
+    pub merge_commit_sha: Option<String>,
+    pub cleanup_pr: Option<PullRequestFact>,
+    /// Logins whose APPROVED review is for the PR's current head.
+    pub approvals_at_head: Vec<String>,
+    pub runs: Vec<(Slot, RunFact)>,
+    pub plan: Option<(u64, PlanFact)>,
+    pub drift: Option<(u64, DriftFact)>,
+}
+
+impl Engine {
+    pub async fn sync(&self, id: &str) -> Result<SyncReport, EngineError> {
+        self.sync_with(id, &RunIndex::default()).await
+    }
+
+    /// Syncs with runs already listed for this cycle; runs not in `index` are read one by one.
+    pub async fn sync_with(&self, id: &str, index: &RunIndex) -> Result<SyncReport, EngineError> {
+        let current = self.store.get_request(id).await?.value;
+        if current.target.is_none() {
+            // Not made by the engine (an imported document): nothing on GitHub to read.
+            return Ok(SyncReport {
+                id: id.to_string(),
+                status: derive_status(&current),
+                changed: false,
+                changes: Vec::new(),
+            });
+        }
+        let observed = self.observe(&current, index).await?;
+        let now = self.now();
+        let access = &self.team.access;
+        let requester = current.requested_by.clone();
+        let may_approve = |login: &str| {
+            access.role_of(login) >= crate::domain::access::Role::Approver
+                && (access.allow_self_approval || !login.eq_ignore_ascii_case(&requester))
+        };
+        let mut changes = Vec::new();
+        let mut events = Vec::new();
+        let stored = self
+            .store
+            .update_request(id, now, |request| {
+                (changes, events) = fold(request, &observed, &may_approve, now);
+                Ok(())
+            })
+            .await;
+        let stored = match stored {
+            Ok(stored) => stored,
+            Err(StoreError::NotFound { .. }) => {
+                return Err(EngineError::Invalid {
+                    message: format!("request {id} disappeared during the sync (archived?)"),
+                });
+            }
+            Err(error) => return Err(error.into()),
+        };
+        for (at, event, discriminator) in &events {
+            self.write_event(id, *at, event, discriminator).await;
+        }
+        Ok(SyncReport {
+            id: id.to_string(),
+            status: derive_status(&stored.value),
+            changed: !changes.is_empty(),
+            changes,
+        })
+    }
+
+    async fn observe(&self, request: &Request, index: &RunIndex) -> Result<Observed, EngineError> {
+        let (repo, _) = repo_of(request)?;
+        let mut observed = Observed::default();
+        if let Some(number) = request.pr.as_ref().and_then(|pr| pr.number) {
+            let pull = self.github.get_pull(&repo, number).await?;
+            if pull.state.as_deref() == Some("open") {
+                observed.approvals_at_head = self
+                    .github
+                    .list_reviews(&repo, number)
+                    .await?
+                    .into_iter()
+                    .filter(|r| r.state == "APPROVED" && r.commit_id.as_deref() == Some(&pull.head.sha))
+                    .filter_map(|r| r.user.map(|u| u.login))
+                    .collect();
+            }
+            observed.merge_commit_sha = pull.merge_commit_sha.clone().filter(|_| pull.is_merged());
+            observed.pr = Some(pull.to_fact());
+        }
+        if let Some(number) = request
+            .cleanup_pr
+            .as_ref()
+            .filter(|pr| pr.is_open())
+            .and_then(|pr| pr.number)
+        {
+            observed.cleanup_pr = Some(self.github.get_pull(&repo, number).await?.to_fact());
+        }
+        for slot in Slot::ALL {
+            let Some(known) = slot.of(request) else { continue };
+            if known.is_completed() && slot_settled(request, slot, known) {
+                continue; // A finished run never changes again.
+            }
+            let run = match index.find(&repo, known) {
+                Some(run) => Some(run.clone()),
+                None => match (known.id, &known.dispatch_id) {
+                    (Some(run_id), _) => Some(self.github.get_run(&repo, run_id).await?),
+                    (None, Some(dispatch)) => {
+                        self.github
+                            .find_dispatched_run(&repo, slot.workflow(), dispatch)
+                            .await?
+                    }
+                    (None, None) => None,
+                },
+            };
+            let Some(run) = run else { continue };
+            let fact = run.to_fact();
+            if fact.is_completed() {
+                match slot {
+                    Slot::Plan if !plan_recorded(request, run.id) => {
+                        observed.plan = self.read_plan(request, &repo, run.id).await?;
+                    }
+                    Slot::Drift if !drift_recorded(request, run.id) => {
+                        observed.drift = self.read_drift(request, &repo, &fact, now_or(&fact)).await?;
+                    }
+                    _ => {}
+                }
+            }
+            observed.runs.push((slot, fact));
+        }
+        Ok(observed)
+    }
+
+    /// The plan log of a finished plan run: counts, and a copy kept in the store because
+    /// GitHub expires logs.
+    async fn read_plan(
+        &self,
+        request: &Request,
+        repo: &RepoId,
+        run_id: u64,
+    ) -> Result<Option<(u64, PlanFact)>, EngineError> {
+        let Some(text) = self.run_log(repo, run_id).await? else {
+            return Ok(None);
+        };
+        let key = format!("plans/{}/{run_id}.txt", request.id);
+        self.store.put_once(&key, text.clone().into_bytes()).await?;
+        Ok(Some((
+            run_id,
+            PlanFact {
+                summary: summarize(&text),
+                output_key: Some(key),
+                ..PlanFact::default()
+            },
+        )))
+    }
+
+    async fn read_drift(
+        &self,
+        request: &Request,
+        repo: &RepoId,
+        run: &RunFact,
+        checked_at: Timestamp,
+    ) -> Result<Option<(u64, DriftFact)>, EngineError> {
+        let Some(run_id) = run.id else { return Ok(None) };
+        let text = self.run_log(repo, run_id).await?.unwrap_or_default();
+        let state = if !run.succeeded() {
+            "unknown"
+        } else {
+            match request_drifted(&text, &request.id) {
+                Some(true) => "drifted",
+                Some(false) => "clean",
+                None => "unknown",
+            }
+        };
+        let record = json!({
+            "request_id": request.id,
+            "run_id": run_id,
+            "checked_at": checked_at,
+            "state": state,
+            "conclusion": run.conclusion,
+            "summary": summarize(&text),
+        });
+        let key = format!("drift/{}/{run_id}.json", request.id);
+        self.store
+            .put_once(&key, serde_json::to_vec_pretty(&record).unwrap_or_default())
+            .await?;
+        let mut fact = DriftFact {
+            checked_at: Some(checked_at),
+            state: Some(state.to_string()),
+            ..DriftFact::default()
+        };
+        fact.extra.insert("run_id".into(), json!(run_id));
+        Ok(Some((run_id, fact)))
+    }
+
+    /// The log of the run's first job, at most the configured tail.
+    async fn run_log(&self, repo: &RepoId, run_id: u64) -> Result<Option<String>, EngineError> {
+        let jobs = self.github.list_jobs(repo, run_id).await?;
+        let Some(job) = jobs.first() else {
+            return Ok(None);
+        };
+        let log = self
+            .github
+            .job_log(repo, job.id, self.settings.plan_log_max_bytes)
+            .await?;
+        Ok(Some(log.text))
+    }
+}
+
+fn now_or(run: &RunFact) -> Timestamp {
+    run.updated_at
+        .or(run.created_at)
+        .unwrap_or_else(|| Timestamp(chrono::Utc::now()))
+}
+
+fn plan_recorded(request: &Request, run_id: u64) -> bool {
+    request
+        .plan
+        .as_ref()
+        .and_then(|p| p.output_key.as_deref())
+        .is_some_and(|key| key.ends_with(&format!("/{run_id}.txt")))
+}
+
+fn drift_recorded(request: &Request, run_id: u64) -> bool {
+    request
+        .drift
+        .as_ref()
+        .and_then(|d| d.extra.get("run_id"))
+        .and_then(serde_json::Value::as_u64)
+        == Some(run_id)
+}
+
+/// A completed run needs no more reading once what it produces is recorded.
+fn slot_settled(request: &Request, slot: Slot, run: &RunFact) -> bool {
+    match (slot, run.id) {
+        (Slot::Plan, Some(id)) => plan_recorded(request, id),
+        (Slot::Drift, Some(id)) => drift_recorded(request, id),
+        (_, Some(_)) => true,
+        (_, None) => false,
+    }
+}
+
+/// The same run: by id, or by dispatch id while the id is not known yet.
+fn same_run(known: &RunFact, seen: &RunFact) -> bool {
+    match known.id {
+        Some(id) => seen.id == Some(id),
+        None => known.dispatch_id.is_some() && known.dispatch_id == seen.dispatch_id,
+    }
+}
+
+type TimedEvent = (Timestamp, PendingEvent, String);
+
+/// Folds what was observed into the document. Pure; returns what changed and the events to
+/// write. Run it on the freshest document: an operation may have moved a slot on meanwhile,
+/// and a run that is no longer the slot's run is left alone.
+pub(super) fn fold(
+    request: &mut Request,
+    observed: &Observed,
+    may_approve: &dyn Fn(&str) -> bool,
+    now: Timestamp,
+) -> (Vec<String>, Vec<TimedEvent>) {
+    let mut changes = Vec::new();
+    let mut events = Vec::new();
+    if let Some(pr) = &observed.pr {
+        let mut next = pr.clone();
+        if let Some(old) = &request.pr {
+            next.extra = old.extra.clone();
+        }
+        if request.pr.as_ref() != Some(&next) {
+            changes.push(format!(
+                "pull request: {} head {}",
+                next.state.as_deref().unwrap_or("?"),
+                short(next.head_sha.as_deref())
+            ));
+            request.pr = Some(next);
+        }
+        if request.merged_sha.is_none()
+            && let Some(sha) = &observed.merge_commit_sha
+        {
+            request.merged_sha = Some(sha.clone());
+            changes.push(format!("merged as {}", short(Some(sha))));
+        }
+    }
+    if let Some(pr) = &observed.cleanup_pr
+        && request.cleanup_pr.as_ref() != Some(pr)
+    {
+        request.cleanup_pr = Some(pr.clone());
+        changes.push("cleanup pull request updated".into());
+    }
+    fold_approval(request, observed, may_approve, now, &mut changes);
+    for (slot, seen) in &observed.runs {
+        let merged_sha = request.merged_sha.clone();
+        let Some(known) = slot.of_mut(request).as_mut() else { continue };
+        if !same_run(known, seen) {
+            continue;
+        }
+        let mut next = seen.clone();
+        next.extra = known.extra.clone();
+        if *slot == Slot::Apply
+            && let (Some(head), Some(merged)) = (&seen.head_sha, &merged_sha)
+            && head != merged
+        {
+            // Not the merged commit: the run is recorded but its outcome is not accepted.
+            let reason = format!("runs {head}, not the merged commit {merged}");
+            next.status = None;
+            next.conclusion = None;
+            next.extra.insert("rejected".into(), json!(reason));
+            if known.extra.get("rejected").is_none() {
+                events.push((
+                    now,
+                    PendingEvent::new("apply_run_rejected", reason),
+                    format!("run-{}", seen.id.unwrap_or_default()),
+                ));
+            }
+        }
+        if *known != next {
+            let finished = next.is_completed() && !known.is_completed();
+            changes.push(format!(
+                "{} run {}: {}",
+                slot.name(),
+                next.id.unwrap_or_default(),
+                next.describe()
+            ));
+            if finished {
+                let (kind, message) = if next.succeeded() {
+                    (format!("{}_succeeded", slot.name()), "succeeded".to_string())
+                } else {
+                    (format!("{}_failed", slot.name()), next.describe())
+                };
+                let at = next.updated_at.unwrap_or(now);
+                events.push((
+                    at,
+                    PendingEvent::new(&kind, message).with_data(json!({"run_id": next.id, "html_url": next.html_url})),
+                    format!("run-{}", next.id.unwrap_or_default()),
+                ));
+            }
+            *known = next;
+        }
+    }
+    if let Some((run_id, plan)) = &observed.plan
+        && request.plan_run.as_ref().and_then(|r| r.id) == Some(*run_id)
+        && request.plan.as_ref() != Some(plan)
+    {
+        request.plan = Some(plan.clone());
+        if let Some(summary) = plan.summary {
+            changes.push(format!(
+                "plan: {} to add, {} to change, {} to destroy",
+                summary.add, summary.change, summary.destroy
+            ));
+        }
+    }
+    if let Some((run_id, drift)) = &observed.drift
+        && request.drift_run.as_ref().and_then(|r| r.id) == Some(*run_id)
+        && request.drift.as_ref() != Some(drift)
+    {
+        let state = drift.state.clone().unwrap_or_default();
+        let kind = match state.as_str() {
+            "drifted" => Some("drift_detected"),
+            "clean" => Some("drift_cleared"),
+            _ => None,
+        };
+        if let Some(kind) = kind {
+            events.push((
+                drift.checked_at.unwrap_or(now),
+                PendingEvent::new(kind, format!("drift check run {run_id}: {state}")),
+                format!("run-{run_id}"),
+            ));
+        }
+        request.drift = Some(drift.clone());
+        changes.push(format!("drift: {state}"));
+    }
+    let status = derive_status(request);
+    if !changes.is_empty() || request.status.as_deref() != Some(status.as_str()) {
+        if request.status.as_deref() != Some(status.as_str()) {
+            changes.push(format!("status: {}", status.as_str()));
+            request.status = Some(status.as_str().to_string());
+        }
+        request.status_derived_at = Some(now);
+    }
+    (changes, events)
+}
+
+/// An approval holds for one head: a new head withdraws it; an approving GitHub review of the
+/// current head by someone allowed to approve counts as one.
+fn fold_approval(
+    request: &mut Request,
+    observed: &Observed,
+    may_approve: &dyn Fn(&str) -> bool,
+    now: Timestamp,
+    changes: &mut Vec<String>,
+) {
+    let Some(head) = request.pr.as_ref().and_then(|pr| pr.head_sha.clone()) else {
+        return;
+    };
+    if request.pr.as_ref().is_some_and(|pr| pr.merged) {
+        return;
+    }
+    if let Some(approval) = request.approval.as_mut()
+        && approval.approved
+        && approval.head_sha.as_deref().is_some_and(|sha| sha != head)
+    {
+        approval.approved = false;
+        changes.push("approval withdrawn: the branch has a new head".into());
+    }
+    let approved_here = request
+        .approval
+        .as_ref()
+        .is_some_and(|a| a.approved && a.head_sha.as_deref() == Some(head.as_str()));
+    let plan_at_head = request
+        .plan_run
+        .as_ref()
+        .is_some_and(|run| run.succeeded() && run.head_sha.as_deref() == Some(head.as_str()));
+    if approved_here || !plan_at_head {
+        return;
+    }
+    let approvers: Vec<String> = observed
+        .approvals_at_head
+        .iter()
+        .filter(|login| may_approve(login))
+        .cloned()
+        .collect();
+    if !approvers.is_empty() {
+        changes.push(format!("approved on GitHub by {}", approvers.join(", ")));
+        request.approval = Some(Approval {
+            approved: true,
+            approvers,
+            at: Some(now),
+            head_sha: Some(head),
+            ..Approval::default()
+        });
+    }
+}
+
+fn short(sha: Option<&str>) -> &str {
+    sha.map_or("?", |s| &s[..s.len().min(7)])
+}
