@@ -31,6 +31,9 @@ pub struct GitHubSettings {
     /// Bounds of the response cache: entries and bytes of bodies.
     pub cache_entries: usize,
     pub cache_bytes: usize,
+    /// Serve a read from the cache without asking GitHub while its TTL lasts. Off, every read
+    /// asks, conditionally (a 304 costs no rate limit): for a GitHub whose clock is not ours.
+    pub ttl_cache: bool,
 }
 
 impl GitHubSettings {
@@ -42,6 +45,7 @@ impl GitHubSettings {
             policy: RetryPolicy::default(),
             cache_entries: 1024,
             cache_bytes: 32 * 1024 * 1024,
+            ttl_cache: true,
         }
     }
 
@@ -50,6 +54,12 @@ impl GitHubSettings {
     pub fn without_timeouts(mut self) -> Self {
         self.connect_timeout = None;
         self.read_timeout = None;
+        self
+    }
+
+    /// Every read asks GitHub (conditionally): for a simulator whose clock a test moves.
+    pub fn without_ttl_cache(mut self) -> Self {
+        self.ttl_cache = false;
         self
     }
 }
@@ -134,6 +144,7 @@ impl GitHub {
             policy: settings.policy.clone(),
             cache_entries: settings.cache_entries,
             cache_bytes: settings.cache_bytes,
+            ttl_cache: settings.ttl_cache,
         })?;
         Ok(Self { transport })
     }

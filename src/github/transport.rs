@@ -85,6 +85,7 @@ pub struct Transport {
     base_url: String,
     policy: RetryPolicy,
     cache: Mutex<ResponseCache>,
+    ttl_cache: bool,
     budget: watch::Sender<Option<RateBudget>>,
     counters: Mutex<BTreeMap<(String, &'static str), u64>>,
 }
@@ -97,6 +98,7 @@ pub struct TransportConfig {
     pub policy: RetryPolicy,
     pub cache_entries: usize,
     pub cache_bytes: usize,
+    pub ttl_cache: bool,
 }
 
 /// One request as the layer sends it.
@@ -151,6 +153,7 @@ impl Transport {
             base_url: api_url,
             policy: config.policy,
             cache: Mutex::new(ResponseCache::new(config.cache_entries, config.cache_bytes)),
+            ttl_cache: config.ttl_cache,
             budget,
             counters: Mutex::new(BTreeMap::new()),
         }))
@@ -193,6 +196,7 @@ impl Transport {
         path: &str,
         ttl: Duration,
     ) -> Result<Reply, GitHubError> {
+        let ttl = if self.ttl_cache { ttl } else { Duration::ZERO };
         if let Some(body) = lock(&self.cache).fresh(path, Instant::now()) {
             self.count(endpoint, "cached");
             return Ok(Reply {

@@ -1,0 +1,99 @@
+//! A test bed for the engine: the simulator with acme/infra-live, a store seeded with team
+//! configuration, and an engine per user.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+use tfpilot::engine::{CreateInput, Engine};
+use tfpilot::github::{GitHub, GitHubSettings};
+use tfpilot::sim::{SimOptions, Simulator};
+use tfpilot::store::{ObjectStore, Store};
+
+use super::sim::simulator;
+
+pub const POLICY: &str = r#"{
+  "admins": ["admin"],
+  "approvers": ["bob", "admin"],
+  "viewers": ["viewer"],
+  "prod_environments": ["prod"],
+  "prod_allowed_users": ["bob", "admin"],
+  "destroy_prod_allowed_users": ["admin"]
+}"#;
+
+pub const REPOS: &str = r#"{"projects": {"payments": {
+  "dev":  {"owner": "acme", "repo": "infra-live", "base": "main", "env_path": "envs/dev",  "file": "tfpilot.tf"},
+  "prod": {"owner": "acme", "repo": "infra-live", "base": "main", "env_path": "envs/prod", "file": "tfpilot.tf"}
+}}}"#;
+
+pub struct Bed {
+    pub sim: Simulator,
+    pub store: Store,
+}
+
+/// Seconds for a dispatched run to complete in the simulator's default options.
+pub const RUN_SECONDS: u64 = 10;
+
+pub async fn bed(backend: Arc<dyn ObjectStore>) -> Bed {
+    let sim = simulator(SimOptions {
+        queue_seconds: 2,
+        run_seconds: 6,
+        ..SimOptions::default()
+    })
+    .await;
+    let store = Store::new(backend);
+    seed_team(&store).await;
+    Bed { sim, store }
+}
+
+pub async fn seed_team(store: &Store) {
+    let module = std::fs::read("examples/store/config/modules/s3-bucket.json").expect("module");
+    for (key, body) in [
+        ("config/modules/s3-bucket.json", module),
+        ("config/infra-repos.json", REPOS.as_bytes().to_vec()),
+        ("config/policy.json", POLICY.as_bytes().to_vec()),
+    ] {
+        store.put_once(key, body).await.expect("seed team config");
+    }
+}
+
+pub fn github(sim: &Simulator, login: &str) -> GitHub {
+    let settings = GitHubSettings::new(sim.base_url())
+        .without_timeouts()
+        .without_ttl_cache();
+    GitHub::connect(&settings, &format!("sim-{login}")).expect("client")
+}
+
+impl Bed {
+    pub async fn engine(&self, login: &str) -> Engine {
+        let team = self.store.load_team_config().await.expect("team config");
+        assert!(team.problems.is_empty(), "{:?}", team.problems);
+        Engine::new(self.store.clone(), github(&self.sim, login), team, login)
+            .with_holder(format!("{login}@test"))
+    }
+
+    /// Lets every dispatched run finish.
+    pub fn finish_runs(&self) {
+        self.sim.advance(Duration::from_secs(RUN_SECONDS));
+    }
+
+    pub fn dispatches(&self, workflow: &str, id: &str) -> u32 {
+        self.sim
+            .dispatch_count("acme", "infra-live", workflow, id)
+    }
+}
+
+pub fn bucket(name: &str, environment: &str) -> CreateInput {
+    let values: Map<String, Value> = json!({"bucket_name": name, "versioning": "true"})
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    CreateInput {
+        project: "payments".into(),
+        environment: environment.into(),
+        module: "s3-bucket".into(),
+        values,
+        idempotency_key: None,
+    }
+}
