@@ -1,9 +1,9 @@
 //! The whole lifecycle through the engine, against the GitHub simulator over HTTP, with both
 //! stores: create -> plan -> approve -> merge -> apply -> destroy -> cleanup.
 
-mod common;
 #[path = "support/engine.rs"]
 mod bed;
+mod common;
 #[path = "support/sim.rs"]
 mod sim;
 
@@ -24,7 +24,10 @@ async fn lifecycle(backend: Arc<dyn ObjectStore>) {
     let bob = bed.engine("bob").await;
     let admin = bed.engine("admin").await;
 
-    let created = alice.create(bucket("payments-dev-logs", "dev")).await.unwrap();
+    let created = alice
+        .create(bucket("payments-dev-logs", "dev"))
+        .await
+        .unwrap();
     assert_eq!(created.result, OpResult::Done, "{}", created.message);
     let id = created.request.id.clone();
     assert!(id.starts_with("req_"));
@@ -37,7 +40,9 @@ async fn lifecycle(backend: Arc<dyn ObjectStore>) {
 
     // Approving before the plan finished is refused with the reason.
     match bob.approve(&id, None).await {
-        Err(EngineError::Denied { reason }) => assert!(reason.contains("still running"), "{reason}"),
+        Err(EngineError::Denied { reason }) => {
+            assert!(reason.contains("still running"), "{reason}")
+        }
         other => panic!("expected a denial, got {other:?}"),
     }
 
@@ -63,7 +68,11 @@ async fn lifecycle(backend: Arc<dyn ObjectStore>) {
 
     let approved = bob.approve(&id, None).await.unwrap();
     assert_eq!(approved.result, OpResult::Done);
-    assert!(approved.message.contains("GitHub review"), "{}", approved.message);
+    assert!(
+        approved.message.contains("GitHub review"),
+        "{}",
+        approved.message
+    );
     assert_eq!(status(&bed, &id).await, Status::Approved);
 
     let merged = alice.merge(&id, None).await.unwrap();

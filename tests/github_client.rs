@@ -166,7 +166,10 @@ async fn a_request_goes_from_branch_to_applied() {
     // Approval: the author cannot, another approver can.
     let head = alice.get_pull(&repo, number).await.unwrap().head.sha;
     assert_eq!(
-        alice.approve(&repo, number, &head, "lgtm").await.unwrap_err(),
+        alice
+            .approve(&repo, number, &head, "lgtm")
+            .await
+            .unwrap_err(),
         GitHubError::SelfApproval
     );
     let review = bob.approve(&repo, number, &head, "lgtm").await.unwrap();

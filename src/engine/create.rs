@@ -214,7 +214,9 @@ impl Engine {
                         request.module, request.project, request.environment
                     ),
                 )
-                .with_data(json!({"pr": number, "branch": branch, "commit_sha": request.commit_sha})),
+                .with_data(
+                    json!({"pr": number, "branch": branch, "commit_sha": request.commit_sha}),
+                ),
                 plan_dispatched(&run),
             ],
         })
@@ -394,9 +396,11 @@ impl Engine {
         environment: &str,
         values: &Map<String, Value>,
     ) -> Result<ValidatedConfig, EngineError> {
-        let config = module.validate(values).map_err(|errors| EngineError::Invalid {
-            message: format!("invalid values for {}: {errors}", module.name),
-        })?;
+        let config = module
+            .validate(values)
+            .map_err(|errors| EngineError::Invalid {
+                message: format!("invalid values for {}: {errors}", module.name),
+            })?;
         let problems = self.team.policy.check(environment, &config);
         if !problems.is_empty() {
             let text: Vec<String> = problems
@@ -419,16 +423,16 @@ impl Engine {
         if self.github.branch_sha(repo, branch).await?.is_some() {
             return Ok(());
         }
-        let base_sha = self
-            .github
-            .branch_sha(repo, base)
-            .await?
-            .ok_or_else(|| EngineError::Config {
-                message: format!(
-                    "{}/{} has no branch {base}; fix `base` in config/infra-repos.json",
-                    repo.owner, repo.name
-                ),
-            })?;
+        let base_sha =
+            self.github
+                .branch_sha(repo, base)
+                .await?
+                .ok_or_else(|| EngineError::Config {
+                    message: format!(
+                        "{}/{} has no branch {base}; fix `base` in config/infra-repos.json",
+                        repo.owner, repo.name
+                    ),
+                })?;
         self.github.create_branch(repo, branch, &base_sha).await?;
         Ok(())
     }
@@ -460,7 +464,11 @@ impl Engine {
                 Some(next) => current.is_some() && next == text,
             };
             if unchanged {
-                let head = self.github.branch_sha(repo, branch).await?.unwrap_or_default();
+                let head = self
+                    .github
+                    .branch_sha(repo, branch)
+                    .await?
+                    .unwrap_or_default();
                 return Ok(Edited { commit_sha: head });
             }
             let next = next.unwrap_or_default();

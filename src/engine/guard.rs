@@ -173,7 +173,8 @@ impl Engine {
             let (id, token) = (id.to_string(), token.clone());
             let (every, ttl) = (self.settings.heartbeat, self.settings.lock_ttl_seconds);
             tokio::spawn(async move {
-                let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+                let mut ticker =
+                    tokio::time::interval_at(tokio::time::Instant::now() + every, every);
                 loop {
                     ticker.tick().await;
                     let now = clock.now();
@@ -204,7 +205,11 @@ impl Engine {
     }
 
     /// Applies `mutate` to the document, only while this lock is still held.
-    pub(super) async fn persist<F>(&self, held: &Held, mut mutate: F) -> Result<Request, EngineError>
+    pub(super) async fn persist<F>(
+        &self,
+        held: &Held,
+        mut mutate: F,
+    ) -> Result<Request, EngineError>
     where
         F: FnMut(&mut Request) + Send,
     {

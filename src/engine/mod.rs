@@ -16,8 +16,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub use clock::Clock;
-pub use error::EngineError;
 pub use create::CreateInput;
+pub use error::EngineError;
 pub use runs::apply_tag;
 pub use sync::{RunIndex, SyncReport};
 

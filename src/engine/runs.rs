@@ -281,7 +281,9 @@ impl Engine {
         let result = async {
             let (_, target) = repo_of(&request)?;
             let base = target.base.clone();
-            let run = self.dispatch_run(&held, &request, Slot::Drift, &base).await?;
+            let run = self
+                .dispatch_run(&held, &request, Slot::Drift, &base)
+                .await?;
             Ok(Finish {
                 message: format!("drift check dispatched{}", describe_run(&run)),
                 events: vec![

@@ -133,7 +133,9 @@ impl Engine {
                     .list_reviews(&repo, number)
                     .await?
                     .into_iter()
-                    .filter(|r| r.state == "APPROVED" && r.commit_id.as_deref() == Some(&pull.head.sha))
+                    .filter(|r| {
+                        r.state == "APPROVED" && r.commit_id.as_deref() == Some(&pull.head.sha)
+                    })
                     .filter_map(|r| r.user.map(|u| u.login))
                     .collect();
             }
@@ -149,7 +151,9 @@ impl Engine {
             observed.cleanup_pr = Some(self.github.get_pull(&repo, number).await?.to_fact());
         }
         for slot in Slot::ALL {
-            let Some(known) = slot.of(request) else { continue };
+            let Some(known) = slot.of(request) else {
+                continue;
+            };
             if known.is_completed() && slot_settled(request, slot, known) {
                 continue; // A finished run never changes again.
             }
@@ -173,7 +177,9 @@ impl Engine {
                         observed.plan = self.read_plan(request, &repo, run.id).await?;
                     }
                     Slot::Drift if !drift_recorded(request, run.id) => {
-                        observed.drift = self.read_drift(request, &repo, &fact, now_or(&fact)).await?;
+                        observed.drift = self
+                            .read_drift(request, &repo, &fact, now_or(&fact))
+                            .await?;
                     }
                     _ => {}
                 }
@@ -213,7 +219,9 @@ impl Engine {
         run: &RunFact,
         checked_at: Timestamp,
     ) -> Result<Option<(u64, DriftFact)>, EngineError> {
-        let Some(run_id) = run.id else { return Ok(None) };
+        let Some(run_id) = run.id else {
+            return Ok(None);
+        };
         let text = self.run_log(repo, run_id).await?.unwrap_or_default();
         let state = if !run.succeeded() {
             "unknown"
@@ -342,7 +350,9 @@ pub(super) fn fold(
     fold_approval(request, observed, may_approve, now, &mut changes);
     for (slot, seen) in &observed.runs {
         let merged_sha = request.merged_sha.clone();
-        let Some(known) = slot.of_mut(request).as_mut() else { continue };
+        let Some(known) = slot.of_mut(request).as_mut() else {
+            continue;
+        };
         if !same_run(known, seen) {
             continue;
         }
@@ -375,14 +385,18 @@ pub(super) fn fold(
             ));
             if finished {
                 let (kind, message) = if next.succeeded() {
-                    (format!("{}_succeeded", slot.name()), "succeeded".to_string())
+                    (
+                        format!("{}_succeeded", slot.name()),
+                        "succeeded".to_string(),
+                    )
                 } else {
                     (format!("{}_failed", slot.name()), next.describe())
                 };
                 let at = next.updated_at.unwrap_or(now);
                 events.push((
                     at,
-                    PendingEvent::new(&kind, message).with_data(json!({"run_id": next.id, "html_url": next.html_url})),
+                    PendingEvent::new(&kind, message)
+                        .with_data(json!({"run_id": next.id, "html_url": next.html_url})),
                     format!("run-{}", next.id.unwrap_or_default()),
                 ));
             }

@@ -112,7 +112,7 @@ pub fn snapshot(shared: &Shared) -> Value {
     let repos: Vec<Value> = state
         .repos
         .values()
-        .map(|repo| json!({"full_name": repo.full_name(), "branches": repo.branches, "required_approvals": repo.required_approvals}))
+        .map(|repo| json!({"full_name": repo.full_name(), "branches": repo.branches, "tags": repo.tags, "required_approvals": repo.required_approvals}))
         .collect();
     let runs: Vec<Value> = state
         .runs

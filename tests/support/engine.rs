@@ -15,7 +15,7 @@ use super::sim::simulator;
 
 pub const POLICY: &str = r#"{
   "admins": ["admin"],
-  "approvers": ["bob", "admin"],
+  "approvers": ["bob", "admin", "carol"],
   "viewers": ["viewer"],
   "prod_environments": ["prod"],
   "prod_allowed_users": ["bob", "admin"],
@@ -59,9 +59,11 @@ pub async fn seed_team(store: &Store) {
 }
 
 pub fn github(sim: &Simulator, login: &str) -> GitHub {
-    let settings = GitHubSettings::new(sim.base_url())
+    let mut settings = GitHubSettings::new(sim.base_url())
         .without_timeouts()
         .without_ttl_cache();
+    // The same retries, without the seconds of waiting.
+    settings.policy.backoff = vec![Duration::from_millis(5); 3];
     GitHub::connect(&settings, &format!("sim-{login}")).expect("client")
 }
 
@@ -78,9 +80,37 @@ impl Bed {
         self.sim.advance(Duration::from_secs(RUN_SECONDS));
     }
 
+    /// Branches of acme/infra-live whose name mentions `id`.
+    pub fn branches_for(&self, id: &str) -> usize {
+        let snapshot = self.sim.snapshot();
+        snapshot["repos"][0]["branches"]
+            .as_object()
+            .map_or(0, |b| b.keys().filter(|name| name.contains(id)).count())
+    }
+
+    /// Pull requests whose head branch mentions `id`.
+    pub fn pulls_for(&self, id: &str) -> usize {
+        let snapshot = self.sim.snapshot();
+        snapshot["pulls"].as_array().map_or(0, |pulls| {
+            pulls
+                .iter()
+                .filter(|p| p["head"].as_str().is_some_and(|h| h.contains(id)))
+                .count()
+        })
+    }
+
+    /// Runs of `operation` the simulator started for `id`.
+    pub fn runs_for(&self, operation: &str, id: &str) -> usize {
+        let snapshot = self.sim.snapshot();
+        snapshot["runs"].as_array().map_or(0, |runs| {
+            runs.iter()
+                .filter(|r| r["request_id"] == id && r["operation"] == operation)
+                .count()
+        })
+    }
+
     pub fn dispatches(&self, workflow: &str, id: &str) -> u32 {
-        self.sim
-            .dispatch_count("acme", "infra-live", workflow, id)
+        self.sim.dispatch_count("acme", "infra-live", workflow, id)
     }
 }
 
