@@ -1,0 +1,255 @@
+//! Guardrails: policy denials with their reasons, the apply run's head sha, and the lock's
+//! expiry and heartbeat on tokio's paused clock.
+
+#[path = "support/engine.rs"]
+mod bed;
+mod common;
+#[path = "support/sim.rs"]
+mod sim;
+
+use std::time::Duration;
+
+use bed::{Bed, bucket};
+use tfpilot::domain::request::Lock;
+use tfpilot::domain::{RunFact, Status, Timestamp, derive_status};
+use tfpilot::engine::{Clock, EngineError, OpResult};
+use tfpilot::github::DispatchInputs;
+use tfpilot::sim::FaultRule;
+
+fn denied(result: Result<tfpilot::engine::OpOutcome, EngineError>) -> String {
+    match result {
+        Err(error @ EngineError::Denied { .. }) => {
+            assert_eq!(error.exit_code(), 3);
+            error.to_string()
+        }
+        other => panic!("expected a denial, got {other:?}"),
+    }
+}
+
+async fn planned(bed: &Bed, environment: &str, name: &str) -> String {
+    let alice = bed.engine("alice").await;
+    let id = alice
+        .create(bucket(name, environment))
+        .await
+        .unwrap()
+        .request
+        .id;
+    bed.finish_runs();
+    alice.sync(&id).await.unwrap();
+    id
+}
+
+#[tokio::test]
+async fn denials_say_why() {
+    let (_dir, backend) = common::local_backend();
+    let bed = bed::bed(backend).await;
+
+    let viewer = bed.engine("viewer").await;
+    let reason = denied(viewer.create(bucket("payments-dev-v", "dev")).await);
+    assert!(reason.contains("viewer"), "{reason}");
+
+    let id = planned(&bed, "dev", "payments-dev-denials").await;
+    let alice = bed.engine("alice").await;
+    let reason = denied(alice.approve(&id, None).await);
+    assert!(reason.contains("only approvers and admins"), "{reason}");
+
+    // The requester cannot approve their own request, even as an approver.
+    let bob = bed.engine("bob").await;
+    let own = bob
+        .create(bucket("payments-dev-bobs", "dev"))
+        .await
+        .unwrap()
+        .request
+        .id;
+    bed.finish_runs();
+    bob.sync(&own).await.unwrap();
+    let reason = denied(bob.approve(&own, None).await);
+    assert!(reason.contains("bob requested this"), "{reason}");
+
+    // Destroy before apply is refused, and the refusal is on the record.
+    let admin = bed.engine("admin").await;
+    let reason = denied(admin.destroy(&id, None).await);
+    assert!(reason.contains("never applied"), "{reason}");
+    let events = bed.store.list_events(&id).await.unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.as_ref().unwrap().kind == "destroy_blocked"),
+        "{events:?}"
+    );
+
+    bob.approve(&id, None).await.unwrap();
+    alice.merge(&id, None).await.unwrap();
+    let reason = denied(alice.apply(&id, None).await);
+    assert!(
+        reason.contains("only approvers and admins can apply"),
+        "{reason}"
+    );
+    assert_eq!(bed.dispatches("tfpilot-apply.yml", &id), 0);
+}
+
+#[tokio::test]
+async fn prod_needs_the_allowlists() {
+    let (_dir, backend) = common::local_backend();
+    let bed = bed::bed(backend).await;
+    let id = planned(&bed, "prod", "payments-prod-ledger").await;
+    let carol = bed.engine("carol").await;
+    carol.approve(&id, None).await.unwrap();
+    let reason = denied(carol.merge(&id, None).await);
+    assert!(reason.contains("prod_allowed_users"), "{reason}");
+    let bob = bed.engine("bob").await;
+    bob.merge(&id, None).await.unwrap();
+    let reason = denied(carol.apply(&id, None).await);
+    assert!(reason.contains("prod environment"), "{reason}");
+    let applied = bob.apply(&id, None).await.unwrap();
+    assert_eq!(applied.result, OpResult::Done);
+    bed.finish_runs();
+    bob.sync(&id).await.unwrap();
+    let reason = denied(bob.destroy(&id, None).await);
+    assert!(reason.contains("destroy_prod_allowed_users"), "{reason}");
+}
+
+#[tokio::test]
+async fn an_apply_run_of_another_commit_is_not_accepted() {
+    let (_dir, backend) = common::local_backend();
+    let bed = bed::bed(backend).await;
+    let id = planned(&bed, "dev", "payments-dev-sha").await;
+    let (alice, bob) = (bed.engine("alice").await, bed.engine("bob").await);
+    bob.approve(&id, None).await.unwrap();
+    alice.merge(&id, None).await.unwrap();
+
+    // Someone pushes to main and dispatches an apply for this request by hand.
+    let github = bed::github(&bed.sim, "alice");
+    let repo = sim::repo();
+    let readme = github
+        .get_file(&repo, "README.md", "main")
+        .await
+        .unwrap()
+        .unwrap();
+    github
+        .put_file(
+            &repo,
+            "README.md",
+            "main",
+            "# moved on\n",
+            "docs",
+            Some(&readme.sha),
+        )
+        .await
+        .unwrap();
+    let inputs = DispatchInputs {
+        request_id: id.clone(),
+        environment: "dev".into(),
+        dispatch_id: "by-hand".into(),
+    };
+    github
+        .dispatch(&repo, "tfpilot-apply.yml", "main", &inputs)
+        .await
+        .unwrap();
+    bed.store
+        .update_request(&id, bed_now(), |r| {
+            r.apply_run = Some(RunFact {
+                dispatch_id: Some("by-hand".into()),
+                ..RunFact::default()
+            });
+            Ok(())
+        })
+        .await
+        .unwrap();
+    bed.finish_runs();
+    alice.sync(&id).await.unwrap();
+    let request = bed.store.get_request(&id).await.unwrap().value;
+    let run = request.apply_run.clone().unwrap();
+    assert!(run.id.is_some());
+    assert!(run.extra.contains_key("rejected"), "{run:?}");
+    assert_eq!(derive_status(&request), Status::Merged, "not applied");
+    let events = bed.store.list_events(&id).await.unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.as_ref().unwrap().kind == "apply_run_rejected")
+    );
+}
+
+fn bed_now() -> Timestamp {
+    Timestamp(chrono::Utc::now())
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_expired_lock_is_taken_over_and_a_live_one_is_kept_alive() {
+    let (_dir, backend) = common::local_backend();
+    let bed = bed::bed(backend).await;
+    let id = planned(&bed, "dev", "payments-dev-locks").await;
+    let start = Timestamp(chrono::Utc::now());
+    let clock = Clock::tokio_from(start);
+    let bob = bed.engine("bob").await.with_clock(clock.clone());
+
+    // A holder that crashed: its lock stays until it expires.
+    bed.store
+        .update_request(&id, start, |r| {
+            r.lock = Some(Lock {
+                holder: "carol@crashed".into(),
+                operation: "approve".into(),
+                acquired_at: start,
+                expires_at: start.plus_seconds(120),
+                token: Some("gone".into()),
+            });
+            Ok(())
+        })
+        .await
+        .unwrap();
+    match bob.approve(&id, None).await {
+        Err(EngineError::Locked { held }) => assert_eq!(held.holder, "carol@crashed"),
+        other => panic!("expected locked, got {other:?}"),
+    }
+    tokio::time::sleep(Duration::from_secs(121)).await;
+    let approved = bob.approve(&id, None).await.unwrap();
+    assert_eq!(approved.result, OpResult::Done, "{}", approved.message);
+
+    // A live holder whose step takes minutes keeps its lock with heartbeats.
+    let alice = bed.engine("alice").await.with_clock(clock.clone());
+    bed.sim.add_fault(FaultRule {
+        path: "/repos/*/pulls/*/merge".into(),
+        method: Some("PUT".into()),
+        status: None,
+        body: None,
+        retry_after: None,
+        latency_ms: Some(1_000_000),
+        drop_connection: false,
+        after_handler: false,
+        rate: 1.0,
+        times: Some(1),
+    });
+    let merging = tokio::spawn({
+        let alice = alice.clone();
+        let id = id.clone();
+        async move { alice.merge(&id, None).await }
+    });
+    tokio::time::sleep(Duration::from_secs(300)).await;
+    let lock = bed
+        .store
+        .get_request(&id)
+        .await
+        .unwrap()
+        .value
+        .lock
+        .unwrap();
+    assert_eq!(lock.operation, "merge");
+    assert!(
+        lock.expires_at > clock.now(),
+        "renewed: expires {} at {}",
+        lock.expires_at,
+        clock.now()
+    );
+    let admin = bed.engine("admin").await.with_clock(clock.clone());
+    match admin.merge(&id, None).await {
+        Err(error @ EngineError::Locked { .. }) => {
+            assert_eq!(error.exit_code(), 4);
+            assert!(error.to_string().contains("alice@test (merge)"), "{error}");
+        }
+        other => panic!("expected locked, got {other:?}"),
+    }
+    let merged = merging.await.unwrap().unwrap();
+    assert_eq!(merged.result, OpResult::Done);
+    assert!(merged.request.lock.is_none());
+}
