@@ -9,9 +9,10 @@ use tracing::Instrument;
 async fn main() -> ExitCode {
     // Usage errors exit with 2 (clap's own convention); `--help` and `--version` with 0.
     let cli = Cli::parse();
+    let json = cli.json;
     let context = match Session::resolve(&cli) {
         Ok(context) => context,
-        Err(err) => return fail(&err),
+        Err(err) => return fail(&err, json),
     };
 
     let target = match (&context.config.log.file, &context.dirs) {
@@ -35,14 +36,19 @@ async fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             span.in_scope(|| tracing::error!(error = format!("{err:#}"), "command failed"));
-            fail(&err)
+            fail(&err, json)
         }
     }
 }
 
-fn fail(err: &anyhow::Error) -> ExitCode {
+/// Says what went wrong on stderr (and as JSON on stdout for `--json` callers) and exits with
+/// the code scripts branch on: 1 failed, 2 bad input, 3 denied, 4 conflict or locked.
+fn fail(err: &anyhow::Error, json: bool) -> ExitCode {
     eprintln!("error: {err:#}");
-    ExitCode::FAILURE
+    if json && let Some(answer) = tfpilot::cli::error_json(err) {
+        println!("{answer}");
+    }
+    ExitCode::from(tfpilot::cli::exit_code(err))
 }
 
 fn command_name(cli: &Cli) -> &'static str {
@@ -58,5 +64,21 @@ fn command_name(cli: &Cli) -> &'static str {
         Command::Whoami => "whoami",
         Command::Sim(_) => "sim",
         Command::InitRepo(_) => "init-repo",
+        Command::Create(_) => "create",
+        Command::Update(_) => "update",
+        Command::Plan(_) => "plan",
+        Command::Approve(_) => "approve",
+        Command::Merge(_) => "merge",
+        Command::Apply(_) => "apply",
+        Command::Destroy(_) => "destroy",
+        Command::Cleanup(_) => "cleanup",
+        Command::DriftCheck(_) => "drift-check",
+        Command::Sync { .. } => "sync",
+        Command::Reconcile => "reconcile",
+        Command::Watch { .. } => "watch",
+        Command::CanDestroy { .. } => "can-destroy",
+        Command::DriftEligible => "drift-eligible",
+        Command::AuditExport { .. } => "audit-export",
+        Command::Modules => "modules",
     }
 }

@@ -1,90 +1,18 @@
 //! `tfpilot login`, `whoami`, `logout`, `sim` and `init-repo`, run as the real
 //! binary against the simulator. No token ever reaches output or logs.
 
+#[path = "support/home.rs"]
+mod home;
 #[path = "support/sim.rs"]
 mod support;
 
-use std::path::{Path, PathBuf};
+use home::Home;
+
 use std::process::Stdio;
 use std::time::Duration;
 
 use tfpilot::sim::{SimClock, SimOptions, Simulator};
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::Command;
-
-/// A home of its own: XDG directories, a log file at trace level, no keyring,
-/// no inherited tokens, and a PATH without the developer's `gh`.
-struct Home {
-    dir: tempfile::TempDir,
-}
-
-impl Home {
-    fn new() -> Self {
-        Self {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn log(&self) -> PathBuf {
-        self.path().join("tfpilot.log")
-    }
-
-    fn command(&self, api_url: &str) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_tfpilot"));
-        for (key, _) in std::env::vars() {
-            if key.starts_with("TFPILOT_")
-                || key.starts_with("AWS_")
-                || key == "GITHUB_TOKEN"
-                || key == "GH_TOKEN"
-            {
-                command.env_remove(key);
-            }
-        }
-        let home = self.path();
-        let bin = home.join("bin");
-        std::fs::create_dir_all(&bin).unwrap();
-        command
-            .env("HOME", home)
-            .env("XDG_CONFIG_HOME", home.join("config"))
-            .env("XDG_CACHE_HOME", home.join("cache"))
-            .env("XDG_STATE_HOME", home.join("state"))
-            .env("XDG_DATA_HOME", home.join("data"))
-            .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
-            .env("TFPILOT_GITHUB_API_URL", api_url)
-            .env("TFPILOT_KEYRING", "off")
-            .env("TFPILOT_LOG_FILE", self.log())
-            .env("TFPILOT_LOG_LEVEL", "trace")
-            .kill_on_drop(true);
-        command
-    }
-
-    async fn run(
-        &self,
-        api_url: &str,
-        args: &[&str],
-        env: &[(&str, &str)],
-    ) -> (i32, String, String) {
-        let mut command = self.command(api_url);
-        command.args(args);
-        for (key, value) in env {
-            command.env(key, value);
-        }
-        let output = command.output().await.unwrap();
-        (
-            output.status.code().unwrap_or(-1),
-            String::from_utf8(output.stdout).unwrap(),
-            String::from_utf8(output.stderr).unwrap(),
-        )
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(self.log()).unwrap_or_default()
-    }
-}
 
 async fn sim_with_real_clock() -> Simulator {
     let options = SimOptions {

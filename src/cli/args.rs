@@ -20,6 +20,9 @@ pub struct Cli {
     /// The config file [env: TFPILOT_CONFIG] [default: ~/.config/tfpilot/config.toml]
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// The GitHub API: https://api.github.com, https://HOST/api/v3 or a simulator [env: TFPILOT_GITHUB_API_URL]
+    #[arg(long, global = true, value_name = "URL")]
+    pub github_url: Option<String>,
     /// Machine-readable JSON on stdout
     #[arg(long, global = true)]
     pub json: bool,
@@ -58,6 +61,99 @@ pub enum Command {
     Sim(SimArgs),
     /// Write tfpilot's workflows into an infra repository checkout
     InitRepo(InitRepoArgs),
+    /// Ask for infrastructure: writes the block, opens the pull request, dispatches the plan
+    Create(CreateArgs),
+    /// Change a request's values on its branch; withdraws the approval and plans again
+    Update(UpdateArgs),
+    /// Plan the request's branch again
+    Plan(OpArgs),
+    /// Approve the current plan (approvers and admins; not the requester)
+    Approve(OpArgs),
+    /// Merge the approved pull request at the planned head
+    Merge(OpArgs),
+    /// Apply the merged commit
+    Apply(OpArgs),
+    /// Destroy the request's resources
+    Destroy(OpArgs),
+    /// Open the pull request removing a destroyed request's block
+    Cleanup(OpArgs),
+    /// Check an applied request for changes made outside Terraform
+    DriftCheck(OpArgs),
+    /// Read one request's facts from GitHub and record what changed
+    Sync {
+        /// The request id (see `tfpilot list`)
+        id: String,
+    },
+    /// Sync every unfinished request once, take over expired locks, find interrupted dispatches
+    Reconcile,
+    /// Follow requests and print each status change until they finish
+    Watch {
+        /// Only this request (default: every unfinished request)
+        id: Option<String>,
+    },
+    /// Whether a request can be destroyed now, and why
+    CanDestroy {
+        /// The request id (see `tfpilot list`)
+        id: String,
+    },
+    /// Requests a drift check can run on (applied and standing)
+    DriftEligible,
+    /// A request's document and every lifecycle event, as one JSON document
+    AuditExport {
+        /// The request id (see `tfpilot list`)
+        id: String,
+    },
+    /// The module catalog with each module's fields
+    Modules,
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// The module from the catalog (see `tfpilot modules`)
+    #[arg(long, value_name = "MODULE")]
+    pub module: String,
+    /// The project (see config/infra-repos.json)
+    #[arg(long, value_name = "PROJECT")]
+    pub project: String,
+    /// The environment
+    #[arg(long = "env", value_name = "ENV")]
+    pub environment: String,
+    /// A field value, repeatable: --set bucket_name=logs --set versioning=true
+    #[arg(long = "set", value_name = "FIELD=VALUE", value_parser = parse_assignment)]
+    pub values: Vec<(String, String)>,
+    /// Repeat a create with the same key to continue it or get the same request back
+    #[arg(long, value_name = "KEY")]
+    pub idempotency_key: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// The request id (see `tfpilot list`)
+    pub id: String,
+    /// A field value, repeatable: --set versioning=false
+    #[arg(long = "set", value_name = "FIELD=VALUE", value_parser = parse_assignment, required = true)]
+    pub values: Vec<(String, String)>,
+    /// The same key within 10 minutes replays the first outcome
+    #[arg(long, value_name = "KEY")]
+    pub idempotency_key: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct OpArgs {
+    /// The request id (see `tfpilot list`)
+    pub id: String,
+    /// The same key within 10 minutes replays the first outcome instead of acting again
+    #[arg(long, value_name = "KEY")]
+    pub idempotency_key: Option<String>,
+}
+
+fn parse_assignment(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((field, value)) if !field.trim().is_empty() => {
+            Ok((field.trim().to_string(), value.to_string()))
+        }
+        _ => Err(format!("`{text}` is not FIELD=VALUE")),
+    }
 }
 
 #[derive(Debug, Args)]

@@ -11,7 +11,7 @@ use crate::github::{GitHub, GitHubSettings};
 
 const SCOPES: [&str; 2] = ["repo", "workflow"];
 
-fn sources(context: &Session) -> TokenSources {
+pub(super) fn sources(context: &Session) -> TokenSources {
     TokenSources::standard(
         &context.config.github.api_url,
         context.dirs.as_ref().map(|dirs| dirs.data.as_path()),

@@ -3,8 +3,11 @@
 mod args;
 mod github;
 mod init_repo;
+mod ops;
 mod render;
 mod sim;
+
+pub use ops::{error_json, exit_code};
 
 use render::ListRow;
 
@@ -14,9 +17,13 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
-pub use args::{Cli, Command, ExplainArgs, InitRepoArgs, ListArgs, LoginArgs, SimArgs};
+pub use args::{
+    Cli, Command, CreateArgs, ExplainArgs, InitRepoArgs, ListArgs, LoginArgs, OpArgs, SimArgs,
+    UpdateArgs,
+};
 
 use crate::config::{Config, Dirs};
+use crate::domain::operation::Operation;
 use crate::domain::{
     Derivation, Request, Timestamp, build_timeline, compute_insights, derive, parse_request,
 };
@@ -46,6 +53,9 @@ impl Session {
             None => Config::default(),
         };
         config.apply_env(|name| std::env::var(name).ok())?;
+        if let Some(url) = &cli.github_url {
+            config.github.api_url = url.trim_end_matches('/').to_string();
+        }
         if let Some(store) = &cli.store {
             config.store = Some(store.clone());
         }
@@ -87,6 +97,22 @@ pub async fn run(cli: Cli, context: Session) -> Result<()> {
         Command::Whoami => github::whoami(&context).await,
         Command::Sim(args) => sim::serve(&context, args).await,
         Command::InitRepo(args) => init_repo::run(&context, &args),
+        Command::Create(args) => ops::create(&context, args).await,
+        Command::Update(args) => ops::update(&context, args).await,
+        Command::Plan(args) => ops::operation(&context, Operation::Plan, args).await,
+        Command::Approve(args) => ops::operation(&context, Operation::Approve, args).await,
+        Command::Merge(args) => ops::operation(&context, Operation::Merge, args).await,
+        Command::Apply(args) => ops::operation(&context, Operation::Apply, args).await,
+        Command::Destroy(args) => ops::operation(&context, Operation::Destroy, args).await,
+        Command::Cleanup(args) => ops::operation(&context, Operation::Cleanup, args).await,
+        Command::DriftCheck(args) => ops::operation(&context, Operation::DriftCheck, args).await,
+        Command::Sync { id } => ops::sync(&context, &id).await,
+        Command::Reconcile => ops::reconcile(&context).await,
+        Command::Watch { id } => ops::watch(&context, id).await,
+        Command::CanDestroy { id } => ops::can_destroy_command(&context, &id).await,
+        Command::DriftEligible => ops::drift_eligible_command(&context).await,
+        Command::AuditExport { id } => ops::audit_export(&context, &id).await,
+        Command::Modules => ops::modules(&context).await,
     }
 }
 

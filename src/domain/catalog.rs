@@ -100,6 +100,20 @@ pub enum FieldKind {
     Enum,
 }
 
+impl FieldKind {
+    /// The name in module definitions.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FieldKind::String => "string",
+            FieldKind::Number => "number",
+            FieldKind::Bool => "bool",
+            FieldKind::ListString => "list(string)",
+            FieldKind::MapString => "map(string)",
+            FieldKind::Enum => "enum",
+        }
+    }
+}
+
 /// One problem with one field, phrased for the person filling the form.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FieldError {

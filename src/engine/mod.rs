@@ -6,6 +6,8 @@ mod clock;
 mod create;
 mod error;
 mod guard;
+mod poller;
+mod reconcile;
 mod review;
 mod runs;
 mod sync;
@@ -18,6 +20,8 @@ use serde_json::Value;
 pub use clock::Clock;
 pub use create::CreateInput;
 pub use error::EngineError;
+pub use poller::{PollEvent, Poller, PollerConfig};
+pub use reconcile::{ReconcileItem, ReconcileReport, needs_attention};
 pub use runs::apply_tag;
 pub use sync::{RunIndex, SyncReport};
 

@@ -50,6 +50,14 @@ impl Slot {
         }
     }
 
+    /// The command that dispatches it.
+    pub(super) fn command(self) -> &'static str {
+        match self {
+            Slot::Drift => "drift-check",
+            other => other.name(),
+        }
+    }
+
     pub(super) fn of(self, request: &Request) -> Option<&RunFact> {
         match self {
             Slot::Plan => request.plan_run.as_ref(),

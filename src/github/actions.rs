@@ -10,8 +10,10 @@ use super::client::{GitHub, NO_TTL, RepoId, encode};
 use super::error::GitHubError;
 use super::models::{Job, JobsPage, RunsPage, WorkflowRun};
 
-const TTL_RUNS: Duration = Duration::from_secs(15);
-const TTL_RUN: Duration = Duration::from_secs(10);
+// Run lists are what the poller asks every cycle: always conditional (a 304 is free), never
+// served from the cache unasked, or a 3 s poll would see runs up to a TTL late.
+const TTL_RUNS: Duration = Duration::ZERO;
+const TTL_RUN: Duration = Duration::from_secs(2);
 
 /// Inputs every tfpilot workflow takes.
 #[derive(Debug, Clone, PartialEq, Eq)]

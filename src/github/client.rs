@@ -17,7 +17,7 @@ use super::transport::{Transport, TransportConfig};
 pub use super::transport::RetryPolicy;
 
 const TTL_USER: Duration = Duration::from_secs(300);
-const TTL_PULL: Duration = Duration::from_secs(30);
+const TTL_PULL: Duration = Duration::from_secs(5);
 pub(super) const NO_TTL: Duration = Duration::ZERO;
 
 /// Where and how to reach GitHub.

@@ -116,29 +116,32 @@ impl RequestLister {
         }
         stats.listed = listed.len();
 
-        let stale: Vec<&ObjectMeta> = listed
+        // Owned keys: a stream of futures borrowing the listing would not be `Send` for every
+        // lifetime, and the poller runs this on a spawned task.
+        let stale: Vec<String> = listed
             .iter()
             .filter(|meta| {
                 self.cache
                     .get(&meta.key)
                     .is_none_or(|cached| !cached.etag.same_version(&meta.etag))
             })
+            .map(|meta| meta.key.clone())
             .collect();
         stats.fetched = stale.len();
         stats.reused = listed.len() - stale.len();
 
         let backend = self.store.backend();
         let fetched: Vec<(String, CachedObject)> = futures::stream::iter(stale)
-            .map(|meta| async move {
-                let object = backend.get(&meta.key).await?;
+            .map(|key| async move {
+                let object = backend.get(&key).await?;
                 // Deleted between LIST and GET: leave it out of this listing.
                 Ok::<_, StoreError>(object.map(|object| {
                     let cached = CachedObject {
                         etag: object.etag,
-                        outcome: parse_stored_request(&meta.key, &object.body).map(Arc::new),
+                        outcome: parse_stored_request(&key, &object.body).map(Arc::new),
                         body: String::from_utf8(object.body).ok().map(Arc::from),
                     };
-                    (meta.key.clone(), cached)
+                    (key, cached)
                 }))
             })
             .buffer_unordered(FETCH_PARALLELISM)

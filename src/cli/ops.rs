@@ -1,0 +1,405 @@
+//! The engine's commands: create, update, the lifecycle operations, sync, reconcile, watch,
+//! can-destroy, drift-eligible, audit-export and modules. Every one prints text, or JSON with
+//! `--json`; failures carry exit codes (see [`exit_code`]).
+
+use anyhow::{Context, Result};
+use serde_json::{Map, Value, json};
+use tokio::sync::mpsc;
+
+use super::{CreateArgs, OpArgs, Session, UpdateArgs, print, print_json};
+use crate::domain::access::Decision;
+use crate::domain::operation::{Operation, Readiness, can_destroy, drift_eligible};
+use crate::domain::{Request, Status, derive, derive_status};
+use crate::engine::{
+    CreateInput, Engine, EngineError, OpOutcome, OpResult, PollEvent, Poller, PollerConfig,
+};
+use crate::github::{GitHub, GitHubSettings};
+
+/// A command that printed its own answer (JSON included) and only needs its exit code.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Answered {
+    pub code: u8,
+    pub message: String,
+}
+
+/// The exit code for a failed command: the engine's own (2 bad input, 3 denied, 4 conflict or
+/// locked) when an engine error caused it, 1 for anything else.
+pub fn exit_code(error: &anyhow::Error) -> u8 {
+    if let Some(answered) = error.downcast_ref::<Answered>() {
+        return answered.code;
+    }
+    error
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<EngineError>())
+        .map_or(1, EngineError::exit_code)
+}
+
+/// The failure as JSON for `--json` callers; `None` when the command already answered.
+pub fn error_json(error: &anyhow::Error) -> Option<Value> {
+    if error.downcast_ref::<Answered>().is_some() {
+        return None;
+    }
+    let kind = error
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<EngineError>())
+        .map_or("failed", EngineError::kind);
+    Some(
+        json!({"error": {"kind": kind, "message": format!("{error:#}"), "exit_code": exit_code(error)}}),
+    )
+}
+
+/// The engine for whoever the GitHub token belongs to.
+pub(super) async fn engine(context: &Session) -> Result<Engine> {
+    let store = context.store().await?;
+    let team = store
+        .load_team_config()
+        .await
+        .context("reading the team configuration")?;
+    for problem in &team.problems {
+        tracing::warn!(%problem, "team configuration problem");
+    }
+    let sources = super::github::sources(context);
+    let Some((token, source)) = sources.resolve()? else {
+        anyhow::bail!(
+            "no GitHub token for {}: run `tfpilot login`, set GITHUB_TOKEN, or log in with `gh auth login`",
+            sources.account
+        );
+    };
+    let github = GitHub::connect(
+        &GitHubSettings::new(context.config.github.api_url.clone()),
+        token.expose(),
+    )?;
+    let user = github
+        .current_user()
+        .await
+        .with_context(|| format!("checking the token from {source}"))?;
+    Ok(Engine::new(store, github, team, user.login))
+}
+
+fn values(assignments: Vec<(String, String)>) -> Map<String, Value> {
+    assignments
+        .into_iter()
+        .map(|(field, value)| (field, Value::String(value)))
+        .collect()
+}
+
+pub async fn create(context: &Session, args: CreateArgs) -> Result<()> {
+    let engine = engine(context).await?;
+    let outcome = engine
+        .create(CreateInput {
+            project: args.project,
+            environment: args.environment,
+            module: args.module,
+            values: values(args.values),
+            idempotency_key: args.idempotency_key,
+        })
+        .await?;
+    if context.json {
+        // The document itself, as `show --json` prints it.
+        let mut value = serde_json::to_value(&outcome.request)?;
+        value["status"] = json!(derive_status(&outcome.request));
+        return print_json(&value);
+    }
+    report(context, &outcome)
+}
+
+pub async fn update(context: &Session, args: UpdateArgs) -> Result<()> {
+    let engine = engine(context).await?;
+    let outcome = engine
+        .update(
+            &args.id,
+            values(args.values),
+            args.idempotency_key.as_deref(),
+        )
+        .await?;
+    report(context, &outcome)
+}
+
+pub async fn operation(context: &Session, operation: Operation, args: OpArgs) -> Result<()> {
+    let engine = engine(context).await?;
+    let (id, key) = (args.id.as_str(), args.idempotency_key.as_deref());
+    let outcome = match operation {
+        Operation::Plan => engine.plan(id, key).await,
+        Operation::Approve => engine.approve(id, key).await,
+        Operation::Merge => engine.merge(id, key).await,
+        Operation::Apply => engine.apply(id, key).await,
+        Operation::Destroy => engine.destroy(id, key).await,
+        Operation::Cleanup => engine.cleanup(id, key).await,
+        Operation::DriftCheck => engine.drift_check(id, key).await,
+        Operation::Create | Operation::Update => {
+            unreachable!("create and update have their own commands")
+        }
+    }?;
+    report(context, &outcome)
+}
+
+fn report(context: &Session, outcome: &OpOutcome) -> Result<()> {
+    let status = derive_status(&outcome.request);
+    if context.json {
+        return print_json(&json!({
+            "id": outcome.request.id,
+            "operation": outcome.operation,
+            "result": outcome.result,
+            "message": outcome.message,
+            "status": status,
+            "request": outcome.request,
+        }));
+    }
+    let prefix = match outcome.result {
+        OpResult::Done => "",
+        OpResult::AlreadyDone => "done already: ",
+        OpResult::Replayed => "replayed (this key was used just now): ",
+    };
+    print(&format!(
+        "{}: {prefix}{}\nstatus: {} ({})\n",
+        outcome.request.id,
+        outcome.message,
+        status.as_str(),
+        status.next_step()
+    ))
+}
+
+pub async fn sync(context: &Session, id: &str) -> Result<()> {
+    let engine = engine(context).await?;
+    let report = engine.sync(id).await?;
+    if context.json {
+        return print_json(&serde_json::to_value(&report)?);
+    }
+    let mut text = format!("{}: {}\n", report.id, report.status.as_str());
+    if report.changes.is_empty() {
+        text.push_str("  nothing new on GitHub; nothing written\n");
+    }
+    for change in &report.changes {
+        text.push_str(&format!("  {change}\n"));
+    }
+    print(&text)
+}
+
+pub async fn reconcile(context: &Session) -> Result<()> {
+    let engine = engine(context).await?;
+    let report = engine.reconcile().await?;
+    if context.json {
+        print_json(&serde_json::to_value(&report)?)?;
+    } else {
+        let mut text = format!(
+            "{} requests, {} examined, {} changed, {} expired locks taken over, {} failed\n",
+            report.requests,
+            report.examined,
+            report.changed,
+            report.locks_taken_over,
+            report.failed
+        );
+        for item in &report.items {
+            text.push_str(&format!("{}: {}\n", item.id, item.status.as_str()));
+            for line in item.changes.iter().chain(&item.notes) {
+                text.push_str(&format!("  {line}\n"));
+            }
+            if let Some(error) = &item.error {
+                text.push_str(&format!("  error: {error}\n"));
+            }
+        }
+        print(&text)?;
+    }
+    if report.failed > 0 {
+        return Err(Answered {
+            code: 1,
+            message: format!("{} request(s) could not be reconciled", report.failed),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// Streams status changes; with an id, until that request is finished.
+pub async fn watch(context: &Session, id: Option<String>) -> Result<()> {
+    let engine = engine(context).await?;
+    let mut config = PollerConfig {
+        intervals: context.config.sync,
+        ..PollerConfig::default()
+    };
+    config.only = id.map(|id| vec![id]);
+    let (sender, mut receiver) = mpsc::channel(64);
+    let poller = tokio::spawn(Poller::new(engine, config).run(sender));
+    let mut last: std::collections::HashMap<String, Status> = Default::default();
+    while let Some(event) = receiver.recv().await {
+        match event {
+            PollEvent::Synced(report) => {
+                let before = last.insert(report.id.clone(), report.status);
+                if before == Some(report.status) && report.changes.is_empty() {
+                    continue;
+                }
+                if context.json {
+                    let line = json!({"event": "synced", "id": report.id, "status": report.status, "previous": before, "changes": report.changes});
+                    print(&format!("{line}\n"))?;
+                } else {
+                    let from = before
+                        .map(|s| format!("{} -> ", s.as_str()))
+                        .unwrap_or_default();
+                    print(&format!(
+                        "{}: {from}{}\n",
+                        report.id,
+                        report.status.as_str()
+                    ))?;
+                    for change in &report.changes {
+                        print(&format!("  {change}\n"))?;
+                    }
+                }
+            }
+            PollEvent::Failed { id, error } => {
+                if context.json {
+                    print(&format!(
+                        "{}\n",
+                        json!({"event": "failed", "id": id, "error": error})
+                    ))?;
+                } else {
+                    eprintln!("{id}: sync failed: {error}");
+                }
+            }
+            PollEvent::RateLimited { until } => {
+                let until = until
+                    .map(|t| t.to_rfc3339())
+                    .unwrap_or_else(|| "later".into());
+                if context.json {
+                    print(&format!(
+                        "{}\n",
+                        json!({"event": "rate_limited", "until": until})
+                    ))?;
+                } else {
+                    eprintln!("GitHub rate limit reached: polling slows down until {until}");
+                }
+            }
+            PollEvent::Idle => break,
+        }
+    }
+    poller.abort();
+    Ok(())
+}
+
+pub async fn can_destroy_command(context: &Session, id: &str) -> Result<()> {
+    let engine = engine(context).await?;
+    let request = engine.store().get_request(id).await?.value;
+    let (allowed, reason) = match engine.authorize(Operation::Destroy, &request) {
+        Decision::Denied { reason } => (false, reason),
+        Decision::Allowed => match can_destroy(&request) {
+            Ok(reason) => (true, reason),
+            Err(Readiness::NotReady(reason) | Readiness::AlreadyDone(reason)) => (false, reason),
+            Err(Readiness::Ready) => (true, String::new()),
+        },
+    };
+    if context.json {
+        print_json(&json!({"id": id, "can_destroy": allowed, "reason": reason}))?;
+    } else {
+        let verdict = if allowed { "yes" } else { "no" };
+        print(&format!("{id}: can destroy: {verdict}: {reason}\n"))?;
+    }
+    if allowed {
+        Ok(())
+    } else {
+        Err(Answered {
+            code: 3,
+            message: format!("{id} cannot be destroyed now: {reason}"),
+        }
+        .into())
+    }
+}
+
+pub async fn drift_eligible_command(context: &Session) -> Result<()> {
+    let store = context.store().await?;
+    let mut lister = context.lister(store);
+    let (entries, _) = lister.refresh().await?;
+    let eligible: Vec<&Request> = entries
+        .iter()
+        .filter_map(|entry| entry.outcome.as_deref().ok())
+        .filter(|request| drift_eligible(request))
+        .collect();
+    if context.json {
+        let items: Vec<Value> = eligible
+            .iter()
+            .map(|r| {
+                json!({"id": r.id, "project": r.project, "environment": r.environment,
+                       "module": r.module, "drift": r.drift})
+            })
+            .collect();
+        return print_json(&Value::Array(items));
+    }
+    let mut text = String::new();
+    for request in &eligible {
+        let last = request
+            .drift
+            .as_ref()
+            .and_then(|d| {
+                d.checked_at
+                    .map(|at| format!("last checked {}", at.to_rfc3339()))
+            })
+            .unwrap_or_else(|| "never checked".into());
+        text.push_str(&format!(
+            "{}  {}/{}  {}  {last}\n",
+            request.id, request.project, request.environment, request.module
+        ));
+    }
+    if eligible.is_empty() {
+        text.push_str("No applied requests to check.\n");
+    }
+    print(&text)
+}
+
+pub async fn audit_export(context: &Session, id: &str) -> Result<()> {
+    let store = context.store().await?;
+    let request = store.get_request(id).await?.value;
+    let events: Vec<Value> = store
+        .list_events(id)
+        .await?
+        .into_iter()
+        .map(|event| match event {
+            Ok(event) => serde_json::to_value(event).unwrap_or(Value::Null),
+            Err(bad) => json!({"key": bad.key, "error": bad.reason}),
+        })
+        .collect();
+    let derivation = derive(&request);
+    // Always JSON: an export is for machines and archives.
+    print_json(&json!({
+        "exported_at": super::now(),
+        "store": store.location(),
+        "status": derivation.status,
+        "status_rule": derivation.rule,
+        "request": request,
+        "events": events,
+    }))
+}
+
+pub async fn modules(context: &Session) -> Result<()> {
+    let store = context.store().await?;
+    let team = store.load_team_config().await?;
+    if context.json {
+        return print_json(&json!({
+            "modules": team.modules,
+            "problems": team.problems.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        }));
+    }
+    let mut text = String::new();
+    for module in &team.modules {
+        text.push_str(&format!("{}  {}\n", module.name, module.description));
+        for field in &module.fields {
+            let required = if field.required { " (required)" } else { "" };
+            let default = field
+                .default
+                .as_ref()
+                .map(|d| format!(" [default {d}]"))
+                .unwrap_or_default();
+            text.push_str(&format!(
+                "  {:<20} {:<12}{required}{default}  {}\n",
+                field.name,
+                field.kind.as_str(),
+                field.description
+            ));
+        }
+    }
+    if team.modules.is_empty() {
+        text.push_str("The catalog is empty: an admin adds modules under config/modules/.\n");
+    }
+    for problem in &team.problems {
+        text.push_str(&format!("problem: {problem}\n"));
+    }
+    print(&text)
+}

@@ -1,0 +1,222 @@
+//! The background poller the TUI and `tfpilot watch` use: one scheduler for every unfinished
+//! request. Each request's next sync comes from the pure interval policy; one conditional run
+//! listing per repository per cycle serves every request in it; syncs run with bounded
+//! concurrency; results go out over a channel; a rate limit backs everything off, and says so.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use futures::StreamExt;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::reconcile::needs_attention;
+use super::{Engine, EngineError, SyncReport};
+use crate::domain::{PollContext, PollDecision, PollIntervals, Request, Timestamp, next_poll};
+use crate::github::GitHubError;
+use crate::store::RequestLister;
+
+#[derive(Debug, Clone)]
+pub enum PollEvent {
+    /// A request was synced (whether or not anything changed).
+    Synced(SyncReport),
+    Failed {
+        id: String,
+        error: String,
+    },
+    /// GitHub's rate limit was hit: polling pauses until about `until`.
+    RateLimited {
+        until: Option<Timestamp>,
+    },
+    /// Nothing left to follow: every watched request is finished.
+    Idle,
+}
+
+#[derive(Debug, Clone)]
+pub struct PollerConfig {
+    pub intervals: PollIntervals,
+    /// Syncs in flight at once.
+    pub concurrency: usize,
+    /// Follow only these requests, and stop once they are all finished.
+    pub only: Option<Vec<String>>,
+    /// The terminal has focus (the TUI clears it when it loses focus: polling slows down).
+    pub focused: Arc<AtomicBool>,
+}
+
+impl Default for PollerConfig {
+    fn default() -> Self {
+        PollerConfig {
+            intervals: PollIntervals::default(),
+            concurrency: 4,
+            only: None,
+            focused: Arc::new(AtomicBool::new(true)),
+        }
+    }
+}
+
+pub struct Poller {
+    engine: Engine,
+    config: PollerConfig,
+}
+
+impl Poller {
+    pub fn new(engine: Engine, config: PollerConfig) -> Self {
+        Poller { engine, config }
+    }
+
+    /// Polls until the receiver is dropped, or (with `only`) until everything is finished.
+    pub async fn run(self, events: mpsc::Sender<PollEvent>) {
+        let mut lister = RequestLister::new(self.engine.store().clone(), None);
+        let mut due: HashMap<String, Instant> = HashMap::new();
+        let idle = Duration::from_millis(self.config.intervals.idle_ms);
+        loop {
+            if events.is_closed() {
+                return;
+            }
+            let watched = match lister.refresh().await {
+                Ok((entries, _)) => entries
+                    .iter()
+                    .filter_map(|entry| entry.outcome.as_ref().ok())
+                    .filter(|request| self.follows(request))
+                    .map(|request| (**request).clone())
+                    .collect::<Vec<Request>>(),
+                Err(error) => {
+                    let failed = PollEvent::Failed {
+                        id: "*".into(),
+                        error: error.to_string(),
+                    };
+                    if events.send(failed).await.is_err() {
+                        return;
+                    }
+                    tokio::time::sleep(idle).await;
+                    continue;
+                }
+            };
+            if watched.is_empty() {
+                if self.config.only.is_some() {
+                    let _ = events.send(PollEvent::Idle).await;
+                    return;
+                }
+                tokio::time::sleep(idle).await;
+                continue;
+            }
+            due.retain(|id, _| watched.iter().any(|r| &r.id == id));
+            let now = Instant::now();
+            let ready: Vec<Request> = watched
+                .into_iter()
+                .filter(|r| due.get(&r.id).is_none_or(|at| *at <= now))
+                .collect();
+            if !ready.is_empty() && !self.cycle(ready, &mut due, &events).await {
+                return;
+            }
+            let next = due.values().min().copied().unwrap_or(now + idle);
+            // New requests show up within the idle interval even when nothing is due sooner.
+            tokio::time::sleep_until(next.min(Instant::now() + idle)).await;
+        }
+    }
+
+    fn follows(&self, request: &Request) -> bool {
+        match &self.config.only {
+            Some(ids) => ids.contains(&request.id) && needs_attention(request),
+            None => needs_attention(request),
+        }
+    }
+
+    /// Syncs the due requests; `false` when the receiver is gone.
+    async fn cycle(
+        &self,
+        ready: Vec<Request>,
+        due: &mut HashMap<String, Instant>,
+        events: &mpsc::Sender<PollEvent>,
+    ) -> bool {
+        let index = match self.engine.index_runs(&ready).await {
+            Ok(index) => index,
+            Err(error) => return self.backoff(&ready, due, events, error).await,
+        };
+        let index = &index;
+        let engine = &self.engine;
+        let ids: Vec<String> = ready.iter().map(|r| r.id.clone()).collect();
+        let results: Vec<(String, Result<SyncReport, EngineError>)> = futures::stream::iter(ids)
+            .map(|id| async move {
+                let result = engine.sync_with(&id, index).await;
+                (id, result)
+            })
+            .buffer_unordered(self.config.concurrency.max(1))
+            .collect()
+            .await;
+        let focused = self.config.focused.load(Ordering::Relaxed);
+        let mut limited = None;
+        for (id, result) in results {
+            let event = match result {
+                Ok(report) => {
+                    let context = PollContext {
+                        watched: &[report.status],
+                        focused,
+                        rate_limited: false,
+                    };
+                    match next_poll(&self.config.intervals, context) {
+                        PollDecision::After(wait) => {
+                            due.insert(id.clone(), Instant::now() + wait);
+                        }
+                        PollDecision::Stop => {
+                            due.remove(&id);
+                        }
+                    }
+                    PollEvent::Synced(report)
+                }
+                Err(EngineError::GitHub(error)) if error.is_rate_limited() => {
+                    limited = Some(error);
+                    continue;
+                }
+                Err(error) => {
+                    let wait = Duration::from_millis(self.config.intervals.idle_ms);
+                    due.insert(id.clone(), Instant::now() + wait);
+                    PollEvent::Failed {
+                        id,
+                        error: error.to_string(),
+                    }
+                }
+            };
+            if events.send(event).await.is_err() {
+                return false;
+            }
+        }
+        match limited {
+            Some(error) => {
+                self.backoff(&ready, due, events, EngineError::GitHub(error))
+                    .await
+            }
+            None => true,
+        }
+    }
+
+    /// Pushes every due time back by the rate-limited interval (or reports a failure).
+    async fn backoff(
+        &self,
+        ready: &[Request],
+        due: &mut HashMap<String, Instant>,
+        events: &mpsc::Sender<PollEvent>,
+        error: EngineError,
+    ) -> bool {
+        let (wait, event) = match &error {
+            EngineError::GitHub(GitHubError::RateLimited { reset_at, .. }) => (
+                self.config.intervals.rate_limited_ms,
+                PollEvent::RateLimited { until: *reset_at },
+            ),
+            other => (
+                self.config.intervals.idle_ms,
+                PollEvent::Failed {
+                    id: "*".into(),
+                    error: other.to_string(),
+                },
+            ),
+        };
+        let until = Instant::now() + Duration::from_millis(wait);
+        for request in ready {
+            due.insert(request.id.clone(), until);
+        }
+        events.send(event).await.is_ok()
+    }
+}

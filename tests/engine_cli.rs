@@ -1,0 +1,265 @@
+//! The headless CLI as the real binary: every command, `--json`, exit codes (0 ok, 1 failed,
+//! 2 bad input, 3 denied, 4 conflict or locked), four processes racing one apply, and a process
+//! that died holding the lock mid-apply.
+
+#[path = "support/engine.rs"]
+mod bed;
+mod common;
+#[path = "support/home.rs"]
+mod home;
+#[path = "support/sim.rs"]
+mod sim;
+
+use std::path::PathBuf;
+
+use bed::Bed;
+use home::Home;
+use serde_json::Value;
+use tfpilot::domain::{Timestamp, derive_status};
+
+struct Cli {
+    home: Home,
+    store: PathBuf,
+    url: String,
+}
+
+impl Cli {
+    async fn run(&self, login: &str, args: &[&str]) -> (i32, Value, String) {
+        let mut full = vec!["--store", self.store.to_str().unwrap(), "--json"];
+        full.extend_from_slice(args);
+        let token = format!("sim-{login}");
+        let (code, out, err) = self
+            .home
+            .run(&self.url, &full, &[("GITHUB_TOKEN", token.as_str())])
+            .await;
+        let json = serde_json::from_str(&out).unwrap_or(Value::Null);
+        (code, json, err)
+    }
+}
+
+async fn setup() -> (tempfile::TempDir, Bed, Cli) {
+    let (dir, backend) = common::local_backend();
+    let bed = bed::bed(backend).await;
+    let cli = Cli {
+        home: Home::new(),
+        store: dir.path().join("store"),
+        url: bed.sim.base_url().to_string(),
+    };
+    (dir, bed, cli)
+}
+
+const CREATE: [&str; 9] = [
+    "create",
+    "--module",
+    "s3-bucket",
+    "--project",
+    "payments",
+    "--env",
+    "dev",
+    "--set",
+    "bucket_name=payments-dev-cli",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lifecycle_from_the_command_line() {
+    let (_dir, bed, cli) = setup().await;
+
+    let mut create: Vec<&str> = CREATE.to_vec();
+    create.extend(["--idempotency-key", "cli-1"]);
+    let (code, doc, err) = cli.run("alice", &create).await;
+    assert_eq!(code, 0, "{err}");
+    let id = doc["id"].as_str().unwrap().to_string();
+    assert_eq!(doc["status"], "planning");
+    assert_eq!(doc["requested_by"], "alice");
+    let (code, again, _) = cli.run("alice", &create).await;
+    assert_eq!(code, 0);
+    assert_eq!(
+        again["id"],
+        id.as_str(),
+        "the same key gives the same request"
+    );
+    assert_eq!(bed.runs_for("plan", &id), 1);
+
+    let (code, error, err) = cli.run("viewer", &CREATE).await;
+    assert_eq!(code, 3, "{err}");
+    assert_eq!(error["error"]["kind"], "denied");
+    let mut bad = CREATE.to_vec();
+    bad.extend(["--set", "versioning=maybe"]);
+    let (code, error, err) = cli.run("alice", &bad).await;
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("versioning"), "{err}");
+    assert_eq!(error["error"]["kind"], "invalid");
+    let (code, _, err) = cli.run("alice", &["create", "--module", "s3-bucket"]).await;
+    assert_eq!(code, 2, "usage: {err}");
+
+    bed.finish_runs();
+    let (code, report, _) = cli.run("alice", &["sync", &id]).await;
+    assert_eq!(code, 0);
+    assert_eq!(report["status"], "plan_ready");
+    let (code, _, err) = cli.run("alice", &["approve", &id]).await;
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("only approvers and admins"), "{err}");
+    let (code, out, _) = cli.run("bob", &["approve", &id]).await;
+    assert_eq!((code, out["status"].as_str()), (0, Some("approved")));
+    let (code, out, _) = cli.run("alice", &["merge", &id]).await;
+    assert_eq!((code, out["status"].as_str()), (0, Some("merged")));
+    let (code, _, err) = cli.run("alice", &["apply", &id]).await;
+    assert_eq!(code, 3, "developers do not apply: {err}");
+    let (code, out, _) = cli.run("bob", &["apply", &id]).await;
+    assert_eq!((code, out["result"].as_str()), (0, Some("done")));
+    let (code, out, _) = cli.run("admin", &["can-destroy", &id]).await;
+    assert_eq!(code, 3);
+    assert_eq!(out["can_destroy"], false);
+
+    bed.finish_runs();
+    let (code, report, err) = cli.run("admin", &["reconcile"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(report["changed"], 1);
+    assert_eq!(report["items"][0]["status"], "applied");
+    let (code, eligible, _) = cli.run("admin", &["drift-eligible"]).await;
+    assert_eq!(code, 0);
+    assert_eq!(eligible[0]["id"], id.as_str());
+    let (code, out, _) = cli.run("admin", &["can-destroy", &id]).await;
+    assert_eq!((code, out["can_destroy"].as_bool()), (0, Some(true)));
+
+    // `watch ID` follows the destroy to its end.
+    let (code, _, err) = cli.run("admin", &["destroy", &id]).await;
+    assert_eq!(code, 0, "{err}");
+    let mut watch = cli.home.command(&cli.url);
+    watch
+        .args(["--store", cli.store.to_str().unwrap(), "watch", &id])
+        .env("GITHUB_TOKEN", "sim-admin")
+        .env("TFPILOT_SYNC_INTERVAL_ACTIVE_MS", "50")
+        .env("TFPILOT_SYNC_INTERVAL_IDLE_MS", "50");
+    let watching = watch.output();
+    let advance = async {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        bed.finish_runs();
+    };
+    let (output, ()) = tokio::join!(watching, advance);
+    let output = output.unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{text}");
+    assert!(text.contains("destroying -> destroyed"), "{text}");
+
+    let (code, export, _) = cli.run("admin", &["audit-export", &id]).await;
+    assert_eq!(code, 0);
+    assert_eq!(export["status"], "destroyed");
+    let kinds: Vec<&str> = export["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["kind"].as_str())
+        .collect();
+    assert!(kinds.contains(&"destroy_succeeded"), "{kinds:?}");
+    let (code, modules, _) = cli.run("alice", &["modules"]).await;
+    assert_eq!(code, 0);
+    assert_eq!(modules["modules"][0]["name"], "s3-bucket");
+}
+
+async fn merged(cli: &Cli, bed: &Bed, name: &str) -> String {
+    let mut create: Vec<&str> = CREATE[..8].to_vec();
+    let value = format!("bucket_name={name}");
+    create.push(&value);
+    let (code, doc, err) = cli.run("alice", &create).await;
+    assert_eq!(code, 0, "{err}");
+    let id = doc["id"].as_str().unwrap().to_string();
+    bed.finish_runs();
+    cli.run("alice", &["sync", &id]).await;
+    assert_eq!(cli.run("bob", &["approve", &id]).await.0, 0);
+    assert_eq!(cli.run("alice", &["merge", &id]).await.0, 0);
+    id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_processes_press_apply_at_once() {
+    let (_dir, bed, cli) = setup().await;
+    let id = merged(&cli, &bed, "payments-dev-four").await;
+    let args = ["apply", id.as_str()];
+    let runs = (0..4).map(|n| {
+        let login = if n % 2 == 0 { "bob" } else { "admin" };
+        cli.run(login, &args)
+    });
+    let results = futures::future::join_all(runs).await;
+    let mut done = 0;
+    for (code, out, err) in &results {
+        match code {
+            0 if out["result"] == "done" => done += 1,
+            0 => assert_eq!(out["result"], "already_done", "{out}"),
+            4 => assert!(err.contains("locked by"), "{err}"),
+            other => panic!("exit {other}: {err}"),
+        }
+    }
+    assert_eq!(done, 1, "{results:?}");
+    assert_eq!(bed.runs_for("apply", &id), 1);
+    assert_eq!(bed.dispatches("tfpilot-apply.yml", &id), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_apply_killed_mid_dispatch_resumes_with_one_run() {
+    let (_dir, bed, cli) = setup().await;
+    let id = merged(&cli, &bed, "payments-dev-killed").await;
+    // GitHub starts the run, then the answer takes long enough for the process to be killed.
+    bed.sim.add_fault(tfpilot::sim::FaultRule {
+        path: "/repos/*/actions/workflows/*/dispatches".into(),
+        method: Some("POST".into()),
+        status: Some(502),
+        body: None,
+        retry_after: None,
+        latency_ms: Some(60_000),
+        drop_connection: false,
+        after_handler: true,
+        rate: 1.0,
+        times: Some(1),
+    });
+    let mut apply = cli.home.command(&cli.url);
+    apply
+        .args(["--store", cli.store.to_str().unwrap(), "apply", &id])
+        .env("GITHUB_TOKEN", "sim-bob");
+    let mut child = apply.spawn().unwrap();
+    let started = std::time::Instant::now();
+    while bed.runs_for("apply", &id) == 0 {
+        assert!(
+            started.elapsed().as_secs() < 30,
+            "the dispatch never arrived"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    child.kill().await.unwrap();
+    bed.sim.clear_faults();
+
+    let stored = bed.store.get_request(&id).await.unwrap().value;
+    let lock = stored
+        .lock
+        .clone()
+        .expect("the dead process still holds the lock");
+    assert!(stored.apply_run.as_ref().unwrap().id.is_none());
+    let (code, _, err) = cli.run("admin", &["apply", &id]).await;
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("locked by bob@"), "{err}");
+
+    // Two minutes later the lock has expired (moved back here rather than waited for).
+    let past = Timestamp(chrono::Utc::now()).minus_seconds(1);
+    bed.store
+        .update_request(&id, past, |r| {
+            if let Some(lock) = r.lock.as_mut() {
+                lock.expires_at = past;
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let (code, out, err) = cli.run("admin", &["apply", &id]).await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out["result"], "done");
+    assert_eq!(
+        bed.runs_for("apply", &id),
+        1,
+        "the run was found, not dispatched again"
+    );
+    let request = bed.store.get_request(&id).await.unwrap().value;
+    assert!(request.lock.is_none());
+    assert_ne!(request.apply_run.as_ref().unwrap().id, None);
+    assert_eq!(derive_status(&request).as_str(), "applying");
+    assert_eq!(lock.operation, "apply");
+}
