@@ -1,0 +1,342 @@
+//! The other flows: a config edit withdraws the approval and plans again, a drift check finds
+//! (or clears) drift, a failed plan fails the request, reconcile finds interrupted dispatches
+//! and takes over expired locks, and the poller shares one run listing per repository.
+
+#[path = "support/engine.rs"]
+mod bed;
+mod common;
+#[path = "support/sim.rs"]
+mod sim;
+
+use std::time::Duration;
+
+use bed::{Bed, bucket};
+use serde_json::{Map, Value, json};
+use tfpilot::domain::request::Lock;
+use tfpilot::domain::{RunFact, Status, Timestamp, derive_status};
+use tfpilot::engine::{OpResult, PollEvent, Poller, PollerConfig};
+use tfpilot::sim::ScriptedOutcome;
+
+fn set(field: &str, value: &str) -> Map<String, Value> {
+    json!({ field: value }).as_object().cloned().unwrap()
+}
+
+async fn kinds(bed: &Bed, id: &str) -> Vec<String> {
+    bed.store
+        .list_events(id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.unwrap().kind)
+        .collect()
+}
+
+async fn applied(bed: &Bed, name: &str) -> String {
+    let (alice, bob) = (bed.engine("alice").await, bed.engine("bob").await);
+    let id = alice.create(bucket(name, "dev")).await.unwrap().request.id;
+    bed.finish_runs();
+    alice.sync(&id).await.unwrap();
+    bob.approve(&id, None).await.unwrap();
+    alice.merge(&id, None).await.unwrap();
+    bob.apply(&id, None).await.unwrap();
+    bed.finish_runs();
+    bob.sync(&id).await.unwrap();
+    id
+}
+
+#[tokio::test]
+async fn an_update_withdraws_the_approval_and_plans_again() {
+    let (_dir, backend) = common::local_backend();
+    let bed = bed::bed(backend).await;
+    let (alice, bob) = (bed.engine("alice").await, bed.engine("bob").await);
+    let id = alice
+        .create(bucket("payments-dev-edit", "dev"))
+        .await
+        .unwrap()
+        .request
+        .id;
+    bed.finish_runs();
+    alice.sync(&id).await.unwrap();
+    bob.approve(&id, None).await.unwrap();
+    let first_head = bed.store.get_request(&id).await.unwrap().value.commit_sha;
+
+    let updated = alice
+        .update(&id, set("lifecycle_days", "30"), None)
+        .await
+        .unwrap();
+    assert_eq!(updated.result, OpResult::Done, "{}", updated.message);
+    assert!(
+        updated.message.contains("approval was withdrawn"),
+        "{}",
+        updated.message
+    );
+    let request = updated.request;
+    assert_eq!(request.config["lifecycle_days"], json!(30));
+    assert!(request.approval.is_none());
+    assert_ne!(request.commit_sha, first_head);
+    assert_eq!(derive_status(&request), Status::Planning);
+    assert_eq!(bed.runs_for("plan", &id), 2);
+    let file = bed::github(&bed.sim, "alice")
+        .get_file(&sim::repo(), sim::FILE, request.branch.as_deref().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(file.text.contains("lifecycle_days = 30"), "{}", file.text);
+
+    // The same values again change nothing and dispatch nothing.
+    let again = alice
+        .update(&id, set("lifecycle_days", "30"), None)
+        .await
+        .unwrap();
+    assert!(
+        again.message.contains("nothing changed"),
+        "{}",
+        again.message
+    );
+    assert_eq!(bed.runs_for("plan", &id), 2);
+    // A bad value is refused with the field's reason, and the lock is released.
+    let error = alice
+        .update(&id, set("lifecycle_days", "0"), None)
+        .await
+        .unwrap_err();
+    assert_eq!(error.exit_code(), 2);
+    assert!(error.to_string().contains("lifecycle_days"), "{error}");
+    assert!(
+        bed.store
+            .get_request(&id)
+            .await
+            .unwrap()
+            .value
+            .lock
+            .is_none()
+    );
+
+    // Merging needs an approval of the new plan.
+    bed.finish_runs();
+    alice.sync(&id).await.unwrap();
+    let error = alice.merge(&id, None).await.unwrap_err();
+    assert!(error.to_string().contains("approval"), "{error}");
+    assert!(
+        kinds(&bed, &id)
+            .await
+            .contains(&"configuration_updated".to_string())
+    );
+}
+
+#[tokio::test]
+async fn drift_checks_record_drift_and_its_clearing() {
+    let (_dir, backend) = common::local_backend();
+    let bed = bed::bed(backend).await;
+    let id = applied(&bed, "payments-dev-drift").await;
+    let admin = bed.engine("admin").await;
+    bed.sim.script_outcome(ScriptedOutcome {
+        request_id: id.clone(),
+        operation: "drift".into(),
+        conclusion: "success".into(),
+        error: None,
+        drift: true,
+        times: Some(1),
+    });
+    let started = admin.drift_check(&id, None).await.unwrap();
+    assert_eq!(started.result, OpResult::Done, "{}", started.message);
+    bed.finish_runs();
+    admin.sync(&id).await.unwrap();
+    let request = bed.store.get_request(&id).await.unwrap().value;
+    assert_eq!(
+        request.drift.as_ref().unwrap().state.as_deref(),
+        Some("drifted")
+    );
+    assert_eq!(derive_status(&request), Status::Applied);
+    let run_id = request.drift_run.as_ref().unwrap().id.unwrap();
+    let record = bed
+        .store
+        .get_blob(&format!("drift/{id}/{run_id}.json"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&record).contains("drifted"));
+
+    admin.drift_check(&id, None).await.unwrap();
+    bed.finish_runs();
+    admin.sync(&id).await.unwrap();
+    let request = bed.store.get_request(&id).await.unwrap().value;
+    assert_eq!(
+        request.drift.as_ref().unwrap().state.as_deref(),
+        Some("clean")
+    );
+    let kinds = kinds(&bed, &id).await;
+    for kind in ["drift_check_started", "drift_detected", "drift_cleared"] {
+        assert!(kinds.contains(&kind.to_string()), "{kind}: {kinds:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_failed_plan_fails_the_request_and_a_new_plan_recovers_it() {
+    let (_dir, backend) = common::local_backend();
+    let bed = bed::bed(backend).await;
+    let alice = bed.engine("alice").await;
+    let id = alice
+        .create(bucket("payments-dev-broken", "dev"))
+        .await
+        .unwrap()
+        .request
+        .id;
+    // Planning again while the first plan runs is "done already".
+    let pressed = alice.plan(&id, None).await.unwrap();
+    assert_eq!(pressed.result, OpResult::AlreadyDone, "{}", pressed.message);
+    bed.finish_runs();
+    alice.sync(&id).await.unwrap();
+    bed.sim.script_outcome(ScriptedOutcome {
+        request_id: id.clone(),
+        operation: "plan".into(),
+        conclusion: "failure".into(),
+        error: Some("Invalid provider configuration".into()),
+        drift: false,
+        times: Some(1),
+    });
+    let replanned = alice.plan(&id, None).await.unwrap();
+    assert_eq!(replanned.result, OpResult::Done);
+    bed.finish_runs();
+    let report = alice.sync(&id).await.unwrap();
+    assert_eq!(report.status, Status::Failed, "{:?}", report.changes);
+    assert!(kinds(&bed, &id).await.contains(&"plan_failed".to_string()));
+    alice.plan(&id, None).await.unwrap();
+    bed.finish_runs();
+    assert_eq!(alice.sync(&id).await.unwrap().status, Status::PlanReady);
+}
+
+#[tokio::test]
+async fn reconcile_takes_over_expired_locks_and_finds_interrupted_dispatches() {
+    let (_dir, backend) = common::local_backend();
+    let bed = bed::bed(backend).await;
+    let id = applied(&bed, "payments-dev-reconcile").await;
+    let admin = bed.engine("admin").await;
+    // A destroy whose process died after GitHub started the run but before it recorded the id.
+    let github = bed::github(&bed.sim, "admin");
+    let inputs = tfpilot::github::DispatchInputs {
+        request_id: id.clone(),
+        environment: "dev".into(),
+        dispatch_id: "interrupted".into(),
+    };
+    github
+        .dispatch(&sim::repo(), "tfpilot-destroy.yml", "main", &inputs)
+        .await
+        .unwrap();
+    let long_ago = Timestamp(chrono::Utc::now()).minus_seconds(600);
+    bed.store
+        .update_request(&id, long_ago, |r| {
+            r.destroy_run = Some(RunFact {
+                dispatch_id: Some("interrupted".into()),
+                ..RunFact::default()
+            });
+            r.lock = Some(Lock {
+                holder: "admin@gone".into(),
+                operation: "destroy".into(),
+                acquired_at: long_ago,
+                expires_at: long_ago.plus_seconds(120),
+                token: Some("dead".into()),
+            });
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let report = admin.reconcile().await.unwrap();
+    assert_eq!(report.locks_taken_over, 1, "{report:?}");
+    assert_eq!(report.changed, 1);
+    let item = &report.items[0];
+    assert_eq!(item.status, Status::Destroying, "{item:?}");
+    assert!(
+        item.changes.iter().any(|c| c.contains("admin@gone")),
+        "{item:?}"
+    );
+    let request = bed.store.get_request(&id).await.unwrap().value;
+    assert!(request.lock.is_none());
+    assert!(request.destroy_run.as_ref().unwrap().id.is_some());
+    assert!(kinds(&bed, &id).await.contains(&"lock_expired".to_string()));
+
+    bed.finish_runs();
+    let report = admin.reconcile().await.unwrap();
+    assert_eq!(report.items[0].status, Status::Destroyed);
+    // Nothing unfinished is left: a third run examines nothing and writes nothing.
+    let etag = bed.store.get_request(&id).await.unwrap().etag;
+    let report = admin.reconcile().await.unwrap();
+    assert_eq!((report.examined, report.changed), (0, 0), "{report:?}");
+    assert_eq!(bed.store.get_request(&id).await.unwrap().etag, etag);
+}
+
+#[tokio::test]
+async fn the_poller_follows_every_request_with_one_listing_per_repo_per_cycle() {
+    let (_dir, backend) = common::local_backend();
+    let bed = bed::bed(backend).await;
+    let alice = bed.engine("alice").await;
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        let created = alice
+            .create(bucket(&format!("payments-dev-poll{n}"), "dev"))
+            .await
+            .unwrap();
+        ids.push(created.request.id);
+    }
+    let watcher = bed.engine("bob").await;
+    let github = watcher.github().clone();
+    let mut config = PollerConfig::default();
+    config.intervals.active_ms = 20;
+    config.intervals.idle_ms = 20;
+    config.only = Some(ids.clone());
+    let (sender, mut events) = tokio::sync::mpsc::channel(64);
+    let poller = tokio::spawn(Poller::new(watcher, config).run(sender));
+
+    // First cycle: every request is synced once, from one run listing.
+    let mut first = Vec::new();
+    while first.len() < 3 {
+        match events.recv().await.unwrap() {
+            PollEvent::Synced(report) => first.push(report.id),
+            other => panic!("{other:?}"),
+        }
+    }
+    first.sort();
+    let mut expected = ids.clone();
+    expected.sort();
+    assert_eq!(first, expected);
+    assert_eq!(
+        sim::calls(&github, "GET /repos/{owner}/{repo}/actions/runs", "200"),
+        1
+    );
+    assert_eq!(
+        sim::calls(
+            &github,
+            "GET /repos/{owner}/{repo}/actions/runs/{run_id}",
+            "200"
+        ),
+        0
+    );
+
+    bed.finish_runs();
+    let mut ready = std::collections::HashSet::new();
+    while ready.len() < 3 {
+        let event = tokio::time::timeout(Duration::from_secs(10), events.recv())
+            .await
+            .expect("the poller keeps going")
+            .unwrap();
+        if let PollEvent::Synced(report) = event
+            && report.status == Status::PlanReady
+        {
+            ready.insert(report.id);
+        }
+    }
+    // Requests waiting for someone (plan ready) are still followed; stop it here.
+    poller.abort();
+    let listings = sim::calls(&github, "GET /repos/{owner}/{repo}/actions/runs", "200")
+        + sim::calls(&github, "GET /repos/{owner}/{repo}/actions/runs", "304");
+    let syncs = 3 * listings;
+    assert!(listings >= 2, "{listings}");
+    assert_eq!(
+        sim::calls(
+            &github,
+            "GET /repos/{owner}/{repo}/actions/runs/{run_id}",
+            "200"
+        ),
+        0,
+        "runs come from the shared listing ({syncs} syncs)"
+    );
+}
