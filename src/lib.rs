@@ -10,5 +10,6 @@ pub mod engine;
 mod error_text;
 pub mod github;
 pub mod logging;
+pub mod sandbox;
 pub mod sim;
 pub mod store;

@@ -80,5 +80,6 @@ fn command_name(cli: &Cli) -> &'static str {
         Command::DriftEligible => "drift-eligible",
         Command::AuditExport { .. } => "audit-export",
         Command::Modules => "modules",
+        Command::Sandbox(_) => "sandbox",
     }
 }

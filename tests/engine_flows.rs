@@ -340,3 +340,36 @@ async fn the_poller_follows_every_request_with_one_listing_per_repo_per_cycle() 
         "runs come from the shared listing ({syncs} syncs)"
     );
 }
+
+#[tokio::test]
+async fn the_poller_backs_off_on_a_rate_limit_and_says_so() {
+    let (_dir, backend) = common::local_backend();
+    let bed = bed::bed(backend).await;
+    let alice = bed.engine("alice").await;
+    let id = alice
+        .create(bucket("payments-dev-limited", "dev"))
+        .await
+        .unwrap()
+        .request
+        .id;
+    let watcher = bed.engine("bob").await;
+    bed.sim.set_rate_limit("bob", 0, Duration::from_secs(3600));
+    let config = PollerConfig {
+        only: Some(vec![id]),
+        ..PollerConfig::default()
+    };
+    let (sender, mut events) = tokio::sync::mpsc::channel(8);
+    let poller = tokio::spawn(Poller::new(watcher, config).run(sender));
+    let event = tokio::time::timeout(Duration::from_secs(30), events.recv())
+        .await
+        .expect("the poller reports")
+        .unwrap();
+    match event {
+        PollEvent::RateLimited { until } => {
+            let until = until.expect("GitHub said when the limit resets");
+            assert!(until.seconds_since(Timestamp(chrono::Utc::now())) > 3000);
+        }
+        other => panic!("expected a rate limit, got {other:?}"),
+    }
+    poller.abort();
+}

@@ -144,7 +144,7 @@ async fn gets_back_off_on_5xx_and_network_failures() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn an_exhausted_budget_waits_at_most_a_minute_then_says_when_it_resets() {
+async fn a_budget_spent_for_an_hour_is_reported_at_once_with_its_reset() {
     let sim = simulator(SimOptions::default()).await;
     let (number, _) = open_pull(&sim).await;
     let github = client(&sim, "bob");
@@ -152,7 +152,11 @@ async fn an_exhausted_budget_waits_at_most_a_minute_then_says_when_it_resets() {
 
     let started = Instant::now();
     let error = github.get_pull(&repo(), number).await.unwrap_err();
-    assert_eq!(started.elapsed().as_secs(), 60);
+    assert_eq!(
+        started.elapsed().as_secs(),
+        0,
+        "waiting a minute would not help"
+    );
     let GitHubError::RateLimited {
         reset_at: Some(reset),
         secondary: false,
@@ -172,7 +176,7 @@ async fn an_exhausted_budget_waits_at_most_a_minute_then_says_when_it_resets() {
             .unwrap_err()
             .is_rate_limited()
     );
-    assert_eq!(started.elapsed().as_secs(), 60);
+    assert_eq!(started.elapsed().as_secs(), 0);
     assert_eq!(sim.calls_to("GET", PULL_ROUTE).get(&403), Some(&1));
 }
 

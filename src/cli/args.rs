@@ -105,6 +105,24 @@ pub enum Command {
     },
     /// The module catalog with each module's fields
     Modules,
+    /// The whole product on this machine: a local store and a simulated GitHub, seeded
+    Sandbox(SandboxArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SandboxArgs {
+    /// Serve the store and the simulator without the dashboard, until killed
+    #[arg(long)]
+    pub headless: bool,
+    /// Keep everything here (created if missing; an existing sandbox is reused)
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// The simulator's port on 127.0.0.1 (a free one by default)
+    #[arg(long, value_name = "PORT", default_value_t = 0)]
+    pub port: u16,
+    /// Seed only the team configuration, no requests
+    #[arg(long)]
+    pub no_requests: bool,
 }
 
 #[derive(Debug, Args)]

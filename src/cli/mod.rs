@@ -5,6 +5,7 @@ mod github;
 mod init_repo;
 mod ops;
 mod render;
+mod sandbox;
 mod sim;
 
 pub use ops::{error_json, exit_code};
@@ -18,8 +19,8 @@ use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
 pub use args::{
-    Cli, Command, CreateArgs, ExplainArgs, InitRepoArgs, ListArgs, LoginArgs, OpArgs, SimArgs,
-    UpdateArgs,
+    Cli, Command, CreateArgs, ExplainArgs, InitRepoArgs, ListArgs, LoginArgs, OpArgs, SandboxArgs,
+    SimArgs, UpdateArgs,
 };
 
 use crate::config::{Config, Dirs};
@@ -113,6 +114,7 @@ pub async fn run(cli: Cli, context: Session) -> Result<()> {
         Command::DriftEligible => ops::drift_eligible_command(&context).await,
         Command::AuditExport { id } => ops::audit_export(&context, &id).await,
         Command::Modules => ops::modules(&context).await,
+        Command::Sandbox(args) => sandbox::run(&context, args).await,
     }
 }
 

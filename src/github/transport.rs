@@ -3,9 +3,10 @@
 //! - GETs are conditional (`If-None-Match`) and briefly cached; a 304 reuses the
 //!   stored body and costs no primary rate limit.
 //! - `x-ratelimit-*` headers feed a budget the UI watches; an exhausted budget
-//!   is waited out (capped) before a call is even sent.
-//! - 403/429 rate limits wait for `retry-after` or the reset (capped), secondary
-//!   limits at least 60 s, then retry once or surface `RateLimited`.
+//!   that resets within the cap is waited out before a call is even sent, one
+//!   that resets later is reported at once (waiting would not help).
+//! - 403/429 rate limits wait for `retry-after` or the reset (within the cap),
+//!   secondary limits at least 60 s, then retry once or surface `RateLimited`.
 //! - GETs retry 5xx and network failures after 1 s, 2 s and 4 s. Writes are sent
 //!   once: only the caller knows whether repeating one is safe.
 
@@ -276,8 +277,8 @@ impl Transport {
         loop {
             attempt += 1;
             if let Some(wait) = self.exhausted_budget_wait() {
+                // A reset beyond the longest wait will not come by waiting: say so at once.
                 if rate_waits_left == 0 || wait.1 {
-                    tokio::time::sleep(wait.0).await;
                     return Err(self.rate_limited_from_budget());
                 }
                 rate_waits_left -= 1;
@@ -335,10 +336,10 @@ impl Transport {
                 return Err(error_for(endpoint, &reply));
             };
             let (wait, give_up, error) = self.limit_wait(&limit);
-            tokio::time::sleep(wait).await;
             if give_up || rate_waits_left == 0 {
                 return Err(error);
             }
+            tokio::time::sleep(wait).await;
             rate_waits_left -= 1;
         }
     }

@@ -5,13 +5,14 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::domain::infra_file;
 
 pub type Tree = BTreeMap<String, String>;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Commit {
     pub sha: String,
     pub tree: Tree,
@@ -21,7 +22,7 @@ pub struct Commit {
     pub at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Repository {
     pub id: u64,
     pub owner: String,
@@ -30,6 +31,7 @@ pub struct Repository {
     pub commits: HashMap<String, Commit>,
     pub branches: BTreeMap<String, String>,
     /// Lightweight tags: name -> commit.
+    #[serde(default)]
     pub tags: BTreeMap<String, String>,
     /// Approving reviews a PR needs before it can be merged (branch protection).
     pub required_approvals: u32,

@@ -17,6 +17,7 @@ mod device;
 pub mod git;
 pub mod model;
 mod payloads;
+mod persist;
 pub mod plan;
 mod pulls;
 mod repos;
@@ -25,6 +26,7 @@ mod server;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -43,6 +45,8 @@ pub struct Shared {
     pub clock: SimClock,
     /// `http://127.0.0.1:PORT`, used in the URLs of payloads.
     pub base_url: String,
+    /// Where the world is saved after every change (`None`: memory only).
+    persist: Option<PathBuf>,
 }
 
 impl Shared {
@@ -52,6 +56,16 @@ impl Shared {
         self.state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Saves the world if this simulator keeps one on disk. A failed save is logged: the
+    /// simulator keeps serving from memory.
+    fn save(&self) {
+        let Some(path) = &self.persist else { return };
+        let world = persist::SavedWorld::capture(&self.lock());
+        if let Err(error) = world.save(path) {
+            tracing::error!(path = %path.display(), %error, "could not save the simulator");
+        }
     }
 }
 
@@ -79,6 +93,32 @@ impl Simulator {
         options: SimOptions,
         clock: SimClock,
     ) -> Result<Self, SimError> {
+        Self::start_with(addr, options, clock, None).await
+    }
+
+    /// Like [`Simulator::start`], keeping the world in `path`: loaded from it when it exists,
+    /// saved to it after every request that changes something.
+    pub async fn start_persistent(
+        addr: SocketAddr,
+        options: SimOptions,
+        clock: SimClock,
+        path: PathBuf,
+    ) -> Result<Self, SimError> {
+        Self::start_with(addr, options, clock, Some(path)).await
+    }
+
+    async fn start_with(
+        addr: SocketAddr,
+        options: SimOptions,
+        clock: SimClock,
+        persist: Option<PathBuf>,
+    ) -> Result<Self, SimError> {
+        let mut state = SimState::new(options);
+        if let Some(path) = &persist
+            && let Some(world) = persist::SavedWorld::load(path)?
+        {
+            world.restore(&mut state);
+        }
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| SimError::Bind { addr, source })?;
@@ -86,9 +126,10 @@ impl Simulator {
             .local_addr()
             .map_err(|source| SimError::Bind { addr, source })?;
         let shared = Arc::new(Shared {
-            state: Mutex::new(SimState::new(options)),
+            state: Mutex::new(state),
             clock,
             base_url: format!("http://{local}"),
+            persist,
         });
         let served = server::serve(listener, router(shared.clone()))
             .await
@@ -129,6 +170,23 @@ impl Simulator {
         files: BTreeMap<String, String>,
     ) -> Result<(), SimError> {
         control::create_repo(&self.shared, owner, name, files, 0).map(|_| ())
+    }
+
+    /// Whether `owner/name` exists (a restored simulator already has its repositories).
+    pub fn has_repo(&self, owner: &str, name: &str) -> bool {
+        self.shared.lock().repo(owner, name).is_some()
+    }
+
+    /// How long runs dispatched from now on stay queued and in progress.
+    pub fn set_run_timing(&self, queue_seconds: u64, run_seconds: u64) {
+        let mut state = self.shared.lock();
+        state.options.queue_seconds = queue_seconds;
+        state.options.run_seconds = run_seconds;
+    }
+
+    /// Saves the world now (it is also saved after every change).
+    pub fn save(&self) {
+        self.shared.save();
     }
 
     /// Require `count` approving reviews before a merge (branch protection).
@@ -300,5 +358,9 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/login/device", get(device::verification_page));
     api.merge(control)
         .fallback(|| async { server::not_found() })
+        .layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            server::persist_layer,
+        ))
         .with_state(shared)
 }

@@ -49,14 +49,14 @@ impl Default for SimOptions {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PullState {
     Open,
     Closed,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Pull {
     pub id: u64,
     pub number: u64,
@@ -76,7 +76,7 @@ pub struct Pull {
     pub merged_by: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Review {
     pub id: u64,
     pub repo: String,
@@ -112,7 +112,7 @@ fn default_conclusion() -> String {
     "success".to_string()
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Run {
     pub id: u64,
     pub job_id: u64,

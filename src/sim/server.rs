@@ -95,6 +95,20 @@ pub fn not_found() -> Response {
     )
 }
 
+/// Saves the world after every request that may have changed it.
+pub async fn persist_layer(
+    State(shared): State<Arc<Shared>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let changes = !matches!(*request.method(), Method::GET | Method::HEAD);
+    let response = next.run(request).await;
+    if changes {
+        shared.save();
+    }
+    response
+}
+
 /// Faults first (they stand in for the network and GitHub's front end), then
 /// authentication, then the rate limit, then the handler; ETags last.
 pub async fn api_layer(

@@ -1,0 +1,136 @@
+//! The sandbox: the whole product on this machine, without credentials. A directory is both the
+//! request store and the simulated GitHub's disk, so a sandbox restarted on the same directory
+//! finds everything it had: requests, events, repositories, pull requests, runs.
+
+mod seed;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use crate::engine::Engine;
+use crate::github::{GitHub, GitHubSettings};
+use crate::sim::{SimClock, SimOptions, Simulator};
+use crate::store::{LocalStore, Store};
+
+pub use seed::SEEDED_REQUESTS;
+
+/// The simulator's file inside the sandbox directory; a hidden name the store never lists.
+const SIM_FILE: &str = ".sandbox/github.json";
+const PORT_FILE: &str = ".sandbox/port";
+
+#[derive(Debug, Clone, Default)]
+pub struct SandboxOptions {
+    /// Where to keep everything; a new directory under the system's temp dir when `None`.
+    pub dir: Option<PathBuf>,
+    /// The simulator's port on 127.0.0.1; 0 picks a free one.
+    pub port: u16,
+    /// Seed only the team configuration, no requests.
+    pub no_requests: bool,
+}
+
+pub struct Sandbox {
+    pub dir: PathBuf,
+    pub sim: Simulator,
+    pub store: Store,
+    /// Requests made by this start (0 when the directory already had its own).
+    pub seeded: usize,
+}
+
+impl Sandbox {
+    pub async fn start(options: SandboxOptions) -> Result<Sandbox> {
+        let dir = match options.dir {
+            Some(dir) => dir,
+            None => std::env::temp_dir().join(format!(
+                "tfpilot-sandbox-{}",
+                ulid::Ulid::new().to_string().to_ascii_lowercase()
+            )),
+        };
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create the sandbox directory {}", dir.display()))?;
+        let store = Store::new(std::sync::Arc::new(
+            LocalStore::open_or_create(&dir)
+                .with_context(|| format!("{} cannot hold a store", dir.display()))?,
+        ));
+        let sim = start_simulator(&dir, options.port).await?;
+        seed::repositories(&sim)?;
+        seed::team_config(&store).await?;
+        let existing = store.list_request_page(None, 1).await?;
+        let seeded = if options.no_requests || !existing.objects.is_empty() {
+            0
+        } else {
+            seed::requests(&sim, &store).await?
+        };
+        sim.save();
+        Ok(Sandbox {
+            dir,
+            sim,
+            store,
+            seeded,
+        })
+    }
+
+    /// `store=file://DIR github=http://127.0.0.1:PORT`: what scripts read to find it.
+    pub fn describe(&self) -> String {
+        format!(
+            "store=file://{} github={}",
+            self.dir.display(),
+            self.sim.base_url()
+        )
+    }
+
+    pub fn github_url(&self) -> &str {
+        self.sim.base_url()
+    }
+
+    pub fn store_path(&self) -> &Path {
+        &self.dir
+    }
+
+    /// An engine acting as `login` (any login works: the simulator takes `sim-<login>`).
+    pub async fn engine(&self, login: &str) -> Result<Engine> {
+        engine(&self.sim, &self.store, login).await
+    }
+}
+
+/// Starts the simulator on `port`; with no port asked for, on the port this directory's
+/// sandbox had last time when it is free (so the links in its requests keep working).
+async fn start_simulator(dir: &Path, port: u16) -> Result<Simulator> {
+    let remembered = dir.join(PORT_FILE);
+    let previous = std::fs::read_to_string(&remembered)
+        .ok()
+        .and_then(|text| text.trim().parse::<u16>().ok());
+    let start = |port: u16| {
+        Simulator::start_persistent(
+            SocketAddr::from(([127, 0, 0, 1], port)),
+            SimOptions::default(),
+            SimClock::real(),
+            dir.join(SIM_FILE),
+        )
+    };
+    let sim = match (port, previous) {
+        (0, Some(previous)) => match start(previous).await {
+            Ok(sim) => sim,
+            Err(_) => start(0).await?,
+        },
+        (port, _) => start(port).await?,
+    };
+    if let Some(addr) = sim.addr() {
+        // Only a convenience: a sandbox that cannot remember its port still works.
+        if let Some(parent) = remembered.parent() {
+            let _ = std::fs::create_dir_all(parent);
+        }
+        let _ = std::fs::write(&remembered, addr.port().to_string());
+    }
+    Ok(sim)
+}
+
+pub(crate) async fn engine(sim: &Simulator, store: &Store, login: &str) -> Result<Engine> {
+    let github = GitHub::connect(
+        &GitHubSettings::new(sim.base_url()),
+        &format!("sim-{login}"),
+    )?;
+    let team = store.load_team_config().await?;
+    Ok(Engine::new(store.clone(), github, team, login).with_holder(format!("{login}@sandbox")))
+}

@@ -1,0 +1,530 @@
+//! What a new sandbox starts with: two infra repositories, the team configuration, and about
+//! thirty requests in every status, each brought there by the real operations.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result, bail};
+use serde_json::{Map, Value, json};
+
+use crate::domain::{Status, derive_status};
+use crate::engine::{CreateInput, Engine};
+use crate::sim::{FaultRule, ScriptedOutcome, SimOptions, Simulator};
+use crate::store::Store;
+
+pub const OWNER: &str = "acme";
+pub const PROJECTS: [(&str, &str); 2] =
+    [("payments", "payments-infra"), ("search", "search-infra")];
+pub const ENVIRONMENTS: [&str; 2] = ["dev", "prod"];
+
+const MODULES: [(&str, &str); 4] = [
+    (
+        "s3-bucket",
+        include_str!("../../examples/store/config/modules/s3-bucket.json"),
+    ),
+    (
+        "sqs-queue",
+        include_str!("../../examples/store/config/modules/sqs-queue.json"),
+    ),
+    (
+        "iam-role",
+        include_str!("../../examples/store/config/modules/iam-role.json"),
+    ),
+    (
+        "rds-postgres",
+        include_str!("../../examples/store/config/modules/rds-postgres.json"),
+    ),
+];
+
+const POLICY: &str = r#"{
+  "admins": ["admin"],
+  "approvers": ["bob", "admin"],
+  "viewers": ["viewer"],
+  "prod_environments": ["prod"],
+  "prod_allowed_users": ["bob", "admin"],
+  "destroy_prod_allowed_users": ["admin"],
+  "allow_self_approval": false,
+  "region_field": "region",
+  "allowed_regions": {"prod": ["us-east-1", "eu-west-1"]}
+}
+"#;
+
+const PREAMBLE: &str = "# Terraform root of this environment (backend and providers live in backend.tf).\n# tfpilot writes its blocks below, between its markers.\n";
+
+/// Runs seeded in flight stay there a while, so the sandbox shows them moving.
+const IN_FLIGHT_QUEUE_SECONDS: u64 = 5;
+const IN_FLIGHT_RUN_SECONDS: u64 = 240;
+
+/// The seeded requests: (project, environment, module, values, requester, status).
+type Seed = (
+    &'static str,
+    &'static str,
+    &'static str,
+    Value,
+    &'static str,
+    Status,
+);
+
+fn seeds() -> Vec<Seed> {
+    use Status::*;
+    let bucket = |name: &str| json!({"bucket_name": name, "versioning": true});
+    let queue = |name: &str| json!({"queue_name": name, "fifo": false});
+    let role = |name: &str| json!({"role_name": name, "trusted_principals": ["arn:aws:iam::123456789012:root"]});
+    let db = |name: &str| json!({"identifier": name, "instance_class": "db.t4g.medium", "multi_az": true});
+    vec![
+        (
+            "payments",
+            "dev",
+            "s3-bucket",
+            bucket("payments-dev-invoices"),
+            "alice",
+            RequestCreated,
+        ),
+        (
+            "search",
+            "dev",
+            "sqs-queue",
+            queue("search-dev-reindex"),
+            "dave",
+            RequestCreated,
+        ),
+        (
+            "payments",
+            "dev",
+            "sqs-queue",
+            queue("payments-dev-refunds"),
+            "alice",
+            Planning,
+        ),
+        (
+            "search",
+            "dev",
+            "s3-bucket",
+            bucket("search-dev-snapshots"),
+            "carol",
+            Planning,
+        ),
+        (
+            "payments",
+            "prod",
+            "iam-role",
+            role("payments-prod-reader"),
+            "dave",
+            Planning,
+        ),
+        (
+            "payments",
+            "dev",
+            "iam-role",
+            role("payments-dev-ci"),
+            "carol",
+            PlanReady,
+        ),
+        (
+            "search",
+            "dev",
+            "rds-postgres",
+            db("search-dev-catalog"),
+            "alice",
+            PlanReady,
+        ),
+        (
+            "search",
+            "prod",
+            "sqs-queue",
+            queue("search-prod-events"),
+            "dave",
+            PlanReady,
+        ),
+        (
+            "payments",
+            "prod",
+            "s3-bucket",
+            bucket("payments-prod-statements"),
+            "carol",
+            PlanReady,
+        ),
+        (
+            "payments",
+            "dev",
+            "rds-postgres",
+            db("payments-dev-ledger"),
+            "dave",
+            Approved,
+        ),
+        (
+            "search",
+            "dev",
+            "iam-role",
+            role("search-dev-indexer"),
+            "carol",
+            Approved,
+        ),
+        (
+            "payments",
+            "prod",
+            "sqs-queue",
+            queue("payments-prod-payouts"),
+            "alice",
+            Approved,
+        ),
+        (
+            "search",
+            "dev",
+            "sqs-queue",
+            queue("search-dev-crawl"),
+            "alice",
+            Merged,
+        ),
+        (
+            "payments",
+            "prod",
+            "rds-postgres",
+            db("payments-prod-ledger"),
+            "dave",
+            Merged,
+        ),
+        (
+            "search",
+            "prod",
+            "s3-bucket",
+            bucket("search-prod-exports"),
+            "carol",
+            Merged,
+        ),
+        (
+            "payments",
+            "dev",
+            "s3-bucket",
+            bucket("payments-dev-reports"),
+            "carol",
+            Applying,
+        ),
+        (
+            "search",
+            "prod",
+            "iam-role",
+            role("search-prod-api"),
+            "alice",
+            Applying,
+        ),
+        (
+            "search",
+            "dev",
+            "s3-bucket",
+            bucket("search-dev-logs"),
+            "dave",
+            Applying,
+        ),
+        (
+            "payments",
+            "dev",
+            "sqs-queue",
+            queue("payments-dev-webhooks"),
+            "dave",
+            Applied,
+        ),
+        (
+            "payments",
+            "prod",
+            "iam-role",
+            role("payments-prod-deployer"),
+            "carol",
+            Applied,
+        ),
+        (
+            "search",
+            "dev",
+            "iam-role",
+            role("search-dev-ops"),
+            "alice",
+            Applied,
+        ),
+        (
+            "search",
+            "prod",
+            "rds-postgres",
+            db("search-prod-catalog"),
+            "dave",
+            Applied,
+        ),
+        (
+            "payments",
+            "dev",
+            "s3-bucket",
+            bucket("payments-dev-archive"),
+            "alice",
+            Applied,
+        ),
+        (
+            "payments",
+            "dev",
+            "iam-role",
+            role("payments-dev-legacy"),
+            "dave",
+            Destroying,
+        ),
+        (
+            "search",
+            "dev",
+            "sqs-queue",
+            queue("search-dev-old-jobs"),
+            "carol",
+            Destroying,
+        ),
+        (
+            "payments",
+            "dev",
+            "sqs-queue",
+            queue("payments-dev-trial"),
+            "carol",
+            Destroyed,
+        ),
+        (
+            "search",
+            "dev",
+            "s3-bucket",
+            bucket("search-dev-scratch"),
+            "alice",
+            Destroyed,
+        ),
+        (
+            "payments",
+            "dev",
+            "rds-postgres",
+            db("payments-dev-spike"),
+            "alice",
+            Failed,
+        ),
+        (
+            "search",
+            "prod",
+            "sqs-queue",
+            queue("search-prod-broken"),
+            "carol",
+            Failed,
+        ),
+        (
+            "payments",
+            "prod",
+            "s3-bucket",
+            bucket("payments-prod-media"),
+            "dave",
+            Failed,
+        ),
+    ]
+}
+
+/// How many requests a new sandbox gets.
+pub const SEEDED_REQUESTS: usize = 30;
+
+pub fn repositories(sim: &Simulator) -> Result<()> {
+    for (_, name) in PROJECTS {
+        if sim.has_repo(OWNER, name) {
+            continue;
+        }
+        let mut files = BTreeMap::from([(
+            "README.md".to_string(),
+            format!("# {name}\n\nTerraform roots managed with tfpilot (sandbox).\n"),
+        )]);
+        for environment in ENVIRONMENTS {
+            files.insert(
+                format!("envs/{environment}/tfpilot.tf"),
+                PREAMBLE.to_string(),
+            );
+        }
+        sim.create_repo(OWNER, name, files)?;
+    }
+    Ok(())
+}
+
+/// Writes the team configuration a sandbox needs, leaving what is already there alone.
+pub async fn team_config(store: &Store) -> Result<()> {
+    let mut projects = Map::new();
+    for (project, repo) in PROJECTS {
+        let mut environments = Map::new();
+        for environment in ENVIRONMENTS {
+            environments.insert(
+                environment.to_string(),
+                json!({"owner": OWNER, "repo": repo, "base": "main",
+                       "env_path": format!("envs/{environment}"), "file": "tfpilot.tf"}),
+            );
+        }
+        projects.insert(project.to_string(), Value::Object(environments));
+    }
+    let registry = serde_json::to_vec_pretty(&json!({ "projects": projects }))?;
+    let mut objects = vec![
+        ("config/policy.json".to_string(), POLICY.as_bytes().to_vec()),
+        ("config/infra-repos.json".to_string(), registry),
+    ];
+    for (name, text) in MODULES {
+        objects.push((
+            format!("config/modules/{name}.json"),
+            text.as_bytes().to_vec(),
+        ));
+    }
+    for (key, body) in objects {
+        store
+            .put_once(&key, body)
+            .await
+            .with_context(|| format!("seeding {key}"))?;
+    }
+    Ok(())
+}
+
+struct Seeder<'a> {
+    sim: &'a Simulator,
+    engines: BTreeMap<&'static str, Engine>,
+}
+
+impl Seeder<'_> {
+    fn engine(&self, login: &str) -> &Engine {
+        &self.engines[login]
+    }
+
+    fn fast(&self) {
+        self.sim.set_run_timing(0, 0);
+    }
+
+    fn slow(&self) {
+        self.sim
+            .set_run_timing(IN_FLIGHT_QUEUE_SECONDS, IN_FLIGHT_RUN_SECONDS);
+    }
+
+    async fn sync(&self, id: &str) -> Result<Status> {
+        Ok(self.engine("admin").sync(id).await?.status)
+    }
+}
+
+pub async fn requests(sim: &Simulator, store: &Store) -> Result<usize> {
+    let mut engines = BTreeMap::new();
+    for login in ["alice", "bob", "carol", "dave", "admin"] {
+        engines.insert(login, super::engine(sim, store, login).await?);
+    }
+    let seeder = Seeder { sim, engines };
+    let mut made = 0;
+    for (project, environment, module, values, requester, target) in seeds() {
+        let input = CreateInput {
+            project: project.into(),
+            environment: environment.into(),
+            module: module.into(),
+            values: values.as_object().cloned().unwrap_or_default(),
+            idempotency_key: None,
+        };
+        let id = seeder
+            .bring(input, requester, target)
+            .await
+            .with_context(|| format!("seeding a {module} request in {target:?}"))?;
+        let status = derive_status(&store.get_request(&id).await?.value);
+        if status != target {
+            bail!("seeded {id} ended {status:?} instead of {target:?}");
+        }
+        made += 1;
+    }
+    sim.set_run_timing(
+        SimOptions::default().queue_seconds,
+        SimOptions::default().run_seconds,
+    );
+    Ok(made)
+}
+
+impl Seeder<'_> {
+    /// Creates a request and walks it to `target` with the operations a team would use.
+    async fn bring(&self, input: CreateInput, requester: &str, target: Status) -> Result<String> {
+        let prod = input.environment == "prod";
+        let approver = if requester == "bob" { "admin" } else { "bob" };
+        let merger = if prod { "bob" } else { requester };
+        let destroyer = "admin";
+        let requester_engine = self.engine(requester);
+        if target == Status::RequestCreated {
+            // A create that stopped before its pull request (GitHub failed), left to resume.
+            self.sim.add_fault(FaultRule {
+                path: "/repos/*/pulls".into(),
+                method: Some("POST".into()),
+                status: Some(502),
+                body: None,
+                retry_after: None,
+                latency_ms: None,
+                drop_connection: false,
+                after_handler: false,
+                rate: 1.0,
+                times: Some(1),
+            });
+            let mut input = input;
+            input.idempotency_key = Some(format!("sandbox-{}", ulid::Ulid::new()));
+            let key = input.idempotency_key.clone().unwrap_or_default();
+            let failed = requester_engine.create(input).await;
+            self.sim.clear_faults();
+            if failed.is_ok() {
+                bail!("the interrupted create did not stop");
+            }
+            let record = self.engine("admin").store().get_create_key(&key).await?;
+            return Ok(record.context("the create key was not claimed")?.request_id);
+        }
+        if target == Status::Planning {
+            self.slow();
+        } else {
+            self.fast();
+        }
+        let id = requester_engine.create(input).await?.request.id;
+        if target == Status::Planning {
+            return Ok(id);
+        }
+        self.sync(&id).await?;
+        let fails_at_plan = target == Status::Failed && !prod;
+        if fails_at_plan {
+            self.script(&id, "plan", "Error: creating RDS DB Instance: InvalidParameterCombination: RDS does not support creating a DB instance with the following combination: DBInstanceClass=db.t4g.medium, Engine=postgres, EngineVersion=16.4");
+            self.engine(requester).plan(&id, None).await?;
+            self.sync(&id).await?;
+            return Ok(id);
+        }
+        if target == Status::PlanReady {
+            return Ok(id);
+        }
+        self.engine(approver).approve(&id, None).await?;
+        if target == Status::Approved {
+            return Ok(id);
+        }
+        self.engine(merger).merge(&id, None).await?;
+        if target == Status::Merged {
+            return Ok(id);
+        }
+        if target == Status::Failed {
+            self.script(&id, "apply", "Error: creating S3 Bucket: BucketAlreadyExists: The requested bucket name is not available");
+        }
+        if target == Status::Applying {
+            self.slow();
+        }
+        self.engine("bob").apply(&id, None).await?;
+        self.fast();
+        if target == Status::Applying {
+            return Ok(id);
+        }
+        self.sync(&id).await?;
+        if matches!(target, Status::Applied | Status::Failed) {
+            return Ok(id);
+        }
+        if target == Status::Destroying {
+            self.slow();
+        }
+        self.engine(destroyer).destroy(&id, None).await?;
+        self.fast();
+        if target == Status::Destroying {
+            return Ok(id);
+        }
+        self.sync(&id).await?;
+        self.engine(requester).cleanup(&id, None).await?;
+        self.sync(&id).await?;
+        Ok(id)
+    }
+
+    fn script(&self, id: &str, operation: &str, error: &str) {
+        self.sim.script_outcome(ScriptedOutcome {
+            request_id: id.to_string(),
+            operation: operation.to_string(),
+            conclusion: "failure".into(),
+            error: Some(error.to_string()),
+            drift: false,
+            times: Some(1),
+        });
+    }
+}

@@ -1,0 +1,141 @@
+//! `tfpilot sandbox --headless` as the real binary: one line saying where everything is, about
+//! thirty requests in every status, and a restart on the same directory that keeps it all.
+
+#[path = "support/home.rs"]
+mod home;
+
+use std::collections::BTreeSet;
+use std::process::Stdio;
+
+use home::Home;
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Child;
+
+/// Starts a sandbox and reads its one line: `(store dir, github url)`.
+async fn start(home: &Home, args: &[&str]) -> (Child, String, String) {
+    let mut command = home.command("http://unused");
+    command
+        .arg("sandbox")
+        .arg("--headless")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let line = tokio::time::timeout(std::time::Duration::from_secs(120), lines.next_line())
+        .await
+        .expect("the sandbox says where it is")
+        .unwrap()
+        .expect("a line");
+    let (store, github) = line
+        .strip_prefix("store=file://")
+        .and_then(|rest| rest.split_once(" github="))
+        .unwrap_or_else(|| panic!("unexpected line {line:?}"));
+    assert!(github.starts_with("http://127.0.0.1:"), "{line}");
+    (child, store.to_string(), github.to_string())
+}
+
+async fn tfpilot(
+    home: &Home,
+    github: &str,
+    store: &str,
+    login: &str,
+    args: &[&str],
+) -> (i32, Value) {
+    let mut full = vec!["--store", store, "--json"];
+    full.extend_from_slice(args);
+    let token = format!("sim-{login}");
+    let (code, out, err) = home.run(github, &full, &[("GITHUB_TOKEN", &token)]).await;
+    (
+        code,
+        serde_json::from_str(&out).unwrap_or_else(|_| panic!("{out}\n{err}")),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_seeded_sandbox_survives_a_restart() {
+    let home = Home::new();
+    let dir = home.path().join("sandbox");
+    let dir_arg = dir.to_str().unwrap().to_string();
+    let (mut first, store, github) = start(&home, &["--dir", &dir_arg]).await;
+    assert_eq!(store, dir_arg);
+
+    let (code, listed) = tfpilot(&home, &github, &store, "alice", &["list"]).await;
+    assert_eq!(code, 0);
+    let requests = listed.as_array().unwrap();
+    assert!((28..=32).contains(&requests.len()), "{}", requests.len());
+    let statuses: BTreeSet<&str> = requests
+        .iter()
+        .filter_map(|r| r["status"].as_str())
+        .collect();
+    for status in [
+        "request_created",
+        "planning",
+        "plan_ready",
+        "approved",
+        "merged",
+        "applying",
+        "applied",
+        "destroying",
+        "destroyed",
+        "failed",
+    ] {
+        assert!(
+            statuses.contains(status),
+            "{status} missing from {statuses:?}"
+        );
+    }
+    let plan_ready = requests
+        .iter()
+        .find(|r| r["status"] == "plan_ready" && r["environment"] == "dev")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    first.kill().await.unwrap();
+    first.wait().await.unwrap();
+
+    // The same directory: no new requests, and the simulated GitHub still has its pull
+    // requests and runs, so operations carry on.
+    let (mut second, store, github) = start(&home, &["--dir", &dir_arg]).await;
+    let (_, listed) = tfpilot(&home, &github, &store, "alice", &["list"]).await;
+    assert_eq!(listed.as_array().unwrap().len(), requests.len());
+    let (code, approved) = tfpilot(&home, &github, &store, "bob", &["approve", &plan_ready]).await;
+    assert_eq!(code, 0, "{approved}");
+    assert_eq!(approved["status"], "approved");
+    second.kill().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_requests_seeds_only_the_team() {
+    let home = Home::new();
+    let (mut child, store, github) = start(&home, &["--no-requests"]).await;
+    let (_, listed) = tfpilot(&home, &github, &store, "alice", &["list"]).await;
+    assert_eq!(listed, Value::Array(Vec::new()));
+    let (_, modules) = tfpilot(&home, &github, &store, "alice", &["modules"]).await;
+    assert_eq!(modules["modules"].as_array().unwrap().len(), 4);
+    let (code, created) = tfpilot(
+        &home,
+        &github,
+        &store,
+        "alice",
+        &[
+            "create",
+            "--module",
+            "sqs-queue",
+            "--project",
+            "search",
+            "--env",
+            "dev",
+            "--set",
+            "queue_name=jobs",
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{created}");
+    assert_eq!(created["status"], "planning");
+    child.kill().await.unwrap();
+    let _ = std::fs::remove_dir_all(store);
+}
