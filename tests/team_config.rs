@@ -32,6 +32,11 @@ async fn example_catalog_registry_and_policy_load() {
             "vpc"
         ]
     );
+    use tfpilot::domain::access::Role;
+    assert_eq!(config.access.role_of("erin"), Role::Admin);
+    assert_eq!(config.access.role_of("bob"), Role::Approver);
+    assert_eq!(config.access.role_of("alice"), Role::Developer);
+    assert!(config.access.is_prod("prod"));
     let registry = config.infra_repos.expect("registry");
     let target = registry.target("payments", "prod").unwrap();
     assert_eq!(
