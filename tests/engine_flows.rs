@@ -8,6 +8,7 @@ mod common;
 #[path = "support/sim.rs"]
 mod sim;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bed::{Bed, bucket};
@@ -16,6 +17,7 @@ use tfpilot::domain::request::Lock;
 use tfpilot::domain::{RunFact, Status, Timestamp, derive_status};
 use tfpilot::engine::{OpResult, PollEvent, Poller, PollerConfig};
 use tfpilot::sim::ScriptedOutcome;
+use tfpilot::store::ObjectStore;
 
 fn set(field: &str, value: &str) -> Map<String, Value> {
     json!({ field: value }).as_object().cloned().unwrap()
@@ -44,9 +46,7 @@ async fn applied(bed: &Bed, name: &str) -> String {
     id
 }
 
-#[tokio::test]
-async fn an_update_withdraws_the_approval_and_plans_again() {
-    let (_dir, backend) = common::local_backend();
+async fn an_update_withdraws_the_approval_and_plans_again(backend: Arc<dyn ObjectStore>) {
     let bed = bed::bed(backend).await;
     let (alice, bob) = (bed.engine("alice").await, bed.engine("bob").await);
     let id = alice
@@ -123,9 +123,7 @@ async fn an_update_withdraws_the_approval_and_plans_again() {
     );
 }
 
-#[tokio::test]
-async fn drift_checks_record_drift_and_its_clearing() {
-    let (_dir, backend) = common::local_backend();
+async fn drift_checks_record_drift_and_its_clearing(backend: Arc<dyn ObjectStore>) {
     let bed = bed::bed(backend).await;
     let id = applied(&bed, "payments-dev-drift").await;
     let admin = bed.engine("admin").await;
@@ -170,9 +168,7 @@ async fn drift_checks_record_drift_and_its_clearing() {
     }
 }
 
-#[tokio::test]
-async fn a_failed_plan_fails_the_request_and_a_new_plan_recovers_it() {
-    let (_dir, backend) = common::local_backend();
+async fn a_failed_plan_fails_the_request_and_a_new_plan_recovers_it(backend: Arc<dyn ObjectStore>) {
     let bed = bed::bed(backend).await;
     let alice = bed.engine("alice").await;
     let id = alice
@@ -205,9 +201,9 @@ async fn a_failed_plan_fails_the_request_and_a_new_plan_recovers_it() {
     assert_eq!(alice.sync(&id).await.unwrap().status, Status::PlanReady);
 }
 
-#[tokio::test]
-async fn reconcile_takes_over_expired_locks_and_finds_interrupted_dispatches() {
-    let (_dir, backend) = common::local_backend();
+async fn reconcile_takes_over_expired_locks_and_finds_interrupted_dispatches(
+    backend: Arc<dyn ObjectStore>,
+) {
     let bed = bed::bed(backend).await;
     let id = applied(&bed, "payments-dev-reconcile").await;
     let admin = bed.engine("admin").await;
@@ -264,9 +260,9 @@ async fn reconcile_takes_over_expired_locks_and_finds_interrupted_dispatches() {
     assert_eq!(bed.store.get_request(&id).await.unwrap().etag, etag);
 }
 
-#[tokio::test]
-async fn the_poller_follows_every_request_with_one_listing_per_repo_per_cycle() {
-    let (_dir, backend) = common::local_backend();
+async fn the_poller_follows_every_request_with_one_listing_per_repo_per_cycle(
+    backend: Arc<dyn ObjectStore>,
+) {
     let bed = bed::bed(backend).await;
     let alice = bed.engine("alice").await;
     let mut ids = Vec::new();
@@ -341,9 +337,7 @@ async fn the_poller_follows_every_request_with_one_listing_per_repo_per_cycle() 
     );
 }
 
-#[tokio::test]
-async fn the_poller_backs_off_on_a_rate_limit_and_says_so() {
-    let (_dir, backend) = common::local_backend();
+async fn the_poller_backs_off_on_a_rate_limit_and_says_so(backend: Arc<dyn ObjectStore>) {
     let bed = bed::bed(backend).await;
     let alice = bed.engine("alice").await;
     let id = alice
@@ -373,3 +367,12 @@ async fn the_poller_backs_off_on_a_rate_limit_and_says_so() {
     }
     poller.abort();
 }
+
+with_both_stores!(
+    an_update_withdraws_the_approval_and_plans_again,
+    drift_checks_record_drift_and_its_clearing,
+    a_failed_plan_fails_the_request_and_a_new_plan_recovers_it,
+    reconcile_takes_over_expired_locks_and_finds_interrupted_dispatches,
+    the_poller_follows_every_request_with_one_listing_per_repo_per_cycle,
+    the_poller_backs_off_on_a_rate_limit_and_says_so,
+);

@@ -7,6 +7,7 @@ mod common;
 #[path = "support/sim.rs"]
 mod sim;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bed::{Bed, bucket};
@@ -15,6 +16,7 @@ use tfpilot::domain::{RunFact, Status, Timestamp, derive_status};
 use tfpilot::engine::{Clock, EngineError, OpResult};
 use tfpilot::github::DispatchInputs;
 use tfpilot::sim::FaultRule;
+use tfpilot::store::ObjectStore;
 
 fn denied(result: Result<tfpilot::engine::OpOutcome, EngineError>) -> String {
     match result {
@@ -39,9 +41,7 @@ async fn planned(bed: &Bed, environment: &str, name: &str) -> String {
     id
 }
 
-#[tokio::test]
-async fn denials_say_why() {
-    let (_dir, backend) = common::local_backend();
+async fn denials_say_why(backend: Arc<dyn ObjectStore>) {
     let bed = bed::bed(backend).await;
 
     let viewer = bed.engine("viewer").await;
@@ -88,9 +88,7 @@ async fn denials_say_why() {
     assert_eq!(bed.dispatches("tfpilot-apply.yml", &id), 0);
 }
 
-#[tokio::test]
-async fn prod_needs_the_allowlists() {
-    let (_dir, backend) = common::local_backend();
+async fn prod_needs_the_allowlists(backend: Arc<dyn ObjectStore>) {
     let bed = bed::bed(backend).await;
     let id = planned(&bed, "prod", "payments-prod-ledger").await;
     let carol = bed.engine("carol").await;
@@ -109,9 +107,7 @@ async fn prod_needs_the_allowlists() {
     assert!(reason.contains("destroy_prod_allowed_users"), "{reason}");
 }
 
-#[tokio::test]
-async fn an_apply_run_of_another_commit_is_not_accepted() {
-    let (_dir, backend) = common::local_backend();
+async fn an_apply_run_of_another_commit_is_not_accepted(backend: Arc<dyn ObjectStore>) {
     let bed = bed::bed(backend).await;
     let id = planned(&bed, "dev", "payments-dev-sha").await;
     let (alice, bob) = (bed.engine("alice").await, bed.engine("bob").await);
@@ -253,3 +249,9 @@ async fn an_expired_lock_is_taken_over_and_a_live_one_is_kept_alive() {
     assert_eq!(merged.result, OpResult::Done);
     assert!(merged.request.lock.is_none());
 }
+
+with_both_stores!(
+    denials_say_why,
+    prod_needs_the_allowlists,
+    an_apply_run_of_another_commit_is_not_accepted,
+);

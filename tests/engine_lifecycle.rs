@@ -135,16 +135,4 @@ async fn lifecycle(backend: Arc<dyn ObjectStore>) {
     assert_eq!(kinds.len(), 11, "{kinds:?}");
 }
 
-#[tokio::test]
-async fn lifecycle_with_the_local_store() {
-    let (_dir, backend) = common::local_backend();
-    lifecycle(backend).await;
-}
-
-#[tokio::test]
-async fn lifecycle_with_s3() {
-    let Some(backend) = common::s3_backend().await else {
-        return;
-    };
-    lifecycle(backend).await;
-}
+with_both_stores!(lifecycle);

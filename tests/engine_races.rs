@@ -111,16 +111,4 @@ async fn races(backend: Arc<dyn ObjectStore>) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn eight_tasks_race_with_the_local_store() {
-    let (_dir, backend) = common::local_backend();
-    races(backend).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn eight_tasks_race_with_s3() {
-    let Some(backend) = common::s3_backend().await else {
-        return;
-    };
-    races(backend).await;
-}
+with_both_stores!(races);

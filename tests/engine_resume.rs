@@ -8,10 +8,13 @@ mod common;
 #[path = "support/sim.rs"]
 mod sim;
 
+use std::sync::Arc;
+
 use bed::{Bed, bucket};
 use tfpilot::domain::Status;
 use tfpilot::engine::{EngineError, OpResult};
 use tfpilot::sim::FaultRule;
+use tfpilot::store::ObjectStore;
 
 fn lost_reply(method: &str, path: &str) -> FaultRule {
     FaultRule {
@@ -49,9 +52,7 @@ async fn id_for_key(bed: &Bed, key: &str) -> String {
         .request_id
 }
 
-#[tokio::test]
-async fn create_resumes_after_each_step() {
-    let (_dir, backend) = common::local_backend();
+async fn create_resumes_after_each_step(backend: Arc<dyn ObjectStore>) {
     let bed = bed::bed(backend).await;
     let alice = bed.engine("alice").await;
     let steps: Vec<(&str, Vec<FaultRule>)> = vec![
@@ -101,9 +102,7 @@ async fn create_resumes_after_each_step() {
     }
 }
 
-#[tokio::test]
-async fn a_key_reused_for_something_else_is_refused() {
-    let (_dir, backend) = common::local_backend();
+async fn a_key_reused_for_something_else_is_refused(backend: Arc<dyn ObjectStore>) {
     let bed = bed::bed(backend).await;
     let alice = bed.engine("alice").await;
     let mut first = bucket("payments-dev-one", "dev");
@@ -132,9 +131,7 @@ async fn merged_request(bed: &Bed) -> String {
     id
 }
 
-#[tokio::test]
-async fn apply_resumes_after_each_step() {
-    let (_dir, backend) = common::local_backend();
+async fn apply_resumes_after_each_step(backend: Arc<dyn ObjectStore>) {
     let bed = bed::bed(backend).await;
     let id = merged_request(&bed).await;
     let bob = bed.engine("bob").await;
@@ -175,9 +172,7 @@ async fn apply_resumes_after_each_step() {
     assert_eq!(bob.sync(&id).await.unwrap().status, Status::Applied);
 }
 
-#[tokio::test]
-async fn a_refused_dispatch_leaves_no_pending_intent() {
-    let (_dir, backend) = common::local_backend();
+async fn a_refused_dispatch_leaves_no_pending_intent(backend: Arc<dyn ObjectStore>) {
     let bed = bed::bed(backend).await;
     let id = merged_request(&bed).await;
     let bob = bed.engine("bob").await;
@@ -191,3 +186,10 @@ async fn a_refused_dispatch_leaves_no_pending_intent() {
     assert!(request.apply_run.is_none(), "{:?}", request.apply_run);
     assert_eq!(bed.runs_for("apply", &id), 0);
 }
+
+with_both_stores!(
+    create_resumes_after_each_step,
+    a_key_reused_for_something_else_is_refused,
+    apply_resumes_after_each_step,
+    a_refused_dispatch_leaves_no_pending_intent,
+);

@@ -97,10 +97,7 @@ impl Engine {
     /// `actor` is the GitHub login the token belongs to: every decision is about them.
     pub fn new(store: Store, github: GitHub, team: TeamConfig, actor: impl Into<String>) -> Self {
         let actor = actor.into();
-        let host = std::env::var("HOSTNAME")
-            .ok()
-            .filter(|h| !h.is_empty())
-            .unwrap_or_else(|| "localhost".to_string());
+        let host = hostname();
         let holder = format!("{actor}@{host} pid {}", std::process::id());
         Engine {
             store,
@@ -202,6 +199,17 @@ fn target_file(target: &Target) -> String {
     } else {
         format!("{}/{}", target.env_path.trim_end_matches('/'), target.file)
     }
+}
+
+/// This machine's name, for lock holders ("alice@bastion-1 pid 42"); shells often keep
+/// `$HOSTNAME` unexported, so the kernel's answer comes first.
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|name| name.trim().to_string())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "localhost".to_string())
 }
 
 fn new_id() -> String {

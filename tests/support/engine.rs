@@ -127,3 +127,26 @@ pub fn bucket(name: &str, environment: &str) -> CreateInput {
         idempotency_key: None,
     }
 }
+
+/// Runs `async fn $name(backend: Arc<dyn ObjectStore>)` once per store: the local directory and
+/// S3 (skipped without `TFPILOT_TEST_S3_ENDPOINT`, required in CI).
+#[macro_export]
+macro_rules! with_both_stores {
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn local_store() {
+                let (_dir, backend) = $crate::common::local_backend();
+                super::$name(backend).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn s3_store() {
+                let Some(backend) = $crate::common::s3_backend().await else {
+                    return;
+                };
+                super::$name(backend).await;
+            }
+        }
+    )+};
+}
