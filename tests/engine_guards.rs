@@ -165,6 +165,13 @@ async fn an_apply_run_of_another_commit_is_not_accepted(backend: Arc<dyn ObjectS
             .iter()
             .any(|e| e.as_ref().unwrap().kind == "apply_run_rejected")
     );
+    // The rejected run counts for nothing: apply dispatches a run of the merged commit.
+    let applied = bob.apply(&id, None).await.unwrap();
+    assert_eq!(applied.result, OpResult::Done, "{}", applied.message);
+    assert_eq!(
+        applied.request.apply_run.as_ref().unwrap().head_sha,
+        applied.request.merged_sha
+    );
 }
 
 fn bed_now() -> Timestamp {

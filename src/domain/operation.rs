@@ -105,7 +105,13 @@ pub fn dispatch_pending(run: &RunFact) -> bool {
 /// the lock keeps two operations from confirming it at once, so whoever holds the lock next
 /// resumes it (finds the run by its dispatch id, or dispatches it after all).
 fn underway(run: &RunFact) -> bool {
-    run.is_in_flight() || (run.id.is_some() && run.status.is_none())
+    !is_rejected(run) && (run.is_in_flight() || (run.id.is_some() && run.status.is_none()))
+}
+
+/// A run sync refused to accept (an apply of another commit): it counts for nothing, so the
+/// operation can be run again.
+pub fn is_rejected(run: &RunFact) -> bool {
+    run.extra.contains_key("rejected")
 }
 
 fn is_merged(request: &Request) -> bool {
