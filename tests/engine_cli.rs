@@ -101,6 +101,12 @@ async fn the_lifecycle_from_the_command_line() {
     assert!(err.contains("only approvers and admins"), "{err}");
     let (code, out, _) = cli.run("bob", &["approve", &id]).await;
     assert_eq!((code, out["status"].as_str()), (0, Some("approved")));
+    let store = cli.store.to_str().unwrap();
+    let (_, shown, _) = cli
+        .home
+        .run(&cli.url, &["--store", store, "show", &id], &[])
+        .await;
+    assert!(shown.contains("approved by  bob (plan of"), "{shown}");
     let (code, out, _) = cli.run("alice", &["merge", &id]).await;
     assert_eq!((code, out["status"].as_str()), (0, Some("merged")));
     let (code, _, err) = cli.run("alice", &["apply", &id]).await;

@@ -171,6 +171,38 @@ pub fn show(request: &Request, derivation: &Derivation, timeline: &[TimelineEntr
             ),
         );
     }
+    if let Some(approval) = request.approval.as_ref().filter(|a| a.approved) {
+        let head = approval
+            .head_sha
+            .as_deref()
+            .map(|sha| format!(" (plan of {})", &sha[..sha.len().min(7)]))
+            .unwrap_or_default();
+        field(
+            "approved by",
+            format!("{}{head}", approval.approvers.join(", ")),
+        );
+    }
+    if let Some(sha) = &request.merged_sha {
+        field("merged as", sha.clone());
+    }
+    if let Some(drift) = &request.drift {
+        let at = drift.checked_at.map(|t| t.to_rfc3339()).unwrap_or_default();
+        field(
+            "drift",
+            format!("{} {at}", drift.state.as_deref().unwrap_or("unknown")),
+        );
+    }
+    if let Some(lock) = &request.lock {
+        field(
+            "locked",
+            format!(
+                "by {} ({}) until {}",
+                lock.holder,
+                lock.operation,
+                lock.expires_at.to_rfc3339()
+            ),
+        );
+    }
     field(
         "why",
         format!(

@@ -121,9 +121,10 @@ fn apply_runs_once_after_merge_and_may_retry_a_failure() {
     let mut rejected = merged();
     let mut other = run("completed", None, "x9").unwrap();
     other.status = None;
-    other
-        .extra
-        .insert("rejected".into(), "runs x9, not the merged commit m1".into());
+    other.extra.insert(
+        "rejected".into(),
+        "runs x9, not the merged commit m1".into(),
+    );
     rejected.apply_run = Some(other);
     assert_eq!(readiness(Operation::Apply, &rejected), Readiness::Ready);
     assert!(matches!(
