@@ -207,16 +207,12 @@ async fn an_apply_killed_mid_dispatch_resumes_with_one_run() {
     let id = merged(&cli, &bed, "payments-dev-killed").await;
     // GitHub starts the run, then the answer takes long enough for the process to be killed.
     bed.sim.add_fault(tfpilot::sim::FaultRule {
-        path: "/repos/*/actions/workflows/*/dispatches".into(),
         method: Some("POST".into()),
         status: Some(502),
-        body: None,
-        retry_after: None,
         latency_ms: Some(60_000),
-        drop_connection: false,
         after_handler: true,
-        rate: 1.0,
         times: Some(1),
+        ..tfpilot::sim::FaultRule::on("/repos/*/actions/workflows/*/dispatches")
     });
     let mut apply = cli.home.command(&cli.url);
     apply

@@ -11,9 +11,8 @@ mod sim;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bed::{Bed, bucket};
+use bed::bucket;
 use serde_json::{Map, Value, json};
-use tfpilot::domain::request::Lock;
 use tfpilot::domain::{RunFact, Status, Timestamp, derive_status};
 use tfpilot::engine::{OpResult, PollEvent, Poller, PollerConfig};
 use tfpilot::sim::ScriptedOutcome;
@@ -21,29 +20,6 @@ use tfpilot::store::ObjectStore;
 
 fn set(field: &str, value: &str) -> Map<String, Value> {
     json!({ field: value }).as_object().cloned().unwrap()
-}
-
-async fn kinds(bed: &Bed, id: &str) -> Vec<String> {
-    bed.store
-        .list_events(id)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.unwrap().kind)
-        .collect()
-}
-
-async fn applied(bed: &Bed, name: &str) -> String {
-    let (alice, bob) = (bed.engine("alice").await, bed.engine("bob").await);
-    let id = alice.create(bucket(name, "dev")).await.unwrap().request.id;
-    bed.finish_runs();
-    alice.sync(&id).await.unwrap();
-    bob.approve(&id, None).await.unwrap();
-    alice.merge(&id, None).await.unwrap();
-    bob.apply(&id, None).await.unwrap();
-    bed.finish_runs();
-    bob.sync(&id).await.unwrap();
-    id
 }
 
 async fn an_update_withdraws_the_approval_and_plans_again(backend: Arc<dyn ObjectStore>) {
@@ -117,7 +93,7 @@ async fn an_update_withdraws_the_approval_and_plans_again(backend: Arc<dyn Objec
     let error = alice.merge(&id, None).await.unwrap_err();
     assert!(error.to_string().contains("approval"), "{error}");
     assert!(
-        kinds(&bed, &id)
+        bed.event_kinds(&id)
             .await
             .contains(&"configuration_updated".to_string())
     );
@@ -125,7 +101,7 @@ async fn an_update_withdraws_the_approval_and_plans_again(backend: Arc<dyn Objec
 
 async fn drift_checks_record_drift_and_its_clearing(backend: Arc<dyn ObjectStore>) {
     let bed = bed::bed(backend).await;
-    let id = applied(&bed, "payments-dev-drift").await;
+    let id = bed.applied("payments-dev-drift").await;
     let admin = bed.engine("admin").await;
     bed.sim.script_outcome(ScriptedOutcome {
         request_id: id.clone(),
@@ -162,7 +138,7 @@ async fn drift_checks_record_drift_and_its_clearing(backend: Arc<dyn ObjectStore
         request.drift.as_ref().unwrap().state.as_deref(),
         Some("clean")
     );
-    let kinds = kinds(&bed, &id).await;
+    let kinds = bed.event_kinds(&id).await;
     for kind in ["drift_check_started", "drift_detected", "drift_cleared"] {
         assert!(kinds.contains(&kind.to_string()), "{kind}: {kinds:?}");
     }
@@ -195,7 +171,11 @@ async fn a_failed_plan_fails_the_request_and_a_new_plan_recovers_it(backend: Arc
     bed.finish_runs();
     let report = alice.sync(&id).await.unwrap();
     assert_eq!(report.status, Status::Failed, "{:?}", report.changes);
-    assert!(kinds(&bed, &id).await.contains(&"plan_failed".to_string()));
+    assert!(
+        bed.event_kinds(&id)
+            .await
+            .contains(&"plan_failed".to_string())
+    );
     alice.plan(&id, None).await.unwrap();
     bed.finish_runs();
     assert_eq!(alice.sync(&id).await.unwrap().status, Status::PlanReady);
@@ -205,7 +185,7 @@ async fn reconcile_takes_over_expired_locks_and_finds_interrupted_dispatches(
     backend: Arc<dyn ObjectStore>,
 ) {
     let bed = bed::bed(backend).await;
-    let id = applied(&bed, "payments-dev-reconcile").await;
+    let id = bed.applied("payments-dev-reconcile").await;
     let admin = bed.engine("admin").await;
     // A destroy whose process died after GitHub started the run but before it recorded the id.
     let github = bed::github(&bed.sim, "admin");
@@ -225,17 +205,11 @@ async fn reconcile_takes_over_expired_locks_and_finds_interrupted_dispatches(
                 dispatch_id: Some("interrupted".into()),
                 ..RunFact::default()
             });
-            r.lock = Some(Lock {
-                holder: "admin@gone".into(),
-                operation: "destroy".into(),
-                acquired_at: long_ago,
-                expires_at: long_ago.plus_seconds(120),
-                token: Some("dead".into()),
-            });
             Ok(())
         })
         .await
         .unwrap();
+    bed.plant_lock(&id, "admin@gone", "destroy", long_ago).await;
     let report = admin.reconcile().await.unwrap();
     assert_eq!(report.locks_taken_over, 1, "{report:?}");
     assert_eq!(report.changed, 1);
@@ -248,7 +222,11 @@ async fn reconcile_takes_over_expired_locks_and_finds_interrupted_dispatches(
     let request = bed.store.get_request(&id).await.unwrap().value;
     assert!(request.lock.is_none());
     assert!(request.destroy_run.as_ref().unwrap().id.is_some());
-    assert!(kinds(&bed, &id).await.contains(&"lock_expired".to_string()));
+    assert!(
+        bed.event_kinds(&id)
+            .await
+            .contains(&"lock_expired".to_string())
+    );
 
     bed.finish_runs();
     let report = admin.reconcile().await.unwrap();

@@ -10,8 +10,7 @@ mod sim;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bed::{Bed, bucket};
-use tfpilot::domain::request::Lock;
+use bed::bucket;
 use tfpilot::domain::{RunFact, Status, Timestamp, derive_status};
 use tfpilot::engine::{Clock, EngineError, OpResult};
 use tfpilot::github::DispatchInputs;
@@ -28,19 +27,6 @@ fn denied(result: Result<tfpilot::engine::OpOutcome, EngineError>) -> String {
     }
 }
 
-async fn planned(bed: &Bed, environment: &str, name: &str) -> String {
-    let alice = bed.engine("alice").await;
-    let id = alice
-        .create(bucket(name, environment))
-        .await
-        .unwrap()
-        .request
-        .id;
-    bed.finish_runs();
-    alice.sync(&id).await.unwrap();
-    id
-}
-
 async fn denials_say_why(backend: Arc<dyn ObjectStore>) {
     let bed = bed::bed(backend).await;
 
@@ -48,7 +34,7 @@ async fn denials_say_why(backend: Arc<dyn ObjectStore>) {
     let reason = denied(viewer.create(bucket("payments-dev-v", "dev")).await);
     assert!(reason.contains("viewer"), "{reason}");
 
-    let id = planned(&bed, "dev", "payments-dev-denials").await;
+    let id = bed.planned("dev", "payments-dev-denials").await;
     let alice = bed.engine("alice").await;
     let reason = denied(alice.approve(&id, None).await);
     assert!(reason.contains("only approvers and admins"), "{reason}");
@@ -70,13 +56,8 @@ async fn denials_say_why(backend: Arc<dyn ObjectStore>) {
     let admin = bed.engine("admin").await;
     let reason = denied(admin.destroy(&id, None).await);
     assert!(reason.contains("never applied"), "{reason}");
-    let events = bed.store.list_events(&id).await.unwrap();
-    assert!(
-        events
-            .iter()
-            .any(|e| e.as_ref().unwrap().kind == "destroy_blocked"),
-        "{events:?}"
-    );
+    let kinds = bed.event_kinds(&id).await;
+    assert!(kinds.contains(&"destroy_blocked".to_string()), "{kinds:?}");
 
     bob.approve(&id, None).await.unwrap();
     alice.merge(&id, None).await.unwrap();
@@ -90,7 +71,7 @@ async fn denials_say_why(backend: Arc<dyn ObjectStore>) {
 
 async fn prod_needs_the_allowlists(backend: Arc<dyn ObjectStore>) {
     let bed = bed::bed(backend).await;
-    let id = planned(&bed, "prod", "payments-prod-ledger").await;
+    let id = bed.planned("prod", "payments-prod-ledger").await;
     let carol = bed.engine("carol").await;
     carol.approve(&id, None).await.unwrap();
     let reason = denied(carol.merge(&id, None).await);
@@ -109,7 +90,7 @@ async fn prod_needs_the_allowlists(backend: Arc<dyn ObjectStore>) {
 
 async fn an_apply_run_of_another_commit_is_not_accepted(backend: Arc<dyn ObjectStore>) {
     let bed = bed::bed(backend).await;
-    let id = planned(&bed, "dev", "payments-dev-sha").await;
+    let id = bed.planned("dev", "payments-dev-sha").await;
     let (alice, bob) = (bed.engine("alice").await, bed.engine("bob").await);
     bob.approve(&id, None).await.unwrap();
     alice.merge(&id, None).await.unwrap();
@@ -159,11 +140,10 @@ async fn an_apply_run_of_another_commit_is_not_accepted(backend: Arc<dyn ObjectS
     assert!(run.id.is_some());
     assert!(run.extra.contains_key("rejected"), "{run:?}");
     assert_eq!(derive_status(&request), Status::Merged, "not applied");
-    let events = bed.store.list_events(&id).await.unwrap();
     assert!(
-        events
-            .iter()
-            .any(|e| e.as_ref().unwrap().kind == "apply_run_rejected")
+        bed.event_kinds(&id)
+            .await
+            .contains(&"apply_run_rejected".to_string())
     );
     // The rejected run counts for nothing: apply dispatches a run of the merged commit.
     let applied = bob.apply(&id, None).await.unwrap();
@@ -182,25 +162,13 @@ fn bed_now() -> Timestamp {
 async fn an_expired_lock_is_taken_over_and_a_live_one_is_kept_alive() {
     let (_dir, backend) = common::local_backend();
     let bed = bed::bed(backend).await;
-    let id = planned(&bed, "dev", "payments-dev-locks").await;
+    let id = bed.planned("dev", "payments-dev-locks").await;
     let start = Timestamp(chrono::Utc::now());
     let clock = Clock::tokio_from(start);
     let bob = bed.engine("bob").await.with_clock(clock.clone());
 
     // A holder that crashed: its lock stays until it expires.
-    bed.store
-        .update_request(&id, start, |r| {
-            r.lock = Some(Lock {
-                holder: "carol@crashed".into(),
-                operation: "approve".into(),
-                acquired_at: start,
-                expires_at: start.plus_seconds(120),
-                token: Some("gone".into()),
-            });
-            Ok(())
-        })
-        .await
-        .unwrap();
+    bed.plant_lock(&id, "carol@crashed", "approve", start).await;
     match bob.approve(&id, None).await {
         Err(EngineError::Locked { held }) => assert_eq!(held.holder, "carol@crashed"),
         other => panic!("expected locked, got {other:?}"),
@@ -212,16 +180,10 @@ async fn an_expired_lock_is_taken_over_and_a_live_one_is_kept_alive() {
     // A live holder whose step takes minutes keeps its lock with heartbeats.
     let alice = bed.engine("alice").await.with_clock(clock.clone());
     bed.sim.add_fault(FaultRule {
-        path: "/repos/*/pulls/*/merge".into(),
         method: Some("PUT".into()),
-        status: None,
-        body: None,
-        retry_after: None,
         latency_ms: Some(1_000_000),
-        drop_connection: false,
-        after_handler: false,
-        rate: 1.0,
         times: Some(1),
+        ..FaultRule::on("/repos/*/pulls/*/merge")
     });
     let merging = tokio::spawn({
         let alice = alice.clone();

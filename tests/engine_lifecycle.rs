@@ -108,14 +108,7 @@ async fn lifecycle(backend: Arc<dyn ObjectStore>) {
     assert!(request.cleanup_run.as_ref().unwrap().succeeded());
     assert_eq!(derive_status(&request), Status::Destroyed);
 
-    let kinds: Vec<String> = bed
-        .store
-        .list_events(&id)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.unwrap().kind)
-        .collect();
+    let kinds = bed.event_kinds(&id).await;
     for kind in [
         "request_created",
         "plan_dispatched",

@@ -9,7 +9,7 @@ mod sim;
 
 use std::sync::Arc;
 
-use bed::{Bed, bucket};
+use bed::Bed;
 use tfpilot::domain::operation::Operation;
 use tfpilot::engine::{Engine, EngineError, OpResult};
 use tfpilot::store::ObjectStore;
@@ -62,15 +62,7 @@ async fn press_at_once(bed: &Bed, id: &str, operation: Operation) -> (usize, usi
 
 async fn races(backend: Arc<dyn ObjectStore>) {
     let bed = bed::bed(backend).await;
-    let alice = bed.engine("alice").await;
-    let id = alice
-        .create(bucket("payments-dev-race", "dev"))
-        .await
-        .unwrap()
-        .request
-        .id;
-    bed.finish_runs();
-    alice.sync(&id).await.unwrap();
+    let id = bed.planned("dev", "payments-dev-race").await;
 
     for operation in [Operation::Approve, Operation::Merge, Operation::Apply] {
         let (done, already, locked) = press_at_once(&bed, &id, operation).await;
@@ -98,14 +90,7 @@ async fn races(backend: Arc<dyn ObjectStore>) {
         .count();
     assert_eq!(merges, 1);
 
-    let kinds: Vec<String> = bed
-        .store
-        .list_events(&id)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.unwrap().kind)
-        .collect();
+    let kinds = bed.event_kinds(&id).await;
     for kind in ["request_approved", "pr_merged", "apply_dispatched"] {
         assert_eq!(kinds.iter().filter(|k| *k == kind).count(), 1, "{kinds:?}");
     }

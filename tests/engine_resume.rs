@@ -18,16 +18,11 @@ use tfpilot::store::ObjectStore;
 
 fn lost_reply(method: &str, path: &str) -> FaultRule {
     FaultRule {
-        path: path.into(),
         method: Some(method.into()),
         status: Some(502),
-        body: None,
-        retry_after: None,
-        latency_ms: None,
-        drop_connection: false,
         after_handler: true,
-        rate: 1.0,
         times: Some(1),
+        ..FaultRule::on(path)
     }
 }
 
@@ -115,25 +110,9 @@ async fn a_key_reused_for_something_else_is_refused(backend: Arc<dyn ObjectStore
     assert!(error.to_string().contains("different request"), "{error}");
 }
 
-async fn merged_request(bed: &Bed) -> String {
-    let alice = bed.engine("alice").await;
-    let bob = bed.engine("bob").await;
-    let id = alice
-        .create(bucket("payments-dev-apply", "dev"))
-        .await
-        .unwrap()
-        .request
-        .id;
-    bed.finish_runs();
-    alice.sync(&id).await.unwrap();
-    bob.approve(&id, None).await.unwrap();
-    alice.merge(&id, None).await.unwrap();
-    id
-}
-
 async fn apply_resumes_after_each_step(backend: Arc<dyn ObjectStore>) {
     let bed = bed::bed(backend).await;
-    let id = merged_request(&bed).await;
+    let id = bed.merged("payments-dev-apply").await;
     let bob = bed.engine("bob").await;
 
     // The tag was made but its answer lost.
@@ -174,7 +153,7 @@ async fn apply_resumes_after_each_step(backend: Arc<dyn ObjectStore>) {
 
 async fn a_refused_dispatch_leaves_no_pending_intent(backend: Arc<dyn ObjectStore>) {
     let bed = bed::bed(backend).await;
-    let id = merged_request(&bed).await;
+    let id = bed.merged("payments-dev-apply").await;
     let bob = bed.engine("bob").await;
     bed.sim.add_fault(FaultRule {
         status: Some(422),

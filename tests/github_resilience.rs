@@ -15,18 +15,7 @@ const PULL: &str = "GET /repos/{owner}/{repo}/pulls/{number}";
 const PULL_ROUTE: &str = "/repos/{owner}/{repo}/pulls/{number}";
 
 fn fault(path: &str) -> FaultRule {
-    FaultRule {
-        path: path.into(),
-        method: None,
-        status: None,
-        body: None,
-        retry_after: None,
-        latency_ms: None,
-        drop_connection: false,
-        after_handler: false,
-        rate: 1.0,
-        times: None,
-    }
+    FaultRule::on(path)
 }
 
 /// A repo with one open PR; returns its number and head sha.

@@ -5,7 +5,7 @@
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
-use super::guard::{Begun, Finish, Held, PendingEvent};
+use super::guard::{Begun, Finish, Held, PendingEvent, locked};
 use super::runs::{Slot, describe_run, plan_dispatched};
 use super::{Engine, EngineError, OpOutcome, OpResult, new_id, repo_of, target_file};
 use crate::domain::catalog::{ModuleDef, ValidatedConfig, find_module};
@@ -229,12 +229,7 @@ impl Engine {
         values: Map<String, Value>,
         key: Option<&str>,
     ) -> Result<OpOutcome, EngineError> {
-        let (held, request) = match self.begin(id, Operation::Update, key).await? {
-            Begun::Held(held, request) => (held, request),
-            Begun::Early(outcome) => return Ok(outcome),
-        };
-        let result = self.update_locked(&held, request, values).await;
-        self.end(held, result).await
+        locked!(self, id, Operation::Update, key, update_locked, values)
     }
 
     async fn update_locked(
@@ -318,12 +313,7 @@ impl Engine {
     /// Opens a PR removing the destroyed request's block and dispatches the check that the
     /// state holds nothing of it.
     pub async fn cleanup(&self, id: &str, key: Option<&str>) -> Result<OpOutcome, EngineError> {
-        let (held, request) = match self.begin(id, Operation::Cleanup, key).await? {
-            Begun::Held(held, request) => (held, request),
-            Begun::Early(outcome) => return Ok(outcome),
-        };
-        let result = self.cleanup_locked(&held, request).await;
-        self.end(held, result).await
+        locked!(self, id, Operation::Cleanup, key, cleanup_locked)
     }
 
     async fn cleanup_locked(&self, held: &Held, request: Request) -> Result<Finish, EngineError> {

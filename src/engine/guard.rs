@@ -63,6 +63,20 @@ impl Drop for Held {
     }
 }
 
+/// The frame of a mutation: `begin` (access, readiness, lock or an early answer), the locked
+/// body `$engine.$body(&held, request, ...)`, then `end` (outcome, release, events).
+macro_rules! locked {
+    ($engine:ident, $id:expr, $operation:expr, $key:expr, $body:ident $(, $arg:expr)*) => {{
+        let (held, request) = match $engine.begin($id, $operation, $key).await? {
+            $crate::engine::guard::Begun::Held(held, request) => (held, request),
+            $crate::engine::guard::Begun::Early(outcome) => return Ok(outcome),
+        };
+        let result = $engine.$body(&held, request $(, $arg)*).await;
+        $engine.end(held, result).await
+    }};
+}
+pub(super) use locked;
+
 pub enum Begun {
     Held(Box<Held>, Request),
     Early(OpOutcome),

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use super::guard::{Begun, Finish, Held, PendingEvent};
+use super::guard::{Finish, Held, PendingEvent, locked};
 use super::{Engine, EngineError, OpOutcome, repo_of};
 use crate::domain::Request;
 use crate::domain::operation::Operation;
@@ -13,12 +13,7 @@ impl Engine {
     /// Records the approval of the planned head, and submits it as a GitHub review when the
     /// approver is not the PR's author (GitHub refuses an author's own approval).
     pub async fn approve(&self, id: &str, key: Option<&str>) -> Result<OpOutcome, EngineError> {
-        let (held, request) = match self.begin(id, Operation::Approve, key).await? {
-            Begun::Held(held, request) => (held, request),
-            Begun::Early(outcome) => return Ok(outcome),
-        };
-        let result = self.approve_locked(&held, request).await;
-        self.end(held, result).await
+        locked!(self, id, Operation::Approve, key, approve_locked)
     }
 
     async fn approve_locked(&self, held: &Held, request: Request) -> Result<Finish, EngineError> {
@@ -83,12 +78,7 @@ impl Engine {
 
     /// Merges the pull request at exactly the approved head.
     pub async fn merge(&self, id: &str, key: Option<&str>) -> Result<OpOutcome, EngineError> {
-        let (held, request) = match self.begin(id, Operation::Merge, key).await? {
-            Begun::Held(held, request) => (held, request),
-            Begun::Early(outcome) => return Ok(outcome),
-        };
-        let result = self.merge_locked(&held, request).await;
-        self.end(held, result).await
+        locked!(self, id, Operation::Merge, key, merge_locked)
     }
 
     async fn merge_locked(&self, held: &Held, request: Request) -> Result<Finish, EngineError> {

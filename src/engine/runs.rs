@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use super::guard::{Begun, Finish, Held, PendingEvent};
+use super::guard::{Begun, Finish, Held, PendingEvent, locked};
 use super::{Engine, EngineError, OpOutcome, new_id, repo_of};
 use crate::domain::operation::{Operation, dispatch_pending};
 use crate::domain::{Request, RunFact};
@@ -167,12 +167,7 @@ impl Engine {
 
     /// Plans the request's branch again.
     pub async fn plan(&self, id: &str, key: Option<&str>) -> Result<OpOutcome, EngineError> {
-        let (held, request) = match self.begin(id, Operation::Plan, key).await? {
-            Begun::Held(held, request) => (held, request),
-            Begun::Early(outcome) => return Ok(outcome),
-        };
-        let result = self.plan_locked(&held, request).await;
-        self.end(held, result).await
+        locked!(self, id, Operation::Plan, key, plan_locked)
     }
 
     pub(super) async fn plan_locked(
@@ -196,12 +191,7 @@ impl Engine {
 
     /// Applies the merged commit. The run is accepted only if it runs exactly that commit.
     pub async fn apply(&self, id: &str, key: Option<&str>) -> Result<OpOutcome, EngineError> {
-        let (held, request) = match self.begin(id, Operation::Apply, key).await? {
-            Begun::Held(held, request) => (held, request),
-            Begun::Early(outcome) => return Ok(outcome),
-        };
-        let result = self.apply_locked(&held, request).await;
-        self.end(held, result).await
+        locked!(self, id, Operation::Apply, key, apply_locked)
     }
 
     async fn apply_locked(&self, held: &Held, request: Request) -> Result<Finish, EngineError> {
@@ -282,26 +272,22 @@ impl Engine {
 
     /// Checks an applied request for changes made outside Terraform.
     pub async fn drift_check(&self, id: &str, key: Option<&str>) -> Result<OpOutcome, EngineError> {
-        let (held, request) = match self.begin(id, Operation::DriftCheck, key).await? {
-            Begun::Held(held, request) => (held, request),
-            Begun::Early(outcome) => return Ok(outcome),
-        };
-        let result = async {
-            let (_, target) = repo_of(&request)?;
-            let base = target.base.clone();
-            let run = self
-                .dispatch_run(&held, &request, Slot::Drift, &base)
-                .await?;
-            Ok(Finish {
-                message: format!("drift check dispatched{}", describe_run(&run)),
-                events: vec![
-                    PendingEvent::new("drift_check_started", format!("drift check on {base}"))
-                        .with_data(run_data(&run)),
-                ],
-            })
-        }
-        .await;
-        self.end(held, result).await
+        locked!(self, id, Operation::DriftCheck, key, drift_locked)
+    }
+
+    async fn drift_locked(&self, held: &Held, request: Request) -> Result<Finish, EngineError> {
+        let (_, target) = repo_of(&request)?;
+        let base = target.base.clone();
+        let run = self
+            .dispatch_run(held, &request, Slot::Drift, &base)
+            .await?;
+        Ok(Finish {
+            message: format!("drift check dispatched{}", describe_run(&run)),
+            events: vec![
+                PendingEvent::new("drift_check_started", format!("drift check on {base}"))
+                    .with_data(run_data(&run)),
+            ],
+        })
     }
 }
 

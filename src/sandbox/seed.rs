@@ -438,16 +438,10 @@ impl Seeder<'_> {
         if target == Status::RequestCreated {
             // A create that stopped before its pull request (GitHub failed), left to resume.
             self.sim.add_fault(FaultRule {
-                path: "/repos/*/pulls".into(),
                 method: Some("POST".into()),
                 status: Some(502),
-                body: None,
-                retry_after: None,
-                latency_ms: None,
-                drop_connection: false,
-                after_handler: false,
-                rate: 1.0,
                 times: Some(1),
+                ..FaultRule::on("/repos/*/pulls")
             });
             let mut input = input;
             input.idempotency_key = Some(format!("sandbox-{}", ulid::Ulid::new()));

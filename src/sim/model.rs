@@ -248,6 +248,23 @@ fn one() -> f64 {
 }
 
 impl FaultRule {
+    /// A rule for requests to `path` (any method) that does nothing yet: set what it does with
+    /// struct update syntax, `FaultRule { status: Some(502), ..FaultRule::on("/repos/*") }`.
+    pub fn on(path: impl Into<String>) -> Self {
+        FaultRule {
+            path: path.into(),
+            method: None,
+            status: None,
+            body: None,
+            retry_after: None,
+            latency_ms: None,
+            drop_connection: false,
+            after_handler: false,
+            rate: 1.0,
+            times: None,
+        }
+    }
+
     pub fn matches(&self, method: &str, path: &str) -> bool {
         self.method
             .as_deref()

@@ -6,6 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Map, Value, json};
+use tfpilot::domain::Timestamp;
+use tfpilot::domain::request::Lock;
 use tfpilot::engine::{CreateInput, Engine};
 use tfpilot::github::{GitHub, GitHubSettings};
 use tfpilot::sim::{SimOptions, Simulator};
@@ -107,6 +109,80 @@ impl Bed {
                 .filter(|r| r["request_id"] == id && r["operation"] == operation)
                 .count()
         })
+    }
+
+    /// `login` asks for a bucket named `name`; returns the request id.
+    pub async fn create(&self, login: &str, name: &str, environment: &str) -> String {
+        let outcome = self
+            .engine(login)
+            .await
+            .create(bucket(name, environment))
+            .await
+            .expect("create");
+        outcome.request.id
+    }
+
+    /// Alice's request whose plan finished and was synced.
+    pub async fn planned(&self, environment: &str, name: &str) -> String {
+        let id = self.create("alice", name, environment).await;
+        self.finish_runs();
+        self.engine("alice").await.sync(&id).await.expect("sync");
+        id
+    }
+
+    /// Planned in dev, approved by bob, merged by alice.
+    pub async fn merged(&self, name: &str) -> String {
+        let id = self.planned("dev", name).await;
+        self.engine("bob")
+            .await
+            .approve(&id, None)
+            .await
+            .expect("approve");
+        self.engine("alice")
+            .await
+            .merge(&id, None)
+            .await
+            .expect("merge");
+        id
+    }
+
+    /// Merged, applied by bob, and synced after the apply finished.
+    pub async fn applied(&self, name: &str) -> String {
+        let id = self.merged(name).await;
+        let bob = self.engine("bob").await;
+        bob.apply(&id, None).await.expect("apply");
+        self.finish_runs();
+        bob.sync(&id).await.expect("sync");
+        id
+    }
+
+    /// The kinds of the request's lifecycle events, oldest first.
+    pub async fn event_kinds(&self, id: &str) -> Vec<String> {
+        self.store
+            .list_events(id)
+            .await
+            .expect("events")
+            .into_iter()
+            .map(|event| event.expect("readable event").kind)
+            .collect()
+    }
+
+    /// Leaves a lock as a process that died holding it would: `holder` for `operation`, taken
+    /// at `at`, expiring two minutes later.
+    pub async fn plant_lock(&self, id: &str, holder: &str, operation: &str, at: Timestamp) {
+        self.store
+            .update_request(id, at, |request| {
+                request.lock = Some(Lock {
+                    holder: holder.into(),
+                    operation: operation.into(),
+                    acquired_at: at,
+                    expires_at: at.plus_seconds(120),
+                    token: Some(format!("{holder}-token")),
+                });
+                Ok(())
+            })
+            .await
+            .expect("plant a lock");
     }
 
     pub fn dispatches(&self, workflow: &str, id: &str) -> u32 {
