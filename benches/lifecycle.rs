@@ -11,78 +11,18 @@
 mod bed;
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "../tests/support/instrumented.rs"]
+mod instrumented;
 #[path = "../tests/support/sim.rs"]
 mod sim;
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
+use instrumented::Instrumented;
 use tfpilot::engine::Engine;
-use tfpilot::store::{ETag, Object, ObjectPage, ObjectStore, PutCondition, StoreError};
-
-/// Counts every call a backend answers, by kind.
-#[derive(Debug)]
-struct Counting {
-    inner: Arc<dyn ObjectStore>,
-    counts: Mutex<BTreeMap<&'static str, u64>>,
-}
-
-impl Counting {
-    fn bump(&self, kind: &'static str) {
-        *self
-            .counts
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(kind)
-            .or_default() += 1;
-    }
-
-    fn take(&self) -> BTreeMap<&'static str, u64> {
-        std::mem::take(&mut *self.counts.lock().unwrap_or_else(|p| p.into_inner()))
-    }
-}
-
-#[async_trait]
-impl ObjectStore for Counting {
-    fn location(&self) -> String {
-        self.inner.location()
-    }
-
-    async fn get(&self, key: &str) -> Result<Option<Object>, StoreError> {
-        self.bump("get");
-        self.inner.get(key).await
-    }
-
-    async fn put(
-        &self,
-        key: &str,
-        body: Vec<u8>,
-        condition: PutCondition,
-    ) -> Result<ETag, StoreError> {
-        self.bump(match condition {
-            PutCondition::IfAbsent => "put-new",
-            PutCondition::IfMatch(_) => "put-update",
-        });
-        self.inner.put(key, body, condition).await
-    }
-
-    async fn delete(&self, key: &str, if_match: Option<&ETag>) -> Result<(), StoreError> {
-        self.bump("delete");
-        self.inner.delete(key, if_match).await
-    }
-
-    async fn list(
-        &self,
-        prefix: &str,
-        continuation: Option<&str>,
-        max_keys: usize,
-    ) -> Result<ObjectPage, StoreError> {
-        self.bump("list");
-        self.inner.list(prefix, continuation, max_keys).await
-    }
-}
+use tfpilot::store::ObjectStore;
 
 fn github_calls(engines: &[&Engine]) -> (u64, u64, BTreeMap<String, u64>) {
     let (mut sent, mut cached) = (0, 0);
@@ -107,10 +47,7 @@ struct Step {
 }
 
 async fn lifecycle(backend: Arc<dyn ObjectStore>, print: bool) -> Duration {
-    let counting = Arc::new(Counting {
-        inner: backend,
-        counts: Mutex::new(BTreeMap::new()),
-    });
+    let counting = Arc::new(Instrumented::new(backend, Duration::ZERO));
     let bed = bed::bed(counting.clone()).await;
     let (alice, bob, admin) = (
         bed.engine("alice").await,

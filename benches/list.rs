@@ -12,90 +12,18 @@
 //! shows how to start moto).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "../tests/support/instrumented.rs"]
+mod instrumented;
 
-use async_trait::async_trait;
 use futures::StreamExt;
+use instrumented::Instrumented;
 use tfpilot::domain::{Request, Timestamp, parse_request};
 use tfpilot::store::listing::cache_file_for;
-use tfpilot::store::{
-    ETag, LocalStore, Object, ObjectPage, ObjectStore, PutCondition, RequestLister, S3Store, Store,
-    StoreError,
-};
-
-/// Counts the calls that reach the real backend, and can add a fixed round trip to each read.
-///
-/// Why the delay: moto answers on loopback in about 2 ms of Python under one interpreter lock,
-/// so parallel GETs cannot overlap there; real S3 has a first-byte latency of tens of
-/// milliseconds and serves GETs in parallel. The delayed runs show what the cached, parallel
-/// listing buys when the round trip dominates.
-#[derive(Debug)]
-struct Instrumented {
-    inner: Arc<dyn ObjectStore>,
-    delay: Duration,
-    gets: AtomicUsize,
-    lists: AtomicUsize,
-}
-
-impl Instrumented {
-    fn new(inner: Arc<dyn ObjectStore>, delay: Duration) -> Self {
-        Instrumented {
-            inner,
-            delay,
-            gets: AtomicUsize::new(0),
-            lists: AtomicUsize::new(0),
-        }
-    }
-
-    fn take(&self) -> (usize, usize) {
-        (
-            self.gets.swap(0, Ordering::SeqCst),
-            self.lists.swap(0, Ordering::SeqCst),
-        )
-    }
-
-    async fn round_trip(&self, counter: &AtomicUsize) {
-        counter.fetch_add(1, Ordering::SeqCst);
-        if !self.delay.is_zero() {
-            tokio::time::sleep(self.delay).await;
-        }
-    }
-}
-
-#[async_trait]
-impl ObjectStore for Instrumented {
-    fn location(&self) -> String {
-        self.inner.location()
-    }
-    async fn get(&self, key: &str) -> Result<Option<Object>, StoreError> {
-        self.round_trip(&self.gets).await;
-        self.inner.get(key).await
-    }
-    async fn put(
-        &self,
-        key: &str,
-        body: Vec<u8>,
-        condition: PutCondition,
-    ) -> Result<ETag, StoreError> {
-        self.inner.put(key, body, condition).await
-    }
-    async fn delete(&self, key: &str, if_match: Option<&ETag>) -> Result<(), StoreError> {
-        self.inner.delete(key, if_match).await
-    }
-    async fn list(
-        &self,
-        prefix: &str,
-        continuation: Option<&str>,
-        max_keys: usize,
-    ) -> Result<ObjectPage, StoreError> {
-        self.round_trip(&self.lists).await;
-        self.inner.list(prefix, continuation, max_keys).await
-    }
-}
+use tfpilot::store::{LocalStore, ObjectStore, RequestLister, S3Store, Store};
 
 struct Measurement {
     name: &'static str,
@@ -103,6 +31,13 @@ struct Measurement {
     gets: usize,
     lists: usize,
     listed: usize,
+}
+
+/// GETs and LISTs since the last look.
+fn reads(counting: &Instrumented) -> (usize, usize) {
+    let counts = counting.take();
+    let n = |kind: &str| counts.get(kind).copied().unwrap_or(0) as usize;
+    (n("get"), n("list"))
 }
 
 fn median(times: &[Duration]) -> Duration {
@@ -191,7 +126,7 @@ async fn measure_backend(
 
     let started = Instant::now();
     let listed = baseline(&store).await;
-    let (gets, lists) = counting.take();
+    let (gets, lists) = reads(&counting);
     results.push(Measurement {
         name: "baseline: LIST + GET each, sequential",
         times: vec![started.elapsed()],
@@ -213,7 +148,7 @@ async fn measure_backend(
         let started = Instant::now();
         let (entries, _) = lister.refresh().await.unwrap();
         cold.times.push(started.elapsed());
-        (cold.gets, cold.lists) = counting.take();
+        (cold.gets, cold.lists) = reads(&counting);
         cold.listed = entries.len();
     }
     results.push(cold);
@@ -237,13 +172,13 @@ async fn measure_backend(
         let started = Instant::now();
         let (entries, _) = lister.refresh().await.unwrap();
         warm_disk.times.push(started.elapsed());
-        (warm_disk.gets, warm_disk.lists) = counting.take();
+        (warm_disk.gets, warm_disk.lists) = reads(&counting);
         warm_disk.listed = entries.len();
 
         let started = Instant::now();
         let (entries, _) = lister.refresh().await.unwrap();
         warm_memory.times.push(started.elapsed());
-        (warm_memory.gets, warm_memory.lists) = counting.take();
+        (warm_memory.gets, warm_memory.lists) = reads(&counting);
         warm_memory.listed = entries.len();
     }
     results.push(warm_disk);
