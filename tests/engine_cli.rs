@@ -92,6 +92,16 @@ async fn the_lifecycle_from_the_command_line() {
     let (code, _, err) = cli.run("alice", &["create", "--module", "s3-bucket"]).await;
     assert_eq!(code, 2, "usage: {err}");
 
+    let (code, updated, err) = cli
+        .run("alice", &["update", &id, "--set", "lifecycle_days=90"])
+        .await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(updated["request"]["config"]["lifecycle_days"], 90);
+    assert_eq!(bed.runs_for("plan", &id), 2);
+    let (code, _, err) = cli.run("alice", &["update", &id, "--set", "nope=1"]).await;
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("nope"), "{err}");
+
     bed.finish_runs();
     let (code, report, _) = cli.run("alice", &["sync", &id]).await;
     assert_eq!(code, 0);
