@@ -176,6 +176,11 @@ async fn an_expired_lock_is_taken_over_and_a_live_one_is_kept_alive() {
     tokio::time::sleep(Duration::from_secs(121)).await;
     let approved = bob.approve(&id, None).await.unwrap();
     assert_eq!(approved.result, OpResult::Done, "{}", approved.message);
+    assert!(
+        bed.event_kinds(&id)
+            .await
+            .contains(&"lock_expired".to_string())
+    );
 
     // A live holder whose step takes minutes keeps its lock with heartbeats.
     let alice = bed.engine("alice").await.with_clock(clock.clone());

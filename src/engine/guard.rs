@@ -172,6 +172,12 @@ impl Engine {
             Some(Early::TookOver(old)) => {
                 tracing::warn!(request = id, previous = %old.holder, operation = %old.operation,
                     "took over an expired lock");
+                let message = format!(
+                    "{} took over the expired lock of {} ({})",
+                    self.holder, old.holder, old.operation
+                );
+                let event = PendingEvent::new("lock_expired", message);
+                self.write_event(id, now, &event, &token).await;
             }
             None => {}
         }
