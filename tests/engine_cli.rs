@@ -10,42 +10,92 @@ mod home;
 #[path = "support/sim.rs"]
 mod sim;
 
-use std::path::PathBuf;
+use std::sync::Arc;
 
 use bed::Bed;
 use home::Home;
 use serde_json::Value;
 use tfpilot::domain::{Timestamp, derive_status};
+use tokio::process::Command;
 
+/// The binary pointed at one store and the simulator.
 struct Cli {
     home: Home,
-    store: PathBuf,
+    /// A directory, or `s3://bucket/prefix`.
+    store: String,
+    /// What the store needs in the environment (the S3 endpoint and credentials).
+    env: Vec<(&'static str, String)>,
     url: String,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl Cli {
+    /// `tfpilot --store STORE ARGS...` as `login`.
+    fn command(&self, login: &str, args: &[&str]) -> Command {
+        let mut command = self.home.command(&self.url);
+        command
+            .args(["--store", &self.store])
+            .args(args)
+            .env("GITHUB_TOKEN", format!("sim-{login}"));
+        for (key, value) in &self.env {
+            command.env(key, value);
+        }
+        command
+    }
+
     async fn run(&self, login: &str, args: &[&str]) -> (i32, Value, String) {
-        let mut full = vec!["--store", self.store.to_str().unwrap(), "--json"];
+        let mut full = vec!["--json"];
         full.extend_from_slice(args);
-        let token = format!("sim-{login}");
-        let (code, out, err) = self
-            .home
-            .run(&self.url, &full, &[("GITHUB_TOKEN", token.as_str())])
-            .await;
+        let output = self.command(login, &full).output().await.unwrap();
+        let out = String::from_utf8_lossy(&output.stdout);
         let json = serde_json::from_str(&out).unwrap_or(Value::Null);
-        (code, json, err)
+        (
+            output.status.code().unwrap_or(-1),
+            json,
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
     }
 }
 
-async fn setup() -> (tempfile::TempDir, Bed, Cli) {
-    let (dir, backend) = common::local_backend();
+/// A bed and the binary on the same store: a local directory, or (`s3`) a fresh bucket on the
+/// test S3 server; `None` when S3 is asked for and no server is configured.
+async fn setup(s3: bool) -> Option<(Bed, Cli)> {
+    let home = Home::new();
+    let (backend, store, env, dir): (Arc<dyn tfpilot::store::ObjectStore>, _, _, _) = if s3 {
+        let endpoint = common::s3_endpoint()?;
+        let (client, bucket) = common::fresh_bucket(&endpoint).await;
+        let backend = tfpilot::store::S3Store::with_client(client, bucket.clone(), "team-a".into());
+        let env = vec![
+            ("TFPILOT_S3_ENDPOINT", endpoint),
+            ("AWS_ACCESS_KEY_ID", "testing".to_string()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".to_string()),
+            ("AWS_REGION", "us-east-1".to_string()),
+            ("AWS_EC2_METADATA_DISABLED", "true".to_string()),
+            (
+                "AWS_CONFIG_FILE",
+                home.path().join("no-aws-config").display().to_string(),
+            ),
+        ];
+        (
+            Arc::new(backend),
+            format!("s3://{bucket}/team-a"),
+            env,
+            None,
+        )
+    } else {
+        let (dir, backend) = common::local_backend();
+        let store = dir.path().join("store").display().to_string();
+        (backend, store, Vec::new(), Some(dir))
+    };
     let bed = bed::bed(backend).await;
     let cli = Cli {
-        home: Home::new(),
-        store: dir.path().join("store"),
+        home,
+        store,
+        env,
         url: bed.sim.base_url().to_string(),
+        _dir: dir,
     };
-    (dir, bed, cli)
+    Some((bed, cli))
 }
 
 const CREATE: [&str; 9] = [
@@ -60,9 +110,10 @@ const CREATE: [&str; 9] = [
     "bucket_name=payments-dev-cli",
 ];
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_lifecycle_from_the_command_line() {
-    let (_dir, bed, cli) = setup().await;
+async fn the_lifecycle_from_the_command_line(s3: bool) {
+    let Some((bed, cli)) = setup(s3).await else {
+        return;
+    };
 
     let mut create: Vec<&str> = CREATE.to_vec();
     create.extend(["--idempotency-key", "cli-1"]);
@@ -111,11 +162,8 @@ async fn the_lifecycle_from_the_command_line() {
     assert!(err.contains("only approvers and admins"), "{err}");
     let (code, out, _) = cli.run("bob", &["approve", &id]).await;
     assert_eq!((code, out["status"].as_str()), (0, Some("approved")));
-    let store = cli.store.to_str().unwrap();
-    let (_, shown, _) = cli
-        .home
-        .run(&cli.url, &["--store", store, "show", &id], &[])
-        .await;
+    let shown = cli.command("alice", &["show", &id]).output().await.unwrap();
+    let shown = String::from_utf8_lossy(&shown.stdout);
     assert!(shown.contains("approved by  bob (plan of"), "{shown}");
     let (code, out, _) = cli.run("alice", &["merge", &id]).await;
     assert_eq!((code, out["status"].as_str()), (0, Some("merged")));
@@ -141,10 +189,8 @@ async fn the_lifecycle_from_the_command_line() {
     // `watch ID` follows the destroy to its end.
     let (code, _, err) = cli.run("admin", &["destroy", &id]).await;
     assert_eq!(code, 0, "{err}");
-    let mut watch = cli.home.command(&cli.url);
+    let mut watch = cli.command("admin", &["watch", &id]);
     watch
-        .args(["--store", cli.store.to_str().unwrap(), "watch", &id])
-        .env("GITHUB_TOKEN", "sim-admin")
         .env("TFPILOT_SYNC_INTERVAL_ACTIVE_MS", "50")
         .env("TFPILOT_SYNC_INTERVAL_IDLE_MS", "50");
     let watching = watch.output();
@@ -187,9 +233,10 @@ async fn merged(cli: &Cli, bed: &Bed, name: &str) -> String {
     id
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn four_processes_press_apply_at_once() {
-    let (_dir, bed, cli) = setup().await;
+async fn four_processes_press_apply_at_once(s3: bool) {
+    let Some((bed, cli)) = setup(s3).await else {
+        return;
+    };
     let id = merged(&cli, &bed, "payments-dev-four").await;
     let args = ["apply", id.as_str()];
     let runs = (0..4).map(|n| {
@@ -211,9 +258,10 @@ async fn four_processes_press_apply_at_once() {
     assert_eq!(bed.dispatches("tfpilot-apply.yml", &id), 1);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_apply_killed_mid_dispatch_resumes_with_one_run() {
-    let (_dir, bed, cli) = setup().await;
+async fn an_apply_killed_mid_dispatch_resumes_with_one_run(s3: bool) {
+    let Some((bed, cli)) = setup(s3).await else {
+        return;
+    };
     let id = merged(&cli, &bed, "payments-dev-killed").await;
     // GitHub starts the run, then the answer takes long enough for the process to be killed.
     bed.sim.add_fault(tfpilot::sim::FaultRule {
@@ -224,11 +272,7 @@ async fn an_apply_killed_mid_dispatch_resumes_with_one_run() {
         times: Some(1),
         ..tfpilot::sim::FaultRule::on("/repos/*/actions/workflows/*/dispatches")
     });
-    let mut apply = cli.home.command(&cli.url);
-    apply
-        .args(["--store", cli.store.to_str().unwrap(), "apply", &id])
-        .env("GITHUB_TOKEN", "sim-bob");
-    let mut child = apply.spawn().unwrap();
+    let mut child = cli.command("bob", &["apply", &id]).spawn().unwrap();
     let started = std::time::Instant::now();
     while bed.runs_for("apply", &id) == 0 {
         assert!(
@@ -275,3 +319,26 @@ async fn an_apply_killed_mid_dispatch_resumes_with_one_run() {
     assert_eq!(derive_status(&request).as_str(), "applying");
     assert_eq!(lock.operation, "apply");
 }
+
+/// Each test once on a local directory and once on S3 (skipped without a server).
+macro_rules! on_both_stores {
+    ($($name:ident),+) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn local_store() {
+                super::$name(false).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn s3_store() {
+                super::$name(true).await;
+            }
+        }
+    )+};
+}
+
+on_both_stores!(
+    the_lifecycle_from_the_command_line,
+    four_processes_press_apply_at_once,
+    an_apply_killed_mid_dispatch_resumes_with_one_run
+);
