@@ -166,7 +166,40 @@ async fn a_refused_dispatch_leaves_no_pending_intent(backend: Arc<dyn ObjectStor
     assert_eq!(bed.runs_for("apply", &id), 0);
 }
 
+async fn a_replay_writes_a_lost_event_once(backend: Arc<dyn ObjectStore>) {
+    let bed = bed::bed(backend).await;
+    let id = bed.planned("dev", "payments-dev-lost-event").await;
+    let bob = bed.engine("bob").await;
+    bob.approve(&id, Some("approve-1")).await.unwrap();
+    // The event is lost (as if the process died before writing it).
+    let store = bed.store.backend();
+    let events = bed.store.list_all(&format!("logs/{id}/")).await.unwrap();
+    let approved: Vec<_> = events
+        .iter()
+        .filter(|meta| meta.key.contains("request_approved"))
+        .collect();
+    assert_eq!(approved.len(), 1, "{events:?}");
+    store.delete(&approved[0].key, None).await.unwrap();
+    assert!(
+        !bed.event_kinds(&id)
+            .await
+            .contains(&"request_approved".to_string())
+    );
+
+    for _ in 0..2 {
+        let replay = bob.approve(&id, Some("approve-1")).await.unwrap();
+        assert_eq!(replay.result, OpResult::Replayed);
+    }
+    let kinds = bed.event_kinds(&id).await;
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "request_approved").count(),
+        1,
+        "{kinds:?}"
+    );
+}
+
 with_both_stores!(
+    a_replay_writes_a_lost_event_once,
     create_resumes_after_each_step,
     a_key_reused_for_something_else_is_refused,
     apply_resumes_after_each_step,

@@ -254,8 +254,8 @@ impl Engine {
         }
     }
 
-    /// Ends a locked operation: on success records the outcome under its key, releases the lock
-    /// and writes the events; on failure releases the lock and returns the error.
+    /// Ends a locked operation: on success writes the events, then records the outcome under its
+    /// key and releases the lock; on failure releases the lock and returns the error.
     pub(super) async fn end(
         &self,
         held: Box<Held>,
@@ -275,6 +275,11 @@ impl Engine {
             outcome: stored_outcome(&finish.message, &finish.events),
         };
         let operation = held.operation;
+        // Events first, then the outcome: a process that dies in between leaves the effect and
+        // its events recorded, and a retry finds the work done (its lock expires on its own).
+        // The keys come from the operation, its key and this instant, which the outcome keeps,
+        // so a replay that writes them again finds them there.
+        self.rewrite_events(&held.id, operation, &entry).await;
         let request = self
             .persist(&held, |request| {
                 request
@@ -288,7 +293,6 @@ impl Engine {
                 }
             })
             .await?;
-        self.rewrite_events(&request.id, operation, &entry).await;
         Ok(OpOutcome {
             operation,
             result: OpResult::Done,
