@@ -175,7 +175,7 @@ pub fn show(request: &Request, derivation: &Derivation, timeline: &[TimelineEntr
         let head = approval
             .head_sha
             .as_deref()
-            .map(|sha| format!(" (plan of {})", &sha[..sha.len().min(7)]))
+            .map(|sha| format!(" (plan of {})", sha.chars().take(7).collect::<String>()))
             .unwrap_or_default();
         field(
             "approved by",

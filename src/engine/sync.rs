@@ -497,6 +497,7 @@ fn fold_approval(
     }
 }
 
-fn short(sha: Option<&str>) -> &str {
-    sha.map_or("?", |s| &s[..s.len().min(7)])
+/// The first 7 characters of a sha (documents are data: never slice them by bytes).
+fn short(sha: Option<&str>) -> String {
+    sha.map_or_else(|| "?".to_string(), |s| s.chars().take(7).collect())
 }

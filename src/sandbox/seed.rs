@@ -378,6 +378,7 @@ struct Seeder<'a> {
 
 impl Seeder<'_> {
     fn engine(&self, login: &str) -> &Engine {
+        // The seeds name only the logins `requests` makes engines for, so the index holds.
         &self.engines[login]
     }
 
