@@ -12,7 +12,7 @@ use super::models::{
     ContentPayload, FileCommit, FileContent, FileUpdatePayload, GitRefPayload, PullRequest, Rate,
     RateLimitPayload, Review, User,
 };
-use super::transport::{Transport, TransportConfig};
+use super::transport::Transport;
 
 pub use super::transport::RetryPolicy;
 
@@ -136,17 +136,9 @@ impl GitHub {
                 "the token is empty or contains spaces or characters GitHub tokens never have; check GITHUB_TOKEN or run `tfpilot login`".into(),
             ));
         }
-        let transport = Transport::new(TransportConfig {
-            api_url: settings.api_url.clone(),
-            token: token.to_string(),
-            connect_timeout: settings.connect_timeout,
-            read_timeout: settings.read_timeout,
-            policy: settings.policy.clone(),
-            cache_entries: settings.cache_entries,
-            cache_bytes: settings.cache_bytes,
-            ttl_cache: settings.ttl_cache,
-        })?;
-        Ok(Self { transport })
+        Ok(Self {
+            transport: Transport::new(settings, token)?,
+        })
     }
 
     /// Rate budget, call counters and the API URL.

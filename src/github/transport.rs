@@ -24,6 +24,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::cache::ResponseCache;
+use super::client::GitHubSettings;
 use super::error::GitHubError;
 // Transport errors name the failure, never the request (which carries the token).
 pub use super::reply::Reply;
@@ -91,17 +92,6 @@ pub struct Transport {
     counters: Mutex<BTreeMap<(String, &'static str), u64>>,
 }
 
-pub struct TransportConfig {
-    pub api_url: String,
-    pub token: String,
-    pub connect_timeout: Option<Duration>,
-    pub read_timeout: Option<Duration>,
-    pub policy: RetryPolicy,
-    pub cache_entries: usize,
-    pub cache_bytes: usize,
-    pub ttl_cache: bool,
-}
-
 /// One request as the layer sends it.
 struct Call<'a> {
     endpoint: &'a str,
@@ -130,31 +120,34 @@ impl<'a> Call<'a> {
 }
 
 impl Transport {
-    pub fn new(config: TransportConfig) -> Result<Arc<Self>, GitHubError> {
-        let api_url = config.api_url.trim_end_matches('/').to_string();
+    pub fn new(settings: &GitHubSettings, token: &str) -> Result<Arc<Self>, GitHubError> {
+        let api_url = settings.api_url.trim_end_matches('/').to_string();
         let crab = Octocrab::builder()
             .base_uri(api_url.as_str())
             .map_err(|error| {
                 GitHubError::Config(format!("API URL {api_url:?} is not a URL: {error}"))
             })?
-            .personal_token(config.token)
+            .personal_token(token.to_string())
             .add_header(USER_AGENT, format!("tfpilot/{}", env!("CARGO_PKG_VERSION")))
             .add_header(ACCEPT, "application/vnd.github+json".to_string())
             .add_header(
                 http::HeaderName::from_static("x-github-api-version"),
                 "2022-11-28".to_string(),
             )
-            .set_connect_timeout(config.connect_timeout)
-            .set_read_timeout(config.read_timeout)
+            .set_connect_timeout(settings.connect_timeout)
+            .set_read_timeout(settings.read_timeout)
             .build()
             .map_err(|error| GitHubError::Config(error.to_string()))?;
         let (budget, _) = watch::channel(None);
         Ok(Arc::new(Self {
             crab,
             base_url: api_url,
-            policy: config.policy,
-            cache: Mutex::new(ResponseCache::new(config.cache_entries, config.cache_bytes)),
-            ttl_cache: config.ttl_cache,
+            policy: settings.policy.clone(),
+            cache: Mutex::new(ResponseCache::new(
+                settings.cache_entries,
+                settings.cache_bytes,
+            )),
+            ttl_cache: settings.ttl_cache,
             budget,
             counters: Mutex::new(BTreeMap::new()),
         }))
