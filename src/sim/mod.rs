@@ -47,6 +47,9 @@ pub struct Shared {
     pub base_url: String,
     /// Where the world is saved after every change (`None`: memory only).
     persist: Option<PathBuf>,
+    /// One save at a time, in order: two writers of the same file could otherwise rename a
+    /// half-written one into place, or an older world over a newer.
+    saving: Mutex<()>,
 }
 
 impl Shared {
@@ -62,6 +65,10 @@ impl Shared {
     /// simulator keeps serving from memory.
     fn save(&self) {
         let Some(path) = &self.persist else { return };
+        let _one_at_a_time = self
+            .saving
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let world = persist::SavedWorld::capture(&self.lock());
         if let Err(error) = world.save(path) {
             tracing::error!(path = %path.display(), %error, "could not save the simulator");
@@ -130,6 +137,7 @@ impl Simulator {
             clock,
             base_url: format!("http://{local}"),
             persist,
+            saving: Mutex::new(()),
         });
         let served = server::serve(listener, router(shared.clone()))
             .await

@@ -104,7 +104,11 @@ pub async fn persist_layer(
     let changes = !matches!(*request.method(), Method::GET | Method::HEAD);
     let response = next.run(request).await;
     if changes {
-        shared.save();
+        // File I/O off the async workers: the simulator may share a runtime with a dashboard.
+        let saving = shared.clone();
+        if let Err(error) = tokio::task::spawn_blocking(move || saving.save()).await {
+            tracing::error!(%error, "the simulator's save task failed");
+        }
     }
     response
 }
