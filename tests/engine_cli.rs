@@ -192,17 +192,25 @@ async fn the_lifecycle_from_the_command_line(s3: bool) {
     let mut watch = cli.command("admin", &["watch", &id]);
     watch
         .env("TFPILOT_SYNC_INTERVAL_ACTIVE_MS", "50")
-        .env("TFPILOT_SYNC_INTERVAL_IDLE_MS", "50");
-    let watching = watch.output();
-    let advance = async {
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-        bed.finish_runs();
-    };
-    let (output, ()) = tokio::join!(watching, advance);
-    let output = output.unwrap();
-    let text = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{text}");
-    assert!(text.contains("destroying -> destroyed"), "{text}");
+        .env("TFPILOT_SYNC_INTERVAL_IDLE_MS", "50")
+        .stdout(std::process::Stdio::piped());
+    let mut watching = watch.spawn().unwrap();
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(
+        watching.stdout.take().unwrap(),
+    ));
+    // The run finishes only once watch has seen it in flight.
+    let first = lines.next_line().await.unwrap().unwrap_or_default();
+    assert_eq!(first, format!("{id}: destroying"));
+    bed.finish_runs();
+    let mut rest = Vec::new();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        rest.push(line);
+    }
+    assert!(watching.wait().await.unwrap().success(), "{rest:?}");
+    assert!(
+        rest.contains(&format!("{id}: destroying -> destroyed")),
+        "{rest:?}"
+    );
 
     let (code, export, _) = cli.run("admin", &["audit-export", &id]).await;
     assert_eq!(code, 0);
