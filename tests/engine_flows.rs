@@ -346,7 +346,34 @@ async fn the_poller_backs_off_on_a_rate_limit_and_says_so(backend: Arc<dyn Objec
     poller.abort();
 }
 
+async fn an_approval_given_on_github_counts_when_the_reviewer_may_approve(
+    backend: Arc<dyn ObjectStore>,
+) {
+    let bed = bed::bed(backend).await;
+    let id = bed.planned("dev", "payments-dev-reviewed").await;
+    let alice = bed.engine("alice").await;
+    let request = bed.store.get_request(&id).await.unwrap().value;
+    let number = request.pr.as_ref().unwrap().number.unwrap();
+    let head = request.pr.as_ref().unwrap().head_sha.clone().unwrap();
+    // A developer's approval on GitHub is not an approval tfpilot counts.
+    bed::github(&bed.sim, "dave")
+        .approve(&sim::repo(), number, &head, "looks fine")
+        .await
+        .unwrap();
+    assert_eq!(alice.sync(&id).await.unwrap().status, Status::PlanReady);
+    bed::github(&bed.sim, "carol")
+        .approve(&sim::repo(), number, &head, "approved on GitHub")
+        .await
+        .unwrap();
+    let report = alice.sync(&id).await.unwrap();
+    assert_eq!(report.status, Status::Approved, "{:?}", report.changes);
+    let approval = report.request.approval.unwrap();
+    assert_eq!(approval.approvers, ["carol"]);
+    assert_eq!(approval.head_sha.as_deref(), Some(head.as_str()));
+}
+
 with_both_stores!(
+    an_approval_given_on_github_counts_when_the_reviewer_may_approve,
     an_update_withdraws_the_approval_and_plans_again,
     drift_checks_record_drift_and_its_clearing,
     a_failed_plan_fails_the_request_and_a_new_plan_recovers_it,

@@ -270,6 +270,32 @@ async fn stale_etag_is_refused_and_update_reapplies(backend: Arc<dyn ObjectStore
     assert_eq!(updated.value.merged_sha.as_deref(), Some("beef"));
     let stored = store.get_request("req_stale").await.unwrap();
     assert_eq!(stored, updated);
+
+    // Starting from a version read earlier (to save a GET) loses nothing when it went stale:
+    // the refused write re-reads, and the mutation lands on the fresh document.
+    let stale = store.get_request("req_stale").await.unwrap();
+    store
+        .update_request("req_stale", at("2026-03-01T10:03:00Z"), |doc| {
+            doc.commit_sha = Some("newer".into());
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let from_stale = store
+        .update_request_from(
+            "req_stale",
+            Some(stale),
+            at("2026-03-01T10:04:00Z"),
+            |doc| {
+                doc.branch = Some("renamed".into());
+                Ok(())
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(from_stale.value.commit_sha.as_deref(), Some("newer"));
+    assert_eq!(from_stale.value.branch.as_deref(), Some("renamed"));
+    assert_eq!(store.get_request("req_stale").await.unwrap(), from_stale);
 }
 
 async fn update_refusals_and_no_ops_write_nothing(backend: Arc<dyn ObjectStore>) {

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::catalog::CatalogError;
 use super::operation::Operation;
+use super::request::Request;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -76,6 +77,15 @@ impl Decision {
 pub struct Subject<'a> {
     pub environment: &'a str,
     pub requested_by: &'a str,
+}
+
+impl<'a> Subject<'a> {
+    pub fn of(request: &'a Request) -> Self {
+        Subject {
+            environment: &request.environment,
+            requested_by: &request.requested_by,
+        }
+    }
 }
 
 impl AccessPolicy {

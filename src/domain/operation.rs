@@ -21,18 +21,6 @@ pub enum Operation {
 }
 
 impl Operation {
-    pub const ALL: [Operation; 9] = [
-        Operation::Create,
-        Operation::Update,
-        Operation::Plan,
-        Operation::Approve,
-        Operation::Merge,
-        Operation::Apply,
-        Operation::Destroy,
-        Operation::Cleanup,
-        Operation::DriftCheck,
-    ];
-
     /// The name used in documents, events, idempotency entries and locks.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -52,20 +40,7 @@ impl Operation {
     pub fn verb(self) -> &'static str {
         match self {
             Operation::DriftCheck => "drift-check",
-            Operation::Update => "update",
             other => other.as_str(),
-        }
-    }
-
-    /// The infra repo workflow this operation dispatches, if any.
-    pub fn workflow(self) -> Option<&'static str> {
-        match self {
-            Operation::Create | Operation::Update | Operation::Plan => Some("tfpilot-plan.yml"),
-            Operation::Apply => Some("tfpilot-apply.yml"),
-            Operation::Destroy => Some("tfpilot-destroy.yml"),
-            Operation::Cleanup => Some("tfpilot-cleanup.yml"),
-            Operation::DriftCheck => Some("tfpilot-drift.yml"),
-            Operation::Approve | Operation::Merge => None,
         }
     }
 }

@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 use super::guard::{Begun, Finish, Held, PendingEvent, locked};
 use super::runs::{Slot, describe_run, plan_dispatched};
 use super::{Engine, EngineError, OpOutcome, OpResult, new_id, repo_of, target_file};
+use crate::domain::access::Subject;
 use crate::domain::catalog::{ModuleDef, ValidatedConfig, find_module};
 use crate::domain::infra_file::{remove_block, upsert_block};
 use crate::domain::lock;
@@ -38,16 +39,13 @@ impl Engine {
     /// Validates, claims the idempotency key, writes the document, then branch, commit, PR and
     /// plan dispatch; each step is skipped when an earlier attempt with the key completed it.
     pub async fn create(&self, input: CreateInput) -> Result<OpOutcome, EngineError> {
-        // The decision looks at the environment and the requester, both known before the id.
-        let probe = Request::new(
-            "req_probe",
-            &input.project,
-            &input.environment,
-            &input.module,
-            &self.actor,
-            self.now(),
-        );
-        self.require(Operation::Create, &probe)?;
+        self.require(
+            Operation::Create,
+            Subject {
+                environment: &input.environment,
+                requested_by: &self.actor,
+            },
+        )?;
         let module = find_module(&self.team.modules, &input.module).map_err(invalid)?;
         let config = self.validate(module, &input.environment, &input.values)?;
         let registry = self.team.infra_repos.as_ref().ok_or_else(|| EngineError::Config {
@@ -109,10 +107,13 @@ impl Engine {
             self.settings.lock_ttl_seconds,
         );
         let (held, request) = match self.store.create_request(&request).await {
-            Ok(stored) => (
-                Box::new(self.hold(&id, Operation::Create, key.clone(), token)),
-                stored.value,
-            ),
+            Ok(stored) => {
+                let request = stored.value.clone();
+                (
+                    Box::new(self.hold(stored, Operation::Create, key.clone(), token)),
+                    request,
+                )
+            }
             Err(StoreError::AlreadyExists { .. }) => {
                 // An earlier attempt with this key made the document: finished, or resume it.
                 let existing = self.store.get_request(&id).await?.value;

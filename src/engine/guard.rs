@@ -10,11 +10,12 @@ use serde_json::Value;
 use tokio::task::JoinHandle;
 
 use super::{Engine, EngineError, OpOutcome, OpResult, new_id, stored_outcome};
+use crate::domain::access::Subject;
 use crate::domain::lock::{self, Acquired, HeldBy};
 use crate::domain::operation::{Operation, Readiness, readiness};
 use crate::domain::request::IdempotencyEntry;
 use crate::domain::{LifecycleEvent, Request, Timestamp};
-use crate::store::StoreError;
+use crate::store::{StoreError, Versioned};
 
 /// An event to write when the operation finishes, kept in the idempotency outcome so a
 /// replay can write it again if the first writer died in between (the key makes it once).
@@ -55,6 +56,9 @@ pub struct Held {
     token: String,
     lost: Arc<AtomicBool>,
     heartbeat: JoinHandle<()>,
+    /// The document as this holder last wrote it: the next step starts from it instead of
+    /// reading it again (a heartbeat in between costs one refused write and a re-read).
+    last: std::sync::Mutex<Option<Versioned<Request>>>,
 }
 
 impl Drop for Held {
@@ -91,8 +95,8 @@ impl Engine {
         operation: Operation,
         key: Option<&str>,
     ) -> Result<Begun, EngineError> {
-        let current = self.store.get_request(id).await?.value;
-        self.require(operation, &current)?;
+        let current = self.store.get_request(id).await?;
+        self.require(operation, Subject::of(&current.value))?;
         let key = key.map(str::to_string).unwrap_or_else(new_id);
         let token = new_id();
         let now = self.now();
@@ -107,7 +111,7 @@ impl Engine {
         let mut early: Option<Early> = None;
         let stored = self
             .store
-            .update_request(id, now, |request| {
+            .update_request_from(id, Some(current), now, |request| {
                 early = None;
                 if let Some(entry) = request.idempotency.get(operation.as_str())
                     && entry.key == key
@@ -142,7 +146,7 @@ impl Engine {
                 Ok(())
             })
             .await?;
-        let request = stored.value;
+        let request = stored.value.clone();
         match early {
             Some(Early::Replay(entry)) => {
                 self.rewrite_events(&request.id, operation, &entry).await;
@@ -181,16 +185,23 @@ impl Engine {
             }
             None => {}
         }
-        let held = self.hold(id, operation, key, token);
+        let held = self.hold(stored, operation, key, token);
         Ok(Begun::Held(Box::new(held), request))
     }
 
-    /// Starts the heartbeat for a lock just taken.
-    pub(super) fn hold(&self, id: &str, operation: Operation, key: String, token: String) -> Held {
+    /// Starts the heartbeat for a lock just taken (`stored` is the document that took it).
+    pub(super) fn hold(
+        &self,
+        stored: Versioned<Request>,
+        operation: Operation,
+        key: String,
+        token: String,
+    ) -> Held {
+        let id = stored.value.id.clone();
         let lost = Arc::new(AtomicBool::new(false));
         let heartbeat = {
             let (store, clock, lost) = (self.store.clone(), self.clock.clone(), lost.clone());
-            let (id, token) = (id.to_string(), token.clone());
+            let (id, token) = (id.clone(), token.clone());
             let (every, ttl) = (self.settings.heartbeat, self.settings.lock_ttl_seconds);
             tokio::spawn(async move {
                 let mut ticker =
@@ -215,12 +226,13 @@ impl Engine {
             })
         };
         Held {
-            id: id.to_string(),
+            id,
             operation,
             key,
             token,
             lost,
             heartbeat,
+            last: std::sync::Mutex::new(Some(stored)),
         }
     }
 
@@ -237,9 +249,10 @@ impl Engine {
             return Err(lock_lost(held));
         }
         let token = held.token.clone();
+        let known = held.last.lock().unwrap_or_else(|p| p.into_inner()).take();
         let result = self
             .store
-            .update_request(&held.id, self.now(), |request| {
+            .update_request_from(&held.id, known, self.now(), |request| {
                 if request.lock.as_ref().and_then(|l| l.token.as_deref()) != Some(token.as_str()) {
                     return Err("lock lost".to_string());
                 }
@@ -248,7 +261,11 @@ impl Engine {
             })
             .await;
         match result {
-            Ok(stored) => Ok(stored.value),
+            Ok(stored) => {
+                let value = stored.value.clone();
+                *held.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(stored);
+                Ok(value)
+            }
             Err(StoreError::Rejected { .. }) => Err(lock_lost(held)),
             Err(error) => Err(error.into()),
         }

@@ -150,6 +150,10 @@ impl Engine {
     /// The access decision for `operation` on `request`, refusing everything while the
     /// policy file is broken (a typo must not silently make everyone a developer).
     pub fn authorize(&self, operation: Operation, request: &Request) -> Decision {
+        self.decide(operation, Subject::of(request))
+    }
+
+    fn decide(&self, operation: Operation, subject: Subject<'_>) -> Decision {
         if let Some(problem) = self
             .team
             .problems
@@ -160,18 +164,11 @@ impl Engine {
                 reason: format!("{problem}; an admin must fix it before anything can change"),
             };
         }
-        self.team.access.authorize(
-            &self.actor,
-            operation,
-            Subject {
-                environment: &request.environment,
-                requested_by: &request.requested_by,
-            },
-        )
+        self.team.access.authorize(&self.actor, operation, subject)
     }
 
-    fn require(&self, operation: Operation, request: &Request) -> Result<(), EngineError> {
-        match self.authorize(operation, request) {
+    fn require(&self, operation: Operation, subject: Subject<'_>) -> Result<(), EngineError> {
+        match self.decide(operation, subject) {
             Decision::Allowed => Ok(()),
             Decision::Denied { reason } => Err(EngineError::denied(reason)),
         }

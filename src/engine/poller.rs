@@ -21,7 +21,7 @@ use crate::store::RequestLister;
 #[derive(Debug, Clone)]
 pub enum PollEvent {
     /// A request was synced (whether or not anything changed).
-    Synced(SyncReport),
+    Synced(Box<SyncReport>),
     Failed {
         id: String,
         error: String,
@@ -164,7 +164,7 @@ impl Poller {
                             due.remove(&id);
                         }
                     }
-                    PollEvent::Synced(report)
+                    PollEvent::Synced(Box::new(report))
                 }
                 Err(EngineError::GitHub(error)) if error.is_rate_limited() => {
                     limited = Some(error);

@@ -143,25 +143,25 @@ impl Engine {
                 (Err(error), _) => item.error = Some(error.to_string()),
             }
         }
-        match self.sync_with(&id, index).await {
-            Ok(report) => {
-                item.status = report.status;
-                item.changes.extend(report.changes);
+        let report = match self.sync_with(&id, index).await {
+            Ok(report) => report,
+            Err(error) => {
+                item.error = Some(error.to_string());
+                return (took_over, item);
             }
-            Err(error) => item.error = Some(error.to_string()),
-        }
-        if let Ok(fresh) = self.store.get_request(&id).await.map(|v| v.value) {
-            for slot in Slot::ALL {
-                if let Some(run) = slot.of(&fresh).filter(|run| dispatch_pending(run)) {
-                    item.notes.push(format!(
-                        "the {} dispatch {} is not on GitHub; run `tfpilot {} {id}` to resume it",
-                        slot.name(),
-                        run.dispatch_id.as_deref().unwrap_or("?"),
-                        slot.command(),
-                    ));
-                }
+        };
+        for slot in Slot::ALL {
+            if let Some(run) = slot.of(&report.request).filter(|run| dispatch_pending(run)) {
+                item.notes.push(format!(
+                    "the {} dispatch {} is not on GitHub; run `tfpilot {} {id}` to resume it",
+                    slot.name(),
+                    run.dispatch_id.as_deref().unwrap_or("?"),
+                    slot.command(),
+                ));
             }
         }
+        item.status = report.status;
+        item.changes.extend(report.changes);
         (took_over, item)
     }
 }

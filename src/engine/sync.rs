@@ -53,6 +53,9 @@ pub struct SyncReport {
     pub changed: bool,
     /// What changed, in words, for `--json` and the TUI's log.
     pub changes: Vec<String>,
+    /// The document as the sync left it, so callers need not read it again.
+    #[serde(skip)]
+    pub request: Request,
 }
 
 /// What one sync learned from GitHub, before it is folded into the document.
@@ -75,17 +78,19 @@ impl Engine {
 
     /// Syncs with runs already listed for this cycle; runs not in `index` are read one by one.
     pub async fn sync_with(&self, id: &str, index: &RunIndex) -> Result<SyncReport, EngineError> {
-        let current = self.store.get_request(id).await?.value;
+        let read = self.store.get_request(id).await?;
+        let current = &read.value;
         if current.target.is_none() {
             // Not made by the engine (an imported document): nothing on GitHub to read.
             return Ok(SyncReport {
                 id: id.to_string(),
-                status: derive_status(&current),
+                status: derive_status(current),
                 changed: false,
                 changes: Vec::new(),
+                request: read.value,
             });
         }
-        let observed = self.observe(&current, index).await?;
+        let observed = self.observe(current, index).await?;
         let now = self.now();
         let access = &self.team.access;
         let requester = current.requested_by.clone();
@@ -97,7 +102,7 @@ impl Engine {
         let mut events = Vec::new();
         let stored = self
             .store
-            .update_request(id, now, |request| {
+            .update_request_from(id, Some(read), now, |request| {
                 (changes, events) = fold(request, &observed, &may_approve, now);
                 Ok(())
             })
@@ -119,6 +124,7 @@ impl Engine {
             status: derive_status(&stored.value),
             changed: !changes.is_empty(),
             changes,
+            request: stored.value,
         })
     }
 
@@ -127,7 +133,17 @@ impl Engine {
         let mut observed = Observed::default();
         if let Some(number) = request.pr.as_ref().and_then(|pr| pr.number) {
             let pull = self.github.get_pull(&repo, number).await?;
-            if pull.state.as_deref() == Some("open") {
+            // Reviews matter only while a successful plan of this head awaits an approval.
+            let head = Some(pull.head.sha.as_str());
+            let planned_here = request
+                .plan_run
+                .as_ref()
+                .is_some_and(|run| run.succeeded() && run.head_sha.as_deref() == head);
+            let approved_here = request
+                .approval
+                .as_ref()
+                .is_some_and(|a| a.approved && a.head_sha.as_deref() == head);
+            if pull.state.as_deref() == Some("open") && planned_here && !approved_here {
                 observed.approvals_at_head = self
                     .github
                     .list_reviews(&repo, number)

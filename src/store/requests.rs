@@ -161,17 +161,36 @@ impl Store {
         &self,
         id: &str,
         now: Timestamp,
+        mutate: F,
+    ) -> Result<Versioned<Request>, StoreError>
+    where
+        F: FnMut(&mut Request) -> Result<(), String> + Send,
+    {
+        self.update_request_from(id, None, now, mutate).await
+    }
+
+    /// [`Store::update_request`] starting from a version the caller just read (saving a GET);
+    /// a stale `known` costs one refused write and a re-read, never a lost update.
+    pub async fn update_request_from<F>(
+        &self,
+        id: &str,
+        known: Option<Versioned<Request>>,
+        now: Timestamp,
         mut mutate: F,
     ) -> Result<Versioned<Request>, StoreError>
     where
         F: FnMut(&mut Request) -> Result<(), String> + Send,
     {
         let key = request_key(id);
+        let mut known = known;
         for attempt in 0..self.update_attempts {
             if attempt > 0 {
                 tokio::time::sleep(backoff(attempt)).await;
             }
-            let current = self.get_request(id).await?;
+            let current = match known.take() {
+                Some(current) => current,
+                None => self.get_request(id).await?,
+            };
             let mut next = current.value.clone();
             mutate(&mut next).map_err(|reason| StoreError::Rejected {
                 key: key.clone(),
