@@ -5,6 +5,8 @@
 #[path = "support/engine.rs"]
 mod bed;
 mod common;
+#[path = "support/instrumented.rs"]
+mod instrumented;
 #[path = "support/sim.rs"]
 mod sim;
 
@@ -241,7 +243,8 @@ async fn reconcile_takes_over_expired_locks_and_finds_interrupted_dispatches(
 async fn the_poller_follows_every_request_with_one_listing_per_repo_per_cycle(
     backend: Arc<dyn ObjectStore>,
 ) {
-    let bed = bed::bed(backend).await;
+    let counting = Arc::new(instrumented::Instrumented::new(backend, Duration::ZERO));
+    let bed = bed::bed(counting.clone()).await;
     let alice = bed.engine("alice").await;
     let mut ids = Vec::new();
     for n in 0..3 {
@@ -255,8 +258,10 @@ async fn the_poller_follows_every_request_with_one_listing_per_repo_per_cycle(
     let github = watcher.github().clone();
     let mut config = PollerConfig::default();
     config.intervals.active_ms = 20;
-    config.intervals.idle_ms = 20;
+    // New requests are looked for once per idle interval; runs in flight are synced sooner.
+    config.intervals.idle_ms = 60_000;
     config.only = Some(ids.clone());
+    counting.take();
     let (sender, mut events) = tokio::sync::mpsc::channel(64);
     let poller = tokio::spawn(Poller::new(watcher, config).run(sender));
 
@@ -300,6 +305,8 @@ async fn the_poller_follows_every_request_with_one_listing_per_repo_per_cycle(
     }
     // Requests waiting for someone (plan ready) are still followed; stop it here.
     poller.abort();
+    let store_calls = counting.take();
+    assert_eq!(store_calls.get("list"), Some(&1), "{store_calls:?}");
     let listings = sim::calls(&github, "GET /repos/{owner}/{repo}/actions/runs", "200")
         + sim::calls(&github, "GET /repos/{owner}/{repo}/actions/runs", "304");
     let syncs = 3 * listings;

@@ -69,31 +69,40 @@ impl Poller {
     /// Polls until the receiver is dropped, or (with `only`) until everything is finished.
     pub async fn run(self, events: mpsc::Sender<PollEvent>) {
         let mut lister = RequestLister::new(self.engine.store().clone(), None);
+        let mut watched: HashMap<String, Request> = HashMap::new();
         let mut due: HashMap<String, Instant> = HashMap::new();
+        let mut listed_at: Option<Instant> = None;
         let idle = Duration::from_millis(self.config.intervals.idle_ms);
         loop {
             if events.is_closed() {
                 return;
             }
-            let watched = match lister.refresh().await {
-                Ok((entries, _)) => entries
-                    .iter()
-                    .filter_map(|entry| entry.outcome.as_ref().ok())
-                    .filter(|request| self.follows(request))
-                    .map(|request| (**request).clone())
-                    .collect::<Vec<Request>>(),
-                Err(error) => {
-                    let failed = PollEvent::Failed {
-                        id: "*".into(),
-                        error: error.to_string(),
-                    };
-                    if events.send(failed).await.is_err() {
-                        return;
+            // The store is listed once per idle interval, to find new requests; between
+            // listings each sync brings back its own request's document.
+            if listed_at.is_none_or(|at| at.elapsed() >= idle) {
+                match lister.refresh().await {
+                    Ok((entries, _)) => {
+                        watched = entries
+                            .iter()
+                            .filter_map(|entry| entry.outcome.as_ref().ok())
+                            .filter(|request| self.follows(request))
+                            .map(|request| (request.id.clone(), (**request).clone()))
+                            .collect();
+                        listed_at = Some(Instant::now());
                     }
-                    tokio::time::sleep(idle).await;
-                    continue;
+                    Err(error) => {
+                        let failed = PollEvent::Failed {
+                            id: "*".into(),
+                            error: error.to_string(),
+                        };
+                        if events.send(failed).await.is_err() {
+                            return;
+                        }
+                        tokio::time::sleep(idle).await;
+                        continue;
+                    }
                 }
-            };
+            }
             if watched.is_empty() {
                 if self.config.only.is_some() {
                     let _ = events.send(PollEvent::Idle).await;
@@ -102,18 +111,20 @@ impl Poller {
                 tokio::time::sleep(idle).await;
                 continue;
             }
-            due.retain(|id, _| watched.iter().any(|r| &r.id == id));
+            due.retain(|id, _| watched.contains_key(id));
             let now = Instant::now();
             let ready: Vec<Request> = watched
-                .into_iter()
+                .values()
                 .filter(|r| due.get(&r.id).is_none_or(|at| *at <= now))
+                .cloned()
                 .collect();
-            if !ready.is_empty() && !self.cycle(ready, &mut due, &events).await {
+            if !ready.is_empty() && !self.cycle(ready, &mut watched, &mut due, &events).await {
                 return;
             }
             let next = due.values().min().copied().unwrap_or(now + idle);
             // New requests show up within the idle interval even when nothing is due sooner.
-            tokio::time::sleep_until(next.min(Instant::now() + idle)).await;
+            let listing = listed_at.map_or(now, |at| at + idle);
+            tokio::time::sleep_until(next.min(listing)).await;
         }
     }
 
@@ -128,6 +139,7 @@ impl Poller {
     async fn cycle(
         &self,
         ready: Vec<Request>,
+        watched: &mut HashMap<String, Request>,
         due: &mut HashMap<String, Instant>,
         events: &mpsc::Sender<PollEvent>,
     ) -> bool {
@@ -163,6 +175,12 @@ impl Poller {
                         PollDecision::Stop => {
                             due.remove(&id);
                         }
+                    }
+                    if self.follows(&report.request) {
+                        watched.insert(id.clone(), report.request.clone());
+                    } else {
+                        watched.remove(&id);
+                        due.remove(&id);
                     }
                     PollEvent::Synced(Box::new(report))
                 }
