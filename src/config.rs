@@ -37,6 +37,20 @@ pub struct Config {
     pub sync: PollIntervals,
     pub log: LogConfig,
     pub github: GitHubConfig,
+    pub ui: UiConfig,
+}
+
+/// The dashboard's look and manners.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UiConfig {
+    /// `dark` (default), `light`, `high-contrast`, or NAME for `themes/NAME.toml` in the
+    /// config directory.
+    pub theme: Option<String>,
+    /// Take mouse events (wheel scrolling); off by default so the terminal's own selection works.
+    pub mouse: bool,
+    /// Ring the terminal bell when a run started from the dashboard concludes.
+    pub bell: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -180,6 +194,9 @@ impl Config {
         }
         if let Some(value) = get("TFPILOT_KEYRING") {
             self.github.keyring = parse_bool("TFPILOT_KEYRING", &value)?;
+        }
+        if let Some(theme) = get("TFPILOT_THEME") {
+            self.ui.theme = Some(theme);
         }
         if let Some(file) = get("TFPILOT_LOG_FILE") {
             self.log.file = Some(PathBuf::from(file));

@@ -1,6 +1,6 @@
 //! tfpilot: a Terraform self-service control plane for the terminal.
 //!
-//! Layers, with dependencies pointing down only: `cli` and `sim` (edges) -> `engine`
+//! Layers, with dependencies pointing down only: `cli`, `tui`, `sandbox` and `sim` (edges) -> `engine`
 //! (orchestration) -> `store` and `github` (adapters) -> `domain` (pure). See docs/architecture.md.
 
 pub mod cli;
@@ -13,3 +13,4 @@ pub mod logging;
 pub mod sandbox;
 pub mod sim;
 pub mod store;
+pub mod tui;

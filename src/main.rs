@@ -53,7 +53,10 @@ fn fail(err: &anyhow::Error, json: bool) -> ExitCode {
 
 fn command_name(cli: &Cli) -> &'static str {
     use tfpilot::cli::Command;
-    match cli.command {
+    let Some(command) = &cli.command else {
+        return "dashboard";
+    };
+    match command {
         Command::List(_) => "list",
         Command::Show { .. } => "show",
         Command::Explain(_) => "explain",

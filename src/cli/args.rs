@@ -11,7 +11,7 @@ use crate::domain::Status;
     name = "tfpilot",
     version,
     about = "A Terraform self-service control plane for the terminal",
-    arg_required_else_help = true
+    long_about = "A Terraform self-service control plane for the terminal.\n\nWithout a command, tfpilot opens the dashboard on the configured store and GitHub. `tfpilot sandbox` opens it on a local sandbox with a simulated GitHub: no credentials needed."
 )]
 pub struct Cli {
     /// Where requests live: s3://bucket/prefix, file:///path or a directory [env: TFPILOT_STORE]
@@ -29,8 +29,9 @@ pub struct Cli {
     /// Write logs to this file instead of the daily files in the state directory
     #[arg(long, global = true, value_name = "FILE")]
     pub log_file: Option<PathBuf>,
+    /// Without a command: the dashboard
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -114,6 +115,9 @@ pub struct SandboxArgs {
     /// Serve the store and the simulator without the dashboard, until killed
     #[arg(long)]
     pub headless: bool,
+    /// Who the dashboard acts as: alice (developer), bob (approver), admin or viewer; any login works
+    #[arg(long = "as", value_name = "LOGIN", default_value = "alice")]
+    pub login: String,
     /// Keep everything here (created if missing; an existing sandbox is reused)
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,

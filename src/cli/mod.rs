@@ -1,6 +1,7 @@
 //! The headless CLI: parse, open the store, run one command, print text or JSON.
 
 mod args;
+mod dashboard;
 mod github;
 mod init_repo;
 mod ops;
@@ -87,7 +88,10 @@ impl Session {
 }
 
 pub async fn run(cli: Cli, context: Session) -> Result<()> {
-    match cli.command {
+    let Some(command) = cli.command else {
+        return dashboard::run(&context).await;
+    };
+    match command {
         Command::List(args) => list(&context, args).await,
         Command::Show { id } => show(&context, &id).await,
         Command::Explain(args) => explain(&context, args).await,

@@ -270,6 +270,8 @@ pub async fn watch(context: &Session, id: Option<String>) -> Result<()> {
                 }
             }
             PollEvent::Idle => break,
+            // Full listings are for screens; `watch` prints changes only.
+            PollEvent::Listed(_) => {}
         }
     }
     poller.abort();

@@ -1,16 +1,12 @@
-//! `tfpilot sandbox --headless`: the store and the simulated GitHub, served until killed.
+//! `tfpilot sandbox`: the store and the simulated GitHub on this machine, with the dashboard
+//! on top (acting as `--as`), or `--headless`: served until killed, for scripts and tests.
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 
 use super::{SandboxArgs, Session, print};
 use crate::sandbox::{Sandbox, SandboxOptions};
 
-pub async fn run(_context: &Session, args: SandboxArgs) -> Result<()> {
-    if !args.headless {
-        bail!(
-            "the interactive sandbox needs the dashboard, which this build does not have yet; run `tfpilot sandbox --headless`"
-        );
-    }
+pub async fn run(context: &Session, args: SandboxArgs) -> Result<()> {
     let sandbox = Sandbox::start(SandboxOptions {
         dir: args.dir,
         port: args.port,
@@ -18,6 +14,20 @@ pub async fn run(_context: &Session, args: SandboxArgs) -> Result<()> {
     })
     .await?;
     tracing::info!(dir = %sandbox.dir.display(), github = %sandbox.github_url(), seeded = sandbox.seeded, "sandbox serving");
+    if !args.headless {
+        let engine = sandbox.engine(&args.login).await?;
+        let store = format!("file://{}", sandbox.dir.display());
+        let github = sandbox.github_url().to_string();
+        let result = super::dashboard::open(context, engine, store, github, true).await;
+        sandbox.sim.save();
+        if result.is_ok() {
+            eprintln!(
+                "Sandbox kept in {dir}; `tfpilot sandbox --dir {dir}` carries on where you left off.",
+                dir = sandbox.dir.display()
+            );
+        }
+        return result;
+    }
     // One line on stdout for scripts; the how-to goes to stderr.
     print(&format!("{}\n", sandbox.describe()))?;
     eprintln!(

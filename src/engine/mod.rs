@@ -20,10 +20,10 @@ use serde_json::Value;
 pub use clock::Clock;
 pub use create::CreateInput;
 pub use error::EngineError;
-pub use poller::{PollEvent, Poller, PollerConfig};
+pub use poller::{Nudge, PollEvent, Poller, PollerConfig};
 pub use reconcile::{ReconcileItem, ReconcileReport, needs_attention};
 pub use runs::apply_tag;
-pub use sync::{RunIndex, SyncReport};
+pub use sync::{RunIndex, RunLog, SyncReport};
 
 use crate::domain::access::{Decision, Subject};
 use crate::domain::catalog::CatalogError;

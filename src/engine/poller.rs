@@ -4,6 +4,7 @@
 //! concurrency; results go out over a channel; a rate limit backs everything off, and says so.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -16,7 +17,7 @@ use super::reconcile::needs_attention;
 use super::{Engine, EngineError, SyncReport};
 use crate::domain::{PollContext, PollDecision, PollIntervals, Request, Timestamp, next_poll};
 use crate::github::GitHubError;
-use crate::store::RequestLister;
+use crate::store::{ListedRequest, RequestLister};
 
 #[derive(Debug, Clone)]
 pub enum PollEvent {
@@ -32,6 +33,18 @@ pub enum PollEvent {
     },
     /// Nothing left to follow: every watched request is finished.
     Idle,
+    /// The store was listed (once per idle interval, or when asked): every request, for
+    /// screens that show them all. Not sent when `only` names the requests to follow.
+    Listed(Arc<Vec<ListedRequest>>),
+}
+
+/// What a screen can ask of a running poller.
+#[derive(Debug, Clone)]
+pub enum Nudge {
+    /// Follow this request now (an operation just moved it): its next sync is due at once.
+    Follow(Box<Request>),
+    /// List the store now (the user asked for a refresh).
+    ListNow,
 }
 
 #[derive(Debug, Clone)]
@@ -43,6 +56,8 @@ pub struct PollerConfig {
     pub only: Option<Vec<String>>,
     /// The terminal has focus (the TUI clears it when it loses focus: polling slows down).
     pub focused: Arc<AtomicBool>,
+    /// Where the listing cache lives between processes (`None`: memory only).
+    pub list_cache: Option<PathBuf>,
 }
 
 impl Default for PollerConfig {
@@ -52,6 +67,7 @@ impl Default for PollerConfig {
             concurrency: 4,
             only: None,
             focused: Arc::new(AtomicBool::new(true)),
+            list_cache: None,
         }
     }
 }
@@ -59,16 +75,29 @@ impl Default for PollerConfig {
 pub struct Poller {
     engine: Engine,
     config: PollerConfig,
+    nudges: Option<mpsc::UnboundedReceiver<Nudge>>,
 }
 
 impl Poller {
     pub fn new(engine: Engine, config: PollerConfig) -> Self {
-        Poller { engine, config }
+        Poller {
+            engine,
+            config,
+            nudges: None,
+        }
+    }
+
+    /// Takes nudges from a screen: follow a request now, or list the store now.
+    pub fn with_nudges(mut self, nudges: mpsc::UnboundedReceiver<Nudge>) -> Self {
+        self.nudges = Some(nudges);
+        self
     }
 
     /// Polls until the receiver is dropped, or (with `only`) until everything is finished.
-    pub async fn run(self, events: mpsc::Sender<PollEvent>) {
-        let mut lister = RequestLister::new(self.engine.store().clone(), None);
+    pub async fn run(mut self, events: mpsc::Sender<PollEvent>) {
+        let mut nudges = self.nudges.take();
+        let mut lister =
+            RequestLister::new(self.engine.store().clone(), self.config.list_cache.clone());
         let mut watched: HashMap<String, Request> = HashMap::new();
         let mut due: HashMap<String, Instant> = HashMap::new();
         let mut listed_at: Option<Instant> = None;
@@ -82,6 +111,14 @@ impl Poller {
             if listed_at.is_none_or(|at| at.elapsed() >= idle) {
                 match lister.refresh().await {
                     Ok((entries, _)) => {
+                        if self.config.only.is_none()
+                            && events
+                                .send(PollEvent::Listed(Arc::new(entries.clone())))
+                                .await
+                                .is_err()
+                        {
+                            return;
+                        }
                         watched = entries
                             .iter()
                             .filter_map(|entry| entry.outcome.as_ref().ok())
@@ -108,7 +145,14 @@ impl Poller {
                     let _ = events.send(PollEvent::Idle).await;
                     return;
                 }
-                tokio::time::sleep(idle).await;
+                wait_or_nudge(
+                    Instant::now() + idle,
+                    &mut nudges,
+                    &mut watched,
+                    &mut due,
+                    &mut listed_at,
+                )
+                .await;
                 continue;
             }
             due.retain(|id, _| watched.contains_key(id));
@@ -124,7 +168,14 @@ impl Poller {
             let next = due.values().min().copied().unwrap_or(now + idle);
             // New requests show up within the idle interval even when nothing is due sooner.
             let listing = listed_at.map_or(now, |at| at + idle);
-            tokio::time::sleep_until(next.min(listing)).await;
+            wait_or_nudge(
+                next.min(listing),
+                &mut nudges,
+                &mut watched,
+                &mut due,
+                &mut listed_at,
+            )
+            .await;
         }
     }
 
@@ -236,5 +287,33 @@ impl Poller {
             due.insert(request.id.clone(), until);
         }
         events.send(event).await.is_ok()
+    }
+}
+
+/// Sleeps until `deadline`, or until a nudge arrives (which it applies and returns).
+async fn wait_or_nudge(
+    deadline: Instant,
+    nudges: &mut Option<mpsc::UnboundedReceiver<Nudge>>,
+    watched: &mut HashMap<String, Request>,
+    due: &mut HashMap<String, Instant>,
+    listed_at: &mut Option<Instant>,
+) {
+    let Some(receiver) = nudges.as_mut() else {
+        tokio::time::sleep_until(deadline).await;
+        return;
+    };
+    tokio::select! {
+        _ = tokio::time::sleep_until(deadline) => {}
+        nudge = receiver.recv() => match nudge {
+            Some(Nudge::Follow(request)) => {
+                if needs_attention(&request) {
+                    due.insert(request.id.clone(), Instant::now());
+                    watched.insert(request.id.clone(), *request);
+                }
+            }
+            Some(Nudge::ListNow) => *listed_at = None,
+            // The screen is gone: sleep out the deadline without it.
+            None => *nudges = None,
+        },
     }
 }

@@ -58,6 +58,14 @@ pub struct SyncReport {
     pub request: Request,
 }
 
+/// A run's log as read now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunLog {
+    pub text: String,
+    /// The run has not completed: reading again later shows more.
+    pub running: bool,
+}
+
 /// What one sync learned from GitHub, before it is folded into the document.
 #[derive(Debug, Default, Clone)]
 pub(super) struct Observed {
@@ -270,6 +278,20 @@ impl Engine {
     }
 
     /// The log of the run's first job, at most the configured tail.
+    /// The log of one of a request's runs as it stands now (the tail, up to the plan-log cap),
+    /// and whether the run is still going: what a screen follows.
+    pub async fn read_run_log(
+        &self,
+        request: &Request,
+        run_id: u64,
+    ) -> Result<RunLog, EngineError> {
+        let (repo, _) = repo_of(request)?;
+        let run = self.github.get_run(&repo, run_id).await?;
+        let running = run.status.as_deref() != Some("completed");
+        let text = self.run_log(&repo, run_id).await?.unwrap_or_default();
+        Ok(RunLog { text, running })
+    }
+
     async fn run_log(&self, repo: &RepoId, run_id: u64) -> Result<Option<String>, EngineError> {
         let jobs = self.github.list_jobs(repo, run_id).await?;
         let Some(job) = jobs.first() else {

@@ -1,0 +1,70 @@
+//! Opening the dashboard: the engine for whoever is logged in, the keymap and theme from the
+//! config directory (defaults embedded), then the TUI until the user quits.
+
+use anyhow::{Context, Result};
+
+use super::Session;
+use crate::engine::Engine;
+use crate::store::listing::cache_file_for;
+use crate::tui::keymap::Keymap;
+use crate::tui::state::SessionInfo;
+use crate::tui::theme::{DEFAULT_THEME, Theme};
+use crate::tui::{self, DashboardOptions};
+
+/// `tfpilot` with no command: the dashboard on the configured store and GitHub.
+pub async fn run(context: &Session) -> Result<()> {
+    let engine = super::ops::engine(context).await?;
+    let store = engine.store().location();
+    let github = context.config.github.api_url.clone();
+    open(context, engine, store, github, false).await
+}
+
+/// The dashboard over `engine`; `sandbox` marks the header so nobody mistakes it for prod.
+pub async fn open(
+    context: &Session,
+    engine: Engine,
+    store: String,
+    github: String,
+    sandbox: bool,
+) -> Result<()> {
+    let config_dir = context.dirs.as_ref().map(|dirs| dirs.config.clone());
+    let keymap = Keymap::load(
+        config_dir
+            .as_ref()
+            .map(|dir| dir.join("keymap.toml"))
+            .as_deref(),
+    )
+    .context("loading the keymap")?;
+    let theme_name = context.config.ui.theme.as_deref().unwrap_or(DEFAULT_THEME);
+    let mut theme = Theme::load(
+        theme_name,
+        config_dir.as_ref().map(|dir| dir.join("themes")).as_deref(),
+    )
+    .context("loading the theme")?;
+    if std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty()) {
+        theme = theme.without_colors();
+    }
+    let list_cache = context
+        .dirs
+        .as_ref()
+        .map(|dirs| cache_file_for(&dirs.cache, &engine.store().location()));
+    let role = engine.team().access.role_of(engine.actor());
+    let session = SessionInfo {
+        store,
+        github,
+        user: engine.actor().to_string(),
+        role,
+        sandbox,
+    };
+    tui::run(DashboardOptions {
+        engine,
+        session,
+        intervals: context.config.sync,
+        keymap,
+        theme,
+        mouse: context.config.ui.mouse,
+        bell: context.config.ui.bell,
+        list_cache,
+    })
+    .await
+}

@@ -1,0 +1,451 @@
+//! The one key table: the embedded default (`assets/keymap.toml`) with the user's file layered
+//! on top. Dispatch, the `?` help and the footer hints all read it, so they cannot disagree.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use thiserror::Error;
+
+use super::action::Action;
+
+const DEFAULT_KEYMAP: &str = include_str!("../../assets/keymap.toml");
+
+#[derive(Debug, Error)]
+pub enum KeymapError {
+    #[error("cannot read the keymap {path}: {message}")]
+    Read { path: String, message: String },
+    #[error("keymap {origin}: {message}")]
+    Invalid { origin: String, message: String },
+}
+
+/// Where a key is looked up. Modal input contexts do not fall back to `global`, so typing a
+/// `q` into a filter types a `q`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Context {
+    Global,
+    Main,
+    Plan,
+    Insights,
+    Events,
+    Help,
+    Confirm,
+    Input,
+}
+
+impl Context {
+    pub const ALL: [Context; 8] = [
+        Context::Global,
+        Context::Main,
+        Context::Plan,
+        Context::Insights,
+        Context::Events,
+        Context::Help,
+        Context::Confirm,
+        Context::Input,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Context::Global => "global",
+            Context::Main => "main",
+            Context::Plan => "plan",
+            Context::Insights => "insights",
+            Context::Events => "events",
+            Context::Help => "help",
+            Context::Confirm => "confirm",
+            Context::Input => "input",
+        }
+    }
+
+    fn parse(name: &str) -> Option<Context> {
+        Context::ALL.into_iter().find(|c| c.as_str() == name)
+    }
+
+    fn falls_back_to_global(self) -> bool {
+        !matches!(self, Context::Confirm | Context::Input | Context::Global)
+    }
+}
+
+/// A key as the keymap names it: the code and the ctrl/alt modifiers (shift is in the
+/// character itself: `G`, not `shift-g`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct KeyChord {
+    code: ChordCode,
+    ctrl: bool,
+    alt: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum ChordCode {
+    Char(char),
+    Named(&'static str),
+    F(u8),
+}
+
+const NAMED: [(&str, KeyCode); 15] = [
+    ("enter", KeyCode::Enter),
+    ("esc", KeyCode::Esc),
+    ("tab", KeyCode::Tab),
+    ("backtab", KeyCode::BackTab),
+    ("backspace", KeyCode::Backspace),
+    ("delete", KeyCode::Delete),
+    ("up", KeyCode::Up),
+    ("down", KeyCode::Down),
+    ("left", KeyCode::Left),
+    ("right", KeyCode::Right),
+    ("pageup", KeyCode::PageUp),
+    ("pagedown", KeyCode::PageDown),
+    ("home", KeyCode::Home),
+    ("end", KeyCode::End),
+    ("insert", KeyCode::Insert),
+];
+
+impl KeyChord {
+    pub fn parse(text: &str) -> Option<KeyChord> {
+        let mut rest = text;
+        let (mut ctrl, mut alt) = (false, false);
+        loop {
+            if let Some(after) = rest.strip_prefix("ctrl-").filter(|r| !r.is_empty()) {
+                ctrl = true;
+                rest = after;
+            } else if let Some(after) = rest.strip_prefix("alt-").filter(|r| !r.is_empty()) {
+                alt = true;
+                rest = after;
+            } else {
+                break;
+            }
+        }
+        let mut chars = rest.chars();
+        let code = match (chars.next(), chars.next()) {
+            (Some(c), None) => ChordCode::Char(c),
+            _ if rest == "space" => ChordCode::Char(' '),
+            _ => {
+                if let Some((name, _)) = NAMED.iter().find(|(name, _)| *name == rest) {
+                    ChordCode::Named(name)
+                } else {
+                    let number = rest.strip_prefix('f')?.parse::<u8>().ok()?;
+                    if !(1..=12).contains(&number) {
+                        return None;
+                    }
+                    ChordCode::F(number)
+                }
+            }
+        };
+        Some(KeyChord { code, ctrl, alt })
+    }
+
+    pub fn from_event(event: &KeyEvent) -> Option<KeyChord> {
+        let code = match event.code {
+            KeyCode::Char(c) => ChordCode::Char(c),
+            KeyCode::F(n) => ChordCode::F(n),
+            other => ChordCode::Named(NAMED.iter().find(|(_, code)| *code == other)?.0),
+        };
+        Some(KeyChord {
+            code,
+            ctrl: event.modifiers.contains(KeyModifiers::CONTROL),
+            alt: event.modifiers.contains(KeyModifiers::ALT),
+        })
+    }
+}
+
+impl fmt::Display for KeyChord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.ctrl {
+            f.write_str("ctrl-")?;
+        }
+        if self.alt {
+            f.write_str("alt-")?;
+        }
+        match self.code {
+            ChordCode::Char(' ') => f.write_str("space"),
+            ChordCode::Char(c) => write!(f, "{c}"),
+            ChordCode::Named(name) => f.write_str(name),
+            ChordCode::F(n) => write!(f, "f{n}"),
+        }
+    }
+}
+
+/// Bindings by context, in the order of the chords (for stable help output).
+#[derive(Debug, Clone)]
+pub struct Keymap {
+    bindings: BTreeMap<Context, BTreeMap<KeyChord, String>>,
+}
+
+impl Keymap {
+    /// The embedded default; it is tested to parse, so this cannot fail at run time.
+    pub fn embedded() -> Keymap {
+        let mut keymap = Keymap {
+            bindings: BTreeMap::new(),
+        };
+        // A parse failure here is a build defect caught by `embedded_keymap_parses`.
+        if let Err(error) = keymap.layer(DEFAULT_KEYMAP, "the embedded keymap") {
+            tracing::error!(%error, "embedded keymap");
+        }
+        keymap
+    }
+
+    /// The default with the user's file on top, when it exists.
+    pub fn load(user_file: Option<&Path>) -> Result<Keymap, KeymapError> {
+        let mut keymap = Keymap::embedded();
+        if let Some(path) = user_file.filter(|p| p.exists()) {
+            let text = std::fs::read_to_string(path).map_err(|e| KeymapError::Read {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            })?;
+            keymap.layer(&text, &path.display().to_string())?;
+        }
+        Ok(keymap)
+    }
+
+    /// Adds (or with "none", removes) the bindings of one TOML text.
+    pub fn layer(&mut self, text: &str, origin: &str) -> Result<(), KeymapError> {
+        let invalid = |message: String| KeymapError::Invalid {
+            origin: origin.to_string(),
+            message,
+        };
+        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+            invalid(format!(
+                "{} (see assets/keymap.toml for the format)",
+                e.message()
+            ))
+        })?;
+        for (section, entries) in table {
+            let context = Context::parse(&section).ok_or_else(|| {
+                invalid(format!(
+                    "unknown section [{section}]; sections are {}",
+                    Context::ALL.map(Context::as_str).join(", ")
+                ))
+            })?;
+            let entries = entries
+                .as_table()
+                .ok_or_else(|| invalid(format!("[{section}] must be a table of key = action")))?;
+            for (key, action) in entries {
+                let chord = KeyChord::parse(key)
+                    .ok_or_else(|| invalid(format!("[{section}] `{key}` is not a key name")))?;
+                let name = action.as_str().ok_or_else(|| {
+                    invalid(format!("[{section}] `{key}` must name an action in quotes"))
+                })?;
+                let map = self.bindings.entry(context).or_default();
+                if name == "none" {
+                    map.remove(&chord);
+                    continue;
+                }
+                parse_action(name).ok_or_else(|| {
+                    invalid(format!(
+                        "[{section}] `{key}` = \"{name}\" is not an action; press ? in tfpilot for the list"
+                    ))
+                })?;
+                map.insert(chord, name.to_string());
+            }
+        }
+        Ok(())
+    }
+
+    /// The action a key means in `context` (falling back to `global` outside modal input).
+    pub fn action_for(&self, context: Context, key: &KeyEvent) -> Option<Action> {
+        let chord = KeyChord::from_event(key)?;
+        let lookup = |context: Context| {
+            self.bindings
+                .get(&context)
+                .and_then(|map| map.get(&chord))
+                .and_then(|name| parse_action(name))
+        };
+        lookup(context).or_else(|| {
+            context
+                .falls_back_to_global()
+                .then(|| lookup(Context::Global))
+                .flatten()
+        })
+    }
+
+    /// The keys bound to the action named `name` in `context` (own bindings first).
+    pub fn keys_for(&self, context: Context, name: &str) -> Vec<KeyChord> {
+        let mut keys: Vec<KeyChord> = Vec::new();
+        let mut contexts = vec![context];
+        if context.falls_back_to_global() {
+            contexts.push(Context::Global);
+        }
+        for context in contexts {
+            if let Some(map) = self.bindings.get(&context) {
+                for (chord, bound) in map {
+                    if bound == name && !keys.contains(chord) {
+                        keys.push(*chord);
+                    }
+                }
+            }
+        }
+        keys
+    }
+
+    /// `(keys, action name, description)` for every action bound in `context`, in key order.
+    pub fn describe(&self, context: Context) -> Vec<(String, String, &'static str)> {
+        let mut by_action: BTreeMap<String, Vec<KeyChord>> = BTreeMap::new();
+        let mut order: Vec<String> = Vec::new();
+        if let Some(map) = self.bindings.get(&context) {
+            for (chord, name) in map {
+                if !by_action.contains_key(name) {
+                    order.push(name.clone());
+                }
+                by_action.entry(name.clone()).or_default().push(*chord);
+            }
+        }
+        order
+            .into_iter()
+            .filter_map(|name| {
+                let action = parse_action(&name)?;
+                let keys = by_action
+                    .get(&name)?
+                    .iter()
+                    .map(|k| k.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                Some((keys, name, action.description()?))
+            })
+            .collect()
+    }
+}
+
+pub fn parse_action(name: &str) -> Option<Action> {
+    serde_json::from_value(serde_json::Value::String(name.to_string())).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(code: KeyCode, modifiers: KeyModifiers) -> KeyEvent {
+        KeyEvent::new(code, modifiers)
+    }
+
+    #[test]
+    fn embedded_keymap_parses() {
+        let mut keymap = Keymap {
+            bindings: BTreeMap::new(),
+        };
+        keymap
+            .layer(DEFAULT_KEYMAP, "embedded")
+            .expect("the embedded keymap parses");
+        assert!(keymap.bindings.len() >= 8);
+    }
+
+    #[test]
+    fn the_issue_keys_are_bound() {
+        let keymap = Keymap::embedded();
+        for (chord, name) in [
+            ("j", "move_down"),
+            ("k", "move_up"),
+            ("down", "move_down"),
+            ("up", "move_up"),
+            ("g", "top"),
+            ("G", "bottom"),
+            ("enter", "open"),
+            ("tab", "switch_pane"),
+            ("/", "filter"),
+            ("s", "filter_status"),
+            ("c", "create"),
+            ("e", "edit"),
+            ("p", "plan"),
+            ("a", "approve"),
+            ("m", "merge"),
+            ("A", "apply"),
+            ("D", "destroy"),
+            ("l", "plan_log"),
+        ] {
+            let chord = KeyChord::parse(chord).expect("valid chord");
+            assert_eq!(
+                keymap.bindings[&Context::Main]
+                    .get(&chord)
+                    .map(String::as_str),
+                Some(name),
+                "{chord}"
+            );
+        }
+        for (chord, name) in [
+            ("q", "quit"),
+            ("esc", "back"),
+            ("?", "help"),
+            (":", "palette"),
+            ("r", "refresh"),
+            ("i", "insights"),
+        ] {
+            let chord = KeyChord::parse(chord).expect("valid chord");
+            assert_eq!(
+                keymap.bindings[&Context::Global]
+                    .get(&chord)
+                    .map(String::as_str),
+                Some(name)
+            );
+        }
+    }
+
+    #[test]
+    fn lookups_fall_back_to_global_except_in_input() {
+        let keymap = Keymap::embedded();
+        let q = key(KeyCode::Char('q'), KeyModifiers::NONE);
+        assert!(matches!(
+            keymap.action_for(Context::Main, &q),
+            Some(Action::Quit)
+        ));
+        assert!(keymap.action_for(Context::Input, &q).is_none());
+        let shifted = key(KeyCode::Char('G'), KeyModifiers::SHIFT);
+        assert!(matches!(
+            keymap.action_for(Context::Main, &shifted),
+            Some(Action::Bottom)
+        ));
+        let ctrl_c = key(KeyCode::Char('c'), KeyModifiers::CONTROL);
+        assert!(matches!(
+            keymap.action_for(Context::Main, &ctrl_c),
+            Some(Action::Quit)
+        ));
+    }
+
+    #[test]
+    fn user_layer_overrides_and_unbinds() {
+        let mut keymap = Keymap::embedded();
+        keymap
+            .layer("[main]\n\"J\" = \"move_down\"\n\"D\" = \"none\"\n", "user")
+            .expect("valid user keymap");
+        let shifted_j = key(KeyCode::Char('J'), KeyModifiers::SHIFT);
+        assert!(matches!(
+            keymap.action_for(Context::Main, &shifted_j),
+            Some(Action::MoveDown)
+        ));
+        let destroy = key(KeyCode::Char('D'), KeyModifiers::SHIFT);
+        assert!(keymap.action_for(Context::Main, &destroy).is_none());
+    }
+
+    #[test]
+    fn bad_user_files_say_what_is_wrong() {
+        let mut keymap = Keymap::embedded();
+        let error = keymap
+            .layer("[main]\n\"j\" = \"fly\"\n", "keymap.toml")
+            .expect_err("unknown action");
+        assert!(
+            error.to_string().contains("\"fly\" is not an action"),
+            "{error}"
+        );
+        let error = keymap
+            .layer("[sidebar]\n\"j\" = \"quit\"\n", "keymap.toml")
+            .expect_err("unknown section");
+        assert!(
+            error.to_string().contains("unknown section [sidebar]"),
+            "{error}"
+        );
+        let error = keymap
+            .layer("[main]\n\"hyper-j\" = \"quit\"\n", "keymap.toml")
+            .expect_err("unknown key");
+        assert!(error.to_string().contains("not a key name"), "{error}");
+    }
+
+    #[test]
+    fn chords_print_as_they_parse() {
+        for text in [
+            "j", "G", "ctrl-d", "enter", "space", "f5", "alt-x", "pagedown",
+        ] {
+            let chord = KeyChord::parse(text).expect("valid");
+            assert_eq!(chord.to_string(), text);
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! The dashboard (DESIGN section 2): one `Action` enum, `update` without I/O, `render` without
+//! mutation, effects as tokio tasks reporting back over a channel, and one loop selecting over
+//! terminal events, that channel and a tick, drawing only when something changed.
+
+pub mod action;
+pub mod effect;
+pub mod executor;
+pub mod keymap;
+pub mod plan;
+pub mod state;
+pub mod terminal;
+pub mod theme;
+pub mod update;
+pub mod view;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+use crossterm::event::{Event, EventStream};
+use futures::StreamExt;
+use tokio::sync::mpsc;
+
+use crate::domain::{PollIntervals, Timestamp};
+use crate::engine::{Engine, PollEvent, Poller, PollerConfig};
+use action::Action;
+use executor::Executor;
+use keymap::Keymap;
+use state::{SessionInfo, State};
+use terminal::TerminalGuard;
+use theme::Theme;
+
+/// How often the clock ticks (spinners, toasts, ages, the selection debounce).
+const TICK: Duration = Duration::from_millis(250);
+
+pub struct DashboardOptions {
+    pub engine: Engine,
+    pub session: SessionInfo,
+    pub intervals: PollIntervals,
+    pub keymap: Keymap,
+    pub theme: Theme,
+    pub mouse: bool,
+    pub bell: bool,
+    /// Where the request listing is cached between runs (a warm start lists without GETs).
+    pub list_cache: Option<PathBuf>,
+}
+
+/// Runs the dashboard until the user quits (or SIGTERM/SIGHUP arrives).
+pub async fn run(options: DashboardOptions) -> Result<()> {
+    let DashboardOptions {
+        engine,
+        session,
+        intervals,
+        keymap,
+        theme,
+        mouse,
+        bell,
+        list_cache,
+    } = options;
+    let now = engine.now();
+    let mut state = State::new(
+        session,
+        Arc::new(engine.team().clone()),
+        Arc::new(keymap),
+        now,
+    );
+    state.mouse = mouse;
+    state.bell = bell;
+
+    let (actions, mut inbox) = mpsc::unbounded_channel::<Action>();
+    let (nudges, nudge_inbox) = mpsc::unbounded_channel();
+    let focused = Arc::new(AtomicBool::new(true));
+    let (poll_events, mut poll_inbox) = mpsc::channel::<PollEvent>(256);
+    let poller = Poller::new(
+        engine.clone(),
+        PollerConfig {
+            intervals,
+            focused: focused.clone(),
+            list_cache,
+            ..PollerConfig::default()
+        },
+    )
+    .with_nudges(nudge_inbox);
+    let mut background = vec![tokio::spawn(poller.run(poll_events))];
+    let forward = actions.clone();
+    background.push(tokio::spawn(async move {
+        while let Some(event) = poll_inbox.recv().await {
+            if forward.send(Action::Poll(event)).is_err() {
+                return;
+            }
+        }
+    }));
+    let mut budget = engine.github().transport().budget();
+    let forward = actions.clone();
+    background.push(tokio::spawn(async move {
+        while budget.changed().await.is_ok() {
+            let latest = budget.borrow_and_update().clone();
+            if let Some(latest) = latest
+                && forward.send(Action::RateBudget(latest)).is_err()
+            {
+                return;
+            }
+        }
+    }));
+    let executor = Executor::new(engine, actions, nudges, focused);
+
+    let result = event_loop(&mut state, &theme, &executor, &mut inbox, mouse).await;
+    for task in background {
+        task.abort();
+    }
+    result
+}
+
+async fn event_loop(
+    state: &mut State,
+    theme: &Theme,
+    executor: &Executor,
+    inbox: &mut mpsc::UnboundedReceiver<Action>,
+    mouse: bool,
+) -> Result<()> {
+    let (_guard, mut terminal) = TerminalGuard::enter(mouse).context("setting up the terminal")?;
+    let size = terminal.size().context("reading the terminal size")?;
+    state.width = size.width;
+    state.height = size.height;
+    let mut terminal_events = EventStream::new();
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let (_stop_sender, mut stop) = stop_signals();
+    loop {
+        if state.dirty {
+            terminal
+                .draw(|frame| view::render(state, theme, frame))
+                .context("drawing")?;
+            state.dirty = false;
+        }
+        if state.quit {
+            return Ok(());
+        }
+        let action = tokio::select! {
+            event = terminal_events.next() => match event {
+                Some(Ok(event)) => translate(event),
+                Some(Err(error)) => return Err(error).context("reading the terminal"),
+                // The terminal went away: nothing left to draw on.
+                None => return Ok(()),
+            },
+            Some(action) = inbox.recv() => Some(action),
+            _ = tick.tick() => Some(Action::Tick(Timestamp(chrono::Utc::now()))),
+            _ = stop.recv() => {
+                state.quit = true;
+                None
+            }
+        };
+        if let Some(action) = action {
+            dispatch(state, executor, action);
+        }
+        // Whatever else has arrived is applied before the next frame.
+        while let Ok(action) = inbox.try_recv() {
+            dispatch(state, executor, action);
+        }
+    }
+}
+
+fn dispatch(state: &mut State, executor: &Executor, action: Action) {
+    for effect in update::update(state, action) {
+        executor.run(effect);
+    }
+}
+
+fn translate(event: Event) -> Option<Action> {
+    Some(match event {
+        Event::Key(key) => Action::Key(key),
+        Event::Mouse(mouse) => Action::Mouse(mouse),
+        Event::Resize(width, height) => Action::Resize { width, height },
+        Event::FocusGained => Action::FocusChanged(true),
+        Event::FocusLost => Action::FocusChanged(false),
+        Event::Paste(text) => Action::Paste(text),
+    })
+}
+
+/// SIGTERM and SIGHUP end the dashboard like `q` does (so the terminal is restored).
+/// The sender is returned so the caller keeps `recv` waiting for as long as it needs.
+fn stop_signals() -> (mpsc::UnboundedSender<()>, mpsc::UnboundedReceiver<()>) {
+    let (sender, receiver) = mpsc::unbounded_channel();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        for kind in [SignalKind::terminate(), SignalKind::hangup()] {
+            if let Ok(mut stream) = signal(kind) {
+                let sender = sender.clone();
+                tokio::spawn(async move {
+                    while stream.recv().await.is_some() {
+                        if sender.send(()).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        }
+    }
+    (sender, receiver)
+}

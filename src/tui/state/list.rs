@@ -1,0 +1,372 @@
+//! The request list: every row the store holds, the filters and the sort, and which rows are
+//! visible. Filtering and sorting happen when something changes, never per frame, so drawing
+//! 10,000 rows costs what drawing the visible ones costs.
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::domain::{Request, Status, Timestamp, derive_status};
+use crate::store::ListedRequest;
+
+/// One request as the list shows it; everything derived once, when the document arrives.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub id: String,
+    /// `None` when the document could not be read; `problem` says why.
+    pub request: Option<Arc<Request>>,
+    pub problem: Option<String>,
+    pub status: Option<Status>,
+    pub lock_holder: Option<String>,
+    /// Lowercased text the `/` filter matches against.
+    haystack: String,
+}
+
+impl Row {
+    pub fn readable(request: Arc<Request>) -> Row {
+        let status = derive_status(&request);
+        let lock_holder = request.lock.as_ref().map(|lock| lock.holder.clone());
+        let haystack = format!(
+            "{} {}/{} {} {} {} {}",
+            request.id,
+            request.project,
+            request.environment,
+            request.module,
+            request.requested_by,
+            status.as_str(),
+            lock_holder.as_deref().unwrap_or("")
+        )
+        .to_lowercase();
+        Row {
+            id: request.id.clone(),
+            request: Some(request),
+            problem: None,
+            status: Some(status),
+            lock_holder,
+            haystack,
+        }
+    }
+
+    pub fn unreadable(id: String, problem: String) -> Row {
+        Row {
+            haystack: id.to_lowercase(),
+            id,
+            request: None,
+            problem: Some(problem),
+            status: None,
+            lock_holder: None,
+        }
+    }
+
+    fn from_listing(entry: &ListedRequest) -> Row {
+        match &entry.outcome {
+            Ok(request) => Row::readable(request.clone()),
+            Err(error) => Row::unreadable(entry.id.clone(), error.to_string()),
+        }
+    }
+
+    pub fn created_at(&self) -> Option<Timestamp> {
+        self.request.as_ref().map(|r| r.created_at)
+    }
+
+    fn text(&self, key: SortKey) -> &str {
+        let Some(request) = &self.request else {
+            return "";
+        };
+        match key {
+            SortKey::Project => &request.project,
+            SortKey::Environment => &request.environment,
+            SortKey::Module => &request.module,
+            SortKey::Requester => &request.requested_by,
+            _ => &self.id,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    Created,
+    Updated,
+    Status,
+    Id,
+    Project,
+    Environment,
+    Module,
+    Requester,
+}
+
+impl SortKey {
+    const CYCLE: [SortKey; 8] = [
+        SortKey::Created,
+        SortKey::Updated,
+        SortKey::Status,
+        SortKey::Id,
+        SortKey::Project,
+        SortKey::Environment,
+        SortKey::Module,
+        SortKey::Requester,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            SortKey::Created => "age",
+            SortKey::Updated => "updated",
+            SortKey::Status => "status",
+            SortKey::Id => "id",
+            SortKey::Project => "project",
+            SortKey::Environment => "env",
+            SortKey::Module => "module",
+            SortKey::Requester => "requester",
+        }
+    }
+
+    pub fn next(self) -> SortKey {
+        let at = SortKey::CYCLE.iter().position(|k| *k == self).unwrap_or(0);
+        SortKey::CYCLE[(at + 1) % SortKey::CYCLE.len()]
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    pub text: String,
+    pub status: Option<Status>,
+    pub environment: Option<String>,
+}
+
+impl Filter {
+    pub fn is_empty(&self) -> bool {
+        self.text.is_empty() && self.status.is_none() && self.environment.is_none()
+    }
+
+    fn matches(&self, row: &Row) -> bool {
+        if let Some(status) = self.status
+            && row.status != Some(status)
+        {
+            return false;
+        }
+        if let Some(environment) = &self.environment
+            && row.request.as_ref().map(|r| &r.environment) != Some(environment)
+        {
+            return false;
+        }
+        self.text.is_empty()
+            || self
+                .text
+                .to_lowercase()
+                .split_whitespace()
+                .all(|word| row.haystack.contains(word))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ListState {
+    rows: Vec<Row>,
+    by_id: HashMap<String, usize>,
+    /// Indexes into `rows`: the filtered rows in sort order.
+    visible: Vec<usize>,
+    /// Position in `visible`.
+    pub selected: usize,
+    /// The first visible row drawn.
+    pub offset: usize,
+    pub filter: Filter,
+    pub sort: SortKey,
+    /// Newest (or largest) first.
+    pub descending: bool,
+    /// The store was listed at least once.
+    pub loaded: bool,
+}
+
+impl Default for ListState {
+    fn default() -> Self {
+        ListState {
+            rows: Vec::new(),
+            by_id: HashMap::new(),
+            visible: Vec::new(),
+            selected: 0,
+            offset: 0,
+            filter: Filter::default(),
+            sort: SortKey::Created,
+            descending: true,
+            loaded: false,
+        }
+    }
+}
+
+impl ListState {
+    pub fn total(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn visible_len(&self) -> usize {
+        self.visible.len()
+    }
+
+    /// The visible rows from `start`, at most `count` of them.
+    pub fn window(&self, start: usize, count: usize) -> impl Iterator<Item = &Row> {
+        self.visible
+            .iter()
+            .skip(start)
+            .take(count)
+            .map(|index| &self.rows[*index])
+    }
+
+    pub fn selected_row(&self) -> Option<&Row> {
+        self.visible
+            .get(self.selected)
+            .map(|index| &self.rows[*index])
+    }
+
+    pub fn selected_id(&self) -> Option<&str> {
+        self.selected_row().map(|row| row.id.as_str())
+    }
+
+    pub fn row(&self, id: &str) -> Option<&Row> {
+        self.by_id.get(id).map(|index| &self.rows[*index])
+    }
+
+    pub fn rows(&self) -> impl Iterator<Item = &Row> {
+        self.rows.iter()
+    }
+
+    /// Replaces every row with a fresh listing, keeping the selection on the same request.
+    pub fn replace_all(&mut self, entries: &[ListedRequest]) {
+        let keep = self.selected_id().map(str::to_string);
+        self.rows = entries.iter().map(Row::from_listing).collect();
+        self.by_id = self
+            .rows
+            .iter()
+            .enumerate()
+            .map(|(index, row)| (row.id.clone(), index))
+            .collect();
+        self.loaded = true;
+        self.refilter(keep.as_deref());
+    }
+
+    /// Puts one request's newer document in place (or adds it). Returns the status it had.
+    pub fn upsert(&mut self, request: Arc<Request>) -> Option<Status> {
+        let keep = self.selected_id().map(str::to_string);
+        let row = Row::readable(request);
+        let before = match self.by_id.get(&row.id) {
+            Some(index) => {
+                let old = std::mem::replace(&mut self.rows[*index], row);
+                old.status
+            }
+            None => {
+                self.by_id.insert(row.id.clone(), self.rows.len());
+                self.rows.push(row);
+                None
+            }
+        };
+        self.refilter(keep.as_deref());
+        before
+    }
+
+    /// Recomputes the visible rows after a filter, sort or data change; the selection stays
+    /// on `keep` while it is visible.
+    pub fn refilter(&mut self, keep: Option<&str>) {
+        let filter = &self.filter;
+        let mut visible: Vec<usize> = (0..self.rows.len())
+            .filter(|index| filter.matches(&self.rows[*index]))
+            .collect();
+        let rows = &self.rows;
+        let key = self.sort;
+        visible.sort_by(|a, b| {
+            let ordering =
+                compare(&rows[*a], &rows[*b], key).then_with(|| rows[*a].id.cmp(&rows[*b].id));
+            if self.descending {
+                ordering.reverse()
+            } else {
+                ordering
+            }
+        });
+        self.visible = visible;
+        self.selected = keep
+            .and_then(|id| {
+                self.visible
+                    .iter()
+                    .position(|index| self.rows[*index].id == id)
+            })
+            .unwrap_or_else(|| self.selected.min(self.visible.len().saturating_sub(1)));
+    }
+
+    pub fn set_filter(&mut self, filter: Filter) {
+        let keep = self.selected_id().map(str::to_string);
+        self.filter = filter;
+        self.refilter(keep.as_deref());
+    }
+
+    pub fn set_sort(&mut self, key: SortKey, descending: bool) {
+        let keep = self.selected_id().map(str::to_string);
+        self.sort = key;
+        self.descending = descending;
+        self.refilter(keep.as_deref());
+    }
+
+    /// Moves the selection by `delta` rows (clamped) and keeps it inside a `height`-row window.
+    pub fn move_by(&mut self, delta: isize, height: usize) {
+        if self.visible.is_empty() {
+            self.selected = 0;
+            self.offset = 0;
+            return;
+        }
+        let last = self.visible.len() - 1;
+        self.selected = self.selected.saturating_add_signed(delta).min(last);
+        self.scroll_into_view(height);
+    }
+
+    pub fn select_index(&mut self, index: usize, height: usize) {
+        self.selected = index.min(self.visible.len().saturating_sub(1));
+        self.scroll_into_view(height);
+    }
+
+    pub fn scroll_into_view(&mut self, height: usize) {
+        let height = height.max(1);
+        if self.selected < self.offset {
+            self.offset = self.selected;
+        } else if self.selected >= self.offset + height {
+            self.offset = self.selected + 1 - height;
+        }
+        let max_offset = self.visible.len().saturating_sub(height);
+        self.offset = self.offset.min(max_offset);
+    }
+
+    /// The environments present, for the environment filter.
+    pub fn environments(&self) -> Vec<String> {
+        let mut environments: Vec<String> = self
+            .rows
+            .iter()
+            .filter_map(|row| row.request.as_ref().map(|r| r.environment.clone()))
+            .collect();
+        environments.sort();
+        environments.dedup();
+        environments
+    }
+
+    /// How many rows are in each status (unfiltered), for the status filter.
+    pub fn status_counts(&self) -> Vec<(Status, usize)> {
+        Status::ALL
+            .into_iter()
+            .map(|status| {
+                let count = self
+                    .rows
+                    .iter()
+                    .filter(|r| r.status == Some(status))
+                    .count();
+                (status, count)
+            })
+            .collect()
+    }
+}
+
+fn compare(a: &Row, b: &Row, key: SortKey) -> Ordering {
+    match key {
+        SortKey::Created => a.created_at().cmp(&b.created_at()),
+        SortKey::Updated => {
+            let updated = |row: &Row| row.request.as_ref().map(|r| r.updated_at);
+            updated(a).cmp(&updated(b))
+        }
+        SortKey::Status => a.status.cmp(&b.status),
+        SortKey::Id => a.id.cmp(&b.id),
+        other => a.text(other).cmp(b.text(other)),
+    }
+}

@@ -1,0 +1,218 @@
+//! The dashboard's state, split by view: the list, the detail pane, the plan view, the modal
+//! stack, toasts. `update` changes it; views only read it.
+
+pub mod list;
+pub mod modal;
+pub mod plan;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use crate::domain::access::Role;
+use crate::domain::operation::Operation;
+use crate::domain::{Insights, Status, Timestamp, compute_insights};
+use crate::github::RateBudget;
+use crate::store::{EventEntry, TeamConfig};
+
+use super::keymap::{Context, Keymap};
+use list::ListState;
+use modal::Modal;
+use plan::PlanView;
+
+/// Who is looking at what: fixed for the session, shown in the header.
+#[derive(Debug, Clone)]
+pub struct SessionInfo {
+    pub store: String,
+    pub github: String,
+    pub user: String,
+    pub role: Role,
+    pub sandbox: bool,
+}
+
+/// How the background sync is doing, for the header.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum SyncState {
+    #[default]
+    Starting,
+    Ok {
+        at: Timestamp,
+    },
+    BackingOff {
+        until: Option<Timestamp>,
+    },
+    Failing {
+        message: String,
+        at: Timestamp,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screen {
+    Main,
+    Plan,
+    Insights,
+    Events,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pane {
+    List,
+    Detail,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ToastKind {
+    Success,
+    Info,
+    Error,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Toast {
+    pub kind: ToastKind,
+    pub text: String,
+    pub until: Timestamp,
+}
+
+/// A request's audit events, as far as they have been read.
+#[derive(Debug, Clone)]
+pub enum Loadable<T> {
+    Loading,
+    Loaded(T),
+    Failed(String),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct DetailState {
+    pub scroll: u16,
+    pub events: HashMap<String, Loadable<Arc<Vec<EventEntry>>>>,
+    /// The selection whose events are read once it has rested a moment, and since when.
+    pub pending: Option<(String, Timestamp)>,
+}
+
+/// Scroll position of a full-screen text view (insights, events, help).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Scroll {
+    pub offset: usize,
+}
+
+pub struct State {
+    pub session: SessionInfo,
+    pub team: Arc<TeamConfig>,
+    pub keymap: Arc<Keymap>,
+    pub sync: SyncState,
+    pub rate: Option<RateBudget>,
+    pub list: ListState,
+    pub detail: DetailState,
+    pub plan: Option<PlanView>,
+    pub screen: Screen,
+    pub pane: Pane,
+    pub modals: Vec<Modal>,
+    pub toasts: Vec<Toast>,
+    /// Operations started from this screen and not yet answered, by request id.
+    pub in_flight: BTreeMap<String, Operation>,
+    /// Requests whose runs the user started here: a bell rings when they conclude.
+    pub watched: BTreeMap<String, Status>,
+    pub bell: bool,
+    pub focused: bool,
+    pub mouse: bool,
+    pub now: Timestamp,
+    pub spinner: usize,
+    pub width: u16,
+    pub height: u16,
+    pub view_scroll: Scroll,
+    /// Counted when the insights page opens and whenever the list changes under it.
+    pub insights: Option<Insights>,
+    pub quit: bool,
+    /// `q` was pressed once while operations ran; the next `q` quits.
+    pub quit_armed: bool,
+    /// Something visible changed since the last frame.
+    pub dirty: bool,
+}
+
+impl State {
+    pub fn new(
+        session: SessionInfo,
+        team: Arc<TeamConfig>,
+        keymap: Arc<Keymap>,
+        now: Timestamp,
+    ) -> State {
+        State {
+            session,
+            team,
+            keymap,
+            sync: SyncState::Starting,
+            rate: None,
+            list: ListState::default(),
+            detail: DetailState::default(),
+            plan: None,
+            screen: Screen::Main,
+            pane: Pane::List,
+            modals: Vec::new(),
+            toasts: Vec::new(),
+            in_flight: BTreeMap::new(),
+            watched: BTreeMap::new(),
+            bell: false,
+            focused: true,
+            mouse: false,
+            now,
+            spinner: 0,
+            width: 80,
+            height: 24,
+            view_scroll: Scroll::default(),
+            insights: None,
+            quit: false,
+            quit_armed: false,
+            dirty: true,
+        }
+    }
+
+    /// Which key table applies now: the top modal's, else the screen's.
+    pub fn context(&self) -> Context {
+        match self.modals.last() {
+            Some(modal) => modal.context(),
+            None => match self.screen {
+                Screen::Main => Context::Main,
+                Screen::Plan => Context::Plan,
+                Screen::Insights => Context::Insights,
+                Screen::Events => Context::Events,
+            },
+        }
+    }
+
+    pub fn toast(&mut self, kind: ToastKind, text: impl Into<String>) {
+        let seconds = match kind {
+            ToastKind::Error => 8,
+            _ => 4,
+        };
+        self.toasts.push(Toast {
+            kind,
+            text: text.into(),
+            until: Timestamp(self.now.0 + chrono::Duration::seconds(seconds)),
+        });
+        // A burst of results shows the newest few.
+        if self.toasts.len() > 4 {
+            self.toasts.remove(0);
+        }
+    }
+
+    /// Counts the insights again from every readable row.
+    pub fn count_insights(&mut self) {
+        let requests: Vec<&crate::domain::Request> = self
+            .list
+            .rows()
+            .filter_map(|row| row.request.as_deref())
+            .collect();
+        self.insights = Some(compute_insights(requests, self.now));
+    }
+
+    /// Rows the list shows at the current terminal size.
+    pub fn list_height(&self) -> usize {
+        super::view::layout::list_rows(self.width, self.height)
+    }
+
+    /// Lines the full-screen views (plan, events, insights) show.
+    pub fn page_height(&self) -> usize {
+        super::view::layout::page_rows(self.height)
+    }
+}

@@ -1,0 +1,110 @@
+//! Modals are data: a stack in the state. The top one takes the keys and is drawn last.
+
+use nucleo_matcher::pattern::{CaseMatching, Normalization, Pattern};
+use nucleo_matcher::{Config, Matcher};
+
+use crate::domain::Status;
+use crate::domain::operation::Operation;
+
+use super::super::action::Action;
+use super::super::keymap::Context;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Modal {
+    Help {
+        scroll: usize,
+    },
+    Palette {
+        query: String,
+        selected: usize,
+    },
+    /// A one-line text field that applies as it is typed (the list filter, plan search).
+    Prompt {
+        purpose: PromptPurpose,
+        input: String,
+        /// What to restore on cancel.
+        previous: String,
+    },
+    Picker {
+        purpose: PickerPurpose,
+        options: Vec<PickerOption>,
+        selected: usize,
+    },
+    Confirm(Confirmation),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PromptPurpose {
+    Filter,
+    Search,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PickerPurpose {
+    Status,
+    Environment,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PickerOption {
+    pub label: String,
+    /// `None` is "any" (clears that filter).
+    pub value: Option<String>,
+}
+
+/// "Are you sure?" for merge, apply, destroy and cleanup; a prod destroy also wants the
+/// request id typed, so no stray key press can destroy production.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Confirmation {
+    pub id: String,
+    pub operation: Operation,
+    pub title: String,
+    pub lines: Vec<String>,
+    /// `Some` when the id must be typed: what has been typed so far.
+    pub typed: Option<String>,
+    pub status: Option<Status>,
+}
+
+impl Confirmation {
+    pub fn satisfied(&self) -> bool {
+        self.typed.as_deref().is_none_or(|typed| typed == self.id)
+    }
+}
+
+impl Modal {
+    pub fn context(&self) -> Context {
+        match self {
+            Modal::Help { .. } => Context::Help,
+            Modal::Confirm(confirmation) if confirmation.typed.is_none() => Context::Confirm,
+            _ => Context::Input,
+        }
+    }
+}
+
+/// The palette's entries for `query`: every palette action when empty, else the fuzzy matches
+/// on "name description", best first.
+pub fn palette_matches(query: &str) -> Vec<Action> {
+    let entries: Vec<(Action, String)> = Action::PALETTE
+        .into_iter()
+        .filter_map(|action| {
+            let text = format!("{} {}", action.name()?, action.description()?);
+            Some((action, text))
+        })
+        .collect();
+    if query.trim().is_empty() {
+        return entries.into_iter().map(|(action, _)| action).collect();
+    }
+    let mut matcher = Matcher::new(Config::DEFAULT);
+    let pattern = Pattern::parse(query, CaseMatching::Ignore, Normalization::Smart);
+    let texts: Vec<&str> = entries.iter().map(|(_, text)| text.as_str()).collect();
+    let ranked = pattern.match_list(texts, &mut matcher);
+    ranked
+        .into_iter()
+        .filter_map(|(text, _)| {
+            entries
+                .iter()
+                .find(|(_, candidate)| candidate == text)
+                .map(|(action, _)| action.clone())
+        })
+        .collect()
+}

@@ -1,0 +1,233 @@
+//! The plan / log view: which document, which blocks are folded, where the search is, whether
+//! the view follows a running log.
+
+use std::sync::Arc;
+
+use super::Loadable;
+use crate::tui::plan::document::PlanDocument;
+
+/// A row on screen: a line of the document, or a folded block standing for several.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DisplayRow {
+    pub line: usize,
+    /// Lines hidden under this header (0 when unfolded or not a header).
+    pub hidden: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct PlanView {
+    pub id: String,
+    /// What is shown: "plan (run 12)", "apply log (run 14)".
+    pub title: String,
+    /// Where the text comes from (a store key or `run:<id>`), so a stale answer is dropped.
+    pub source: String,
+    pub document: Loadable<Arc<PlanDocument>>,
+    /// One flag per resource block of the document.
+    pub folded: Vec<bool>,
+    pub rows: Vec<DisplayRow>,
+    /// First row drawn.
+    pub scroll: usize,
+    pub search: String,
+    /// Document lines matching the search.
+    pub matches: Vec<usize>,
+    pub current_match: Option<usize>,
+    /// Tail the log while its run is in progress.
+    pub follow: bool,
+    pub running: bool,
+}
+
+impl PlanView {
+    pub fn loading(id: &str, title: String, source: String, follow: bool) -> PlanView {
+        PlanView {
+            id: id.to_string(),
+            title,
+            source,
+            document: Loadable::Loading,
+            folded: Vec::new(),
+            rows: Vec::new(),
+            scroll: 0,
+            search: String::new(),
+            matches: Vec::new(),
+            current_match: None,
+            follow,
+            running: follow,
+        }
+    }
+
+    pub fn document(&self) -> Option<&PlanDocument> {
+        match &self.document {
+            Loadable::Loaded(document) => Some(document),
+            _ => None,
+        }
+    }
+
+    /// Shows a freshly loaded document: risky blocks unfolded, the rest folded (a log that is
+    /// being followed shows everything).
+    pub fn set_document(&mut self, document: Arc<PlanDocument>, running: bool, height: usize) {
+        let same_shape = self
+            .document()
+            .is_some_and(|old| old.resources.len() == document.resources.len());
+        if !same_shape {
+            self.folded = document
+                .resources
+                .iter()
+                .map(|block| !self.follow && !block.action.is_risky())
+                .collect();
+        }
+        self.document = Loadable::Loaded(document);
+        self.running = running;
+        self.rebuild_rows();
+        self.refresh_matches();
+        if self.follow {
+            self.scroll = self.rows.len().saturating_sub(height);
+        } else {
+            self.clamp(height);
+        }
+    }
+
+    pub fn rebuild_rows(&mut self) {
+        let Some(document) = self.document() else {
+            self.rows.clear();
+            return;
+        };
+        let mut rows = Vec::with_capacity(document.lines.len());
+        let mut blocks = document.resources.iter().zip(&self.folded).peekable();
+        let mut line = 0;
+        while line < document.lines.len() {
+            while blocks.peek().is_some_and(|(block, _)| block.start < line) {
+                blocks.next();
+            }
+            match blocks.peek() {
+                Some((block, folded)) if block.start == line && **folded => {
+                    rows.push(DisplayRow {
+                        line,
+                        hidden: block.end - block.start - 1,
+                    });
+                    line = block.end;
+                }
+                _ => {
+                    rows.push(DisplayRow { line, hidden: 0 });
+                    line += 1;
+                }
+            }
+        }
+        self.rows = rows;
+    }
+
+    pub fn clamp(&mut self, height: usize) {
+        self.scroll = self
+            .scroll
+            .min(self.rows.len().saturating_sub(height.max(1)));
+    }
+
+    pub fn scroll_by(&mut self, delta: isize, height: usize) {
+        self.scroll = self.scroll.saturating_add_signed(delta);
+        self.clamp(height);
+        if delta < 0 {
+            self.follow = false;
+        }
+    }
+
+    /// The block whose header is at, or which contains, the top row on screen.
+    fn block_at_top(&self) -> Option<usize> {
+        let document = self.document()?;
+        let line = self.rows.get(self.scroll)?.line;
+        document
+            .resources
+            .iter()
+            .position(|block| block.start <= line && line < block.end)
+    }
+
+    /// Folds or unfolds the block at the top of the view.
+    pub fn toggle_fold(&mut self, height: usize) {
+        let Some(block) = self.block_at_top() else {
+            return;
+        };
+        self.folded[block] = !self.folded[block];
+        let start = self.document().map(|d| d.resources[block].start);
+        self.rebuild_rows();
+        if let Some(start) = start {
+            self.scroll_to_line(start, height);
+        }
+    }
+
+    pub fn fold_all(&mut self, folded: bool, height: usize) {
+        let top = self.rows.get(self.scroll).map(|row| row.line);
+        self.folded.iter_mut().for_each(|flag| *flag = folded);
+        self.rebuild_rows();
+        if let Some(top) = top {
+            self.scroll_to_line(top, height);
+        }
+    }
+
+    /// Scrolls so `line` (or the folded block holding it) is the top row.
+    pub fn scroll_to_line(&mut self, line: usize, height: usize) {
+        let row = self
+            .rows
+            .iter()
+            .rposition(|row| row.line <= line)
+            .unwrap_or(0);
+        self.scroll = row;
+        self.clamp(height);
+    }
+
+    pub fn set_search(&mut self, search: String) {
+        self.search = search;
+        self.refresh_matches();
+    }
+
+    fn refresh_matches(&mut self) {
+        let needle = self.search.to_lowercase();
+        self.matches = match self.document() {
+            Some(document) if !needle.is_empty() => document
+                .lines
+                .iter()
+                .enumerate()
+                .filter(|(_, line)| line.text.to_lowercase().contains(&needle))
+                .map(|(index, _)| index)
+                .collect(),
+            _ => Vec::new(),
+        };
+        self.current_match = self
+            .current_match
+            .filter(|current| *current < self.matches.len());
+    }
+
+    /// Jumps to the next (or previous) match, unfolding the block it is in.
+    pub fn jump(&mut self, forward: bool, height: usize) -> bool {
+        if self.matches.is_empty() {
+            return false;
+        }
+        let count = self.matches.len();
+        let next = match self.current_match {
+            None => {
+                let top = self.rows.get(self.scroll).map_or(0, |row| row.line);
+                let after = self.matches.iter().position(|line| *line >= top);
+                if forward {
+                    after.unwrap_or(0)
+                } else {
+                    after.map_or(count - 1, |at| (at + count - 1) % count)
+                }
+            }
+            Some(current) if forward => (current + 1) % count,
+            Some(current) => (current + count - 1) % count,
+        };
+        self.current_match = Some(next);
+        let line = self.matches[next];
+        let holder = self.document().and_then(|document| {
+            document
+                .resources
+                .iter()
+                .position(|block| block.start < line && line < block.end)
+        });
+        if let Some(block) = holder
+            && self.folded[block]
+        {
+            self.folded[block] = false;
+            self.rebuild_rows();
+        }
+        self.follow = false;
+        self.scroll_to_line(line.saturating_sub(height / 3), height);
+        true
+    }
+}

@@ -1,0 +1,352 @@
+//! The list and detail screen: moving, filtering, sorting, and asking for operations.
+
+use std::time::Duration;
+
+use crate::domain::Request;
+use crate::domain::access::{Decision, Subject};
+use crate::domain::operation::{Operation, Readiness, readiness};
+use crate::engine::Nudge;
+
+use super::super::action::Action;
+use super::super::effect::{Effect, LogSource, log_source};
+use super::super::state::modal::{Confirmation, Modal, PickerOption, PickerPurpose, PromptPurpose};
+use super::super::state::plan::PlanView;
+use super::super::state::{Loadable, Pane, Screen, State, ToastKind};
+
+pub fn on_command(state: &mut State, action: Action) -> Vec<Effect> {
+    let rows = state.list_height();
+    match action {
+        Action::MoveDown => return move_or_scroll(state, 1),
+        Action::MoveUp => return move_or_scroll(state, -1),
+        Action::PageDown => return move_or_scroll(state, rows as isize),
+        Action::PageUp => return move_or_scroll(state, -(rows as isize)),
+        Action::Top => {
+            state.list.select_index(0, rows);
+            return selection_changed(state);
+        }
+        Action::Bottom => {
+            state.list.select_index(usize::MAX, rows);
+            return selection_changed(state);
+        }
+        Action::SwitchPane => {
+            state.pane = match state.pane {
+                Pane::List => Pane::Detail,
+                Pane::Detail => Pane::List,
+            };
+        }
+        Action::Open | Action::PlanLog => return open_log(state),
+        Action::Events => {
+            state.screen = Screen::Events;
+            state.view_scroll = Default::default();
+            return load_events_now(state);
+        }
+        Action::Filter => {
+            let text = state.list.filter.text.clone();
+            state.modals.push(Modal::Prompt {
+                purpose: PromptPurpose::Filter,
+                input: text.clone(),
+                previous: text,
+            });
+        }
+        Action::FilterStatus => {
+            let mut options = vec![PickerOption {
+                label: "any status".into(),
+                value: None,
+            }];
+            options.extend(
+                state
+                    .list
+                    .status_counts()
+                    .into_iter()
+                    .map(|(status, count)| PickerOption {
+                        label: format!("{} {} ({count})", status.symbol(), status.as_str()),
+                        value: Some(status.as_str().to_string()),
+                    }),
+            );
+            let current = state.list.filter.status.map(|s| s.as_str().to_string());
+            push_picker(state, PickerPurpose::Status, options, current);
+        }
+        Action::FilterEnvironment => {
+            let mut options = vec![PickerOption {
+                label: "any environment".into(),
+                value: None,
+            }];
+            options.extend(
+                state
+                    .list
+                    .environments()
+                    .into_iter()
+                    .map(|environment| PickerOption {
+                        label: environment.clone(),
+                        value: Some(environment),
+                    }),
+            );
+            let current = state.list.filter.environment.clone();
+            push_picker(state, PickerPurpose::Environment, options, current);
+        }
+        Action::ClearFilters => {
+            state.list.set_filter(Default::default());
+            return selection_changed(state);
+        }
+        Action::Sort => {
+            let key = state.list.sort.next();
+            state.list.set_sort(key, state.list.descending);
+            state.list.scroll_into_view(rows);
+        }
+        Action::ReverseSort => {
+            state.list.set_sort(state.list.sort, !state.list.descending);
+            state.list.scroll_into_view(rows);
+        }
+        Action::Back => {
+            if !state.list.filter.is_empty() {
+                state.list.set_filter(Default::default());
+                return selection_changed(state);
+            }
+            state.pane = Pane::List;
+        }
+        Action::Create | Action::Edit => {
+            state.toast(
+                ToastKind::Info,
+                "forms are not in this build yet: use `tfpilot create` / `tfpilot update`",
+            );
+        }
+        other => {
+            if let Some(operation) = other.operation()
+                && let Some(id) = state.list.selected_id().map(str::to_string)
+            {
+                return request_operation(state, &id, operation);
+            }
+        }
+    }
+    Vec::new()
+}
+
+fn push_picker(
+    state: &mut State,
+    purpose: PickerPurpose,
+    options: Vec<PickerOption>,
+    current: Option<String>,
+) {
+    let selected = options
+        .iter()
+        .position(|option| option.value == current)
+        .unwrap_or(0);
+    state.modals.push(Modal::Picker {
+        purpose,
+        options,
+        selected,
+    });
+}
+
+fn move_or_scroll(state: &mut State, delta: isize) -> Vec<Effect> {
+    match state.pane {
+        Pane::List => {
+            let rows = state.list_height();
+            state.list.move_by(delta, rows);
+            selection_changed(state)
+        }
+        Pane::Detail => {
+            state.detail.scroll = state.detail.scroll.saturating_add_signed(delta as i16);
+            Vec::new()
+        }
+    }
+}
+
+/// A new selection resets the detail scroll and asks for its events once the selection has
+/// rested (holding `j` over a thousand rows reads nothing).
+pub fn selection_changed(state: &mut State) -> Vec<Effect> {
+    state.detail.scroll = 0;
+    state.detail.pending = state
+        .list
+        .selected_id()
+        .filter(|id| !state.detail.events.contains_key(*id))
+        .map(|id| (id.to_string(), state.now));
+    Vec::new()
+}
+
+pub fn load_events_now(state: &mut State) -> Vec<Effect> {
+    let Some(id) = state.list.selected_id().map(str::to_string) else {
+        return Vec::new();
+    };
+    if matches!(
+        state.detail.events.get(&id),
+        Some(Loadable::Loaded(_) | Loadable::Loading)
+    ) {
+        return Vec::new();
+    }
+    state.detail.events.insert(id.clone(), Loadable::Loading);
+    state.detail.pending = None;
+    vec![Effect::LoadEvents { id }]
+}
+
+pub fn refresh(state: &mut State) -> Vec<Effect> {
+    let mut effects = vec![Effect::Poller(Nudge::ListNow)];
+    if let Some(id) = state.list.selected_id().map(str::to_string) {
+        state.detail.events.remove(&id);
+        effects.push(Effect::Sync { id });
+        effects.extend(load_events_now(state));
+    }
+    state.toast(ToastKind::Info, "refreshing");
+    effects
+}
+
+fn open_log(state: &mut State) -> Vec<Effect> {
+    let Some(request) = state
+        .list
+        .selected_row()
+        .and_then(|row| row.request.clone())
+    else {
+        state.toast(
+            ToastKind::Error,
+            "this document cannot be read, so it has no plan to show",
+        );
+        return Vec::new();
+    };
+    let Some(source) = log_source(&request) else {
+        state.toast(
+            ToastKind::Info,
+            format!("{} has no plan or run yet: press p to plan", request.id),
+        );
+        return Vec::new();
+    };
+    let running = matches!(source, LogSource::Run { running: true, .. });
+    let view = PlanView::loading(
+        &request.id,
+        source.title().to_string(),
+        source.source(),
+        running,
+    );
+    state.plan = Some(view);
+    state.screen = Screen::Plan;
+    vec![load_source(&request, &source, Duration::ZERO)]
+}
+
+pub fn load_source(request: &Request, source: &LogSource, delay: Duration) -> Effect {
+    match source {
+        LogSource::Stored { key, .. } => Effect::LoadStoredPlan {
+            id: request.id.clone(),
+            key: key.clone(),
+        },
+        LogSource::Run { run_id, .. } => Effect::LoadRunLog {
+            request: Box::new(request.clone()),
+            run_id: *run_id,
+            source: source.source(),
+            delay,
+        },
+    }
+}
+
+/// Asks for an operation on `id`: refused at once when the policy or the request's facts
+/// say no (with their reason), confirmed first when it changes infrastructure.
+pub fn request_operation(state: &mut State, id: &str, operation: Operation) -> Vec<Effect> {
+    let Some(request) = state.list.row(id).and_then(|row| row.request.clone()) else {
+        state.toast(
+            ToastKind::Error,
+            format!("{id} cannot be read, so it cannot {}", operation.verb()),
+        );
+        return Vec::new();
+    };
+    if let Some(running) = state.in_flight.get(id) {
+        state.toast(
+            ToastKind::Info,
+            format!("{} {id} is still running; wait for it", running.verb()),
+        );
+        return Vec::new();
+    }
+    let access = &state.team.access;
+    if let Decision::Denied { reason } =
+        access.authorize(&state.session.user, operation, Subject::of(&request))
+    {
+        state.toast(
+            ToastKind::Error,
+            format!("{} denied: {reason}", operation.verb()),
+        );
+        return Vec::new();
+    }
+    match readiness(operation, &request) {
+        Readiness::Ready => {}
+        Readiness::AlreadyDone(reason) => {
+            state.toast(
+                ToastKind::Info,
+                format!("nothing to {}: {reason}", operation.verb()),
+            );
+            return Vec::new();
+        }
+        Readiness::NotReady(reason) => {
+            state.toast(
+                ToastKind::Error,
+                format!("cannot {} yet: {reason}", operation.verb()),
+            );
+            return Vec::new();
+        }
+    }
+    if matches!(
+        operation,
+        Operation::Merge | Operation::Apply | Operation::Destroy | Operation::Cleanup
+    ) {
+        state
+            .modals
+            .push(Modal::Confirm(confirmation(state, &request, operation)));
+        return Vec::new();
+    }
+    start_operation(state, id, operation)
+}
+
+pub fn start_operation(state: &mut State, id: &str, operation: Operation) -> Vec<Effect> {
+    state.in_flight.insert(id.to_string(), operation);
+    state.quit_armed = false;
+    vec![Effect::Operation {
+        id: id.to_string(),
+        operation,
+    }]
+}
+
+fn confirmation(state: &State, request: &Request, operation: Operation) -> Confirmation {
+    let prod = state.team.access.is_prod(&request.environment);
+    let target = format!(
+        "{} in {}/{} ({})",
+        request.id, request.project, request.environment, request.module
+    );
+    let mut lines = vec![target];
+    let summary = request.plan.as_ref().and_then(|plan| plan.summary);
+    match operation {
+        Operation::Merge => {
+            lines.push("Merges the pull request at the approved head.".into());
+            if let Some(pr) = request.pr.as_ref().and_then(|pr| pr.number) {
+                lines.push(format!("Pull request #{pr}"));
+            }
+        }
+        Operation::Apply => {
+            lines.push("Runs terraform apply on the merged commit.".into());
+            if let Some(summary) = summary {
+                lines.push(format!(
+                    "Plan: {} to add, {} to change, {} to destroy.",
+                    summary.add, summary.change, summary.destroy
+                ));
+            }
+        }
+        Operation::Destroy => {
+            lines.push("Runs terraform destroy for this request's module.".into());
+            lines.push("Everything it created is deleted.".into());
+        }
+        Operation::Cleanup => {
+            lines.push("Opens a pull request that removes the request's block.".into());
+        }
+        _ => {}
+    }
+    if prod {
+        lines.push(format!(
+            "{} is a production environment.",
+            request.environment
+        ));
+    }
+    let typed = (operation == Operation::Destroy && prod).then(String::new);
+    Confirmation {
+        id: request.id.clone(),
+        operation,
+        title: format!("{} {}?", operation.verb(), request.id),
+        lines,
+        typed,
+        status: Some(crate::domain::derive_status(request)),
+    }
+}

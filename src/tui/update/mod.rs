@@ -1,0 +1,162 @@
+//! `update(&mut State, Action) -> Vec<Effect>`: every state change, no I/O. Keys become
+//! actions through the keymap; actions go to the top modal, else to the current screen.
+
+mod main_screen;
+mod modals;
+mod results;
+mod screens;
+
+use crossterm::event::{KeyEvent, KeyEventKind, MouseEvent, MouseEventKind};
+
+use super::action::Action;
+use super::effect::Effect;
+use super::state::{Screen, State};
+
+pub use main_screen::request_operation;
+
+pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
+    if !matches!(action, Action::Tick(_)) {
+        state.dirty = true;
+    }
+    match action {
+        Action::Key(key) => on_key(state, key),
+        Action::Mouse(mouse) => on_mouse(state, mouse),
+        Action::Paste(text) => {
+            modals::type_text(state, &text);
+            Vec::new()
+        }
+        Action::Resize { width, height } => {
+            state.width = width;
+            state.height = height;
+            let rows = state.list_height();
+            state.list.scroll_into_view(rows);
+            let page = state.page_height();
+            if let Some(plan) = state.plan.as_mut() {
+                plan.clamp(page);
+            }
+            Vec::new()
+        }
+        Action::FocusChanged(focused) => {
+            state.focused = focused;
+            vec![Effect::SetFocus(focused)]
+        }
+        Action::Tick(now) => results::on_tick(state, now),
+        Action::Poll(event) => results::on_poll(state, event),
+        Action::RateBudget(budget) => {
+            state.rate = Some(budget);
+            Vec::new()
+        }
+        Action::EventsLoaded { id, result } => results::on_events(state, id, result),
+        Action::PlanLoaded {
+            id,
+            source,
+            result,
+            running,
+        } => results::on_plan(state, id, source, result, running),
+        Action::OperationDone {
+            id,
+            operation,
+            result,
+        } => results::on_operation_done(state, id, operation, result),
+        Action::ModulesLoaded(_) => Vec::new(),
+        command => on_command(state, command),
+    }
+}
+
+fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
+    if key.kind == KeyEventKind::Release {
+        return Vec::new();
+    }
+    let context = state.context();
+    match state.keymap.action_for(context, &key) {
+        Some(action) => update(state, action),
+        None => {
+            modals::type_key(state, &key);
+            Vec::new()
+        }
+    }
+}
+
+/// Mouse support is opt-in: the wheel scrolls whatever has the keys.
+fn on_mouse(state: &mut State, mouse: MouseEvent) -> Vec<Effect> {
+    if !state.mouse {
+        return Vec::new();
+    }
+    match mouse.kind {
+        MouseEventKind::ScrollDown => on_command(state, Action::MoveDown),
+        MouseEventKind::ScrollUp => on_command(state, Action::MoveUp),
+        _ => Vec::new(),
+    }
+}
+
+fn on_command(state: &mut State, action: Action) -> Vec<Effect> {
+    if !state.modals.is_empty() {
+        return modals::on_command(state, action);
+    }
+    // Commands every screen shares.
+    match action {
+        Action::Quit => return quit(state),
+        Action::Help => {
+            state
+                .modals
+                .push(super::state::modal::Modal::Help { scroll: 0 });
+            return Vec::new();
+        }
+        Action::Palette => {
+            state.modals.push(super::state::modal::Modal::Palette {
+                query: String::new(),
+                selected: 0,
+            });
+            return Vec::new();
+        }
+        Action::Insights => {
+            state.screen = Screen::Insights;
+            state.view_scroll = Default::default();
+            state.count_insights();
+            return Vec::new();
+        }
+        Action::Refresh => return main_screen::refresh(state),
+        Action::ToggleBell => {
+            state.bell = !state.bell;
+            let text = if state.bell {
+                "bell on: it rings when a run you started here ends"
+            } else {
+                "bell off"
+            };
+            state.toast(super::state::ToastKind::Info, text);
+            return Vec::new();
+        }
+        _ => {}
+    }
+    match state.screen {
+        Screen::Main => main_screen::on_command(state, action),
+        Screen::Plan => screens::on_plan_command(state, action),
+        Screen::Insights | Screen::Events => screens::on_page_command(state, action),
+    }
+}
+
+/// Quitting while an operation runs would leave its lock held until it expires; the first
+/// `q` says so, the second quits.
+fn quit(state: &mut State) -> Vec<Effect> {
+    if state.in_flight.is_empty() || state.quit_armed {
+        state.quit = true;
+    } else {
+        state.quit_armed = true;
+        let running: Vec<String> = state
+            .in_flight
+            .iter()
+            .map(|(id, op)| format!("{} {id}", op.verb()))
+            .collect();
+        state.toast(
+            super::state::ToastKind::Info,
+            format!(
+                "still running: {}; press q again to quit anyway (it resumes on the next try)",
+                running.join(", ")
+            ),
+        );
+    }
+    Vec::new()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,183 @@
+//! Keys and commands while a modal is on top: it takes them all.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use crate::domain::Status;
+
+use super::super::action::Action;
+use super::super::effect::Effect;
+use super::super::state::modal::{Modal, PickerPurpose, PromptPurpose, palette_matches};
+use super::super::state::{State, ToastKind};
+use super::main_screen::{selection_changed, start_operation};
+
+pub fn on_command(state: &mut State, action: Action) -> Vec<Effect> {
+    let page = state.page_height();
+    let Some(modal) = state.modals.last_mut() else {
+        return Vec::new();
+    };
+    match modal {
+        Modal::Help { scroll } => match action {
+            Action::MoveDown => *scroll = scroll.saturating_add(1),
+            Action::MoveUp => *scroll = scroll.saturating_sub(1),
+            Action::PageDown => *scroll = scroll.saturating_add(page),
+            Action::PageUp => *scroll = scroll.saturating_sub(page),
+            Action::Back | Action::Cancel | Action::Help | Action::Quit => {
+                state.modals.pop();
+            }
+            _ => {}
+        },
+        Modal::Palette { query, selected } => match action {
+            Action::MoveDown => {
+                let count = palette_matches(query).len();
+                *selected = (*selected + 1).min(count.saturating_sub(1));
+            }
+            Action::MoveUp => *selected = selected.saturating_sub(1),
+            Action::Submit => {
+                let chosen = palette_matches(query).get(*selected).cloned();
+                state.modals.pop();
+                if let Some(action) = chosen {
+                    return super::update(state, action);
+                }
+            }
+            Action::Cancel | Action::Back => {
+                state.modals.pop();
+            }
+            _ => {}
+        },
+        Modal::Prompt {
+            purpose, previous, ..
+        } => match action {
+            Action::Submit => {
+                state.modals.pop();
+            }
+            Action::Cancel | Action::Back => {
+                let (purpose, previous) = (*purpose, previous.clone());
+                state.modals.pop();
+                return apply_prompt(state, purpose, previous);
+            }
+            _ => {}
+        },
+        Modal::Picker {
+            options, selected, ..
+        } => match action {
+            Action::MoveDown => *selected = (*selected + 1).min(options.len().saturating_sub(1)),
+            Action::MoveUp => *selected = selected.saturating_sub(1),
+            Action::Submit => {
+                if let Some(Modal::Picker {
+                    purpose,
+                    options,
+                    selected,
+                }) = state.modals.pop()
+                {
+                    let value = options.get(selected).and_then(|o| o.value.clone());
+                    let mut filter = state.list.filter.clone();
+                    match purpose {
+                        PickerPurpose::Status => {
+                            filter.status = value.as_deref().and_then(Status::parse)
+                        }
+                        PickerPurpose::Environment => filter.environment = value,
+                    }
+                    state.list.set_filter(filter);
+                    let rows = state.list_height();
+                    state.list.scroll_into_view(rows);
+                    return selection_changed(state);
+                }
+            }
+            Action::Cancel | Action::Back => {
+                state.modals.pop();
+            }
+            _ => {}
+        },
+        Modal::Confirm(confirmation) => match action {
+            Action::Confirm | Action::Submit => {
+                if !confirmation.satisfied() {
+                    let message = format!(
+                        "type the request id {} to {} it",
+                        confirmation.id,
+                        confirmation.operation.verb()
+                    );
+                    state.toast(ToastKind::Error, message);
+                    return Vec::new();
+                }
+                let (id, operation) = (confirmation.id.clone(), confirmation.operation);
+                state.modals.pop();
+                return start_operation(state, &id, operation);
+            }
+            Action::Cancel | Action::Back => {
+                state.modals.pop();
+                state.toast(ToastKind::Info, "cancelled: nothing was changed");
+            }
+            _ => {}
+        },
+    }
+    Vec::new()
+}
+
+/// A key no binding claimed: typed into the top modal's field, if it has one.
+pub fn type_key(state: &mut State, key: &KeyEvent) {
+    if key
+        .modifiers
+        .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
+    {
+        return;
+    }
+    match key.code {
+        KeyCode::Char(c) => type_text(state, &c.to_string()),
+        KeyCode::Backspace => edit_field(state, |field| {
+            field.pop();
+        }),
+        _ => {}
+    }
+}
+
+pub fn type_text(state: &mut State, text: &str) {
+    // A pasted newline would submit nothing useful in a one-line field.
+    let text: String = text.chars().filter(|c| !c.is_control()).collect();
+    edit_field(state, |field| field.push_str(&text));
+}
+
+fn edit_field(state: &mut State, edit: impl FnOnce(&mut String)) {
+    let Some(modal) = state.modals.last_mut() else {
+        return;
+    };
+    match modal {
+        Modal::Palette { query, selected } => {
+            edit(query);
+            *selected = 0;
+        }
+        Modal::Prompt { purpose, input, .. } => {
+            edit(input);
+            let (purpose, input) = (*purpose, input.clone());
+            apply_prompt(state, purpose, input);
+        }
+        Modal::Confirm(confirmation) => {
+            if let Some(typed) = confirmation.typed.as_mut() {
+                edit(typed);
+            }
+        }
+        Modal::Help { .. } | Modal::Picker { .. } => {}
+    }
+}
+
+/// Prompts apply as they are typed: the list narrows, the plan search jumps.
+fn apply_prompt(state: &mut State, purpose: PromptPurpose, text: String) -> Vec<Effect> {
+    match purpose {
+        PromptPurpose::Filter => {
+            let mut filter = state.list.filter.clone();
+            filter.text = text;
+            state.list.set_filter(filter);
+            let rows = state.list_height();
+            state.list.scroll_into_view(rows);
+            selection_changed(state)
+        }
+        PromptPurpose::Search => {
+            let page = state.page_height();
+            if let Some(plan) = state.plan.as_mut() {
+                plan.set_search(text);
+                plan.current_match = None;
+                plan.jump(true, page);
+            }
+            Vec::new()
+        }
+    }
+}

@@ -1,0 +1,216 @@
+//! What comes back: poll events, loaded events and plans, finished operations, ticks.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::domain::operation::Operation;
+use crate::domain::{Status, Timestamp};
+use crate::engine::{Nudge, OpOutcome, OpResult, PollEvent};
+use crate::store::EventEntry;
+use crate::tui::plan::document::PlanDocument;
+
+use super::super::action::OperationFailure;
+use super::super::effect::Effect;
+use super::super::state::{Loadable, State, SyncState, ToastKind};
+use super::main_screen::load_events_now;
+use super::screens::reload;
+
+/// How long a selection rests before its events are read.
+const SELECTION_REST_MS: i64 = 150;
+/// How often a followed log is read again.
+const FOLLOW_EVERY: Duration = Duration::from_secs(2);
+
+pub fn on_tick(state: &mut State, now: Timestamp) -> Vec<Effect> {
+    let minute_changed = state.now.0.timestamp() / 60 != now.0.timestamp() / 60;
+    state.now = now;
+    let before = state.toasts.len();
+    state.toasts.retain(|toast| toast.until.0 > now.0);
+    if state.toasts.len() != before || minute_changed {
+        state.dirty = true;
+    }
+    if !state.in_flight.is_empty() {
+        state.spinner = state.spinner.wrapping_add(1);
+        state.dirty = true;
+    }
+    let rested = state
+        .detail
+        .pending
+        .as_ref()
+        .is_some_and(|(_, since)| (now.0 - since.0).num_milliseconds() >= SELECTION_REST_MS);
+    if rested {
+        state.dirty = true;
+        return load_events_now(state);
+    }
+    Vec::new()
+}
+
+pub fn on_poll(state: &mut State, event: PollEvent) -> Vec<Effect> {
+    let listing_changed = matches!(event, PollEvent::Listed(_) | PollEvent::Synced(_));
+    let effects = poll_event(state, event);
+    if listing_changed && state.screen == super::super::state::Screen::Insights {
+        state.count_insights();
+    }
+    effects
+}
+
+fn poll_event(state: &mut State, event: PollEvent) -> Vec<Effect> {
+    let mut effects = Vec::new();
+    match event {
+        PollEvent::Listed(entries) => {
+            let first = !state.list.loaded;
+            state.list.replace_all(&entries);
+            let rows = state.list_height();
+            state.list.scroll_into_view(rows);
+            if first {
+                effects.extend(super::main_screen::selection_changed(state));
+            }
+            if !matches!(state.sync, SyncState::BackingOff { .. }) {
+                state.sync = SyncState::Ok { at: state.now };
+            }
+        }
+        PollEvent::Synced(report) => {
+            let id = report.id.clone();
+            let status = report.status;
+            let before = state.list.upsert(Arc::new(report.request));
+            state.sync = SyncState::Ok { at: state.now };
+            if report.changed {
+                state.detail.events.remove(&id);
+                if state.list.selected_id() == Some(id.as_str()) {
+                    effects.extend(load_events_now(state));
+                }
+            }
+            if before != Some(status) {
+                effects.extend(status_changed(state, &id, status));
+            }
+        }
+        PollEvent::Failed { id, error } => {
+            let message = if id == "*" {
+                error
+            } else {
+                format!("{id}: {error}")
+            };
+            state.sync = SyncState::Failing {
+                message,
+                at: state.now,
+            };
+        }
+        PollEvent::RateLimited { until } => {
+            state.sync = SyncState::BackingOff { until };
+        }
+        PollEvent::Idle => {}
+    }
+    effects
+}
+
+/// A watched run concluded, or the open plan view's request moved on.
+fn status_changed(state: &mut State, id: &str, status: Status) -> Vec<Effect> {
+    let mut effects = Vec::new();
+    if let Some(started) = state.watched.get(id).copied()
+        && !status.is_active()
+        && status != started
+    {
+        state.watched.remove(id);
+        let kind = if status == Status::Failed {
+            ToastKind::Error
+        } else {
+            ToastKind::Success
+        };
+        state.toast(kind, format!("{id} is now {}", status.as_str()));
+        if state.bell {
+            effects.push(Effect::Bell);
+        }
+    }
+    // A plan view on a run that just finished shows the final log, or the stored plan.
+    if let Some(plan) = state.plan.as_ref()
+        && plan.id == id
+        && plan.running
+        && !status.is_active()
+    {
+        effects.extend(reload(state, Duration::ZERO));
+    }
+    effects
+}
+
+pub fn on_events(
+    state: &mut State,
+    id: String,
+    result: Result<Vec<EventEntry>, String>,
+) -> Vec<Effect> {
+    let loaded = match result {
+        Ok(events) => Loadable::Loaded(Arc::new(events)),
+        Err(error) => Loadable::Failed(error),
+    };
+    state.detail.events.insert(id, loaded);
+    Vec::new()
+}
+
+pub fn on_plan(
+    state: &mut State,
+    id: String,
+    source: String,
+    result: Result<Arc<PlanDocument>, String>,
+    running: bool,
+) -> Vec<Effect> {
+    let page = state.page_height();
+    let Some(plan) = state.plan.as_mut() else {
+        return Vec::new();
+    };
+    if plan.id != id || plan.source != source {
+        return Vec::new();
+    }
+    match result {
+        Ok(document) => {
+            plan.set_document(document, running, page);
+            if running && plan.follow {
+                return reload(state, FOLLOW_EVERY);
+            }
+        }
+        Err(error) => {
+            if plan.document().is_none() {
+                plan.document = Loadable::Failed(error.clone());
+            }
+            state.toast(ToastKind::Error, format!("cannot read the log: {error}"));
+        }
+    }
+    Vec::new()
+}
+
+pub fn on_operation_done(
+    state: &mut State,
+    id: String,
+    operation: Operation,
+    result: Result<Box<OpOutcome>, OperationFailure>,
+) -> Vec<Effect> {
+    state.in_flight.remove(&id);
+    if state.in_flight.is_empty() {
+        state.quit_armed = false;
+    }
+    match result {
+        Ok(outcome) => {
+            let kind = match outcome.result {
+                OpResult::Done => ToastKind::Success,
+                OpResult::AlreadyDone | OpResult::Replayed => ToastKind::Info,
+            };
+            state.toast(kind, format!("{}: {}", operation.verb(), outcome.message));
+            let request = outcome.request;
+            let status = crate::domain::derive_status(&request);
+            state.list.upsert(Arc::new(request.clone()));
+            state.detail.events.remove(&id);
+            let mut effects = vec![Effect::Poller(Nudge::Follow(Box::new(request)))];
+            if state.list.selected_id() == Some(id.as_str()) {
+                effects.extend(load_events_now(state));
+            }
+            if status.is_active() {
+                state.watched.insert(id, status);
+            }
+            effects
+        }
+        Err(failure) => {
+            state.toast(
+                ToastKind::Error,
+                format!("{} {id}: {}", operation.verb(), failure.message),
+            );
+            Vec::new()
+        }
+    }
+}

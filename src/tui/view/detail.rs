@@ -1,0 +1,391 @@
+//! The detail pane: the selected request's facts, config (sensitive values masked), links,
+//! why it has its status and what moves it on, and its timeline.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::Line;
+use ratatui::widgets::{Paragraph, Wrap};
+use serde_json::Value;
+
+use crate::domain::access::{Decision, Subject};
+use crate::domain::operation::{Operation, Readiness, readiness};
+use crate::domain::timeline::StepState;
+use crate::domain::{LifecycleEvent, Request, RunFact, TimelineEntry, build_timeline, derive};
+
+use super::super::state::{Loadable, State};
+use super::super::theme::{Role, Theme};
+use super::{age, field, pane, styled};
+
+pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect, focused: bool) {
+    let Some(row) = state.list.selected_row() else {
+        let block = pane(" detail ", theme, focused);
+        frame.render_widget(Paragraph::new("").block(block), area);
+        return;
+    };
+    let block = pane(format!(" {} ", row.id), theme, focused);
+    let lines = match &row.request {
+        Some(request) => lines(state, theme, request),
+        None => vec![
+            Line::styled("This document cannot be read.", theme.style(Role::Danger)),
+            Line::from(row.problem.clone().unwrap_or_default()),
+            Line::styled(
+                "It is shown so nothing is hidden; fix or archive it in the store.",
+                theme.style(Role::Muted),
+            ),
+        ],
+    };
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false })
+            .scroll((state.detail.scroll, 0)),
+        area,
+    );
+}
+
+fn lines<'a>(state: &'a State, theme: &Theme, request: &'a Request) -> Vec<Line<'a>> {
+    let derivation = derive(request);
+    let status = derivation.status;
+    let mut out = vec![Line::from(vec![
+        styled(
+            format!("{} {}", status.symbol(), status.as_str()),
+            theme.status(status),
+        ),
+        styled(format!("  {}", status.label()), theme.style(Role::Muted)),
+    ])];
+    out.push(field(
+        "project/env",
+        format!("{}/{}", request.project, request.environment),
+        theme,
+    ));
+    out.push(field("module", request.module.as_str(), theme));
+    out.push(field(
+        "requested by",
+        format!(
+            "{} {} ago",
+            request.requested_by,
+            age(state.now, request.created_at)
+        ),
+        theme,
+    ));
+    if let Some(pr) = &request.pr {
+        let number = pr.number.map(|n| format!("#{n} ")).unwrap_or_default();
+        let pr_state = if pr.merged {
+            "merged"
+        } else {
+            pr.state.as_deref().unwrap_or("?")
+        };
+        out.push(field(
+            "pull request",
+            format!("{number}{pr_state} {}", pr.url.as_deref().unwrap_or("")),
+            theme,
+        ));
+    }
+    for (name, run) in [
+        ("plan run", &request.plan_run),
+        ("apply run", &request.apply_run),
+        ("destroy run", &request.destroy_run),
+        ("drift run", &request.drift_run),
+        ("cleanup run", &request.cleanup_run),
+    ] {
+        if let Some(run) = run {
+            out.push(run_line(name, run, theme));
+        }
+    }
+    if let Some(summary) = request.plan.as_ref().and_then(|p| p.summary) {
+        out.push(Line::from(vec![
+            styled(format!("{:<13}", "plan"), theme.style(Role::Muted)),
+            styled(format!("+{} ", summary.add), theme.style(Role::PlanAdd)),
+            styled(
+                format!("~{} ", summary.change),
+                theme.style(Role::PlanChange),
+            ),
+            styled(
+                format!("-{}", summary.destroy),
+                theme.style(Role::PlanDestroy),
+            ),
+            styled(
+                if summary.import > 0 {
+                    format!("  {} to import", summary.import)
+                } else {
+                    String::new()
+                },
+                theme.style(Role::Muted),
+            ),
+        ]));
+    }
+    out.push(approval_line(request, theme));
+    out.push(lock_line(state, request, theme));
+    if let Some(drift) = &request.drift {
+        let when = drift
+            .checked_at
+            .map(|at| format!(" ({} ago)", age(state.now, at)))
+            .unwrap_or_default();
+        out.push(field(
+            "drift",
+            format!("{}{when}", drift.state.as_deref().unwrap_or("unknown")),
+            theme,
+        ));
+    }
+
+    out.push(Line::default());
+    out.push(Line::styled("Config", theme.style(Role::Title)));
+    out.extend(config_lines(state, request, theme));
+
+    out.push(Line::default());
+    out.push(Line::styled(
+        format!("Why {}", status.as_str()),
+        theme.style(Role::Title),
+    ));
+    out.push(Line::from(format!(
+        "rule {}: {}",
+        derivation.rule.number(),
+        derivation.rule.description()
+    )));
+    for fact in &derivation.facts {
+        out.push(Line::styled(
+            format!("  {} = {}", fact.name, fact.value),
+            theme.style(Role::Muted),
+        ));
+    }
+    out.push(Line::from(format!("next: {}", status.next_step())));
+    out.extend(unblock_lines(state, request, theme));
+
+    out.push(Line::default());
+    out.push(Line::styled("Timeline", theme.style(Role::Title)));
+    out.extend(timeline_lines(state, request, theme));
+    out
+}
+
+fn run_line<'a>(name: &'a str, run: &RunFact, theme: &Theme) -> Line<'a> {
+    let role = if run.succeeded() {
+        Role::Success
+    } else if run.completed_without_success() {
+        Role::Danger
+    } else {
+        Role::Accent
+    };
+    let id = run.id.map(|id| format!("{id} ")).unwrap_or_default();
+    Line::from(vec![
+        styled(format!("{name:<13}"), theme.style(Role::Muted)),
+        styled(format!("{id}{}", run.describe()), theme.style(role)),
+        styled(
+            run.html_url
+                .as_deref()
+                .map(|url| format!(" {url}"))
+                .unwrap_or_default(),
+            theme.style(Role::Muted),
+        ),
+    ])
+}
+
+fn approval_line<'a>(request: &Request, theme: &Theme) -> Line<'a> {
+    match &request.approval {
+        Some(approval) if approval.approved => {
+            let head = approval
+                .head_sha
+                .as_deref()
+                .map(|sha| format!(" at {}", &sha[..sha.len().min(7)]))
+                .unwrap_or_default();
+            field(
+                "approval",
+                styled(
+                    format!("approved by {}{head}", approval.approvers.join(", ")),
+                    theme.style(Role::Success),
+                ),
+                theme,
+            )
+        }
+        _ => field(
+            "approval",
+            styled("not approved", theme.style(Role::Muted)),
+            theme,
+        ),
+    }
+}
+
+fn lock_line<'a>(state: &State, request: &Request, theme: &Theme) -> Line<'a> {
+    match &request.lock {
+        Some(lock) if lock.expires_at.0 > state.now.0 => {
+            let left = (lock.expires_at.0 - state.now.0).num_seconds();
+            field(
+                "lock",
+                styled(
+                    format!(
+                        "held by {} for {} ({}s left)",
+                        lock.holder, lock.operation, left
+                    ),
+                    theme.style(Role::Warning),
+                ),
+                theme,
+            )
+        }
+        Some(lock) => field(
+            "lock",
+            styled(
+                format!(
+                    "expired (was {}); the next operation takes it over",
+                    lock.holder
+                ),
+                theme.style(Role::Muted),
+            ),
+            theme,
+        ),
+        None => field("lock", styled("free", theme.style(Role::Muted)), theme),
+    }
+}
+
+fn config_lines<'a>(state: &State, request: &Request, theme: &Theme) -> Vec<Line<'a>> {
+    let module = state.team.modules.iter().find(|m| m.name == request.module);
+    if request.config.is_empty() {
+        return vec![Line::styled("  (no values)", theme.style(Role::Muted))];
+    }
+    request
+        .config
+        .iter()
+        .map(|(name, value)| {
+            let sensitive = module
+                .and_then(|m| m.field(name))
+                .is_some_and(|field| field.sensitive);
+            let shown = if sensitive {
+                styled("•••••••• (sensitive)", theme.style(Role::Muted))
+            } else {
+                styled(value_text(value), theme.style(Role::Text))
+            };
+            Line::from(vec![
+                styled(format!("  {name} = "), theme.style(Role::Muted)),
+                shown,
+            ])
+        })
+        .collect()
+}
+
+fn value_text(value: &Value) -> String {
+    match value {
+        Value::String(text) => format!("\"{text}\""),
+        other => other.to_string(),
+    }
+}
+
+/// For each operation this user could do next: ready, or why not (the policy's own words).
+fn unblock_lines<'a>(state: &State, request: &Request, theme: &Theme) -> Vec<Line<'a>> {
+    let mut out = Vec::new();
+    for (operation, action) in [
+        (Operation::Plan, "plan"),
+        (Operation::Approve, "approve"),
+        (Operation::Merge, "merge"),
+        (Operation::Apply, "apply"),
+        (Operation::Destroy, "destroy"),
+        (Operation::Cleanup, "cleanup"),
+    ] {
+        if !matches!(readiness(operation, request), Readiness::Ready) {
+            continue;
+        }
+        let key = state
+            .keymap
+            .keys_for(super::super::keymap::Context::Main, action)
+            .first()
+            .map(|k| k.to_string())
+            .unwrap_or_else(|| ":".into());
+        let decision =
+            state
+                .team
+                .access
+                .authorize(&state.session.user, operation, Subject::of(request));
+        let line = match decision {
+            Decision::Allowed => Line::from(vec![
+                styled(format!("  [{key}] "), theme.style(Role::Key)),
+                styled(
+                    format!("{}: you can, now", operation.verb()),
+                    theme.style(Role::Success),
+                ),
+            ]),
+            Decision::Denied { reason } => Line::from(vec![
+                styled(format!("  [{key}] "), theme.style(Role::Muted)),
+                styled(
+                    format!("{}: not you: {reason}", operation.verb()),
+                    theme.style(Role::Muted),
+                ),
+            ]),
+        };
+        out.push(line);
+    }
+    out
+}
+
+fn timeline_lines<'a>(state: &State, request: &Request, theme: &Theme) -> Vec<Line<'a>> {
+    let (events, note): (Vec<LifecycleEvent>, Option<&str>) =
+        match state.detail.events.get(&request.id) {
+            Some(Loadable::Loaded(entries)) => (
+                entries
+                    .iter()
+                    .filter_map(|e| e.as_ref().ok().cloned())
+                    .collect(),
+                None,
+            ),
+            Some(Loadable::Failed(error)) => (Vec::new(), Some(error.as_str())),
+            _ => (Vec::new(), Some("reading events…")),
+        };
+    let mut out: Vec<Line> = build_timeline(request, &events)
+        .iter()
+        .map(|entry| timeline_line(state, entry, theme))
+        .collect();
+    if let Some(note) = note {
+        out.push(Line::styled(format!("  {note}"), theme.style(Role::Muted)));
+    }
+    out
+}
+
+fn timeline_line<'a>(state: &State, entry: &TimelineEntry, theme: &Theme) -> Line<'a> {
+    let when = |at: Option<crate::domain::Timestamp>| {
+        at.map(|at| format!("{:>4} ", age(state.now, at)))
+            .unwrap_or_else(|| "     ".into())
+    };
+    match entry {
+        TimelineEntry::Step {
+            step,
+            state: step_state,
+            at,
+            detail,
+        } => {
+            let (mark, role) = match step_state {
+                StepState::Done => ("✔", Role::Success),
+                StepState::Active => ("▶", Role::Accent),
+                StepState::Failed => ("✖", Role::Danger),
+                StepState::Pending => ("·", Role::Muted),
+            };
+            Line::from(vec![
+                styled(when(*at), theme.style(Role::Muted)),
+                styled(format!("{mark} {step}"), theme.style(role)),
+                styled(
+                    detail
+                        .as_ref()
+                        .map(|d| format!("  {d}"))
+                        .unwrap_or_default(),
+                    theme.style(Role::Muted),
+                ),
+            ])
+        }
+        TimelineEntry::Event {
+            at,
+            kind,
+            actor,
+            message,
+        } => Line::from(vec![
+            styled(when(Some(*at)), theme.style(Role::Muted)),
+            styled(format!("• {kind}"), theme.style(Role::Info)),
+            styled(format!(" by {actor}"), theme.style(Role::Muted)),
+            styled(
+                message
+                    .as_ref()
+                    .map(|m| format!(": {m}"))
+                    .unwrap_or_default(),
+                theme.style(Role::Text),
+            ),
+        ]),
+        TimelineEntry::Note { at, text } => Line::from(vec![
+            styled(when(*at), theme.style(Role::Muted)),
+            styled(format!("- {text}"), theme.style(Role::Text)),
+        ]),
+    }
+}

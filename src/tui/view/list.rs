@@ -1,0 +1,158 @@
+//! The request list: only the rows in the window are built, whatever the total.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, Row as TableRow, Table};
+
+use super::super::state::State;
+use super::super::state::list::Row;
+use super::super::theme::{Role, Theme};
+use super::{age, clip_start, pane, styled};
+
+pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect, focused: bool) {
+    let list = &state.list;
+    let title = title(state, theme);
+    let block = pane(title, theme, focused);
+    let inner_rows = area.height.saturating_sub(3) as usize;
+    let wide = area.width >= 100;
+    let header_cells = if wide {
+        vec!["STATUS", "ID", "PROJECT/ENV", "MODULE", "AGE", "BY", "LOCK"]
+    } else {
+        vec!["STATUS", "ID", "PROJECT/ENV", "MODULE", "AGE", "BY"]
+    };
+    let header = TableRow::new(header_cells).style(theme.style(Role::Muted));
+    let id_width: u16 = if wide { 26 } else { 12 };
+    let rows: Vec<TableRow> = list
+        .window(list.offset, inner_rows)
+        .enumerate()
+        .map(|(index, row)| {
+            let selected = list.offset + index == list.selected;
+            table_row(state, theme, row, selected, wide, id_width as usize)
+        })
+        .collect();
+    let mut widths = vec![
+        Constraint::Length(16),
+        Constraint::Length(id_width),
+        Constraint::Min(12),
+        Constraint::Length(13),
+        Constraint::Length(4),
+        Constraint::Length(8),
+    ];
+    if wide {
+        widths.push(Constraint::Length(14));
+    }
+    let table = Table::new(rows, widths)
+        .header(header)
+        .column_spacing(1)
+        .block(block);
+    frame.render_widget(table, area);
+    if list.loaded && list.visible_len() == 0 {
+        let message = if list.total() == 0 {
+            "no requests yet: press c to create one"
+        } else {
+            "no request matches the filters: esc clears them"
+        };
+        let inner = Rect::new(area.x + 2, area.y + 2, area.width.saturating_sub(4), 1);
+        frame.render_widget(Line::styled(message, theme.style(Role::Muted)), inner);
+    } else if !list.loaded {
+        let inner = Rect::new(area.x + 2, area.y + 2, area.width.saturating_sub(4), 1);
+        frame.render_widget(
+            Line::styled("listing the store…", theme.style(Role::Muted)),
+            inner,
+        );
+    }
+}
+
+fn title<'a>(state: &State, theme: &Theme) -> Line<'a> {
+    let list = &state.list;
+    let mut spans = vec![styled(
+        format!(" requests {}/{} ", list.visible_len(), list.total()),
+        theme.style(Role::Title),
+    )];
+    let filter = &list.filter;
+    let mut filters = Vec::new();
+    if let Some(status) = filter.status {
+        filters.push(format!("status={}", status.as_str()));
+    }
+    if let Some(environment) = &filter.environment {
+        filters.push(format!("env={environment}"));
+    }
+    if !filter.text.is_empty() {
+        filters.push(format!("/{}", filter.text));
+    }
+    if !filters.is_empty() {
+        spans.push(styled(
+            format!("[{}] ", filters.join(" ")),
+            theme.style(Role::Accent),
+        ));
+    }
+    let arrow = if list.descending { "↓" } else { "↑" };
+    spans.push(styled(
+        format!("sort {}{arrow} ", list.sort.label()),
+        theme.style(Role::Muted),
+    ));
+    Line::from(spans)
+}
+
+fn table_row<'a>(
+    state: &State,
+    theme: &Theme,
+    row: &'a Row,
+    selected: bool,
+    wide: bool,
+    id_width: usize,
+) -> TableRow<'a> {
+    let spinner = state.in_flight.get(&row.id).map(|operation| {
+        const FRAMES: [char; 4] = ['◐', '◓', '◑', '◒'];
+        format!(
+            "{} {}",
+            FRAMES[state.spinner % FRAMES.len()],
+            operation.verb()
+        )
+    });
+    // On the selected row the selection style wins, so the status stays readable.
+    let status_style = |style| if selected { Default::default() } else { style };
+    let status_cell = match (row.status, spinner) {
+        (_, Some(spinner)) => Cell::from(Span::styled(
+            spinner,
+            status_style(theme.style(Role::Accent)),
+        )),
+        (Some(status), None) => Cell::from(Span::styled(
+            format!("{} {}", status.symbol(), status.as_str()),
+            status_style(theme.status(status)),
+        )),
+        (None, None) => Cell::from(Span::styled("! unreadable", theme.style(Role::Danger))),
+    };
+    let id = Cell::from(clip_start(&row.id, id_width));
+    let mut cells = vec![status_cell, id];
+    match &row.request {
+        Some(request) => {
+            cells.push(Cell::from(format!(
+                "{}/{}",
+                request.project, request.environment
+            )));
+            cells.push(Cell::from(request.module.clone()));
+            cells.push(Cell::from(age(state.now, request.created_at)));
+            cells.push(Cell::from(request.requested_by.clone()));
+            if wide {
+                let lock = row
+                    .lock_holder
+                    .as_deref()
+                    .map(|holder| holder.split(' ').next().unwrap_or(holder).to_string())
+                    .unwrap_or_default();
+                cells.push(Cell::from(Span::styled(lock, theme.style(Role::Warning))));
+            }
+        }
+        None => {
+            let problem = row.problem.clone().unwrap_or_default();
+            cells.push(Cell::from(Span::styled(problem, theme.style(Role::Danger))));
+        }
+    }
+    let style = if selected {
+        theme.style(Role::Selection)
+    } else {
+        theme.style(Role::Text)
+    };
+    TableRow::new(cells).style(style)
+}

@@ -1,0 +1,170 @@
+//! Drawing: pure functions of the state and the theme. Nothing here changes state or does I/O.
+
+mod detail;
+mod footer;
+mod header;
+pub mod layout;
+mod list;
+mod modals;
+mod pages;
+mod plan;
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+
+use super::state::{Pane, Screen, State, ToastKind};
+use super::theme::{Role, Theme};
+use crate::domain::Timestamp;
+
+pub fn render(state: &State, theme: &Theme, frame: &mut Frame) {
+    let area = frame.area();
+    if layout::too_small(area.width, area.height) {
+        too_small(theme, frame, area);
+        return;
+    }
+    let areas = layout::frame(area);
+    header::render(state, theme, frame, areas.header);
+    match state.screen {
+        Screen::Main => {
+            let (list_area, detail_area) = layout::main_panes(areas.body);
+            list::render(state, theme, frame, list_area, state.pane == Pane::List);
+            detail::render(state, theme, frame, detail_area, state.pane == Pane::Detail);
+        }
+        Screen::Plan => plan::render(state, theme, frame, areas.body),
+        Screen::Insights => pages::insights(state, theme, frame, areas.body),
+        Screen::Events => pages::events(state, theme, frame, areas.body),
+    }
+    footer::render(state, theme, frame, areas.footer);
+    for modal in &state.modals {
+        modals::render(state, modal, theme, frame, areas.body);
+    }
+    toasts(state, theme, frame, areas.body);
+}
+
+fn too_small(theme: &Theme, frame: &mut Frame, area: Rect) {
+    let text = vec![
+        Line::styled("terminal too small", theme.style(Role::Danger)),
+        Line::styled(
+            format!(
+                "{}x{}: tfpilot needs {}x{}",
+                area.width,
+                area.height,
+                layout::MIN_WIDTH,
+                layout::MIN_HEIGHT
+            ),
+            theme.style(Role::Muted),
+        ),
+    ];
+    frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), area);
+}
+
+fn toasts(state: &State, theme: &Theme, frame: &mut Frame, body: Rect) {
+    let width = (body.width / 2).max(30).min(body.width);
+    let mut y = body.y;
+    for toast in state.toasts.iter().rev() {
+        let role = match toast.kind {
+            ToastKind::Success => Role::Success,
+            ToastKind::Info => Role::Info,
+            ToastKind::Error => Role::Danger,
+        };
+        let inner = width.saturating_sub(2).max(1) as usize;
+        let lines = textwrap_count(&toast.text, inner).min(4) as u16;
+        let height = lines + 2;
+        if y + height > body.y + body.height {
+            break;
+        }
+        let area = Rect::new(body.x + body.width - width, y, width, height);
+        frame.render_widget(Clear, area);
+        let block = Block::default()
+            .borders(Borders::ALL)
+            .border_style(theme.style(role));
+        frame.render_widget(
+            Paragraph::new(toast.text.as_str())
+                .style(theme.style(Role::Text))
+                .wrap(Wrap { trim: true })
+                .block(block),
+            area,
+        );
+        y += height;
+    }
+}
+
+/// Lines `text` takes when wrapped at `width` (close enough for sizing a box).
+fn textwrap_count(text: &str, width: usize) -> usize {
+    let chars = text.chars().count();
+    chars.div_ceil(width.max(1)).max(1)
+}
+
+/// "12s", "5m", "3h", "2d": how long ago.
+pub fn age(now: Timestamp, then: Timestamp) -> String {
+    let seconds = (now.0 - then.0).num_seconds().max(0);
+    match seconds {
+        0..60 => format!("{seconds}s"),
+        60..3600 => format!("{}m", seconds / 60),
+        3600..86400 => format!("{}h", seconds / 3600),
+        _ => format!("{}d", seconds / 86400),
+    }
+}
+
+/// A bordered block with a title; the border is brighter when it has the keys.
+pub fn pane<'a>(title: impl Into<Line<'a>>, theme: &Theme, focused: bool) -> Block<'a> {
+    let border = if focused {
+        Role::BorderFocused
+    } else {
+        Role::Border
+    };
+    Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.style(border))
+        .title(title.into().style(theme.style(Role::Title)))
+}
+
+/// `label  value` with the label muted.
+pub fn field<'a>(label: &'a str, value: impl Into<Span<'a>>, theme: &Theme) -> Line<'a> {
+    Line::from(vec![
+        Span::styled(format!("{label:<13}"), theme.style(Role::Muted)),
+        value.into(),
+    ])
+}
+
+pub fn styled<'a>(text: impl Into<String>, style: Style) -> Span<'a> {
+    Span::styled(text.into(), style)
+}
+
+/// Keeps the tail of a long value ("…abcdef") so it fits `width` characters.
+pub fn clip_start(text: &str, width: usize) -> String {
+    let count = text.chars().count();
+    if count <= width {
+        return text.to_string();
+    }
+    let tail: String = text.chars().skip(count + 1 - width.max(1)).collect();
+    format!("…{tail}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_read_like_k9s() {
+        let now = Timestamp(chrono::DateTime::from_timestamp(100_000, 0).expect("valid"));
+        let ago = |seconds: i64| Timestamp(now.0 - chrono::Duration::seconds(seconds));
+        assert_eq!(age(now, ago(5)), "5s");
+        assert_eq!(age(now, ago(300)), "5m");
+        assert_eq!(age(now, ago(7200)), "2h");
+        assert_eq!(age(now, ago(90_000)), "1d");
+        assert_eq!(
+            age(now, Timestamp(now.0 + chrono::Duration::seconds(9))),
+            "0s"
+        );
+    }
+
+    #[test]
+    fn clipping_keeps_the_tail() {
+        assert_eq!(clip_start("abcdef", 10), "abcdef");
+        assert_eq!(clip_start("abcdef", 4), "…def");
+    }
+}

@@ -1,0 +1,264 @@
+//! Modals, drawn over everything: help, palette, prompts, pickers, confirmations.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::Line;
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+
+use super::super::keymap::Context;
+use super::super::state::State;
+use super::super::state::modal::{
+    Confirmation, Modal, PickerPurpose, PromptPurpose, palette_matches,
+};
+use super::super::theme::{Role, Theme};
+use super::layout::centered;
+use super::styled;
+
+fn boxed<'a>(title: String, theme: &Theme, role: Role) -> Block<'a> {
+    Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.style(role))
+        .title(Line::styled(title, theme.style(Role::Title)))
+}
+
+pub fn render(state: &State, modal: &Modal, theme: &Theme, frame: &mut Frame, body: Rect) {
+    match modal {
+        Modal::Help { scroll } => help(state, *scroll, theme, frame, body),
+        Modal::Palette { query, selected } => palette(state, query, *selected, theme, frame, body),
+        Modal::Prompt { purpose, input, .. } => prompt(*purpose, input, theme, frame, body),
+        Modal::Picker {
+            purpose,
+            options,
+            selected,
+        } => {
+            let title = match purpose {
+                PickerPurpose::Status => " filter by status ",
+                PickerPurpose::Environment => " filter by environment ",
+            };
+            let height = (options.len() as u16 + 2).min(body.height);
+            let area = centered(body, 40, height);
+            let visible = height.saturating_sub(2) as usize;
+            let start = selected.saturating_sub(visible.saturating_sub(1));
+            let lines: Vec<Line> = options
+                .iter()
+                .enumerate()
+                .skip(start)
+                .take(visible)
+                .map(|(index, option)| {
+                    let style = if index == *selected {
+                        theme.style(Role::Selection)
+                    } else {
+                        theme.style(Role::Text)
+                    };
+                    Line::styled(format!(" {}", option.label), style)
+                })
+                .collect();
+            frame.render_widget(Clear, area);
+            frame.render_widget(
+                Paragraph::new(lines).block(boxed(title.into(), theme, Role::BorderFocused)),
+                area,
+            );
+        }
+        Modal::Confirm(confirmation) => confirm(confirmation, theme, frame, body),
+    }
+}
+
+fn help(state: &State, scroll: usize, theme: &Theme, frame: &mut Frame, body: Rect) {
+    let area = centered(body, 76, body.height);
+    let mut lines: Vec<Line> = Vec::new();
+    let here = match state.context() {
+        Context::Help => match state.screen {
+            super::super::state::Screen::Main => Context::Main,
+            super::super::state::Screen::Plan => Context::Plan,
+            super::super::state::Screen::Insights => Context::Insights,
+            super::super::state::Screen::Events => Context::Events,
+        },
+        other => other,
+    };
+    let mut sections = vec![here, Context::Global];
+    for context in Context::ALL {
+        if !sections.contains(&context) {
+            sections.push(context);
+        }
+    }
+    for context in sections {
+        let bindings = state.keymap.describe(context);
+        if bindings.is_empty() {
+            continue;
+        }
+        let heading = if context == here {
+            format!("{} (here)", context.as_str())
+        } else {
+            context.as_str().to_string()
+        };
+        lines.push(Line::styled(heading, theme.style(Role::Title)));
+        for (keys, name, description) in bindings {
+            let role =
+                if super::super::keymap::parse_action(&name).is_some_and(|a| a.is_dangerous()) {
+                    Role::Danger
+                } else {
+                    Role::Text
+                };
+            lines.push(Line::from(vec![
+                styled(format!("  {keys:<22}"), theme.style(Role::Key)),
+                styled(description, theme.style(role)),
+            ]));
+        }
+        lines.push(Line::default());
+    }
+    lines.push(Line::styled(
+        "Keys come from the keymap: ~/.config/tfpilot/keymap.toml overrides the defaults.",
+        theme.style(Role::Muted),
+    ));
+    let offset = scroll.min(lines.len().saturating_sub(1)) as u16;
+    frame.render_widget(Clear, area);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(boxed(
+                " help: keys (esc closes) ".into(),
+                theme,
+                Role::BorderFocused,
+            ))
+            .scroll((offset, 0)),
+        area,
+    );
+}
+
+fn palette(
+    state: &State,
+    query: &str,
+    selected: usize,
+    theme: &Theme,
+    frame: &mut Frame,
+    body: Rect,
+) {
+    let matches = palette_matches(query);
+    let height = (matches.len() as u16 + 3).clamp(5, body.height.min(18));
+    let area = Rect::new(
+        body.x + body.width.saturating_sub(60) / 2,
+        body.y + 1.min(body.height),
+        60.min(body.width),
+        height,
+    );
+    let visible = height.saturating_sub(3) as usize;
+    let start = selected.saturating_sub(visible.saturating_sub(1));
+    let mut lines = vec![Line::from(vec![
+        styled(": ", theme.style(Role::Accent)),
+        styled(query.to_string(), theme.style(Role::Text)),
+        styled("▏", theme.style(Role::Accent)),
+    ])];
+    if matches.is_empty() {
+        lines.push(Line::styled(
+            "  no action matches",
+            theme.style(Role::Muted),
+        ));
+    }
+    for (index, action) in matches.iter().enumerate().skip(start).take(visible) {
+        let name = action.name().unwrap_or_default();
+        let key = state
+            .keymap
+            .keys_for(Context::Main, &name)
+            .first()
+            .map(|k| k.to_string())
+            .unwrap_or_default();
+        let style = if index == selected {
+            theme.style(Role::Selection)
+        } else if action.is_dangerous() {
+            theme.style(Role::Danger)
+        } else {
+            theme.style(Role::Text)
+        };
+        lines.push(Line::styled(
+            format!(
+                " {name:<20}{:<26}{key:>6} ",
+                action.description().unwrap_or_default()
+            ),
+            style,
+        ));
+    }
+    frame.render_widget(Clear, area);
+    frame.render_widget(
+        Paragraph::new(lines).block(boxed(
+            " command palette ".into(),
+            theme,
+            Role::BorderFocused,
+        )),
+        area,
+    );
+}
+
+fn prompt(purpose: PromptPurpose, input: &str, theme: &Theme, frame: &mut Frame, body: Rect) {
+    let (label, title) = match purpose {
+        PromptPurpose::Filter => ("/", " filter: id, project, env, module, user, status "),
+        PromptPurpose::Search => ("/", " search the plan "),
+    };
+    let area = Rect::new(
+        body.x,
+        body.y + body.height.saturating_sub(3),
+        body.width,
+        3.min(body.height),
+    );
+    frame.render_widget(Clear, area);
+    frame.render_widget(
+        Paragraph::new(Line::from(vec![
+            styled(label, theme.style(Role::Accent)),
+            styled(input.to_string(), theme.style(Role::Text)),
+            styled("▏", theme.style(Role::Accent)),
+        ]))
+        .block(boxed(title.into(), theme, Role::BorderFocused)),
+        area,
+    );
+}
+
+fn confirm(confirmation: &Confirmation, theme: &Theme, frame: &mut Frame, body: Rect) {
+    let mut lines: Vec<Line> = confirmation
+        .lines
+        .iter()
+        .map(|line| Line::styled(line.clone(), theme.style(Role::Text)))
+        .collect();
+    lines.push(Line::default());
+    match &confirmation.typed {
+        Some(typed) => {
+            lines.push(Line::styled(
+                format!("Type the request id to {}:", confirmation.operation.verb()),
+                theme.style(Role::Danger),
+            ));
+            let role = if confirmation.satisfied() {
+                Role::Success
+            } else {
+                Role::Text
+            };
+            lines.push(Line::from(vec![
+                styled("> ", theme.style(Role::Accent)),
+                styled(typed.clone(), theme.style(role)),
+                styled("▏", theme.style(Role::Accent)),
+            ]));
+            lines.push(Line::styled(
+                "enter confirms once it matches · esc cancels",
+                theme.style(Role::Muted),
+            ));
+        }
+        None => lines.push(Line::from(vec![
+            styled("y", theme.style(Role::Key)),
+            styled(
+                format!(" {}   ", confirmation.operation.verb()),
+                theme.style(Role::Danger),
+            ),
+            styled("n", theme.style(Role::Key)),
+            styled(" / esc cancel", theme.style(Role::Muted)),
+        ])),
+    }
+    let height = (lines.len() as u16 + 2).min(body.height);
+    let area = centered(body, 64, height);
+    frame.render_widget(Clear, area);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(boxed(
+                format!(" {} ", confirmation.title),
+                theme,
+                Role::Danger,
+            )),
+        area,
+    );
+}

@@ -1,0 +1,138 @@
+//! Full-screen pages: insights over every request, and one request's audit event log.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::Line;
+use ratatui::widgets::Paragraph;
+
+use crate::domain::{LifecycleEvent, Status};
+
+use super::super::state::{Loadable, State};
+use super::super::theme::{Role, Theme};
+use super::{pane, styled};
+
+fn percent(value: Option<f64>) -> String {
+    value.map_or_else(|| "n/a".into(), |v| format!("{:.1}%", v * 100.0))
+}
+
+pub fn insights(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let block = pane(" insights ", theme, true);
+    let Some(insights) = &state.insights else {
+        frame.render_widget(
+            Paragraph::new(Line::styled("counting…", theme.style(Role::Muted))).block(block),
+            area,
+        );
+        return;
+    };
+    let mut lines = vec![Line::styled(
+        format!("{} requests", insights.total),
+        theme.style(Role::Title),
+    )];
+    let largest = insights
+        .by_status
+        .values()
+        .copied()
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let bar_room = (area.width as usize).saturating_sub(40).clamp(4, 60);
+    for status in Status::ALL {
+        let count = insights.by_status.get(&status).copied().unwrap_or(0);
+        let bar = "█".repeat(count * bar_room / largest);
+        lines.push(Line::from(vec![
+            styled(
+                format!("  {} {:<16}", status.symbol(), status.as_str()),
+                theme.status(status),
+            ),
+            styled(format!("{count:>6} "), theme.style(Role::Text)),
+            styled(bar, theme.status(status)),
+        ]));
+    }
+    let unreadable = state
+        .list
+        .rows()
+        .filter(|row| row.request.is_none())
+        .count();
+    if unreadable > 0 {
+        lines.push(Line::styled(
+            format!("  ! unreadable        {unreadable:>6}"),
+            theme.style(Role::Danger),
+        ));
+    }
+    lines.push(Line::default());
+    let row = |label: &str, value: String| {
+        Line::from(vec![
+            styled(format!("{label:<22}"), theme.style(Role::Muted)),
+            styled(value, theme.style(Role::Text)),
+        ])
+    };
+    lines.push(row("failures", insights.failures.to_string()));
+    lines.push(row(
+        "applies 24h / 7d",
+        format!("{} / {}", insights.applies_24h, insights.applies_7d),
+    ));
+    lines.push(row(
+        "destroys 24h / 7d",
+        format!("{} / {}", insights.destroys_24h, insights.destroys_7d),
+    ));
+    let avg = insights
+        .avg_apply_seconds_7d
+        .map_or_else(|| "n/a".into(), |s| format!("{s:.0}s"));
+    let p95 = insights
+        .p95_apply_seconds_7d
+        .map_or_else(|| "n/a".into(), |s| format!("{s}s"));
+    lines.push(row("apply time 7d", format!("avg {avg}, p95 {p95}")));
+    lines.push(row(
+        "apply success 7d",
+        percent(insights.apply_success_rate_7d),
+    ));
+    lines.push(row(
+        "plan success 7d",
+        percent(insights.plan_success_rate_7d),
+    ));
+    let offset = state.view_scroll.offset.min(lines.len().saturating_sub(1)) as u16;
+    frame.render_widget(Paragraph::new(lines).block(block).scroll((offset, 0)), area);
+}
+
+pub fn events(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let Some(id) = state.list.selected_id() else {
+        return;
+    };
+    let block = pane(format!(" events of {id} "), theme, true);
+    let lines: Vec<Line> = match state.detail.events.get(id) {
+        Some(Loadable::Loaded(entries)) if entries.is_empty() => {
+            vec![Line::styled("no events recorded", theme.style(Role::Muted))]
+        }
+        Some(Loadable::Loaded(entries)) => entries
+            .iter()
+            .map(|entry| match entry {
+                Ok(LifecycleEvent {
+                    at,
+                    kind,
+                    actor,
+                    message,
+                    ..
+                }) => Line::from(vec![
+                    styled(
+                        format!("{} ", at.0.format("%Y-%m-%d %H:%M:%S")),
+                        theme.style(Role::Muted),
+                    ),
+                    styled(format!("{kind:<22}"), theme.style(Role::Info)),
+                    styled(format!("{actor:<10} "), theme.style(Role::Text)),
+                    styled(message.clone().unwrap_or_default(), theme.style(Role::Text)),
+                ]),
+                Err(bad) => Line::styled(
+                    format!("unreadable event {}: {}", bad.key, bad.reason),
+                    theme.style(Role::Danger),
+                ),
+            })
+            .collect(),
+        Some(Loadable::Failed(error)) => vec![Line::styled(
+            format!("cannot read the events: {error}"),
+            theme.style(Role::Danger),
+        )],
+        _ => vec![Line::styled("reading…", theme.style(Role::Muted))],
+    };
+    let offset = state.view_scroll.offset.min(lines.len().saturating_sub(1)) as u16;
+    frame.render_widget(Paragraph::new(lines).block(block).scroll((offset, 0)), area);
+}
