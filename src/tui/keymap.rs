@@ -136,6 +136,13 @@ impl KeyChord {
         Some(KeyChord { code, ctrl, alt })
     }
 
+    /// Lower is plainer: a character, then a named key, then anything with ctrl or alt.
+    fn plainness(&self) -> u8 {
+        let modified = u8::from(self.ctrl || self.alt) * 2;
+        let named = u8::from(!matches!(self.code, ChordCode::Char(_)));
+        modified + named
+    }
+
     pub fn from_event(event: &KeyEvent) -> Option<KeyChord> {
         let code = match event.code {
             KeyCode::Char(c) => ChordCode::Char(c),
@@ -276,6 +283,8 @@ impl Keymap {
                 }
             }
         }
+        // The plainest key first: the one hints show.
+        keys.sort_by_key(|chord| chord.plainness());
         keys
     }
 

@@ -64,6 +64,7 @@ impl PlanView {
     /// Shows a freshly loaded document: risky blocks unfolded, the rest folded (a log that is
     /// being followed shows everything).
     pub fn set_document(&mut self, document: Arc<PlanDocument>, running: bool, height: usize) {
+        let first = self.document().is_none();
         let same_shape = self
             .document()
             .is_some_and(|old| old.resources.len() == document.resources.len());
@@ -80,8 +81,31 @@ impl PlanView {
         self.refresh_matches();
         if self.follow {
             self.scroll = self.rows.len().saturating_sub(height);
+        } else if first {
+            self.scroll_to_changes(height);
         } else {
             self.clamp(height);
+        }
+    }
+
+    /// Opens a plan where the reading starts: the actions Terraform will take (the runner's
+    /// set-up lines above are one scroll away).
+    fn scroll_to_changes(&mut self, height: usize) {
+        let start = self.document().and_then(|document| {
+            document
+                .lines
+                .iter()
+                .position(|line| {
+                    line.text.starts_with("Terraform will perform")
+                        || line
+                            .text
+                            .starts_with("Terraform used the selected providers")
+                        || line.text.starts_with("No changes.")
+                })
+                .or_else(|| document.resources.first().map(|block| block.start))
+        });
+        if let Some(start) = start {
+            self.scroll_to_line(start, height);
         }
     }
 

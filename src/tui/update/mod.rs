@@ -157,6 +157,3 @@ fn quit(state: &mut State) -> Vec<Effect> {
     }
     Vec::new()
 }
-
-#[cfg(test)]
-mod tests;

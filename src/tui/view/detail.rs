@@ -75,11 +75,8 @@ fn lines<'a>(state: &'a State, theme: &Theme, request: &'a Request) -> Vec<Line<
         } else {
             pr.state.as_deref().unwrap_or("?")
         };
-        out.push(field(
-            "pull request",
-            format!("{number}{pr_state} {}", pr.url.as_deref().unwrap_or("")),
-            theme,
-        ));
+        out.push(field("pull request", format!("{number}{pr_state}"), theme));
+        out.extend(link(pr.url.as_deref(), theme));
     }
     for (name, run) in [
         ("plan run", &request.plan_run),
@@ -90,6 +87,7 @@ fn lines<'a>(state: &'a State, theme: &Theme, request: &'a Request) -> Vec<Line<
     ] {
         if let Some(run) = run {
             out.push(run_line(name, run, theme));
+            out.extend(link(run.html_url.as_deref(), theme));
         }
     }
     if let Some(summary) = request.plan.as_ref().and_then(|p| p.summary) {
@@ -169,14 +167,12 @@ fn run_line<'a>(name: &'a str, run: &RunFact, theme: &Theme) -> Line<'a> {
     Line::from(vec![
         styled(format!("{name:<13}"), theme.style(Role::Muted)),
         styled(format!("{id}{}", run.describe()), theme.style(role)),
-        styled(
-            run.html_url
-                .as_deref()
-                .map(|url| format!(" {url}"))
-                .unwrap_or_default(),
-            theme.style(Role::Muted),
-        ),
     ])
+}
+
+/// A link on its own line under its fact, so it wraps (and copies) whole.
+fn link<'a>(url: Option<&str>, theme: &Theme) -> Option<Line<'a>> {
+    url.map(|url| Line::styled(format!("{:13}{url}", ""), theme.style(Role::Muted)))
 }
 
 fn approval_line<'a>(request: &Request, theme: &Theme) -> Line<'a> {

@@ -1,4 +1,5 @@
-//! The top line: where, who, GitHub's budget, and how sync is doing.
+//! The top line: who, how sync is doing, GitHub's budget, and where. Most important first,
+//! because a narrow terminal cuts from the right.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -12,20 +13,16 @@ use super::{age, styled};
 pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     let base = theme.style(Role::Header);
     let session = &state.session;
-    let mut spans: Vec<Span> = vec![
-        styled(" tfpilot ", base.patch(theme.style(Role::Title))),
-        styled(
-            if session.sandbox { "sandbox " } else { "" },
-            base.patch(theme.style(Role::Warning)),
-        ),
-        styled(format!("{} ", session.store), base),
-        styled("│ ", base),
-        styled(
-            format!("{} ({}) ", session.user, session.role.as_str()),
-            base,
-        ),
-        styled("│ ", base),
-    ];
+    let mut spans: Vec<Span> = vec![styled(" tfpilot ", base.patch(theme.style(Role::Title)))];
+    if session.sandbox {
+        spans.push(styled("sandbox ", base.patch(theme.style(Role::Warning))));
+    }
+    spans.push(styled(
+        format!("{} ({}) │ ", session.user, session.role.as_str()),
+        base,
+    ));
+    spans.push(sync_span(state, theme));
+    spans.push(styled(" │ ", base));
     match &state.rate {
         Some(rate) => {
             let low = rate.remaining * 10 < rate.limit;
@@ -36,7 +33,7 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
             };
             spans.push(styled(
                 format!(
-                    "api {}/{} resets {} ",
+                    "api {}/{} resets {}",
                     rate.remaining,
                     rate.limit,
                     rate.reset.0.format("%H:%M:%S")
@@ -44,36 +41,37 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
                 style,
             ));
         }
-        None => spans.push(styled("api — ", base)),
+        None => spans.push(styled("api —", base)),
     }
-    spans.push(styled("│ ", base));
-    let sync = match &state.sync {
-        SyncState::Starting => styled("sync starting", base),
+    spans.push(styled(format!(" │ {}", session.store), base));
+    frame.render_widget(Paragraph::new(Line::from(spans)).style(base), area);
+}
+
+fn sync_span<'a>(state: &State, theme: &Theme) -> Span<'a> {
+    let base = theme.style(Role::Header);
+    let danger = base.patch(theme.style(Role::Danger));
+    let unfocused = if state.focused {
+        ""
+    } else {
+        " (unfocused: slower)"
+    };
+    match &state.sync {
+        SyncState::Starting => styled(format!("sync starting{unfocused}"), base),
         SyncState::Ok { at } => styled(
-            format!("sync ok {} ago", age(state.now, *at)),
+            format!("sync ok {} ago{unfocused}", age(state.now, *at)),
             base.patch(theme.style(Role::Success)),
         ),
-        SyncState::BackingOff { until } => styled(
-            match until {
-                Some(until) => format!(
-                    "rate limited: backing off until {}",
-                    until.0.format("%H:%M:%S")
-                ),
-                None => "rate limited: backing off".to_string(),
-            },
-            base.patch(theme.style(Role::Danger)),
+        SyncState::BackingOff { until: Some(until) } => styled(
+            format!(
+                "rate limited: backing off until {}",
+                until.0.format("%H:%M:%S")
+            ),
+            danger,
         ),
+        SyncState::BackingOff { until: None } => styled("rate limited: backing off", danger),
         SyncState::Failing { message, at } => styled(
             format!("sync failing ({} ago): {message}", age(state.now, *at)),
-            base.patch(theme.style(Role::Danger)),
+            danger,
         ),
-    };
-    spans.push(sync);
-    if !state.focused {
-        spans.push(styled(
-            " (unfocused: polling slower)",
-            base.patch(theme.style(Role::Muted)),
-        ));
     }
-    frame.render_widget(Paragraph::new(Line::from(spans)).style(base), area);
 }

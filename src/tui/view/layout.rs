@@ -7,7 +7,7 @@ use ratatui::layout::{Constraint, Direction, Layout, Rect};
 pub const MIN_WIDTH: u16 = 60;
 pub const MIN_HEIGHT: u16 = 12;
 /// From this width the detail pane sits beside the list instead of under it.
-pub const SIDE_BY_SIDE_WIDTH: u16 = 120;
+pub const SIDE_BY_SIDE_WIDTH: u16 = 150;
 
 pub fn too_small(width: u16, height: u16) -> bool {
     width < MIN_WIDTH || height < MIN_HEIGHT

@@ -17,12 +17,20 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect, focus
     let inner_rows = area.height.saturating_sub(3) as usize;
     let wide = area.width >= 100;
     let header_cells = if wide {
-        vec!["STATUS", "ID", "PROJECT/ENV", "MODULE", "AGE", "BY", "LOCK"]
+        vec![
+            " STATUS",
+            "ID",
+            "PROJECT/ENV",
+            "MODULE",
+            "AGE",
+            "BY",
+            "LOCK",
+        ]
     } else {
-        vec!["STATUS", "ID", "PROJECT/ENV", "MODULE", "AGE", "BY"]
+        vec![" STATUS", "ID", "PROJECT/ENV", "MODULE", "AGE", "BY"]
     };
     let header = TableRow::new(header_cells).style(theme.style(Role::Muted));
-    let id_width: u16 = if wide { 26 } else { 12 };
+    let id_width: u16 = if wide { 30 } else { 12 };
     let rows: Vec<TableRow> = list
         .window(list.offset, inner_rows)
         .enumerate()
@@ -32,9 +40,9 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect, focus
         })
         .collect();
     let mut widths = vec![
-        Constraint::Length(16),
+        Constraint::Length(18),
         Constraint::Length(id_width),
-        Constraint::Min(12),
+        Constraint::Min(13),
         Constraint::Length(13),
         Constraint::Length(4),
         Constraint::Length(8),
@@ -114,16 +122,16 @@ fn table_row<'a>(
     // On the selected row the selection style wins, so the status stays readable.
     let status_style = |style| if selected { Default::default() } else { style };
     let status_cell = match (row.status, spinner) {
-        (_, Some(spinner)) => Cell::from(Span::styled(
-            spinner,
-            status_style(theme.style(Role::Accent)),
-        )),
-        (Some(status), None) => Cell::from(Span::styled(
+        (_, Some(spinner)) => Span::styled(spinner, status_style(theme.style(Role::Accent))),
+        (Some(status), None) => Span::styled(
             format!("{} {}", status.symbol(), status.as_str()),
             status_style(theme.status(status)),
-        )),
-        (None, None) => Cell::from(Span::styled("! unreadable", theme.style(Role::Danger))),
+        ),
+        (None, None) => Span::styled("! unreadable", theme.style(Role::Danger)),
     };
+    // A marker, so the selection reads without colour too.
+    let marker = if selected { "›" } else { " " };
+    let status_cell = Cell::from(Line::from(vec![Span::raw(marker), status_cell]));
     let id = Cell::from(clip_start(&row.id, id_width));
     let mut cells = vec![status_cell, id];
     match &row.request {

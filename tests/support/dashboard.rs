@@ -1,0 +1,266 @@
+//! Fixed fixtures for the dashboard tests: requests in every status at fixed times, the example
+//! team configuration, and a state fed through `update` exactly as the event loop feeds it.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use serde_json::{Value, json};
+use tfpilot::domain::access::AccessPolicy;
+use tfpilot::domain::catalog::ModuleDef;
+use tfpilot::domain::{Request, Status, Timestamp};
+use tfpilot::engine::PollEvent;
+use tfpilot::github::RateBudget;
+use tfpilot::store::{ETag, ListedRequest, TeamConfig};
+use tfpilot::tui::action::Action;
+use tfpilot::tui::effect::Effect;
+use tfpilot::tui::keymap::Keymap;
+use tfpilot::tui::state::{SessionInfo, State};
+use tfpilot::tui::theme::Theme;
+use tfpilot::tui::update::update;
+use tfpilot::tui::view::render;
+
+pub const NOW: &str = "2026-11-26T12:00:00Z";
+
+pub fn now() -> Timestamp {
+    Timestamp(
+        chrono::DateTime::parse_from_rfc3339(NOW)
+            .expect("valid time")
+            .with_timezone(&chrono::Utc),
+    )
+}
+
+fn at(minutes_ago: i64) -> String {
+    (now().0 - chrono::Duration::minutes(minutes_ago))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+pub fn team() -> TeamConfig {
+    let modules = [
+        include_str!("../../examples/store/config/modules/s3-bucket.json"),
+        include_str!("../../examples/store/config/modules/ecs-service.json"),
+        include_str!("../../examples/store/config/modules/iam-role.json"),
+        include_str!("../../examples/store/config/modules/rds-postgres.json"),
+    ]
+    .iter()
+    .map(|text| ModuleDef::parse(text, "fixture").expect("example module"))
+    .collect();
+    TeamConfig {
+        modules,
+        access: AccessPolicy::parse(
+            include_str!("../../examples/store/config/policy.json"),
+            "policy.json",
+        )
+        .expect("example policy"),
+        ..TeamConfig::default()
+    }
+}
+
+fn run(id: u64, status: &str, conclusion: Option<&str>, minutes_ago: i64) -> Value {
+    let mut run = json!({
+        "id": id,
+        "status": status,
+        "head_sha": "4f2a9c0d1e",
+        "html_url": format!("https://github.com/acme/payments-infra/actions/runs/{id}"),
+        "created_at": at(minutes_ago + 2),
+        "updated_at": at(minutes_ago),
+    });
+    if let Some(conclusion) = conclusion {
+        run["conclusion"] = json!(conclusion);
+    }
+    run
+}
+
+/// A request whose facts derive `status`; `n` varies its project, environment, module and age.
+pub fn request(n: usize, status: Status) -> Request {
+    let projects = ["payments", "search"];
+    let environments = ["dev", "prod"];
+    let people = ["alice", "carol", "dave"];
+    let (module, config) = if n % 3 == 1 {
+        (
+            "ecs-service",
+            json!({"service_name": format!("api-{n}"), "image": "ghcr.io/acme/api:1.4.2", "cpu": "512", "datadog_api_key": "dd-secret-value"}),
+        )
+    } else {
+        (
+            "s3-bucket",
+            json!({"bucket_name": format!("payments-dev-media-{n}"), "region": "us-east-1", "versioning": true}),
+        )
+    };
+    let id = format!("req_01KFIXTURE{n:04}ABCDEFGHJK");
+    let mut document = json!({
+        "schema_version": 1,
+        "id": id,
+        "project": projects[n % 2],
+        "environment": environments[(n / 2) % 2],
+        "module": module,
+        "config": config,
+        "requested_by": people[n % 3],
+        "created_at": at(7 * n as i64 + 3),
+        "updated_at": at(n as i64),
+        "target": {"owner": "acme", "repo": "payments-infra", "base": "main", "env_path": "envs/dev", "file": "tfpilot.tf"},
+    });
+    let pr_open = json!({"number": 100 + n, "url": format!("https://github.com/acme/payments-infra/pull/{}", 100 + n), "state": "open", "merged": false, "head_sha": "4f2a9c0d1e"});
+    let pr_merged = json!({"number": 100 + n, "url": format!("https://github.com/acme/payments-infra/pull/{}", 100 + n), "state": "closed", "merged": true, "head_sha": "4f2a9c0d1e"});
+    let planned = json!({"summary": {"add": 2, "change": 1, "destroy": 1, "import": 0}, "output_key": format!("plans/{id}/{}.txt", 1000 + n)});
+    let approval = json!({"approved": true, "approvers": ["bob"], "head_sha": "4f2a9c0d1e"});
+    let plan_ok = run(1000 + n as u64, "completed", Some("success"), n as i64 + 30);
+    let fields: Vec<(&str, Value)> = match status {
+        Status::RequestCreated => vec![],
+        Status::Planning => vec![
+            ("pr", pr_open),
+            (
+                "plan_run",
+                run(1000 + n as u64, "in_progress", None, n as i64),
+            ),
+        ],
+        Status::PlanReady => vec![("pr", pr_open), ("plan_run", plan_ok), ("plan", planned)],
+        Status::Approved => vec![
+            ("pr", pr_open),
+            ("plan_run", plan_ok),
+            ("plan", planned),
+            ("approval", approval),
+        ],
+        Status::Merged => vec![
+            ("pr", pr_merged),
+            ("merged_sha", json!("9d8c7b6a5f")),
+            ("plan_run", plan_ok),
+            ("plan", planned),
+            ("approval", approval),
+        ],
+        Status::Applying | Status::Applied | Status::Failed => {
+            let apply = match status {
+                Status::Applying => run(2000 + n as u64, "in_progress", None, n as i64),
+                Status::Applied => run(2000 + n as u64, "completed", Some("success"), n as i64),
+                _ => run(2000 + n as u64, "completed", Some("failure"), n as i64),
+            };
+            vec![
+                ("pr", pr_merged),
+                ("merged_sha", json!("9d8c7b6a5f")),
+                ("plan_run", plan_ok),
+                ("plan", planned),
+                ("approval", approval),
+                ("apply_run", apply),
+            ]
+        }
+        Status::Destroying | Status::Destroyed => {
+            let destroy = if status == Status::Destroying {
+                run(3000 + n as u64, "in_progress", None, n as i64)
+            } else {
+                run(3000 + n as u64, "completed", Some("success"), n as i64)
+            };
+            vec![
+                ("pr", pr_merged),
+                ("merged_sha", json!("9d8c7b6a5f")),
+                ("plan_run", plan_ok),
+                (
+                    "apply_run",
+                    run(2000 + n as u64, "completed", Some("success"), n as i64 + 10),
+                ),
+                ("destroy_run", destroy),
+            ]
+        }
+    };
+    for (name, value) in fields {
+        document[name] = value;
+    }
+    serde_json::from_value(document).expect("fixture request")
+}
+
+/// Two requests in every status (20), in a fixed order.
+pub fn every_status() -> Vec<Request> {
+    Status::ALL
+        .iter()
+        .cycle()
+        .take(20)
+        .enumerate()
+        .map(|(n, status)| request(n, *status))
+        .collect()
+}
+
+pub fn listing(requests: &[Request]) -> Vec<ListedRequest> {
+    requests
+        .iter()
+        .map(|request| ListedRequest {
+            key: format!("requests/{}.json", request.id),
+            id: request.id.clone(),
+            etag: ETag(format!("\"{}\"", request.id)),
+            outcome: Ok(Arc::new(request.clone())),
+        })
+        .collect()
+}
+
+pub fn session(user: &str) -> SessionInfo {
+    let team = team();
+    SessionInfo {
+        store: "file:///srv/tfpilot".into(),
+        github: "http://127.0.0.1:8080".into(),
+        user: user.into(),
+        role: team.access.role_of(user),
+        sandbox: true,
+    }
+}
+
+/// A state at `width` x `height` holding `requests`, as `user`, fed the way the loop feeds it.
+pub fn state(user: &str, requests: &[Request], width: u16, height: u16) -> State {
+    let mut state = State::new(
+        session(user),
+        Arc::new(team()),
+        Arc::new(Keymap::embedded()),
+        now(),
+    );
+    send(&mut state, Action::Resize { width, height });
+    send(
+        &mut state,
+        Action::Poll(PollEvent::Listed(Arc::new(listing(requests)))),
+    );
+    send(
+        &mut state,
+        Action::RateBudget(RateBudget {
+            limit: 5000,
+            remaining: 4990,
+            used: 10,
+            reset: Timestamp(now().0 + chrono::Duration::minutes(40)),
+            resource: "core".into(),
+        }),
+    );
+    state
+}
+
+pub fn send(state: &mut State, action: Action) -> Vec<Effect> {
+    update(state, action)
+}
+
+pub fn key(state: &mut State, code: crossterm::event::KeyCode) -> Vec<Effect> {
+    use crossterm::event::{KeyEvent, KeyModifiers};
+    let modifiers = match code {
+        crossterm::event::KeyCode::Char(c) if c.is_ascii_uppercase() => KeyModifiers::SHIFT,
+        _ => KeyModifiers::NONE,
+    };
+    update(state, Action::Key(KeyEvent::new(code, modifiers)))
+}
+
+pub fn chars(state: &mut State, text: &str) -> Vec<Effect> {
+    let mut effects = Vec::new();
+    for c in text.chars() {
+        effects.extend(key(state, crossterm::event::KeyCode::Char(c)));
+    }
+    effects
+}
+
+pub fn terminal(state: &State, theme: &Theme) -> Terminal<TestBackend> {
+    let mut terminal =
+        Terminal::new(TestBackend::new(state.width, state.height)).expect("test terminal");
+    terminal
+        .draw(|frame| render(state, theme, frame))
+        .expect("draw");
+    terminal
+}
+
+/// The screen as text (what the snapshots hold).
+pub fn screen(state: &State) -> String {
+    terminal(state, &Theme::default_theme())
+        .backend()
+        .to_string()
+}

@@ -1,0 +1,707 @@
+//! `update` without I/O: each action's effect on the state and the effects it asks for.
+
+#[path = "support/dashboard.rs"]
+mod dashboard;
+
+use std::sync::Arc;
+
+use crossterm::event::KeyCode;
+use dashboard::{chars, every_status, key, now, request, send, state};
+use tfpilot::domain::operation::Operation;
+use tfpilot::domain::{Status, Timestamp};
+use tfpilot::engine::{Nudge, OpOutcome, OpResult, PollEvent, SyncReport};
+use tfpilot::tui::action::{Action, OperationFailure};
+use tfpilot::tui::effect::Effect;
+use tfpilot::tui::plan::document::PlanDocument;
+use tfpilot::tui::state::list::SortKey;
+use tfpilot::tui::state::modal::Modal;
+use tfpilot::tui::state::{Loadable, Pane, Screen, State, SyncState, ToastKind};
+
+fn id(n: usize) -> String {
+    request(n, Status::ALL[n % 10]).id
+}
+
+fn select(state: &mut State, wanted: &str) {
+    key(state, KeyCode::Char('g'));
+    for _ in 0..state.list.visible_len() {
+        if state.list.selected_id() == Some(wanted) {
+            return;
+        }
+        key(state, KeyCode::Char('j'));
+    }
+    panic!("{wanted} is not in the list");
+}
+
+fn last_toast(state: &State) -> (ToastKind, String) {
+    let toast = state.toasts.last().expect("a toast");
+    (toast.kind, toast.text.clone())
+}
+
+fn tick(state: &mut State, millis: i64) -> Vec<Effect> {
+    let later = Timestamp(state.now.0 + chrono::Duration::milliseconds(millis));
+    send(state, Action::Tick(later))
+}
+
+#[test]
+fn the_listing_fills_the_list_newest_first() {
+    let state = state("alice", &every_status(), 120, 40);
+    assert!(state.list.loaded);
+    assert_eq!(state.list.total(), 20);
+    assert_eq!(state.list.selected_id(), Some(id(0).as_str()));
+    assert!(matches!(state.sync, SyncState::Ok { .. }));
+    assert_eq!(state.rate.as_ref().map(|r| r.remaining), Some(4990));
+}
+
+#[test]
+fn moving_clamps_and_scrolls() {
+    let mut state = state("alice", &every_status(), 80, 24);
+    let rows = state.list_height();
+    assert!(rows < 20, "the fixture must not fit at 80x24");
+    key(&mut state, KeyCode::Char('k'));
+    assert_eq!(state.list.selected, 0);
+    key(&mut state, KeyCode::Char('G'));
+    assert_eq!(state.list.selected, 19);
+    assert_eq!(state.list.offset, 20 - rows);
+    key(&mut state, KeyCode::Char('g'));
+    assert_eq!((state.list.selected, state.list.offset), (0, 0));
+    key(&mut state, KeyCode::PageDown);
+    assert_eq!(state.list.selected, rows);
+    key(&mut state, KeyCode::Down);
+    assert_eq!(state.list.selected, rows + 1);
+    key(&mut state, KeyCode::Up);
+    assert_eq!(state.list.selected, rows);
+}
+
+#[test]
+fn tab_switches_panes_and_the_detail_pane_scrolls() {
+    let mut state = state("alice", &every_status(), 120, 40);
+    key(&mut state, KeyCode::Tab);
+    assert_eq!(state.pane, Pane::Detail);
+    key(&mut state, KeyCode::Char('j'));
+    key(&mut state, KeyCode::Char('j'));
+    assert_eq!(state.detail.scroll, 2);
+    assert_eq!(state.list.selected, 0, "the list stays put");
+    key(&mut state, KeyCode::Esc);
+    assert_eq!(state.pane, Pane::List);
+}
+
+#[test]
+fn typing_a_filter_narrows_as_it_goes_and_escape_restores() {
+    let mut state = state("alice", &every_status(), 120, 40);
+    key(&mut state, KeyCode::Char('/'));
+    assert!(matches!(state.modals.last(), Some(Modal::Prompt { .. })));
+    chars(&mut state, "search prod");
+    let visible = state.list.visible_len();
+    assert!(visible > 0 && visible < 20, "{visible}");
+    for row in state.list.window(0, 20) {
+        let request = row.request.as_ref().expect("readable");
+        assert_eq!(
+            (request.project.as_str(), request.environment.as_str()),
+            ("search", "prod")
+        );
+    }
+    key(&mut state, KeyCode::Backspace);
+    assert_eq!(state.list.filter.text, "search pro");
+    key(&mut state, KeyCode::Esc);
+    assert!(state.modals.is_empty());
+    assert_eq!(state.list.filter.text, "");
+    assert_eq!(state.list.visible_len(), 20);
+    // Enter keeps what was typed; `q` typed into the field is text, not quit.
+    key(&mut state, KeyCode::Char('/'));
+    chars(&mut state, "q");
+    assert!(!state.quit);
+    key(&mut state, KeyCode::Enter);
+    assert_eq!(state.list.filter.text, "q");
+    key(&mut state, KeyCode::Char('x'));
+    assert!(state.list.filter.is_empty());
+}
+
+#[test]
+fn status_and_environment_pickers_filter() {
+    let mut state = state("bob", &every_status(), 120, 40);
+    key(&mut state, KeyCode::Char('s'));
+    let Some(Modal::Picker { options, .. }) = state.modals.last() else {
+        panic!("a picker");
+    };
+    let plan_ready = options
+        .iter()
+        .position(|o| o.value.as_deref() == Some("plan_ready"))
+        .expect("plan_ready is offered");
+    assert!(
+        options[plan_ready].label.contains("(2)"),
+        "{:?}",
+        options[plan_ready]
+    );
+    for _ in 0..plan_ready {
+        key(&mut state, KeyCode::Down);
+    }
+    key(&mut state, KeyCode::Enter);
+    assert_eq!(state.list.filter.status, Some(Status::PlanReady));
+    assert_eq!(state.list.visible_len(), 2);
+    key(&mut state, KeyCode::Char('E'));
+    let Some(Modal::Picker { options, .. }) = state.modals.last() else {
+        panic!("a picker");
+    };
+    let prod = options
+        .iter()
+        .position(|o| o.value.as_deref() == Some("prod"))
+        .expect("prod is offered");
+    for _ in 0..prod {
+        key(&mut state, KeyCode::Down);
+    }
+    key(&mut state, KeyCode::Enter);
+    assert_eq!(state.list.filter.environment.as_deref(), Some("prod"));
+    assert_eq!(state.list.visible_len(), 1);
+    assert_eq!(state.list.selected_id(), Some(id(2).as_str()));
+    key(&mut state, KeyCode::Esc);
+    assert!(state.list.filter.is_empty(), "esc clears the filters");
+}
+
+#[test]
+fn sorting_cycles_and_reverses() {
+    let mut state = state("alice", &every_status(), 120, 40);
+    assert_eq!(
+        (state.list.sort, state.list.descending),
+        (SortKey::Created, true)
+    );
+    key(&mut state, KeyCode::Char('o'));
+    assert_eq!(state.list.sort, SortKey::Updated);
+    key(&mut state, KeyCode::Char('o'));
+    assert_eq!(state.list.sort, SortKey::Status);
+    key(&mut state, KeyCode::Char('O'));
+    assert!(!state.list.descending);
+    let first = state.list.selected_row().and_then(|r| r.status);
+    key(&mut state, KeyCode::Char('g'));
+    assert_eq!(
+        state.list.selected_row().and_then(|r| r.status),
+        Some(Status::RequestCreated),
+        "{first:?}"
+    );
+}
+
+#[test]
+fn selection_reads_events_once_it_rests() {
+    let mut state = state("alice", &every_status(), 120, 40);
+    tick(&mut state, 10);
+    key(&mut state, KeyCode::Char('j'));
+    key(&mut state, KeyCode::Char('j'));
+    assert!(tick(&mut state, 50).is_empty(), "still moving");
+    let effects = tick(&mut state, 200);
+    assert!(
+        matches!(effects.as_slice(), [Effect::LoadEvents { id: wanted }] if *wanted == id(2)),
+        "{effects:?}"
+    );
+    assert!(matches!(
+        state.detail.events.get(&id(2)),
+        Some(Loadable::Loading)
+    ));
+    assert!(tick(&mut state, 500).is_empty(), "asked once");
+    send(
+        &mut state,
+        Action::EventsLoaded {
+            id: id(2),
+            result: Ok(Vec::new()),
+        },
+    );
+    assert!(matches!(
+        state.detail.events.get(&id(2)),
+        Some(Loadable::Loaded(_))
+    ));
+}
+
+#[test]
+fn operations_are_refused_with_the_policy_reason() {
+    let mut state = state("alice", &every_status(), 120, 40);
+    select(&mut state, &id(2));
+    let effects = key(&mut state, KeyCode::Char('a'));
+    assert!(effects.is_empty());
+    let (kind, text) = last_toast(&state);
+    assert_eq!(kind, ToastKind::Error);
+    assert!(text.starts_with("approve denied: "), "{text}");
+    assert!(text.contains("alice is a developer"), "{text}");
+}
+
+#[test]
+fn operations_not_ready_say_why() {
+    let mut state = state("bob", &every_status(), 120, 40);
+    select(&mut state, &id(1));
+    let effects = key(&mut state, KeyCode::Char('a'));
+    assert!(effects.is_empty());
+    let (kind, text) = last_toast(&state);
+    assert_eq!(kind, ToastKind::Error);
+    assert!(text.starts_with("cannot approve yet"), "{text}");
+}
+
+#[test]
+fn approve_runs_at_once_and_reports_back() {
+    let mut state = state("bob", &every_status(), 120, 40);
+    select(&mut state, &id(2));
+    let effects = key(&mut state, KeyCode::Char('a'));
+    assert!(
+        matches!(effects.as_slice(), [Effect::Operation { id: wanted, operation: Operation::Approve }] if *wanted == id(2)),
+        "{effects:?}"
+    );
+    assert_eq!(state.in_flight.get(&id(2)), Some(&Operation::Approve));
+    // A second press while it runs is answered, not sent again.
+    assert!(key(&mut state, KeyCode::Char('a')).is_empty());
+    let spinner = state.spinner;
+    tick(&mut state, 250);
+    assert_eq!(state.spinner, spinner + 1);
+    let approved = request(2, Status::Approved);
+    let effects = send(
+        &mut state,
+        Action::OperationDone {
+            id: id(2),
+            operation: Operation::Approve,
+            result: Ok(Box::new(OpOutcome {
+                operation: Operation::Approve,
+                result: OpResult::Done,
+                message: "approved".into(),
+                request: approved.clone(),
+            })),
+        },
+    );
+    assert!(state.in_flight.is_empty());
+    assert_eq!(
+        state.list.row(&id(2)).and_then(|r| r.status),
+        Some(Status::Approved)
+    );
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::Poller(Nudge::Follow(r)) if r.id == id(2)))
+    );
+    assert_eq!(
+        last_toast(&state),
+        (ToastKind::Success, "approve: approved".into())
+    );
+}
+
+#[test]
+fn failures_from_the_engine_are_toasts() {
+    let mut state = state("bob", &every_status(), 120, 40);
+    select(&mut state, &id(2));
+    key(&mut state, KeyCode::Char('p'));
+    send(
+        &mut state,
+        Action::OperationDone {
+            id: id(2),
+            operation: Operation::Plan,
+            result: Err(OperationFailure {
+                kind: "locked",
+                message: "locked by carol@bastion pid 7 (apply) until 12:02:00".into(),
+            }),
+        },
+    );
+    let (kind, text) = last_toast(&state);
+    assert_eq!(kind, ToastKind::Error);
+    assert!(text.contains("locked by carol@bastion"), "{text}");
+    assert!(state.in_flight.is_empty());
+}
+
+#[test]
+fn merge_asks_first_and_n_cancels() {
+    let mut state = state("bob", &every_status(), 120, 40);
+    select(&mut state, &id(3));
+    assert!(key(&mut state, KeyCode::Char('m')).is_empty());
+    let Some(Modal::Confirm(confirmation)) = state.modals.last() else {
+        panic!("a confirmation");
+    };
+    assert_eq!(confirmation.operation, Operation::Merge);
+    assert!(confirmation.typed.is_none());
+    key(&mut state, KeyCode::Char('n'));
+    assert!(state.modals.is_empty());
+    assert!(state.in_flight.is_empty());
+    key(&mut state, KeyCode::Char('m'));
+    let effects = key(&mut state, KeyCode::Char('y'));
+    assert!(
+        matches!(
+            effects.as_slice(),
+            [Effect::Operation {
+                operation: Operation::Merge,
+                ..
+            }]
+        ),
+        "{effects:?}"
+    );
+}
+
+#[test]
+fn prod_destroy_needs_the_id_typed() {
+    let mut state = state("erin", &every_status(), 120, 40);
+    select(&mut state, &id(6));
+    key(&mut state, KeyCode::Char('D'));
+    let Some(Modal::Confirm(confirmation)) = state.modals.last() else {
+        panic!("a confirmation");
+    };
+    assert_eq!(confirmation.typed.as_deref(), Some(""));
+    // `y` is just a letter here, and enter does nothing until the id matches.
+    key(&mut state, KeyCode::Char('y'));
+    assert!(key(&mut state, KeyCode::Enter).is_empty());
+    assert!(!state.modals.is_empty());
+    key(&mut state, KeyCode::Backspace);
+    chars(&mut state, &id(6));
+    let effects = key(&mut state, KeyCode::Enter);
+    assert!(
+        matches!(
+            effects.as_slice(),
+            [Effect::Operation {
+                operation: Operation::Destroy,
+                ..
+            }]
+        ),
+        "{effects:?}"
+    );
+    assert!(state.modals.is_empty());
+}
+
+#[test]
+fn dev_destroy_is_a_plain_confirmation() {
+    let mut state = state("bob", &every_status(), 120, 40);
+    select(&mut state, &id(16));
+    key(&mut state, KeyCode::Char('D'));
+    let Some(Modal::Confirm(confirmation)) = state.modals.last() else {
+        panic!("a confirmation");
+    };
+    assert!(confirmation.typed.is_none());
+    key(&mut state, KeyCode::Esc);
+    assert!(state.modals.is_empty());
+    assert!(last_toast(&state).1.contains("nothing was changed"));
+}
+
+#[test]
+fn enter_opens_the_stored_plan_and_esc_closes_it() {
+    let mut state = state("bob", &every_status(), 120, 40);
+    select(&mut state, &id(2));
+    let effects = key(&mut state, KeyCode::Enter);
+    let key_name = format!("plans/{}/1002.txt", id(2));
+    assert!(
+        matches!(effects.as_slice(), [Effect::LoadStoredPlan { key, .. }] if *key == key_name),
+        "{effects:?}"
+    );
+    assert_eq!(state.screen, Screen::Plan);
+    let document = Arc::new(PlanDocument::build(include_str!(
+        "fixtures/plans/tf-import-move-replace-update-create.txt"
+    )));
+    send(
+        &mut state,
+        Action::PlanLoaded {
+            id: id(2),
+            source: key_name,
+            result: Ok(document.clone()),
+            running: false,
+        },
+    );
+    let plan = state.plan.as_ref().expect("plan view");
+    assert!(plan.document().is_some());
+    // Risky blocks open, the rest folded.
+    for (block, folded) in document.resources.iter().zip(&plan.folded) {
+        assert_eq!(*folded, !block.action.is_risky(), "{}", block.address);
+    }
+    assert!(plan.rows.len() < document.lines.len());
+    key(&mut state, KeyCode::Char('Z'));
+    assert_eq!(
+        state.plan.as_ref().map(|p| p.rows.len()),
+        Some(document.lines.len())
+    );
+    key(&mut state, KeyCode::Char('M'));
+    let folded_rows = state
+        .plan
+        .as_ref()
+        .map(|p| p.rows.len())
+        .unwrap_or_default();
+    assert!(folded_rows < document.lines.len());
+    key(&mut state, KeyCode::Esc);
+    assert_eq!(state.screen, Screen::Main);
+    assert!(state.plan.is_none());
+}
+
+#[test]
+fn a_stale_plan_answer_is_dropped() {
+    let mut state = state("bob", &every_status(), 120, 40);
+    select(&mut state, &id(2));
+    key(&mut state, KeyCode::Enter);
+    send(
+        &mut state,
+        Action::PlanLoaded {
+            id: id(12),
+            source: "plans/other.txt".into(),
+            result: Ok(Arc::new(PlanDocument::default())),
+            running: false,
+        },
+    );
+    assert!(state.plan.as_ref().is_some_and(|p| p.document().is_none()));
+}
+
+#[test]
+fn plan_search_jumps_and_unfolds() {
+    let mut state = state("bob", &every_status(), 120, 40);
+    select(&mut state, &id(2));
+    key(&mut state, KeyCode::Enter);
+    let source = state
+        .plan
+        .as_ref()
+        .map(|p| p.source.clone())
+        .unwrap_or_default();
+    send(
+        &mut state,
+        Action::PlanLoaded {
+            id: id(2),
+            source,
+            result: Ok(Arc::new(PlanDocument::build(include_str!(
+                "fixtures/plans/tf-import-move-replace-update-create.txt"
+            )))),
+            running: false,
+        },
+    );
+    key(&mut state, KeyCode::Char('/'));
+    chars(&mut state, "git_clone_url");
+    key(&mut state, KeyCode::Enter);
+    let plan = state.plan.as_ref().expect("plan view");
+    assert_eq!(plan.search, "git_clone_url");
+    assert!(!plan.matches.is_empty());
+    assert_eq!(plan.current_match, Some(0));
+    let line = plan.matches[0];
+    assert!(
+        plan.rows.iter().any(|row| row.line == line),
+        "the match's block was unfolded"
+    );
+    let count = plan.matches.len();
+    key(&mut state, KeyCode::Char('n'));
+    assert_eq!(
+        state.plan.as_ref().and_then(|p| p.current_match),
+        Some(1 % count)
+    );
+    key(&mut state, KeyCode::Char('N'));
+    assert_eq!(state.plan.as_ref().and_then(|p| p.current_match), Some(0));
+}
+
+#[test]
+fn a_running_log_is_followed_until_the_run_ends() {
+    let mut state = state("bob", &every_status(), 120, 40);
+    select(&mut state, &id(5));
+    let effects = key(&mut state, KeyCode::Char('l'));
+    assert!(
+        matches!(effects.as_slice(), [Effect::LoadRunLog { run_id: 2005, delay, .. }] if delay.is_zero()),
+        "{effects:?}"
+    );
+    let plan = state.plan.as_ref().expect("plan view");
+    assert!(plan.follow && plan.running);
+    let text = (0..200).map(|i| format!("line {i}\n")).collect::<String>();
+    let effects = send(
+        &mut state,
+        Action::PlanLoaded {
+            id: id(5),
+            source: "run:2005".into(),
+            result: Ok(Arc::new(PlanDocument::build(&text))),
+            running: true,
+        },
+    );
+    assert!(
+        matches!(effects.as_slice(), [Effect::LoadRunLog { delay, .. }] if !delay.is_zero()),
+        "asks again later: {effects:?}"
+    );
+    let page = state.page_height();
+    assert_eq!(
+        state.plan.as_ref().map(|p| p.scroll),
+        Some(200 - page),
+        "tailing"
+    );
+    // Scrolling up stops following; f starts again.
+    key(&mut state, KeyCode::Char('k'));
+    assert!(!state.plan.as_ref().is_some_and(|p| p.follow));
+    let effects = key(&mut state, KeyCode::Char('f'));
+    assert!(matches!(effects.as_slice(), [Effect::LoadRunLog { .. }]));
+    let effects = send(
+        &mut state,
+        Action::PlanLoaded {
+            id: id(5),
+            source: "run:2005".into(),
+            result: Ok(Arc::new(PlanDocument::build(&text))),
+            running: false,
+        },
+    );
+    assert!(effects.is_empty(), "a finished run is not read again");
+}
+
+#[test]
+fn poll_events_update_rows_sync_state_and_watched_runs() {
+    let mut state = state("bob", &every_status(), 120, 40);
+    select(&mut state, &id(3));
+    key(&mut state, KeyCode::Char('b'));
+    assert!(state.bell);
+    key(&mut state, KeyCode::Char('m'));
+    key(&mut state, KeyCode::Char('y'));
+    let applying = request(3, Status::Applying);
+    send(
+        &mut state,
+        Action::OperationDone {
+            id: id(3),
+            operation: Operation::Merge,
+            result: Ok(Box::new(OpOutcome {
+                operation: Operation::Merge,
+                result: OpResult::Done,
+                message: "merged".into(),
+                request: applying,
+            })),
+        },
+    );
+    assert_eq!(state.watched.get(&id(3)), Some(&Status::Applying));
+    let report = |status: Status| SyncReport {
+        id: id(3),
+        status,
+        changed: true,
+        changes: vec!["apply run completed".into()],
+        request: request(3, status),
+    };
+    let effects = send(
+        &mut state,
+        Action::Poll(PollEvent::Synced(Box::new(report(Status::Applied)))),
+    );
+    assert!(
+        effects.iter().any(|e| matches!(e, Effect::Bell)),
+        "{effects:?}"
+    );
+    assert!(state.watched.is_empty());
+    assert_eq!(last_toast(&state).1, format!("{} is now applied", id(3)));
+    assert_eq!(
+        state.list.row(&id(3)).and_then(|r| r.status),
+        Some(Status::Applied)
+    );
+
+    let until = Timestamp(now().0 + chrono::Duration::minutes(5));
+    send(
+        &mut state,
+        Action::Poll(PollEvent::RateLimited { until: Some(until) }),
+    );
+    assert_eq!(state.sync, SyncState::BackingOff { until: Some(until) });
+    send(
+        &mut state,
+        Action::Poll(PollEvent::Failed {
+            id: "*".into(),
+            error: "store unreachable".into(),
+        }),
+    );
+    assert!(
+        matches!(&state.sync, SyncState::Failing { message, .. } if message == "store unreachable")
+    );
+}
+
+#[test]
+fn focus_and_resize_reach_the_poller_and_the_layout() {
+    let mut state = state("alice", &every_status(), 120, 40);
+    let effects = send(&mut state, Action::FocusChanged(false));
+    assert!(matches!(effects.as_slice(), [Effect::SetFocus(false)]));
+    assert!(!state.focused);
+    key(&mut state, KeyCode::Char('G'));
+    send(
+        &mut state,
+        Action::Resize {
+            width: 80,
+            height: 14,
+        },
+    );
+    let rows = state.list_height();
+    assert!(state.list.selected >= state.list.offset);
+    assert!(state.list.selected < state.list.offset + rows);
+}
+
+#[test]
+fn refresh_syncs_the_selection_and_lists_now() {
+    let mut state = state("alice", &every_status(), 120, 40);
+    let effects = key(&mut state, KeyCode::Char('r'));
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::Poller(Nudge::ListNow)))
+    );
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::Sync { id: wanted } if *wanted == id(0)))
+    );
+}
+
+#[test]
+fn palette_finds_actions_fuzzily_and_runs_them() {
+    let mut state = state("alice", &every_status(), 120, 40);
+    key(&mut state, KeyCode::Char(':'));
+    chars(&mut state, "insght");
+    key(&mut state, KeyCode::Enter);
+    assert!(state.modals.is_empty());
+    assert_eq!(state.screen, Screen::Insights);
+    let insights = state.insights.as_ref().expect("counted");
+    assert_eq!(insights.total, 20);
+    key(&mut state, KeyCode::Esc);
+    assert_eq!(state.screen, Screen::Main);
+}
+
+#[test]
+fn help_opens_scrolls_and_closes_without_quitting() {
+    let mut state = state("alice", &every_status(), 120, 40);
+    key(&mut state, KeyCode::Char('?'));
+    key(&mut state, KeyCode::Char('j'));
+    assert_eq!(state.modals.last(), Some(&Modal::Help { scroll: 1 }));
+    key(&mut state, KeyCode::Char('q'));
+    assert!(state.modals.is_empty());
+    assert!(!state.quit);
+}
+
+#[test]
+fn events_view_reads_the_log() {
+    let mut state = state("alice", &every_status(), 120, 40);
+    let effects = key(&mut state, KeyCode::Char('H'));
+    assert_eq!(state.screen, Screen::Events);
+    assert!(matches!(effects.as_slice(), [Effect::LoadEvents { .. }]));
+    key(&mut state, KeyCode::Esc);
+    assert_eq!(state.screen, Screen::Main);
+}
+
+#[test]
+fn quitting_with_work_in_flight_asks_twice() {
+    let mut state = state("bob", &every_status(), 120, 40);
+    key(&mut state, KeyCode::Char('q'));
+    assert!(state.quit, "nothing running: quits at once");
+    let mut state = dashboard::state("bob", &every_status(), 120, 40);
+    select(&mut state, &id(2));
+    key(&mut state, KeyCode::Char('a'));
+    key(&mut state, KeyCode::Char('q'));
+    assert!(!state.quit);
+    assert!(last_toast(&state).1.contains("press q again"));
+    key(&mut state, KeyCode::Char('q'));
+    assert!(state.quit);
+}
+
+#[test]
+fn toasts_expire_on_ticks() {
+    let mut state = state("alice", &every_status(), 120, 40);
+    key(&mut state, KeyCode::Char('b'));
+    assert_eq!(state.toasts.len(), 1);
+    state.dirty = false;
+    tick(&mut state, 5_000);
+    assert!(state.toasts.is_empty());
+    assert!(state.dirty, "an expired toast redraws");
+}
+
+#[test]
+fn unreadable_documents_are_listed_and_refuse_operations() {
+    let mut state = state("bob", &every_status(), 120, 40);
+    let mut entries = dashboard::listing(&every_status());
+    entries.push(tfpilot::store::ListedRequest {
+        key: "requests/req_broken.json".into(),
+        id: "req_broken".into(),
+        etag: tfpilot::store::ETag("\"x\"".into()),
+        outcome: Err(tfpilot::domain::DocumentError::NotJson(
+            "expected value at line 1 column 1".into(),
+        )),
+    });
+    send(
+        &mut state,
+        Action::Poll(PollEvent::Listed(Arc::new(entries))),
+    );
+    assert_eq!(state.list.total(), 21);
+    let effects =
+        tfpilot::tui::update::request_operation(&mut state, "req_broken", Operation::Apply);
+    assert!(effects.is_empty());
+    assert!(last_toast(&state).1.contains("cannot be read"));
+}

@@ -1,0 +1,282 @@
+//! Every view at 80x24 and 120x40, as insta snapshots of the text (from fixed fixtures: fixed
+//! clock, ids and links, so nothing volatile reaches a snapshot), plus style checks, since the
+//! snapshots do not see colour.
+
+#[path = "support/dashboard.rs"]
+mod dashboard;
+
+use std::sync::Arc;
+
+use crossterm::event::KeyCode;
+use dashboard::{chars, every_status, key, request, screen, send, state, terminal};
+use ratatui::style::Modifier;
+use tfpilot::domain::{LifecycleEvent, Status, Timestamp};
+use tfpilot::tui::action::Action;
+use tfpilot::tui::plan::document::PlanDocument;
+use tfpilot::tui::state::State;
+use tfpilot::tui::theme::Theme;
+
+const SIZES: [(u16, u16); 2] = [(80, 24), (120, 40)];
+
+fn id(n: usize) -> String {
+    request(n, Status::ALL[n % 10]).id
+}
+
+fn select(state: &mut State, wanted: &str) {
+    key(state, KeyCode::Char('g'));
+    for _ in 0..state.list.visible_len() {
+        if state.list.selected_id() == Some(wanted) {
+            return;
+        }
+        key(state, KeyCode::Char('j'));
+    }
+    panic!("{wanted} is not in the list");
+}
+
+fn events_for(n: usize) -> Vec<tfpilot::store::EventEntry> {
+    let at = |minutes: i64| Timestamp(dashboard::now().0 - chrono::Duration::minutes(minutes));
+    let event = |minutes, kind: &str, actor: &str, message: &str| {
+        let mut event = LifecycleEvent::new(id(n), at(minutes), kind, actor);
+        event.message = Some(message.to_string());
+        Ok(event)
+    };
+    vec![
+        event(40, "request_created", "carol", "s3-bucket in payments/dev"),
+        event(38, "plan_dispatched", "carol", "run 1006"),
+        event(30, "approved", "bob", "approved at 4f2a9c0"),
+        event(20, "merged", "bob", "merged as 9d8c7b6"),
+        event(
+            12,
+            "apply_dispatched",
+            "bob",
+            "run 2006 on tfpilot/apply tag",
+        ),
+    ]
+}
+
+/// The main screen with an applied request selected, its events read.
+fn main_screen(width: u16, height: u16) -> State {
+    let mut state = state("alice", &every_status(), width, height);
+    select(&mut state, &id(6));
+    send(
+        &mut state,
+        Action::EventsLoaded {
+            id: id(6),
+            result: Ok(events_for(6)),
+        },
+    );
+    state
+}
+
+fn plan_screen(width: u16, height: u16) -> State {
+    let mut state = state("bob", &every_status(), width, height);
+    select(&mut state, &id(2));
+    key(&mut state, KeyCode::Enter);
+    let source = state
+        .plan
+        .as_ref()
+        .map(|p| p.source.clone())
+        .unwrap_or_default();
+    send(
+        &mut state,
+        Action::PlanLoaded {
+            id: id(2),
+            source,
+            result: Ok(Arc::new(PlanDocument::build(include_str!(
+                "fixtures/plans/tf-import-move-replace-update-create.txt"
+            )))),
+            running: false,
+        },
+    );
+    state
+}
+
+#[test]
+fn list_and_detail() {
+    for (width, height) in SIZES {
+        let state = main_screen(width, height);
+        insta::assert_snapshot!(format!("main_{width}x{height}"), screen(&state));
+    }
+}
+
+#[test]
+fn detail_of_a_locked_request_with_secrets() {
+    for (width, height) in SIZES {
+        let mut locked = request(4, Status::Merged);
+        locked.lock = Some(tfpilot::domain::request::Lock {
+            holder: "bob@bastion-1 pid 4242".into(),
+            operation: "apply".into(),
+            acquired_at: dashboard::now(),
+            expires_at: Timestamp(dashboard::now().0 + chrono::Duration::seconds(95)),
+            token: Some("t".into()),
+        });
+        let mut requests = every_status();
+        requests[4] = locked;
+        let mut state = state("bob", &requests, width, height);
+        select(&mut state, &id(4));
+        key(&mut state, KeyCode::Tab);
+        let text = screen(&state);
+        assert!(
+            !text.contains("dd-secret-value"),
+            "a sensitive value leaked"
+        );
+        insta::assert_snapshot!(format!("detail_{width}x{height}"), text);
+    }
+}
+
+#[test]
+fn plan_view() {
+    for (width, height) in SIZES {
+        let state = plan_screen(width, height);
+        insta::assert_snapshot!(format!("plan_{width}x{height}"), screen(&state));
+    }
+}
+
+#[test]
+fn plan_view_searching_unfolded() {
+    let mut state = plan_screen(120, 40);
+    key(&mut state, KeyCode::Char('Z'));
+    key(&mut state, KeyCode::Char('/'));
+    chars(&mut state, "forces");
+    insta::assert_snapshot!("plan_search_120x40", screen(&state));
+}
+
+#[test]
+fn merge_confirmation() {
+    for (width, height) in SIZES {
+        let mut state = state("bob", &every_status(), width, height);
+        select(&mut state, &id(3));
+        key(&mut state, KeyCode::Char('m'));
+        insta::assert_snapshot!(format!("confirm_merge_{width}x{height}"), screen(&state));
+    }
+}
+
+#[test]
+fn prod_destroy_confirmation() {
+    for (width, height) in SIZES {
+        let mut state = state("erin", &every_status(), width, height);
+        select(&mut state, &id(6));
+        key(&mut state, KeyCode::Char('D'));
+        chars(&mut state, "req_01KFIX");
+        insta::assert_snapshot!(
+            format!("confirm_prod_destroy_{width}x{height}"),
+            screen(&state)
+        );
+    }
+}
+
+#[test]
+fn help_overlay() {
+    for (width, height) in SIZES {
+        let mut state = state("alice", &every_status(), width, height);
+        key(&mut state, KeyCode::Char('?'));
+        insta::assert_snapshot!(format!("help_{width}x{height}"), screen(&state));
+    }
+}
+
+#[test]
+fn command_palette() {
+    for (width, height) in SIZES {
+        let mut state = state("alice", &every_status(), width, height);
+        key(&mut state, KeyCode::Char(':'));
+        chars(&mut state, "ap");
+        insta::assert_snapshot!(format!("palette_{width}x{height}"), screen(&state));
+    }
+}
+
+#[test]
+fn insights_page() {
+    for (width, height) in SIZES {
+        let mut state = state("alice", &every_status(), width, height);
+        key(&mut state, KeyCode::Char('i'));
+        insta::assert_snapshot!(format!("insights_{width}x{height}"), screen(&state));
+    }
+}
+
+#[test]
+fn events_page() {
+    for (width, height) in SIZES {
+        let mut state = main_screen(width, height);
+        key(&mut state, KeyCode::Char('H'));
+        insta::assert_snapshot!(format!("events_{width}x{height}"), screen(&state));
+    }
+}
+
+#[test]
+fn filtered_to_plan_ready_in_prod() {
+    let mut state = state("bob", &every_status(), 120, 40);
+    key(&mut state, KeyCode::Char('/'));
+    chars(&mut state, "prod plan_ready");
+    key(&mut state, KeyCode::Enter);
+    insta::assert_snapshot!("filtered_120x40", screen(&state));
+}
+
+#[test]
+fn too_small_and_every_tiny_size_draws() {
+    let mut state = state("alice", &every_status(), 50, 10);
+    insta::assert_snapshot!("too_small_50x10", screen(&state));
+    for width in 1..=130u16 {
+        for height in [1u16, 2, 5, 11, 12, 13, 24] {
+            send(&mut state, Action::Resize { width, height });
+            let _ = screen(&state);
+        }
+    }
+}
+
+#[test]
+fn status_colours_come_from_the_theme() {
+    let state = main_screen(120, 40);
+    let theme = Theme::default_theme();
+    let terminal = terminal(&state, &theme);
+    let buffer = terminal.backend().buffer();
+    let mut checked = 0;
+    for y in 0..buffer.area.height {
+        let line: String = (0..buffer.area.width)
+            .map(|x| buffer[(x, y)].symbol().to_string())
+            .collect();
+        for status in [Status::Failed, Status::PlanReady, Status::Applying] {
+            let label = format!("{} {}", status.symbol(), status.as_str());
+            if let Some(byte) = line.find(&label) {
+                let x = line[..byte].chars().count() as u16;
+                let cell = &buffer[(x, y)];
+                // The selected row uses the selection style instead.
+                if y == 3 + state.list.selected as u16 {
+                    continue;
+                }
+                let expected = theme.status(status);
+                assert_eq!(
+                    cell.fg,
+                    expected.fg.unwrap_or_default(),
+                    "{status:?} at {x},{y}"
+                );
+                if let Some(bg) = expected.bg {
+                    assert_eq!(cell.bg, bg, "{status:?} background");
+                }
+                assert_eq!(
+                    cell.modifier.contains(Modifier::BOLD),
+                    expected.add_modifier.contains(Modifier::BOLD)
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 5, "checked {checked} status cells");
+}
+
+#[test]
+fn no_color_draws_no_colour() {
+    let state = main_screen(120, 40);
+    let theme = Theme::default_theme().without_colors();
+    let terminal = terminal(&state, &theme);
+    let buffer = terminal.backend().buffer();
+    for cell in buffer.content() {
+        assert_eq!(cell.fg, ratatui::style::Color::Reset);
+        assert_eq!(cell.bg, ratatui::style::Color::Reset);
+    }
+    // Statuses still read: the symbols are there without colour.
+    let text = terminal.backend().to_string();
+    assert!(
+        text.contains("✖ failed") && text.contains("◑ plan_ready"),
+        "{text}"
+    );
+}
