@@ -1,0 +1,211 @@
+//! The real binary in a pseudo-terminal: the sandbox starts, the list appears, the user moves,
+//! opens a plan, approves it as bob and quits, and the terminal is as it was before (no
+//! alternate screen, cursor shown, canonical mode and echo back). SIGTERM restores it too.
+
+use std::io::{Read, Write};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use portable_pty::{Child, CommandBuilder, MasterPty, PtySize, native_pty_system};
+
+const ROWS: u16 = 40;
+const COLS: u16 = 120;
+
+struct Session {
+    master: Box<dyn MasterPty + Send>,
+    child: Box<dyn Child + Send + Sync>,
+    writer: Box<dyn Write + Send>,
+    output: mpsc::Receiver<Vec<u8>>,
+    screen: vt100::Parser,
+    _home: tempfile::TempDir,
+}
+
+impl Session {
+    fn start(args: &[&str]) -> Session {
+        let home = tempfile::tempdir().expect("temp home");
+        let pty = native_pty_system()
+            .openpty(PtySize {
+                rows: ROWS,
+                cols: COLS,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .expect("a pseudo-terminal");
+        let mut command = CommandBuilder::new(env!("CARGO_BIN_EXE_tfpilot"));
+        command.args(args);
+        command.env("HOME", home.path());
+        command.env("XDG_CONFIG_HOME", home.path().join("config"));
+        command.env("XDG_CACHE_HOME", home.path().join("cache"));
+        command.env("XDG_STATE_HOME", home.path().join("state"));
+        command.env("XDG_DATA_HOME", home.path().join("data"));
+        command.env("TFPILOT_KEYRING", "off");
+        command.env("TERM", "xterm-256color");
+        command.env_remove("NO_COLOR");
+        let child = pty.slave.spawn_command(command).expect("spawn tfpilot");
+        drop(pty.slave);
+        let mut reader = pty.master.try_clone_reader().expect("reader");
+        let writer = pty.master.take_writer().expect("writer");
+        let (sender, output) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buffer = [0u8; 8192];
+            while let Ok(read) = reader.read(&mut buffer) {
+                if read == 0 || sender.send(buffer[..read].to_vec()).is_err() {
+                    return;
+                }
+            }
+        });
+        let screen = vt100::Parser::new(
+            std::num::NonZeroU16::new(ROWS).expect("rows"),
+            std::num::NonZeroU16::new(COLS).expect("cols"),
+            0,
+        );
+        Session {
+            master: pty.master,
+            child,
+            writer,
+            output,
+            screen,
+            _home: home,
+        }
+    }
+
+    fn pump(&mut self, wait: Duration) {
+        if let Ok(bytes) = self.output.recv_timeout(wait) {
+            self.screen.process(&bytes);
+        }
+        while let Ok(bytes) = self.output.try_recv() {
+            self.screen.process(&bytes);
+        }
+    }
+
+    fn text(&self) -> String {
+        self.screen.screen().contents()
+    }
+
+    /// Waits until the screen shows `needle`; fails with the screen when it never does.
+    fn wait_for(&mut self, needle: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            self.pump(Duration::from_millis(100));
+            if self.text().contains(needle) {
+                return;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "tfpilot exited ({status:?}) before showing {needle:?}:\n{}",
+                    self.text()
+                );
+            }
+        }
+        panic!(
+            "never saw {needle:?} within {timeout:?}; the screen:\n{}",
+            self.text()
+        );
+    }
+
+    fn keys(&mut self, keys: &str) {
+        self.writer.write_all(keys.as_bytes()).expect("type");
+        self.writer.flush().expect("flush");
+        // Each key is its own event, as a person types.
+        self.pump(Duration::from_millis(150));
+    }
+
+    fn wait_exit(&mut self, timeout: Duration) -> portable_pty::ExitStatus {
+        let deadline = Instant::now() + timeout;
+        loop {
+            self.pump(Duration::from_millis(50));
+            if let Ok(Some(status)) = self.child.try_wait() {
+                // What was written before the exit.
+                self.pump(Duration::from_millis(200));
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "tfpilot did not exit:\n{}",
+                self.text()
+            );
+        }
+    }
+
+    /// The terminal is back as the shell left it.
+    fn assert_restored(&self) {
+        let screen = self.screen.screen();
+        assert!(!screen.alternate_screen(), "still on the alternate screen");
+        assert!(!screen.hide_cursor(), "the cursor is still hidden");
+        let fd = self.master.as_raw_fd().expect("a unix pty");
+        // SAFETY: `termios` is plain data filled in by tcgetattr on a descriptor we own.
+        let mut termios: libc::termios = unsafe { std::mem::zeroed() };
+        // SAFETY: `fd` is the open master side of the pty; tcgetattr only writes `termios`.
+        let read = unsafe { libc::tcgetattr(fd, &mut termios) };
+        assert_eq!(read, 0, "tcgetattr on the pty");
+        assert_ne!(
+            termios.c_lflag & libc::ICANON,
+            0,
+            "raw mode left on (no ICANON)"
+        );
+        assert_ne!(
+            termios.c_lflag & libc::ECHO,
+            0,
+            "raw mode left on (no ECHO)"
+        );
+    }
+}
+
+#[test]
+fn approve_a_plan_as_bob_then_quit_restores_the_terminal() {
+    let dir = tempfile::tempdir().expect("sandbox dir");
+    let path = dir.path().join("sandbox");
+    let mut session = Session::start(&[
+        "sandbox",
+        "--dir",
+        path.to_str().expect("utf-8 path"),
+        "--as",
+        "bob",
+    ]);
+    session.wait_for("requests 30/30", Duration::from_secs(120));
+    assert!(session.screen.screen().alternate_screen());
+    assert!(session.text().contains("bob (approver)"));
+
+    // Move about, then narrow to plans carol asked for and open the first.
+    session.keys("jjjk");
+    session.keys("/plan_ready carol");
+    session.keys("\r");
+    session.wait_for("[/plan_ready carol]", Duration::from_secs(5));
+    session.keys("g");
+    session.keys("\r");
+    session.wait_for("plan, run", Duration::from_secs(10));
+    session.wait_for("add", Duration::from_secs(10));
+
+    session.keys("a");
+    session.wait_for("approve: approved the plan of", Duration::from_secs(30));
+    // Back on the list, the approval shows under the filter's new status.
+    session.keys("\x1b");
+    session.keys("x");
+    session.keys("/carol approved");
+    session.keys("\r");
+    session.wait_for("approved by bob", Duration::from_secs(10));
+
+    session.keys("q");
+    let status = session.wait_exit(Duration::from_secs(20));
+    assert!(status.success(), "{status:?}");
+    session.assert_restored();
+}
+
+#[test]
+fn sigterm_restores_the_terminal() {
+    let dir = tempfile::tempdir().expect("sandbox dir");
+    let path = dir.path().join("sandbox");
+    let mut session = Session::start(&[
+        "sandbox",
+        "--dir",
+        path.to_str().expect("utf-8 path"),
+        "--no-requests",
+    ]);
+    session.wait_for("requests 0/0", Duration::from_secs(60));
+    let pid = session.child.process_id().expect("a pid") as libc::pid_t;
+    // SAFETY: sending a signal to the child we spawned.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let status = session.wait_exit(Duration::from_secs(20));
+    assert!(status.success(), "{status:?}");
+    session.assert_restored();
+}
