@@ -641,7 +641,10 @@ fn help_opens_scrolls_and_closes_without_quitting() {
     let mut state = state("alice", &every_status(), 120, 40);
     key(&mut state, KeyCode::Char('?'));
     key(&mut state, KeyCode::Char('j'));
-    assert_eq!(state.modals.last(), Some(&Modal::Help { scroll: 1 }));
+    assert!(matches!(
+        state.modals.last(),
+        Some(Modal::Help { scroll: 1 })
+    ));
     key(&mut state, KeyCode::Char('q'));
     assert!(state.modals.is_empty());
     assert!(!state.quit);
@@ -704,4 +707,237 @@ fn unreadable_documents_are_listed_and_refuse_operations() {
         tfpilot::tui::update::request_operation(&mut state, "req_broken", Operation::Apply);
     assert!(effects.is_empty());
     assert!(last_toast(&state).1.contains("cannot be read"));
+}
+
+#[test]
+fn the_create_form_validates_as_it_is_typed_and_submits_once() {
+    use tfpilot::tui::state::form::Input;
+    let mut state = state("alice", &every_status(), 120, 40);
+    key(&mut state, KeyCode::Char('c'));
+    let Some(Modal::Create(form)) = state.modals.last() else {
+        panic!("the create form");
+    };
+    assert_eq!(form.fields[0].name, "project");
+    assert_eq!(form.module_name(), "ecs-service", "modules sorted by name");
+    assert!(
+        form.error_of("service_name").is_some(),
+        "required and empty"
+    );
+    // Pick s3-bucket: move to the module field and cycle right until it shows.
+    key(&mut state, KeyCode::Down);
+    key(&mut state, KeyCode::Down);
+    for _ in 0..4 {
+        let Some(Modal::Create(form)) = state.modals.last() else {
+            panic!("the create form");
+        };
+        if form.module_name() == "s3-bucket" {
+            break;
+        }
+        key(&mut state, KeyCode::Right);
+    }
+    let Some(Modal::Create(form)) = state.modals.last() else {
+        panic!("the create form");
+    };
+    assert_eq!(form.module_name(), "s3-bucket");
+    assert!(
+        form.fields
+            .iter()
+            .any(|f| f.name == "bucket_name" && f.required)
+    );
+    assert!(matches!(
+        form.fields
+            .iter()
+            .find(|f| f.name == "versioning")
+            .map(|f| &f.input),
+        Some(Input::Toggle(_))
+    ));
+    // Enter refuses and jumps to the first problem; nothing is sent.
+    assert!(key(&mut state, KeyCode::Enter).is_empty());
+    let Some(Modal::Create(form)) = state.modals.last() else {
+        panic!("the form stays open");
+    };
+    assert_eq!(form.fields[form.focus].name, "bucket_name");
+    // A name that breaks the team's naming rule is refused by the policy check, inline.
+    chars(&mut state, "media");
+    let Some(Modal::Create(form)) = state.modals.last() else {
+        panic!("the create form");
+    };
+    let error = form.error_of("bucket_name").expect("the naming rule");
+    assert!(error.contains("project"), "{error}");
+    for _ in 0.."media".len() {
+        key(&mut state, KeyCode::Backspace);
+    }
+    chars(&mut state, "payments-dev-media");
+    let Some(Modal::Create(form)) = state.modals.last() else {
+        panic!("the create form");
+    };
+    assert!(form.errors.is_empty(), "{:?}", form.errors);
+    let preview = form.preview.as_ref().expect("a block");
+    assert!(
+        preview.contains("bucket_name") && preview.contains("\"payments-dev-media\""),
+        "{preview}"
+    );
+    let effects = key(&mut state, KeyCode::Enter);
+    let [Effect::Create { input }] = effects.as_slice() else {
+        panic!("one create: {effects:?}");
+    };
+    assert_eq!(
+        (
+            input.project.as_str(),
+            input.environment.as_str(),
+            input.module.as_str()
+        ),
+        ("data-platform", "dev", "s3-bucket"),
+        "the first project and environment, by name"
+    );
+    assert_eq!(input.values["bucket_name"], "payments-dev-media");
+    assert!(key(&mut state, KeyCode::Enter).is_empty(), "not sent twice");
+
+    // A failure keeps the form and what was typed; success closes it and selects the request.
+    send(
+        &mut state,
+        Action::Created {
+            result: Err(OperationFailure {
+                kind: "github",
+                message: "GitHub is down".into(),
+            }),
+        },
+    );
+    let Some(Modal::Create(form)) = state.modals.last() else {
+        panic!("the form stays open after a failure");
+    };
+    assert!(!form.sending);
+    assert_eq!(form.values()["bucket_name"], "payments-dev-media");
+    let created = request(30, Status::Planning);
+    let effects = send(
+        &mut state,
+        Action::Created {
+            result: Ok(Box::new(OpOutcome {
+                operation: Operation::Create,
+                result: OpResult::Done,
+                message: "plan dispatched".into(),
+                request: created.clone(),
+            })),
+        },
+    );
+    assert!(state.modals.is_empty());
+    assert_eq!(state.list.selected_id(), Some(created.id.as_str()));
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::Poller(Nudge::Follow(_))))
+    );
+}
+
+#[test]
+fn viewers_cannot_open_the_create_form() {
+    let mut state = state("auditor", &every_status(), 120, 40);
+    key(&mut state, KeyCode::Char('c'));
+    assert!(state.modals.is_empty());
+    assert!(last_toast(&state).1.contains("viewer"));
+}
+
+#[test]
+fn the_config_editor_diffs_validates_and_saves() {
+    let mut state = state("alice", &every_status(), 120, 40);
+    select(&mut state, &id(12));
+    key(&mut state, KeyCode::Char('e'));
+    let Some(Modal::Edit(form)) = state.modals.last() else {
+        panic!("the editor");
+    };
+    assert!(!form.changes());
+    assert!(
+        form.editor
+            .lines()
+            .iter()
+            .any(|l| l == "bucket_name = payments-dev-media-12")
+    );
+    // ctrl-s with nothing changed says so.
+    let save = crossterm::event::KeyEvent::new(
+        KeyCode::Char('s'),
+        crossterm::event::KeyModifiers::CONTROL,
+    );
+    assert!(send(&mut state, Action::Key(save)).is_empty());
+    assert!(last_toast(&state).1.contains("nothing changed"));
+    // Go to the region line's end and make it invalid, then valid.
+    let Some(Modal::Edit(form)) = state.modals.last_mut() else {
+        panic!("the editor");
+    };
+    let row = form
+        .editor
+        .lines()
+        .iter()
+        .position(|l| l.starts_with("region"))
+        .expect("a region line");
+    form.editor
+        .move_cursor(ratatui_textarea::CursorMove::Jump(row as u16, 0));
+    form.editor.move_cursor(ratatui_textarea::CursorMove::End);
+    chars(&mut state, "x");
+    let Some(Modal::Edit(form)) = state.modals.last() else {
+        panic!("the editor");
+    };
+    assert!(form.outcome.is_err(), "us-east-1x is not an allowed region");
+    assert!(
+        send(&mut state, Action::Key(save)).is_empty(),
+        "not saved while invalid"
+    );
+    key(&mut state, KeyCode::Backspace);
+    for _ in 0.."us-east-1".len() {
+        key(&mut state, KeyCode::Backspace);
+    }
+    chars(&mut state, "eu-west-1");
+    let Some(Modal::Edit(form)) = state.modals.last() else {
+        panic!("the editor");
+    };
+    assert!(form.changes());
+    assert!(
+        form.diff
+            .iter()
+            .any(|(mark, line)| *mark == '+' && line.contains("eu-west-1"))
+    );
+    assert!(
+        form.diff
+            .iter()
+            .any(|(mark, line)| *mark == '-' && line.contains("us-east-1"))
+    );
+    let effects = send(&mut state, Action::Key(save));
+    let [Effect::Update { id: edited, values }] = effects.as_slice() else {
+        panic!("one update: {effects:?}");
+    };
+    assert_eq!(*edited, id(12));
+    assert_eq!(values["region"], "eu-west-1");
+    send(
+        &mut state,
+        Action::OperationDone {
+            id: id(12),
+            operation: Operation::Update,
+            result: Ok(Box::new(OpOutcome {
+                operation: Operation::Update,
+                result: OpResult::Done,
+                message: "updated region; plan dispatched".into(),
+                request: request(12, Status::Planning),
+            })),
+        },
+    );
+    assert!(state.modals.is_empty(), "saved: the editor closes");
+}
+
+#[test]
+fn sensitive_values_stay_hidden_in_the_editor_and_are_kept() {
+    use tfpilot::tui::state::form::{UNCHANGED, editor_lines, parse_editor};
+    let team = dashboard::team();
+    let secret = request(1, Status::PlanReady);
+    let module = team.modules.iter().find(|m| m.name == "ecs-service");
+    let lines = editor_lines(module, &secret.config);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l == &format!("datadog_api_key = {UNCHANGED}"))
+    );
+    assert!(!lines.iter().any(|l| l.contains("dd-secret-value")));
+    let values = parse_editor(&lines, &secret.config).expect("parses");
+    assert_eq!(values["datadog_api_key"], "dd-secret-value");
+    let bad =
+        parse_editor(&["no equals sign here".to_string()], &secret.config).expect_err("bad line");
+    assert_eq!(bad[0].field, "line 1");
 }

@@ -280,3 +280,59 @@ fn no_color_draws_no_colour() {
         "{text}"
     );
 }
+
+#[test]
+fn create_form_with_errors() {
+    for (width, height) in SIZES {
+        let mut state = state("alice", &every_status(), width, height);
+        key(&mut state, KeyCode::Char('c'));
+        // s3-bucket, with a bucket name the team's naming rule refuses.
+        key(&mut state, KeyCode::Down);
+        key(&mut state, KeyCode::Down);
+        key(&mut state, KeyCode::Right);
+        key(&mut state, KeyCode::Right);
+        key(&mut state, KeyCode::Right);
+        key(&mut state, KeyCode::Down);
+        chars(&mut state, "Media Bucket");
+        insta::assert_snapshot!(format!("create_errors_{width}x{height}"), screen(&state));
+    }
+}
+
+#[test]
+fn create_form_with_its_block() {
+    let mut state = state("alice", &every_status(), 120, 40);
+    key(&mut state, KeyCode::Char('c'));
+    key(&mut state, KeyCode::Down);
+    key(&mut state, KeyCode::Down);
+    key(&mut state, KeyCode::Right);
+    key(&mut state, KeyCode::Right);
+    key(&mut state, KeyCode::Right);
+    key(&mut state, KeyCode::Down);
+    chars(&mut state, "data-platform-dev-events");
+    insta::assert_snapshot!("create_preview_120x40", screen(&state));
+}
+
+#[test]
+fn config_editor_with_a_diff() {
+    for (width, height) in SIZES {
+        let mut state = state("alice", &every_status(), width, height);
+        select(&mut state, &id(12));
+        key(&mut state, KeyCode::Char('e'));
+        if let Some(tfpilot::tui::state::modal::Modal::Edit(form)) = state.modals.last_mut() {
+            let row = form
+                .editor
+                .lines()
+                .iter()
+                .position(|l| l.starts_with("versioning"))
+                .expect("a versioning line");
+            form.editor
+                .move_cursor(ratatui_textarea::CursorMove::Jump(row as u16, 0));
+            form.editor.move_cursor(ratatui_textarea::CursorMove::End);
+        }
+        for _ in 0.."true".len() {
+            key(&mut state, KeyCode::Backspace);
+        }
+        chars(&mut state, "false");
+        insta::assert_snapshot!(format!("edit_{width}x{height}"), screen(&state));
+    }
+}

@@ -5,7 +5,6 @@ use crossterm::event::{KeyEvent, MouseEvent};
 use serde::Deserialize;
 
 use crate::domain::Timestamp;
-use crate::domain::catalog::ModuleDef;
 use crate::domain::operation::Operation;
 use crate::engine::PollEvent;
 use crate::github::RateBudget;
@@ -102,7 +101,9 @@ pub enum Action {
         result: Result<Box<crate::engine::OpOutcome>, OperationFailure>,
     },
     #[serde(skip)]
-    ModulesLoaded(Vec<ModuleDef>),
+    Created {
+        result: Result<Box<crate::engine::OpOutcome>, OperationFailure>,
+    },
 }
 
 /// An operation that did not happen, with the reason as the engine (or the policy) gave it.

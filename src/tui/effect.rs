@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use crate::domain::Request;
 use crate::domain::operation::Operation;
-use crate::engine::Nudge;
+use crate::engine::{CreateInput, Nudge};
+use serde_json::{Map, Value};
 
 #[derive(Debug, Clone)]
 pub enum Effect {
@@ -27,6 +28,14 @@ pub enum Effect {
     Operation {
         id: String,
         operation: Operation,
+    },
+    Create {
+        input: Box<CreateInput>,
+    },
+    /// Changes config values (the engine re-renders the block and plans again).
+    Update {
+        id: String,
+        values: Map<String, Value>,
     },
     /// Sync one request now (a refresh); the answer comes back as a poll event.
     Sync {

@@ -113,6 +113,17 @@ impl Executor {
                     result: result.map(Box::new).map_err(failure),
                 }
             }
+            Effect::Create { input } => Action::Created {
+                result: engine.create(*input).await.map(Box::new).map_err(failure),
+            },
+            Effect::Update { id, values } => {
+                let result = engine.update(&id, values, None).await;
+                Action::OperationDone {
+                    id,
+                    operation: Operation::Update,
+                    result: result.map(Box::new).map_err(failure),
+                }
+            }
             Effect::Sync { id } => match engine.sync(&id).await {
                 Ok(report) => Action::Poll(PollEvent::Synced(Box::new(report))),
                 Err(error) => Action::Poll(PollEvent::Failed {

@@ -32,10 +32,11 @@ pub enum Context {
     Help,
     Confirm,
     Input,
+    Editor,
 }
 
 impl Context {
-    pub const ALL: [Context; 8] = [
+    pub const ALL: [Context; 9] = [
         Context::Global,
         Context::Main,
         Context::Plan,
@@ -44,6 +45,7 @@ impl Context {
         Context::Help,
         Context::Confirm,
         Context::Input,
+        Context::Editor,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -56,6 +58,7 @@ impl Context {
             Context::Help => "help",
             Context::Confirm => "confirm",
             Context::Input => "input",
+            Context::Editor => "editor",
         }
     }
 
@@ -64,7 +67,10 @@ impl Context {
     }
 
     fn falls_back_to_global(self) -> bool {
-        !matches!(self, Context::Confirm | Context::Input | Context::Global)
+        !matches!(
+            self,
+            Context::Confirm | Context::Input | Context::Editor | Context::Global
+        )
     }
 }
 

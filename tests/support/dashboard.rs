@@ -9,6 +9,7 @@ use ratatui::backend::TestBackend;
 use serde_json::{Value, json};
 use tfpilot::domain::access::AccessPolicy;
 use tfpilot::domain::catalog::ModuleDef;
+use tfpilot::domain::registry::{InfraRepos, ValidationPolicy};
 use tfpilot::domain::{Request, Status, Timestamp};
 use tfpilot::engine::PollEvent;
 use tfpilot::github::RateBudget;
@@ -37,7 +38,7 @@ fn at(minutes_ago: i64) -> String {
 }
 
 pub fn team() -> TeamConfig {
-    let modules = [
+    let mut modules: Vec<ModuleDef> = [
         include_str!("../../examples/store/config/modules/s3-bucket.json"),
         include_str!("../../examples/store/config/modules/ecs-service.json"),
         include_str!("../../examples/store/config/modules/iam-role.json"),
@@ -46,6 +47,8 @@ pub fn team() -> TeamConfig {
     .iter()
     .map(|text| ModuleDef::parse(text, "fixture").expect("example module"))
     .collect();
+    // Sorted by name, as the store's loader hands them out.
+    modules.sort_by(|a, b| a.name.cmp(&b.name));
     TeamConfig {
         modules,
         access: AccessPolicy::parse(
@@ -53,6 +56,18 @@ pub fn team() -> TeamConfig {
             "policy.json",
         )
         .expect("example policy"),
+        infra_repos: Some(
+            InfraRepos::parse(
+                include_str!("../../examples/store/config/infra-repos.json"),
+                "infra-repos.json",
+            )
+            .expect("example registry"),
+        ),
+        policy: ValidationPolicy::parse(
+            include_str!("../../examples/store/config/policy.json"),
+            "policy.json",
+        )
+        .expect("example naming and region rules"),
         ..TeamConfig::default()
     }
 }

@@ -319,6 +319,21 @@ impl ListState {
         self.scroll_into_view(height);
     }
 
+    /// Selects the row of `id` when it is visible; `false` when the filters hide it.
+    pub fn select_id(&mut self, id: &str, height: usize) -> bool {
+        match self
+            .visible
+            .iter()
+            .position(|index| self.rows[*index].id == id)
+        {
+            Some(position) => {
+                self.select_index(position, height);
+                true
+            }
+            None => false,
+        }
+    }
+
     pub fn scroll_into_view(&mut self, height: usize) {
         let height = height.max(1);
         if self.selected < self.offset {

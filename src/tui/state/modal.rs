@@ -8,9 +8,12 @@ use crate::domain::operation::Operation;
 
 use super::super::action::Action;
 use super::super::keymap::Context;
+use super::form::{CreateForm, EditForm};
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub enum Modal {
+    Create(Box<CreateForm>),
+    Edit(Box<EditForm>),
     Help {
         scroll: usize,
     },
@@ -75,6 +78,7 @@ impl Modal {
     pub fn context(&self) -> Context {
         match self {
             Modal::Help { .. } => Context::Help,
+            Modal::Edit(_) => Context::Editor,
             Modal::Confirm(confirmation) if confirmation.typed.is_none() => Context::Confirm,
             _ => Context::Input,
         }

@@ -104,12 +104,8 @@ pub fn on_command(state: &mut State, action: Action) -> Vec<Effect> {
             }
             state.pane = Pane::List;
         }
-        Action::Create | Action::Edit => {
-            state.toast(
-                ToastKind::Info,
-                "forms are not in this build yet: use `tfpilot create` / `tfpilot update`",
-            );
-        }
+        Action::Create => return super::forms::open_create(state),
+        Action::Edit => return super::forms::open_edit(state),
         other => {
             if let Some(operation) = other.operation()
                 && let Some(id) = state.list.selected_id().map(str::to_string)

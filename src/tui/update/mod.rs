@@ -1,6 +1,7 @@
 //! `update(&mut State, Action) -> Vec<Effect>`: every state change, no I/O. Keys become
 //! actions through the keymap; actions go to the top modal, else to the current screen.
 
+mod forms;
 mod main_screen;
 mod modals;
 mod results;
@@ -58,7 +59,7 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
             operation,
             result,
         } => results::on_operation_done(state, id, operation, result),
-        Action::ModulesLoaded(_) => Vec::new(),
+        Action::Created { result } => forms::on_created(state, result),
         command => on_command(state, command),
     }
 }

@@ -11,6 +11,11 @@ use super::super::state::{State, ToastKind};
 use super::main_screen::{selection_changed, start_operation};
 
 pub fn on_command(state: &mut State, action: Action) -> Vec<Effect> {
+    match state.modals.last() {
+        Some(Modal::Create(_)) => return super::forms::create_command(state, action),
+        Some(Modal::Edit(_)) => return super::forms::edit_command(state, action),
+        _ => {}
+    }
     let page = state.page_height();
     let Some(modal) = state.modals.last_mut() else {
         return Vec::new();
@@ -109,12 +114,17 @@ pub fn on_command(state: &mut State, action: Action) -> Vec<Effect> {
             }
             _ => {}
         },
+        // Handled above, before the borrow.
+        Modal::Create(_) | Modal::Edit(_) => {}
     }
     Vec::new()
 }
 
 /// A key no binding claimed: typed into the top modal's field, if it has one.
 pub fn type_key(state: &mut State, key: &KeyEvent) {
+    if super::forms::type_key(state, key) {
+        return;
+    }
     if key
         .modifiers
         .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
@@ -131,6 +141,9 @@ pub fn type_key(state: &mut State, key: &KeyEvent) {
 }
 
 pub fn type_text(state: &mut State, text: &str) {
+    if super::forms::paste(state, text) {
+        return;
+    }
     // A pasted newline would submit nothing useful in a one-line field.
     let text: String = text.chars().filter(|c| !c.is_control()).collect();
     edit_field(state, |field| field.push_str(&text));
@@ -155,7 +168,7 @@ fn edit_field(state: &mut State, edit: impl FnOnce(&mut String)) {
                 edit(typed);
             }
         }
-        Modal::Help { .. } | Modal::Picker { .. } => {}
+        Modal::Help { .. } | Modal::Picker { .. } | Modal::Create(_) | Modal::Edit(_) => {}
     }
 }
 

@@ -182,6 +182,9 @@ pub fn on_operation_done(
     result: Result<Box<OpOutcome>, OperationFailure>,
 ) -> Vec<Effect> {
     state.in_flight.remove(&id);
+    if operation == Operation::Update {
+        super::forms::on_update_done(state, &id, result.is_ok());
+    }
     if state.in_flight.is_empty() {
         state.quit_armed = false;
     }

@@ -46,7 +46,13 @@ fn hinted(state: &State) -> &'static [Action] {
         Context::Insights | Context::Events => &[Action::Back, Action::MoveDown, Action::Help],
         Context::Help => &[Action::Back, Action::MoveDown],
         Context::Confirm => &[Action::Confirm, Action::Cancel],
-        Context::Input => &[Action::Submit, Action::Cancel],
+        Context::Input => &[
+            Action::Submit,
+            Action::Cancel,
+            Action::NextField,
+            Action::PreviousField,
+        ],
+        Context::Editor => &[Action::Submit, Action::Cancel],
         Context::Global => &[Action::Help, Action::Quit],
     }
 }

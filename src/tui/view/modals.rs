@@ -60,6 +60,8 @@ pub fn render(state: &State, modal: &Modal, theme: &Theme, frame: &mut Frame, bo
             );
         }
         Modal::Confirm(confirmation) => confirm(confirmation, theme, frame, body),
+        Modal::Create(form) => super::forms::create(form, theme, frame, body),
+        Modal::Edit(form) => super::forms::edit(form, theme, frame, body),
     }
 }
 

@@ -1,0 +1,517 @@
+//! The create and edit forms: what the user has typed, validated on every change by the same
+//! rules the engine applies (the module schema and team policy), with the HCL block the
+//! request would write.
+
+use ratatui_textarea::TextArea;
+use serde_json::{Map, Value};
+
+use crate::domain::catalog::{FieldDef, FieldError, FieldKind, ModuleDef};
+use crate::domain::infra_file::render_block;
+use crate::domain::registry::ValidationPolicy;
+use crate::store::TeamConfig;
+
+/// Stands for "keep the stored value" where a sensitive value would otherwise be shown.
+pub const UNCHANGED: &str = "********";
+
+/// The id the preview renders with: the real one is chosen when the request is created.
+const PREVIEW_ID: &str = "req_new";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    Text(String),
+    Toggle(bool),
+    Choice {
+        options: Vec<String>,
+        selected: usize,
+    },
+}
+
+impl Input {
+    pub fn choice(&self) -> Option<&str> {
+        match self {
+            Input::Choice { options, selected } => options.get(*selected).map(String::as_str),
+            _ => None,
+        }
+    }
+
+    /// Typed text goes into text fields; a space toggles or picks the next choice.
+    pub fn type_text(&mut self, text: &str) {
+        match self {
+            Input::Text(value) => value.push_str(text),
+            Input::Toggle(on) if text == " " => *on = !*on,
+            Input::Choice { .. } if text == " " => self.cycle(1),
+            _ => {}
+        }
+    }
+
+    pub fn backspace(&mut self) {
+        if let Input::Text(value) = self {
+            value.pop();
+        }
+    }
+
+    pub fn cycle(&mut self, step: isize) {
+        match self {
+            Input::Choice { options, selected } if !options.is_empty() => {
+                let count = options.len() as isize;
+                *selected = ((*selected as isize + step).rem_euclid(count)) as usize;
+            }
+            Input::Toggle(on) => *on = !*on,
+            _ => {}
+        }
+    }
+
+    fn value(&self) -> Option<Value> {
+        match self {
+            Input::Text(text) if text.trim().is_empty() => None,
+            Input::Text(text) => Some(Value::String(text.clone())),
+            Input::Toggle(on) => Some(Value::Bool(*on)),
+            Input::Choice { .. } => self
+                .choice()
+                .filter(|choice| !choice.is_empty())
+                .map(|choice| Value::String(choice.to_string())),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FormField {
+    pub name: String,
+    /// `string`, `number`, `enum`... as the module defines it; "" for project/env/module.
+    pub kind: &'static str,
+    pub required: bool,
+    pub description: String,
+    pub input: Input,
+}
+
+/// The three fields every create form starts with.
+const PROJECT: usize = 0;
+const ENVIRONMENT: usize = 1;
+const MODULE: usize = 2;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateForm {
+    pub fields: Vec<FormField>,
+    pub focus: usize,
+    /// Per-field problems (schema and policy), recomputed on every change.
+    pub errors: Vec<FieldError>,
+    /// The HCL block, or why there is none yet.
+    pub preview: Result<String, String>,
+    /// Submitted and not answered yet.
+    pub sending: bool,
+}
+
+/// Form text for a stored value (what a person would type to get it).
+pub fn form_text(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        Value::Array(items) => items
+            .iter()
+            .map(|item| {
+                item.as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| item.to_string())
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        Value::Object(entries) => entries
+            .iter()
+            .map(|(key, item)| {
+                format!(
+                    "{key}={}",
+                    item.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| item.to_string())
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+fn module_field(field: &FieldDef) -> FormField {
+    let default = field.default.as_ref();
+    let input = match field.kind {
+        FieldKind::Bool => Input::Toggle(default.and_then(Value::as_bool).unwrap_or(false)),
+        FieldKind::Enum => {
+            let mut options = field.values.clone();
+            if !field.required && default.is_none() {
+                options.insert(0, String::new());
+            }
+            let wanted = default.map(form_text);
+            let selected = wanted
+                .and_then(|wanted| options.iter().position(|o| *o == wanted))
+                .unwrap_or(0);
+            Input::Choice { options, selected }
+        }
+        _ => Input::Text(default.map(form_text).unwrap_or_default()),
+    };
+    FormField {
+        name: field.name.clone(),
+        kind: field.kind.as_str(),
+        required: field.required,
+        description: field.description.clone(),
+        input,
+    }
+}
+
+fn choice_field(name: &str, options: Vec<String>, selected: usize) -> FormField {
+    FormField {
+        name: name.to_string(),
+        kind: "",
+        required: true,
+        description: String::new(),
+        input: Input::Choice { options, selected },
+    }
+}
+
+impl CreateForm {
+    pub fn new(team: &TeamConfig) -> CreateForm {
+        let projects: Vec<String> = team
+            .infra_repos
+            .as_ref()
+            .map(|repos| repos.projects.keys().cloned().collect())
+            .unwrap_or_default();
+        let modules: Vec<String> = team.modules.iter().map(|m| m.name.clone()).collect();
+        let mut form = CreateForm {
+            fields: vec![
+                choice_field("project", projects, 0),
+                choice_field("environment", Vec::new(), 0),
+                choice_field("module", modules, 0),
+            ],
+            focus: 0,
+            errors: Vec::new(),
+            preview: Err(String::new()),
+            sending: false,
+        };
+        form.refresh_environments(team);
+        form.rebuild_module_fields(team);
+        form
+    }
+
+    pub fn project(&self) -> &str {
+        self.fields[PROJECT].input.choice().unwrap_or("")
+    }
+
+    pub fn environment(&self) -> &str {
+        self.fields[ENVIRONMENT].input.choice().unwrap_or("")
+    }
+
+    pub fn module_name(&self) -> &str {
+        self.fields[MODULE].input.choice().unwrap_or("")
+    }
+
+    fn refresh_environments(&mut self, team: &TeamConfig) {
+        let environments: Vec<String> = team
+            .infra_repos
+            .as_ref()
+            .and_then(|repos| repos.projects.get(self.project()))
+            .map(|environments| environments.keys().cloned().collect())
+            .unwrap_or_default();
+        let keep = self.environment().to_string();
+        let selected = environments.iter().position(|e| *e == keep).unwrap_or(0);
+        self.fields[ENVIRONMENT].input = Input::Choice {
+            options: environments,
+            selected,
+        };
+    }
+
+    fn rebuild_module_fields(&mut self, team: &TeamConfig) {
+        self.fields.truncate(MODULE + 1);
+        if let Some(module) = team.modules.iter().find(|m| m.name == self.module_name()) {
+            self.fields.extend(module.fields.iter().map(module_field));
+        }
+        self.validate(team);
+    }
+
+    /// The module field values as the engine takes them.
+    pub fn values(&self) -> Map<String, Value> {
+        self.fields
+            .iter()
+            .skip(MODULE + 1)
+            .filter_map(|field| Some((field.name.clone(), field.input.value()?)))
+            .collect()
+    }
+
+    pub fn validate(&mut self, team: &TeamConfig) {
+        let Some(module) = team.modules.iter().find(|m| m.name == self.module_name()) else {
+            self.errors = Vec::new();
+            self.preview =
+                Err("the catalog has no modules: an admin adds them to config/modules/".into());
+            return;
+        };
+        let mut errors = Vec::new();
+        if self.project().is_empty() {
+            errors.push(field_error(
+                "project",
+                "no projects: an admin sets up config/infra-repos.json",
+            ));
+        }
+        if self.environment().is_empty() {
+            errors.push(field_error(
+                "environment",
+                "this project has no environments",
+            ));
+        }
+        match check(
+            module,
+            PREVIEW_ID,
+            self.environment(),
+            &self.values(),
+            &team.policy,
+        ) {
+            Ok(block) if errors.is_empty() => {
+                self.errors = errors;
+                self.preview = Ok(block);
+            }
+            Ok(_) => {
+                self.preview = Err("fix the fields marked above".into());
+                self.errors = errors;
+            }
+            Err(more) => {
+                errors.extend(more);
+                self.preview = Err("fix the fields marked above".into());
+                self.errors = errors;
+            }
+        }
+    }
+
+    pub fn error_of(&self, name: &str) -> Option<&str> {
+        self.errors
+            .iter()
+            .find(|error| error.field == name)
+            .map(|error| error.message.as_str())
+    }
+
+    /// Applies an edit to the focused field, then what it implies (new environments for a
+    /// project, new fields for a module) and validates again.
+    pub fn edit(&mut self, team: &TeamConfig, edit: impl FnOnce(&mut Input)) {
+        let focus = self.focus;
+        if let Some(field) = self.fields.get_mut(focus) {
+            edit(&mut field.input);
+        }
+        match focus {
+            PROJECT => {
+                self.refresh_environments(team);
+                self.validate(team);
+            }
+            MODULE => self.rebuild_module_fields(team),
+            _ => self.validate(team),
+        }
+    }
+
+    pub fn move_focus(&mut self, step: isize) {
+        let count = self.fields.len() as isize;
+        self.focus = ((self.focus as isize + step).rem_euclid(count.max(1))) as usize;
+    }
+
+    /// The first field with a problem, to jump to when a submit is refused.
+    pub fn first_error(&self) -> Option<usize> {
+        self.fields
+            .iter()
+            .position(|field| self.error_of(&field.name).is_some())
+    }
+}
+
+fn field_error(field: &str, message: &str) -> FieldError {
+    FieldError {
+        field: field.to_string(),
+        message: message.to_string(),
+    }
+}
+
+/// Validates like the engine (schema, then team policy) and renders the block on success.
+pub fn check(
+    module: &ModuleDef,
+    id: &str,
+    environment: &str,
+    values: &Map<String, Value>,
+    policy: &ValidationPolicy,
+) -> Result<String, Vec<FieldError>> {
+    let config = module.validate(values).map_err(|errors| errors.0)?;
+    let problems = policy.check(environment, &config);
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    render_block(&module.block(id, &config)).map_err(|error| {
+        vec![FieldError {
+            field: "module".into(),
+            message: error.to_string(),
+        }]
+    })
+}
+
+/// `name = value` lines for the config editor; sensitive values show as [`UNCHANGED`].
+pub fn editor_lines(module: Option<&ModuleDef>, config: &Map<String, Value>) -> Vec<String> {
+    let mut lines = vec![
+        "# One `name = value` per line. Lists: a, b. Maps: key=value, key2=value2.".to_string(),
+        format!("# An empty value unsets a field; {UNCHANGED} keeps a sensitive value."),
+    ];
+    let mut names: Vec<String> = module
+        .map(|m| m.fields.iter().map(|f| f.name.clone()).collect())
+        .unwrap_or_default();
+    for name in config.keys() {
+        if !names.contains(name) {
+            names.push(name.clone());
+        }
+    }
+    for name in names {
+        let sensitive = module
+            .and_then(|m| m.field(&name))
+            .is_some_and(|f| f.sensitive);
+        let value = match config.get(&name) {
+            Some(_) if sensitive => UNCHANGED.to_string(),
+            Some(value) => form_text(value),
+            None => String::new(),
+        };
+        lines.push(format!("{name} = {value}"));
+    }
+    lines
+}
+
+/// Reads the editor's lines back: the values to send, or the lines that make no sense.
+pub fn parse_editor(
+    lines: &[String],
+    stored: &Map<String, Value>,
+) -> Result<Map<String, Value>, Vec<FieldError>> {
+    let mut values = Map::new();
+    let mut errors = Vec::new();
+    for (number, line) in lines.iter().enumerate() {
+        let trimmed = line.trim();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let Some((name, value)) = trimmed.split_once('=') else {
+            errors.push(field_error(
+                &format!("line {}", number + 1),
+                "must look like name = value",
+            ));
+            continue;
+        };
+        let (name, value) = (name.trim(), value.trim());
+        if value == UNCHANGED {
+            if let Some(kept) = stored.get(name) {
+                values.insert(name.to_string(), kept.clone());
+            }
+            continue;
+        }
+        values.insert(name.to_string(), Value::String(value.to_string()));
+    }
+    if errors.is_empty() {
+        Ok(values)
+    } else {
+        Err(errors)
+    }
+}
+
+/// A line diff of two blocks: `(' ' | '+' | '-', line)`.
+pub fn block_diff(before: &str, after: &str) -> Vec<(char, String)> {
+    similar::TextDiff::from_lines(before, after)
+        .iter_all_changes()
+        .map(|change| {
+            let mark = match change.tag() {
+                similar::ChangeTag::Equal => ' ',
+                similar::ChangeTag::Insert => '+',
+                similar::ChangeTag::Delete => '-',
+            };
+            (mark, change.value().trim_end_matches('\n').to_string())
+        })
+        .collect()
+}
+
+/// The config editor of one request: a text area of `name = value` lines, checked on every
+/// change, with the diff of the block it would write.
+#[derive(Debug, Clone)]
+pub struct EditForm {
+    pub id: String,
+    pub module: String,
+    pub environment: String,
+    pub editor: TextArea<'static>,
+    pub stored: Map<String, Value>,
+    /// The block as it is now.
+    pub before: Result<String, String>,
+    /// What saving would send, or why it cannot.
+    pub outcome: Result<Map<String, Value>, Vec<FieldError>>,
+    pub diff: Vec<(char, String)>,
+    pub sending: bool,
+}
+
+impl EditForm {
+    pub fn new(team: &TeamConfig, request: &crate::domain::Request) -> EditForm {
+        let module = team.modules.iter().find(|m| m.name == request.module);
+        let before = match module {
+            Some(module) => check(
+                module,
+                &request.id,
+                &request.environment,
+                &request.config,
+                &team.policy,
+            )
+            .map_err(|errors| describe(&errors)),
+            None => Err(format!("the catalog has no module {}", request.module)),
+        };
+        let mut form = EditForm {
+            id: request.id.clone(),
+            module: request.module.clone(),
+            environment: request.environment.clone(),
+            editor: TextArea::new(editor_lines(module, &request.config)),
+            stored: request.config.clone(),
+            before,
+            outcome: Ok(Map::new()),
+            diff: Vec::new(),
+            sending: false,
+        };
+        form.validate(team);
+        form
+    }
+
+    pub fn validate(&mut self, team: &TeamConfig) {
+        let Some(module) = team.modules.iter().find(|m| m.name == self.module) else {
+            self.outcome = Err(vec![field_error(
+                "module",
+                &format!("the catalog has no module {}", self.module),
+            )]);
+            self.diff.clear();
+            return;
+        };
+        let values = match parse_editor(self.editor.lines(), &self.stored) {
+            Ok(values) => values,
+            Err(errors) => {
+                self.outcome = Err(errors);
+                self.diff.clear();
+                return;
+            }
+        };
+        // The engine merges the edit into the stored values; check what it will check.
+        let mut merged = self.stored.clone();
+        for (name, value) in &values {
+            merged.insert(name.clone(), value.clone());
+        }
+        match check(module, &self.id, &self.environment, &merged, &team.policy) {
+            Ok(after) => {
+                let before = self.before.as_deref().unwrap_or("");
+                self.diff = block_diff(before, &after);
+                self.outcome = Ok(values);
+            }
+            Err(errors) => {
+                self.outcome = Err(errors);
+                self.diff.clear();
+            }
+        }
+    }
+
+    /// Whether saving would change anything.
+    pub fn changes(&self) -> bool {
+        self.diff.iter().any(|(mark, _)| *mark != ' ')
+    }
+}
+
+fn describe(errors: &[FieldError]) -> String {
+    errors
+        .iter()
+        .map(|e| format!("{}: {}", e.field, e.message))
+        .collect::<Vec<_>>()
+        .join("; ")
+}

@@ -1,0 +1,252 @@
+//! The create form and the config editor: opening them (when the policy allows), editing,
+//! submitting, and what comes back. A refused or failed submit keeps every typed value.
+
+use std::sync::Arc;
+
+use crossterm::event::{KeyCode, KeyEvent};
+
+use crate::domain::access::{Decision, Subject};
+use crate::domain::operation::{Operation, Readiness, readiness};
+use crate::engine::{CreateInput, Nudge, OpOutcome};
+
+use super::super::action::{Action, OperationFailure};
+use super::super::effect::Effect;
+use super::super::state::form::{CreateForm, EditForm};
+use super::super::state::modal::Modal;
+use super::super::state::{State, ToastKind};
+use super::main_screen::load_events_now;
+
+pub fn open_create(state: &mut State) -> Vec<Effect> {
+    let role = state.team.access.role_of(&state.session.user);
+    if role == crate::domain::access::Role::Viewer {
+        state.toast(
+            ToastKind::Error,
+            format!("create denied: {} is a viewer", state.session.user),
+        );
+        return Vec::new();
+    }
+    if state.team.modules.is_empty() {
+        state.toast(
+            ToastKind::Error,
+            "the module catalog is empty: an admin adds modules to config/modules/",
+        );
+        return Vec::new();
+    }
+    let form = CreateForm::new(&state.team);
+    state.modals.push(Modal::Create(Box::new(form)));
+    Vec::new()
+}
+
+pub fn open_edit(state: &mut State) -> Vec<Effect> {
+    let Some(request) = state
+        .list
+        .selected_row()
+        .and_then(|row| row.request.clone())
+    else {
+        state.toast(
+            ToastKind::Error,
+            "nothing to edit: select a readable request",
+        );
+        return Vec::new();
+    };
+    let decision = state.team.access.authorize(
+        &state.session.user,
+        Operation::Update,
+        Subject::of(&request),
+    );
+    if let Decision::Denied { reason } = decision {
+        state.toast(ToastKind::Error, format!("update denied: {reason}"));
+        return Vec::new();
+    }
+    if let Readiness::NotReady(reason) = readiness(Operation::Update, &request) {
+        state.toast(ToastKind::Error, format!("cannot edit yet: {reason}"));
+        return Vec::new();
+    }
+    let form = EditForm::new(&state.team, &request);
+    state.modals.push(Modal::Edit(Box::new(form)));
+    Vec::new()
+}
+
+/// Commands while the create form is on top.
+pub fn create_command(state: &mut State, action: Action) -> Vec<Effect> {
+    let team = state.team.clone();
+    let Some(Modal::Create(form)) = state.modals.last_mut() else {
+        return Vec::new();
+    };
+    match action {
+        Action::MoveDown | Action::NextField => form.move_focus(1),
+        Action::MoveUp | Action::PreviousField => form.move_focus(-1),
+        Action::Submit => {
+            if form.sending {
+                return Vec::new();
+            }
+            form.validate(&team);
+            if let Some(first) = form.first_error() {
+                form.focus = first;
+                let count = form.errors.len();
+                state.toast(
+                    ToastKind::Error,
+                    format!("{count} field(s) need fixing before the request can be created"),
+                );
+                return Vec::new();
+            }
+            form.sending = true;
+            let input = CreateInput {
+                project: form.project().to_string(),
+                environment: form.environment().to_string(),
+                module: form.module_name().to_string(),
+                values: form.values(),
+                idempotency_key: None,
+            };
+            return vec![Effect::Create {
+                input: Box::new(input),
+            }];
+        }
+        Action::Cancel | Action::Back => {
+            state.modals.pop();
+            state.toast(ToastKind::Info, "create cancelled: nothing was written");
+        }
+        _ => {}
+    }
+    Vec::new()
+}
+
+/// Commands while the config editor is on top.
+pub fn edit_command(state: &mut State, action: Action) -> Vec<Effect> {
+    let Some(Modal::Edit(form)) = state.modals.last_mut() else {
+        return Vec::new();
+    };
+    match action {
+        Action::Submit => {
+            if form.sending {
+                return Vec::new();
+            }
+            let values = match &form.outcome {
+                Ok(values) => values.clone(),
+                Err(errors) => {
+                    let text = errors
+                        .iter()
+                        .map(|e| format!("{}: {}", e.field, e.message))
+                        .collect::<Vec<_>>()
+                        .join("; ");
+                    state.toast(ToastKind::Error, format!("not saved: {text}"));
+                    return Vec::new();
+                }
+            };
+            if !form.changes() {
+                state.toast(
+                    ToastKind::Info,
+                    "nothing changed: the block would be the same",
+                );
+                return Vec::new();
+            }
+            form.sending = true;
+            let id = form.id.clone();
+            state.in_flight.insert(id.clone(), Operation::Update);
+            return vec![Effect::Update { id, values }];
+        }
+        Action::Cancel | Action::Back => {
+            state.modals.pop();
+            state.toast(ToastKind::Info, "edit cancelled: nothing was saved");
+        }
+        _ => {}
+    }
+    Vec::new()
+}
+
+/// A key no binding took: typed into the form.
+pub fn type_key(state: &mut State, key: &KeyEvent) -> bool {
+    let team = state.team.clone();
+    match state.modals.last_mut() {
+        Some(Modal::Create(form)) if !form.sending => {
+            match key.code {
+                KeyCode::Char(c) => form.edit(&team, |input| input.type_text(&c.to_string())),
+                KeyCode::Backspace => form.edit(&team, |input| input.backspace()),
+                KeyCode::Left => form.edit(&team, |input| input.cycle(-1)),
+                KeyCode::Right => form.edit(&team, |input| input.cycle(1)),
+                _ => {}
+            }
+            true
+        }
+        Some(Modal::Edit(form)) if !form.sending => {
+            form.editor.input(*key);
+            form.validate(&team);
+            true
+        }
+        Some(Modal::Create(_) | Modal::Edit(_)) => true,
+        _ => false,
+    }
+}
+
+pub fn paste(state: &mut State, text: &str) -> bool {
+    let team = state.team.clone();
+    match state.modals.last_mut() {
+        Some(Modal::Create(form)) if !form.sending => {
+            let line: String = text.chars().filter(|c| !c.is_control()).collect();
+            form.edit(&team, |input| input.type_text(&line));
+            true
+        }
+        Some(Modal::Edit(form)) if !form.sending => {
+            form.editor.insert_str(text);
+            form.validate(&team);
+            true
+        }
+        Some(Modal::Create(_) | Modal::Edit(_)) => true,
+        _ => false,
+    }
+}
+
+pub fn on_created(
+    state: &mut State,
+    result: Result<Box<OpOutcome>, OperationFailure>,
+) -> Vec<Effect> {
+    match result {
+        Ok(outcome) => {
+            if let Some(Modal::Create(_)) = state.modals.last() {
+                state.modals.pop();
+            }
+            let request = outcome.request;
+            let id = request.id.clone();
+            state.toast(
+                ToastKind::Success,
+                format!("created {id}: {}", outcome.message),
+            );
+            state.list.upsert(Arc::new(request.clone()));
+            let rows = state.list_height();
+            if !state.list.select_id(&id, rows) {
+                state.list.set_filter(Default::default());
+                state.list.select_id(&id, rows);
+            }
+            let status = crate::domain::derive_status(&request);
+            if status.is_active() {
+                state.watched.insert(id, status);
+            }
+            let mut effects = vec![Effect::Poller(Nudge::Follow(Box::new(request)))];
+            effects.extend(load_events_now(state));
+            effects
+        }
+        Err(failure) => {
+            if let Some(Modal::Create(form)) = state.modals.last_mut() {
+                form.sending = false;
+            }
+            state.toast(
+                ToastKind::Error,
+                format!("create failed: {}", failure.message),
+            );
+            Vec::new()
+        }
+    }
+}
+
+/// An edit that was saved closes its editor; one that failed leaves it open, text intact.
+pub fn on_update_done(state: &mut State, id: &str, saved: bool) {
+    if let Some(Modal::Edit(form)) = state.modals.last_mut()
+        && form.id == id
+    {
+        if saved {
+            state.modals.pop();
+        } else {
+            form.sending = false;
+        }
+    }
+}
