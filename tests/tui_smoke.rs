@@ -209,3 +209,89 @@ fn sigterm_restores_the_terminal() {
     assert!(status.success(), "{status:?}");
     session.assert_restored();
 }
+
+/// The first request row of the list (the newest, with the default sort).
+fn first_row(session: &Session) -> String {
+    session
+        .text()
+        .lines()
+        .nth(3)
+        .map(str::to_string)
+        .unwrap_or_default()
+}
+
+fn wait_first_row(session: &mut Session, needle: &str, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        session.pump(Duration::from_millis(200));
+        if first_row(session).contains(needle) {
+            return;
+        }
+    }
+    panic!("the first row never showed {needle:?}; the screen:\n{}", session.text());
+}
+
+/// The issue's "done when", from the keyboard alone: alice creates a request in one terminal,
+/// bob joins the same sandbox from another and approves, merges, applies (watching the log),
+/// then destroys it; both quit with their terminals restored.
+#[test]
+fn a_request_from_create_to_destroy_with_two_terminals() {
+    let dir = tempfile::tempdir().expect("sandbox dir");
+    let path = dir.path().join("sandbox");
+    let path = path.to_str().expect("utf-8 path");
+    let mut alice = Session::start(&["sandbox", "--dir", path]);
+    alice.wait_for("requests 30/30", Duration::from_secs(120));
+    assert!(alice.text().contains("alice (developer)"));
+
+    // The create form: payments/dev, s3-bucket (iam-role, rds-postgres, s3-bucket...), a name.
+    alice.keys("c");
+    alice.wait_for("create a request", Duration::from_secs(5));
+    alice.keys("\x1b[B\x1b[B");
+    alice.keys("\x1b[C\x1b[C");
+    alice.wait_for("s3-bucket", Duration::from_secs(5));
+    alice.keys("\x1b[B");
+    alice.keys("payments-dev-pty-demo");
+    alice.wait_for("tfpilot:end/req_new", Duration::from_secs(5));
+    alice.keys("\r");
+    alice.wait_for("created req_", Duration::from_secs(30));
+    wait_first_row(&mut alice, "plan_ready", Duration::from_secs(60));
+
+    let mut bob = Session::start(&["sandbox", "--dir", path, "--as", "bob"]);
+    bob.wait_for("bob (approver)", Duration::from_secs(30));
+    bob.wait_for("joined the sandbox", Duration::from_secs(10));
+    wait_first_row(&mut bob, "plan_ready", Duration::from_secs(30));
+    assert!(first_row(&bob).contains("alice"), "{}", first_row(&bob));
+
+    bob.keys("a");
+    bob.wait_for("approve: approved the plan of", Duration::from_secs(30));
+    wait_first_row(&mut bob, "approved", Duration::from_secs(10));
+    bob.keys("m");
+    bob.wait_for("Merges the pull request", Duration::from_secs(5));
+    bob.keys("y");
+    bob.wait_for("merge: merged pull request", Duration::from_secs(30));
+    bob.keys("A");
+    bob.wait_for("Runs terraform apply", Duration::from_secs(5));
+    bob.keys("y");
+    bob.wait_for("apply: ", Duration::from_secs(30));
+    // Watch the apply: the log view follows the running run to its end.
+    bob.keys("l");
+    bob.wait_for("apply log", Duration::from_secs(10));
+    bob.wait_for("Apply complete!", Duration::from_secs(60));
+    bob.keys("\x1b");
+    wait_first_row(&mut bob, "applied", Duration::from_secs(30));
+    // Alice's dashboard sees it too, on its own.
+    wait_first_row(&mut alice, "applied", Duration::from_secs(30));
+
+    bob.keys("D");
+    bob.wait_for("Runs terraform destroy", Duration::from_secs(5));
+    bob.keys("y");
+    bob.wait_for("destroy: ", Duration::from_secs(30));
+    wait_first_row(&mut bob, "destroyed", Duration::from_secs(60));
+
+    bob.keys("q");
+    assert!(bob.wait_exit(Duration::from_secs(20)).success());
+    bob.assert_restored();
+    alice.keys("q");
+    assert!(alice.wait_exit(Duration::from_secs(20)).success());
+    alice.assert_restored();
+}

@@ -119,8 +119,12 @@ pub struct SandboxArgs {
     #[arg(long = "as", value_name = "LOGIN", default_value = "alice")]
     pub login: String,
     /// Keep everything here (created if missing; an existing sandbox is reused)
+    /// [default: ~/.local/share/tfpilot/sandbox]
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+    /// Start the sandbox over: delete its directory first (only if it is a sandbox)
+    #[arg(long)]
+    pub reset: bool,
     /// The simulator's port on 127.0.0.1 (a free one by default)
     #[arg(long, value_name = "PORT", default_value_t = 0)]
     pub port: u16,

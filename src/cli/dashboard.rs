@@ -16,17 +16,19 @@ pub async fn run(context: &Session) -> Result<()> {
     let engine = super::ops::engine(context).await?;
     let store = engine.store().location();
     let github = context.config.github.api_url.clone();
-    open(context, engine, store, github, false).await
+    open(context, engine, store, github, None).await
 }
 
-/// The dashboard over `engine`; `sandbox` marks the header so nobody mistakes it for prod.
+/// The dashboard over `engine`. A sandbox passes its `greeting` (and is marked in the header,
+/// so nobody mistakes it for production).
 pub async fn open(
     context: &Session,
     engine: Engine,
     store: String,
     github: String,
-    sandbox: bool,
+    greeting: Option<String>,
 ) -> Result<()> {
+    let sandbox = greeting.is_some();
     let config_dir = context.dirs.as_ref().map(|dirs| dirs.config.clone());
     let keymap = Keymap::load(
         config_dir
@@ -65,6 +67,7 @@ pub async fn open(
         mouse: context.config.ui.mouse,
         bell: context.config.ui.bell,
         list_cache,
+        greeting,
     })
     .await
 }

@@ -1,14 +1,42 @@
 //! `tfpilot sandbox`: the store and the simulated GitHub on this machine, with the dashboard
 //! on top (acting as `--as`), or `--headless`: served until killed, for scripts and tests.
 
-use anyhow::Result;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
 
 use super::{SandboxArgs, Session, print};
-use crate::sandbox::{Sandbox, SandboxOptions};
+use crate::sandbox::{RunningSandbox, Sandbox, SandboxOptions};
 
 pub async fn run(context: &Session, args: SandboxArgs) -> Result<()> {
+    // One sandbox per user by default, so `--as bob` after alice finds what alice did.
+    let dir = args
+        .dir
+        .clone()
+        .or_else(|| context.dirs.as_ref().map(|dirs| dirs.data.join("sandbox")));
+    if let Some(dir) = &dir
+        && let Some(running) = RunningSandbox::find(dir).await
+    {
+        if args.reset || args.headless {
+            bail!(
+                "another tfpilot is serving the sandbox in {} (GitHub simulator at {}); quit it first, or pass another --dir",
+                dir.display(),
+                running.github_url
+            );
+        }
+        // A second terminal: join the running sandbox as someone else.
+        let engine = running.engine(&args.login).await?;
+        let store = format!("file://{}", dir.display());
+        let greeting = greeting(&args.login, dir, true);
+        return super::dashboard::open(context, engine, store, running.github_url.clone(), Some(greeting)).await;
+    }
+    if args.reset
+        && let Some(dir) = &dir
+    {
+        reset(dir)?;
+    }
     let sandbox = Sandbox::start(SandboxOptions {
-        dir: args.dir,
+        dir,
         port: args.port,
         no_requests: args.no_requests,
     })
@@ -18,7 +46,8 @@ pub async fn run(context: &Session, args: SandboxArgs) -> Result<()> {
         let engine = sandbox.engine(&args.login).await?;
         let store = format!("file://{}", sandbox.dir.display());
         let github = sandbox.github_url().to_string();
-        let result = super::dashboard::open(context, engine, store, github, true).await;
+        let greeting = greeting(&args.login, &sandbox.dir, false);
+        let result = super::dashboard::open(context, engine, store, github, Some(greeting)).await;
         sandbox.sim.save();
         if result.is_ok() {
             eprintln!(
@@ -58,4 +87,32 @@ async fn shutdown_signal() {
         }
     }
     let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Deletes a sandbox directory, and nothing that is not one.
+fn reset(dir: &Path) -> Result<()> {
+    if !dir.exists() {
+        return Ok(());
+    }
+    if !dir.join(".sandbox").is_dir() {
+        bail!(
+            "{} is not a sandbox directory (it has no .sandbox/ inside), so --reset leaves it alone; pass another --dir",
+            dir.display()
+        );
+    }
+    std::fs::remove_dir_all(dir)
+        .with_context(|| format!("removing the sandbox in {}", dir.display()))
+}
+
+/// The first thing a sandbox dashboard says: who you are, and how to be someone else.
+fn greeting(login: &str, dir: &Path, joined: bool) -> String {
+    let how = if joined {
+        "joined the sandbox another terminal is serving"
+    } else {
+        "sandbox ready"
+    };
+    let dir_flag = format!(" --dir {}", dir.display());
+    format!(
+        "{how}: you are {login}. To act as someone else, run in another terminal: tfpilot sandbox{dir_flag} --as bob (approver), admin, viewer, carol or dave. ? shows every key."
+    )
 }

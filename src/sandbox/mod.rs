@@ -6,6 +6,7 @@ mod seed;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 
@@ -90,7 +91,52 @@ impl Sandbox {
 
     /// An engine acting as `login` (any login works: the simulator takes `sim-<login>`).
     pub async fn engine(&self, login: &str) -> Result<Engine> {
-        engine(&self.sim, &self.store, login).await
+        engine(self.sim.base_url(), &self.store, login).await
+    }
+}
+
+/// A sandbox another tfpilot is serving right now: its directory and its simulator's URL.
+/// A second terminal joins it instead of starting a second simulator on the same files.
+pub struct RunningSandbox {
+    pub dir: PathBuf,
+    pub github_url: String,
+    pub store: Store,
+}
+
+impl RunningSandbox {
+    /// The sandbox served from `dir`, when its remembered port answers as a simulator.
+    pub async fn find(dir: &Path) -> Option<RunningSandbox> {
+        let port = std::fs::read_to_string(dir.join(PORT_FILE))
+            .ok()?
+            .trim()
+            .parse::<u16>()
+            .ok()?;
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        // Nothing listening is the common case: a quick connect settles it.
+        let probe = tokio::net::TcpStream::connect(addr);
+        tokio::time::timeout(Duration::from_millis(500), probe)
+            .await
+            .ok()?
+            .ok()?;
+        let github_url = format!("http://{addr}");
+        let github = GitHub::connect(&GitHubSettings::new(github_url.clone()), "sim-probe").ok()?;
+        let user = tokio::time::timeout(Duration::from_secs(3), github.current_user())
+            .await
+            .ok()?
+            .ok()?;
+        if user.login != "probe" {
+            return None;
+        }
+        let store = Store::new(std::sync::Arc::new(LocalStore::open_or_create(dir).ok()?));
+        Some(RunningSandbox {
+            dir: dir.to_path_buf(),
+            github_url,
+            store,
+        })
+    }
+
+    pub async fn engine(&self, login: &str) -> Result<Engine> {
+        engine(&self.github_url, &self.store, login).await
     }
 }
 
@@ -126,11 +172,8 @@ async fn start_simulator(dir: &Path, port: u16) -> Result<Simulator> {
     Ok(sim)
 }
 
-pub(crate) async fn engine(sim: &Simulator, store: &Store, login: &str) -> Result<Engine> {
-    let github = GitHub::connect(
-        &GitHubSettings::new(sim.base_url()),
-        &format!("sim-{login}"),
-    )?;
+pub(crate) async fn engine(github_url: &str, store: &Store, login: &str) -> Result<Engine> {
+    let github = GitHub::connect(&GitHubSettings::new(github_url), &format!("sim-{login}"))?;
     let team = store.load_team_config().await?;
     Ok(Engine::new(store.clone(), github, team, login).with_holder(format!("{login}@sandbox")))
 }

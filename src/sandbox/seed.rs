@@ -399,7 +399,7 @@ impl Seeder<'_> {
 pub async fn requests(sim: &Simulator, store: &Store) -> Result<usize> {
     let mut engines = BTreeMap::new();
     for login in ["alice", "bob", "carol", "dave", "admin"] {
-        engines.insert(login, super::engine(sim, store, login).await?);
+        engines.insert(login, super::engine(sim.base_url(), store, login).await?);
     }
     let seeder = Seeder { sim, engines };
     let mut made = 0;

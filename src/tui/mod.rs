@@ -45,6 +45,8 @@ pub struct DashboardOptions {
     pub bell: bool,
     /// Where the request listing is cached between runs (a warm start lists without GETs).
     pub list_cache: Option<PathBuf>,
+    /// Shown first, as a toast (the sandbox says who you are and how to be someone else).
+    pub greeting: Option<String>,
 }
 
 /// Runs the dashboard until the user quits (or SIGTERM/SIGHUP arrives).
@@ -58,6 +60,7 @@ pub async fn run(options: DashboardOptions) -> Result<()> {
         mouse,
         bell,
         list_cache,
+        greeting,
     } = options;
     let now = engine.now();
     let mut state = State::new(
@@ -68,6 +71,9 @@ pub async fn run(options: DashboardOptions) -> Result<()> {
     );
     state.mouse = mouse;
     state.bell = bell;
+    if let Some(greeting) = greeting {
+        state.toast_for(state::ToastKind::Info, greeting, 15);
+    }
 
     let (actions, mut inbox) = mpsc::unbounded_channel::<Action>();
     let (nudges, nudge_inbox) = mpsc::unbounded_channel();

@@ -186,6 +186,10 @@ impl State {
             ToastKind::Error => 8,
             _ => 4,
         };
+        self.toast_for(kind, text, seconds);
+    }
+
+    pub fn toast_for(&mut self, kind: ToastKind, text: impl Into<String>, seconds: i64) {
         self.toasts.push(Toast {
             kind,
             text: text.into(),

@@ -62,9 +62,11 @@ fn too_small(theme: &Theme, frame: &mut Frame, area: Rect) {
     frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), area);
 }
 
+/// Toasts stack up from the bottom right, newest lowest, over the detail pane rather than
+/// the list an approver is reading.
 fn toasts(state: &State, theme: &Theme, frame: &mut Frame, body: Rect) {
     let width = (body.width / 2).max(30).min(body.width);
-    let mut y = body.y;
+    let mut bottom = body.y + body.height;
     for toast in state.toasts.iter().rev() {
         let role = match toast.kind {
             ToastKind::Success => Role::Success,
@@ -74,10 +76,11 @@ fn toasts(state: &State, theme: &Theme, frame: &mut Frame, body: Rect) {
         let inner = width.saturating_sub(2).max(1) as usize;
         let lines = textwrap_count(&toast.text, inner).min(4) as u16;
         let height = lines + 2;
-        if y + height > body.y + body.height {
+        if bottom < body.y + height {
             break;
         }
-        let area = Rect::new(body.x + body.width - width, y, width, height);
+        bottom -= height;
+        let area = Rect::new(body.x + body.width - width, bottom, width, height);
         frame.render_widget(Clear, area);
         let block = Block::default()
             .borders(Borders::ALL)
@@ -89,7 +92,6 @@ fn toasts(state: &State, theme: &Theme, frame: &mut Frame, body: Rect) {
                 .block(block),
             area,
         );
-        y += height;
     }
 }
 
