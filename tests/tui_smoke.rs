@@ -228,10 +228,13 @@ fn wait_first_row(session: &mut Session, needle: &str, timeout: Duration) {
             return;
         }
     }
-    panic!("the first row never showed {needle:?}; the screen:\n{}", session.text());
+    panic!(
+        "the first row never showed {needle:?}; the screen:\n{}",
+        session.text()
+    );
 }
 
-/// The "done when", from the keyboard alone: alice creates a request in one terminal,
+/// A whole lifecycle from the keyboard alone: alice creates a request in one terminal,
 /// bob joins the same sandbox from another and approves, merges, applies (watching the log),
 /// then destroys it; both quit with their terminals restored.
 #[test]

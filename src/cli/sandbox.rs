@@ -28,7 +28,14 @@ pub async fn run(context: &Session, args: SandboxArgs) -> Result<()> {
         let engine = running.engine(&args.login).await?;
         let store = format!("file://{}", dir.display());
         let greeting = greeting(&args.login, dir, true);
-        return super::dashboard::open(context, engine, store, running.github_url.clone(), Some(greeting)).await;
+        return super::dashboard::open(
+            context,
+            engine,
+            store,
+            running.github_url.clone(),
+            Some(greeting),
+        )
+        .await;
     }
     if args.reset
         && let Some(dir) = &dir
