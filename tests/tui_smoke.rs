@@ -298,3 +298,35 @@ fn a_request_from_create_to_destroy_with_two_terminals() {
     assert!(alice.wait_exit(Duration::from_secs(20)).success());
     alice.assert_restored();
 }
+
+/// Without a terminal (a pipe, cron, CI) the dashboard refuses before it starts anything.
+#[test]
+fn no_terminal_no_dashboard() {
+    let home = tempfile::tempdir().expect("temp home");
+    for args in [&[][..], &["sandbox"][..]] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_tfpilot"))
+            .args(args)
+            .env("HOME", home.path())
+            .env("XDG_DATA_HOME", home.path().join("data"))
+            .env("TFPILOT_KEYRING", "off")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run tfpilot");
+        assert_eq!(output.status.code(), Some(1), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("the dashboard needs a terminal"),
+            "{stderr}"
+        );
+        assert!(output.stdout.is_empty());
+    }
+    assert!(
+        !home
+            .path()
+            .join("data")
+            .join("tfpilot")
+            .join("sandbox")
+            .exists(),
+        "nothing was seeded"
+    );
+}

@@ -941,3 +941,119 @@ fn sensitive_values_stay_hidden_in_the_editor_and_are_kept() {
         parse_editor(&["no equals sign here".to_string()], &secret.config).expect_err("bad line");
     assert_eq!(bad[0].field, "line 1");
 }
+
+#[test]
+fn paging_up_paste_and_the_opt_in_mouse() {
+    use crossterm::event::{KeyModifiers, MouseEvent, MouseEventKind};
+    let mut state = state("alice", &every_status(), 80, 24);
+    let rows = state.list_height();
+    key(&mut state, KeyCode::Char('G'));
+    key(&mut state, KeyCode::PageUp);
+    assert_eq!(state.list.selected, 19 - rows);
+
+    // A paste lands in the open field as one piece (newlines dropped).
+    key(&mut state, KeyCode::Char('/'));
+    send(&mut state, Action::Paste("search\nprod".into()));
+    assert_eq!(state.list.filter.text, "searchprod");
+    key(&mut state, KeyCode::Esc);
+
+    let wheel = |kind| {
+        Action::Mouse(MouseEvent {
+            kind,
+            column: 5,
+            row: 5,
+            modifiers: KeyModifiers::NONE,
+        })
+    };
+    key(&mut state, KeyCode::Char('g'));
+    send(&mut state, wheel(MouseEventKind::ScrollDown));
+    assert_eq!(state.list.selected, 0, "the mouse is off unless asked for");
+    state.mouse = true;
+    send(&mut state, wheel(MouseEventKind::ScrollDown));
+    send(&mut state, wheel(MouseEventKind::ScrollDown));
+    assert_eq!(state.list.selected, 2);
+    send(&mut state, wheel(MouseEventKind::ScrollUp));
+    assert_eq!(state.list.selected, 1);
+}
+
+#[test]
+fn tab_moves_through_the_create_form_both_ways() {
+    let mut state = state("alice", &every_status(), 120, 40);
+    key(&mut state, KeyCode::Char('c'));
+    let focus = |state: &State| match state.modals.last() {
+        Some(Modal::Create(form)) => form.focus,
+        _ => panic!("the create form"),
+    };
+    key(&mut state, KeyCode::Tab);
+    key(&mut state, KeyCode::Tab);
+    assert_eq!(focus(&state), 2);
+    key(&mut state, KeyCode::BackTab);
+    assert_eq!(focus(&state), 1);
+    key(&mut state, KeyCode::BackTab);
+    key(&mut state, KeyCode::BackTab);
+    let last = match state.modals.last() {
+        Some(Modal::Create(form)) => form.fields.len() - 1,
+        _ => panic!("the create form"),
+    };
+    assert_eq!(focus(&state), last, "wraps around");
+    key(&mut state, KeyCode::Esc);
+    assert!(state.modals.is_empty());
+    assert!(last_toast(&state).1.contains("nothing was written"));
+}
+
+#[test]
+fn drift_check_runs_at_once_and_cleanup_asks_first() {
+    let mut state = state("bob", &every_status(), 120, 40);
+    select(&mut state, &id(16));
+    let effects = key(&mut state, KeyCode::Char('t'));
+    assert!(
+        matches!(
+            effects.as_slice(),
+            [Effect::Operation {
+                operation: Operation::DriftCheck,
+                ..
+            }]
+        ),
+        "{effects:?}"
+    );
+    select(&mut state, &id(8));
+    let effects = key(&mut state, KeyCode::Char('C'));
+    assert!(effects.is_empty());
+    let Some(Modal::Confirm(confirmation)) = state.modals.last() else {
+        panic!("cleanup asks first: {:?}", state.toasts.last());
+    };
+    assert_eq!(confirmation.operation, Operation::Cleanup);
+    let effects = key(&mut state, KeyCode::Enter);
+    assert!(matches!(
+        effects.as_slice(),
+        [Effect::Operation {
+            operation: Operation::Cleanup,
+            ..
+        }]
+    ));
+}
+
+#[test]
+fn apply_asks_first_and_names_the_plan() {
+    let mut state = state("bob", &every_status(), 120, 40);
+    select(&mut state, &id(14));
+    key(&mut state, KeyCode::Char('A'));
+    let Some(Modal::Confirm(confirmation)) = state.modals.last() else {
+        panic!("apply asks first: {:?}", state.toasts.last());
+    };
+    assert_eq!(confirmation.operation, Operation::Apply);
+    assert!(
+        confirmation
+            .lines
+            .iter()
+            .any(|l| l == "Plan: 2 to add, 1 to change, 1 to destroy.")
+    );
+    let effects = key(&mut state, KeyCode::Char('y'));
+    assert!(matches!(
+        effects.as_slice(),
+        [Effect::Operation {
+            operation: Operation::Apply,
+            ..
+        }]
+    ));
+}

@@ -13,10 +13,22 @@ use crate::tui::{self, DashboardOptions};
 
 /// `tfpilot` with no command: the dashboard on the configured store and GitHub.
 pub async fn run(context: &Session) -> Result<()> {
+    require_terminal()?;
     let engine = super::ops::engine(context).await?;
     let store = engine.store().location();
     let github = context.config.github.api_url.clone();
     open(context, engine, store, github, None).await
+}
+
+/// Refuses before anything starts when there is no terminal to draw on (a pipe, cron, CI).
+pub fn require_terminal() -> Result<()> {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
+        anyhow::bail!(
+            "the dashboard needs a terminal, and this is not one; for scripts use the commands (`tfpilot --help`), or `tfpilot sandbox --headless`"
+        );
+    }
+    Ok(())
 }
 
 /// The dashboard over `engine`. A sandbox passes its `greeting` (and is marked in the header,

@@ -9,6 +9,9 @@ use super::{SandboxArgs, Session, print};
 use crate::sandbox::{RunningSandbox, Sandbox, SandboxOptions};
 
 pub async fn run(context: &Session, args: SandboxArgs) -> Result<()> {
+    if !args.headless {
+        super::dashboard::require_terminal()?;
+    }
     // One sandbox per user by default, so `--as bob` after alice finds what alice did.
     let dir = args
         .dir
