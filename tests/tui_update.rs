@@ -924,7 +924,7 @@ fn the_config_editor_diffs_validates_and_saves() {
 
 #[test]
 fn sensitive_values_stay_hidden_in_the_editor_and_are_kept() {
-    use tfpilot::tui::state::form::{UNCHANGED, editor_lines, parse_editor};
+    use tfpilot::tui::state::editor::{UNCHANGED, editor_lines, parse_editor};
     let team = dashboard::team();
     let secret = request(1, Status::PlanReady);
     let module = team.modules.iter().find(|m| m.name == "ecs-service");
@@ -1056,4 +1056,68 @@ fn apply_asks_first_and_names_the_plan() {
             ..
         }]
     ));
+}
+
+#[test]
+fn long_plan_lines_scroll_sideways_within_bounds() {
+    let mut state = state("bob", &every_status(), 80, 24);
+    select(&mut state, &id(2));
+    key(&mut state, KeyCode::Enter);
+    let source = state
+        .plan
+        .as_ref()
+        .map(|p| p.source.clone())
+        .unwrap_or_default();
+    send(
+        &mut state,
+        Action::PlanLoaded {
+            id: id(2),
+            source,
+            result: Ok(Arc::new(PlanDocument::build(include_str!(
+                "fixtures/plans/tf-import-move-replace-update-create.txt"
+            )))),
+            running: false,
+        },
+    );
+    key(&mut state, KeyCode::Left);
+    assert_eq!(state.plan.as_ref().map(|p| p.hscroll), Some(0));
+    key(&mut state, KeyCode::Right);
+    key(&mut state, KeyCode::Char('l'));
+    assert_eq!(
+        state.screen,
+        Screen::Main,
+        "l goes back, as in the list it opens"
+    );
+    key(&mut state, KeyCode::Enter);
+    let source = state
+        .plan
+        .as_ref()
+        .map(|p| p.source.clone())
+        .unwrap_or_default();
+    send(
+        &mut state,
+        Action::PlanLoaded {
+            id: id(2),
+            source,
+            result: Ok(Arc::new(PlanDocument::build(include_str!(
+                "fixtures/plans/tf-import-move-replace-update-create.txt"
+            )))),
+            running: false,
+        },
+    );
+    for _ in 0..100 {
+        key(&mut state, KeyCode::Right);
+    }
+    let longest = include_str!("fixtures/plans/tf-import-move-replace-update-create.txt")
+        .lines()
+        .map(|l| l.chars().count())
+        .max()
+        .unwrap_or(0);
+    let hscroll = state.plan.as_ref().map(|p| p.hscroll as usize).unwrap_or(0);
+    assert!(hscroll > 0 && hscroll <= longest, "{hscroll} of {longest}");
+    key(&mut state, KeyCode::Char('h'));
+    assert_eq!(
+        state.plan.as_ref().map(|p| p.hscroll as usize),
+        Some(hscroll - 8)
+    );
 }

@@ -1,6 +1,7 @@
 //! The dashboard's state, split by view: the list, the detail pane, the plan view, the modal
 //! stack, toasts. `update` changes it; views only read it.
 
+pub mod editor;
 pub mod form;
 pub mod list;
 pub mod modal;

@@ -8,7 +8,8 @@ use crate::domain::operation::Operation;
 
 use super::super::action::Action;
 use super::super::keymap::Context;
-use super::form::{CreateForm, EditForm};
+use super::editor::EditForm;
+use super::form::CreateForm;
 
 #[derive(Debug, Clone)]
 pub enum Modal {

@@ -27,6 +27,8 @@ pub struct PlanView {
     pub rows: Vec<DisplayRow>,
     /// First row drawn.
     pub scroll: usize,
+    /// Columns scrolled off to the left (long lines).
+    pub hscroll: u16,
     pub search: String,
     /// Document lines matching the search.
     pub matches: Vec<usize>,
@@ -46,6 +48,7 @@ impl PlanView {
             folded: Vec::new(),
             rows: Vec::new(),
             scroll: 0,
+            hscroll: 0,
             search: String::new(),
             matches: Vec::new(),
             current_match: None,
@@ -193,6 +196,26 @@ impl PlanView {
             .unwrap_or(0);
         self.scroll = row;
         self.clamp(height);
+    }
+
+    /// Scrolls sideways by `delta` columns, no further than the longest line allows.
+    pub fn scroll_sideways(&mut self, delta: i32, width: u16) {
+        let longest = self
+            .document()
+            .map(|document| {
+                document
+                    .lines
+                    .iter()
+                    .map(|line| line.text.chars().count())
+                    .max()
+                    .unwrap_or(0)
+            })
+            .unwrap_or(0);
+        let limit = longest
+            .saturating_sub(width as usize / 2)
+            .min(u16::MAX as usize) as u16;
+        let moved = (self.hscroll as i32 + delta).clamp(0, limit as i32);
+        self.hscroll = moved as u16;
     }
 
     pub fn set_search(&mut self, search: String) {

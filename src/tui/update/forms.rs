@@ -11,7 +11,8 @@ use crate::engine::{CreateInput, Nudge, OpOutcome};
 
 use super::super::action::{Action, OperationFailure};
 use super::super::effect::Effect;
-use super::super::state::form::{CreateForm, EditForm};
+use super::super::state::editor::EditForm;
+use super::super::state::form::CreateForm;
 use super::super::state::modal::Modal;
 use super::super::state::{State, ToastKind};
 use super::main_screen::load_events_now;

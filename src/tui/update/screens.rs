@@ -12,6 +12,7 @@ use super::main_screen::{load_source, request_operation};
 
 pub fn on_plan_command(state: &mut State, action: Action) -> Vec<Effect> {
     let page = state.page_height();
+    let width = state.width;
     let Some(plan) = state.plan.as_mut() else {
         state.screen = Screen::Main;
         return Vec::new();
@@ -24,6 +25,8 @@ pub fn on_plan_command(state: &mut State, action: Action) -> Vec<Effect> {
         Action::Top => plan.scroll_by(isize::MIN / 2, page),
         Action::Bottom => plan.scroll_by(isize::MAX / 2, page),
         Action::ToggleFold | Action::Open => plan.toggle_fold(page),
+        Action::ScrollLeft => plan.scroll_sideways(-8, width),
+        Action::ScrollRight => plan.scroll_sideways(8, width),
         Action::UnfoldAll => plan.fold_all(false, page),
         Action::FoldAll => plan.fold_all(true, page),
         Action::Search => {

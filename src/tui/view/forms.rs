@@ -6,7 +6,8 @@ use ratatui::layout::{Constraint, Direction, Layout, Rect};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
-use super::super::state::form::{CreateForm, EditForm, Input};
+use super::super::state::editor::EditForm;
+use super::super::state::form::{CreateForm, Input};
 use super::super::theme::{Role, Theme};
 use super::styled;
 

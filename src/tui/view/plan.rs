@@ -145,7 +145,7 @@ fn render_rows(
             Line::from(spans)
         })
         .collect();
-    frame.render_widget(Paragraph::new(lines), area);
+    frame.render_widget(Paragraph::new(lines).scroll((0, plan.hscroll)), area);
 }
 
 /// The line's highlighted spans; search hits are marked (the current one more strongly).
