@@ -137,6 +137,44 @@ fn main() {
         state.list.total(),
         started.elapsed().as_secs_f64() * 1e3
     );
+    // What the poller sends every idle interval: the same listing again, nothing changed.
+    let listing = Arc::new(dashboard::listing(&all));
+    send(
+        &mut state,
+        Action::Poll(tfpilot::engine::PollEvent::Listed(listing.clone())),
+    );
+    let mut relist = Vec::new();
+    for _ in 0..if benchmarking { 20 } else { 2 } {
+        let started = Instant::now();
+        send(
+            &mut state,
+            Action::Poll(tfpilot::engine::PollEvent::Listed(listing.clone())),
+        );
+        relist.push(started.elapsed());
+    }
+    report("a re-listing with nothing changed (update only)", relist);
+    let mut relist = Vec::new();
+    for round in 0..if benchmarking { 20 } else { 2 } {
+        // One document changed since the last listing (a new object for it).
+        let mut entries = (*listing).clone();
+        let changed = round % entries.len();
+        if let Ok(request) = &entries[changed].outcome {
+            let mut request = (**request).clone();
+            request.requested_by = format!("someone-{round}");
+            entries[changed].outcome = Ok(Arc::new(request));
+        }
+        let entries = Arc::new(entries);
+        let started = Instant::now();
+        send(
+            &mut state,
+            Action::Poll(tfpilot::engine::PollEvent::Listed(entries)),
+        );
+        relist.push(started.elapsed());
+    }
+    report(
+        "a re-listing with one document changed (update only)",
+        relist,
+    );
     let mut terminal = Terminal::new(TestBackend::new(WIDTH, HEIGHT)).expect("terminal");
     // Warm up (first frame allocates the buffers).
     draw(&mut terminal, &state, &theme);

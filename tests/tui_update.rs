@@ -1121,3 +1121,47 @@ fn long_plan_lines_scroll_sideways_within_bounds() {
         Some(hscroll - 8)
     );
 }
+
+#[test]
+fn relistings_keep_the_selection_and_take_every_kind_of_change() {
+    let requests = every_status();
+    let mut state = state("alice", &requests, 120, 40);
+    select(&mut state, &id(5));
+    let listing = dashboard::listing(&requests);
+    send(
+        &mut state,
+        Action::Poll(PollEvent::Listed(Arc::new(listing.clone()))),
+    );
+    assert_eq!(state.list.selected_id(), Some(id(5).as_str()));
+
+    // One document newer, same requests: only its row changes.
+    let mut entries = listing.clone();
+    entries[5].outcome = Ok(Arc::new(request(5, Status::Applied)));
+    send(
+        &mut state,
+        Action::Poll(PollEvent::Listed(Arc::new(entries.clone()))),
+    );
+    assert_eq!(
+        state.list.row(&id(5)).and_then(|r| r.status),
+        Some(Status::Applied)
+    );
+    assert_eq!(state.list.selected_id(), Some(id(5).as_str()));
+
+    // One gone (archived), one new: the list follows, the selection stays.
+    entries.remove(0);
+    entries.extend(dashboard::listing(&[request(20, Status::Planning)]));
+    send(
+        &mut state,
+        Action::Poll(PollEvent::Listed(Arc::new(entries))),
+    );
+    assert_eq!(state.list.total(), 20);
+    assert!(state.list.row(&id(0)).is_none());
+    assert_eq!(
+        state
+            .list
+            .row(&request(20, Status::Planning).id)
+            .and_then(|r| r.status),
+        Some(Status::Planning)
+    );
+    assert_eq!(state.list.selected_id(), Some(id(5).as_str()));
+}

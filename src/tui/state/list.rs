@@ -229,16 +229,56 @@ impl ListState {
     }
 
     /// Replaces every row with a fresh listing, keeping the selection on the same request.
+    /// The lister hands out the same `Arc` for a document that did not change, so a row whose
+    /// document is pointer-equal is kept as it is; a listing where nothing changed costs one
+    /// pointer comparison per row (the poller sends one every idle interval).
     pub fn replace_all(&mut self, entries: &[ListedRequest]) {
+        let unchanged = self.loaded
+            && entries.len() == self.rows.len()
+            && entries
+                .iter()
+                .zip(&self.rows)
+                .all(|(entry, row)| same(entry, row));
+        let was_loaded = self.loaded;
+        self.loaded = true;
+        if unchanged {
+            return;
+        }
         let keep = self.selected_id().map(str::to_string);
-        self.rows = entries.iter().map(Row::from_listing).collect();
+        // The same requests in the same order, some of them newer: replace those in place.
+        let same_ids = was_loaded
+            && entries.len() == self.rows.len()
+            && entries
+                .iter()
+                .zip(&self.rows)
+                .all(|(entry, row)| entry.id == row.id);
+        if same_ids {
+            for (entry, row) in entries.iter().zip(self.rows.iter_mut()) {
+                if !same(entry, row) {
+                    *row = Row::from_listing(entry);
+                }
+            }
+            self.refilter(keep.as_deref());
+            return;
+        }
+        let mut old: HashMap<String, Row> = self
+            .rows
+            .drain(..)
+            .map(|row| (row.id.clone(), row))
+            .collect();
+        self.rows = entries
+            .iter()
+            .map(|entry| match old.remove(&entry.id) {
+                Some(row) if same(entry, &row) => row,
+                _ => Row::from_listing(entry),
+            })
+            .collect();
         self.by_id = self
             .rows
             .iter()
             .enumerate()
             .map(|(index, row)| (row.id.clone(), index))
             .collect();
-        self.loaded = true;
         self.refilter(keep.as_deref());
     }
 
@@ -371,6 +411,16 @@ impl ListState {
             })
             .collect()
     }
+}
+
+/// The row shows exactly this listing entry's document (the very same object).
+fn same(entry: &ListedRequest, row: &Row) -> bool {
+    entry.id == row.id
+        && match (&entry.outcome, &row.request) {
+            (Ok(listed), Some(shown)) => Arc::ptr_eq(listed, shown),
+            (Err(error), None) => row.problem.as_deref() == Some(error.to_string().as_str()),
+            _ => false,
+        }
 }
 
 fn compare(a: &Row, b: &Row, key: SortKey) -> Ordering {
