@@ -1165,3 +1165,48 @@ fn relistings_keep_the_selection_and_take_every_kind_of_change() {
     );
     assert_eq!(state.list.selected_id(), Some(id(5).as_str()));
 }
+
+#[test]
+fn a_late_listing_never_rolls_a_row_back() {
+    let requests = every_status();
+    let mut state = state("bob", &requests, 120, 40);
+    // An operation answered with a newer document...
+    let mut applying = request(4, Status::Applying);
+    applying.updated_at = Timestamp(now().0 + chrono::Duration::seconds(30));
+    send(
+        &mut state,
+        Action::OperationDone {
+            id: id(4),
+            operation: Operation::Apply,
+            result: Ok(Box::new(OpOutcome {
+                operation: Operation::Apply,
+                result: OpResult::Done,
+                message: "apply dispatched".into(),
+                request: applying.clone(),
+            })),
+        },
+    );
+    // ...then a listing taken before it arrives, and a late sync answer too.
+    send(
+        &mut state,
+        Action::Poll(PollEvent::Listed(Arc::new(dashboard::listing(&requests)))),
+    );
+    assert_eq!(
+        state.list.row(&id(4)).and_then(|r| r.status),
+        Some(Status::Applying)
+    );
+    send(
+        &mut state,
+        Action::Poll(PollEvent::Synced(Box::new(SyncReport {
+            id: id(4),
+            status: Status::Merged,
+            changed: false,
+            changes: Vec::new(),
+            request: request(4, Status::Merged),
+        }))),
+    );
+    assert_eq!(
+        state.list.row(&id(4)).and_then(|r| r.status),
+        Some(Status::Applying)
+    );
+}

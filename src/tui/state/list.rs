@@ -254,7 +254,7 @@ impl ListState {
                 .all(|(entry, row)| entry.id == row.id);
         if same_ids {
             for (entry, row) in entries.iter().zip(self.rows.iter_mut()) {
-                if !same(entry, row) {
+                if !same(entry, row) && !shows_newer(row, entry) {
                     *row = Row::from_listing(entry);
                 }
             }
@@ -269,7 +269,7 @@ impl ListState {
         self.rows = entries
             .iter()
             .map(|entry| match old.remove(&entry.id) {
-                Some(row) if same(entry, &row) => row,
+                Some(row) if same(entry, &row) || shows_newer(&row, entry) => row,
                 _ => Row::from_listing(entry),
             })
             .collect();
@@ -283,8 +283,15 @@ impl ListState {
     }
 
     /// Puts one request's newer document in place (or adds it). Returns the status it had.
+    /// An older version than the one shown (a late answer) changes nothing.
     pub fn upsert(&mut self, request: Arc<Request>) -> Option<Status> {
         let keep = self.selected_id().map(str::to_string);
+        if let Some(shown) = self.row(&request.id)
+            && let Some(current) = &shown.request
+            && current.updated_at > request.updated_at
+        {
+            return shown.status;
+        }
         let row = Row::readable(request);
         let before = match self.by_id.get(&row.id) {
             Some(index) => {
@@ -410,6 +417,15 @@ impl ListState {
                 (status, count)
             })
             .collect()
+    }
+}
+
+/// The row already shows a later version than the listing has: an operation or a sync
+/// answered after the listing was taken. Keeping it avoids a status flickering back.
+fn shows_newer(row: &Row, entry: &ListedRequest) -> bool {
+    match (&row.request, &entry.outcome) {
+        (Some(shown), Ok(listed)) => shown.updated_at > listed.updated_at,
+        _ => false,
     }
 }
 

@@ -70,8 +70,11 @@ fn poll_event(state: &mut State, event: PollEvent) -> Vec<Effect> {
         }
         PollEvent::Synced(report) => {
             let id = report.id.clone();
-            let status = report.status;
             let before = state.list.upsert(Arc::new(report.request));
+            // What the row shows now (a late, older answer leaves it as it was).
+            let Some(status) = state.list.row(&id).and_then(|row| row.status) else {
+                return effects;
+            };
             state.sync = SyncState::Ok { at: state.now };
             if report.changed {
                 state.detail.events.remove(&id);
