@@ -1209,4 +1209,9 @@ fn a_late_listing_never_rolls_a_row_back() {
         state.list.row(&id(4)).and_then(|r| r.status),
         Some(Status::Applying)
     );
+    assert!(
+        state.watched.contains_key(&id(4)),
+        "still watching: the run has not ended"
+    );
+    assert!(!state.toasts.iter().any(|t| t.text.contains("is now")));
 }
