@@ -82,25 +82,31 @@ impl Session {
         self.screen.screen().contents()
     }
 
-    /// Waits until the screen shows `needle`; fails with the screen when it never does.
-    fn wait_for(&mut self, needle: &str, timeout: Duration) {
+    /// Waits until `check` holds for the screen; fails with the screen when it never does.
+    fn wait_until(&mut self, what: &str, timeout: Duration, check: impl Fn(&Session) -> bool) {
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
             self.pump(Duration::from_millis(100));
-            if self.text().contains(needle) {
+            if check(self) {
                 return;
             }
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!(
-                    "tfpilot exited ({status:?}) before showing {needle:?}:\n{}",
+                    "tfpilot exited ({status:?}) before {what}:\n{}",
                     self.text()
                 );
             }
         }
         panic!(
-            "never saw {needle:?} within {timeout:?}; the screen:\n{}",
+            "never {what} within {timeout:?}; the screen:\n{}",
             self.text()
         );
+    }
+
+    fn wait_for(&mut self, needle: &str, timeout: Duration) {
+        self.wait_until(&format!("saw {needle:?}"), timeout, |session| {
+            session.text().contains(needle)
+        });
     }
 
     fn keys(&mut self, keys: &str) {
@@ -221,17 +227,10 @@ fn first_row(session: &Session) -> String {
 }
 
 fn wait_first_row(session: &mut Session, needle: &str, timeout: Duration) {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        session.pump(Duration::from_millis(200));
-        if first_row(session).contains(needle) {
-            return;
-        }
-    }
-    panic!(
-        "the first row never showed {needle:?}; the screen:\n{}",
-        session.text()
-    );
+    let what = format!("the first row showed {needle:?}");
+    session.wait_until(&what, timeout, |session| {
+        first_row(session).contains(needle)
+    });
 }
 
 /// A whole lifecycle from the keyboard alone: alice creates a request in one terminal,

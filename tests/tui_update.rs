@@ -6,7 +6,7 @@ mod dashboard;
 use std::sync::Arc;
 
 use crossterm::event::KeyCode;
-use dashboard::{chars, every_status, key, now, request, send, state};
+use dashboard::{chars, every_status, id, key, now, open_plan, request, select, send, state};
 use tfpilot::domain::operation::Operation;
 use tfpilot::domain::{Status, Timestamp};
 use tfpilot::engine::{Nudge, OpOutcome, OpResult, PollEvent, SyncReport};
@@ -16,21 +16,6 @@ use tfpilot::tui::plan::document::PlanDocument;
 use tfpilot::tui::state::list::SortKey;
 use tfpilot::tui::state::modal::Modal;
 use tfpilot::tui::state::{Loadable, Pane, Screen, State, SyncState, ToastKind};
-
-fn id(n: usize) -> String {
-    request(n, Status::ALL[n % 10]).id
-}
-
-fn select(state: &mut State, wanted: &str) {
-    key(state, KeyCode::Char('g'));
-    for _ in 0..state.list.visible_len() {
-        if state.list.selected_id() == Some(wanted) {
-            return;
-        }
-        key(state, KeyCode::Char('j'));
-    }
-    panic!("{wanted} is not in the list");
-}
 
 fn last_toast(state: &State) -> (ToastKind, String) {
     let toast = state.toasts.last().expect("a toast");
@@ -380,9 +365,7 @@ fn enter_opens_the_stored_plan_and_esc_closes_it() {
         "{effects:?}"
     );
     assert_eq!(state.screen, Screen::Plan);
-    let document = Arc::new(PlanDocument::build(include_str!(
-        "fixtures/plans/tf-import-move-replace-update-create.txt"
-    )));
+    let document = Arc::new(PlanDocument::build(dashboard::PLAN));
     send(
         &mut state,
         Action::PlanLoaded {
@@ -437,23 +420,7 @@ fn a_stale_plan_answer_is_dropped() {
 fn plan_search_jumps_and_unfolds() {
     let mut state = state("bob", &every_status(), 120, 40);
     select(&mut state, &id(2));
-    key(&mut state, KeyCode::Enter);
-    let source = state
-        .plan
-        .as_ref()
-        .map(|p| p.source.clone())
-        .unwrap_or_default();
-    send(
-        &mut state,
-        Action::PlanLoaded {
-            id: id(2),
-            source,
-            result: Ok(Arc::new(PlanDocument::build(include_str!(
-                "fixtures/plans/tf-import-move-replace-update-create.txt"
-            )))),
-            running: false,
-        },
-    );
+    open_plan(&mut state);
     key(&mut state, KeyCode::Char('/'));
     chars(&mut state, "git_clone_url");
     key(&mut state, KeyCode::Enter);
@@ -1062,23 +1029,7 @@ fn apply_asks_first_and_names_the_plan() {
 fn long_plan_lines_scroll_sideways_within_bounds() {
     let mut state = state("bob", &every_status(), 80, 24);
     select(&mut state, &id(2));
-    key(&mut state, KeyCode::Enter);
-    let source = state
-        .plan
-        .as_ref()
-        .map(|p| p.source.clone())
-        .unwrap_or_default();
-    send(
-        &mut state,
-        Action::PlanLoaded {
-            id: id(2),
-            source,
-            result: Ok(Arc::new(PlanDocument::build(include_str!(
-                "fixtures/plans/tf-import-move-replace-update-create.txt"
-            )))),
-            running: false,
-        },
-    );
+    open_plan(&mut state);
     key(&mut state, KeyCode::Left);
     assert_eq!(state.plan.as_ref().map(|p| p.hscroll), Some(0));
     key(&mut state, KeyCode::Right);
@@ -1088,27 +1039,11 @@ fn long_plan_lines_scroll_sideways_within_bounds() {
         Screen::Main,
         "l goes back, as in the list it opens"
     );
-    key(&mut state, KeyCode::Enter);
-    let source = state
-        .plan
-        .as_ref()
-        .map(|p| p.source.clone())
-        .unwrap_or_default();
-    send(
-        &mut state,
-        Action::PlanLoaded {
-            id: id(2),
-            source,
-            result: Ok(Arc::new(PlanDocument::build(include_str!(
-                "fixtures/plans/tf-import-move-replace-update-create.txt"
-            )))),
-            running: false,
-        },
-    );
+    open_plan(&mut state);
     for _ in 0..100 {
         key(&mut state, KeyCode::Right);
     }
-    let longest = include_str!("fixtures/plans/tf-import-move-replace-update-create.txt")
+    let longest = dashboard::PLAN
         .lines()
         .map(|l| l.chars().count())
         .max()

@@ -5,33 +5,17 @@
 #[path = "support/dashboard.rs"]
 mod dashboard;
 
-use std::sync::Arc;
-
 use crossterm::event::KeyCode;
-use dashboard::{chars, every_status, key, request, screen, send, state, terminal};
+use dashboard::{
+    chars, every_status, id, key, open_plan, request, screen, select, send, state, terminal,
+};
 use ratatui::style::Modifier;
 use tfpilot::domain::{LifecycleEvent, Status, Timestamp};
 use tfpilot::tui::action::Action;
-use tfpilot::tui::plan::document::PlanDocument;
 use tfpilot::tui::state::State;
 use tfpilot::tui::theme::Theme;
 
 const SIZES: [(u16, u16); 2] = [(80, 24), (120, 40)];
-
-fn id(n: usize) -> String {
-    request(n, Status::ALL[n % 10]).id
-}
-
-fn select(state: &mut State, wanted: &str) {
-    key(state, KeyCode::Char('g'));
-    for _ in 0..state.list.visible_len() {
-        if state.list.selected_id() == Some(wanted) {
-            return;
-        }
-        key(state, KeyCode::Char('j'));
-    }
-    panic!("{wanted} is not in the list");
-}
 
 fn events_for(n: usize) -> Vec<tfpilot::store::EventEntry> {
     let at = |minutes: i64| Timestamp(dashboard::now().0 - chrono::Duration::minutes(minutes));
@@ -71,23 +55,7 @@ fn main_screen(width: u16, height: u16) -> State {
 fn plan_screen(width: u16, height: u16) -> State {
     let mut state = state("bob", &every_status(), width, height);
     select(&mut state, &id(2));
-    key(&mut state, KeyCode::Enter);
-    let source = state
-        .plan
-        .as_ref()
-        .map(|p| p.source.clone())
-        .unwrap_or_default();
-    send(
-        &mut state,
-        Action::PlanLoaded {
-            id: id(2),
-            source,
-            result: Ok(Arc::new(PlanDocument::build(include_str!(
-                "fixtures/plans/tf-import-move-replace-update-create.txt"
-            )))),
-            running: false,
-        },
-    );
+    open_plan(&mut state);
     state
 }
 
@@ -281,19 +249,24 @@ fn no_color_draws_no_colour() {
     );
 }
 
+/// The create form on s3-bucket (the 4th module by name), `name` typed as the bucket name.
+fn create_bucket(state: &mut State, name: &str) {
+    key(state, KeyCode::Char('c'));
+    key(state, KeyCode::Down);
+    key(state, KeyCode::Down);
+    for _ in 0..3 {
+        key(state, KeyCode::Right);
+    }
+    key(state, KeyCode::Down);
+    chars(state, name);
+}
+
 #[test]
 fn create_form_with_errors() {
     for (width, height) in SIZES {
         let mut state = state("alice", &every_status(), width, height);
-        key(&mut state, KeyCode::Char('c'));
         // s3-bucket, with a bucket name the team's naming rule refuses.
-        key(&mut state, KeyCode::Down);
-        key(&mut state, KeyCode::Down);
-        key(&mut state, KeyCode::Right);
-        key(&mut state, KeyCode::Right);
-        key(&mut state, KeyCode::Right);
-        key(&mut state, KeyCode::Down);
-        chars(&mut state, "Media Bucket");
+        create_bucket(&mut state, "Media Bucket");
         insta::assert_snapshot!(format!("create_errors_{width}x{height}"), screen(&state));
     }
 }
@@ -301,14 +274,7 @@ fn create_form_with_errors() {
 #[test]
 fn create_form_with_its_block() {
     let mut state = state("alice", &every_status(), 120, 40);
-    key(&mut state, KeyCode::Char('c'));
-    key(&mut state, KeyCode::Down);
-    key(&mut state, KeyCode::Down);
-    key(&mut state, KeyCode::Right);
-    key(&mut state, KeyCode::Right);
-    key(&mut state, KeyCode::Right);
-    key(&mut state, KeyCode::Down);
-    chars(&mut state, "data-platform-dev-events");
+    create_bucket(&mut state, "data-platform-dev-events");
     insta::assert_snapshot!("create_preview_120x40", screen(&state));
 }
 

@@ -299,10 +299,6 @@ pub fn events(events: &[crate::store::EventEntry]) -> String {
     table(&["AT", "EVENT", "ACTOR", "MESSAGE"], &rows)
 }
 
-fn rate(value: Option<f64>) -> String {
-    value.map_or_else(|| "n/a".into(), |v| format!("{:.1}%", v * 100.0))
-}
-
 pub fn insights(insights: &Insights, unreadable: usize) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "Requests: {}", insights.total);
@@ -312,34 +308,9 @@ pub fn insights(insights: &Insights, unreadable: usize) -> String {
     if unreadable > 0 {
         let _ = writeln!(out, "  unreadable        {unreadable} (see `tfpilot list`)");
     }
-    let _ = writeln!(out, "Failures:            {}", insights.failures);
-    let _ = writeln!(
-        out,
-        "Applies 24h / 7d:    {} / {}",
-        insights.applies_24h, insights.applies_7d
-    );
-    let _ = writeln!(
-        out,
-        "Destroys 24h / 7d:   {} / {}",
-        insights.destroys_24h, insights.destroys_7d
-    );
-    let avg = insights
-        .avg_apply_seconds_7d
-        .map_or_else(|| "n/a".into(), |s| format!("{s:.0}s"));
-    let p95 = insights
-        .p95_apply_seconds_7d
-        .map_or_else(|| "n/a".into(), |s| format!("{s}s"));
-    let _ = writeln!(out, "Apply time 7d:       avg {avg}, p95 {p95}");
-    let _ = writeln!(
-        out,
-        "Apply success 7d:    {}",
-        rate(insights.apply_success_rate_7d)
-    );
-    let _ = writeln!(
-        out,
-        "Plan success 7d:     {}",
-        rate(insights.plan_success_rate_7d)
-    );
+    for (label, value) in insights.figures() {
+        let _ = writeln!(out, "{:<21}{value}", format!("{label}:"));
+    }
     out
 }
 

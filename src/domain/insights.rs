@@ -30,6 +30,36 @@ pub struct Insights {
     pub plan_success_rate_7d: Option<f64>,
 }
 
+impl Insights {
+    /// The figures after the counts, as `(label, value)` in reading order: what the CLI and the
+    /// dashboard both show ("n/a" where there were no runs to measure).
+    pub fn figures(&self) -> Vec<(&'static str, String)> {
+        let rate = |value: Option<f64>| {
+            value.map_or_else(|| "n/a".to_string(), |v| format!("{:.1}%", v * 100.0))
+        };
+        let avg = self
+            .avg_apply_seconds_7d
+            .map_or_else(|| "n/a".into(), |s| format!("{s:.0}s"));
+        let p95 = self
+            .p95_apply_seconds_7d
+            .map_or_else(|| "n/a".into(), |s| format!("{s}s"));
+        vec![
+            ("Failures", self.failures.to_string()),
+            (
+                "Applies 24h / 7d",
+                format!("{} / {}", self.applies_24h, self.applies_7d),
+            ),
+            (
+                "Destroys 24h / 7d",
+                format!("{} / {}", self.destroys_24h, self.destroys_7d),
+            ),
+            ("Apply time 7d", format!("avg {avg}, p95 {p95}")),
+            ("Apply success 7d", rate(self.apply_success_rate_7d)),
+            ("Plan success 7d", rate(self.plan_success_rate_7d)),
+        ]
+    }
+}
+
 /// When a run finished: its last update, which GitHub stamps at completion.
 fn completed_within(run: &RunFact, now: Timestamp, seconds: i64) -> bool {
     run.is_completed()

@@ -279,3 +279,45 @@ pub fn screen(state: &State) -> String {
         .backend()
         .to_string()
 }
+
+/// The id of fixture request `n` (status `Status::ALL[n % 10]`, as in [`every_status`]).
+pub fn id(n: usize) -> String {
+    request(n, Status::ALL[n % 10]).id
+}
+
+/// Moves the selection to `wanted` with the keys a user would press.
+pub fn select(state: &mut State, wanted: &str) {
+    key(state, crossterm::event::KeyCode::Char('g'));
+    for _ in 0..state.list.visible_len() {
+        if state.list.selected_id() == Some(wanted) {
+            return;
+        }
+        key(state, crossterm::event::KeyCode::Char('j'));
+    }
+    panic!("{wanted} is not in the list");
+}
+
+/// The plan fixture the view tests read (import, moved, replace, update, create).
+pub const PLAN: &str = include_str!("../fixtures/plans/tf-import-move-replace-update-create.txt");
+
+/// Opens the plan view on the selection (enter) and answers its read with [`PLAN`], as the
+/// executor would.
+pub fn open_plan(state: &mut State) {
+    key(state, crossterm::event::KeyCode::Enter);
+    let (id, source) = state
+        .plan
+        .as_ref()
+        .map(|plan| (plan.id.clone(), plan.source.clone()))
+        .expect("the plan view opened");
+    send(
+        state,
+        Action::PlanLoaded {
+            id,
+            source,
+            result: Ok(Arc::new(tfpilot::tui::plan::document::PlanDocument::build(
+                PLAN,
+            ))),
+            running: false,
+        },
+    );
+}

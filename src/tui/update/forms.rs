@@ -5,8 +5,7 @@ use std::sync::Arc;
 
 use crossterm::event::{KeyCode, KeyEvent};
 
-use crate::domain::access::{Decision, Subject};
-use crate::domain::operation::{Operation, Readiness, readiness};
+use crate::domain::operation::Operation;
 use crate::engine::{CreateInput, Nudge, OpOutcome};
 
 use super::super::action::{Action, OperationFailure};
@@ -15,7 +14,7 @@ use super::super::state::editor::EditForm;
 use super::super::state::form::CreateForm;
 use super::super::state::modal::Modal;
 use super::super::state::{State, ToastKind};
-use super::main_screen::load_events_now;
+use super::main_screen::{load_events_now, refusal};
 
 pub fn open_create(state: &mut State) -> Vec<Effect> {
     let role = state.team.access.role_of(&state.session.user);
@@ -50,17 +49,8 @@ pub fn open_edit(state: &mut State) -> Vec<Effect> {
         );
         return Vec::new();
     };
-    let decision = state.team.access.authorize(
-        &state.session.user,
-        Operation::Update,
-        Subject::of(&request),
-    );
-    if let Decision::Denied { reason } = decision {
-        state.toast(ToastKind::Error, format!("update denied: {reason}"));
-        return Vec::new();
-    }
-    if let Readiness::NotReady(reason) = readiness(Operation::Update, &request) {
-        state.toast(ToastKind::Error, format!("cannot edit yet: {reason}"));
+    if let Some((kind, text)) = refusal(state, &request, Operation::Update) {
+        state.toast(kind, text);
         return Vec::new();
     }
     let form = EditForm::new(&state.team, &request);

@@ -249,32 +249,9 @@ pub fn request_operation(state: &mut State, id: &str, operation: Operation) -> V
         );
         return Vec::new();
     }
-    let access = &state.team.access;
-    if let Decision::Denied { reason } =
-        access.authorize(&state.session.user, operation, Subject::of(&request))
-    {
-        state.toast(
-            ToastKind::Error,
-            format!("{} denied: {reason}", operation.verb()),
-        );
+    if let Some((kind, text)) = refusal(state, &request, operation) {
+        state.toast(kind, text);
         return Vec::new();
-    }
-    match readiness(operation, &request) {
-        Readiness::Ready => {}
-        Readiness::AlreadyDone(reason) => {
-            state.toast(
-                ToastKind::Info,
-                format!("nothing to {}: {reason}", operation.verb()),
-            );
-            return Vec::new();
-        }
-        Readiness::NotReady(reason) => {
-            state.toast(
-                ToastKind::Error,
-                format!("cannot {} yet: {reason}", operation.verb()),
-            );
-            return Vec::new();
-        }
     }
     if matches!(
         operation,
@@ -286,6 +263,34 @@ pub fn request_operation(state: &mut State, id: &str, operation: Operation) -> V
         return Vec::new();
     }
     start_operation(state, id, operation)
+}
+
+/// Why this user cannot do `operation` on `request` now, in the policy's and the facts' own
+/// words; `None` when they can. Asked before anything is sent (the engine asks again).
+pub fn refusal(
+    state: &State,
+    request: &Request,
+    operation: Operation,
+) -> Option<(ToastKind, String)> {
+    let verb = operation.verb();
+    let subject = Subject::of(request);
+    if let Decision::Denied { reason } =
+        state
+            .team
+            .access
+            .authorize(&state.session.user, operation, subject)
+    {
+        return Some((ToastKind::Error, format!("{verb} denied: {reason}")));
+    }
+    match readiness(operation, request) {
+        Readiness::Ready => None,
+        Readiness::AlreadyDone(reason) => {
+            Some((ToastKind::Info, format!("nothing to {verb}: {reason}")))
+        }
+        Readiness::NotReady(reason) => {
+            Some((ToastKind::Error, format!("cannot {verb} yet: {reason}")))
+        }
+    }
 }
 
 pub fn start_operation(state: &mut State, id: &str, operation: Operation) -> Vec<Effect> {

@@ -11,10 +11,6 @@ use super::super::state::{Loadable, State};
 use super::super::theme::{Role, Theme};
 use super::{pane, styled};
 
-fn percent(value: Option<f64>) -> String {
-    value.map_or_else(|| "n/a".into(), |v| format!("{:.1}%", v * 100.0))
-}
-
 pub fn insights(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     let block = pane(" insights ", theme, true);
     let Some(insights) = &state.insights else {
@@ -66,30 +62,9 @@ pub fn insights(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
             styled(value, theme.style(Role::Text)),
         ])
     };
-    lines.push(row("failures", insights.failures.to_string()));
-    lines.push(row(
-        "applies 24h / 7d",
-        format!("{} / {}", insights.applies_24h, insights.applies_7d),
-    ));
-    lines.push(row(
-        "destroys 24h / 7d",
-        format!("{} / {}", insights.destroys_24h, insights.destroys_7d),
-    ));
-    let avg = insights
-        .avg_apply_seconds_7d
-        .map_or_else(|| "n/a".into(), |s| format!("{s:.0}s"));
-    let p95 = insights
-        .p95_apply_seconds_7d
-        .map_or_else(|| "n/a".into(), |s| format!("{s}s"));
-    lines.push(row("apply time 7d", format!("avg {avg}, p95 {p95}")));
-    lines.push(row(
-        "apply success 7d",
-        percent(insights.apply_success_rate_7d),
-    ));
-    lines.push(row(
-        "plan success 7d",
-        percent(insights.plan_success_rate_7d),
-    ));
+    for (label, value) in insights.figures() {
+        lines.push(row(label, value));
+    }
     let offset = state.view_scroll.offset.min(lines.len().saturating_sub(1)) as u16;
     frame.render_widget(Paragraph::new(lines).block(block).scroll((offset, 0)), area);
 }
