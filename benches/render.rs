@@ -247,21 +247,7 @@ fn main() {
     key(&mut state, KeyCode::Char('g'));
     key(&mut state, KeyCode::Char('j'));
     key(&mut state, KeyCode::Char('j'));
-    key(&mut state, KeyCode::Enter);
-    let (id, source) = state
-        .plan
-        .as_ref()
-        .map(|plan| (plan.id.clone(), plan.source.clone()))
-        .expect("the plan view opened");
-    send(
-        &mut state,
-        Action::PlanLoaded {
-            id,
-            source,
-            result: Ok(document.clone()),
-            running: false,
-        },
-    );
+    dashboard::open_plan_with(&mut state, document.clone());
     let mut times = Vec::with_capacity(frames);
     for _ in 0..frames {
         key(&mut state, KeyCode::Char('j'));

@@ -303,6 +303,15 @@ pub const PLAN: &str = include_str!("../fixtures/plans/tf-import-move-replace-up
 /// Opens the plan view on the selection (enter) and answers its read with [`PLAN`], as the
 /// executor would.
 pub fn open_plan(state: &mut State) {
+    let document = tfpilot::tui::plan::document::PlanDocument::build(PLAN);
+    open_plan_with(state, Arc::new(document));
+}
+
+/// Opens the plan view on the selection and answers its read with `document`.
+pub fn open_plan_with(
+    state: &mut State,
+    document: Arc<tfpilot::tui::plan::document::PlanDocument>,
+) {
     key(state, crossterm::event::KeyCode::Enter);
     let (id, source) = state
         .plan
@@ -314,9 +323,7 @@ pub fn open_plan(state: &mut State) {
         Action::PlanLoaded {
             id,
             source,
-            result: Ok(Arc::new(tfpilot::tui::plan::document::PlanDocument::build(
-                PLAN,
-            ))),
+            result: Ok(document),
             running: false,
         },
     );

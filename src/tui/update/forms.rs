@@ -14,7 +14,7 @@ use super::super::state::editor::EditForm;
 use super::super::state::form::CreateForm;
 use super::super::state::modal::Modal;
 use super::super::state::{State, ToastKind};
-use super::main_screen::{load_events_now, refusal};
+use super::main_screen::{load_events_now, refusal, selected_request};
 
 pub fn open_create(state: &mut State) -> Vec<Effect> {
     let role = state.team.access.role_of(&state.session.user);
@@ -38,15 +38,10 @@ pub fn open_create(state: &mut State) -> Vec<Effect> {
 }
 
 pub fn open_edit(state: &mut State) -> Vec<Effect> {
-    let Some(request) = state
-        .list
-        .selected_row()
-        .and_then(|row| row.request.clone())
-    else {
-        state.toast(
-            ToastKind::Error,
-            "nothing to edit: select a readable request",
-        );
+    let Some(request) = selected_request(
+        state,
+        "nothing to edit: select a request whose document can be read",
+    ) else {
         return Vec::new();
     };
     if let Some((kind, text)) = refusal(state, &request, Operation::Update) {

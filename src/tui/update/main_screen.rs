@@ -1,5 +1,6 @@
 //! The list and detail screen: moving, filtering, sorting, and asking for operations.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::domain::Request;
@@ -186,16 +187,24 @@ pub fn refresh(state: &mut State) -> Vec<Effect> {
     effects
 }
 
-fn open_log(state: &mut State) -> Vec<Effect> {
-    let Some(request) = state
+/// The selected request's document; when there is none (an empty list, an unreadable
+/// document), says so with `why` and gives nothing.
+pub fn selected_request(state: &mut State, why: &str) -> Option<Arc<Request>> {
+    let request = state
         .list
         .selected_row()
-        .and_then(|row| row.request.clone())
-    else {
-        state.toast(
-            ToastKind::Error,
-            "this document cannot be read, so it has no plan to show",
-        );
+        .and_then(|row| row.request.clone());
+    if request.is_none() {
+        state.toast(ToastKind::Error, why);
+    }
+    request
+}
+
+fn open_log(state: &mut State) -> Vec<Effect> {
+    let Some(request) = selected_request(
+        state,
+        "nothing to show: select a request whose document can be read",
+    ) else {
         return Vec::new();
     };
     let Some(source) = log_source(&request) else {
