@@ -260,7 +260,7 @@ fn a_request_from_create_to_destroy_with_two_terminals() {
 
     let mut bob = Session::start(&["sandbox", "--dir", path, "--as", "bob"]);
     bob.wait_for("bob (approver)", Duration::from_secs(30));
-    bob.wait_for("joined the sandbox", Duration::from_secs(10));
+    bob.wait_for("joined the running sandbox", Duration::from_secs(10));
     wait_first_row(&mut bob, "plan_ready", Duration::from_secs(30));
     assert!(first_row(&bob).contains("alice"), "{}", first_row(&bob));
 

@@ -30,7 +30,7 @@ pub async fn run(context: &Session, args: SandboxArgs) -> Result<()> {
         // A second terminal: join the running sandbox as someone else.
         let engine = running.engine(&args.login).await?;
         let store = format!("file://{}", dir.display());
-        let greeting = greeting(&args.login, dir, true);
+        let greeting = greeting(&args, true);
         return super::dashboard::open(
             context,
             engine,
@@ -56,7 +56,7 @@ pub async fn run(context: &Session, args: SandboxArgs) -> Result<()> {
         let engine = sandbox.engine(&args.login).await?;
         let store = format!("file://{}", sandbox.dir.display());
         let github = sandbox.github_url().to_string();
-        let greeting = greeting(&args.login, &sandbox.dir, false);
+        let greeting = greeting(&args, false);
         let result = super::dashboard::open(context, engine, store, github, Some(greeting)).await;
         sandbox.sim.save();
         if result.is_ok() {
@@ -115,14 +115,19 @@ fn reset(dir: &Path) -> Result<()> {
 }
 
 /// The first thing a sandbox dashboard says: who you are, and how to be someone else.
-fn greeting(login: &str, dir: &Path, joined: bool) -> String {
+fn greeting(args: &SandboxArgs, joined: bool) -> String {
     let how = if joined {
-        "joined the sandbox another terminal is serving"
+        "joined the running sandbox"
     } else {
         "sandbox ready"
     };
-    let dir_flag = format!(" --dir {}", dir.display());
+    let dir = args
+        .dir
+        .as_ref()
+        .map(|dir| format!(" --dir {}", dir.display()))
+        .unwrap_or_default();
     format!(
-        "{how}: you are {login}. To act as someone else, run in another terminal: tfpilot sandbox{dir_flag} --as bob (approver), admin, viewer, carol or dave. ? shows every key."
+        "{how}: you are {}. To be someone else, run in another terminal: tfpilot sandbox{dir} --as bob (or admin, viewer, carol). ? shows every key.",
+        args.login
     )
 }
