@@ -647,10 +647,22 @@ fn toasts_expire_on_ticks() {
     let mut state = state("alice", &every_status(), 120, 40);
     key(&mut state, KeyCode::Char('b'));
     assert_eq!(state.toasts.len(), 1);
-    state.dirty = false;
     tick(&mut state, 5_000);
     assert!(state.toasts.is_empty());
-    assert!(state.dirty, "an expired toast redraws");
+}
+
+#[test]
+fn ticks_redraw_once_a_second_and_not_in_between() {
+    let mut state = state("alice", &every_status(), 120, 40);
+    // The fixture clock sits on a whole second: 250 ms ticks stay within it until the 4th.
+    // The first one reads the selection's events (it has rested), which is a change.
+    tick(&mut state, 250);
+    state.dirty = false;
+    tick(&mut state, 250);
+    tick(&mut state, 250);
+    assert!(!state.dirty, "nothing visible changed within the second");
+    tick(&mut state, 250);
+    assert!(state.dirty, "ages are shown to the second");
 }
 
 #[test]

@@ -302,3 +302,27 @@ fn config_editor_with_a_diff() {
         insta::assert_snapshot!(format!("edit_{width}x{height}"), screen(&state));
     }
 }
+
+#[test]
+fn documents_with_odd_values_still_draw() {
+    // The store is shared: a document may hold anything a tool or a person wrote.
+    let mut odd = request(3, Status::Approved);
+    if let Some(approval) = odd.approval.as_mut() {
+        approval.head_sha = Some("ééééé".into());
+    }
+    odd.project = "проект".into();
+    odd.lock = Some(tfpilot::domain::request::Lock {
+        holder: "".into(),
+        operation: "apply".into(),
+        acquired_at: dashboard::now(),
+        expires_at: dashboard::now(),
+        token: None,
+    });
+    let mut requests = every_status();
+    requests[3] = odd;
+    let mut state = state("bob", &requests, 160, 50);
+    select(&mut state, &id(3));
+    let text = screen(&state);
+    assert!(text.contains("approved by bob at ééééé"), "{text}");
+    assert!(text.contains("expired"), "{text}");
+}

@@ -135,7 +135,9 @@ pub fn lifecycle_steps(request: &Request) -> Vec<TimelineEntry> {
     steps
 }
 
-fn short_sha(sha: &str) -> &str {
+/// The first seven characters of a commit sha, as GitHub shows it (the whole text when it is
+/// shorter, or not ASCII: documents are not trusted to hold real shas).
+pub fn short_sha(sha: &str) -> &str {
     sha.get(..7).unwrap_or(sha)
 }
 

@@ -111,14 +111,6 @@ impl Poller {
             if listed_at.is_none_or(|at| at.elapsed() >= idle) {
                 match lister.refresh().await {
                     Ok((entries, _)) => {
-                        if self.config.only.is_none()
-                            && events
-                                .send(PollEvent::Listed(Arc::new(entries.clone())))
-                                .await
-                                .is_err()
-                        {
-                            return;
-                        }
                         watched = entries
                             .iter()
                             .filter_map(|entry| entry.outcome.as_ref().ok())
@@ -126,6 +118,14 @@ impl Poller {
                             .map(|request| (request.id.clone(), (**request).clone()))
                             .collect();
                         listed_at = Some(Instant::now());
+                        if self.config.only.is_none()
+                            && events
+                                .send(PollEvent::Listed(Arc::new(entries)))
+                                .await
+                                .is_err()
+                        {
+                            return;
+                        }
                     }
                     Err(error) => {
                         let failed = PollEvent::Failed {
@@ -151,6 +151,7 @@ impl Poller {
                     &mut watched,
                     &mut due,
                     &mut listed_at,
+                    &|request: &Request| self.follows(request),
                 )
                 .await;
                 continue;
@@ -174,6 +175,7 @@ impl Poller {
                 &mut watched,
                 &mut due,
                 &mut listed_at,
+                &|request: &Request| self.follows(request),
             )
             .await;
         }
@@ -297,6 +299,7 @@ async fn wait_or_nudge(
     watched: &mut HashMap<String, Request>,
     due: &mut HashMap<String, Instant>,
     listed_at: &mut Option<Instant>,
+    follows: &(dyn Fn(&Request) -> bool + Sync),
 ) {
     let Some(receiver) = nudges.as_mut() else {
         tokio::time::sleep_until(deadline).await;
@@ -306,7 +309,7 @@ async fn wait_or_nudge(
         _ = tokio::time::sleep_until(deadline) => {}
         nudge = receiver.recv() => match nudge {
             Some(Nudge::Follow(request)) => {
-                if needs_attention(&request) {
+                if follows(&request) {
                     due.insert(request.id.clone(), Instant::now());
                     watched.insert(request.id.clone(), *request);
                 }

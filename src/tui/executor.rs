@@ -72,9 +72,7 @@ impl Executor {
             }
             Effect::LoadStoredPlan { id, key } => {
                 let result = match engine.store().get_blob(&key).await {
-                    Ok(Some(bytes)) => {
-                        Ok(build(String::from_utf8_lossy(&bytes).into_owned()).await)
-                    }
+                    Ok(Some(bytes)) => build(String::from_utf8_lossy(&bytes).into_owned()).await,
                     Ok(None) => Err(format!("{key} is not in the store")),
                     Err(error) => Err(error.to_string()),
                 };
@@ -95,7 +93,7 @@ impl Executor {
                     tokio::time::sleep(delay).await;
                 }
                 let (result, running) = match engine.read_run_log(&request, run_id).await {
-                    Ok(log) => (Ok(build(log.text).await), log.running),
+                    Ok(log) => (build(log.text).await, log.running),
                     Err(error) => (Err(error.to_string()), false),
                 };
                 Action::PlanLoaded {
@@ -137,11 +135,11 @@ impl Executor {
 }
 
 /// Highlighting a long plan takes a while: off the async workers.
-async fn build(text: String) -> Arc<PlanDocument> {
-    match tokio::task::spawn_blocking(move || PlanDocument::build(&text)).await {
-        Ok(document) => Arc::new(document),
-        Err(_) => Arc::new(PlanDocument::default()),
-    }
+async fn build(text: String) -> Result<Arc<PlanDocument>, String> {
+    tokio::task::spawn_blocking(move || PlanDocument::build(&text))
+        .await
+        .map(Arc::new)
+        .map_err(|error| format!("reading the log failed: {error}"))
 }
 
 async fn operate(

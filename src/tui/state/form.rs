@@ -251,27 +251,21 @@ impl CreateForm {
                 "this project has no environments",
             ));
         }
-        match check(
+        let checked = check(
             module,
             PREVIEW_ID,
             self.environment(),
             &self.values(),
             &team.policy,
-        ) {
-            Ok(block) if errors.is_empty() => {
-                self.errors = errors;
-                self.preview = Ok(block);
-            }
-            Ok(_) => {
-                self.preview = Err("fix the fields marked above".into());
-                self.errors = errors;
-            }
-            Err(more) => {
-                errors.extend(more);
-                self.preview = Err("fix the fields marked above".into());
-                self.errors = errors;
-            }
+        );
+        if let Err(more) = &checked {
+            errors.extend(more.iter().cloned());
         }
+        self.preview = match checked {
+            Ok(block) if errors.is_empty() => Ok(block),
+            _ => Err("fix the fields marked above".into()),
+        };
+        self.errors = errors;
     }
 
     pub fn error_of(&self, name: &str) -> Option<&str> {

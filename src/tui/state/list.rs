@@ -138,7 +138,8 @@ impl Filter {
         self.text.is_empty() && self.status.is_none() && self.environment.is_none()
     }
 
-    fn matches(&self, row: &Row) -> bool {
+    /// `words` is the text filter lowercased and split, once per refilter rather than per row.
+    fn matches(&self, words: &[String], row: &Row) -> bool {
         if let Some(status) = self.status
             && row.status != Some(status)
         {
@@ -149,12 +150,9 @@ impl Filter {
         {
             return false;
         }
-        self.text.is_empty()
-            || self
-                .text
-                .to_lowercase()
-                .split_whitespace()
-                .all(|word| row.haystack.contains(word))
+        words
+            .iter()
+            .all(|word| row.haystack.contains(word.as_str()))
     }
 }
 
@@ -312,8 +310,14 @@ impl ListState {
     /// on `keep` while it is visible.
     pub fn refilter(&mut self, keep: Option<&str>) {
         let filter = &self.filter;
+        let words: Vec<String> = filter
+            .text
+            .to_lowercase()
+            .split_whitespace()
+            .map(str::to_string)
+            .collect();
         let mut visible: Vec<usize> = (0..self.rows.len())
-            .filter(|index| filter.matches(&self.rows[*index]))
+            .filter(|index| filter.matches(&words, &self.rows[*index]))
             .collect();
         let rows = &self.rows;
         let key = self.sort;

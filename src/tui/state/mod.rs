@@ -194,7 +194,7 @@ impl State {
         self.toasts.push(Toast {
             kind,
             text: text.into(),
-            until: Timestamp(self.now.0 + chrono::Duration::seconds(seconds)),
+            until: self.now.plus_seconds(seconds),
         });
         // A burst of results shows the newest few.
         if self.toasts.len() > 4 {

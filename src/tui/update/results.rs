@@ -21,11 +21,12 @@ const SELECTION_REST_MS: i64 = 150;
 const FOLLOW_EVERY: Duration = Duration::from_secs(2);
 
 pub fn on_tick(state: &mut State, now: Timestamp) -> Vec<Effect> {
-    let minute_changed = state.now.0.timestamp() / 60 != now.0.timestamp() / 60;
+    // Ages and "sync ok 3s ago" are shown to the second: redraw when the second turns.
+    let second_changed = state.now.to_unix_seconds() != now.to_unix_seconds();
     state.now = now;
     let before = state.toasts.len();
-    state.toasts.retain(|toast| toast.until.0 > now.0);
-    if state.toasts.len() != before || minute_changed {
+    state.toasts.retain(|toast| toast.until > now);
+    if state.toasts.len() != before || second_changed {
         state.dirty = true;
     }
     if !state.in_flight.is_empty() {

@@ -8,8 +8,9 @@ use ratatui::widgets::{Paragraph, Wrap};
 use serde_json::Value;
 
 use crate::domain::access::{Decision, Subject};
+use crate::domain::lock::is_expired;
 use crate::domain::operation::{Operation, Readiness, readiness};
-use crate::domain::timeline::StepState;
+use crate::domain::timeline::{StepState, short_sha};
 use crate::domain::{LifecycleEvent, Request, RunFact, TimelineEntry, build_timeline, derive};
 
 use super::super::state::{Loadable, State};
@@ -181,7 +182,7 @@ fn approval_line<'a>(request: &Request, theme: &Theme) -> Line<'a> {
             let head = approval
                 .head_sha
                 .as_deref()
-                .map(|sha| format!(" at {}", &sha[..sha.len().min(7)]))
+                .map(|sha| format!(" at {}", short_sha(sha)))
                 .unwrap_or_default();
             field(
                 "approval",
@@ -202,8 +203,8 @@ fn approval_line<'a>(request: &Request, theme: &Theme) -> Line<'a> {
 
 fn lock_line<'a>(state: &State, request: &Request, theme: &Theme) -> Line<'a> {
     match &request.lock {
-        Some(lock) if lock.expires_at.0 > state.now.0 => {
-            let left = (lock.expires_at.0 - state.now.0).num_seconds();
+        Some(lock) if !is_expired(lock, state.now) => {
+            let left = lock.expires_at.seconds_since(state.now);
             field(
                 "lock",
                 styled(

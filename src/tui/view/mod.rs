@@ -103,7 +103,7 @@ fn textwrap_count(text: &str, width: usize) -> usize {
 
 /// "12s", "5m", "3h", "2d": how long ago.
 pub fn age(now: Timestamp, then: Timestamp) -> String {
-    let seconds = (now.0 - then.0).num_seconds().max(0);
+    let seconds = now.seconds_since(then).max(0);
     match seconds {
         0..60 => format!("{seconds}s"),
         60..3600 => format!("{}m", seconds / 60),
