@@ -83,6 +83,7 @@ fn command_name(cli: &Cli) -> &'static str {
         Command::DriftEligible => "drift-eligible",
         Command::AuditExport { .. } => "audit-export",
         Command::Modules => "modules",
+        Command::Template(_) => "template",
         Command::Sandbox(_) => "sandbox",
     }
 }

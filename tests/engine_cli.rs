@@ -4,99 +4,17 @@
 
 #[path = "support/engine.rs"]
 mod bed;
+#[path = "support/cli.rs"]
+mod cli;
 mod common;
 #[path = "support/home.rs"]
 mod home;
 #[path = "support/sim.rs"]
 mod sim;
 
-use std::sync::Arc;
-
 use bed::Bed;
-use home::Home;
-use serde_json::Value;
+use cli::{Cli, setup};
 use tfpilot::domain::{Timestamp, derive_status};
-use tokio::process::Command;
-
-/// The binary pointed at one store and the simulator.
-struct Cli {
-    home: Home,
-    /// A directory, or `s3://bucket/prefix`.
-    store: String,
-    /// What the store needs in the environment (the S3 endpoint and credentials).
-    env: Vec<(&'static str, String)>,
-    url: String,
-    _dir: Option<tempfile::TempDir>,
-}
-
-impl Cli {
-    /// `tfpilot --store STORE ARGS...` as `login`.
-    fn command(&self, login: &str, args: &[&str]) -> Command {
-        let mut command = self.home.command(&self.url);
-        command
-            .args(["--store", &self.store])
-            .args(args)
-            .env("GITHUB_TOKEN", format!("sim-{login}"));
-        for (key, value) in &self.env {
-            command.env(key, value);
-        }
-        command
-    }
-
-    async fn run(&self, login: &str, args: &[&str]) -> (i32, Value, String) {
-        let mut full = vec!["--json"];
-        full.extend_from_slice(args);
-        let output = self.command(login, &full).output().await.unwrap();
-        let out = String::from_utf8_lossy(&output.stdout);
-        let json = serde_json::from_str(&out).unwrap_or(Value::Null);
-        (
-            output.status.code().unwrap_or(-1),
-            json,
-            String::from_utf8_lossy(&output.stderr).into_owned(),
-        )
-    }
-}
-
-/// A bed and the binary on the same store: a local directory, or (`s3`) a fresh bucket on the
-/// test S3 server; `None` when S3 is asked for and no server is configured.
-async fn setup(s3: bool) -> Option<(Bed, Cli)> {
-    let home = Home::new();
-    let (backend, store, env, dir): (Arc<dyn tfpilot::store::ObjectStore>, _, _, _) = if s3 {
-        let endpoint = common::s3_endpoint()?;
-        let (client, bucket) = common::fresh_bucket(&endpoint).await;
-        let backend = tfpilot::store::S3Store::with_client(client, bucket.clone(), "team-a".into());
-        let env = vec![
-            ("TFPILOT_S3_ENDPOINT", endpoint),
-            ("AWS_ACCESS_KEY_ID", "testing".to_string()),
-            ("AWS_SECRET_ACCESS_KEY", "testing".to_string()),
-            ("AWS_REGION", "us-east-1".to_string()),
-            ("AWS_EC2_METADATA_DISABLED", "true".to_string()),
-            (
-                "AWS_CONFIG_FILE",
-                home.path().join("no-aws-config").display().to_string(),
-            ),
-        ];
-        (
-            Arc::new(backend),
-            format!("s3://{bucket}/team-a"),
-            env,
-            None,
-        )
-    } else {
-        let (dir, backend) = common::local_backend();
-        let store = dir.path().join("store").display().to_string();
-        (backend, store, Vec::new(), Some(dir))
-    };
-    let bed = bed::bed(backend).await;
-    let cli = Cli {
-        home,
-        store,
-        env,
-        url: bed.sim.base_url().to_string(),
-        _dir: dir,
-    };
-    Some((bed, cli))
-}
 
 const CREATE: [&str; 9] = [
     "create",

@@ -245,13 +245,14 @@ fn a_request_from_create_to_destroy_with_two_terminals() {
     alice.wait_for("requests 30/30", Duration::from_secs(120));
     assert!(alice.text().contains("alice (developer)"));
 
-    // The create form: payments/dev, s3-bucket (iam-role, rds-postgres, s3-bucket...), a name.
+    // The create form from the logs-bucket template (dev-postgres, logs-bucket, work-queue):
+    // it picks s3-bucket and locks force_destroy; then payments/dev and a name.
     alice.keys("c");
     alice.wait_for("create a request", Duration::from_secs(5));
-    alice.keys("\x1b[B\x1b[B");
     alice.keys("\x1b[C\x1b[C");
-    alice.wait_for("s3-bucket", Duration::from_secs(5));
-    alice.keys("\x1b[B");
+    alice.wait_for("‹ logs-bucket ›", Duration::from_secs(5));
+    assert!(alice.text().contains("s3-bucket › 3/4 (locked)"), "{}", alice.text());
+    alice.keys("\x1b[B\x1b[B\x1b[B\x1b[B");
     alice.keys("payments-dev-pty-demo");
     alice.wait_for("tfpilot:end/req_new", Duration::from_secs(5));
     alice.keys("\r");

@@ -6,7 +6,9 @@ mod dashboard;
 use std::sync::Arc;
 
 use crossterm::event::KeyCode;
-use dashboard::{chars, every_status, id, key, now, open_plan, request, select, send, state};
+use dashboard::{
+    chars, every_status, id, key, now, open_plan, request, select, send, state, with_templates,
+};
 use tfpilot::domain::operation::Operation;
 use tfpilot::domain::{Status, Timestamp};
 use tfpilot::engine::{Nudge, OpOutcome, OpResult, PollEvent, SyncReport};
@@ -686,6 +688,88 @@ fn unreadable_documents_are_listed_and_refuse_operations() {
         tfpilot::tui::update::request_operation(&mut state, "req_broken", Operation::Apply);
     assert!(effects.is_empty());
     assert!(last_toast(&state).1.contains("cannot be read"));
+}
+
+#[test]
+fn the_create_form_starts_from_a_template_and_keeps_its_locks() {
+    let mut state = state("alice", &every_status(), 120, 40);
+    with_templates(&mut state);
+    key(&mut state, KeyCode::Char('c'));
+    let form = |state: &State| match state.modals.last() {
+        Some(Modal::Create(form)) => form.clone(),
+        _ => panic!("the create form"),
+    };
+    assert_eq!(form(&state).fields[0].name, "template");
+    assert_eq!(form(&state).template(), None, "no template at first");
+    // The templates by id: dev-postgres, logs-bucket, work-queue.
+    key(&mut state, KeyCode::Right);
+    key(&mut state, KeyCode::Right);
+    let chosen = form(&state);
+    assert_eq!(chosen.template(), Some("logs-bucket"));
+    assert_eq!(
+        chosen.module_name(),
+        "s3-bucket",
+        "the template picks the module"
+    );
+    let field = |form: &tfpilot::tui::state::form::CreateForm, name: &str| {
+        form.fields
+            .iter()
+            .find(|f| f.name == name)
+            .cloned()
+            .expect(name)
+    };
+    assert!(field(&chosen, "module").locked);
+    assert!(field(&chosen, "force_destroy").locked);
+    assert!(!field(&chosen, "versioning").locked);
+    assert_eq!(chosen.values()["lifecycle_days"], "90", "preset filled in");
+    // A locked field does not change; the toast says why.
+    let locked_at = chosen
+        .fields
+        .iter()
+        .position(|f| f.name == "force_destroy")
+        .unwrap();
+    for _ in 0..locked_at {
+        key(&mut state, KeyCode::Down);
+    }
+    key(&mut state, KeyCode::Char(' '));
+    assert_eq!(form(&state).values()["force_destroy"], false);
+    let toast = state.toasts.last().expect("a toast").text.clone();
+    assert_eq!(toast, "force_destroy is locked by template logs-bucket");
+    // dev-postgres is for dev only: prod is not offered.
+    for _ in 0..locked_at {
+        key(&mut state, KeyCode::Up);
+    }
+    key(&mut state, KeyCode::Left);
+    let postgres = form(&state);
+    assert_eq!(postgres.template(), Some("dev-postgres"));
+    let Some(tfpilot::tui::state::form::Input::Choice { options, .. }) = postgres
+        .fields
+        .iter()
+        .find(|f| f.name == "environment")
+        .map(|f| &f.input)
+    else {
+        panic!("an environment choice");
+    };
+    assert_eq!(options, &["dev"]);
+    // Back to logs-bucket, name it, submit: the effect names the template.
+    key(&mut state, KeyCode::Right);
+    let name_at = form(&state)
+        .fields
+        .iter()
+        .position(|f| f.name == "bucket_name")
+        .unwrap();
+    for _ in 0..name_at {
+        key(&mut state, KeyCode::Down);
+    }
+    chars(&mut state, "data-platform-dev-logs");
+    assert!(form(&state).errors.is_empty(), "{:?}", form(&state).errors);
+    let effects = key(&mut state, KeyCode::Enter);
+    let [Effect::Create { input }] = effects.as_slice() else {
+        panic!("one create: {effects:?}");
+    };
+    assert_eq!(input.template.as_deref(), Some("logs-bucket"));
+    assert_eq!(input.module, "s3-bucket");
+    assert_eq!(input.values["force_destroy"], false);
 }
 
 #[test]

@@ -8,6 +8,7 @@ mod dashboard;
 use crossterm::event::KeyCode;
 use dashboard::{
     chars, every_status, id, key, open_plan, request, screen, select, send, state, terminal,
+    with_templates,
 };
 use ratatui::style::Modifier;
 use tfpilot::domain::{LifecycleEvent, Status, Timestamp};
@@ -276,6 +277,17 @@ fn create_form_with_its_block() {
     let mut state = state("alice", &every_status(), 120, 40);
     create_bucket(&mut state, "data-platform-dev-events");
     insta::assert_snapshot!("create_preview_120x40", screen(&state));
+}
+
+#[test]
+fn create_form_from_a_template() {
+    let mut state = state("alice", &every_status(), 120, 40);
+    with_templates(&mut state);
+    key(&mut state, KeyCode::Char('c'));
+    // logs-bucket, the second template by id.
+    key(&mut state, KeyCode::Right);
+    key(&mut state, KeyCode::Right);
+    insta::assert_snapshot!("create_from_template_120x40", screen(&state));
 }
 
 #[test]

@@ -106,8 +106,34 @@ pub enum Command {
     },
     /// The module catalog with each module's fields
     Modules,
+    /// Request templates: list and show for everyone; put, delete and seed for admins
+    #[command(subcommand)]
+    Template(TemplateCommand),
     /// The whole product on this machine: a local store and a simulated GitHub, seeded
     Sandbox(SandboxArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TemplateCommand {
+    /// Every template with its module, environments and description
+    List,
+    /// One template: preset and locked values, who changed it last
+    Show {
+        /// The template id (see `tfpilot template list`)
+        id: String,
+    },
+    /// Create or replace a template from a JSON file (`-` reads stdin); admins only
+    Put {
+        /// The template: {"id", "module", "description", "environments", "preset", "locked"}
+        file: PathBuf,
+    },
+    /// Delete a template; requests made from it keep its id as a record. Admins only
+    Delete {
+        /// The template id
+        id: String,
+    },
+    /// Add the example templates whose module is in the catalog, keeping existing ones. Admins only
+    Seed,
 }
 
 #[derive(Debug, Args)]
@@ -135,9 +161,12 @@ pub struct SandboxArgs {
 
 #[derive(Debug, Args)]
 pub struct CreateArgs {
-    /// The module from the catalog (see `tfpilot modules`)
-    #[arg(long, value_name = "MODULE")]
-    pub module: String,
+    /// The module from the catalog (see `tfpilot modules`); a template names its own
+    #[arg(long, value_name = "MODULE", required_unless_present = "template")]
+    pub module: Option<String>,
+    /// Start from a template: its module, preset values and locked values (see `tfpilot template list`)
+    #[arg(long, value_name = "TEMPLATE")]
+    pub template: Option<String>,
     /// The project (see config/infra-repos.json)
     #[arg(long, value_name = "PROJECT")]
     pub project: String,

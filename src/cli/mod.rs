@@ -8,6 +8,7 @@ mod ops;
 mod render;
 mod sandbox;
 mod sim;
+mod templates;
 
 pub use ops::{error_json, exit_code};
 
@@ -21,7 +22,7 @@ use serde_json::{Value, json};
 
 pub use args::{
     Cli, Command, CreateArgs, ExplainArgs, InitRepoArgs, ListArgs, LoginArgs, OpArgs, SandboxArgs,
-    SimArgs, UpdateArgs,
+    SimArgs, TemplateCommand, UpdateArgs,
 };
 
 use crate::config::{Config, Dirs};
@@ -118,6 +119,7 @@ pub async fn run(cli: Cli, context: Session) -> Result<()> {
         Command::DriftEligible => ops::drift_eligible_command(&context).await,
         Command::AuditExport { id } => ops::audit_export(&context, &id).await,
         Command::Modules => ops::modules(&context).await,
+        Command::Template(command) => templates::run(&context, command).await,
         Command::Sandbox(args) => sandbox::run(&context, args).await,
     }
 }

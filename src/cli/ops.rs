@@ -90,9 +90,10 @@ pub async fn create(context: &Session, args: CreateArgs) -> Result<()> {
         .create(CreateInput {
             project: args.project,
             environment: args.environment,
-            module: args.module,
+            module: args.module.unwrap_or_default(),
             values: values(args.values),
             idempotency_key: args.idempotency_key,
+            template: args.template,
         })
         .await?;
     if context.json {

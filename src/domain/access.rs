@@ -20,6 +20,16 @@ pub enum Role {
 }
 
 impl Role {
+    /// "a developer", "an admin": for messages.
+    pub fn with_article(self) -> &'static str {
+        match self {
+            Role::Viewer => "a viewer",
+            Role::Developer => "a developer",
+            Role::Approver => "an approver",
+            Role::Admin => "an admin",
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Viewer => "viewer",
@@ -180,6 +190,19 @@ impl AccessPolicy {
         self.prod_guardrail(actor, operation, subject.environment)
     }
 
+    /// May `actor` change the team's shared configuration (templates)? Admins only.
+    pub fn authorize_admin(&self, actor: &str, what: &str) -> Decision {
+        let role = self.role_of(actor);
+        if role == Role::Admin {
+            Decision::Allowed
+        } else {
+            Decision::deny(format!(
+                "only admins can {what}; {actor} is {} (admins are listed under `admins` in config/policy.json)",
+                role.with_article()
+            ))
+        }
+    }
+
     fn prod_guardrail(&self, actor: &str, operation: Operation, environment: &str) -> Decision {
         if !self.is_prod(environment) {
             return Decision::Allowed;
@@ -317,6 +340,23 @@ mod tests {
                 .authorize("carol", Operation::Apply, subject("dev", "dave"))
                 .is_allowed()
         );
+    }
+
+    #[test]
+    fn only_admins_manage_team_config() {
+        let policy = policy();
+        assert!(
+            policy
+                .authorize_admin("Admin", "change templates")
+                .is_allowed()
+        );
+        let text = reason(policy.authorize_admin("bob", "change templates"));
+        assert_eq!(
+            text,
+            "only admins can change templates; bob is an approver (admins are listed under `admins` in config/policy.json)"
+        );
+        assert!(!policy.authorize_admin("dave", "x").is_allowed());
+        assert!(!policy.authorize_admin("vic", "x").is_allowed());
     }
 
     #[test]

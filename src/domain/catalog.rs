@@ -122,7 +122,7 @@ pub struct FieldError {
 }
 
 impl FieldError {
-    fn new(field: &str, message: impl Into<String>) -> Self {
+    pub fn new(field: &str, message: impl Into<String>) -> Self {
         Self {
             field: field.to_string(),
             message: message.into(),
@@ -293,7 +293,7 @@ impl FieldDef {
     }
 
     /// Coerce and check one value; the canonical JSON form on success.
-    fn accept(&self, value: &Value) -> Result<Value, String> {
+    pub(crate) fn accept(&self, value: &Value) -> Result<Value, String> {
         let canonical = coerce(self.kind, value)?;
         self.check_bounds(&canonical)?;
         if let (Some(pattern), Value::String(text)) = (&self.pattern, &canonical) {

@@ -16,6 +16,7 @@ pub mod registry;
 pub mod request;
 pub mod run;
 pub mod status;
+pub mod template;
 pub mod time;
 pub mod timeline;
 

@@ -9,10 +9,11 @@ use super::guard::{Begun, Finish, Held, PendingEvent, locked};
 use super::runs::{Slot, describe_run, plan_dispatched};
 use super::{Engine, EngineError, OpOutcome, OpResult, new_id, repo_of, target_file};
 use crate::domain::access::Subject;
-use crate::domain::catalog::{ModuleDef, ValidatedConfig, find_module};
+use crate::domain::catalog::{ModuleDef, ValidatedConfig, ValidationErrors, find_module};
 use crate::domain::infra_file::{remove_block, upsert_block};
 use crate::domain::lock;
 use crate::domain::operation::Operation;
+use crate::domain::template::{Template, TemplateError, find_template, template_id_from_key};
 use crate::domain::{IdempotencyRecord, Request};
 use crate::github::{GitHubError, RepoId};
 use crate::store::{IdempotencyClaim, StoreError};
@@ -27,6 +28,8 @@ pub struct CreateInput {
     pub values: Map<String, Value>,
     /// Repeating a create with the same key continues or returns the same request.
     pub idempotency_key: Option<String>,
+    /// Start from this template: its preset values, its locked values, its module.
+    pub template: Option<String>,
 }
 
 /// The branch head after an edit of one file on one branch (a new commit, or the head as it
@@ -46,8 +49,21 @@ impl Engine {
                 requested_by: &self.actor,
             },
         )?;
-        let module = find_module(&self.team.modules, &input.module).map_err(invalid)?;
-        let config = self.validate(module, &input.environment, &input.values)?;
+        let template = self.template_for(&input)?;
+        let module_name = match template {
+            Some(template) => template.module.as_str(),
+            None => input.module.as_str(),
+        };
+        let module = find_module(&self.team.modules, module_name).map_err(invalid)?;
+        let values = match template {
+            Some(template) => template
+                .apply(module, &input.environment, &input.values)
+                .map_err(|errors| EngineError::Invalid {
+                    message: format!("template {}: {}", template.id, ValidationErrors(errors)),
+                })?,
+            None => input.values.clone(),
+        };
+        let config = self.validate(module, &input.environment, &values)?;
         let registry = self.team.infra_repos.as_ref().ok_or_else(|| EngineError::Config {
             message: "the store has no config/infra-repos.json, so there is nowhere to write the block; an admin must add it".into(),
         })?;
@@ -94,6 +110,7 @@ impl Engine {
             now,
         );
         request.config = config.values.clone();
+        request.template_id = template.map(|t| t.id.clone());
         request.target = Some(target);
         request.branch = Some(format!("tfpilot/{id}"));
         let token = new_id();
@@ -244,6 +261,23 @@ impl Engine {
         for (name, value) in &values {
             merged.insert(name.clone(), value.clone());
         }
+        if let Some(template) = request
+            .template_id
+            .as_deref()
+            .and_then(|id| find_template(&self.team.templates, id).ok())
+        {
+            let conflicts = template.locked_conflicts(module, &values);
+            if !conflicts.is_empty() {
+                return Err(EngineError::Invalid {
+                    message: format!(
+                        "{} was made from template {}: {}",
+                        request.id,
+                        template.id,
+                        ValidationErrors(conflicts)
+                    ),
+                });
+            }
+        }
         let config = self.validate(module, &request.environment, &merged)?;
         if config.values == request.config {
             return Ok(Finish {
@@ -381,6 +415,35 @@ impl Engine {
         })
     }
 
+    /// The template a create names, checked against the module it names (if any).
+    fn template_for(&self, input: &CreateInput) -> Result<Option<&Template>, EngineError> {
+        let Some(id) = input.template.as_deref() else {
+            return Ok(None);
+        };
+        let template = find_template(&self.team.templates, id).map_err(|error| {
+            // A template that exists but does not fit the catalog says why.
+            let problem = self.team.template_problems.iter().find(|p| {
+                matches!(p, TemplateError::Invalid { origin, .. } | TemplateError::NotJson { origin, .. }
+                    if template_id_from_key(origin) == Some(id))
+            });
+            match problem {
+                Some(problem) => EngineError::Config {
+                    message: format!("{problem}; an admin must fix it before it can be used"),
+                },
+                None => invalid(error),
+            }
+        })?;
+        if !input.module.is_empty() && input.module != template.module {
+            return Err(EngineError::Invalid {
+                message: format!(
+                    "template {} makes a {} request, not {}; leave the module out or pick another template",
+                    template.id, template.module, input.module
+                ),
+            });
+        }
+        Ok(Some(template))
+    }
+
     fn validate(
         &self,
         module: &ModuleDef,
@@ -502,6 +565,7 @@ fn fingerprint(input: &CreateInput, config: &ValidatedConfig) -> String {
         "project": input.project,
         "environment": input.environment,
         "module": input.module,
+        "template": input.template,
         "config": config.values,
     });
     let digest = Sha256::digest(canonical.to_string().as_bytes());

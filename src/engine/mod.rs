@@ -11,6 +11,7 @@ mod reconcile;
 mod review;
 mod runs;
 mod sync;
+mod templates;
 
 use std::time::Duration;
 
@@ -24,6 +25,7 @@ pub use poller::{Nudge, PollEvent, Poller, PollerConfig};
 pub use reconcile::{ReconcileItem, ReconcileReport, needs_attention};
 pub use runs::apply_tag;
 pub use sync::{RunIndex, RunLog, SyncReport};
+pub use templates::{SEED_TEMPLATES, SeedResult};
 
 use crate::domain::access::{Decision, Subject};
 use crate::domain::catalog::CatalogError;

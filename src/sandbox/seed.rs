@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use anyhow::{Context, Result, bail};
 use serde_json::{Map, Value, json};
 
+use crate::domain::template::{Template, template_key};
 use crate::domain::{Status, derive_status};
-use crate::engine::{CreateInput, Engine};
+use crate::engine::{CreateInput, Engine, SEED_TEMPLATES};
 use crate::sim::{FaultRule, ScriptedOutcome, SimOptions, Simulator};
 use crate::store::Store;
 
@@ -362,6 +363,10 @@ pub async fn team_config(store: &Store) -> Result<()> {
             text.as_bytes().to_vec(),
         ));
     }
+    for text in SEED_TEMPLATES {
+        let template = Template::parse(text, "seed")?;
+        objects.push((template_key(&template.id), template.render()));
+    }
     for (key, body) in objects {
         store
             .put_once(&key, body)
@@ -410,6 +415,7 @@ pub async fn requests(sim: &Simulator, store: &Store) -> Result<usize> {
             module: module.into(),
             values: values.as_object().cloned().unwrap_or_default(),
             idempotency_key: None,
+            template: None,
         };
         let id = seeder
             .bring(input, requester, target)

@@ -20,7 +20,7 @@ pub use listing::{ListedRequest, RefreshStats, RequestLister};
 pub use local::LocalStore;
 pub use requests::{EventEntry, IdempotencyClaim, PutOnce, Store, UnreadableEvent, Versioned};
 pub use s3::{S3Options, S3Store};
-pub use team_config::TeamConfig;
+pub use team_config::{TeamConfig, TemplateWrite};
 pub use url::StoreUrl;
 
 /// An opaque object version. S3's ETag; for the local store a fingerprint of the file.

@@ -8,8 +8,9 @@
 use crate::domain::access::AccessPolicy;
 use crate::domain::catalog::{CatalogError, ModuleDef};
 use crate::domain::registry::{InfraRepos, ValidationPolicy};
+use crate::domain::template::{TEMPLATES_PREFIX, Template, TemplateError, template_key};
 
-use super::{Store, StoreError};
+use super::{ETag, PutCondition, Store, StoreError, Versioned};
 
 pub const MODULES_PREFIX: &str = "config/modules/";
 pub const INFRA_REPOS_KEY: &str = "config/infra-repos.json";
@@ -26,6 +27,19 @@ pub struct TeamConfig {
     pub policy: ValidationPolicy,
     /// Roles and prod allowlists from the same file; everyone is a developer without it.
     pub access: AccessPolicy,
+    /// Templates that parse and fit the catalog, sorted by id.
+    pub templates: Vec<Template>,
+    /// Template files that could not be used, with the reason.
+    pub template_problems: Vec<TemplateError>,
+}
+
+/// What writing a template did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TemplateWrite {
+    Created,
+    Replaced,
+    Unchanged,
 }
 
 impl Store {
@@ -67,6 +81,68 @@ impl Store {
                 Err(error) => config.problems.push(error),
             }
         }
+        let (templates, problems) = self.load_templates(&config.modules).await?;
+        config.templates = templates;
+        config.template_problems = problems;
         Ok(config)
+    }
+
+    /// Every template under `templates/`, checked against `modules`; the ones that do not
+    /// parse or fit are reported instead of hiding the others.
+    pub async fn load_templates(
+        &self,
+        modules: &[ModuleDef],
+    ) -> Result<(Vec<Template>, Vec<TemplateError>), StoreError> {
+        let mut templates = Vec::new();
+        let mut problems = Vec::new();
+        for meta in self.list_all(TEMPLATES_PREFIX).await? {
+            if !meta.key.ends_with(".json") {
+                continue;
+            }
+            let Some(body) = self.get_blob(&meta.key).await? else {
+                continue; // Deleted between LIST and GET.
+            };
+            match Template::parse(&String::from_utf8_lossy(&body), &meta.key)
+                .and_then(|template| template.check(modules).map(|()| template))
+            {
+                Ok(template) => templates.push(template),
+                Err(error) => problems.push(error),
+            }
+        }
+        templates.sort_by(|a: &Template, b: &Template| a.id.cmp(&b.id));
+        Ok((templates, problems))
+    }
+
+    /// One template as stored, with its version; `None` when there is none.
+    pub async fn get_template(&self, id: &str) -> Result<Option<Versioned<Vec<u8>>>, StoreError> {
+        let key = template_key(id);
+        Ok(self.backend().get(&key).await?.map(|object| Versioned {
+            value: object.body,
+            etag: object.etag,
+        }))
+    }
+
+    /// Writes a template: create-only when `expected` is `None`, otherwise only over the
+    /// version that was read, so two admins editing at once cannot silently overwrite
+    /// each other.
+    pub async fn put_template(
+        &self,
+        template: &Template,
+        expected: Option<&ETag>,
+    ) -> Result<ETag, StoreError> {
+        let condition = match expected {
+            None => PutCondition::IfAbsent,
+            Some(etag) => PutCondition::IfMatch(etag.clone()),
+        };
+        self.backend()
+            .put(&template_key(&template.id), template.render(), condition)
+            .await
+    }
+
+    /// Deletes a template if it is still the version that was read.
+    pub async fn delete_template(&self, id: &str, expected: &ETag) -> Result<(), StoreError> {
+        self.backend()
+            .delete(&template_key(id), Some(expected))
+            .await
     }
 }

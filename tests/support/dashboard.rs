@@ -87,6 +87,17 @@ fn run(id: u64, status: &str, conclusion: Option<&str>, minutes_ago: i64) -> Val
     run
 }
 
+/// Gives the state's team the example templates (the team of [`team`] has none).
+pub fn with_templates(state: &mut State) {
+    let mut team = (*state.team).clone();
+    team.templates = tfpilot::engine::SEED_TEMPLATES
+        .iter()
+        .map(|text| tfpilot::domain::template::Template::parse(text, "fixture").expect("seed"))
+        .collect();
+    team.templates.sort_by(|a, b| a.id.cmp(&b.id));
+    state.team = Arc::new(team);
+}
+
 /// A request whose facts derive `status`; `n` varies its project, environment, module and age.
 pub fn request(n: usize, status: Status) -> Request {
     let projects = ["payments", "search"];

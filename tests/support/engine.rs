@@ -201,6 +201,7 @@ pub fn bucket(name: &str, environment: &str) -> CreateInput {
         module: "s3-bucket".into(),
         values,
         idempotency_key: None,
+        template: None,
     }
 }
 

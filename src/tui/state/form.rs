@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 use crate::domain::catalog::{FieldDef, FieldError, FieldKind, ModuleDef};
 use crate::domain::infra_file::render_block;
 use crate::domain::registry::ValidationPolicy;
+use crate::domain::template::Template;
 use crate::store::TeamConfig;
 
 /// The id the preview renders with: the real one is chosen when the request is created.
@@ -78,12 +79,16 @@ pub struct FormField {
     pub required: bool,
     pub description: String,
     pub input: Input,
+    /// Set by the chosen template: shown, not editable.
+    pub locked: bool,
 }
 
-/// The three fields every create form starts with.
+/// The fields every create form starts with, after the template choice when there are
+/// templates: project, environment, module.
 const PROJECT: usize = 0;
 const ENVIRONMENT: usize = 1;
 const MODULE: usize = 2;
+const HEAD: usize = 3;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreateForm {
@@ -95,6 +100,8 @@ pub struct CreateForm {
     pub preview: Result<String, String>,
     /// Submitted and not answered yet.
     pub sending: bool,
+    /// The first field picks a template (only when the team has templates).
+    has_template: bool,
 }
 
 /// Form text for a stored value (what a person would type to get it).
@@ -150,6 +157,7 @@ fn module_field(field: &FieldDef) -> FormField {
         required: field.required,
         description: field.description.clone(),
         input,
+        locked: false,
     }
 }
 
@@ -160,6 +168,21 @@ fn choice_field(name: &str, options: Vec<String>, selected: usize) -> FormField 
         required: true,
         description: String::new(),
         input: Input::Choice { options, selected },
+        locked: false,
+    }
+}
+
+/// Shows `value` in `input` the way a person would have entered it.
+fn set_input(input: &mut Input, value: &Value) {
+    match input {
+        Input::Toggle(on) => *on = value.as_bool().unwrap_or(form_text(value) == "true"),
+        Input::Choice { options, selected } => {
+            let wanted = form_text(value);
+            if let Some(index) = options.iter().position(|o| *o == wanted) {
+                *selected = index;
+            }
+        }
+        Input::Text(text) => *text = form_text(value),
     }
 }
 
@@ -171,53 +194,128 @@ impl CreateForm {
             .map(|repos| repos.projects.keys().cloned().collect())
             .unwrap_or_default();
         let modules: Vec<String> = team.modules.iter().map(|m| m.name.clone()).collect();
+        let has_template = !team.templates.is_empty();
+        let mut fields = Vec::new();
+        if has_template {
+            let mut options = vec![String::new()];
+            options.extend(team.templates.iter().map(|t| t.id.clone()));
+            let mut field = choice_field("template", options, 0);
+            field.required = false;
+            fields.push(field);
+        }
+        fields.extend([
+            choice_field("project", projects, 0),
+            choice_field("environment", Vec::new(), 0),
+            choice_field("module", modules, 0),
+        ]);
         let mut form = CreateForm {
-            fields: vec![
-                choice_field("project", projects, 0),
-                choice_field("environment", Vec::new(), 0),
-                choice_field("module", modules, 0),
-            ],
+            fields,
             focus: 0,
             errors: Vec::new(),
             preview: Err(String::new()),
             sending: false,
+            has_template,
         };
         form.refresh_environments(team);
         form.rebuild_module_fields(team);
         form
     }
 
+    /// Where the fixed fields are: one further down when the template choice comes first.
+    fn at(&self, field: usize) -> usize {
+        field + usize::from(self.has_template)
+    }
+
     pub fn project(&self) -> &str {
-        self.fields[PROJECT].input.choice().unwrap_or("")
+        self.fields[self.at(PROJECT)].input.choice().unwrap_or("")
     }
 
     pub fn environment(&self) -> &str {
-        self.fields[ENVIRONMENT].input.choice().unwrap_or("")
+        self.fields[self.at(ENVIRONMENT)]
+            .input
+            .choice()
+            .unwrap_or("")
     }
 
     pub fn module_name(&self) -> &str {
-        self.fields[MODULE].input.choice().unwrap_or("")
+        self.fields[self.at(MODULE)].input.choice().unwrap_or("")
+    }
+
+    /// The chosen template's id, if one is chosen.
+    pub fn template(&self) -> Option<&str> {
+        if !self.has_template {
+            return None;
+        }
+        self.fields[0].input.choice().filter(|id| !id.is_empty())
+    }
+
+    fn chosen_template<'a>(&self, team: &'a TeamConfig) -> Option<&'a Template> {
+        let id = self.template()?;
+        team.templates.iter().find(|t| t.id == id)
     }
 
     fn refresh_environments(&mut self, team: &TeamConfig) {
+        let template = self.chosen_template(team);
         let environments: Vec<String> = team
             .infra_repos
             .as_ref()
             .and_then(|repos| repos.projects.get(self.project()))
-            .map(|environments| environments.keys().cloned().collect())
+            .map(|environments| {
+                environments
+                    .keys()
+                    .filter(|e| template.is_none_or(|t| t.allows_environment(e)))
+                    .cloned()
+                    .collect()
+            })
             .unwrap_or_default();
         let keep = self.environment().to_string();
         let selected = environments.iter().position(|e| *e == keep).unwrap_or(0);
-        self.fields[ENVIRONMENT].input = Input::Choice {
+        let index = self.at(ENVIRONMENT);
+        self.fields[index].input = Input::Choice {
             options: environments,
             selected,
         };
     }
 
+    /// A template picks the module and fixes its locked values; no template frees them.
+    fn apply_template(&mut self, team: &TeamConfig) {
+        let template = self.chosen_template(team).cloned();
+        let module_index = self.at(MODULE);
+        if self.has_template {
+            self.fields[0].description = template
+                .as_ref()
+                .map(|t| t.description.clone())
+                .unwrap_or_else(|| "no template: start from the module's defaults".into());
+        }
+        let module_field = &mut self.fields[module_index];
+        module_field.locked = template.is_some();
+        if let Some(template) = &template {
+            set_input(
+                &mut module_field.input,
+                &Value::String(template.module.clone()),
+            );
+        }
+        self.refresh_environments(team);
+        self.rebuild_module_fields(team);
+    }
+
     fn rebuild_module_fields(&mut self, team: &TeamConfig) {
-        self.fields.truncate(MODULE + 1);
+        self.fields.truncate(self.at(HEAD));
+        let template = self.chosen_template(team).cloned();
         if let Some(module) = team.modules.iter().find(|m| m.name == self.module_name()) {
-            self.fields.extend(module.fields.iter().map(module_field));
+            self.fields.extend(module.fields.iter().map(|def| {
+                let mut field = module_field(def);
+                if let Some(template) = &template {
+                    if let Some(value) = template.preset.get(&def.name) {
+                        set_input(&mut field.input, value);
+                    }
+                    if let Some(value) = template.locked.get(&def.name) {
+                        set_input(&mut field.input, value);
+                        field.locked = true;
+                    }
+                }
+                field
+            }));
         }
         self.validate(team);
     }
@@ -226,7 +324,7 @@ impl CreateForm {
     pub fn values(&self) -> Map<String, Value> {
         self.fields
             .iter()
-            .skip(MODULE + 1)
+            .skip(self.at(HEAD))
             .filter_map(|field| Some((field.name.clone(), field.input.value()?)))
             .collect()
     }
@@ -251,11 +349,18 @@ impl CreateForm {
                 "this project has no environments",
             ));
         }
+        let values = self.values();
+        if let Some(template) = self.chosen_template(team) {
+            // The form keeps locked fields as set; this catches an environment it is not for.
+            if let Err(more) = template.apply(module, self.environment(), &values) {
+                errors.extend(more);
+            }
+        }
         let checked = check(
             module,
             PREVIEW_ID,
             self.environment(),
-            &self.values(),
+            &values,
             &team.policy,
         );
         if let Err(more) = &checked {
@@ -275,21 +380,34 @@ impl CreateForm {
             .map(|error| error.message.as_str())
     }
 
-    /// Applies an edit to the focused field, then what it implies (new environments for a
-    /// project, new fields for a module) and validates again.
-    pub fn edit(&mut self, team: &TeamConfig, edit: impl FnOnce(&mut Input)) {
+    /// Applies an edit to the focused field, then what it implies (a template's module and
+    /// values, new environments for a project, new fields for a module) and validates again.
+    /// A locked field is left as it is: the answer says which template locked it.
+    pub fn edit(&mut self, team: &TeamConfig, edit: impl FnOnce(&mut Input)) -> Result<(), String> {
         let focus = self.focus;
+        if let Some(field) = self.fields.get(focus)
+            && field.locked
+        {
+            return Err(format!(
+                "{} is locked by template {}",
+                field.name,
+                self.template().unwrap_or("?")
+            ));
+        }
         if let Some(field) = self.fields.get_mut(focus) {
             edit(&mut field.input);
         }
-        match focus {
-            PROJECT => {
-                self.refresh_environments(team);
-                self.validate(team);
-            }
-            MODULE => self.rebuild_module_fields(team),
-            _ => self.validate(team),
+        if self.has_template && focus == 0 {
+            self.apply_template(team);
+        } else if focus == self.at(PROJECT) {
+            self.refresh_environments(team);
+            self.validate(team);
+        } else if focus == self.at(MODULE) {
+            self.rebuild_module_fields(team);
+        } else {
+            self.validate(team);
         }
+        Ok(())
     }
 
     pub fn move_focus(&mut self, step: isize) {

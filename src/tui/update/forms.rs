@@ -83,6 +83,7 @@ pub fn create_command(state: &mut State, action: Action) -> Vec<Effect> {
                 module: form.module_name().to_string(),
                 values: form.values(),
                 idempotency_key: None,
+                template: form.template().map(str::to_string),
             };
             return vec![Effect::Create {
                 input: Box::new(input),
@@ -145,12 +146,15 @@ pub fn type_key(state: &mut State, key: &KeyEvent) -> bool {
     let team = state.team.clone();
     match state.modals.last_mut() {
         Some(Modal::Create(form)) if !form.sending => {
-            match key.code {
+            let edited = match key.code {
                 KeyCode::Char(c) => form.edit(&team, |input| input.type_text(&c.to_string())),
                 KeyCode::Backspace => form.edit(&team, |input| input.backspace()),
                 KeyCode::Left => form.edit(&team, |input| input.cycle(-1)),
                 KeyCode::Right => form.edit(&team, |input| input.cycle(1)),
-                _ => {}
+                _ => Ok(()),
+            };
+            if let Err(locked) = edited {
+                state.toast(ToastKind::Info, locked);
             }
             true
         }
@@ -169,7 +173,9 @@ pub fn paste(state: &mut State, text: &str) -> bool {
     match state.modals.last_mut() {
         Some(Modal::Create(form)) if !form.sending => {
             let line: String = text.chars().filter(|c| !c.is_control()).collect();
-            form.edit(&team, |input| input.type_text(&line));
+            if let Err(locked) = form.edit(&team, |input| input.type_text(&line)) {
+                state.toast(ToastKind::Info, locked);
+            }
             true
         }
         Some(Modal::Edit(form)) if !form.sending => {

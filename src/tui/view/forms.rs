@@ -91,11 +91,18 @@ pub fn create(form: &CreateForm, theme: &Theme, frame: &mut Frame, body: Rect) {
         } else {
             format!("{:<12}", field.kind)
         };
-        lines.push(Line::from(vec![
+        let mut spans = vec![
             styled(label, theme.style(label_role)),
             styled(format!(" {kind}"), theme.style(Role::Muted)),
-            styled(input_text(&field.input, focused), theme.style(Role::Accent)),
-        ]));
+            styled(
+                input_text(&field.input, focused && !field.locked),
+                theme.style(Role::Accent),
+            ),
+        ];
+        if field.locked {
+            spans.push(styled(" (locked)", theme.style(Role::Muted)));
+        }
+        lines.push(Line::from(spans));
         if let Some(error) = form.error_of(&field.name) {
             lines.push(Line::styled(
                 format!("    ✖ {error}"),
@@ -119,11 +126,15 @@ pub fn create(form: &CreateForm, theme: &Theme, frame: &mut Frame, body: Rect) {
     let visible = fields_area.height as usize;
     let scroll = focus_line.saturating_sub(visible.saturating_sub(3)) as u16;
     frame.render_widget(
-        Paragraph::new(lines).scroll((scroll, 0)).block(
-            Block::default()
-                .borders(Borders::RIGHT)
-                .border_style(theme.style(Role::Border)),
-        ),
+        // Wrapped, so a long error or description is read in full rather than cut.
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .scroll((scroll, 0))
+            .block(
+                Block::default()
+                    .borders(Borders::RIGHT)
+                    .border_style(theme.style(Role::Border)),
+            ),
         fields_area,
     );
 

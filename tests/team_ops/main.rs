@@ -1,0 +1,15 @@
+//! Team operations through the real binary and engine, against the simulator and both stores:
+//! templates, cost estimates, scheduled drift, notifications, doctor.
+
+#[path = "../support/engine.rs"]
+mod bed;
+#[path = "../support/cli.rs"]
+mod cli;
+#[path = "../common/mod.rs"]
+mod common;
+#[path = "../support/home.rs"]
+mod home;
+#[path = "../support/sim.rs"]
+mod sim;
+
+mod templates;
