@@ -5,8 +5,25 @@ use tfpilot::cli::{Cli, Session};
 use tfpilot::logging::{self, LogTarget};
 use tracing::Instrument;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+/// Stack for the main and worker threads: the AWS SDK's futures are deep, and an unoptimised
+/// build can pass tokio's 2 MiB default on an S3 store.
+const THREAD_STACK_BYTES: usize = 8 << 20;
+
+fn main() -> ExitCode {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(THREAD_STACK_BYTES)
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(run()),
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> ExitCode {
     // Usage errors exit with 2 (clap's own convention); `--help` and `--version` with 0.
     let cli = Cli::parse();
     let json = cli.json;
@@ -80,7 +97,7 @@ fn command_name(cli: &Cli) -> &'static str {
         Command::Reconcile => "reconcile",
         Command::Watch { .. } => "watch",
         Command::CanDestroy { .. } => "can-destroy",
-        Command::DriftEligible => "drift-eligible",
+        Command::DriftEligible { .. } => "drift-eligible",
         Command::AuditExport { .. } => "audit-export",
         Command::Modules => "modules",
         Command::Template(_) => "template",

@@ -131,6 +131,12 @@ async fn drift_checks_record_drift_and_its_clearing(backend: Arc<dyn ObjectStore
         .unwrap()
         .unwrap();
     assert!(String::from_utf8_lossy(&record).contains("drifted"));
+    let resources = &request.drift.as_ref().unwrap().resources;
+    assert_eq!(resources.len(), 1, "{resources:?}");
+    assert!(
+        resources[0].starts_with(&format!("module.tfpilot_{id}.")),
+        "{resources:?}"
+    );
 
     admin.drift_check(&id, None).await.unwrap();
     bed.finish_runs();
@@ -144,6 +150,21 @@ async fn drift_checks_record_drift_and_its_clearing(backend: Arc<dyn ObjectStore
     for kind in ["drift_check_started", "drift_detected", "drift_cleared"] {
         assert!(kinds.contains(&kind.to_string()), "{kind}: {kinds:?}");
     }
+    // Clean again is not a transition: audited as a check, not a second clearing.
+    admin.drift_check(&id, None).await.unwrap();
+    bed.finish_runs();
+    admin.sync(&id).await.unwrap();
+    let kinds = bed.event_kinds(&id).await;
+    let count = |kind: &str| kinds.iter().filter(|k| *k == kind).count();
+    assert_eq!(
+        (
+            count("drift_detected"),
+            count("drift_cleared"),
+            count("drift_checked")
+        ),
+        (1, 1, 1),
+        "{kinds:?}"
+    );
 }
 
 async fn a_failed_plan_fails_the_request_and_a_new_plan_recovers_it(backend: Arc<dyn ObjectStore>) {

@@ -251,7 +251,11 @@ fn a_request_from_create_to_destroy_with_two_terminals() {
     alice.wait_for("create a request", Duration::from_secs(5));
     alice.keys("\x1b[C\x1b[C");
     alice.wait_for("‹ logs-bucket ›", Duration::from_secs(5));
-    assert!(alice.text().contains("s3-bucket › 3/4 (locked)"), "{}", alice.text());
+    assert!(
+        alice.text().contains("s3-bucket › 3/4 (locked)"),
+        "{}",
+        alice.text()
+    );
     alice.keys("\x1b[B\x1b[B\x1b[B\x1b[B");
     alice.keys("payments-dev-pty-demo");
     alice.wait_for("tfpilot:end/req_new", Duration::from_secs(5));

@@ -280,6 +280,24 @@ fn create_form_with_its_block() {
 }
 
 #[test]
+fn detail_with_cost_lines_and_drifted_resources() {
+    let mut state = state("alice", &every_status(), 160, 50);
+    select(&mut state, &id(6));
+    let text = screen(&state);
+    assert!(text.contains("drifted (5m ago)"), "{text}");
+    assert!(text.contains("aws_s3_bucket.this"), "{text}");
+    insta::assert_snapshot!("detail_cost_drift_160x50", text);
+    // An odd fixture's plan has no estimate: said so, never $0.00.
+    select(&mut state, &id(3));
+    let text = screen(&state);
+    assert!(
+        text.contains("no estimate: the plan printed no Infracost estimate"),
+        "{text}"
+    );
+    assert!(!text.contains("$0.00"), "{text}");
+}
+
+#[test]
 fn create_form_from_a_template() {
     let mut state = state("alice", &every_status(), 120, 40);
     with_templates(&mut state);

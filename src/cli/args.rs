@@ -97,8 +97,12 @@ pub enum Command {
         /// The request id (see `tfpilot list`)
         id: String,
     },
-    /// Requests a drift check can run on (applied and standing)
-    DriftEligible,
+    /// Requests a drift check can run on (applied and standing); the scheduled drift workflow's work list
+    DriftEligible {
+        /// Only requests whose block lives in this repository (OWNER/NAME)
+        #[arg(long, value_name = "OWNER/NAME")]
+        repo: Option<String>,
+    },
     /// A request's document and every lifecycle event, as one JSON document
     AuditExport {
         /// The request id (see `tfpilot list`)
@@ -242,6 +246,9 @@ pub struct SimArgs {
     /// Behave like a GitHub without `return_run_details` on workflow dispatch
     #[arg(long)]
     pub without_run_details: bool,
+    /// Plan runs print no Infracost estimate, like a plan workflow without Infracost configured
+    #[arg(long)]
+    pub without_infracost: bool,
     /// Seconds after a push during which a pull request's `mergeable` is null
     #[arg(long, default_value_t = 2, value_name = "SECONDS")]
     pub mergeability_seconds: u64,

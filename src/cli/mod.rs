@@ -116,7 +116,9 @@ pub async fn run(cli: Cli, context: Session) -> Result<()> {
         Command::Reconcile => ops::reconcile(&context).await,
         Command::Watch { id } => ops::watch(&context, id).await,
         Command::CanDestroy { id } => ops::can_destroy_command(&context, &id).await,
-        Command::DriftEligible => ops::drift_eligible_command(&context).await,
+        Command::DriftEligible { repo } => {
+            ops::drift_eligible_command(&context, repo.as_deref()).await
+        }
         Command::AuditExport { id } => ops::audit_export(&context, &id).await,
         Command::Modules => ops::modules(&context).await,
         Command::Template(command) => templates::run(&context, command).await,
@@ -215,6 +217,7 @@ fn list_item_json(row: &ListRow) -> Value {
             "environment": request.environment,
             "module": request.module,
             "status": status,
+            "drift": request.drift.as_ref().and_then(|d| d.state.clone()),
             "requested_by": request.requested_by,
             "created_at": request.created_at,
             "updated_at": request.updated_at,

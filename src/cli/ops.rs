@@ -307,21 +307,32 @@ pub async fn can_destroy_command(context: &Session, id: &str) -> Result<()> {
     }
 }
 
-pub async fn drift_eligible_command(context: &Session) -> Result<()> {
+pub async fn drift_eligible_command(context: &Session, repo: Option<&str>) -> Result<()> {
     let store = context.store().await?;
     let mut lister = context.lister(store);
     let (entries, _) = lister.refresh().await?;
+    let repo_of = |request: &Request| {
+        request
+            .target
+            .as_ref()
+            .map(|t| format!("{}/{}", t.owner, t.repo))
+    };
     let eligible: Vec<&Request> = entries
         .iter()
         .filter_map(|entry| entry.outcome.as_deref().ok())
         .filter(|request| drift_eligible(request))
+        .filter(|request| {
+            repo.is_none_or(|wanted| {
+                repo_of(request).is_some_and(|have| have.eq_ignore_ascii_case(wanted))
+            })
+        })
         .collect();
     if context.json {
         let items: Vec<Value> = eligible
             .iter()
             .map(|r| {
                 json!({"id": r.id, "project": r.project, "environment": r.environment,
-                       "module": r.module, "drift": r.drift})
+                       "module": r.module, "repo": repo_of(r), "drift": r.drift})
             })
             .collect();
         return print_json(&Value::Array(items));

@@ -2,6 +2,7 @@
 
 use std::fmt::Write;
 
+use crate::domain::plan_output::address_within;
 use crate::domain::{
     Derivation, DocumentError, Insights, LifecycleEvent, Request, Status, TimelineEntry,
 };
@@ -62,7 +63,11 @@ pub fn list(entries: &[ListRow]) -> String {
         .map(|row| match row {
             ListRow::Readable { request, status } => vec![
                 request.id.clone(),
-                status_cell(*status),
+                if request.drift.as_ref().is_some_and(|d| d.is_drifted()) {
+                    format!("{} drift", status_cell(*status))
+                } else {
+                    status_cell(*status)
+                },
                 request.project.clone(),
                 request.environment.clone(),
                 request.module.clone(),
@@ -185,12 +190,29 @@ pub fn show(request: &Request, derivation: &Derivation, timeline: &[TimelineEntr
     if let Some(sha) = &request.merged_sha {
         field("merged as", sha.clone());
     }
+    field("cost", crate::domain::cost::describe_request(request));
+    if let Some(cost) = &request.cost {
+        let currency = cost.currency.as_deref().unwrap_or("USD");
+        for line in &cost.lines {
+            field(
+                "",
+                format!(
+                    "{:>10}  {}",
+                    crate::domain::cost::format_money(line.monthly_delta, currency, true),
+                    address_within(&line.address, &request.id)
+                ),
+            );
+        }
+    }
     if let Some(drift) = &request.drift {
         let at = drift.checked_at.map(|t| t.to_rfc3339()).unwrap_or_default();
         field(
             "drift",
             format!("{} {at}", drift.state.as_deref().unwrap_or("unknown")),
         );
+        for address in &drift.resources {
+            field("", address_within(address, &request.id).to_string());
+        }
     }
     if let Some(lock) = &request.lock {
         field(

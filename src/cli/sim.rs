@@ -17,6 +17,7 @@ pub async fn serve(context: &Session, args: SimArgs) -> Result<()> {
         rate_limit: args.rate_limit,
         return_run_details: !args.without_run_details,
         mergeability_seconds: args.mergeability_seconds,
+        infracost: !args.without_infracost,
         ..SimOptions::default()
     };
     let mut repos = Vec::new();

@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod catalog;
+pub mod cost;
 pub mod document;
 pub mod event;
 pub mod hcl;

@@ -70,16 +70,31 @@ pub fn changed_addresses(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// An address without the request's own module prefix, for views about that request:
+/// `module.tfpilot_req_1.aws_s3_bucket.this` reads `aws_s3_bucket.this`.
+pub fn address_within<'a>(address: &'a str, request_id: &str) -> &'a str {
+    let module = format!("module.{}.", module_label(request_id));
+    address.strip_prefix(&module).unwrap_or(address)
+}
+
+/// The addresses a plan lists as changing that belong to the request's module.
+pub fn request_resources(text: &str, request_id: &str) -> Vec<String> {
+    let module = format!("module.{}", module_label(request_id));
+    changed_addresses(text)
+        .into_iter()
+        .filter(|address| {
+            address
+                .strip_prefix(&module)
+                .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
+        })
+        .collect()
+}
+
 /// Whether a drift check's plan touches the request's module: `None` when the log holds no
 /// plan to judge by. Changes to other requests' resources are not this request's drift.
 pub fn request_drifted(text: &str, request_id: &str) -> Option<bool> {
     summarize(text)?;
-    let module = format!("module.{}", module_label(request_id));
-    Some(changed_addresses(text).iter().any(|address| {
-        address
-            .strip_prefix(&module)
-            .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
-    }))
+    Some(!request_resources(text, request_id).is_empty())
 }
 
 #[cfg(test)]
@@ -127,6 +142,16 @@ mod tests {
         assert_eq!(request_drifted(text, "req_20"), Some(false));
         assert_eq!(request_drifted("No changes.\n", "req_2"), Some(false));
         assert_eq!(request_drifted("##[error]boom\n", "req_2"), None);
+        assert_eq!(
+            request_resources(text, "req_2"),
+            ["module.tfpilot_req_2.aws_s3_bucket.this"]
+        );
+        assert!(request_resources(text, "req_20").is_empty());
+        assert_eq!(
+            address_within("module.tfpilot_req_2.aws_s3_bucket.this", "req_2"),
+            "aws_s3_bucket.this"
+        );
+        assert_eq!(address_within("aws_vpc.main", "req_2"), "aws_vpc.main");
     }
 
     #[test]

@@ -242,20 +242,50 @@ pub struct Lock {
 pub struct DriftFact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checked_at: Option<Timestamp>,
+    /// `drifted`, `clean` or `unknown`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
+    /// The drift check run this result comes from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<u64>,
+    /// The request's resources that changed outside Terraform.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<String>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
+impl DriftFact {
+    pub fn is_drifted(&self) -> bool {
+        self.state.as_deref() == Some("drifted")
+    }
+}
+
+/// The cost estimate of the latest plan (see [`super::cost`]).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CostFact {
+    /// The change per month; `None` when there is no estimate (never read as zero).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub monthly_delta: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub currency: Option<String>,
+    /// Where the full breakdown is stored (`cost/<id>/<run_id>.json`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// `estimated`, `missing` or `unreadable`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// The plan run the estimate belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monthly_total: Option<f64>,
+    /// The biggest changes, largest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lines: Vec<super::cost::CostLine>,
+    /// Why there is no estimate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }

@@ -9,8 +9,9 @@ use serde_json::json;
 use super::guard::PendingEvent;
 use super::runs::Slot;
 use super::{Engine, EngineError, repo_of};
-use crate::domain::plan_output::{request_drifted, summarize};
-use crate::domain::request::{Approval, DriftFact, PlanFact, PullRequestFact};
+use crate::domain::cost;
+use crate::domain::plan_output::{request_drifted, request_resources, summarize};
+use crate::domain::request::{Approval, CostFact, DriftFact, PlanFact, PullRequestFact};
 use crate::domain::{Request, RunFact, Status, Timestamp, derive_status};
 use crate::github::RepoId;
 use crate::github::models::WorkflowRun;
@@ -76,6 +77,7 @@ pub(super) struct Observed {
     pub approvals_at_head: Vec<String>,
     pub runs: Vec<(Slot, RunFact)>,
     pub plan: Option<(u64, PlanFact)>,
+    pub cost: Option<(u64, CostFact)>,
     pub drift: Option<(u64, DriftFact)>,
 }
 
@@ -198,7 +200,12 @@ impl Engine {
             if fact.is_completed() {
                 match slot {
                     Slot::Plan if !plan_recorded(request, run.id) => {
-                        observed.plan = self.read_plan(request, &repo, run.id).await?;
+                        // Boxed: reading the log and the estimate makes a large future.
+                        let (plan, cost) =
+                            Box::pin(self.read_plan(request, &repo, run.id, fact.succeeded()))
+                                .await?;
+                        observed.plan = plan;
+                        observed.cost = cost;
                     }
                     Slot::Drift if !drift_recorded(request, run.id) => {
                         observed.drift = self
@@ -214,26 +221,75 @@ impl Engine {
     }
 
     /// The plan log of a finished plan run: counts, and a copy kept in the store because
-    /// GitHub expires logs.
+    /// GitHub expires logs; with the cost estimate the run printed, if any.
     async fn read_plan(
         &self,
         request: &Request,
         repo: &RepoId,
         run_id: u64,
-    ) -> Result<Option<(u64, PlanFact)>, EngineError> {
+        succeeded: bool,
+    ) -> Result<(Option<(u64, PlanFact)>, Option<(u64, CostFact)>), EngineError> {
         let Some(text) = self.run_log(repo, run_id).await? else {
-            return Ok(None);
+            return Ok((None, None));
         };
         let key = format!("plans/{}/{run_id}.txt", request.id);
         self.store.put_once(&key, text.clone().into_bytes()).await?;
-        Ok(Some((
-            run_id,
-            PlanFact {
-                summary: summarize(&text),
-                output_key: Some(key),
-                ..PlanFact::default()
+        let cost = self.read_cost(request, run_id, &text, succeeded).await?;
+        let plan = PlanFact {
+            summary: summarize(&text),
+            output_key: Some(key),
+            ..PlanFact::default()
+        };
+        Ok((Some((run_id, plan)), Some((run_id, cost))))
+    }
+
+    /// The estimate of one plan run: the breakdown already stored under
+    /// `cost/<id>/<run_id>.json` (a team's own workflow may write it), else the one the run
+    /// printed, which is stored there now. No estimate is recorded as missing, never as zero.
+    async fn read_cost(
+        &self,
+        request: &Request,
+        run_id: u64,
+        log: &str,
+        succeeded: bool,
+    ) -> Result<CostFact, EngineError> {
+        if !succeeded {
+            return Ok(cost::missing_fact(
+                run_id,
+                cost::MISSING,
+                "the plan run failed",
+            ));
+        }
+        let key = format!("cost/{}/{run_id}.json", request.id);
+        let text = match self.store.get_blob(&key).await? {
+            Some(body) => String::from_utf8_lossy(&body).into_owned(),
+            None => match cost::extract_infracost(log) {
+                Some(json) => {
+                    self.store.put_once(&key, json.clone().into_bytes()).await?;
+                    json
+                }
+                None => {
+                    return Ok(cost::missing_fact(
+                        run_id,
+                        cost::MISSING,
+                        "the plan printed no Infracost estimate (see docs/infra-repo-setup.md to turn it on)",
+                    ));
+                }
             },
-        )))
+        };
+        Ok(match cost::parse_infracost(&text) {
+            Ok(estimate) => estimate.to_fact(&key, run_id),
+            Err(reason) => {
+                tracing::warn!(%key, %reason, "unreadable cost estimate");
+                let mut fact = cost::missing_fact(
+                    run_id,
+                    cost::UNREADABLE,
+                    format!("{key} cannot be read: {reason}"),
+                );
+                fact.source = Some(key);
+                fact
+            }
+        })
     }
 
     async fn read_drift(
@@ -268,13 +324,20 @@ impl Engine {
         self.store
             .put_once(&key, serde_json::to_vec_pretty(&record).unwrap_or_default())
             .await?;
-        let mut fact = DriftFact {
-            checked_at: Some(checked_at),
-            state: Some(state.to_string()),
-            ..DriftFact::default()
-        };
-        fact.extra.insert("run_id".into(), json!(run_id));
-        Ok(Some((run_id, fact)))
+        Ok(Some((
+            run_id,
+            DriftFact {
+                checked_at: Some(checked_at),
+                state: Some(state.to_string()),
+                run_id: Some(run_id),
+                resources: if state == "drifted" {
+                    request_resources(&text, &request.id)
+                } else {
+                    Vec::new()
+                },
+                ..DriftFact::default()
+            },
+        )))
     }
 
     /// The log of the run's first job, at most the configured tail.
@@ -320,12 +383,7 @@ fn plan_recorded(request: &Request, run_id: u64) -> bool {
 }
 
 fn drift_recorded(request: &Request, run_id: u64) -> bool {
-    request
-        .drift
-        .as_ref()
-        .and_then(|d| d.extra.get("run_id"))
-        .and_then(serde_json::Value::as_u64)
-        == Some(run_id)
+    request.drift.as_ref().and_then(|d| d.run_id) == Some(run_id)
 }
 
 /// A completed run needs no more reading once what it produces is recorded.
@@ -453,23 +511,46 @@ pub(super) fn fold(
             ));
         }
     }
+    if let Some((run_id, cost)) = &observed.cost
+        && request.plan_run.as_ref().and_then(|r| r.id) == Some(*run_id)
+        && request.cost.as_ref() != Some(cost)
+    {
+        request.cost = Some(cost.clone());
+        changes.push(format!("cost: {}", cost::describe(Some(cost))));
+    }
     if let Some((run_id, drift)) = &observed.drift
         && request.drift_run.as_ref().and_then(|r| r.id) == Some(*run_id)
         && request.drift.as_ref() != Some(drift)
     {
         let state = drift.state.clone().unwrap_or_default();
-        let kind = match state.as_str() {
-            "drifted" => Some("drift_detected"),
-            "clean" => Some("drift_cleared"),
-            _ => None,
+        let was_drifted = request.drift.as_ref().is_some_and(DriftFact::is_drifted);
+        // Transitions are what people are told about; every other result is still audited.
+        let (kind, message) = match (state.as_str(), was_drifted) {
+            ("drifted", false) => (
+                "drift_detected",
+                format!(
+                    "drift check run {run_id} found changes made outside Terraform: {}",
+                    drift.resources.join(", ")
+                ),
+            ),
+            ("clean", true) => (
+                "drift_cleared",
+                format!("drift check run {run_id}: no drift any more"),
+            ),
+            _ => (
+                "drift_checked",
+                format!("drift check run {run_id}: {state}"),
+            ),
         };
-        if let Some(kind) = kind {
-            events.push((
-                drift.checked_at.unwrap_or(now),
-                PendingEvent::new(kind, format!("drift check run {run_id}: {state}")),
-                format!("run-{run_id}"),
-            ));
-        }
+        events.push((
+            drift.checked_at.unwrap_or(now),
+            PendingEvent::new(kind, message).with_data(json!({
+                "run_id": run_id,
+                "state": state,
+                "resources": drift.resources,
+            })),
+            format!("run-{run_id}"),
+        ));
         request.drift = Some(drift.clone());
         changes.push(format!("drift: {state}"));
     }

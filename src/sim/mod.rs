@@ -13,6 +13,7 @@
 mod actions;
 pub mod clock;
 mod control;
+mod cost;
 mod device;
 pub mod git;
 pub mod model;
@@ -190,6 +191,11 @@ impl Simulator {
         let mut state = self.shared.lock();
         state.options.queue_seconds = queue_seconds;
         state.options.run_seconds = run_seconds;
+    }
+
+    /// Whether plan runs completing from now on print an Infracost estimate.
+    pub fn set_infracost(&self, enabled: bool) {
+        self.shared.lock().options.infracost = enabled;
     }
 
     /// Saves the world now (it is also saved after every change).

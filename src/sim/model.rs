@@ -34,6 +34,14 @@ pub struct SimOptions {
     /// as GitHub computes it in the background. 0 answers at once.
     #[serde(default)]
     pub mergeability_seconds: u64,
+    /// Whether plan runs print an Infracost estimate, as a plan workflow with Infracost
+    /// configured does.
+    #[serde(default = "enabled")]
+    pub infracost: bool,
+}
+
+fn enabled() -> bool {
+    true
 }
 
 impl Default for SimOptions {
@@ -45,6 +53,7 @@ impl Default for SimOptions {
             return_run_details: true,
             device_poll_interval: 5,
             mergeability_seconds: 0,
+            infracost: true,
         }
     }
 }

@@ -133,7 +133,7 @@ fn resource_kinds(source: &str) -> Vec<(&'static str, &'static str)> {
 }
 
 /// Resource address -> (kind, name, attributes) for one request's block.
-fn resources(
+pub(super) fn resources(
     request_id: &str,
     block: &str,
 ) -> Vec<(String, String, String, BTreeMap<String, String>)> {

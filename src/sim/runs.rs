@@ -98,6 +98,12 @@ fn complete(state: &mut SimState, index: usize) {
         }
         _ => plan::diff(&deployed, &desired),
     };
+    let estimate = (run.operation == "plan" && conclusion == "success" && state.options.infracost)
+        .then(|| {
+            let project = format!("{}/{}", run.repo, directory);
+            let at = run.completed_at().to_rfc3339();
+            super::cost::estimate(&project, &deployed, &desired, &at).to_string()
+        });
     if conclusion == "success" {
         let slot = state.deployed.entry((key, directory)).or_default();
         match run.operation.as_str() {
@@ -108,7 +114,13 @@ fn complete(state: &mut SimState, index: usize) {
             _ => {}
         }
     }
-    let log = render_log(&run, &conclusion, error.as_deref(), &changes);
+    let log = render_log(
+        &run,
+        &conclusion,
+        error.as_deref(),
+        &changes,
+        estimate.as_deref(),
+    );
     let stored = &mut state.runs[index];
     stored.conclusion = conclusion;
     stored.error = error;
@@ -178,6 +190,7 @@ fn render_log(
     conclusion: &str,
     error: Option<&str>,
     changes: &[ResourceChange],
+    estimate: Option<&str>,
 ) -> String {
     let mut log = ActionsLog::default();
     let steps = step_names(&run.operation);
@@ -284,6 +297,17 @@ fn render_log(
                 run.request_id
             ),
         );
+    }
+    if let Some(estimate) = estimate {
+        // As the plan workflow prints it: tfpilot reads the JSON between the markers.
+        log.group(
+            main_at,
+            "Run infracost breakdown --path tfplan.json --format json --out-file infracost.json",
+            &[],
+        );
+        log.line(main_at, crate::domain::cost::COST_BEGIN);
+        log.line(main_at, estimate);
+        log.line(main_at, crate::domain::cost::COST_END);
     }
     let end = at(steps.len() - 1);
     log.line(end, "Cleaning up orphan processes");

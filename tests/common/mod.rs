@@ -66,6 +66,27 @@ pub async fn s3_backend() -> Option<Arc<dyn ObjectStore>> {
     )))
 }
 
+/// Runs a test body on a thread and runtime with 8 MiB stacks: the AWS SDK's futures are deep,
+/// and an unoptimised build can pass the 2 MiB a test thread gets.
+pub fn block_on_big_stack(body: impl std::future::Future<Output = ()> + Send + 'static) {
+    const STACK: usize = 8 << 20;
+    let thread = std::thread::Builder::new()
+        .stack_size(STACK)
+        .spawn(move || {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .thread_stack_size(STACK)
+                .enable_all()
+                .build()
+                .expect("runtime")
+                .block_on(body)
+        })
+        .expect("test thread");
+    if let Err(panic) = thread.join() {
+        std::panic::resume_unwind(panic);
+    }
+}
+
 pub fn local_backend() -> (tempfile::TempDir, Arc<dyn ObjectStore>) {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = LocalStore::open_or_create(dir.path().join("store")).expect("open local store");

@@ -191,6 +191,26 @@ pub fn request(n: usize, status: Status) -> Request {
     for (name, value) in fields {
         document[name] = value;
     }
+    let label = tfpilot::domain::infra_file::module_label(&id);
+    if document.get("plan").is_some() {
+        // Every other planned request has an estimate; the rest show it missing.
+        document["cost"] = if n.is_multiple_of(2) {
+            json!({"state": "estimated", "monthly_delta": 58.95 + n as f64, "currency": "USD",
+                   "monthly_total": 1240.5, "run_id": 1000 + n,
+                   "source": format!("cost/{id}/{}.json", 1000 + n),
+                   "lines": [{"address": format!("module.{label}.aws_db_instance.this"),
+                              "monthly_delta": 47.45 + n as f64},
+                             {"address": format!("module.{label}.aws_s3_bucket.this"),
+                              "monthly_delta": 11.5}]})
+        } else {
+            json!({"state": "missing", "run_id": 1000 + n,
+                   "reason": "the plan printed no Infracost estimate"})
+        };
+    }
+    if status == Status::Applied && n.is_multiple_of(2) {
+        document["drift"] = json!({"state": "drifted", "checked_at": at(5), "run_id": 4000 + n,
+            "resources": [format!("module.{label}.aws_s3_bucket.this")]});
+    }
     serde_json::from_value(document).expect("fixture request")
 }
 

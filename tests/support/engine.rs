@@ -211,18 +211,22 @@ pub fn bucket(name: &str, environment: &str) -> CreateInput {
 macro_rules! with_both_stores {
     ($($name:ident),+ $(,)?) => {$(
         mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn local_store() {
-                let (_dir, backend) = $crate::common::local_backend();
-                super::$name(backend).await;
+            #[test]
+            fn local_store() {
+                $crate::common::block_on_big_stack(async {
+                    let (_dir, backend) = $crate::common::local_backend();
+                    super::$name(backend).await;
+                });
             }
 
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn s3_store() {
-                let Some(backend) = $crate::common::s3_backend().await else {
-                    return;
-                };
-                super::$name(backend).await;
+            #[test]
+            fn s3_store() {
+                $crate::common::block_on_big_stack(async {
+                    let Some(backend) = $crate::common::s3_backend().await else {
+                        return;
+                    };
+                    super::$name(backend).await;
+                });
             }
         }
     )+};

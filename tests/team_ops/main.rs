@@ -12,4 +12,6 @@ mod home;
 #[path = "../support/sim.rs"]
 mod sim;
 
+mod cost;
+mod drift;
 mod templates;

@@ -221,12 +221,12 @@ async fn admins_manage_templates_and_requests_keep_their_locks(s3: bool) {
     assert!(problems.contains("templates/broken.json"), "{problems}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn templates_on_the_local_store() {
-    admins_manage_templates_and_requests_keep_their_locks(false).await;
+#[test]
+fn templates_on_the_local_store() {
+    super::common::block_on_big_stack(admins_manage_templates_and_requests_keep_their_locks(false));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn templates_on_s3() {
-    admins_manage_templates_and_requests_keep_their_locks(true).await;
+#[test]
+fn templates_on_s3() {
+    super::common::block_on_big_stack(admins_manage_templates_and_requests_keep_their_locks(true));
 }

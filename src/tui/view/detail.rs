@@ -8,8 +8,10 @@ use ratatui::widgets::{Paragraph, Wrap};
 use serde_json::Value;
 
 use crate::domain::access::{Decision, Subject};
+use crate::domain::cost;
 use crate::domain::lock::is_expired;
 use crate::domain::operation::{Operation, Readiness, readiness};
+use crate::domain::plan_output::address_within;
 use crate::domain::timeline::{StepState, short_sha};
 use crate::domain::{LifecycleEvent, Request, RunFact, TimelineEntry, build_timeline, derive};
 
@@ -115,16 +117,31 @@ fn lines<'a>(state: &'a State, theme: &Theme, request: &'a Request) -> Vec<Line<
     }
     out.push(approval_line(request, theme));
     out.push(lock_line(state, request, theme));
+    out.extend(cost_lines(request, theme));
     if let Some(drift) = &request.drift {
         let when = drift
             .checked_at
             .map(|at| format!(" ({} ago)", age(state.now, at)))
             .unwrap_or_default();
-        out.push(field(
-            "drift",
-            format!("{}{when}", drift.state.as_deref().unwrap_or("unknown")),
-            theme,
-        ));
+        let role = if drift.is_drifted() {
+            Role::Warning
+        } else {
+            Role::Text
+        };
+        out.push(Line::from(vec![
+            styled(format!("{:<13}", "drift"), theme.style(Role::Muted)),
+            styled(
+                drift.state.clone().unwrap_or_else(|| "unknown".into()),
+                theme.style(role),
+            ),
+            styled(when, theme.style(Role::Muted)),
+        ]));
+        for address in &drift.resources {
+            out.push(Line::styled(
+                format!("{:<13}{}", "", address_within(address, &request.id)),
+                theme.style(Role::Warning),
+            ));
+        }
     }
 
     out.push(Line::default());
@@ -153,6 +170,39 @@ fn lines<'a>(state: &'a State, theme: &Theme, request: &'a Request) -> Vec<Line<
     out.push(Line::default());
     out.push(Line::styled("Timeline", theme.style(Role::Title)));
     out.extend(timeline_lines(state, request, theme));
+    out
+}
+
+/// The plan's monthly cost change and the lines that move it most; no estimate says why.
+fn cost_lines<'a>(request: &Request, theme: &Theme) -> Vec<Line<'a>> {
+    let Some(fact) = &request.cost else {
+        return vec![Line::from(vec![
+            styled(format!("{:<13}", "cost"), theme.style(Role::Muted)),
+            styled(cost::describe_request(request), theme.style(Role::Muted)),
+        ])];
+    };
+    let estimated = fact.monthly_delta.is_some() && fact.state.as_deref() != Some(cost::MISSING);
+    let role = match fact.monthly_delta {
+        Some(delta) if estimated && delta > 0.0 => Role::PlanChange,
+        _ if estimated => Role::Text,
+        _ => Role::Muted,
+    };
+    let mut out = vec![Line::from(vec![
+        styled(format!("{:<13}", "cost"), theme.style(Role::Muted)),
+        styled(cost::describe(Some(fact)), theme.style(role)),
+    ])];
+    let currency = fact.currency.as_deref().unwrap_or("USD");
+    for line in fact.lines.iter().take(3) {
+        out.push(Line::styled(
+            format!(
+                "{:<13}{:>10}  {}",
+                "",
+                cost::format_money(line.monthly_delta, currency, true),
+                address_within(&line.address, &request.id)
+            ),
+            theme.style(Role::Muted),
+        ));
+    }
     out
 }
 

@@ -131,7 +131,20 @@ fn table_row<'a>(
     };
     // A marker, so the selection reads without colour too.
     let marker = if selected { "›" } else { " " };
-    let status_cell = Cell::from(Line::from(vec![Span::raw(marker), status_cell]));
+    let mut spans = vec![Span::raw(marker), status_cell];
+    if row
+        .request
+        .as_ref()
+        .and_then(|r| r.drift.as_ref())
+        .is_some_and(|d| d.is_drifted())
+    {
+        // A word, not only a colour, so it reads on any terminal.
+        spans.push(Span::styled(
+            " drift",
+            status_style(theme.style(Role::Warning)),
+        ));
+    }
+    let status_cell = Cell::from(Line::from(spans));
     let id = Cell::from(clip_start(&row.id, id_width));
     let mut cells = vec![status_cell, id];
     match &row.request {
