@@ -38,6 +38,35 @@ pub struct Config {
     pub log: LogConfig,
     pub github: GitHubConfig,
     pub ui: UiConfig,
+    pub notify: NotifyConfig,
+}
+
+/// Chat notifications from `tfpilot reconcile`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NotifyConfig {
+    /// An incoming webhook (Slack or compatible). A secret: never logged or printed.
+    pub url: Option<String>,
+    /// How far back a transition is still worth announcing, in hours.
+    pub since_hours: u32,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            since_hours: 24,
+        }
+    }
+}
+
+impl std::fmt::Debug for NotifyConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NotifyConfig")
+            .field("url", &self.url.as_ref().map(|_| "<set>"))
+            .field("since_hours", &self.since_hours)
+            .finish()
+    }
 }
 
 /// The dashboard's look and manners.
@@ -51,6 +80,9 @@ pub struct UiConfig {
     pub mouse: bool,
     /// Ring the terminal bell when a run started from the dashboard concludes.
     pub bell: bool,
+    /// Also send a desktop notification through the terminal (OSC 777 and OSC 9, which
+    /// reach the desktop even over SSH in terminals that support them).
+    pub desktop: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -194,6 +226,9 @@ impl Config {
         }
         if let Some(value) = get("TFPILOT_KEYRING") {
             self.github.keyring = parse_bool("TFPILOT_KEYRING", &value)?;
+        }
+        if let Some(url) = get("TFPILOT_NOTIFY_URL") {
+            self.notify.url = Some(url);
         }
         if let Some(theme) = get("TFPILOT_THEME") {
             self.ui.theme = Some(theme);

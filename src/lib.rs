@@ -1,7 +1,7 @@
 //! tfpilot: a Terraform self-service control plane for the terminal.
 //!
 //! Layers, with dependencies pointing down only: `cli`, `tui`, `sandbox` and `sim` (edges) -> `engine`
-//! (orchestration) -> `store` and `github` (adapters) -> `domain` (pure). See docs/architecture.md.
+//! (orchestration) -> `store`, `github` and `webhook` (adapters) -> `domain` (pure). See docs/architecture.md.
 
 pub mod cli;
 pub mod config;
@@ -14,3 +14,4 @@ pub mod sandbox;
 pub mod sim;
 pub mod store;
 pub mod tui;
+pub mod webhook;

@@ -94,7 +94,7 @@ fn command_name(cli: &Cli) -> &'static str {
         Command::Cleanup(_) => "cleanup",
         Command::DriftCheck(_) => "drift-check",
         Command::Sync { .. } => "sync",
-        Command::Reconcile => "reconcile",
+        Command::Reconcile(_) => "reconcile",
         Command::Watch { .. } => "watch",
         Command::CanDestroy { .. } => "can-destroy",
         Command::DriftEligible { .. } => "drift-eligible",

@@ -499,6 +499,7 @@ fn poll_events_update_rows_sync_state_and_watched_runs() {
     select(&mut state, &id(3));
     key(&mut state, KeyCode::Char('b'));
     assert!(state.bell);
+    state.desktop = true;
     key(&mut state, KeyCode::Char('m'));
     key(&mut state, KeyCode::Char('y'));
     let applying = request(3, Status::Applying);
@@ -531,6 +532,14 @@ fn poll_events_update_rows_sync_state_and_watched_runs() {
         effects.iter().any(|e| matches!(e, Effect::Bell)),
         "{effects:?}"
     );
+    let notice = effects.iter().find_map(|e| match e {
+        Effect::DesktopNotice { title, body } => Some((title.clone(), body.clone())),
+        _ => None,
+    });
+    assert_eq!(
+        notice,
+        Some(("tfpilot".into(), format!("{} is now applied", id(3))))
+    );
     assert!(state.watched.is_empty());
     assert_eq!(last_toast(&state).1, format!("{} is now applied", id(3)));
     assert_eq!(
@@ -553,6 +562,17 @@ fn poll_events_update_rows_sync_state_and_watched_runs() {
     );
     assert!(
         matches!(&state.sync, SyncState::Failing { message, .. } if message == "store unreachable")
+    );
+}
+
+#[test]
+fn desktop_notices_cannot_break_out_of_their_escape_sequence() {
+    let bytes =
+        tfpilot::tui::effect::desktop_notice_bytes("tfpilot", "req_1 \x1b]0;owned\x07; done");
+    let text = String::from_utf8(bytes).unwrap();
+    assert_eq!(
+        text,
+        "\x1b]777;notify;tfpilot;req_1 ]0owned done\x1b\\\x1b]9;tfpilot: req_1 ]0owned done\x07"
     );
 }
 

@@ -85,8 +85,9 @@ pub enum Command {
         /// The request id (see `tfpilot list`)
         id: String,
     },
-    /// Sync every unfinished request once, take over expired locks, find interrupted dispatches
-    Reconcile,
+    /// Sync every unfinished request once, take over expired locks, find interrupted dispatches;
+    /// with a webhook, announce plan, apply and destroy conclusions and drift
+    Reconcile(ReconcileArgs),
     /// Follow requests and print each status change until they finish
     Watch {
         /// Only this request (default: every unfinished request)
@@ -138,6 +139,34 @@ pub enum TemplateCommand {
     },
     /// Add the example templates whose module is in the catalog, keeping existing ones. Admins only
     Seed,
+}
+
+#[derive(Debug, Args)]
+pub struct ReconcileArgs {
+    /// Post each transition to this Slack-compatible incoming webhook, once across every
+    /// reconciler [env: TFPILOT_NOTIFY_URL] [config: notify.url]
+    #[arg(long, value_name = "URL")]
+    pub notify: Option<String>,
+    /// Announce transitions this recent, e.g. 30m, 24h, 2d [config: notify.since_hours, 24h]
+    #[arg(long, value_name = "AGE", value_parser = parse_age, requires = "notify")]
+    pub notify_since: Option<chrono::Duration>,
+}
+
+fn parse_age(text: &str) -> Result<chrono::Duration, String> {
+    let text = text.trim();
+    let (number, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
+    let count: i64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not an age such as 30m, 24h or 2d"))?;
+    match unit {
+        "m" => Ok(chrono::Duration::minutes(count)),
+        "h" | "" => Ok(chrono::Duration::hours(count)),
+        "d" => Ok(chrono::Duration::days(count)),
+        _ => Err(format!("`{text}`: use m, h or d, as in 30m, 24h or 2d")),
+    }
 }
 
 #[derive(Debug, Args)]

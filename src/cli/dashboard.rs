@@ -78,6 +78,7 @@ pub async fn open(
         theme,
         mouse: context.config.ui.mouse,
         bell: context.config.ui.bell,
+        desktop: context.config.ui.desktop,
         list_cache,
         greeting,
     })

@@ -21,8 +21,8 @@ use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
 pub use args::{
-    Cli, Command, CreateArgs, ExplainArgs, InitRepoArgs, ListArgs, LoginArgs, OpArgs, SandboxArgs,
-    SimArgs, TemplateCommand, UpdateArgs,
+    Cli, Command, CreateArgs, ExplainArgs, InitRepoArgs, ListArgs, LoginArgs, OpArgs,
+    ReconcileArgs, SandboxArgs, SimArgs, TemplateCommand, UpdateArgs,
 };
 
 use crate::config::{Config, Dirs};
@@ -113,7 +113,7 @@ pub async fn run(cli: Cli, context: Session) -> Result<()> {
         Command::Cleanup(args) => ops::operation(&context, Operation::Cleanup, args).await,
         Command::DriftCheck(args) => ops::operation(&context, Operation::DriftCheck, args).await,
         Command::Sync { id } => ops::sync(&context, &id).await,
-        Command::Reconcile => ops::reconcile(&context).await,
+        Command::Reconcile(args) => ops::reconcile(&context, args).await,
         Command::Watch { id } => ops::watch(&context, id).await,
         Command::CanDestroy { id } => ops::can_destroy_command(&context, &id).await,
         Command::DriftEligible { repo } => {

@@ -6,14 +6,19 @@ use anyhow::{Context, Result};
 use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
 
-use super::{CreateArgs, OpArgs, Session, UpdateArgs, print, print_json};
+use std::sync::Arc;
+
+use super::{CreateArgs, OpArgs, ReconcileArgs, Session, UpdateArgs, print, print_json};
+use crate::domain::Timestamp;
 use crate::domain::access::Decision;
 use crate::domain::operation::{Operation, Readiness, can_destroy, drift_eligible};
 use crate::domain::{Request, Status, derive, derive_status};
 use crate::engine::{
-    CreateInput, Engine, EngineError, OpOutcome, OpResult, PollEvent, Poller, PollerConfig,
+    CreateInput, Engine, EngineError, NotifyOptions, OpOutcome, OpResult, PollEvent, Poller,
+    PollerConfig,
 };
 use crate::github::{GitHub, GitHubSettings};
+use crate::webhook::Webhook;
 
 /// A command that printed its own answer (JSON included) and only needs its exit code.
 #[derive(Debug, thiserror::Error)]
@@ -177,9 +182,26 @@ pub async fn sync(context: &Session, id: &str) -> Result<()> {
     print(&text)
 }
 
-pub async fn reconcile(context: &Session) -> Result<()> {
+pub async fn reconcile(context: &Session, args: ReconcileArgs) -> Result<()> {
+    let url = args.notify.or_else(|| context.config.notify.url.clone());
+    // Checked before anything syncs: a bad URL is a usage error, not a half-done run.
+    let notify = match url {
+        Some(url) => {
+            let sink = Webhook::new(&url).map_err(|error| EngineError::Invalid {
+                message: error.to_string(),
+            })?;
+            let window = args.notify_since.unwrap_or_else(|| {
+                chrono::Duration::hours(i64::from(context.config.notify.since_hours))
+            });
+            Some(NotifyOptions {
+                sink: Arc::new(sink),
+                since: Timestamp(chrono::Utc::now() - window),
+            })
+        }
+        None => None,
+    };
     let engine = engine(context).await?;
-    let report = engine.reconcile().await?;
+    let report = engine.reconcile_notifying(notify.as_ref()).await?;
     if context.json {
         print_json(&serde_json::to_value(&report)?)?;
     } else {
@@ -198,6 +220,18 @@ pub async fn reconcile(context: &Session) -> Result<()> {
             }
             if let Some(error) = &item.error {
                 text.push_str(&format!("  error: {error}\n"));
+            }
+        }
+        if let Some(notified) = &report.notifications {
+            text.push_str(&format!(
+                "notifications to {}: {} sent, {} failed (retried next run), {} already announced\n",
+                notified.endpoint,
+                notified.sent.len(),
+                notified.failed.len(),
+                notified.already
+            ));
+            for failure in &notified.failed {
+                text.push_str(&format!("  {}: {}\n", failure.notice, failure.error));
             }
         }
         print(&text)?;

@@ -10,6 +10,7 @@ pub mod idempotency;
 pub mod infra_file;
 pub mod insights;
 pub mod lock;
+pub mod notify;
 pub mod operation;
 pub mod plan_output;
 pub mod polling;

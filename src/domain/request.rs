@@ -251,6 +251,14 @@ pub struct DriftFact {
     /// The request's resources that changed outside Terraform.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub resources: Vec<String>,
+    /// The check that found the current state first, and when: a transition is known by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since_run: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<Timestamp>,
+    /// The state before the current one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<String>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -258,6 +266,24 @@ pub struct DriftFact {
 impl DriftFact {
     pub fn is_drifted(&self) -> bool {
         self.state.as_deref() == Some("drifted")
+    }
+
+    /// This result after `before`: the start of the state is carried over while the state
+    /// holds, and marked anew when it changes.
+    pub fn following(mut self, before: Option<&DriftFact>) -> DriftFact {
+        match before {
+            Some(before) if before.state == self.state => {
+                self.since_run = before.since_run.or(before.run_id);
+                self.since = before.since.or(before.checked_at);
+                self.previous = before.previous.clone();
+            }
+            before => {
+                self.since_run = self.run_id;
+                self.since = self.checked_at;
+                self.previous = before.and_then(|b| b.state.clone());
+            }
+        }
+        self
     }
 }
 

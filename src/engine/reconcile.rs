@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::guard::PendingEvent;
 use super::runs::Slot;
 use super::sync::RunIndex;
-use super::{Engine, EngineError, new_id, repo_of};
+use super::{Engine, EngineError, NotifyOptions, NotifyReport, new_id, repo_of};
 use crate::domain::operation::dispatch_pending;
 use crate::domain::{Request, Status, derive_status, lock};
 use crate::github::RepoId;
@@ -41,6 +41,9 @@ pub struct ReconcileReport {
     pub failed: usize,
     /// Only the requests with something to say.
     pub items: Vec<ReconcileItem>,
+    /// What was announced, when notifications are on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notifications: Option<NotifyReport>,
 }
 
 /// Whether reconcile (and the poller) should look at a request: anything not finished, a
@@ -56,6 +59,15 @@ pub fn needs_attention(request: &Request) -> bool {
 
 impl Engine {
     pub async fn reconcile(&self) -> Result<ReconcileReport, EngineError> {
+        self.reconcile_notifying(None).await
+    }
+
+    /// Reconciles, then announces the transitions of every request (not only the ones this
+    /// run changed: a dashboard may have synced a conclusion first).
+    pub async fn reconcile_notifying(
+        &self,
+        notify: Option<&NotifyOptions>,
+    ) -> Result<ReconcileReport, EngineError> {
         let mut lister = RequestLister::new(self.store.clone(), None);
         let (entries, _) = lister.refresh().await?;
         let mut report = ReconcileReport {
@@ -71,12 +83,20 @@ impl Engine {
         report.examined = candidates.len();
         let index = self.index_runs(&candidates).await?;
         let index = &index;
-        let items: Vec<(bool, ReconcileItem)> = futures::stream::iter(candidates)
+        let items: Vec<(bool, ReconcileItem, Option<Request>)> = futures::stream::iter(candidates)
             .map(|request| async move { self.reconcile_one(request, index).await })
             .buffer_unordered(PARALLEL_SYNCS)
             .collect()
             .await;
-        for (took_over, item) in items {
+        let mut latest: BTreeMap<String, Request> = entries
+            .iter()
+            .filter_map(|entry| entry.outcome.as_ref().ok())
+            .map(|request| (request.id.clone(), (**request).clone()))
+            .collect();
+        for (took_over, item, synced) in items {
+            if let Some(synced) = synced {
+                latest.insert(synced.id.clone(), synced);
+            }
             report.locks_taken_over += usize::from(took_over);
             report.changed += usize::from(!item.changes.is_empty());
             report.failed += usize::from(item.error.is_some());
@@ -85,6 +105,10 @@ impl Engine {
             }
         }
         report.items.sort_by(|a, b| a.id.cmp(&b.id));
+        if let Some(options) = notify {
+            let requests: Vec<Request> = latest.into_values().collect();
+            report.notifications = Some(self.notify_transitions(&requests, options).await?);
+        }
         Ok(report)
     }
 
@@ -104,7 +128,11 @@ impl Engine {
         Ok(index)
     }
 
-    async fn reconcile_one(&self, request: Request, index: &RunIndex) -> (bool, ReconcileItem) {
+    async fn reconcile_one(
+        &self,
+        request: Request,
+        index: &RunIndex,
+    ) -> (bool, ReconcileItem, Option<Request>) {
         let id = request.id.clone();
         let mut item = ReconcileItem {
             id: id.clone(),
@@ -147,7 +175,7 @@ impl Engine {
             Ok(report) => report,
             Err(error) => {
                 item.error = Some(error.to_string());
-                return (took_over, item);
+                return (took_over, item, None);
             }
         };
         for slot in Slot::ALL {
@@ -162,6 +190,6 @@ impl Engine {
         }
         item.status = report.status;
         item.changes.extend(report.changes);
-        (took_over, item)
+        (took_over, item, Some(report.request))
     }
 }

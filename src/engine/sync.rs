@@ -520,7 +520,7 @@ pub(super) fn fold(
     }
     if let Some((run_id, drift)) = &observed.drift
         && request.drift_run.as_ref().and_then(|r| r.id) == Some(*run_id)
-        && request.drift.as_ref() != Some(drift)
+        && request.drift.as_ref().and_then(|d| d.run_id) != Some(*run_id)
     {
         let state = drift.state.clone().unwrap_or_default();
         let was_drifted = request.drift.as_ref().is_some_and(DriftFact::is_drifted);
@@ -551,7 +551,7 @@ pub(super) fn fold(
             })),
             format!("run-{run_id}"),
         ));
-        request.drift = Some(drift.clone());
+        request.drift = Some(drift.clone().following(request.drift.as_ref()));
         changes.push(format!("drift: {state}"));
     }
     let status = derive_status(request);

@@ -6,6 +6,7 @@
 mod error;
 pub mod listing;
 pub mod local;
+pub mod notifications;
 pub mod requests;
 pub mod s3;
 pub mod team_config;

@@ -45,6 +45,26 @@ pub enum Effect {
     /// Tell the poller whether the terminal has focus.
     SetFocus(bool),
     Bell,
+    /// A desktop notification through the terminal.
+    DesktopNotice {
+        title: String,
+        body: String,
+    },
+}
+
+/// The escape sequences that ask the terminal for a desktop notification: OSC 777 (foot,
+/// Ghostty, urxvt, VTE) and OSC 9 (iTerm2, WezTerm, Windows Terminal, kitty). A terminal that
+/// knows neither ignores them; over SSH they travel with the output. Control characters and
+/// the `;` separator are removed so a request's text cannot end the sequence early.
+pub fn desktop_notice_bytes(title: &str, body: &str) -> Vec<u8> {
+    let clean = |text: &str| -> String {
+        text.chars()
+            .filter(|c| !c.is_control() && *c != ';')
+            .take(200)
+            .collect()
+    };
+    let (title, body) = (clean(title), clean(body));
+    format!("\x1b]777;notify;{title};{body}\x1b\\\x1b]9;{title}: {body}\x07").into_bytes()
 }
 
 /// Where the plan/log view reads from for a request, by what is most useful now: a running

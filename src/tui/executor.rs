@@ -48,6 +48,12 @@ impl Executor {
                 let _ = out.write_all(b"\x07");
                 let _ = out.flush();
             }
+            Effect::DesktopNotice { title, body } => {
+                use std::io::Write;
+                let mut out = std::io::stdout();
+                let _ = out.write_all(&super::effect::desktop_notice_bytes(&title, &body));
+                let _ = out.flush();
+            }
             effect => {
                 let this = self.clone();
                 tokio::spawn(async move {
@@ -129,7 +135,10 @@ impl Executor {
                     error: error.to_string(),
                 }),
             },
-            Effect::Poller(_) | Effect::SetFocus(_) | Effect::Bell => return None,
+            Effect::Poller(_)
+            | Effect::SetFocus(_)
+            | Effect::Bell
+            | Effect::DesktopNotice { .. } => return None,
         })
     }
 }

@@ -43,6 +43,7 @@ pub struct DashboardOptions {
     pub theme: Theme,
     pub mouse: bool,
     pub bell: bool,
+    pub desktop: bool,
     /// Where the request listing is cached between runs (a warm start lists without GETs).
     pub list_cache: Option<PathBuf>,
     /// Shown first, as a toast (the sandbox says who you are and how to be someone else).
@@ -59,6 +60,7 @@ pub async fn run(options: DashboardOptions) -> Result<()> {
         theme,
         mouse,
         bell,
+        desktop,
         list_cache,
         greeting,
     } = options;
@@ -71,6 +73,7 @@ pub async fn run(options: DashboardOptions) -> Result<()> {
     );
     state.mouse = mouse;
     state.bell = bell;
+    state.desktop = desktop;
     if let Some(greeting) = greeting {
         state.toast_for(state::ToastKind::Info, greeting, 15);
     }

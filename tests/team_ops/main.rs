@@ -14,4 +14,5 @@ mod sim;
 
 mod cost;
 mod drift;
+mod notify;
 mod templates;

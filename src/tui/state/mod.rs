@@ -116,6 +116,8 @@ pub struct State {
     /// Requests whose runs the user started here: a bell rings when they conclude.
     pub watched: BTreeMap<String, Status>,
     pub bell: bool,
+    /// Also a desktop notification (through the terminal) when a watched run concludes.
+    pub desktop: bool,
     pub focused: bool,
     pub mouse: bool,
     pub now: Timestamp,
@@ -155,6 +157,7 @@ impl State {
             in_flight: BTreeMap::new(),
             watched: BTreeMap::new(),
             bell: false,
+            desktop: false,
             focused: true,
             mouse: false,
             now,

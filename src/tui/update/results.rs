@@ -119,9 +119,16 @@ fn status_changed(state: &mut State, id: &str, status: Status) -> Vec<Effect> {
         } else {
             ToastKind::Success
         };
-        state.toast(kind, format!("{id} is now {}", status.as_str()));
+        let text = format!("{id} is now {}", status.as_str());
+        state.toast(kind, text.clone());
         if state.bell {
             effects.push(Effect::Bell);
+        }
+        if state.desktop {
+            effects.push(Effect::DesktopNotice {
+                title: "tfpilot".into(),
+                body: text,
+            });
         }
     }
     // A plan view on a run that just finished shows the final log, or the stored plan.
