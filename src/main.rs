@@ -101,6 +101,7 @@ fn command_name(cli: &Cli) -> &'static str {
         Command::AuditExport { .. } => "audit-export",
         Command::Modules => "modules",
         Command::Template(_) => "template",
+        Command::Doctor => "doctor",
         Command::Sandbox(_) => "sandbox",
     }
 }

@@ -111,6 +111,9 @@ pub enum Command {
     },
     /// The module catalog with each module's fields
     Modules,
+    /// Check the setup: store and bucket, team config, token, repositories, workflows, branch
+    /// protection, prod environments; exits 1 when a check fails
+    Doctor,
     /// Request templates: list and show for everyone; put, delete and seed for admins
     #[command(subcommand)]
     Template(TemplateCommand),

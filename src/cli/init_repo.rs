@@ -7,29 +7,7 @@ use serde_json::json;
 
 use super::{InitRepoArgs, Session, print, print_json};
 
-/// The workflows of docs/workflows/, embedded so the binary carries them.
-pub const WORKFLOWS: [(&str, &str); 5] = [
-    (
-        "tfpilot-plan.yml",
-        include_str!("../../docs/workflows/tfpilot-plan.yml"),
-    ),
-    (
-        "tfpilot-apply.yml",
-        include_str!("../../docs/workflows/tfpilot-apply.yml"),
-    ),
-    (
-        "tfpilot-destroy.yml",
-        include_str!("../../docs/workflows/tfpilot-destroy.yml"),
-    ),
-    (
-        "tfpilot-cleanup.yml",
-        include_str!("../../docs/workflows/tfpilot-cleanup.yml"),
-    ),
-    (
-        "tfpilot-drift.yml",
-        include_str!("../../docs/workflows/tfpilot-drift.yml"),
-    ),
-];
+use crate::domain::workflows::WORKFLOWS;
 
 pub fn run(context: &Session, args: &InitRepoArgs) -> Result<()> {
     if !args.dir.is_dir() {

@@ -2,6 +2,7 @@
 
 mod args;
 mod dashboard;
+mod doctor;
 mod github;
 mod init_repo;
 mod ops;
@@ -122,6 +123,7 @@ pub async fn run(cli: Cli, context: Session) -> Result<()> {
         Command::AuditExport { id } => ops::audit_export(&context, &id).await,
         Command::Modules => ops::modules(&context).await,
         Command::Template(command) => templates::run(&context, command).await,
+        Command::Doctor => doctor::run(&context).await,
         Command::Sandbox(args) => sandbox::run(&context, args).await,
     }
 }

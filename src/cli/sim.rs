@@ -47,6 +47,10 @@ pub async fn serve(context: &Session, args: SimArgs) -> Result<()> {
                 PREAMBLE.to_string(),
             );
         }
+        // As `tfpilot init-repo` leaves a repository: the workflows are there.
+        for (workflow, text) in crate::domain::workflows::WORKFLOWS {
+            files.insert(format!(".github/workflows/{workflow}"), text.to_string());
+        }
         sim.create_repo(owner, name, files)?;
     }
     tracing::info!(url = %sim.base_url(), repos = ?args.repos, "simulator listening");

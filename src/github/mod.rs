@@ -14,6 +14,7 @@ pub mod device;
 pub mod error;
 pub mod models;
 mod reply;
+pub mod settings;
 pub mod token;
 pub mod transport;
 

@@ -63,6 +63,8 @@ impl Sandbox {
         } else {
             seed::requests(&sim, &store).await?
         };
+        // Set up the way `tfpilot doctor` expects a real team to be.
+        seed::protections(&sim)?;
         sim.save();
         Ok(Sandbox {
             dir,

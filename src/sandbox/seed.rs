@@ -7,6 +7,7 @@ use anyhow::{Context, Result, bail};
 use serde_json::{Map, Value, json};
 
 use crate::domain::template::{Template, template_key};
+use crate::domain::workflows::WORKFLOWS;
 use crate::domain::{Status, derive_status};
 use crate::engine::{CreateInput, Engine, SEED_TEMPLATES};
 use crate::sim::{FaultRule, ScriptedOutcome, SimOptions, Simulator};
@@ -333,7 +334,21 @@ pub fn repositories(sim: &Simulator) -> Result<()> {
                 PREAMBLE.to_string(),
             );
         }
+        for (workflow, text) in WORKFLOWS {
+            files.insert(format!(".github/workflows/{workflow}"), text.to_string());
+        }
         sim.create_repo(OWNER, name, files)?;
+    }
+    Ok(())
+}
+
+/// Branch protection requiring a review, and a prod environment with required reviewers,
+/// on every repository: what `tfpilot doctor` checks for. Set after seeding, whose merges
+/// predate them.
+pub fn protections(sim: &Simulator) -> Result<()> {
+    for (_, name) in PROJECTS {
+        sim.require_approvals(OWNER, name, 1)?;
+        sim.set_environment(OWNER, name, "prod", &["bob", "admin"])?;
     }
     Ok(())
 }

@@ -35,6 +35,9 @@ pub struct Repository {
     pub tags: BTreeMap<String, String>,
     /// Approving reviews a PR needs before it can be merged (branch protection).
     pub required_approvals: u32,
+    /// Deployment environments: name -> required reviewers (none: an unprotected environment).
+    #[serde(default)]
+    pub environments: BTreeMap<String, Vec<String>>,
 }
 
 /// A 40-hex-digit id, shaped like a git SHA-1.
@@ -79,6 +82,7 @@ impl Repository {
             branches: BTreeMap::new(),
             tags: BTreeMap::new(),
             required_approvals: 0,
+            environments: BTreeMap::new(),
         };
         let root = repo.add_commit(files, Vec::new(), "Initial commit", author, at);
         repo.branches.insert("main".to_string(), root);

@@ -24,6 +24,7 @@ mod pulls;
 mod repos;
 pub mod runs;
 mod server;
+mod settings;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -193,6 +194,34 @@ impl Simulator {
         state.options.run_seconds = run_seconds;
     }
 
+    /// Creates (or replaces) a deployment environment, protected by `reviewers` when any.
+    pub fn set_environment(
+        &self,
+        owner: &str,
+        name: &str,
+        environment: &str,
+        reviewers: &[&str],
+    ) -> Result<(), SimError> {
+        let mut state = self.shared.lock();
+        let repo = state
+            .repo_mut(owner, name)
+            .ok_or_else(|| SimError::Invalid(format!("no repository {owner}/{name}")))?;
+        repo.environments.insert(
+            environment.to_string(),
+            reviewers.iter().map(|r| r.to_string()).collect(),
+        );
+        Ok(())
+    }
+
+    /// The scopes GitHub reports for `login`'s token (`X-OAuth-Scopes`); `None` behaves like
+    /// a fine-grained token, which reports none. Default: `repo, workflow`.
+    pub fn set_token_scopes(&self, login: &str, scopes: Option<&str>) {
+        self.shared
+            .lock()
+            .token_scopes
+            .insert(login.to_string(), scopes.map(str::to_string));
+    }
+
     /// Whether plan runs completing from now on print an Infracost estimate.
     pub fn set_infracost(&self, enabled: bool) {
         self.shared.lock().options.infracost = enabled;
@@ -292,6 +321,14 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/login/device/code", post(device::request_code))
         .route("/login/oauth/access_token", post(device::access_token))
         .route("/repos/{owner}/{repo}", get(repos::get_repo))
+        .route(
+            "/repos/{owner}/{repo}/branches/{branch}/protection",
+            get(settings::get_protection),
+        )
+        .route(
+            "/repos/{owner}/{repo}/environments/{environment}",
+            get(settings::get_environment),
+        )
         .route(
             "/repos/{owner}/{repo}/contents/{*path}",
             get(repos::get_contents).put(repos::put_contents),

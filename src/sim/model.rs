@@ -333,6 +333,9 @@ pub struct SimState {
     pub device_grants: Vec<DeviceGrant>,
     /// Counter for fault rates, so a given sequence of requests is reproducible.
     pub fault_draws: u64,
+    /// login -> the scopes its token reports (`None`: a fine-grained token); default
+    /// `repo, workflow`.
+    pub token_scopes: BTreeMap<String, Option<String>>,
 }
 
 impl SimState {

@@ -55,7 +55,8 @@ pub fn repository(base: &str, repo: &Repository, owner_id: u64) -> Value {
         "contents_url": format!("{api}/contents/{{+path}}"),
         "git_refs_url": format!("{api}/git/refs{{/sha}}"),
         "default_branch": repo.default_branch,
-        "visibility": "private"
+        "visibility": "private",
+        "permissions": {"admin": true, "maintain": true, "push": true, "triage": true, "pull": true}
     })
 }
 

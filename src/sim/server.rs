@@ -192,8 +192,13 @@ pub async fn api_layer(
             HeaderValue::from_static("private, max-age=60, s-maxage=60"),
         );
     }
-    let budget = {
+    let (budget, scopes) = {
         let mut state = shared.lock();
+        let scopes = state
+            .token_scopes
+            .get(&login)
+            .cloned()
+            .unwrap_or_else(|| Some("repo, workflow".to_string()));
         let limit = state.options.rate_limit;
         let budget = state
             .budgets
@@ -203,7 +208,7 @@ pub async fn api_layer(
         if status != StatusCode::NOT_MODIFIED && !limit_free {
             budget.remaining = budget.remaining.saturating_sub(1);
         }
-        budget.clone()
+        (budget.clone(), scopes)
     };
     parts.status = status;
     rate_headers(&mut parts.headers, &budget);
@@ -211,6 +216,11 @@ pub async fn api_layer(
         "x-github-api-version-selected",
         HeaderValue::from_static("2022-11-28"),
     );
+    if let Some(scopes) = scopes
+        && let Ok(value) = HeaderValue::from_str(&scopes)
+    {
+        parts.headers.insert("x-oauth-scopes", value);
+    }
     if status == StatusCode::NOT_MODIFIED {
         parts.headers.remove(header::CONTENT_TYPE);
         parts.headers.remove(header::CONTENT_LENGTH);

@@ -102,6 +102,21 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
         continuation: Option<&str>,
         max_keys: usize,
     ) -> Result<ObjectPage, StoreError>;
+
+    /// The bucket's own protections; `None` for backends without buckets.
+    async fn protections(&self) -> Option<BucketProtections> {
+        None
+    }
+}
+
+/// What a bucket does for the objects in it, whoever writes them; each read on its own, so
+/// one refused read does not hide the other.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BucketProtections {
+    /// The default encryption (`AES256`, `aws:kms`...), `None` when there is none.
+    pub encryption: Result<Option<String>, String>,
+    /// `Enabled` or `Suspended`; `None` when versioning was never turned on.
+    pub versioning: Result<Option<String>, String>,
 }
 
 /// Opens the backend a store URL names. A local directory is created only when `create_local`

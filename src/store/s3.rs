@@ -9,7 +9,8 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::ServerSideEncryption;
 
 use super::{
-    ETag, Object, ObjectMeta, ObjectPage, ObjectStore, PutCondition, StoreError, validate_key,
+    BucketProtections, ETag, Object, ObjectMeta, ObjectPage, ObjectStore, PutCondition, StoreError,
+    validate_key,
 };
 
 /// Settings layered over the AWS chain (environment, profile files, instance roles).
@@ -70,6 +71,46 @@ impl S3Store {
 
     pub fn client(&self) -> &Client {
         &self.client
+    }
+
+    async fn read_protections(&self) -> BucketProtections {
+        let versioning = match self
+            .client
+            .get_bucket_versioning()
+            .bucket(&self.bucket)
+            .send()
+            .await
+        {
+            Ok(answer) => Ok(answer.status().map(|s| s.as_str().to_string())),
+            Err(err) => Err(self
+                .backend_error("reading the versioning of", "the bucket", &err)
+                .to_string()),
+        };
+        let encryption = match self
+            .client
+            .get_bucket_encryption()
+            .bucket(&self.bucket)
+            .send()
+            .await
+        {
+            Ok(answer) => Ok(answer
+                .server_side_encryption_configuration()
+                .and_then(|config| config.rules().first())
+                .and_then(|rule| rule.apply_server_side_encryption_by_default())
+                .map(|default| default.sse_algorithm().as_str().to_string())),
+            Err(err)
+                if error_code(&err) == Some("ServerSideEncryptionConfigurationNotFoundError") =>
+            {
+                Ok(None)
+            }
+            Err(err) => Err(self
+                .backend_error("reading the default encryption of", "the bucket", &err)
+                .to_string()),
+        };
+        BucketProtections {
+            encryption,
+            versioning,
+        }
     }
 
     fn full_key(&self, key: &str) -> Result<String, StoreError> {
@@ -237,6 +278,10 @@ impl ObjectStore for S3Store {
             }
             Err(err) => Err(self.backend_error("put", key, &err)),
         }
+    }
+
+    async fn protections(&self) -> Option<BucketProtections> {
+        Some(self.read_protections().await)
     }
 
     async fn delete(&self, key: &str, if_match: Option<&ETag>) -> Result<(), StoreError> {

@@ -13,6 +13,7 @@ mod home;
 mod sim;
 
 mod cost;
+mod doctor;
 mod drift;
 mod notify;
 mod templates;
