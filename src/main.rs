@@ -27,6 +27,14 @@ async fn run() -> ExitCode {
     // Usage errors exit with 2 (clap's own convention); `--help` and `--version` with 0.
     let cli = Cli::parse();
     let json = cli.json;
+    // Generated from the command definitions: no config, store or log needed (a broken
+    // config file must not stop a package build from making completions).
+    if let Some(result) = tfpilot::cli::run_static(&cli) {
+        return match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => fail(&err, json),
+        };
+    }
     let context = match Session::resolve(&cli) {
         Ok(context) => context,
         Err(err) => return fail(&err, json),
@@ -102,6 +110,8 @@ fn command_name(cli: &Cli) -> &'static str {
         Command::Modules => "modules",
         Command::Template(_) => "template",
         Command::Doctor => "doctor",
+        Command::Completions { .. } => "completions",
+        Command::Man { .. } => "man",
         Command::Sandbox(_) => "sandbox",
     }
 }

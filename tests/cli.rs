@@ -539,3 +539,60 @@ fn s3_without_credentials_or_region_says_what_to_set() {
     );
     assert!(text.contains("is the endpoint reachable"), "{text}");
 }
+
+#[test]
+fn completions_and_man_pages_come_from_the_commands() {
+    let home = Home::new();
+    // A broken config file does not stop them: packagers run these at build time.
+    let config = home.path().join("broken.toml");
+    std::fs::write(&config, "store = [").unwrap();
+    for (shell, marker) in [
+        ("bash", "complete -F _tfpilot"),
+        ("zsh", "#compdef tfpilot"),
+        ("fish", "complete -c tfpilot"),
+    ] {
+        let output = home
+            .command()
+            .env("TFPILOT_CONFIG", &config)
+            .args(["completions", shell])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{shell}: {}", stderr(&output));
+        let script = stdout(&output);
+        assert!(script.contains(marker), "{shell}: {script}");
+        for command in ["doctor", "template", "drift-eligible", "reconcile"] {
+            assert!(script.contains(command), "{shell} lacks {command}");
+        }
+    }
+    let output = home
+        .command()
+        .args(["completions", "tcsh"])
+        .output()
+        .unwrap();
+    failed_with(&output, 2, "invalid value 'tcsh'");
+
+    let output = home.command().arg("man").output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let page = stdout(&output);
+    assert!(page.contains(".TH tfpilot 1"), "{page}");
+    assert!(page.contains("self\\-service control plane"), "{page}");
+    let dir = home.path().join("man");
+    let output = home
+        .command()
+        .args(["man", "--dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let doctor = std::fs::read_to_string(dir.join("tfpilot-doctor.1")).unwrap();
+    assert!(
+        doctor.contains(&format!(
+            ".TH tfpilot-doctor 1  \"tfpilot {}\"",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{doctor}"
+    );
+    assert!(doctor.contains("exits 1"), "{doctor}");
+    assert!(dir.join("tfpilot-template-put.1").exists());
+    assert!(dir.join("tfpilot.1").exists());
+}

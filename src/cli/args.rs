@@ -111,6 +111,17 @@ pub enum Command {
     },
     /// The module catalog with each module's fields
     Modules,
+    /// Print the completion script for a shell: bash, zsh, fish, elvish or powershell
+    #[command(
+        after_help = "Install, for example:\n  tfpilot completions bash > ~/.local/share/bash-completion/completions/tfpilot\n  tfpilot completions zsh > ~/.zfunc/_tfpilot\n  tfpilot completions fish > ~/.config/fish/completions/tfpilot.fish"
+    )]
+    Completions { shell: clap_complete::Shell },
+    /// Print the man page, or with --dir write one page per command there
+    Man {
+        /// Write tfpilot.1 and tfpilot-<command>.1 into this directory
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// Check the setup: store and bucket, team config, token, repositories, workflows, branch
     /// protection, prod environments; exits 1 when a check fails
     Doctor,

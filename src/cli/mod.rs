@@ -2,6 +2,7 @@
 
 mod args;
 mod dashboard;
+mod docs;
 mod doctor;
 mod github;
 mod init_repo;
@@ -89,6 +90,15 @@ impl Session {
     }
 }
 
+/// Commands that need nothing but the binary: completions and man pages.
+pub fn run_static(cli: &Cli) -> Option<Result<()>> {
+    match &cli.command {
+        Some(Command::Completions { shell }) => Some(docs::completions(*shell)),
+        Some(Command::Man { dir }) => Some(docs::man(dir.as_deref())),
+        _ => None,
+    }
+}
+
 pub async fn run(cli: Cli, context: Session) -> Result<()> {
     let Some(command) = cli.command else {
         return dashboard::run(&context).await;
@@ -124,6 +134,8 @@ pub async fn run(cli: Cli, context: Session) -> Result<()> {
         Command::Modules => ops::modules(&context).await,
         Command::Template(command) => templates::run(&context, command).await,
         Command::Doctor => doctor::run(&context).await,
+        Command::Completions { shell } => docs::completions(shell),
+        Command::Man { dir } => docs::man(dir.as_deref()),
         Command::Sandbox(args) => sandbox::run(&context, args).await,
     }
 }
