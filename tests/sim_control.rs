@@ -269,3 +269,67 @@ async fn the_device_page_explains_how_to_enter_a_code() {
             .contains("no pending device code")
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn repository_settings_and_token_scopes_answer_as_on_github() {
+    let sim = Simulator::for_tests(SimOptions::default()).await.unwrap();
+    let control = Http::new(&sim, None);
+    let repo = json!({"owner": "acme", "name": "infra", "files": {"README.md": "x\n"},
+        "required_approvals": 2, "environments": {"prod": ["bob", "erin"], "dev": []}})
+    .to_string();
+    assert_eq!(
+        control.send("POST", "/_sim/repos", Some(&repo)).await.0,
+        201
+    );
+    let alice = tfpilot::github::GitHub::connect(
+        &tfpilot::github::GitHubSettings::new(sim.base_url()).without_timeouts(),
+        "sim-alice",
+    )
+    .unwrap();
+    let id = tfpilot::github::RepoId::new("acme", "infra");
+    use tfpilot::github::settings::Protection;
+    assert_eq!(
+        alice.branch_protection(&id, "main").await.unwrap(),
+        Protection::Protected {
+            required_reviews: 2
+        }
+    );
+    let prod = alice.environment(&id, "prod").await.unwrap().unwrap();
+    assert_eq!(prod.required_reviewers, 2);
+    assert_eq!(
+        alice
+            .environment(&id, "dev")
+            .await
+            .unwrap()
+            .unwrap()
+            .required_reviewers,
+        0
+    );
+    assert!(alice.environment(&id, "staging").await.unwrap().is_none());
+    let info = alice.repository(&id).await.unwrap().unwrap();
+    assert!(info.permissions.unwrap().push);
+
+    let plain = json!({"owner": "acme", "name": "open", "files": {"README.md": "x\n"}}).to_string();
+    control.send("POST", "/_sim/repos", Some(&plain)).await;
+    let open = tfpilot::github::RepoId::new("acme", "open");
+    assert_eq!(
+        alice.branch_protection(&open, "main").await.unwrap(),
+        Protection::NotProtected
+    );
+
+    let scopes = alice.token_info().await.unwrap().scopes;
+    assert_eq!(
+        scopes,
+        Some(vec!["repo".to_string(), "workflow".to_string()])
+    );
+    let (status, _) = control
+        .send(
+            "POST",
+            "/_sim/token_scopes",
+            Some(r#"{"login": "alice", "scopes": null}"#),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let info = alice.token_info().await.unwrap();
+    assert_eq!((info.user.login.as_str(), info.scopes), ("alice", None));
+}

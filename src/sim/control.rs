@@ -87,6 +87,9 @@ pub struct NewRepo {
     files: BTreeMap<String, String>,
     #[serde(default)]
     required_approvals: u32,
+    /// Deployment environments: name -> required reviewers.
+    #[serde(default)]
+    environments: BTreeMap<String, Vec<String>>,
 }
 
 pub async fn post_repo(
@@ -100,9 +103,36 @@ pub async fn post_repo(
         request.files,
         request.required_approvals,
     ) {
-        Ok(body) => reply(StatusCode::CREATED, body),
+        Ok(body) => {
+            let mut state = shared.lock();
+            if let Some(repo) = state.repo_mut(&request.owner, &request.name) {
+                repo.environments = request.environments;
+            }
+            reply(StatusCode::CREATED, body)
+        }
         Err(error) => control_error(StatusCode::UNPROCESSABLE_ENTITY, &error.to_string()),
     }
+}
+
+#[derive(Deserialize)]
+pub struct TokenScopes {
+    login: String,
+    /// `null` answers like a fine-grained token: no `X-OAuth-Scopes`.
+    scopes: Option<String>,
+}
+
+pub async fn post_token_scopes(
+    State(shared): State<Arc<Shared>>,
+    GitHubJson(request): GitHubJson<TokenScopes>,
+) -> Response {
+    shared
+        .lock()
+        .token_scopes
+        .insert(request.login.clone(), request.scopes.clone());
+    reply(
+        StatusCode::OK,
+        json!({"login": request.login, "scopes": request.scopes}),
+    )
 }
 
 pub fn snapshot(shared: &Shared) -> Value {

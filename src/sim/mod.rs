@@ -400,6 +400,7 @@ fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/_sim/clock", post(control::post_clock))
         .route("/_sim/rate_limit", post(control::post_rate_limit))
+        .route("/_sim/token_scopes", post(control::post_token_scopes))
         .route(
             "/_sim/device/authorize",
             post(control::post_device_authorize),

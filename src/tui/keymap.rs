@@ -322,6 +322,62 @@ impl Keymap {
     }
 }
 
+/// What each keymap section covers, for the reference.
+fn context_summary(context: Context) -> &'static str {
+    match context {
+        Context::Global => {
+            "Every screen, unless a section below binds the key first (not while typing)."
+        }
+        Context::Main => "The request list and the detail pane.",
+        Context::Plan => "The plan and run-log view.",
+        Context::Insights => "The insights view.",
+        Context::Events => "The event log view.",
+        Context::Help => "The help overlay.",
+        Context::Confirm => "Confirmation dialogs (merge, apply, destroy, cleanup).",
+        Context::Input => {
+            "The palette, the filter prompts and the create form; other characters are typed."
+        }
+        Context::Editor => "The config editor; other keys edit the text.",
+    }
+}
+
+impl Keymap {
+    /// The key binding reference (docs/keybindings.md), generated from this keymap so the
+    /// documentation cannot drift from the binary.
+    pub fn reference_markdown(&self) -> String {
+        let mut out = String::from(
+            "# Key bindings\n\n\
+             <!-- Generated from assets/keymap.toml by `Keymap::reference_markdown`; do not edit.\n\
+             Regenerate with: TFPILOT_UPDATE_DOCS=1 cargo test --test docs -->\n\n\
+             The defaults, section by section as in `assets/keymap.toml`. Override any of them in\n\
+             `~/.config/tfpilot/keymap.toml` (same sections; bind a key to `\"none\"` to remove it).\n\
+             `?` inside tfpilot lists the bindings in force, overrides included.\n",
+        );
+        for context in Context::ALL {
+            let rows = self.describe(context);
+            if rows.is_empty() {
+                continue;
+            }
+            out.push_str(&format!(
+                "\n## [{}]\n\n{}\n\n| keys | action | what it does |\n|---|---|---|\n",
+                context.as_str(),
+                context_summary(context)
+            ));
+            for (keys, name, description) in rows {
+                let keys: Vec<String> = keys
+                    .split(' ')
+                    .map(|key| format!("`{}`", key.replace('|', "\\|")))
+                    .collect();
+                out.push_str(&format!(
+                    "| {} | `{name}` | {description} |\n",
+                    keys.join(" ")
+                ));
+            }
+        }
+        out
+    }
+}
+
 pub fn parse_action(name: &str) -> Option<Action> {
     serde_json::from_value(serde_json::Value::String(name.to_string())).ok()
 }
