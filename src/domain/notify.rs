@@ -1,6 +1,6 @@
 //! Notifications: which transitions of a request are worth telling people about, each with a
-//! key that names it once and for all (so it is claimed once in the store, whoever sees it
-//! first), and the Slack-compatible message for it.
+//! key that names it once and for all (so it is claimed once, in the request document, by
+//! whoever sees it first), and the Slack-compatible message for it.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -8,8 +8,6 @@ use serde_json::{Value, json};
 use super::request::Request;
 use super::run::RunFact;
 use super::time::Timestamp;
-
-pub const NOTIFICATIONS_PREFIX: &str = "notifications/";
 
 /// One transition to announce.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -26,17 +24,8 @@ pub struct Notice {
     pub link: Option<String>,
 }
 
-impl Notice {
-    /// Where the claim for this notice is stored.
-    pub fn claim_key(&self) -> String {
-        format!(
-            "{NOTIFICATIONS_PREFIX}{}/{}.json",
-            self.request_id, self.key
-        )
-    }
-}
-
-/// A claim on a notice, stored create-only: the reconciler that writes it first posts it.
+/// A claim on a notice, kept in the request document: the reconciler whose conditional write
+/// adds it first posts it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NoticeClaim {
     /// `claimed` (being posted), `sent`, or `failed` (to be retried).
@@ -255,10 +244,6 @@ mod tests {
             found[0].summary.ends_with("plan failed (failure)"),
             "{}",
             found[0].summary
-        );
-        assert_eq!(
-            found[1].claim_key(),
-            "notifications/req_1/apply-2006-success.json"
         );
         let later = notices(&request(), at("2026-11-26T10:45:00Z"));
         assert_eq!(later.len(), 1, "older transitions are history, not news");

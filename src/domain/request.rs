@@ -87,6 +87,10 @@ pub struct Request {
     /// Free-form notes shown on the timeline; kept as written.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub timeline: Vec<Value>,
+    /// Announced transitions (`apply-2006-success` -> claim), claimed here before they are
+    /// posted so that concurrent reconcilers announce each once.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub notifications: BTreeMap<String, super::notify::NoticeClaim>,
 
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -134,6 +138,7 @@ impl Request {
             drift: None,
             cost: None,
             timeline: Vec::new(),
+            notifications: BTreeMap::new(),
             extra: Map::new(),
         }
     }

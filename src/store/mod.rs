@@ -6,7 +6,6 @@
 mod error;
 pub mod listing;
 pub mod local;
-pub mod notifications;
 pub mod requests;
 pub mod s3;
 pub mod team_config;

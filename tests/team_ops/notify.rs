@@ -84,9 +84,23 @@ async fn each_transition_is_announced_once(s3: bool) {
             .any(|t| t.contains(&applied) && t.contains("apply succeeded")),
         "{texts:?}"
     );
+    // Announced transitions are recorded in the document: later runs write nothing.
+    let before = bed.store.get_request(&applied).await.unwrap().value;
+    assert_eq!(before.notifications.len(), 2, "{:?}", before.notifications);
+    assert!(
+        before
+            .notifications
+            .values()
+            .all(|claim| claim.state == "sent")
+    );
     let (_, again, _) = cli.run("admin", &reconcile).await;
     assert_eq!(sent(&again), 0);
     assert_eq!(again["notifications"]["already"], 2);
+    let after = bed.store.get_request(&applied).await.unwrap().value;
+    assert_eq!(
+        before.revision, after.revision,
+        "a quiet run writes nothing"
+    );
 
     // Drift found by a check: one message however often reconcile runs.
     bed.sim.script_outcome(ScriptedOutcome {
