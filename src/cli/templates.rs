@@ -109,7 +109,8 @@ async fn put(context: &Session, file: &Path) -> Result<()> {
         std::fs::read_to_string(file)
             .with_context(|| format!("reading the template {}", file.display()))?
     };
-    let template = Template::parse(&text, &file.display().to_string())?;
+    // Named as a file, not a store key: a local path under templates/ is no stored object.
+    let template = Template::parse(&text, &format!("file {}", file.display()))?;
     let engine = engine(context).await?;
     let (write, stored) = engine.put_template(template).await?;
     if context.json {
