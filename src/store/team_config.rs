@@ -45,17 +45,11 @@ pub enum TemplateWrite {
 impl Store {
     pub async fn load_team_config(&self) -> Result<TeamConfig, StoreError> {
         let mut config = TeamConfig::default();
-        for meta in self.list_all(MODULES_PREFIX).await? {
-            if !meta.key.ends_with(".json") {
-                continue;
-            }
-            let Some(body) = self.get_blob(&meta.key).await? else {
-                continue; // Deleted between LIST and GET.
-            };
-            match ModuleDef::parse(&String::from_utf8_lossy(&body), &meta.key) {
+        for (key, text) in self.json_files(MODULES_PREFIX).await? {
+            match ModuleDef::parse(&text, &key) {
                 Ok(module) if config.modules.iter().any(|m| m.name == module.name) => {
                     config.problems.push(CatalogError::InvalidModule {
-                        origin: meta.key.clone(),
+                        origin: key.clone(),
                         reason: format!("another file already defines module {:?}", module.name),
                     });
                 }
@@ -95,14 +89,8 @@ impl Store {
     ) -> Result<(Vec<Template>, Vec<TemplateError>), StoreError> {
         let mut templates = Vec::new();
         let mut problems = Vec::new();
-        for meta in self.list_all(TEMPLATES_PREFIX).await? {
-            if !meta.key.ends_with(".json") {
-                continue;
-            }
-            let Some(body) = self.get_blob(&meta.key).await? else {
-                continue; // Deleted between LIST and GET.
-            };
-            match Template::parse(&String::from_utf8_lossy(&body), &meta.key)
+        for (key, text) in self.json_files(TEMPLATES_PREFIX).await? {
+            match Template::parse(&text, &key)
                 .and_then(|template| template.check(modules).map(|()| template))
             {
                 Ok(template) => templates.push(template),
@@ -111,6 +99,21 @@ impl Store {
         }
         templates.sort_by(|a: &Template, b: &Template| a.id.cmp(&b.id));
         Ok((templates, problems))
+    }
+
+    /// `(key, text)` of every `.json` object under `prefix`, in key order.
+    async fn json_files(&self, prefix: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let mut files = Vec::new();
+        for meta in self.list_all(prefix).await? {
+            if !meta.key.ends_with(".json") {
+                continue;
+            }
+            let Some(body) = self.get_blob(&meta.key).await? else {
+                continue; // Deleted between LIST and GET.
+            };
+            files.push((meta.key, String::from_utf8_lossy(&body).into_owned()));
+        }
+        Ok(files)
     }
 
     /// One template as stored, with its version; `None` when there is none.

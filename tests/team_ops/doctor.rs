@@ -5,30 +5,10 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::cli::{Cli, setup};
+use tfpilot::domain::workflows::WORKFLOWS;
+use tfpilot::store::{PutCondition, Store};
 
-const WORKFLOWS: [(&str, &str); 5] = [
-    (
-        "tfpilot-plan.yml",
-        include_str!("../../docs/workflows/tfpilot-plan.yml"),
-    ),
-    (
-        "tfpilot-apply.yml",
-        include_str!("../../docs/workflows/tfpilot-apply.yml"),
-    ),
-    (
-        "tfpilot-destroy.yml",
-        include_str!("../../docs/workflows/tfpilot-destroy.yml"),
-    ),
-    (
-        "tfpilot-cleanup.yml",
-        include_str!("../../docs/workflows/tfpilot-cleanup.yml"),
-    ),
-    (
-        "tfpilot-drift.yml",
-        include_str!("../../docs/workflows/tfpilot-drift.yml"),
-    ),
-];
+use super::cli::{Cli, setup};
 
 fn registry(repo: &str) -> Vec<u8> {
     serde_json::json!({"projects": {"payments": {
@@ -37,6 +17,16 @@ fn registry(repo: &str) -> Vec<u8> {
     }}})
     .to_string()
     .into_bytes()
+}
+
+/// Replaces a team config object over its current version, as an admin would.
+async fn replace(store: &Store, key: &str, body: Vec<u8>) {
+    let current = store.backend().get(key).await.unwrap().unwrap();
+    store
+        .backend()
+        .put(key, body, PutCondition::IfMatch(current.etag))
+        .await
+        .unwrap();
 }
 
 /// The checks as name -> verdict.
@@ -116,22 +106,7 @@ async fn doctor_on_a_healthy_and_a_broken_setup(s3: bool) {
         .set_environment("acme", "healthy-infra", "prod", &["admin"])
         .unwrap();
     let registry_key = "config/infra-repos.json";
-    let current = bed
-        .store
-        .backend()
-        .get(registry_key)
-        .await
-        .unwrap()
-        .unwrap();
-    bed.store
-        .backend()
-        .put(
-            registry_key,
-            registry("healthy-infra"),
-            tfpilot::store::PutCondition::IfMatch(current.etag),
-        )
-        .await
-        .unwrap();
+    replace(&bed.store, registry_key, registry("healthy-infra")).await;
     if s3 {
         protect_bucket(&cli).await;
     }
@@ -187,24 +162,9 @@ async fn doctor_on_a_healthy_and_a_broken_setup(s3: bool) {
     files.remove(".github/workflows/tfpilot-drift.yml");
     files.remove(".github/workflows/tfpilot-cleanup.yml");
     bed.sim.create_repo("acme", "broken-infra", files).unwrap();
-    let current = bed
-        .store
-        .backend()
-        .get(registry_key)
-        .await
-        .unwrap()
-        .unwrap();
     let mut broken: Value = serde_json::from_slice(&registry("broken-infra")).unwrap();
     broken["projects"]["search"] = serde_json::json!({"dev": {"owner": "acme", "repo": "ghost", "base": "main", "env_path": "envs/dev", "file": "tfpilot.tf"}});
-    bed.store
-        .backend()
-        .put(
-            registry_key,
-            broken.to_string().into_bytes(),
-            tfpilot::store::PutCondition::IfMatch(current.etag),
-        )
-        .await
-        .unwrap();
+    replace(&bed.store, registry_key, broken.to_string().into_bytes()).await;
     bed.sim.set_token_scopes("admin", Some("repo"));
     let (code, out, _) = cli.run("admin", &["doctor"]).await;
     assert_eq!(code, 1, "{out}");
@@ -245,22 +205,7 @@ async fn doctor_on_a_healthy_and_a_broken_setup(s3: bool) {
     bed.sim.set_token_scopes("admin", None);
     let (_, out, _) = cli.run("admin", &["doctor"]).await;
     assert_eq!(verdicts(&out)["token"], "warn", "{out}");
-    let current = bed
-        .store
-        .backend()
-        .get("config/policy.json")
-        .await
-        .unwrap()
-        .unwrap();
-    bed.store
-        .backend()
-        .put(
-            "config/policy.json",
-            b"{\"admins\": [".to_vec(),
-            tfpilot::store::PutCondition::IfMatch(current.etag),
-        )
-        .await
-        .unwrap();
+    replace(&bed.store, "config/policy.json", b"{\"admins\": [".to_vec()).await;
     let mut command = cli.command("admin", &["--json", "doctor"]);
     command.env_remove("GITHUB_TOKEN");
     let output = command.output().await.unwrap();
