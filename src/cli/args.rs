@@ -162,7 +162,7 @@ pub struct ReconcileArgs {
     #[arg(long, value_name = "URL")]
     pub notify: Option<String>,
     /// Announce transitions this recent, e.g. 30m, 24h, 2d [config: notify.since_hours, 24h]
-    #[arg(long, value_name = "AGE", value_parser = parse_age, requires = "notify")]
+    #[arg(long, value_name = "AGE", value_parser = parse_age)]
     pub notify_since: Option<chrono::Duration>,
 }
 

@@ -198,6 +198,12 @@ pub async fn reconcile(context: &Session, args: ReconcileArgs) -> Result<()> {
                 since: Timestamp(chrono::Utc::now() - window),
             })
         }
+        None if args.notify_since.is_some() => {
+            return Err(EngineError::Invalid {
+                message: "--notify-since needs a webhook: give --notify URL, or set [notify] url or TFPILOT_NOTIFY_URL".into(),
+            }
+            .into());
+        }
         None => None,
     };
     let engine = engine(context).await?;

@@ -153,6 +153,26 @@ async fn each_transition_is_announced_once(s3: bool) {
         .await;
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("https://"), "{err}");
+    let (code, _, err) = cli
+        .run("admin", &["reconcile", "--notify-since", "2h"])
+        .await;
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("needs a webhook"), "{err}");
+    // The URL from the environment instead of the flag: everything announced already.
+    let mut configured = cli.command("admin", &["--json", "reconcile", "--notify-since", "5d"]);
+    configured.env("TFPILOT_NOTIFY_URL", &url);
+    let output = configured.output().await.unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let out: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(sent(&out), 0, "{out}");
+    assert!(
+        out["notifications"]["already"].as_u64().unwrap() >= 4,
+        "{out}"
+    );
     let text = cli.command("admin", &reconcile).output().await.unwrap();
     let shown = format!(
         "{}{}{}",
