@@ -793,6 +793,71 @@ fn the_create_form_starts_from_a_template_and_keeps_its_locks() {
 }
 
 #[test]
+fn choosing_a_template_keeps_what_was_typed_unless_it_locks_it() {
+    let mut state = state("alice", &every_status(), 120, 40);
+    with_templates(&mut state);
+    key(&mut state, KeyCode::Char('c'));
+    let form = |state: &State| match state.modals.last() {
+        Some(Modal::Create(form)) => form.clone(),
+        _ => panic!("the create form"),
+    };
+    // No template: pick s3-bucket (4th module by name), type a name, turn force_destroy on.
+    for _ in 0..3 {
+        key(&mut state, KeyCode::Down);
+    }
+    for _ in 0..3 {
+        key(&mut state, KeyCode::Right);
+    }
+    assert_eq!(form(&state).module_name(), "s3-bucket");
+    key(&mut state, KeyCode::Down);
+    chars(&mut state, "data-platform-dev-kept");
+    let at = |state: &State, name: &str| {
+        form(state)
+            .fields
+            .iter()
+            .position(|f| f.name == name)
+            .unwrap()
+    };
+    while form(&state).focus < at(&state, "force_destroy") {
+        key(&mut state, KeyCode::Down);
+    }
+    key(&mut state, KeyCode::Char(' '));
+    assert_eq!(form(&state).values()["force_destroy"], true);
+    // Back to the template field: logs-bucket keeps the name and locks force_destroy off.
+    while form(&state).focus > 0 {
+        key(&mut state, KeyCode::Up);
+    }
+    key(&mut state, KeyCode::Right);
+    key(&mut state, KeyCode::Right);
+    let chosen = form(&state);
+    assert_eq!(chosen.template(), Some("logs-bucket"));
+    assert_eq!(chosen.values()["bucket_name"], "data-platform-dev-kept");
+    assert_eq!(chosen.values()["force_destroy"], false, "the lock wins");
+    assert_eq!(chosen.values()["lifecycle_days"], "90");
+    // Through dev-postgres (another module) back to none, then s3-bucket again: the typed
+    // name comes back, the template's preset does not, and nothing is locked any more.
+    key(&mut state, KeyCode::Left);
+    key(&mut state, KeyCode::Left);
+    assert_eq!(form(&state).template(), None);
+    assert_eq!(form(&state).module_name(), "rds-postgres");
+    let module_at = at(&state, "module");
+    while form(&state).focus < module_at {
+        key(&mut state, KeyCode::Down);
+    }
+    while form(&state).module_name() != "s3-bucket" {
+        key(&mut state, KeyCode::Right);
+    }
+    let free = form(&state);
+    assert_eq!(free.values()["bucket_name"], "data-platform-dev-kept");
+    assert!(
+        !free.values().contains_key("lifecycle_days"),
+        "{:?}",
+        free.values()
+    );
+    assert!(free.fields.iter().all(|f| !f.locked));
+}
+
+#[test]
 fn the_create_form_validates_as_it_is_typed_and_submits_once() {
     use tfpilot::tui::state::form::Input;
     let mut state = state("alice", &every_status(), 120, 40);

@@ -102,6 +102,10 @@ pub struct CreateForm {
     pub sending: bool,
     /// The first field picks a template (only when the team has templates).
     has_template: bool,
+    /// The module and template the module's fields were built for.
+    built_for: (String, Option<String>),
+    /// Values typed into module fields, by field name, kept across module and template changes.
+    typed: std::collections::BTreeMap<String, Input>,
 }
 
 /// Form text for a stored value (what a person would type to get it).
@@ -172,6 +176,15 @@ fn choice_field(name: &str, options: Vec<String>, selected: usize) -> FormField 
     }
 }
 
+/// Whether a typed input fits a field: the same kind, and for a choice one of its options.
+fn same_shape(typed: &Input, field: &Input) -> bool {
+    match (typed, field) {
+        (Input::Text(_), Input::Text(_)) | (Input::Toggle(_), Input::Toggle(_)) => true,
+        (Input::Choice { options: a, .. }, Input::Choice { options: b, .. }) => a == b,
+        _ => false,
+    }
+}
+
 /// Shows `value` in `input` the way a person would have entered it.
 fn set_input(input: &mut Input, value: &Value) {
     match input {
@@ -215,7 +228,14 @@ impl CreateForm {
             preview: Err(String::new()),
             sending: false,
             has_template,
+            built_for: (String::new(), None),
+            typed: Default::default(),
         };
+        if has_template {
+            form.fields[0].description =
+                "a template starts from values an admin chose; none starts from the module's defaults"
+                    .into();
+        }
         form.refresh_environments(team);
         form.rebuild_module_fields(team);
         form
@@ -299,13 +319,14 @@ impl CreateForm {
         self.rebuild_module_fields(team);
     }
 
-    fn rebuild_module_fields(&mut self, team: &TeamConfig) {
-        self.fields.truncate(self.at(HEAD));
-        let template = self.chosen_template(team).cloned();
-        if let Some(module) = team.modules.iter().find(|m| m.name == self.module_name()) {
-            self.fields.extend(module.fields.iter().map(|def| {
+    /// The module's fields as `template` starts them: defaults, then preset and locked values.
+    fn starting_fields(module: &ModuleDef, template: Option<&Template>) -> Vec<FormField> {
+        module
+            .fields
+            .iter()
+            .map(|def| {
                 let mut field = module_field(def);
-                if let Some(template) = &template {
+                if let Some(template) = template {
                     if let Some(value) = template.preset.get(&def.name) {
                         set_input(&mut field.input, value);
                     }
@@ -315,8 +336,53 @@ impl CreateForm {
                     }
                 }
                 field
-            }));
+            })
+            .collect()
+    }
+
+    /// Rebuilds the module's fields for the chosen module and template, keeping what the person
+    /// typed (a value that differs from how the fields started) unless the template locks it.
+    fn rebuild_module_fields(&mut self, team: &TeamConfig) {
+        // Remember what was typed (a value unlike the one the field started with), so cycling
+        // through modules and templates does not lose it; a value set back is forgotten.
+        let old_module = team.modules.iter().find(|m| m.name == self.built_for.0);
+        let old_template = self
+            .built_for
+            .1
+            .as_deref()
+            .and_then(|id| team.templates.iter().find(|t| t.id == id));
+        let started = old_module
+            .map(|module| Self::starting_fields(module, old_template))
+            .unwrap_or_default();
+        for field in self.fields.split_off(self.at(HEAD)) {
+            if field.locked {
+                continue;
+            }
+            match started.iter().find(|s| s.name == field.name) {
+                Some(start) if start.input == field.input => {
+                    self.typed.remove(&field.name);
+                }
+                _ => {
+                    self.typed.insert(field.name, field.input);
+                }
+            }
         }
+        let template = self.chosen_template(team).cloned();
+        if let Some(module) = team.modules.iter().find(|m| m.name == self.module_name()) {
+            let mut fields = Self::starting_fields(module, template.as_ref());
+            for field in fields.iter_mut().filter(|f| !f.locked) {
+                if let Some(kept) = self.typed.get(&field.name)
+                    && same_shape(kept, &field.input)
+                {
+                    field.input = kept.clone();
+                }
+            }
+            self.fields.extend(fields);
+        }
+        self.built_for = (
+            self.module_name().to_string(),
+            self.template().map(str::to_string),
+        );
         self.validate(team);
     }
 
