@@ -710,15 +710,25 @@ fn unreadable_documents_are_listed_and_refuse_operations() {
     assert!(last_toast(&state).1.contains("cannot be read"));
 }
 
-#[test]
-fn the_create_form_starts_from_a_template_and_keeps_its_locks() {
+/// Alice's create form, on a team with the example templates.
+fn templated_create_form() -> State {
     let mut state = state("alice", &every_status(), 120, 40);
     with_templates(&mut state);
     key(&mut state, KeyCode::Char('c'));
-    let form = |state: &State| match state.modals.last() {
-        Some(Modal::Create(form)) => form.clone(),
+    state
+}
+
+/// The create form on top.
+fn form(state: &State) -> tfpilot::tui::state::form::CreateForm {
+    match state.modals.last() {
+        Some(Modal::Create(form)) => (**form).clone(),
         _ => panic!("the create form"),
-    };
+    }
+}
+
+#[test]
+fn the_create_form_starts_from_a_template_and_keeps_its_locks() {
+    let mut state = templated_create_form();
     assert_eq!(form(&state).fields[0].name, "template");
     assert_eq!(form(&state).template(), None, "no template at first");
     // The templates by id: dev-postgres, logs-bucket, work-queue.
@@ -794,13 +804,7 @@ fn the_create_form_starts_from_a_template_and_keeps_its_locks() {
 
 #[test]
 fn choosing_a_template_keeps_what_was_typed_unless_it_locks_it() {
-    let mut state = state("alice", &every_status(), 120, 40);
-    with_templates(&mut state);
-    key(&mut state, KeyCode::Char('c'));
-    let form = |state: &State| match state.modals.last() {
-        Some(Modal::Create(form)) => form.clone(),
-        _ => panic!("the create form"),
-    };
+    let mut state = templated_create_form();
     // No template: pick s3-bucket (4th module by name), type a name, turn force_destroy on.
     for _ in 0..3 {
         key(&mut state, KeyCode::Down);
