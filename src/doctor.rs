@@ -60,10 +60,9 @@ impl Check {
     }
 }
 
-/// What the conditional-write probe saw.
+/// What the conditional-write probe saw, once its first object was written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WriteProbe {
-    pub created: bool,
     /// A second create-only write of the same key was refused.
     pub create_only_refused: bool,
     /// A write conditional on a stale version was refused.
@@ -75,8 +74,6 @@ pub fn judge_store(location: &str, probe: Result<WriteProbe, String>) -> Check {
     match probe {
         Err(error) => Check::new(name, Verdict::Fail, format!("{location}: {error}"))
             .fix("check the store URL, the credentials and that they may read, write and delete under the prefix"),
-        Ok(probe) if !probe.created => Check::new(name, Verdict::Fail, format!("{location}: a new object could not be written"))
-            .fix("grant s3:PutObject on the prefix"),
         Ok(probe) if !probe.create_only_refused || !probe.stale_write_refused => Check::new(
             name,
             Verdict::Fail,
@@ -140,7 +137,7 @@ pub fn judge_bucket(protections: Option<BucketProtections>) -> Vec<Check> {
     }
 }
 
-pub fn judge_team(team: &TeamConfig, policy_present: bool) -> Check {
+pub fn judge_team(team: &TeamConfig) -> Check {
     let name = "team config";
     let broken_policy = team.problems.iter().find(|p| {
         matches!(
@@ -174,7 +171,7 @@ pub fn judge_team(team: &TeamConfig, policy_present: bool) -> Check {
     }
     let mut problems: Vec<String> = team.problems.iter().map(ToString::to_string).collect();
     problems.extend(team.template_problems.iter().map(ToString::to_string));
-    if !policy_present {
+    if !team.policy_found {
         problems.push(
             "config/policy.json is missing: everyone is a developer and nobody can approve".into(),
         );
@@ -352,7 +349,10 @@ impl Doctor {
         checks.push(judge_store(&location, self.probe_writes().await));
         checks.extend(judge_bucket(self.store.backend().protections().await));
         let team = match self.store.load_team_config().await {
-            Ok(team) => team,
+            Ok(team) => {
+                checks.push(judge_team(&team));
+                team
+            }
             Err(error) => {
                 checks.push(
                     Check::new(
@@ -365,15 +365,6 @@ impl Doctor {
                 TeamConfig::default()
             }
         };
-        let policy_present = matches!(
-            self.store
-                .get_blob(crate::store::team_config::POLICY_KEY)
-                .await,
-            Ok(Some(_))
-        );
-        if checks.last().is_none_or(|c| c.name != "team config") {
-            checks.push(judge_team(&team, policy_present));
-        }
         let Some(github) = &self.github else {
             checks.push(judge_token(None, Err(String::new())));
             return checks;
@@ -493,7 +484,6 @@ impl Doctor {
             tracing::warn!(%key, %error, "could not delete the doctor's probe object");
         }
         Ok(WriteProbe {
-            created: true,
             create_only_refused,
             stale_write_refused,
         })
@@ -541,7 +531,6 @@ mod tests {
     fn conditional_writes_must_be_honoured() {
         let probe = |a, b| {
             Ok(WriteProbe {
-                created: true,
                 create_only_refused: a,
                 stale_write_refused: b,
             })

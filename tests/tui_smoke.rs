@@ -157,17 +157,32 @@ impl Session {
     }
 }
 
+/// A sandbox directory of its own, removed after the test.
+struct SandboxDir {
+    _dir: tempfile::TempDir,
+    path: String,
+}
+
+impl SandboxDir {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().expect("sandbox dir");
+        let path = dir.path().join("sandbox");
+        let path = path.to_str().expect("utf-8 path").to_string();
+        SandboxDir { _dir: dir, path }
+    }
+
+    /// `tfpilot sandbox --dir DIR EXTRA...` in a pseudo-terminal.
+    fn start(&self, extra: &[&str]) -> Session {
+        let mut args = vec!["sandbox", "--dir", self.path.as_str()];
+        args.extend_from_slice(extra);
+        Session::start(&args)
+    }
+}
+
 #[test]
 fn approve_a_plan_as_bob_then_quit_restores_the_terminal() {
-    let dir = tempfile::tempdir().expect("sandbox dir");
-    let path = dir.path().join("sandbox");
-    let mut session = Session::start(&[
-        "sandbox",
-        "--dir",
-        path.to_str().expect("utf-8 path"),
-        "--as",
-        "bob",
-    ]);
+    let sandbox = SandboxDir::new();
+    let mut session = sandbox.start(&["--as", "bob"]);
     session.wait_for("requests 30/30", Duration::from_secs(120));
     assert!(session.screen.screen().alternate_screen());
     assert!(session.text().contains("bob (approver)"));
@@ -201,14 +216,8 @@ fn approve_a_plan_as_bob_then_quit_restores_the_terminal() {
 
 #[test]
 fn sigterm_restores_the_terminal() {
-    let dir = tempfile::tempdir().expect("sandbox dir");
-    let path = dir.path().join("sandbox");
-    let mut session = Session::start(&[
-        "sandbox",
-        "--dir",
-        path.to_str().expect("utf-8 path"),
-        "--no-requests",
-    ]);
+    let sandbox = SandboxDir::new();
+    let mut session = sandbox.start(&["--no-requests"]);
     session.wait_for("requests 0/0", Duration::from_secs(60));
     let pid = session.child.process_id().expect("a pid") as libc::pid_t;
     // SAFETY: sending a signal to the child we spawned.
@@ -240,10 +249,8 @@ fn wait_first_row(session: &mut Session, needle: &str, timeout: Duration) {
 /// then destroys it; both quit with their terminals restored.
 #[test]
 fn a_request_from_create_to_destroy_with_two_terminals() {
-    let dir = tempfile::tempdir().expect("sandbox dir");
-    let path = dir.path().join("sandbox");
-    let path = path.to_str().expect("utf-8 path");
-    let mut alice = Session::start(&["sandbox", "--dir", path]);
+    let sandbox = SandboxDir::new();
+    let mut alice = sandbox.start(&[]);
     alice.wait_for("requests 30/30", Duration::from_secs(120));
     assert!(alice.text().contains("alice (developer)"));
 
@@ -265,7 +272,7 @@ fn a_request_from_create_to_destroy_with_two_terminals() {
     alice.wait_for("created req_", Duration::from_secs(30));
     wait_first_row(&mut alice, "plan_ready", Duration::from_secs(60));
 
-    let mut bob = Session::start(&["sandbox", "--dir", path, "--as", "bob"]);
+    let mut bob = sandbox.start(&["--as", "bob"]);
     bob.wait_for("bob (approver)", Duration::from_secs(30));
     bob.wait_for("joined the running sandbox", Duration::from_secs(10));
     wait_first_row(&mut bob, "plan_ready", Duration::from_secs(30));

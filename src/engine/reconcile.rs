@@ -88,14 +88,10 @@ impl Engine {
             .buffer_unordered(PARALLEL_SYNCS)
             .collect()
             .await;
-        let mut latest: BTreeMap<String, Request> = entries
-            .iter()
-            .filter_map(|entry| entry.outcome.as_ref().ok())
-            .map(|request| (request.id.clone(), (**request).clone()))
-            .collect();
-        for (took_over, item, synced) in items {
-            if let Some(synced) = synced {
-                latest.insert(synced.id.clone(), synced);
+        let mut synced: BTreeMap<String, Request> = BTreeMap::new();
+        for (took_over, item, request) in items {
+            if let Some(request) = request {
+                synced.insert(request.id.clone(), request);
             }
             report.locks_taken_over += usize::from(took_over);
             report.changed += usize::from(!item.changes.is_empty());
@@ -106,8 +102,16 @@ impl Engine {
         }
         report.items.sort_by(|a, b| a.id.cmp(&b.id));
         if let Some(options) = notify {
-            let requests: Vec<Request> = latest.into_values().collect();
-            report.notifications = Some(self.notify_transitions(&requests, options).await?);
+            // The freshest version of each document that changed within the window: only
+            // those can hold news, so the rest of a large store is not even copied.
+            let mut recent: Vec<Request> = entries
+                .iter()
+                .filter_map(|entry| entry.outcome.as_deref().ok())
+                .filter(|r| r.updated_at >= options.since && !synced.contains_key(&r.id))
+                .cloned()
+                .collect();
+            recent.extend(synced.into_values());
+            report.notifications = Some(self.notify_transitions(&recent, options).await?);
         }
         Ok(report)
     }

@@ -144,20 +144,13 @@ pub fn estimate(
     let addresses: std::collections::BTreeSet<&String> = past.keys().chain(now.keys()).collect();
     for address in addresses {
         let before = past.get(address).map_or(0.0, |(_, cost)| *cost);
-        let (after, kind) = now
+        let after = now.get(address).map_or(0.0, |(_, cost)| *cost);
+        let kind = now
             .get(address)
             .or_else(|| past.get(address))
-            .map(|(resource, cost)| {
-                (
-                    if now.contains_key(address) {
-                        *cost
-                    } else {
-                        0.0
-                    },
-                    resource["resourceType"].clone(),
-                )
-            })
-            .unwrap_or((0.0, Value::Null));
+            .map_or(Value::Null, |(resource, _)| {
+                resource["resourceType"].clone()
+            });
         if (after - before).abs() > f64::EPSILON {
             diff.push(json!({
                 "name": address, "resourceType": kind, "metadata": {},

@@ -27,6 +27,8 @@ pub struct TeamConfig {
     pub policy: ValidationPolicy,
     /// Roles and prod allowlists from the same file; everyone is a developer without it.
     pub access: AccessPolicy,
+    /// Whether the store has `config/policy.json` at all (readable or not).
+    pub policy_found: bool,
     /// Templates that parse and fit the catalog, sorted by id.
     pub templates: Vec<Template>,
     /// Template files that could not be used, with the reason.
@@ -65,6 +67,7 @@ impl Store {
             }
         }
         if let Some(body) = self.get_blob(POLICY_KEY).await? {
+            config.policy_found = true;
             let text = String::from_utf8_lossy(&body);
             match ValidationPolicy::parse(&text, POLICY_KEY) {
                 Ok(policy) => config.policy = policy,
