@@ -341,6 +341,18 @@ async fn the_poller_follows_every_request_with_one_listing_per_repo_per_cycle(
         0,
         "runs come from the shared listing ({syncs} syncs)"
     );
+    // So do the pull requests: one conditional listing per repository per cycle.
+    assert_eq!(
+        sim::calls(&github, "GET /repos/{owner}/{repo}/pulls/{number}", "200")
+            + sim::calls(&github, "GET /repos/{owner}/{repo}/pulls/{number}", "304"),
+        0,
+        "pull requests come from the shared listing ({syncs} syncs)"
+    );
+    assert_eq!(
+        sim::calls(&github, "GET /repos/{owner}/{repo}/pulls", "200")
+            + sim::calls(&github, "GET /repos/{owner}/{repo}/pulls", "304"),
+        listings
+    );
 }
 
 async fn the_poller_backs_off_on_a_rate_limit_and_says_so(backend: Arc<dyn ObjectStore>) {

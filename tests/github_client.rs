@@ -559,3 +559,52 @@ async fn older_servers_without_run_details_are_found_by_dispatch_id() {
         None
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn pull_requests_list_most_recently_updated_first() {
+    let sim = simulator(SimOptions::default()).await;
+    let alice = client(&sim, "alice");
+    let (first, first_head) = open_request(&alice, "req_p1", "payments-dev-p1").await;
+    elapse(&sim, Duration::from_secs(10)).await;
+    let (second, _) = open_request(&alice, "req_p2", "payments-dev-p2").await;
+    let numbers = |pulls: Vec<tfpilot::github::models::PullRequest>| {
+        pulls.into_iter().map(|p| p.number).collect::<Vec<_>>()
+    };
+    let listed = alice.list_pulls_by_update(&repo(), 100).await.unwrap();
+    assert_eq!(numbers(listed), [second, first]);
+
+    // A review moves the first one up, as on GitHub.
+    elapse(&sim, Duration::from_secs(10)).await;
+    client(&sim, "bob")
+        .approve(&repo(), first, &first_head, "fine")
+        .await
+        .unwrap();
+    let listed = alice.list_pulls_by_update(&repo(), 100).await.unwrap();
+    assert_eq!(numbers(listed), [first, second]);
+
+    // GitHub's own default for `updated` is ascending; an unknown sort is refused.
+    let crab = octocrab::Octocrab::builder()
+        .base_uri(sim.base_url())
+        .unwrap()
+        .personal_token("sim-alice".to_string())
+        .build()
+        .unwrap();
+    let path = "/repos/acme/infra-live/pulls";
+    let ascending: Vec<serde_json::Value> = crab
+        .get(format!("{path}?state=all&sort=updated"), None::<&()>)
+        .await
+        .unwrap();
+    let ascending: Vec<u64> = ascending
+        .iter()
+        .map(|p| p["number"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ascending, [second, first]);
+    let refused = crab
+        .get::<serde_json::Value, _, ()>(format!("{path}?sort=popularity"), None)
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("422") || format!("{refused:?}").contains("422"),
+        "{refused:?}"
+    );
+}

@@ -2,6 +2,8 @@
 //! against a real S3-compatible server (moto), through the same typed `Store`.
 
 mod common;
+#[path = "support/instrumented.rs"]
+mod instrumented;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -100,6 +102,7 @@ conformance!(
     blobs_and_idempotency_records_are_create_only,
     list_2500_documents_with_paging_and_cache,
     malformed_and_future_documents_are_reported_not_fatal,
+    cold_starts_share_one_listing_index,
     lost_answers_are_recognised_not_reapplied,
 );
 
@@ -542,6 +545,134 @@ async fn list_2500_documents_with_paging_and_cache(backend: Arc<dyn ObjectStore>
     let mut fresh = RequestLister::new(store.clone(), Some(cache_file));
     let (entries, stats) = fresh.refresh().await.unwrap();
     assert_eq!((stats.fetched, entries.len()), (0, 2499));
+}
+
+/// A process with no cache reads the bucket's shared index beside the LIST pages, uses only the
+/// entries the LIST still shows at the same ETag, and rewrites the index when it was stale.
+async fn cold_starts_share_one_listing_index(backend: Arc<dyn ObjectStore>) {
+    use tfpilot::store::shared_index::{INDEX_KEY, REWRITE_WHEN_STALE};
+    let counting = Arc::new(instrumented::Instrumented::new(
+        backend.clone(),
+        std::time::Duration::ZERO,
+    ));
+    let store = Store::new(counting.clone());
+    let count = REWRITE_WHEN_STALE + 50;
+    futures::stream::iter(0..count)
+        .for_each_concurrent(16, |n| {
+            let store = store.clone();
+            async move {
+                store
+                    .create_request(&sample_request(&format!("req_{n:05}")))
+                    .await
+                    .unwrap();
+            }
+        })
+        .await;
+    counting.take();
+    let gets = |counting: &instrumented::Instrumented| counting.take().get("get").copied();
+
+    // The first cold start finds no index, GETs everything and leaves an index behind.
+    let (entries, stats) = RequestLister::new(store.clone(), None)
+        .refresh()
+        .await
+        .unwrap();
+    assert_eq!(entries.len(), count);
+    assert_eq!((stats.fetched, stats.from_index), (count, 0));
+    assert!(stats.index_written);
+    assert_eq!(gets(&counting), Some(count as u64 + 1), "documents + index");
+
+    // The next cold start reads one object instead of every document.
+    let (entries, stats) = RequestLister::new(store.clone(), None)
+        .refresh()
+        .await
+        .unwrap();
+    assert_eq!((stats.fetched, stats.from_index), (0, count));
+    assert!(!stats.index_written);
+    assert_eq!(gets(&counting), Some(1));
+    assert!(entries.iter().all(|e| e.outcome.is_ok()));
+
+    // A changed, an archived and a new document: the index is not trusted for any of them.
+    store
+        .update_request("req_00007", at("2026-03-05T00:00:00Z"), |doc| {
+            doc.branch = Some("after-the-index".into());
+            Ok(())
+        })
+        .await
+        .unwrap();
+    store.archive_request("req_00008").await.unwrap();
+    store
+        .create_request(&sample_request("req_99999"))
+        .await
+        .unwrap();
+    counting.take();
+    let (entries, stats) = RequestLister::new(store.clone(), None)
+        .refresh()
+        .await
+        .unwrap();
+    assert_eq!(entries.len(), count);
+    assert_eq!((stats.fetched, stats.from_index), (2, count - 2));
+    assert!(
+        !stats.index_written,
+        "2 stale documents are not worth a rewrite"
+    );
+    let changed = entries.iter().find(|e| e.id == "req_00007").unwrap();
+    assert_eq!(
+        changed.outcome.as_ref().unwrap().branch.as_deref(),
+        Some("after-the-index")
+    );
+    assert!(entries.iter().all(|e| e.id != "req_00008"));
+
+    // A damaged index costs GETs, never the listing, and is replaced.
+    let index = backend.get(INDEX_KEY).await.unwrap().unwrap();
+    backend
+        .put(
+            INDEX_KEY,
+            b"not gzip".to_vec(),
+            PutCondition::IfMatch(index.etag),
+        )
+        .await
+        .unwrap();
+    counting.take();
+    let (entries, stats) = RequestLister::new(store.clone(), None)
+        .refresh()
+        .await
+        .unwrap();
+    assert_eq!(entries.len(), count);
+    assert_eq!((stats.fetched, stats.from_index), (count, 0));
+    assert!(stats.index_written);
+    let (_, stats) = RequestLister::new(store.clone(), None)
+        .refresh()
+        .await
+        .unwrap();
+    assert_eq!((stats.fetched, stats.from_index), (0, count));
+
+    // Two cold starts racing to replace one stale index: one write wins, neither fails.
+    let index = backend.get(INDEX_KEY).await.unwrap().unwrap();
+    backend
+        .put(
+            INDEX_KEY,
+            b"stale".to_vec(),
+            PutCondition::IfMatch(index.etag),
+        )
+        .await
+        .unwrap();
+    let (a, b) = futures::join!(
+        async { RequestLister::new(store.clone(), None).refresh().await },
+        async { RequestLister::new(store.clone(), None).refresh().await }
+    );
+    let (a, b) = (a.unwrap().1, b.unwrap().1);
+    assert_eq!((a.fetched, b.fetched), (count, count));
+    assert!(a.index_written ^ b.index_written, "{a:?} {b:?}");
+
+    // A lister told not to use the index neither reads nor writes it.
+    counting.take();
+    let (_, stats) = RequestLister::new(store.clone(), None)
+        .with_shared_index(false)
+        .refresh()
+        .await
+        .unwrap();
+    assert_eq!((stats.fetched, stats.from_index), (count, 0));
+    assert_eq!(counting.take().get("put-update"), None);
 }
 
 async fn malformed_and_future_documents_are_reported_not_fatal(backend: Arc<dyn ObjectStore>) {

@@ -118,16 +118,25 @@ impl Engine {
 
     /// One listing of recent dispatched runs per repository, shared by every request in it.
     pub(super) async fn index_runs(&self, requests: &[Request]) -> Result<RunIndex, EngineError> {
-        let mut repos: BTreeMap<String, RepoId> = BTreeMap::new();
+        // Per repo: whether any of its requests has a pull request to look at.
+        let mut repos: BTreeMap<String, (RepoId, bool)> = BTreeMap::new();
         for request in requests {
             if let Ok((repo, _)) = repo_of(request) {
-                repos.insert(format!("{}/{}", repo.owner, repo.name), repo);
+                let has_pull = request.pr.as_ref().is_some_and(|pr| pr.number.is_some())
+                    || request.cleanup_pr.as_ref().is_some_and(|pr| pr.is_open());
+                let entry = repos
+                    .entry(format!("{}/{}", repo.owner, repo.name))
+                    .or_insert((repo, false));
+                entry.1 |= has_pull;
             }
         }
         let mut index = RunIndex::default();
-        for repo in repos.values() {
+        for (repo, has_pull) in repos.values() {
             let page = self.github.list_dispatch_runs(repo, 1, 100).await?;
             index.add(repo, page.workflow_runs);
+            if *has_pull {
+                index.add_pulls(repo, self.github.list_pulls_by_update(repo, 100).await?);
+            }
         }
         Ok(index)
     }

@@ -14,14 +14,16 @@ use crate::domain::plan_output::{request_drifted, request_resources, summarize};
 use crate::domain::request::{Approval, CostFact, DriftFact, PlanFact, PullRequestFact};
 use crate::domain::{Request, RunFact, Status, Timestamp, derive_status};
 use crate::github::RepoId;
-use crate::github::models::WorkflowRun;
+use crate::github::models::{PullRequest, WorkflowRun};
 use crate::store::StoreError;
 
-/// Runs of one repo listed once and shared by every request of a sync cycle.
+/// Runs and pull requests of each repo, listed once and shared by every request of a sync
+/// cycle. What is not in it (an old run, a pull request off the first page) is read on its own.
 #[derive(Debug, Default, Clone)]
 pub struct RunIndex {
     by_id: HashMap<(String, u64), WorkflowRun>,
     by_dispatch: HashMap<(String, String), WorkflowRun>,
+    pulls: HashMap<(String, u64), PullRequest>,
 }
 
 impl RunIndex {
@@ -34,6 +36,18 @@ impl RunIndex {
             }
             self.by_id.insert((name.clone(), run.id), run);
         }
+    }
+
+    pub fn add_pulls(&mut self, repo: &RepoId, pulls: impl IntoIterator<Item = PullRequest>) {
+        let name = format!("{}/{}", repo.owner, repo.name);
+        for pull in pulls {
+            self.pulls.insert((name.clone(), pull.number), pull);
+        }
+    }
+
+    fn pull(&self, repo: &RepoId, number: u64) -> Option<&PullRequest> {
+        self.pulls
+            .get(&(format!("{}/{}", repo.owner, repo.name), number))
     }
 
     fn find(&self, repo: &RepoId, run: &RunFact) -> Option<&WorkflowRun> {
@@ -142,7 +156,10 @@ impl Engine {
         let (repo, _) = repo_of(request)?;
         let mut observed = Observed::default();
         if let Some(number) = request.pr.as_ref().and_then(|pr| pr.number) {
-            let pull = self.github.get_pull(&repo, number).await?;
+            let pull = match index.pull(&repo, number) {
+                Some(pull) => pull.clone(),
+                None => self.github.get_pull(&repo, number).await?,
+            };
             // Reviews matter only while a successful plan of this head awaits an approval.
             let head = Some(pull.head.sha.as_str());
             let planned_here = request
@@ -174,7 +191,11 @@ impl Engine {
             .filter(|pr| pr.is_open())
             .and_then(|pr| pr.number)
         {
-            observed.cleanup_pr = Some(self.github.get_pull(&repo, number).await?.to_fact());
+            let pull = match index.pull(&repo, number) {
+                Some(pull) => pull.clone(),
+                None => self.github.get_pull(&repo, number).await?,
+            };
+            observed.cleanup_pr = Some(pull.to_fact());
         }
         for slot in Slot::ALL {
             let Some(known) = slot.of(request) else {

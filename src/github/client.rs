@@ -391,6 +391,27 @@ impl GitHub {
             .json(endpoint)
     }
 
+    /// The repository's pull requests, most recently updated first (any state). One
+    /// conditional call serves every request of the repository in a sync cycle; a pull request
+    /// that is not on this page is read on its own.
+    pub async fn list_pulls_by_update(
+        &self,
+        repo: &RepoId,
+        per_page: u32,
+    ) -> Result<Vec<PullRequest>, GitHubError> {
+        let endpoint = "GET /repos/{owner}/{repo}/pulls";
+        // GitHub sorts `updated` ascending unless told otherwise.
+        let url = format!(
+            "{}/pulls?state=all&sort=updated&direction=desc&per_page={}",
+            repo.path(),
+            per_page.clamp(1, 100)
+        );
+        self.transport
+            .get(endpoint, &url, Duration::ZERO)
+            .await?
+            .json(endpoint)
+    }
+
     pub async fn list_reviews(
         &self,
         repo: &RepoId,

@@ -259,6 +259,17 @@ impl Simulator {
         control::set_budget(&self.shared, login, None, Some(remaining), Some(reset_in));
     }
 
+    /// Give a token an hourly limit of its own (GitHub grants 15,000 to some apps), full now.
+    pub fn set_rate_limit_ceiling(&self, login: &str, limit: u32, reset_in: Duration) {
+        control::set_budget(
+            &self.shared,
+            login,
+            Some(limit),
+            Some(limit),
+            Some(reset_in),
+        );
+    }
+
     /// Accept (or deny) a pending device-flow code as `login`, like a person
     /// entering it at `/login/device`.
     pub fn authorize_device(

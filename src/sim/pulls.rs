@@ -137,6 +137,8 @@ pub struct ListQuery {
     state: Option<String>,
     head: Option<String>,
     base: Option<String>,
+    sort: Option<String>,
+    direction: Option<String>,
     per_page: Option<usize>,
     page: Option<usize>,
 }
@@ -171,7 +173,43 @@ pub async fn list(
         .filter(|p| query.base.as_ref().is_none_or(|b| &p.base == b))
         .cloned()
         .collect();
-    pulls.sort_by_key(|pull| std::cmp::Reverse(pull.number));
+    // GitHub: `created` (the default) or `updated`; descending by default only for `created`.
+    let by_update = match query.sort.as_deref().unwrap_or("created") {
+        "created" => false,
+        "updated" => true,
+        other => {
+            return unprocessable(
+                &format!(
+                    "sort must be one of created, updated (the simulator does not rank `{other}`)"
+                ),
+                PULLS_DOCS,
+            );
+        }
+    };
+    let descending = match query.direction.as_deref() {
+        Some("asc") => false,
+        Some("desc") => true,
+        Some(other) => {
+            return unprocessable(
+                &format!("direction must be asc or desc, not `{other}`"),
+                PULLS_DOCS,
+            );
+        }
+        None => !by_update,
+    };
+    pulls.sort_by_key(|pull| {
+        (
+            if by_update {
+                pull.updated_at
+            } else {
+                pull.created_at
+            },
+            pull.number,
+        )
+    });
+    if descending {
+        pulls.reverse();
+    }
     let per_page = query.per_page.unwrap_or(30).clamp(1, 100);
     let page = query.page.unwrap_or(1).max(1);
     let items: Vec<Value> = pulls
@@ -390,6 +428,14 @@ pub async fn create_review(
         submitted_at: now,
     };
     state.reviews.push(review.clone());
+    // A review updates the pull request (it moves up a list sorted by `updated`).
+    if let Some(reviewed) = state
+        .pulls
+        .iter_mut()
+        .find(|p| p.repo.eq_ignore_ascii_case(&pull.repo) && p.number == pull.number)
+    {
+        reviewed.updated_at = now;
+    }
     let id = state.user_id(&login);
     reply(
         StatusCode::OK,

@@ -1,7 +1,8 @@
 //! Listing that scales: LIST the keys with their ETags, then GET only what is new or changed.
 //!
 //! Bodies are remembered by key and ETag, in memory and in a cache file on disk, so a fresh
-//! process refreshes a warm cache with LIST calls alone. An object that cannot be read as a
+//! process refreshes a warm cache with LIST calls alone. A process with no cache at all reads
+//! the bucket's shared index ([`super::shared_index`]) beside its LIST pages. An object that cannot be read as a
 //! request (malformed, or written by a newer tfpilot) becomes an unreadable entry with its
 //! reason; it never fails the listing.
 
@@ -15,6 +16,7 @@ use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 
 use super::requests::{FETCH_PARALLELISM, id_from_key, parse_stored_request};
+use super::shared_index::{self, IndexEntry, IndexRead, REWRITE_WHEN_STALE};
 use super::{ETag, ObjectMeta, Store, StoreError};
 use crate::domain::{DocumentError, Request};
 
@@ -43,6 +45,10 @@ pub struct RefreshStats {
     pub reused: usize,
     /// Cached objects that are gone from the store.
     pub removed: usize,
+    /// Objects taken from the shared index (cold starts only).
+    pub from_index: usize,
+    /// Whether this refresh wrote a fresh shared index.
+    pub index_written: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -57,14 +63,7 @@ struct CachedObject {
 struct CacheFile {
     format: u32,
     location: String,
-    entries: Vec<CacheFileEntry>,
-}
-
-#[derive(Serialize, Deserialize)]
-struct CacheFileEntry {
-    key: String,
-    etag: ETag,
-    body: String,
+    entries: Vec<IndexEntry>,
 }
 
 pub struct RequestLister {
@@ -73,6 +72,7 @@ pub struct RequestLister {
     cache: HashMap<String, CachedObject>,
     cache_loaded: bool,
     page_size: usize,
+    use_shared_index: bool,
 }
 
 impl RequestLister {
@@ -84,7 +84,14 @@ impl RequestLister {
             cache: HashMap::new(),
             cache_loaded: false,
             page_size: 1000,
+            use_shared_index: true,
         }
+    }
+
+    /// Whether a cold start may read and rewrite the bucket's shared index (on by default).
+    pub fn with_shared_index(mut self, enabled: bool) -> Self {
+        self.use_shared_index = enabled;
+        self
     }
 
     pub fn with_page_size(mut self, page_size: usize) -> Self {
@@ -96,25 +103,34 @@ impl RequestLister {
     pub async fn refresh(&mut self) -> Result<(Vec<ListedRequest>, RefreshStats), StoreError> {
         self.load_cache_file();
         let mut stats = RefreshStats::default();
-        let mut listed: Vec<ObjectMeta> = Vec::new();
-        let mut continuation: Option<String> = None;
-        loop {
-            let page = self
-                .store
-                .list_request_page(continuation.as_deref(), self.page_size)
-                .await?;
-            stats.list_calls += 1;
-            listed.extend(
-                page.objects
-                    .into_iter()
-                    .filter(|m| id_from_key(&m.key).is_some()),
-            );
-            match page.next {
-                Some(next) => continuation = Some(next),
-                None => break,
+        let backend = self.store.backend().clone();
+        let read_index = self.use_shared_index && self.cache.is_empty();
+        let (listing, index) = futures::join!(self.list_pages(), async {
+            match read_index {
+                true => Some(shared_index::read(&backend).await),
+                false => None,
             }
-        }
+        });
+        let (listed, list_calls) = listing?;
+        stats.list_calls = list_calls;
         stats.listed = listed.len();
+        let index = match index {
+            Some(Ok(index)) => Some(index),
+            Some(Err(err)) => {
+                // Without read access to the index a cold start simply GETs everything.
+                tracing::warn!(error = %err, "could not read the shared listing index");
+                None
+            }
+            None => None,
+        };
+        stats.from_index = match &index {
+            Some(IndexRead::Found { entries, .. }) => self.adopt_index(entries, &listed),
+            Some(IndexRead::Unusable { reason, .. }) => {
+                tracing::warn!(%reason, "ignoring the shared listing index");
+                0
+            }
+            _ => 0,
+        };
 
         // Owned keys: a stream of futures borrowing the listing would not be `Send` for every
         // lifetime, and the poller runs this on a spawned task.
@@ -130,7 +146,7 @@ impl RequestLister {
         stats.fetched = stale.len();
         stats.reused = listed.len() - stale.len();
 
-        let backend = self.store.backend();
+        let backend = &backend;
         let fetched: Vec<(String, CachedObject)> = futures::stream::iter(stale)
             .map(|key| async move {
                 let object = backend.get(&key).await?;
@@ -148,7 +164,7 @@ impl RequestLister {
             .try_filter_map(|item| async move { Ok(item) })
             .try_collect()
             .await?;
-        let changed = !fetched.is_empty();
+        let changed = !fetched.is_empty() || stats.from_index > 0;
         self.cache.extend(fetched);
 
         let before = self.cache.len();
@@ -158,6 +174,11 @@ impl RequestLister {
 
         if changed || stats.removed > 0 {
             self.save_cache_file();
+        }
+        if let Some(index) = index
+            && stats.fetched >= REWRITE_WHEN_STALE
+        {
+            stats.index_written = self.rewrite_index(index).await;
         }
 
         let mut entries: Vec<ListedRequest> = listed
@@ -174,6 +195,80 @@ impl RequestLister {
             .collect();
         entries.sort_by(|a, b| a.id.cmp(&b.id));
         Ok((entries, stats))
+    }
+
+    /// Every page of `requests/`, and how many LIST calls that took.
+    async fn list_pages(&self) -> Result<(Vec<ObjectMeta>, usize), StoreError> {
+        let mut listed: Vec<ObjectMeta> = Vec::new();
+        let mut calls = 0;
+        let mut continuation: Option<String> = None;
+        loop {
+            let page = self
+                .store
+                .list_request_page(continuation.as_deref(), self.page_size)
+                .await?;
+            calls += 1;
+            listed.extend(
+                page.objects
+                    .into_iter()
+                    .filter(|m| id_from_key(&m.key).is_some()),
+            );
+            match page.next {
+                Some(next) => continuation = Some(next),
+                None => return Ok((listed, calls)),
+            }
+        }
+    }
+
+    /// Takes the index entries whose ETag the listing still shows; returns how many.
+    fn adopt_index(&mut self, entries: &[IndexEntry], listed: &[ObjectMeta]) -> usize {
+        let current: HashMap<&str, &ETag> =
+            listed.iter().map(|m| (m.key.as_str(), &m.etag)).collect();
+        let mut adopted = 0;
+        for entry in entries {
+            if current
+                .get(entry.key.as_str())
+                .is_some_and(|etag| etag.same_version(&entry.etag))
+            {
+                let outcome = parse_stored_request(&entry.key, entry.body.as_bytes()).map(Arc::new);
+                self.cache.insert(
+                    entry.key.clone(),
+                    CachedObject {
+                        etag: entry.etag.clone(),
+                        body: Some(Arc::from(entry.body.as_str())),
+                        outcome,
+                    },
+                );
+                adopted += 1;
+            }
+        }
+        adopted
+    }
+
+    /// Replaces the index that was read with what this process now holds. A lost race or a
+    /// refused write (a viewer without write access) leaves the index to the next cold reader.
+    async fn rewrite_index(&self, read: IndexRead) -> bool {
+        let entries = self.persistable_entries();
+        match shared_index::write(self.store.backend(), read.rewrite_condition(), entries).await {
+            Ok(written) => written,
+            Err(err) => {
+                tracing::warn!(error = %err, "could not write the shared listing index");
+                false
+            }
+        }
+    }
+
+    fn persistable_entries(&self) -> Vec<IndexEntry> {
+        self.cache
+            .iter()
+            .filter_map(|(key, cached)| {
+                Some(IndexEntry {
+                    key: key.clone(),
+                    etag: cached.etag.clone(),
+                    body: cached.body.as_deref()?.to_string(),
+                })
+            })
+            .collect()
     }
 
     /// A missing, unreadable or foreign cache file only means a cold start.
@@ -210,17 +305,7 @@ impl RequestLister {
         let file = CacheFile {
             format: CACHE_FORMAT,
             location: self.store.location(),
-            entries: self
-                .cache
-                .iter()
-                .filter_map(|(key, cached)| {
-                    Some(CacheFileEntry {
-                        key: key.clone(),
-                        etag: cached.etag.clone(),
-                        body: cached.body.as_deref()?.to_string(),
-                    })
-                })
-                .collect(),
+            entries: self.persistable_entries(),
         };
         if let Err(err) = write_atomically(path, &file) {
             tracing::warn!(path = %path.display(), error = %err, "could not save the list cache");

@@ -8,6 +8,7 @@ pub mod listing;
 pub mod local;
 pub mod requests;
 pub mod s3;
+pub mod shared_index;
 pub mod team_config;
 mod url;
 
