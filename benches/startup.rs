@@ -12,7 +12,6 @@
 //! `cargo test --all-targets` runs it) it is a smoke run over 300 requests.
 
 #[path = "../tests/support/dashboard.rs"]
-#[allow(dead_code)]
 mod dashboard;
 
 use std::io::{Read, Write};
