@@ -148,11 +148,11 @@ async fn per_request_poller(
                 continue;
             };
             let repo = RepoId::new(&target.owner, &target.repo);
-            if let Some(number) = request.pr.as_ref().and_then(|pr| pr.number) {
+            if let Some(number) = request.pr.as_deref().and_then(|pr| pr.number) {
                 let _ = client.get_pull(&repo, number).await;
                 calls.fetch_add(1, Ordering::Relaxed);
             }
-            if let Some(run) = request.plan_run.as_ref().and_then(|run| run.id) {
+            if let Some(run) = request.plan_run.as_deref().and_then(|run| run.id) {
                 let _ = client.get_run(&repo, run).await;
                 calls.fetch_add(1, Ordering::Relaxed);
             }

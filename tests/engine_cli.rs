@@ -215,7 +215,7 @@ async fn an_apply_killed_mid_dispatch_resumes_with_one_run(s3: bool) {
         .lock
         .clone()
         .expect("the dead process still holds the lock");
-    assert!(stored.apply_run.as_ref().unwrap().id.is_none());
+    assert!(stored.apply_run.as_deref().unwrap().id.is_none());
     let (code, _, err) = cli.run("admin", &["apply", &id]).await;
     assert_eq!(code, 4, "{err}");
     assert!(err.contains("locked by bob@"), "{err}");
@@ -224,7 +224,7 @@ async fn an_apply_killed_mid_dispatch_resumes_with_one_run(s3: bool) {
     let past = Timestamp(chrono::Utc::now()).minus_seconds(1);
     bed.store
         .update_request(&id, past, |r| {
-            if let Some(lock) = r.lock.as_mut() {
+            if let Some(lock) = r.lock.as_deref_mut() {
                 lock.expires_at = past;
             }
             Ok(())
@@ -241,7 +241,7 @@ async fn an_apply_killed_mid_dispatch_resumes_with_one_run(s3: bool) {
     );
     let request = bed.store.get_request(&id).await.unwrap().value;
     assert!(request.lock.is_none());
-    assert_ne!(request.apply_run.as_ref().unwrap().id, None);
+    assert_ne!(request.apply_run.as_deref().unwrap().id, None);
     assert_eq!(derive_status(&request).as_str(), "applying");
     assert_eq!(lock.operation, "apply");
 }

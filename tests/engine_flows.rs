@@ -119,11 +119,11 @@ async fn drift_checks_record_drift_and_its_clearing(backend: Arc<dyn ObjectStore
     admin.sync(&id).await.unwrap();
     let request = bed.store.get_request(&id).await.unwrap().value;
     assert_eq!(
-        request.drift.as_ref().unwrap().state.as_deref(),
+        request.drift.as_deref().unwrap().state.as_deref(),
         Some("drifted")
     );
     assert_eq!(derive_status(&request), Status::Applied);
-    let run_id = request.drift_run.as_ref().unwrap().id.unwrap();
+    let run_id = request.drift_run.as_deref().unwrap().id.unwrap();
     let record = bed
         .store
         .get_blob(&format!("drift/{id}/{run_id}.json"))
@@ -131,7 +131,7 @@ async fn drift_checks_record_drift_and_its_clearing(backend: Arc<dyn ObjectStore
         .unwrap()
         .unwrap();
     assert!(String::from_utf8_lossy(&record).contains("drifted"));
-    let resources = &request.drift.as_ref().unwrap().resources;
+    let resources = &request.drift.as_deref().unwrap().resources;
     assert_eq!(resources.len(), 1, "{resources:?}");
     assert!(
         resources[0].starts_with(&format!("module.tfpilot_{id}.")),
@@ -143,7 +143,7 @@ async fn drift_checks_record_drift_and_its_clearing(backend: Arc<dyn ObjectStore
     admin.sync(&id).await.unwrap();
     let request = bed.store.get_request(&id).await.unwrap().value;
     assert_eq!(
-        request.drift.as_ref().unwrap().state.as_deref(),
+        request.drift.as_deref().unwrap().state.as_deref(),
         Some("clean")
     );
     let kinds = bed.event_kinds(&id).await;
@@ -224,10 +224,10 @@ async fn reconcile_takes_over_expired_locks_and_finds_interrupted_dispatches(
     let long_ago = Timestamp(chrono::Utc::now()).minus_seconds(600);
     bed.store
         .update_request(&id, long_ago, |r| {
-            r.destroy_run = Some(RunFact {
+            r.destroy_run = Some(Box::new(RunFact {
                 dispatch_id: Some("interrupted".into()),
                 ..RunFact::default()
-            });
+            }));
             Ok(())
         })
         .await
@@ -244,7 +244,7 @@ async fn reconcile_takes_over_expired_locks_and_finds_interrupted_dispatches(
     );
     let request = bed.store.get_request(&id).await.unwrap().value;
     assert!(request.lock.is_none());
-    assert!(request.destroy_run.as_ref().unwrap().id.is_some());
+    assert!(request.destroy_run.as_deref().unwrap().id.is_some());
     assert!(
         bed.event_kinds(&id)
             .await
@@ -355,6 +355,57 @@ async fn the_poller_follows_every_request_with_one_listing_per_repo_per_cycle(
     );
 }
 
+/// A screen can draw at once from the last run's cache; the store's own listing follows.
+async fn a_warm_poller_sends_the_cached_listing_before_listing_the_store(
+    backend: Arc<dyn ObjectStore>,
+) {
+    let bed = bed::bed(backend).await;
+    let alice = bed.engine("alice").await;
+    let first = alice
+        .create(bucket("payments-dev-cached1", "dev"))
+        .await
+        .unwrap()
+        .request
+        .id;
+    let cache = tempfile::tempdir().unwrap();
+    let config = || PollerConfig {
+        list_cache: Some(cache.path().join("list.json")),
+        ..PollerConfig::default()
+    };
+    let listed = |event: Option<PollEvent>| match event {
+        Some(PollEvent::Listed(entries)) => {
+            entries.iter().map(|e| e.id.clone()).collect::<Vec<_>>()
+        }
+        other => panic!("expected a listing, got {other:?}"),
+    };
+
+    // No cache yet: the first thing sent is the store's listing.
+    let (sender, mut events) = tokio::sync::mpsc::channel(64);
+    let poller = tokio::spawn(Poller::new(bed.engine("bob").await, config()).run(sender));
+    assert_eq!(listed(events.recv().await), std::slice::from_ref(&first));
+    poller.abort();
+
+    let second = alice
+        .create(bucket("payments-dev-cached2", "dev"))
+        .await
+        .unwrap()
+        .request
+        .id;
+    let (sender, mut events) = tokio::sync::mpsc::channel(64);
+    let poller = tokio::spawn(Poller::new(bed.engine("bob").await, config()).run(sender));
+    match events.recv().await {
+        Some(PollEvent::Cached(entries)) => {
+            let ids: Vec<&str> = entries.iter().map(|e| e.id.as_str()).collect();
+            assert_eq!(ids, [first.as_str()], "what the cache file held");
+        }
+        other => panic!("expected the cached listing first, got {other:?}"),
+    }
+    let mut expected = vec![first, second];
+    expected.sort();
+    assert_eq!(listed(events.recv().await), expected);
+    poller.abort();
+}
+
 async fn the_poller_backs_off_on_a_rate_limit_and_says_so(backend: Arc<dyn ObjectStore>) {
     let bed = bed::bed(backend).await;
     let alice = bed.engine("alice").await;
@@ -393,8 +444,8 @@ async fn an_approval_given_on_github_counts_when_the_reviewer_may_approve(
     let id = bed.planned("dev", "payments-dev-reviewed").await;
     let alice = bed.engine("alice").await;
     let request = bed.store.get_request(&id).await.unwrap().value;
-    let number = request.pr.as_ref().unwrap().number.unwrap();
-    let head = request.pr.as_ref().unwrap().head_sha.clone().unwrap();
+    let number = request.pr.as_deref().unwrap().number.unwrap();
+    let head = request.pr.as_deref().unwrap().head_sha.clone().unwrap();
     // A developer's approval on GitHub is not an approval tfpilot counts.
     bed::github(&bed.sim, "dave")
         .approve(&sim::repo(), number, &head, "looks fine")
@@ -420,4 +471,5 @@ with_both_stores!(
     reconcile_takes_over_expired_locks_and_finds_interrupted_dispatches,
     the_poller_follows_every_request_with_one_listing_per_repo_per_cycle,
     the_poller_backs_off_on_a_rate_limit_and_says_so,
+    a_warm_poller_sends_the_cached_listing_before_listing_the_store,
 );

@@ -125,10 +125,10 @@ async fn an_apply_run_of_another_commit_is_not_accepted(backend: Arc<dyn ObjectS
         .unwrap();
     bed.store
         .update_request(&id, bed_now(), |r| {
-            r.apply_run = Some(RunFact {
+            r.apply_run = Some(Box::new(RunFact {
                 dispatch_id: Some("by-hand".into()),
                 ..RunFact::default()
-            });
+            }));
             Ok(())
         })
         .await
@@ -149,7 +149,7 @@ async fn an_apply_run_of_another_commit_is_not_accepted(backend: Arc<dyn ObjectS
     let applied = bob.apply(&id, None).await.unwrap();
     assert_eq!(applied.result, OpResult::Done, "{}", applied.message);
     assert_eq!(
-        applied.request.apply_run.as_ref().unwrap().head_sha,
+        applied.request.apply_run.as_deref().unwrap().head_sha,
         applied.request.merged_sha
     );
 }

@@ -101,11 +101,11 @@ async fn lifecycle(backend: Arc<dyn ObjectStore>) {
 
     let cleanup = alice.cleanup(&id, None).await.unwrap();
     assert_eq!(cleanup.result, OpResult::Done, "{}", cleanup.message);
-    assert!(cleanup.request.cleanup_pr.as_ref().unwrap().is_open());
+    assert!(cleanup.request.cleanup_pr.as_deref().unwrap().is_open());
     bed.finish_runs();
     alice.sync(&id).await.unwrap();
     let request = bed.store.get_request(&id).await.unwrap().value;
-    assert!(request.cleanup_run.as_ref().unwrap().succeeded());
+    assert!(request.cleanup_run.as_deref().unwrap().succeeded());
     assert_eq!(derive_status(&request), Status::Destroyed);
 
     let kinds = bed.event_kinds(&id).await;

@@ -87,7 +87,7 @@ async fn create_resumes_after_each_step(backend: Arc<dyn ObjectStore>) {
         assert_eq!(bed.branches_for(&id), 1, "{step}: one branch");
         assert_eq!(bed.pulls_for(&id), 1, "{step}: one pull request");
         assert_eq!(bed.runs_for("plan", &id), 1, "{step}: one plan run");
-        assert!(resumed.request.plan_run.as_ref().unwrap().id.is_some());
+        assert!(resumed.request.plan_run.as_deref().unwrap().id.is_some());
 
         // And once more: the finished create is replayed, not redone.
         let replayed = alice.create(input).await.unwrap();

@@ -38,7 +38,7 @@ fn a_cancelled_run_payload_is_a_failed_apply() {
     assert_eq!(run.duration_seconds(), Some(34));
 
     let mut request = request();
-    request.apply_run = Some(run);
+    request.apply_run = Some(Box::new(run));
     let derivation = derive(&request);
     assert_eq!(derivation.status, Status::Failed);
     assert_eq!(
@@ -51,7 +51,7 @@ fn a_cancelled_run_payload_is_a_failed_apply() {
 fn every_field_of_a_real_payload_survives_a_rewrite() {
     let payload = fixture("actions-run-get-cancelled.json");
     let mut request = request();
-    request.plan_run = Some(serde_json::from_value(payload.clone()).unwrap());
+    request.plan_run = Some(Box::new(serde_json::from_value(payload.clone()).unwrap()));
     let reread = parse_request(&render_request(&request)).unwrap();
     let back = serde_json::to_value(reread.plan_run.unwrap()).unwrap();
     assert_eq!(back, payload);
@@ -63,7 +63,7 @@ fn successful_runs_from_a_list_payload_make_a_plan_ready_request() {
     let runs: Vec<RunFact> = serde_json::from_value(list["workflow_runs"].clone()).unwrap();
     assert_eq!(runs.len(), 2);
     let mut request = request();
-    request.plan_run = Some(runs[0].clone());
+    request.plan_run = Some(Box::new(runs[0].clone()));
     assert_eq!(derive(&request).status, Status::PlanReady);
 }
 

@@ -1286,6 +1286,56 @@ fn relistings_keep_the_selection_and_take_every_kind_of_change() {
     assert_eq!(state.list.selected_id(), Some(id(5).as_str()));
 }
 
+/// A warm start draws the cached listing at once; the store's own listing follows and wins,
+/// and until it lands the header still says the sync is starting.
+#[test]
+fn the_cached_listing_draws_first_and_the_store_listing_replaces_it() {
+    let requests = every_status();
+    let mut state = State::new(
+        dashboard::session("alice"),
+        Arc::new(dashboard::team()),
+        Arc::new(tfpilot::tui::keymap::Keymap::embedded()),
+        dashboard::now(),
+    );
+    send(
+        &mut state,
+        Action::Resize {
+            width: 120,
+            height: 40,
+        },
+    );
+    let cached = dashboard::listing(&requests);
+    send(
+        &mut state,
+        Action::Poll(PollEvent::Cached(Arc::new(cached.clone()))),
+    );
+    assert_eq!(state.list.total(), requests.len());
+    assert!(state.list.selected_id().is_some());
+    assert!(matches!(state.sync, SyncState::Starting));
+
+    // The store says one request is gone and another moved on since the cache was written.
+    let mut listed = cached;
+    listed.remove(0);
+    listed[4].outcome = Ok(Arc::new(request(5, Status::Applied)));
+    send(
+        &mut state,
+        Action::Poll(PollEvent::Listed(Arc::new(listed))),
+    );
+    assert_eq!(state.list.total(), requests.len() - 1);
+    assert_eq!(
+        state.list.row(&id(5)).and_then(|r| r.status),
+        Some(Status::Applied)
+    );
+    assert!(matches!(state.sync, SyncState::Ok { .. }));
+
+    // A cached listing arriving late (it never does, but) does not roll the list back.
+    send(
+        &mut state,
+        Action::Poll(PollEvent::Cached(Arc::new(dashboard::listing(&requests)))),
+    );
+    assert_eq!(state.list.total(), requests.len() - 1);
+}
+
 #[test]
 fn a_late_listing_never_rolls_a_row_back() {
     let requests = every_status();

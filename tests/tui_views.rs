@@ -72,13 +72,13 @@ fn list_and_detail() {
 fn detail_of_a_locked_request_with_secrets() {
     for (width, height) in SIZES {
         let mut locked = request(4, Status::Merged);
-        locked.lock = Some(tfpilot::domain::request::Lock {
+        locked.lock = Some(Box::new(tfpilot::domain::request::Lock {
             holder: "bob@bastion-1 pid 4242".into(),
             operation: "apply".into(),
             acquired_at: dashboard::now(),
             expires_at: Timestamp(dashboard::now().0 + chrono::Duration::seconds(95)),
             token: Some("t".into()),
-        });
+        }));
         let mut requests = every_status();
         requests[4] = locked;
         let mut state = state("bob", &requests, width, height);
@@ -337,17 +337,17 @@ fn config_editor_with_a_diff() {
 fn documents_with_odd_values_still_draw() {
     // The store is shared: a document may hold anything a tool or a person wrote.
     let mut odd = request(3, Status::Approved);
-    if let Some(approval) = odd.approval.as_mut() {
+    if let Some(approval) = odd.approval.as_deref_mut() {
         approval.head_sha = Some("ééééé".into());
     }
     odd.project = "проект".into();
-    odd.lock = Some(tfpilot::domain::request::Lock {
+    odd.lock = Some(Box::new(tfpilot::domain::request::Lock {
         holder: "".into(),
         operation: "apply".into(),
         acquired_at: dashboard::now(),
         expires_at: dashboard::now(),
         token: None,
-    });
+    }));
     let mut requests = every_status();
     requests[3] = odd;
     let mut state = state("bob", &requests, 160, 50);

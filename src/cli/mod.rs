@@ -231,7 +231,7 @@ fn list_item_json(row: &ListRow) -> Value {
             "environment": request.environment,
             "module": request.module,
             "status": status,
-            "drift": request.drift.as_ref().and_then(|d| d.state.clone()),
+            "drift": request.drift.as_deref().and_then(|d| d.state.clone()),
             "requested_by": request.requested_by,
             "created_at": request.created_at,
             "updated_at": request.updated_at,

@@ -312,7 +312,7 @@ pub async fn watch(context: &Session, id: Option<String>) -> Result<()> {
             }
             PollEvent::Idle => break,
             // Full listings are for screens; `watch` prints changes only.
-            PollEvent::Listed(_) => {}
+            PollEvent::Listed(_) | PollEvent::Cached(_) => {}
         }
     }
     poller.abort();

@@ -63,7 +63,7 @@ pub fn list(entries: &[ListRow]) -> String {
         .map(|row| match row {
             ListRow::Readable { request, status } => vec![
                 request.id.clone(),
-                if request.drift.as_ref().is_some_and(|d| d.is_drifted()) {
+                if request.drift.as_deref().is_some_and(|d| d.is_drifted()) {
                     format!("{} drift", status_cell(*status))
                 } else {
                     status_cell(*status)
@@ -167,7 +167,7 @@ pub fn show(request: &Request, derivation: &Derivation, timeline: &[TimelineEntr
             format!("{number}{}", pr.url.clone().unwrap_or_default()),
         );
     }
-    if let Some(summary) = request.plan.as_ref().and_then(|p| p.summary) {
+    if let Some(summary) = request.plan.as_deref().and_then(|p| p.summary) {
         field(
             "plan",
             format!(
@@ -176,7 +176,7 @@ pub fn show(request: &Request, derivation: &Derivation, timeline: &[TimelineEntr
             ),
         );
     }
-    if let Some(approval) = request.approval.as_ref().filter(|a| a.approved) {
+    if let Some(approval) = request.approval.as_deref().filter(|a| a.approved) {
         let head = approval
             .head_sha
             .as_deref()

@@ -188,10 +188,10 @@ pub fn format_money(amount: f64, currency: &str, signed: bool) -> String {
 /// What a request's cost says, in one line: the change per month, or why there is none.
 pub fn describe_request(request: &Request) -> String {
     match &request.cost {
-        None if request.plan.as_ref().is_some_and(|p| p.summary.is_some()) => {
+        None if request.plan.as_deref().is_some_and(|p| p.summary.is_some()) => {
             "no estimate for this plan".into()
         }
-        cost => describe(cost.as_ref()),
+        cost => describe(cost.as_deref()),
     }
 }
 

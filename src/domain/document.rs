@@ -265,18 +265,18 @@ mod tests {
         assert_eq!(request.schema_version, SCHEMA_VERSION);
         assert_eq!(request.created_at.to_rfc3339(), "2025-06-01T10:00:00Z");
         assert_eq!(request.updated_at, request.created_at);
-        let pr = request.pr.as_ref().unwrap();
+        let pr = request.pr.as_deref().unwrap();
         assert_eq!(pr.number, Some(42));
         assert_eq!(
             pr.url.as_deref(),
             Some("https://github.com/acme/infra/pull/42")
         );
-        let plan = request.plan_run.as_ref().unwrap();
+        let plan = request.plan_run.as_deref().unwrap();
         assert_eq!(plan.id, Some(7));
         assert_eq!(plan.head_sha.as_deref(), Some("abc"));
         assert_eq!(plan.html_url.as_deref(), Some("https://example/run/7"));
         assert_eq!(plan.status, Some(RunStatus::Completed));
-        let apply = request.apply_run.as_ref().unwrap();
+        let apply = request.apply_run.as_deref().unwrap();
         assert_eq!(apply.conclusion, Some(RunConclusion::Failure));
         assert_eq!(request.merged_sha.as_deref(), Some("def"));
         assert_eq!(request.commit_sha.as_deref(), Some("abc"));

@@ -95,9 +95,9 @@ pub fn compute_insights<'a>(
         *by_status.entry(derive_status(request)).or_default() += 1;
     }
 
-    let applies = || requests.iter().filter_map(|r| r.apply_run.as_ref());
-    let destroys = || requests.iter().filter_map(|r| r.destroy_run.as_ref());
-    let plans = || requests.iter().filter_map(|r| r.plan_run.as_ref());
+    let applies = || requests.iter().filter_map(|r| r.apply_run.as_deref());
+    let destroys = || requests.iter().filter_map(|r| r.destroy_run.as_deref());
+    let plans = || requests.iter().filter_map(|r| r.plan_run.as_deref());
     let succeeded_within =
         |run: &&RunFact, seconds| run.succeeded() && completed_within(run, now, seconds);
 
@@ -136,15 +136,15 @@ mod tests {
         Timestamp::parse("2026-03-10T12:00:00Z").unwrap()
     }
 
-    fn completed(conclusion: &str, ended_hours_ago: i64, seconds: i64) -> Option<RunFact> {
+    fn completed(conclusion: &str, ended_hours_ago: i64, seconds: i64) -> Option<Box<RunFact>> {
         let end = now().minus_seconds(ended_hours_ago * 3600);
-        Some(RunFact {
+        Some(Box::new(RunFact {
             status: Some(RunStatus::Completed),
             conclusion: Some(RunConclusion::parse(conclusion)),
             created_at: Some(end.minus_seconds(seconds)),
             updated_at: Some(end),
             ..RunFact::default()
-        })
+        }))
     }
 
     fn request(id: &str) -> Request {

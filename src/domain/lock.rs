@@ -62,16 +62,16 @@ pub fn acquire(
                 expires_at: lock.expires_at,
             });
         }
-        Some(lock) => Acquired::TookOver(lock.clone()),
+        Some(lock) => Acquired::TookOver((**lock).clone()),
         None => Acquired::Fresh,
     };
-    request.lock = Some(Lock {
+    request.lock = Some(Box::new(Lock {
         holder: holder.to_string(),
         operation: operation.to_string(),
         acquired_at: now,
         expires_at: now.plus_seconds(ttl_seconds),
         token: Some(token.to_string()),
-    });
+    }));
     Ok(outcome)
 }
 
@@ -108,8 +108,8 @@ pub fn release(request: &mut Request, token: &str) {
 
 /// An expired lock, removed by reconcile; `None` if there is none to remove.
 pub fn clear_expired(request: &mut Request, now: Timestamp) -> Option<Lock> {
-    if request.lock.as_ref().is_some_and(|l| is_expired(l, now)) {
-        request.lock.take()
+    if request.lock.as_deref().is_some_and(|l| is_expired(l, now)) {
+        request.lock.take().map(|lock| *lock)
     } else {
         None
     }
@@ -145,7 +145,7 @@ mod tests {
             Ok(Acquired::TookOver(old)) => assert_eq!(old.holder, "alice@a"),
             other => panic!("expected a takeover, got {other:?}"),
         }
-        assert_eq!(request.lock.as_ref().unwrap().holder, "bob@b");
+        assert_eq!(request.lock.as_deref().unwrap().holder, "bob@b");
     }
 
     #[test]
@@ -153,7 +153,7 @@ mod tests {
         let mut request = request();
         acquire(&mut request, "alice@a", "t1", "apply", at(0), 120).unwrap();
         renew(&mut request, "t1", at(100), 120).unwrap();
-        assert_eq!(request.lock.as_ref().unwrap().expires_at, at(220));
+        assert_eq!(request.lock.as_deref().unwrap().expires_at, at(220));
         assert!(acquire(&mut request, "bob@b", "t2", "merge", at(200), 120).is_err());
         acquire(&mut request, "bob@b", "t2", "merge", at(220), 120).unwrap();
         let lost = renew(&mut request, "t1", at(221), 120).unwrap_err();

@@ -110,7 +110,10 @@ pub fn notices(request: &Request, since: Timestamp) -> Vec<Notice> {
                 kind: kind.into(),
                 at,
                 summary,
-                link: request.drift_run.as_ref().and_then(|r| r.html_url.clone()),
+                link: request
+                    .drift_run
+                    .as_deref()
+                    .and_then(|r| r.html_url.clone()),
             });
         }
     }
@@ -136,7 +139,7 @@ fn run_notice(request: &Request, operation: &str, run: &RunFact) -> Option<Notic
     }
     if operation == "plan"
         && succeeded
-        && let Some(plan) = request.plan.as_ref().and_then(|p| p.summary)
+        && let Some(plan) = request.plan.as_deref().and_then(|p| p.summary)
     {
         summary.push_str(&format!(
             ": +{} ~{} -{}",
@@ -214,17 +217,17 @@ mod tests {
             "alice",
             at("2026-11-26T10:00:00Z"),
         );
-        request.apply_run = Some(
+        request.apply_run = Some(Box::new(
             serde_json::from_value(json!({"id": 2006, "status": "completed",
                 "conclusion": "success", "html_url": "https://gh/runs/2006",
                 "updated_at": "2026-11-26T11:00:00Z"}))
             .unwrap(),
-        );
-        request.plan_run = Some(
+        ));
+        request.plan_run = Some(Box::new(
             serde_json::from_value(json!({"id": 1005, "status": "completed",
                 "conclusion": "failure", "updated_at": "2026-11-26T10:30:00Z"}))
             .unwrap(),
-        );
+        ));
         request.destroy_run =
             Some(serde_json::from_value(json!({"id": 3001, "status": "in_progress"})).unwrap());
         request
@@ -267,20 +270,26 @@ mod tests {
                 .map(|n| n.key)
                 .collect()
         };
-        request.drift = Some(check(1, "clean", 1).following(None));
+        request.drift = Some(Box::new(check(1, "clean", 1).following(None)));
         assert!(
             drift_keys(&request).is_empty(),
             "a first clean check is no news"
         );
-        request.drift = Some(check(2, "drifted", 2).following(request.drift.as_ref()));
+        request.drift = Some(Box::new(
+            check(2, "drifted", 2).following(request.drift.as_deref()),
+        ));
         assert_eq!(drift_keys(&request), ["drift-drifted-2"]);
-        request.drift = Some(check(3, "drifted", 3).following(request.drift.as_ref()));
+        request.drift = Some(Box::new(
+            check(3, "drifted", 3).following(request.drift.as_deref()),
+        ));
         assert_eq!(
             drift_keys(&request),
             ["drift-drifted-2"],
             "still the same drift"
         );
-        request.drift = Some(check(4, "clean", 4).following(request.drift.as_ref()));
+        request.drift = Some(Box::new(
+            check(4, "clean", 4).following(request.drift.as_deref()),
+        ));
         assert_eq!(drift_keys(&request), ["drift-clean-4"]);
         let cleared = notices(&request, since);
         assert_eq!(cleared.last().unwrap().kind, "drift_cleared");

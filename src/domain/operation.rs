@@ -90,11 +90,11 @@ pub fn is_rejected(run: &RunFact) -> bool {
 }
 
 fn is_merged(request: &Request) -> bool {
-    request.merged_sha.is_some() || request.pr.as_ref().is_some_and(|pr| pr.merged)
+    request.merged_sha.is_some() || request.pr.as_deref().is_some_and(|pr| pr.merged)
 }
 
 fn pr_head(request: &Request) -> Option<&str> {
-    request.pr.as_ref().and_then(|pr| pr.head_sha.as_deref())
+    request.pr.as_deref().and_then(|pr| pr.head_sha.as_deref())
 }
 
 /// Approval given for exactly the head the PR has now.
@@ -117,7 +117,7 @@ pub fn plan_ready_at_head(request: &Request) -> bool {
 
 pub fn readiness(operation: Operation, request: &Request) -> Readiness {
     use Readiness::{AlreadyDone, NotReady, Ready};
-    let open_pr = request.pr.as_ref().is_some_and(|pr| pr.is_open());
+    let open_pr = request.pr.as_deref().is_some_and(|pr| pr.is_open());
     match operation {
         Operation::Create => Ready,
         Operation::Update | Operation::Plan => {
@@ -173,7 +173,7 @@ pub fn readiness(operation: Operation, request: &Request) -> Readiness {
             }
             if approved_at_head(request) {
                 Ready
-            } else if request.approval.as_ref().is_some_and(|a| a.approved) {
+            } else if request.approval.as_deref().is_some_and(|a| a.approved) {
                 NotReady(
                     "the approval was for an earlier head; plan again and get a new approval"
                         .into(),
@@ -218,7 +218,7 @@ pub fn readiness(operation: Operation, request: &Request) -> Readiness {
             }
         }
         Operation::DriftCheck => {
-            if let Some(run) = request.drift_run.as_ref().filter(|run| underway(run)) {
+            if let Some(run) = request.drift_run.as_deref().filter(|run| underway(run)) {
                 return AlreadyDone(format!(
                     "a drift check is already running: {}",
                     run_label(run)
@@ -284,8 +284,8 @@ pub fn can_destroy(request: &Request) -> Result<String, Readiness> {
 
 /// Applied, still standing, and not being checked right now.
 pub fn drift_eligible(request: &Request) -> bool {
-    let applied = request.apply_run.as_ref().is_some_and(RunFact::succeeded);
-    let checking = request.drift_run.as_ref().is_some_and(underway);
+    let applied = request.apply_run.as_deref().is_some_and(RunFact::succeeded);
+    let checking = request.drift_run.as_deref().is_some_and(underway);
     applied && request.destroy_run.is_none() && !checking
 }
 

@@ -3,25 +3,25 @@ use crate::domain::request::{Approval, PullRequestFact};
 use crate::domain::run::{RunConclusion, RunStatus};
 use crate::domain::time::Timestamp;
 
-fn run(status: &str, conclusion: Option<&str>, head: &str) -> Option<RunFact> {
-    Some(RunFact {
+fn run(status: &str, conclusion: Option<&str>, head: &str) -> Option<Box<RunFact>> {
+    Some(Box::new(RunFact {
         id: Some(7),
         status: Some(RunStatus::parse(status)),
         conclusion: conclusion.map(RunConclusion::parse),
         head_sha: Some(head.into()),
         ..RunFact::default()
-    })
+    }))
 }
 
 fn opened() -> Request {
     let now = Timestamp::from_unix_seconds(1_800_000_000).unwrap();
     let mut request = Request::new("req_1", "p", "dev", "m", "alice", now);
-    request.pr = Some(PullRequestFact {
+    request.pr = Some(Box::new(PullRequestFact {
         number: Some(3),
         state: Some("open".into()),
         head_sha: Some("h1".into()),
         ..PullRequestFact::default()
-    });
+    }));
     request
 }
 
@@ -33,18 +33,18 @@ fn planned() -> Request {
 
 fn approved() -> Request {
     let mut request = planned();
-    request.approval = Some(Approval {
+    request.approval = Some(Box::new(Approval {
         approved: true,
         approvers: vec!["bob".into()],
         head_sha: Some("h1".into()),
         ..Approval::default()
-    });
+    }));
     request
 }
 
 fn merged() -> Request {
     let mut request = approved();
-    if let Some(pr) = request.pr.as_mut() {
+    if let Some(pr) = request.pr.as_deref_mut() {
         pr.merged = true;
         pr.state = Some("closed".into());
     }
@@ -90,7 +90,7 @@ fn merge_needs_the_approval_to_be_for_the_current_head() {
     ));
     assert_eq!(readiness(Operation::Merge, &approved()), Readiness::Ready);
     let mut moved = approved();
-    moved.pr.as_mut().unwrap().head_sha = Some("h2".into());
+    moved.pr.as_deref_mut().unwrap().head_sha = Some("h2".into());
     assert!(reason(readiness(Operation::Merge, &moved)).contains("earlier head"));
     assert!(matches!(
         readiness(Operation::Merge, &merged()),
@@ -109,11 +109,11 @@ fn apply_runs_once_after_merge_and_may_retry_a_failure() {
         Readiness::AlreadyDone(_)
     ));
     let mut pending = merged();
-    pending.apply_run = Some(RunFact {
+    pending.apply_run = Some(Box::new(RunFact {
         dispatch_id: Some("d1".into()),
         ..RunFact::default()
-    });
-    assert!(dispatch_pending(pending.apply_run.as_ref().unwrap()));
+    }));
+    assert!(dispatch_pending(pending.apply_run.as_deref().unwrap()));
     assert_eq!(readiness(Operation::Apply, &pending), Readiness::Ready);
     let mut failed = merged();
     failed.apply_run = run("completed", Some("failure"), "m1");

@@ -35,34 +35,34 @@ pub struct Request {
     pub template_id: Option<String>,
 
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target: Option<Target>,
+    pub target: Option<Box<Target>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub branch: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit_sha: Option<String>,
 
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pr: Option<PullRequestFact>,
+    pub pr: Option<Box<PullRequestFact>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged_sha: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub plan_run: Option<RunFact>,
+    pub plan_run: Option<Box<RunFact>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub apply_run: Option<RunFact>,
+    pub apply_run: Option<Box<RunFact>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub destroy_run: Option<RunFact>,
+    pub destroy_run: Option<Box<RunFact>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub drift_run: Option<RunFact>,
+    pub drift_run: Option<Box<RunFact>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cleanup_pr: Option<PullRequestFact>,
+    pub cleanup_pr: Option<Box<PullRequestFact>>,
     /// The check that the state holds nothing of the request before its block is removed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cleanup_run: Option<RunFact>,
+    pub cleanup_run: Option<Box<RunFact>>,
 
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub approval: Option<Approval>,
+    pub approval: Option<Box<Approval>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub plan: Option<PlanFact>,
+    pub plan: Option<Box<PlanFact>>,
 
     /// The status sync last persisted. A cache for readers outside tfpilot; never trusted over
     /// [`crate::domain::derive_status`].
@@ -79,11 +79,11 @@ pub struct Request {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub idempotency: BTreeMap<String, IdempotencyEntry>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lock: Option<Lock>,
+    pub lock: Option<Box<Lock>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub drift: Option<DriftFact>,
+    pub drift: Option<Box<DriftFact>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cost: Option<CostFact>,
+    pub cost: Option<Box<CostFact>>,
     /// Free-form notes shown on the timeline; kept as written.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub timeline: Vec<Value>,

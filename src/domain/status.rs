@@ -241,8 +241,8 @@ pub fn derive(request: &Request) -> Derivation {
     }
 }
 
-fn run_is(run: &Option<RunFact>, predicate: fn(&RunFact) -> bool) -> bool {
-    run.as_ref().is_some_and(predicate)
+fn run_is(run: &Option<Box<RunFact>>, predicate: fn(&RunFact) -> bool) -> bool {
+    run.as_deref().is_some_and(predicate)
 }
 
 fn matches(rule: Rule, r: &Request) -> bool {
@@ -254,18 +254,18 @@ fn matches(rule: Rule, r: &Request) -> bool {
         Rule::PlanFailed => run_is(&r.plan_run, RunFact::completed_without_success),
         Rule::ApplyInFlight => run_is(&r.apply_run, RunFact::is_in_flight),
         Rule::ApplySucceeded => run_is(&r.apply_run, RunFact::succeeded),
-        Rule::Merged => r.pr.as_ref().is_some_and(|pr| pr.merged) || r.merged_sha.is_some(),
-        Rule::Approved => r.approval.as_ref().is_some_and(|a| a.approved),
+        Rule::Merged => r.pr.as_deref().is_some_and(|pr| pr.merged) || r.merged_sha.is_some(),
+        Rule::Approved => r.approval.as_deref().is_some_and(|a| a.approved),
         Rule::PlanSucceeded => run_is(&r.plan_run, RunFact::succeeded),
         Rule::PlanInFlightOrPrOpen => {
             run_is(&r.plan_run, RunFact::is_in_flight)
-                || r.pr.as_ref().is_some_and(|pr| pr.is_open())
+                || r.pr.as_deref().is_some_and(|pr| pr.is_open())
         }
         Rule::NothingYet => true,
     }
 }
 
-fn run_fact(name: &'static str, run: &Option<RunFact>) -> Fact {
+fn run_fact(name: &'static str, run: &Option<Box<RunFact>>) -> Fact {
     let value = match run {
         None => "none".to_string(),
         Some(run) => match run.id {
@@ -288,7 +288,7 @@ fn facts_for(rule: Rule, r: &Request) -> Vec<Fact> {
         Rule::Merged => vec![
             Fact {
                 name: "pr.merged",
-                value: r.pr.as_ref().is_some_and(|pr| pr.merged).to_string(),
+                value: r.pr.as_deref().is_some_and(|pr| pr.merged).to_string(),
             },
             Fact {
                 name: "merged_sha",

@@ -10,21 +10,21 @@ fn base() -> Request {
     Request::new("req_1", "payments", "dev", "s3-bucket", "alice", now)
 }
 
-fn run(status: &str, conclusion: Option<&str>) -> Option<RunFact> {
-    Some(RunFact {
+fn run(status: &str, conclusion: Option<&str>) -> Option<Box<RunFact>> {
+    Some(Box::new(RunFact {
         id: Some(1),
         status: Some(RunStatus::parse(status)),
         conclusion: conclusion.map(RunConclusion::parse),
         ..RunFact::default()
-    })
+    }))
 }
 
-fn open_pr() -> Option<PullRequestFact> {
-    Some(PullRequestFact {
+fn open_pr() -> Option<Box<PullRequestFact>> {
+    Some(Box::new(PullRequestFact {
         number: Some(1),
         state: Some("open".into()),
         ..Default::default()
-    })
+    }))
 }
 
 /// Makes `rule` match on `request` by setting the facts that rule reads.
@@ -39,11 +39,11 @@ fn establish(rule: Rule, request: &mut Request) {
         Rule::ApplySucceeded => request.apply_run = run("completed", Some("success")),
         Rule::Merged => request.merged_sha = Some("abc".into()),
         Rule::Approved => {
-            request.approval = Some(Approval {
+            request.approval = Some(Box::new(Approval {
                 approved: true,
                 approvers: vec!["bob".into()],
                 ..Default::default()
-            })
+            }))
         }
         Rule::PlanSucceeded => request.plan_run = run("completed", Some("success")),
         Rule::PlanInFlightOrPrOpen => request.pr = open_pr(),
@@ -110,10 +110,10 @@ fn variants_of_each_rule() {
     assert_eq!(derive_status(&request), Status::Destroying);
 
     let mut request = base();
-    request.pr = Some(PullRequestFact {
+    request.pr = Some(Box::new(PullRequestFact {
         merged: true,
         ..Default::default()
-    });
+    }));
     assert_eq!(derive(&request).rule, Rule::Merged);
 
     let mut request = base();
@@ -122,10 +122,10 @@ fn variants_of_each_rule() {
 
     // A closed, unmerged PR with nothing else is back to `request_created`.
     let mut request = base();
-    request.pr = Some(PullRequestFact {
+    request.pr = Some(Box::new(PullRequestFact {
         state: Some("closed".into()),
         ..Default::default()
-    });
+    }));
     assert_eq!(derive_status(&request), Status::RequestCreated);
 
     // A completed run without a conclusion is not a success.
@@ -140,10 +140,10 @@ fn variants_of_each_rule() {
 
     // An approval that is recorded but not granted does not count.
     let mut request = base();
-    request.approval = Some(Approval {
+    request.approval = Some(Box::new(Approval {
         approved: false,
         ..Default::default()
-    });
+    }));
     assert_eq!(derive_status(&request), Status::RequestCreated);
 
     // A status string persisted by an older sync is never trusted.
@@ -155,11 +155,11 @@ fn variants_of_each_rule() {
 #[test]
 fn explanation_names_the_facts_used() {
     let mut request = base();
-    request.apply_run = Some(RunFact {
+    request.apply_run = Some(Box::new(RunFact {
         id: Some(99),
         status: Some(RunStatus::InProgress),
         ..RunFact::default()
-    });
+    }));
     let derivation = derive(&request);
     assert_eq!(
         derivation.facts,
@@ -187,7 +187,7 @@ fn status_names_round_trip_and_terminal_set() {
     );
 }
 
-fn arb_run() -> impl Strategy<Value = Option<RunFact>> {
+fn arb_run() -> impl Strategy<Value = Option<Box<RunFact>>> {
     let status = prop_oneof![
         Just(None),
         Just(Some("queued")),
@@ -206,11 +206,11 @@ fn arb_run() -> impl Strategy<Value = Option<RunFact>> {
     ];
     prop_oneof![
         Just(None),
-        (status, conclusion).prop_map(|(s, c)| Some(RunFact {
+        (status, conclusion).prop_map(|(s, c)| Some(Box::new(RunFact {
             status: s.map(RunStatus::parse),
             conclusion: c.map(RunConclusion::parse),
             ..RunFact::default()
-        })),
+        }))),
     ]
 }
 
@@ -221,18 +221,18 @@ fn arb_request() -> impl Strategy<Value = Request> {
             any::<bool>(),
             prop_oneof![Just(None), Just(Some("open")), Just(Some("closed"))]
         )
-            .prop_map(|(merged, state)| Some(PullRequestFact {
+            .prop_map(|(merged, state)| Some(Box::new(PullRequestFact {
                 merged,
                 state: state.map(String::from),
                 ..Default::default()
-            })),
+            }))),
     ];
     let approval = prop_oneof![
         Just(None),
-        any::<bool>().prop_map(|approved| Some(Approval {
+        any::<bool>().prop_map(|approved| Some(Box::new(Approval {
             approved,
             ..Default::default()
-        })),
+        }))),
     ];
     (arb_run(), arb_run(), arb_run(), pr, approval, any::<bool>()).prop_map(
         |(plan, apply, destroy, pr, approval, merged_sha)| {

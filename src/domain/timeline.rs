@@ -111,12 +111,12 @@ pub fn lifecycle_steps(request: &Request) -> Vec<TimelineEntry> {
         },
         _ => pending("approval"),
     });
-    let merged = request.pr.as_ref().is_some_and(|pr| pr.merged) || request.merged_sha.is_some();
+    let merged = request.pr.as_deref().is_some_and(|pr| pr.merged) || request.merged_sha.is_some();
     steps.push(if merged {
         TimelineEntry::Step {
             step: "merge",
             state: StepState::Done,
-            at: request.pr.as_ref().and_then(|pr| pr.merged_at),
+            at: request.pr.as_deref().and_then(|pr| pr.merged_at),
             detail: request
                 .merged_sha
                 .as_ref()
@@ -236,22 +236,22 @@ mod tests {
     #[test]
     fn steps_and_events_interleave_by_time() {
         let mut request = Request::new("r", "p", "dev", "m", "alice", t("2026-01-01T00:00:00Z"));
-        request.pr = Some(PullRequestFact {
+        request.pr = Some(Box::new(PullRequestFact {
             number: Some(4),
             state: Some("open".into()),
             ..Default::default()
-        });
-        request.plan_run = Some(RunFact {
+        }));
+        request.plan_run = Some(Box::new(RunFact {
             id: Some(10),
             status: Some(RunStatus::Completed),
             conclusion: Some(RunConclusion::Failure),
             updated_at: Some(t("2026-01-01T00:05:00Z")),
             ..RunFact::default()
-        });
-        request.approval = Some(Approval {
+        }));
+        request.approval = Some(Box::new(Approval {
             approved: false,
             ..Default::default()
-        });
+        }));
         request
             .timeline
             .push(serde_json::json!({"at": "2026-01-01T00:06:00Z", "message": "retry requested"}));
@@ -280,10 +280,10 @@ mod tests {
     fn destroy_step_appears_only_with_a_destroy_run() {
         let mut request = Request::new("r", "p", "dev", "m", "alice", t("2026-01-01T00:00:00Z"));
         request.merged_sha = Some("0123456789abcdef".into());
-        request.destroy_run = Some(RunFact {
+        request.destroy_run = Some(Box::new(RunFact {
             status: Some(RunStatus::InProgress),
             ..RunFact::default()
-        });
+        }));
         let timeline = build_timeline(&request, &[]);
         let names = step_names(&timeline);
         assert!(names.contains(&"destroy:Active".to_string()), "{names:?}");

@@ -111,7 +111,7 @@ impl Engine {
         );
         request.config = config.values.clone();
         request.template_id = template.map(|t| t.id.clone());
-        request.target = Some(target);
+        request.target = Some(Box::new(target));
         request.branch = Some(format!("tfpilot/{id}"));
         let token = new_id();
         // A fresh document cannot be locked by anyone else.
@@ -200,14 +200,16 @@ impl Engine {
                 .open_pull(&repo, &branch, &base, &title, &body)
                 .await?;
             let fact = pull.to_fact();
-            request = self.persist(held, |r| r.pr = Some(fact.clone())).await?;
+            request = self
+                .persist(held, |r| r.pr = Some(Box::new(fact.clone())))
+                .await?;
         }
         let plan_done = request
             .plan_run
             .as_ref()
             .is_some_and(|run| !crate::domain::operation::dispatch_pending(run));
         let run = match request.plan_run.clone() {
-            Some(run) if plan_done => run,
+            Some(run) if plan_done => *run,
             _ => {
                 self.dispatch_run(held, &request, Slot::Plan, &branch)
                     .await?
@@ -308,12 +310,12 @@ impl Engine {
                 upsert_block(text, &file, &block).map(Some)
             })
             .await?;
-        let had_approval = request.approval.as_ref().is_some_and(|a| a.approved);
+        let had_approval = request.approval.as_deref().is_some_and(|a| a.approved);
         let request = self
             .persist(held, |r| {
                 r.config = config.values.clone();
                 r.commit_sha = Some(edited.commit_sha.clone());
-                if let Some(pr) = r.pr.as_mut() {
+                if let Some(pr) = r.pr.as_deref_mut() {
                     pr.head_sha = Some(edited.commit_sha.clone());
                 }
                 r.approval = None;
@@ -392,7 +394,7 @@ impl Engine {
                 .await?;
             let fact = pull.to_fact();
             request = self
-                .persist(held, |r| r.cleanup_pr = Some(fact.clone()))
+                .persist(held, |r| r.cleanup_pr = Some(Box::new(fact.clone())))
                 .await?;
         }
         let run = self

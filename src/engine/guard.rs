@@ -253,7 +253,8 @@ impl Engine {
         let result = self
             .store
             .update_request_from(&held.id, known, self.now(), |request| {
-                if request.lock.as_ref().and_then(|l| l.token.as_deref()) != Some(token.as_str()) {
+                if request.lock.as_deref().and_then(|l| l.token.as_deref()) != Some(token.as_str())
+                {
                     return Err("lock lost".to_string());
                 }
                 mutate(request);

@@ -33,6 +33,10 @@ pub enum PollEvent {
     },
     /// Nothing left to follow: every watched request is finished.
     Idle,
+    /// The listing as this machine's cache last saw it, sent once before the first `Listed` so
+    /// a screen can draw at once (the store's LIST takes seconds on a big bucket). Not sent
+    /// when `only` names the requests to follow.
+    Cached(Arc<Vec<ListedRequest>>),
     /// The store was listed (once per idle interval, or when asked): every request, for
     /// screens that show them all. Not sent when `only` names the requests to follow.
     Listed(Arc<Vec<ListedRequest>>),
@@ -102,6 +106,15 @@ impl Poller {
         let mut due: HashMap<String, Instant> = HashMap::new();
         let mut listed_at: Option<Instant> = None;
         let idle = Duration::from_millis(self.config.intervals.idle_ms);
+        if self.config.only.is_none()
+            && let Some(cached) = lister.cached()
+            && events
+                .send(PollEvent::Cached(Arc::new(cached)))
+                .await
+                .is_err()
+        {
+            return;
+        }
         loop {
             if events.is_closed() {
                 return;

@@ -122,8 +122,8 @@ impl Engine {
         let mut repos: BTreeMap<String, (RepoId, bool)> = BTreeMap::new();
         for request in requests {
             if let Ok((repo, _)) = repo_of(request) {
-                let has_pull = request.pr.as_ref().is_some_and(|pr| pr.number.is_some())
-                    || request.cleanup_pr.as_ref().is_some_and(|pr| pr.is_open());
+                let has_pull = request.pr.as_deref().is_some_and(|pr| pr.number.is_some())
+                    || request.cleanup_pr.as_deref().is_some_and(|pr| pr.is_open());
                 let entry = repos
                     .entry(format!("{}/{}", repo.owner, repo.name))
                     .or_insert((repo, false));

@@ -27,7 +27,8 @@ impl Engine {
         let pull = self.github.get_pull(&repo, number).await?;
         if pull.head.sha != planned {
             let fact = pull.to_fact();
-            self.persist(held, |r| r.pr = Some(fact.clone())).await?;
+            self.persist(held, |r| r.pr = Some(Box::new(fact.clone())))
+                .await?;
             return Err(EngineError::denied(format!(
                 "the branch moved to {} after the plan of {planned}; plan again before approving",
                 pull.head.sha
@@ -58,13 +59,13 @@ impl Engine {
             if !approvers.iter().any(|a| a.eq_ignore_ascii_case(&actor)) {
                 approvers.push(actor.clone());
             }
-            r.approval = Some(Approval {
+            r.approval = Some(Box::new(Approval {
                 approved: true,
                 approvers,
                 at: Some(now),
                 head_sha: Some(planned.clone()),
                 ..Approval::default()
-            });
+            }));
         })
         .await?;
         Ok(Finish {
@@ -111,7 +112,7 @@ impl Engine {
             merged_sha
         };
         self.persist(held, |r| {
-            r.pr = Some(fact.clone());
+            r.pr = Some(Box::new(fact.clone()));
             r.merged_sha = Some(sha.clone());
         })
         .await?;

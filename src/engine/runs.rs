@@ -60,15 +60,15 @@ impl Slot {
 
     pub(super) fn of(self, request: &Request) -> Option<&RunFact> {
         match self {
-            Slot::Plan => request.plan_run.as_ref(),
-            Slot::Apply => request.apply_run.as_ref(),
-            Slot::Destroy => request.destroy_run.as_ref(),
-            Slot::Drift => request.drift_run.as_ref(),
-            Slot::Cleanup => request.cleanup_run.as_ref(),
+            Slot::Plan => request.plan_run.as_deref(),
+            Slot::Apply => request.apply_run.as_deref(),
+            Slot::Destroy => request.destroy_run.as_deref(),
+            Slot::Drift => request.drift_run.as_deref(),
+            Slot::Cleanup => request.cleanup_run.as_deref(),
         }
     }
 
-    pub(super) fn of_mut(self, request: &mut Request) -> &mut Option<RunFact> {
+    pub(super) fn of_mut(self, request: &mut Request) -> &mut Option<Box<RunFact>> {
         match self {
             Slot::Plan => &mut request.plan_run,
             Slot::Apply => &mut request.apply_run,
@@ -111,7 +111,7 @@ impl Engine {
                 {
                     tracing::info!(request = %request.id, run = run.id, "found the run of an interrupted dispatch");
                     let fact = run.to_fact();
-                    self.persist(held, |r| *slot.of_mut(r) = Some(fact.clone()))
+                    self.persist(held, |r| *slot.of_mut(r) = Some(Box::new(fact.clone())))
                         .await?;
                     return Ok(fact);
                 }
@@ -125,7 +125,7 @@ impl Engine {
                     dispatch_id: Some(dispatch_id.clone()),
                     ..RunFact::default()
                 };
-                self.persist(held, |r| *slot.of_mut(r) = Some(intent.clone()))
+                self.persist(held, |r| *slot.of_mut(r) = Some(Box::new(intent.clone())))
                     .await?;
                 dispatch_id
             }
@@ -146,7 +146,7 @@ impl Engine {
                     // GitHub refused outright (no such workflow, bad ref): nothing was started,
                     // so the intent goes and the earlier run is what the document shows again.
                     let previous = earlier.filter(|run| !dispatch_pending(run));
-                    self.persist(held, |r| *slot.of_mut(r) = previous.clone())
+                    self.persist(held, |r| *slot.of_mut(r) = previous.clone().map(Box::new))
                         .await?;
                 }
                 return Err(error.into());
@@ -160,7 +160,7 @@ impl Engine {
                 ..RunFact::default()
             },
         };
-        self.persist(held, |r| *slot.of_mut(r) = Some(fact.clone()))
+        self.persist(held, |r| *slot.of_mut(r) = Some(Box::new(fact.clone())))
             .await?;
         Ok(fact)
     }
@@ -208,7 +208,7 @@ impl Engine {
                 run.id.unwrap_or_default()
             );
             self.persist(held, |r| {
-                if let Some(fact) = r.apply_run.as_mut() {
+                if let Some(fact) = r.apply_run.as_deref_mut() {
                     fact.status = None;
                     fact.conclusion = None;
                     fact.extra.insert("rejected".into(), json!(reason));

@@ -155,7 +155,7 @@ impl Engine {
     async fn observe(&self, request: &Request, index: &RunIndex) -> Result<Observed, EngineError> {
         let (repo, _) = repo_of(request)?;
         let mut observed = Observed::default();
-        if let Some(number) = request.pr.as_ref().and_then(|pr| pr.number) {
+        if let Some(number) = request.pr.as_deref().and_then(|pr| pr.number) {
             let pull = match index.pull(&repo, number) {
                 Some(pull) => pull.clone(),
                 None => self.github.get_pull(&repo, number).await?,
@@ -404,7 +404,7 @@ fn plan_recorded(request: &Request, run_id: u64) -> bool {
 }
 
 fn drift_recorded(request: &Request, run_id: u64) -> bool {
-    request.drift.as_ref().and_then(|d| d.run_id) == Some(run_id)
+    request.drift.as_deref().and_then(|d| d.run_id) == Some(run_id)
 }
 
 /// A completed run needs no more reading once what it produces is recorded.
@@ -443,13 +443,13 @@ pub(super) fn fold(
         if let Some(old) = &request.pr {
             next.extra = old.extra.clone();
         }
-        if request.pr.as_ref() != Some(&next) {
+        if request.pr.as_deref() != Some(&next) {
             changes.push(format!(
                 "pull request: {} head {}",
                 next.state.as_deref().unwrap_or("?"),
                 short(next.head_sha.as_deref())
             ));
-            request.pr = Some(next);
+            request.pr = Some(Box::new(next));
         }
         if request.merged_sha.is_none()
             && let Some(sha) = &observed.merge_commit_sha
@@ -459,9 +459,9 @@ pub(super) fn fold(
         }
     }
     if let Some(pr) = &observed.cleanup_pr
-        && request.cleanup_pr.as_ref() != Some(pr)
+        && request.cleanup_pr.as_deref() != Some(pr)
     {
-        request.cleanup_pr = Some(pr.clone());
+        request.cleanup_pr = Some(Box::new(pr.clone()));
         changes.push("cleanup pull request updated".into());
     }
     fold_approval(request, observed, may_approve, now, &mut changes);
@@ -492,7 +492,7 @@ pub(super) fn fold(
                 ));
             }
         }
-        if *known != next {
+        if **known != next {
             let finished = next.is_completed() && !known.is_completed();
             changes.push(format!(
                 "{} run {}: {}",
@@ -517,14 +517,14 @@ pub(super) fn fold(
                     format!("run-{}", next.id.unwrap_or_default()),
                 ));
             }
-            *known = next;
+            **known = next;
         }
     }
     if let Some((run_id, plan)) = &observed.plan
-        && request.plan_run.as_ref().and_then(|r| r.id) == Some(*run_id)
-        && request.plan.as_ref() != Some(plan)
+        && request.plan_run.as_deref().and_then(|r| r.id) == Some(*run_id)
+        && request.plan.as_deref() != Some(plan)
     {
-        request.plan = Some(plan.clone());
+        request.plan = Some(Box::new(plan.clone()));
         if let Some(summary) = plan.summary {
             changes.push(format!(
                 "plan: {} to add, {} to change, {} to destroy",
@@ -533,18 +533,18 @@ pub(super) fn fold(
         }
     }
     if let Some((run_id, cost)) = &observed.cost
-        && request.plan_run.as_ref().and_then(|r| r.id) == Some(*run_id)
-        && request.cost.as_ref() != Some(cost)
+        && request.plan_run.as_deref().and_then(|r| r.id) == Some(*run_id)
+        && request.cost.as_deref() != Some(cost)
     {
-        request.cost = Some(cost.clone());
+        request.cost = Some(Box::new(cost.clone()));
         changes.push(format!("cost: {}", cost::describe(Some(cost))));
     }
     if let Some((run_id, drift)) = &observed.drift
-        && request.drift_run.as_ref().and_then(|r| r.id) == Some(*run_id)
-        && request.drift.as_ref().and_then(|d| d.run_id) != Some(*run_id)
+        && request.drift_run.as_deref().and_then(|r| r.id) == Some(*run_id)
+        && request.drift.as_deref().and_then(|d| d.run_id) != Some(*run_id)
     {
         let state = drift.state.clone().unwrap_or_default();
-        let was_drifted = request.drift.as_ref().is_some_and(DriftFact::is_drifted);
+        let was_drifted = request.drift.as_deref().is_some_and(DriftFact::is_drifted);
         // Transitions are what people are told about; every other result is still audited.
         let (kind, message) = match (state.as_str(), was_drifted) {
             ("drifted", false) => (
@@ -572,7 +572,7 @@ pub(super) fn fold(
             })),
             format!("run-{run_id}"),
         ));
-        request.drift = Some(drift.clone().following(request.drift.as_ref()));
+        request.drift = Some(Box::new(drift.clone().following(request.drift.as_deref())));
         changes.push(format!("drift: {state}"));
     }
     let status = derive_status(request);
@@ -595,13 +595,13 @@ fn fold_approval(
     now: Timestamp,
     changes: &mut Vec<String>,
 ) {
-    let Some(head) = request.pr.as_ref().and_then(|pr| pr.head_sha.clone()) else {
+    let Some(head) = request.pr.as_deref().and_then(|pr| pr.head_sha.clone()) else {
         return;
     };
-    if request.pr.as_ref().is_some_and(|pr| pr.merged) {
+    if request.pr.as_deref().is_some_and(|pr| pr.merged) {
         return;
     }
-    if let Some(approval) = request.approval.as_mut()
+    if let Some(approval) = request.approval.as_deref_mut()
         && approval.approved
         && approval.head_sha.as_deref().is_some_and(|sha| sha != head)
     {
@@ -627,13 +627,13 @@ fn fold_approval(
         .collect();
     if !approvers.is_empty() {
         changes.push(format!("approved on GitHub by {}", approvers.join(", ")));
-        request.approval = Some(Approval {
+        request.approval = Some(Box::new(Approval {
             approved: true,
             approvers,
             at: Some(now),
             head_sha: Some(head),
             ..Approval::default()
-        });
+        }));
     }
 }
 

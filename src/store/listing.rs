@@ -15,12 +15,15 @@ use std::sync::Arc;
 use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 
-use super::requests::{FETCH_PARALLELISM, id_from_key, parse_stored_request};
+use super::requests::{
+    FETCH_PARALLELISM, cached_document_problem, id_from_key, parse_stored_request,
+};
 use super::shared_index::{self, IndexEntry, IndexRead, REWRITE_WHEN_STALE};
-use super::{ETag, ObjectMeta, Store, StoreError};
+use super::{ETag, ObjectMeta, PutCondition, Store, StoreError};
 use crate::domain::{DocumentError, Request};
 
-const CACHE_FORMAT: u32 = 1;
+/// 2: documents stored parsed (as JSON objects), not as the bodies' text.
+const CACHE_FORMAT: u32 = 2;
 
 /// One entry of a listing.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,8 +57,7 @@ pub struct RefreshStats {
 #[derive(Debug, Clone)]
 struct CachedObject {
     etag: ETag,
-    /// Kept for the cache file. `None` when the body is not UTF-8 (then it is not persisted).
-    body: Option<Arc<str>>,
+    /// Readable documents are persisted (re-rendered); unreadable ones are fetched again.
     outcome: Result<Arc<Request>, DocumentError>,
 }
 
@@ -123,7 +125,9 @@ impl RequestLister {
             }
             None => None,
         };
-        stats.from_index = match &index {
+        // What a rewrite must replace, decided before the entries are taken.
+        let rewrite = index.as_ref().map(IndexRead::rewrite_condition);
+        stats.from_index = match index {
             Some(IndexRead::Found { entries, .. }) => self.adopt_index(entries, &listed),
             Some(IndexRead::Unusable { reason, .. }) => {
                 tracing::warn!(%reason, "ignoring the shared listing index");
@@ -155,7 +159,6 @@ impl RequestLister {
                     let cached = CachedObject {
                         etag: object.etag,
                         outcome: parse_stored_request(&key, &object.body).map(Arc::new),
-                        body: String::from_utf8(object.body).ok().map(Arc::from),
                     };
                     (key, cached)
                 }))
@@ -175,10 +178,10 @@ impl RequestLister {
         if changed || stats.removed > 0 {
             self.save_cache_file();
         }
-        if let Some(index) = index
+        if let Some(condition) = rewrite
             && stats.fetched >= REWRITE_WHEN_STALE
         {
-            stats.index_written = self.rewrite_index(index).await;
+            stats.index_written = self.rewrite_index(condition).await;
         }
 
         let mut entries: Vec<ListedRequest> = listed
@@ -195,6 +198,27 @@ impl RequestLister {
             .collect();
         entries.sort_by(|a, b| a.id.cmp(&b.id));
         Ok((entries, stats))
+    }
+
+    /// The listing as the cache file last saw it, without asking the store: what a screen can
+    /// draw while the first refresh runs. `None` when there is no cache to show.
+    pub fn cached(&mut self) -> Option<Vec<ListedRequest>> {
+        self.load_cache_file();
+        if self.cache.is_empty() {
+            return None;
+        }
+        let mut entries: Vec<ListedRequest> = self
+            .cache
+            .iter()
+            .map(|(key, cached)| ListedRequest {
+                key: key.clone(),
+                id: id_from_key(key).unwrap_or(key).to_string(),
+                etag: cached.etag.clone(),
+                outcome: cached.outcome.clone(),
+            })
+            .collect();
+        entries.sort_by(|a, b| a.id.cmp(&b.id));
+        Some(entries)
     }
 
     /// Every page of `requests/`, and how many LIST calls that took.
@@ -221,7 +245,7 @@ impl RequestLister {
     }
 
     /// Takes the index entries whose ETag the listing still shows; returns how many.
-    fn adopt_index(&mut self, entries: &[IndexEntry], listed: &[ObjectMeta]) -> usize {
+    fn adopt_index(&mut self, entries: Vec<IndexEntry>, listed: &[ObjectMeta]) -> usize {
         let current: HashMap<&str, &ETag> =
             listed.iter().map(|m| (m.key.as_str(), &m.etag)).collect();
         let mut adopted = 0;
@@ -229,27 +253,35 @@ impl RequestLister {
             if current
                 .get(entry.key.as_str())
                 .is_some_and(|etag| etag.same_version(&entry.etag))
+                && self.adopt(entry)
             {
-                let outcome = parse_stored_request(&entry.key, entry.body.as_bytes()).map(Arc::new);
-                self.cache.insert(
-                    entry.key.clone(),
-                    CachedObject {
-                        etag: entry.etag.clone(),
-                        body: Some(Arc::from(entry.body.as_str())),
-                        outcome,
-                    },
-                );
                 adopted += 1;
             }
         }
         adopted
     }
 
+    /// Takes a persisted document if this version of tfpilot reads it as stored. `false` when
+    /// it does not (a newer schema, a copied file): then the object is fetched like any other.
+    fn adopt(&mut self, entry: IndexEntry) -> bool {
+        if cached_document_problem(&entry.key, &entry.document).is_some() {
+            return false;
+        }
+        self.cache.insert(
+            entry.key,
+            CachedObject {
+                etag: entry.etag,
+                outcome: Ok(entry.document),
+            },
+        );
+        true
+    }
+
     /// Replaces the index that was read with what this process now holds. A lost race or a
     /// refused write (a viewer without write access) leaves the index to the next cold reader.
-    async fn rewrite_index(&self, read: IndexRead) -> bool {
+    async fn rewrite_index(&self, condition: PutCondition) -> bool {
         let entries = self.persistable_entries();
-        match shared_index::write(self.store.backend(), read.rewrite_condition(), entries).await {
+        match shared_index::write(self.store.backend(), condition, entries).await {
             Ok(written) => written,
             Err(err) => {
                 tracing::warn!(error = %err, "could not write the shared listing index");
@@ -265,7 +297,7 @@ impl RequestLister {
                 Some(IndexEntry {
                     key: key.clone(),
                     etag: cached.etag.clone(),
-                    body: cached.body.as_deref()?.to_string(),
+                    document: cached.outcome.as_ref().ok()?.clone(),
                 })
             })
             .collect()
@@ -277,25 +309,26 @@ impl RequestLister {
             return;
         }
         self.cache_loaded = true;
-        let Some(path) = &self.cache_file else { return };
-        let Ok(bytes) = fs::read(path) else { return };
-        let Ok(file) = serde_json::from_slice::<CacheFile>(&bytes) else {
-            tracing::warn!(path = %path.display(), "ignoring an unreadable list cache");
+        let Some(path) = self.cache_file.clone() else {
             return;
+        };
+        let Ok(file) = fs::File::open(&path) else {
+            return;
+        };
+        // Straight from the file into documents: no copy of the text, no second parse.
+        let file = match serde_json::from_reader::<_, CacheFile>(std::io::BufReader::new(file)) {
+            Ok(file) => file,
+            Err(err) => {
+                // An older tfpilot's format, or a damaged file: a cold start rewrites it.
+                tracing::info!(path = %path.display(), error = %err, "not using the list cache");
+                return;
+            }
         };
         if file.format != CACHE_FORMAT || file.location != self.store.location() {
             return;
         }
         for entry in file.entries {
-            let outcome = parse_stored_request(&entry.key, entry.body.as_bytes()).map(Arc::new);
-            self.cache.insert(
-                entry.key,
-                CachedObject {
-                    etag: entry.etag,
-                    body: Some(Arc::from(entry.body)),
-                    outcome,
-                },
-            );
+            self.adopt(entry);
         }
     }
 

@@ -1,6 +1,7 @@
 //! Typed operations over any [`ObjectStore`]: the concurrency contract of DESIGN section 5,
 //! written once for both backends.
 
+use crate::domain::SCHEMA_VERSION;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -47,6 +48,27 @@ pub fn parse_stored_request(key: &str, body: &[u8]) -> Result<Request, DocumentE
             key: key.to_string(),
         }),
         _ => Ok(request),
+    }
+}
+
+/// Why a document persisted by tfpilot itself (the list cache, the shared index) cannot be
+/// used as it is: written by a newer tfpilot, or not the document its key names.
+pub fn cached_document_problem(key: &str, request: &Request) -> Option<DocumentError> {
+    if request.schema_version > SCHEMA_VERSION {
+        return Some(DocumentError::FutureSchema {
+            found: u64::from(request.schema_version),
+            supported: SCHEMA_VERSION,
+        });
+    }
+    if let Err(err) = validate_request_id(&request.id) {
+        return Some(err);
+    }
+    match id_from_key(key) {
+        Some(id) if id == request.id => None,
+        _ => Some(DocumentError::IdMismatch {
+            id: request.id.clone(),
+            key: key.to_string(),
+        }),
     }
 }
 

@@ -17,23 +17,24 @@ use flate2::write::GzEncoder;
 use serde::{Deserialize, Serialize};
 
 use super::{ETag, ObjectStore, PutCondition, StoreError};
+use crate::domain::Request;
 
 pub const INDEX_KEY: &str = "index/requests.json.gz";
 
 /// Rewrite the index when a cold reader had to GET at least this many documents itself.
 pub const REWRITE_WHEN_STALE: usize = 100;
 
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 
 /// A decompressed index larger than this is refused rather than read into memory.
 const MAX_DECOMPRESSED_BYTES: u64 = 1 << 30;
 
-/// One document as it was listed.
+/// One document as it was listed: stored parsed, so a reader deserializes it once.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct IndexEntry {
     pub key: String,
     pub etag: ETag,
-    pub body: String,
+    pub document: Arc<Request>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -112,7 +113,8 @@ pub fn encode(entries: Vec<IndexEntry>) -> Vec<u8> {
     // The fastest level still shrinks JSON documents about tenfold; the index is rewritten on
     // a user's first listing, so compression time is waiting time.
     let mut encoder = GzEncoder::new(Vec::new(), Compression::fast());
-    // Writing into a Vec cannot fail, and the entries are plain strings, which always serialize.
+    // Writing into a Vec cannot fail, and request documents always serialize (they are
+    // written the same way to the store).
     serde_json::to_writer(&mut encoder, &file).expect("index entries serialize");
     encoder.finish().expect("gzip into memory")
 }
@@ -144,10 +146,18 @@ mod tests {
     use super::*;
 
     fn entry(n: usize) -> IndexEntry {
+        let created = crate::domain::Timestamp::parse("2026-01-01T00:00:00Z").unwrap();
         IndexEntry {
             key: format!("requests/req_{n}.json"),
             etag: ETag(format!("\"e{n}\"")),
-            body: format!("{{\"id\":\"req_{n}\"}}"),
+            document: Arc::new(Request::new(
+                format!("req_{n}"),
+                "payments",
+                "dev",
+                "s3-bucket",
+                "alice",
+                created,
+            )),
         }
     }
 
@@ -169,6 +179,6 @@ mod tests {
         let mut encoder = GzEncoder::new(Vec::new(), Compression::fast());
         encoder.write_all(br#"{"format":9,"entries":[]}"#).unwrap();
         let future = encoder.finish().unwrap();
-        assert_eq!(decode(&future).unwrap_err(), "index format 9 is not 1");
+        assert_eq!(decode(&future).unwrap_err(), "index format 9 is not 2");
     }
 }

@@ -126,7 +126,7 @@ pub fn log_source(request: &Request) -> Option<LogSource> {
     }) {
         return Some(source);
     }
-    if let Some(key) = request.plan.as_ref().and_then(|p| p.output_key.clone()) {
+    if let Some(key) = request.plan.as_deref().and_then(|p| p.output_key.clone()) {
         let run = key
             .rsplit('/')
             .next()

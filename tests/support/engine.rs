@@ -172,13 +172,13 @@ impl Bed {
     pub async fn plant_lock(&self, id: &str, holder: &str, operation: &str, at: Timestamp) {
         self.store
             .update_request(id, at, |request| {
-                request.lock = Some(Lock {
+                request.lock = Some(Box::new(Lock {
                     holder: holder.into(),
                     operation: operation.into(),
                     acquired_at: at,
                     expires_at: at.plus_seconds(120),
                     token: Some(format!("{holder}-token")),
-                });
+                }));
                 Ok(())
             })
             .await

@@ -25,7 +25,7 @@ pub struct Row {
 impl Row {
     pub fn readable(request: Arc<Request>) -> Row {
         let status = derive_status(&request);
-        let lock_holder = request.lock.as_ref().map(|lock| lock.holder.clone());
+        let lock_holder = request.lock.as_deref().map(|lock| lock.holder.clone());
         let haystack = format!(
             "{} {}/{} {} {} {} {}",
             request.id,

@@ -318,11 +318,11 @@ fn confirmation(state: &State, request: &Request, operation: Operation) -> Confi
         request.id, request.project, request.environment, request.module
     );
     let mut lines = vec![target];
-    let summary = request.plan.as_ref().and_then(|plan| plan.summary);
+    let summary = request.plan.as_deref().and_then(|plan| plan.summary);
     match operation {
         Operation::Merge => {
             lines.push("Merges the pull request at the approved head.".into());
-            if let Some(pr) = request.pr.as_ref().and_then(|pr| pr.number) {
+            if let Some(pr) = request.pr.as_deref().and_then(|pr| pr.number) {
                 lines.push(format!("Pull request #{pr}"));
             }
         }

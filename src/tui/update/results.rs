@@ -46,7 +46,10 @@ pub fn on_tick(state: &mut State, now: Timestamp) -> Vec<Effect> {
 }
 
 pub fn on_poll(state: &mut State, event: PollEvent) -> Vec<Effect> {
-    let listing_changed = matches!(event, PollEvent::Listed(_) | PollEvent::Synced(_));
+    let listing_changed = matches!(
+        event,
+        PollEvent::Listed(_) | PollEvent::Cached(_) | PollEvent::Synced(_)
+    );
     let effects = poll_event(state, event);
     if listing_changed && state.screen == super::super::state::Screen::Insights {
         state.count_insights();
@@ -57,6 +60,15 @@ pub fn on_poll(state: &mut State, event: PollEvent) -> Vec<Effect> {
 fn poll_event(state: &mut State, event: PollEvent) -> Vec<Effect> {
     let mut effects = Vec::new();
     match event {
+        // Drawn at once; the sync state stays `starting` until the store's own listing lands.
+        PollEvent::Cached(entries) => {
+            if !state.list.loaded {
+                state.list.replace_all(&entries);
+                let rows = state.list_height();
+                state.list.scroll_into_view(rows);
+                effects.extend(super::main_screen::selection_changed(state));
+            }
+        }
         PollEvent::Listed(entries) => {
             let first = !state.list.loaded;
             state.list.replace_all(&entries);

@@ -93,7 +93,7 @@ fn lines<'a>(state: &'a State, theme: &Theme, request: &'a Request) -> Vec<Line<
             out.extend(link(run.html_url.as_deref(), theme));
         }
     }
-    if let Some(summary) = request.plan.as_ref().and_then(|p| p.summary) {
+    if let Some(summary) = request.plan.as_deref().and_then(|p| p.summary) {
         out.push(Line::from(vec![
             styled(format!("{:<13}", "plan"), theme.style(Role::Muted)),
             styled(format!("+{} ", summary.add), theme.style(Role::PlanAdd)),

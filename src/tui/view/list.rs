@@ -135,7 +135,7 @@ fn table_row<'a>(
     if row
         .request
         .as_ref()
-        .and_then(|r| r.drift.as_ref())
+        .and_then(|r| r.drift.as_deref())
         .is_some_and(|d| d.is_drifted())
     {
         // A word, not only a colour, so it reads on any terminal.
