@@ -263,21 +263,36 @@ fn main() {
         std::thread::spawn(move || churn(&dir, count, 20, stop))
     };
     std::thread::sleep(Duration::from_millis(1500));
+    let mut resident = vec![pty::resident_kib(session.pid()).0];
     let started = Instant::now();
     let times = key_presses(&mut session, presses);
     let elapsed = started.elapsed();
+    resident.push(pty::resident_kib(session.pid()).0);
+    // Whether memory settles or keeps growing under the same load, with no keys pressed.
+    for _ in 0..if benchmarking { 4 } else { 1 } {
+        let until = Instant::now() + Duration::from_secs(if benchmarking { 15 } else { 2 });
+        while Instant::now() < until {
+            session.pump(Duration::from_millis(50));
+        }
+        resident.push(pty::resident_kib(session.pid()).0);
+    }
+    let busy_for = started.elapsed();
     stop.store(true, Ordering::Relaxed);
     let changed = churner.join().expect("churn");
     report_keys("busy: listing every 500 ms, 20 changes/s", times);
     println!(
-        "    ({changed} documents changed by another process while {presses} keys were pressed over {:.1} s)",
-        elapsed.as_secs_f64()
+        "    ({presses} keys pressed over {:.1} s; {changed} documents changed by another process over {:.0} s)",
+        elapsed.as_secs_f64(),
+        busy_for.as_secs_f64()
     );
-    let (rss_kib, peak_kib) = pty::resident_kib(session.pid());
+    let samples: Vec<String> = resident
+        .iter()
+        .map(|kib| format!("{:.1}", *kib as f64 / 1024.0))
+        .collect();
     println!(
-        "    resident after the busy run: {:.1} MB (peak {:.1} MB)",
-        rss_kib as f64 / 1024.0,
-        peak_kib as f64 / 1024.0
+        "    resident during the busy run (MB): {} (peak {:.1})",
+        samples.join(" -> "),
+        pty::resident_kib(session.pid()).1 as f64 / 1024.0
     );
     session.quit();
 }

@@ -41,12 +41,12 @@ impl Cli {
         full.extend_from_slice(args);
         let output = self.command(login, &full).output().await.unwrap();
         let out = String::from_utf8_lossy(&output.stdout);
+        let err = String::from_utf8_lossy(&output.stderr).into_owned();
+        let secrets = &super::home::secrets::assert_clean;
+        secrets(&format!("the --json output of tfpilot {args:?}"), &out);
+        secrets(&format!("the errors of tfpilot {args:?}"), &err);
         let json = serde_json::from_str(&out).unwrap_or(Value::Null);
-        (
-            output.status.code().unwrap_or(-1),
-            json,
-            String::from_utf8_lossy(&output.stderr).into_owned(),
-        )
+        (output.status.code().unwrap_or(-1), json, err)
     }
 }
 
@@ -61,7 +61,10 @@ pub async fn setup(s3: bool) -> Option<(Bed, Cli)> {
         let env = vec![
             ("TFPILOT_S3_ENDPOINT", endpoint),
             ("AWS_ACCESS_KEY_ID", "testing".to_string()),
-            ("AWS_SECRET_ACCESS_KEY", "testing".to_string()),
+            (
+                "AWS_SECRET_ACCESS_KEY",
+                super::home::secrets::AWS_TEST_SECRET.to_string(),
+            ),
             ("AWS_REGION", "us-east-1".to_string()),
             ("AWS_EC2_METADATA_DISABLED", "true".to_string()),
             (

@@ -5,8 +5,12 @@ use std::path::{Path, PathBuf};
 
 use tokio::process::Command;
 
+#[path = "secrets.rs"]
+pub mod secrets;
+
 /// A home of its own: XDG directories, a log file at trace level, no keyring,
-/// no inherited tokens, and a PATH without the developer's `gh`.
+/// no inherited tokens, and a PATH without the developer's `gh`. When it goes, every file the
+/// binary left in it (logs, caches, config) is scanned for secrets.
 pub struct Home {
     dir: tempfile::TempDir,
 }
@@ -67,14 +71,27 @@ impl Home {
             command.env(key, value);
         }
         let output = command.output().await.unwrap();
-        (
-            output.status.code().unwrap_or(-1),
+        let (stdout, stderr) = (
             String::from_utf8(output.stdout).unwrap(),
             String::from_utf8(output.stderr).unwrap(),
-        )
+        );
+        secrets::assert_clean(&format!("the output of tfpilot {args:?}"), &stdout);
+        secrets::assert_clean(&format!("the errors of tfpilot {args:?}"), &stderr);
+        (output.status.code().unwrap_or(-1), stdout, stderr)
     }
 
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(self.log()).unwrap_or_default()
+    }
+}
+
+impl Drop for Home {
+    fn drop(&mut self) {
+        // A test that already failed says why; a second panic would abort instead.
+        if std::thread::panicking() {
+            return;
+        }
+        let found = secrets::secrets_under(self.path());
+        assert!(found.is_empty(), "secrets left in files: {found:?}");
     }
 }

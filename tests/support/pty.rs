@@ -9,6 +9,9 @@ use std::time::{Duration, Instant};
 
 use portable_pty::{Child, CommandBuilder, MasterPty, PtySize, native_pty_system};
 
+#[path = "secrets.rs"]
+mod secrets;
+
 pub struct Session {
     master: Box<dyn MasterPty + Send>,
     pub child: Box<dyn Child + Send + Sync>,
@@ -222,6 +225,21 @@ fn set_home(command: &mut CommandBuilder, home: &Path) {
         ("XDG_DATA_HOME", "data"),
     ] {
         command.env(var, home.join(sub));
+    }
+}
+
+impl Drop for Session {
+    /// The home the session made for itself is scanned for secrets the dashboard left there
+    /// (its logs, caches, config). A test that already failed says why instead.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        if std::thread::panicking() {
+            return;
+        }
+        if let Some(home) = &self._home {
+            let found = secrets::secrets_under(home.path());
+            assert!(found.is_empty(), "secrets left in files: {found:?}");
+        }
     }
 }
 
