@@ -201,8 +201,20 @@ async fn retry_after_and_secondary_limits_are_waited_out() {
     assert_eq!(
         started.elapsed().as_secs(),
         60,
-        "secondary limits back off at least 60 s"
+        "secondary limits without retry-after back off 60 s"
     );
+
+    // A short retry-after is honoured as given, not stretched to a minute.
+    tokio::time::advance(Duration::from_secs(60)).await;
+    sim.add_fault(FaultRule {
+        status: Some(429),
+        retry_after: Some(2),
+        times: Some(1),
+        ..fault("/repos/*/pulls/*")
+    });
+    let started = Instant::now();
+    github.get_pull(&repo(), number).await.unwrap();
+    assert_eq!(started.elapsed().as_secs(), 2, "retry-after 2 is 2 s");
 }
 
 #[tokio::test(start_paused = true)]

@@ -6,7 +6,8 @@
 //!   that resets within the cap is waited out before a call is even sent, one
 //!   that resets later is reported at once (waiting would not help).
 //! - 403/429 rate limits wait for `retry-after` or the reset (within the cap),
-//!   secondary limits at least 60 s, then retry once or surface `RateLimited`.
+//!   secondary limits for `retry-after` or else 60 s, then retry once or surface
+//!   `RateLimited`.
 //! - GETs retry 5xx and network failures after 1 s, 2 s and 4 s. Writes are sent
 //!   once: only the caller knows whether repeating one is safe.
 
@@ -357,9 +358,10 @@ impl Transport {
                 )
             }
             Limit::Secondary { retry_after } => {
-                let asked = Duration::from_secs(retry_after.unwrap_or(0));
-                let wait = asked
-                    .max(self.policy.secondary_wait)
+                // GitHub: wait `retry-after` seconds when it is given, otherwise at least a
+                // minute. Over-waiting a short `retry-after` stalled every sync for a minute.
+                let wait = retry_after
+                    .map_or(self.policy.secondary_wait, Duration::from_secs)
                     .min(self.policy.max_secondary_wait);
                 (
                     wait,

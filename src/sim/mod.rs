@@ -254,6 +254,11 @@ impl Simulator {
         self.shared.lock().faults.clear();
     }
 
+    /// Fault rules not used up yet (a rule with `times` goes when its last request arrives).
+    pub fn pending_faults(&self) -> usize {
+        self.shared.lock().faults.len()
+    }
+
     /// Set a token's remaining primary budget, and the seconds until it resets.
     pub fn set_rate_limit(&self, login: &str, remaining: u32, reset_in: Duration) {
         control::set_budget(&self.shared, login, None, Some(remaining), Some(reset_in));

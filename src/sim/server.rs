@@ -279,26 +279,33 @@ pub fn is_login(login: &str) -> bool {
 }
 
 /// The fault this request draws, if any (used up when `times` runs out).
+/// Matching rules are tried in order, each drawing against its own rate; the first that fires
+/// applies, so a mix of faults (some 5xx, some latency, some drops) can be set up together.
 fn pick_fault(shared: &Shared, method: &Method, path: &str) -> Option<FaultRule> {
     let mut state = shared.lock();
-    let index = state
-        .faults
-        .iter()
-        .position(|rule| rule.matches(method.as_str(), path))?;
-    state.fault_draws += 1;
-    let draw = unit_draw(state.fault_draws);
-    let rule = state.faults[index].clone();
-    if draw >= rule.rate {
-        return None;
-    }
-    match &mut state.faults[index].times {
-        Some(1) => {
-            state.faults.remove(index);
+    let mut index = 0;
+    while index < state.faults.len() {
+        if !state.faults[index].matches(method.as_str(), path) {
+            index += 1;
+            continue;
         }
-        Some(left) => *left -= 1,
-        None => {}
+        state.fault_draws += 1;
+        let draw = unit_draw(state.fault_draws);
+        let rule = state.faults[index].clone();
+        if draw >= rule.rate {
+            index += 1;
+            continue;
+        }
+        match &mut state.faults[index].times {
+            Some(1) => {
+                state.faults.remove(index);
+            }
+            Some(left) => *left -= 1,
+            None => {}
+        }
+        return Some(rule);
     }
-    Some(rule)
+    None
 }
 
 /// Delay, drop, or the fault's answer; `None` when the fault only adds latency.
