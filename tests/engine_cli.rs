@@ -5,6 +5,7 @@
 #[path = "support/engine.rs"]
 mod bed;
 #[path = "support/cli.rs"]
+#[macro_use]
 mod cli;
 mod common;
 #[path = "support/home.rs"]
@@ -244,23 +245,6 @@ async fn an_apply_killed_mid_dispatch_resumes_with_one_run(s3: bool) {
     assert_ne!(request.apply_run.as_deref().unwrap().id, None);
     assert_eq!(derive_status(&request).as_str(), "applying");
     assert_eq!(lock.operation, "apply");
-}
-
-/// Each test once on a local directory and once on S3 (skipped without a server).
-macro_rules! on_both_stores {
-    ($($name:ident),+) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn local_store() {
-                super::$name(false).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn s3_store() {
-                super::$name(true).await;
-            }
-        }
-    )+};
 }
 
 on_both_stores!(

@@ -15,7 +15,7 @@ use tfpilot::domain::{RunFact, Status, Timestamp, derive_status};
 use tfpilot::engine::{Clock, EngineError, OpResult};
 use tfpilot::github::DispatchInputs;
 use tfpilot::sim::FaultRule;
-use tfpilot::store::ObjectStore;
+use tfpilot::store::{ETag, Object, ObjectPage, ObjectStore, PutCondition, StoreError};
 
 fn denied(result: Result<tfpilot::engine::OpOutcome, EngineError>) -> String {
     match result {
@@ -224,8 +224,98 @@ async fn an_expired_lock_is_taken_over_and_a_live_one_is_kept_alive() {
     assert!(merged.request.lock.is_none());
 }
 
+/// The write that ends an operation lands, but its answer is lost; before the store's retry
+/// can look, another process takes the lock that write freed. (Found by the 200-round race on
+/// S3: the operation reported "lost the lock" although its outcome was recorded.)
+#[derive(Debug)]
+struct ReleaseAnswerLost {
+    inner: Arc<dyn ObjectStore>,
+    armed: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl ObjectStore for ReleaseAnswerLost {
+    fn location(&self) -> String {
+        self.inner.location()
+    }
+    async fn get(&self, key: &str) -> Result<Option<Object>, StoreError> {
+        self.inner.get(key).await
+    }
+    async fn put(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        condition: PutCondition,
+    ) -> Result<ETag, StoreError> {
+        let releases = key.starts_with("requests/")
+            && serde_json::from_slice::<serde_json::Value>(&body)
+                .is_ok_and(|doc| doc.get("lock").is_none() && doc.get("idempotency").is_some());
+        if !(releases && self.armed.swap(false, std::sync::atomic::Ordering::SeqCst)) {
+            return self.inner.put(key, body, condition).await;
+        }
+        let landed = self.inner.put(key, body.clone(), condition).await?;
+        let mut doc: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        doc["lock"] = serde_json::json!({
+            "holder": "carol@other-host", "operation": "sync",
+            "acquired_at": "2099-01-01T00:00:00Z", "expires_at": "2099-01-01T00:02:00Z",
+            "token": "someone-else"
+        });
+        doc["revision"] = serde_json::json!("another-writer");
+        self.inner
+            .put(
+                key,
+                serde_json::to_vec(&doc).expect("json"),
+                PutCondition::IfMatch(landed),
+            )
+            .await?;
+        Err(StoreError::PreconditionFailed { key: key.into() })
+    }
+    async fn delete(&self, key: &str, if_match: Option<&ETag>) -> Result<(), StoreError> {
+        self.inner.delete(key, if_match).await
+    }
+    async fn list(
+        &self,
+        prefix: &str,
+        continuation: Option<&str>,
+        max_keys: usize,
+    ) -> Result<ObjectPage, StoreError> {
+        self.inner.list(prefix, continuation, max_keys).await
+    }
+}
+
+async fn an_outcome_whose_answer_was_lost_is_not_reported_as_a_lost_lock(
+    backend: Arc<dyn ObjectStore>,
+) {
+    let wrapper = Arc::new(ReleaseAnswerLost {
+        inner: backend,
+        armed: std::sync::atomic::AtomicBool::new(false),
+    });
+    let bed = bed::bed(wrapper.clone()).await;
+    let id = bed.planned("dev", "payments-dev-lost-answer").await;
+    let bob = bed.engine("bob").await;
+    wrapper
+        .armed
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let approved = bob.approve(&id, Some("approve-once")).await;
+    assert!(
+        !wrapper.armed.load(std::sync::atomic::Ordering::SeqCst),
+        "the release write was caught"
+    );
+    let approved = approved.expect("the approval landed: done, not a lost lock");
+    assert_eq!(approved.result, OpResult::Done);
+    let stored = bed.store.get_request(&id).await.unwrap().value;
+    assert_eq!(derive_status(&stored), Status::Approved);
+    assert_eq!(
+        stored.lock.as_deref().map(|l| l.holder.as_str()),
+        Some("carol@other-host"),
+        "the other process's lock is left alone"
+    );
+    assert_eq!(stored.idempotency["approve"].key, "approve-once");
+}
+
 with_both_stores!(
     denials_say_why,
     prod_needs_the_allowlists,
     an_apply_run_of_another_commit_is_not_accepted,
+    an_outcome_whose_answer_was_lost_is_not_reported_as_a_lost_lock,
 );

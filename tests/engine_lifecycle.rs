@@ -109,19 +109,7 @@ async fn lifecycle(backend: Arc<dyn ObjectStore>) {
     assert_eq!(derive_status(&request), Status::Destroyed);
 
     let kinds = bed.event_kinds(&id).await;
-    for kind in [
-        "request_created",
-        "plan_dispatched",
-        "plan_succeeded",
-        "request_approved",
-        "pr_merged",
-        "apply_dispatched",
-        "apply_succeeded",
-        "destroy_dispatched",
-        "destroy_succeeded",
-        "cleanup_opened",
-        "cleanup_succeeded",
-    ] {
+    for kind in bed::LIFECYCLE_EVENTS {
         let count = kinds.iter().filter(|k| *k == kind).count();
         assert_eq!(count, 1, "{kind} in {kinds:?}");
     }

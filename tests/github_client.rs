@@ -583,12 +583,7 @@ async fn pull_requests_list_most_recently_updated_first() {
     assert_eq!(numbers(listed), [first, second]);
 
     // GitHub's own default for `updated` is ascending; an unknown sort is refused.
-    let crab = octocrab::Octocrab::builder()
-        .base_uri(sim.base_url())
-        .unwrap()
-        .personal_token("sim-alice".to_string())
-        .build()
-        .unwrap();
+    let crab = support::octocrab(&sim, "alice");
     let path = "/repos/acme/infra-live/pulls";
     let ascending: Vec<serde_json::Value> = crab
         .get(format!("{path}?state=all&sort=updated"), None::<&()>)

@@ -10,6 +10,7 @@
 #[path = "support/engine.rs"]
 mod bed;
 #[path = "support/cli.rs"]
+#[macro_use]
 mod cli;
 mod common;
 #[path = "support/home.rs"]
@@ -198,22 +199,6 @@ async fn apply_killed_after_each_step(s3: bool) {
             assert_eq!(derive_status(&request), Status::Applying, "{step} ({when})");
         }
     }
-}
-
-macro_rules! on_both_stores {
-    ($($name:ident),+) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn local_store() {
-                super::$name(false).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn s3_store() {
-                super::$name(true).await;
-            }
-        }
-    )+};
 }
 
 on_both_stores!(create_killed_after_each_step, apply_killed_after_each_step);

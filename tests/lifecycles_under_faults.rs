@@ -28,20 +28,6 @@ use tfpilot::engine::{EngineError, OpOutcome, SyncReport};
 use tfpilot::sim::FaultRule;
 use tfpilot::store::{S3Options, S3Store, Store};
 
-const EVENTS: [&str; 11] = [
-    "request_created",
-    "plan_dispatched",
-    "plan_succeeded",
-    "request_approved",
-    "pr_merged",
-    "apply_dispatched",
-    "apply_succeeded",
-    "destroy_dispatched",
-    "destroy_succeeded",
-    "cleanup_opened",
-    "cleanup_succeeded",
-];
-
 /// Steps that failed and were run again, over the whole test.
 static RETRIED: AtomicUsize = AtomicUsize::new(0);
 
@@ -275,7 +261,7 @@ async fn run() {
             .into_iter()
             .map(|event| event.expect("every event readable").kind)
             .collect();
-        for kind in EVENTS {
+        for kind in bed::LIFECYCLE_EVENTS {
             let found = kinds.iter().filter(|k| *k == kind).count();
             assert_eq!(found, 1, "{id}: {kind} exactly once in {kinds:?}");
         }

@@ -61,12 +61,7 @@ fn same_shape(real: &Value, simulated: &Value, paths: &[&str], what: &str) {
 }
 
 async fn raw(sim: &Simulator, path: &str) -> Value {
-    let crab = octocrab::Octocrab::builder()
-        .base_uri(sim.base_url())
-        .unwrap()
-        .personal_token("sim-carol".to_string())
-        .build()
-        .unwrap();
+    let crab = support::octocrab(sim, "carol");
     crab.get::<Value, _, ()>(path, None).await.unwrap()
 }
 
@@ -296,12 +291,7 @@ async fn simulator_payloads_match_github() {
 #[tokio::test(flavor = "multi_thread")]
 async fn write_answers_and_errors_match_github() {
     let sim = simulator(SimOptions::default()).await;
-    let crab = octocrab::Octocrab::builder()
-        .base_uri(sim.base_url())
-        .unwrap()
-        .personal_token("sim-alice".to_string())
-        .build()
-        .unwrap();
+    let crab = support::octocrab(&sim, "alice");
     let base = "/repos/acme/infra-live";
     let update: Value = crab
         .put(

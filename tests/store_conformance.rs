@@ -547,10 +547,33 @@ async fn list_2500_documents_with_paging_and_cache(backend: Arc<dyn ObjectStore>
     assert_eq!((stats.fetched, entries.len()), (0, 2499));
 }
 
+/// A listing by a process with no cache of its own.
+async fn cold_listing(
+    store: &Store,
+) -> (
+    Vec<tfpilot::store::ListedRequest>,
+    tfpilot::store::RefreshStats,
+) {
+    RequestLister::new(store.clone(), None)
+        .refresh()
+        .await
+        .unwrap()
+}
+
+/// Replaces the shared index with `body` (a damaged or foreign one).
+async fn overwrite_index(backend: &Arc<dyn ObjectStore>, body: &[u8]) {
+    let key = tfpilot::store::shared_index::INDEX_KEY;
+    let index = backend.get(key).await.unwrap().unwrap();
+    backend
+        .put(key, body.to_vec(), PutCondition::IfMatch(index.etag))
+        .await
+        .unwrap();
+}
+
 /// A process with no cache reads the bucket's shared index beside the LIST pages, uses only the
 /// entries the LIST still shows at the same ETag, and rewrites the index when it was stale.
 async fn cold_starts_share_one_listing_index(backend: Arc<dyn ObjectStore>) {
-    use tfpilot::store::shared_index::{INDEX_KEY, REWRITE_WHEN_STALE};
+    use tfpilot::store::shared_index::REWRITE_WHEN_STALE;
     let counting = Arc::new(instrumented::Instrumented::new(
         backend.clone(),
         std::time::Duration::ZERO,
@@ -572,20 +595,14 @@ async fn cold_starts_share_one_listing_index(backend: Arc<dyn ObjectStore>) {
     let gets = |counting: &instrumented::Instrumented| counting.take().get("get").copied();
 
     // The first cold start finds no index, GETs everything and leaves an index behind.
-    let (entries, stats) = RequestLister::new(store.clone(), None)
-        .refresh()
-        .await
-        .unwrap();
+    let (entries, stats) = cold_listing(&store).await;
     assert_eq!(entries.len(), count);
     assert_eq!((stats.fetched, stats.from_index), (count, 0));
     assert!(stats.index_written);
     assert_eq!(gets(&counting), Some(count as u64 + 1), "documents + index");
 
     // The next cold start reads one object instead of every document.
-    let (entries, stats) = RequestLister::new(store.clone(), None)
-        .refresh()
-        .await
-        .unwrap();
+    let (entries, stats) = cold_listing(&store).await;
     assert_eq!((stats.fetched, stats.from_index), (0, count));
     assert!(!stats.index_written);
     assert_eq!(gets(&counting), Some(1));
@@ -605,10 +622,7 @@ async fn cold_starts_share_one_listing_index(backend: Arc<dyn ObjectStore>) {
         .await
         .unwrap();
     counting.take();
-    let (entries, stats) = RequestLister::new(store.clone(), None)
-        .refresh()
-        .await
-        .unwrap();
+    let (entries, stats) = cold_listing(&store).await;
     assert_eq!(entries.len(), count);
     assert_eq!((stats.fetched, stats.from_index), (2, count - 2));
     assert!(
@@ -623,44 +637,19 @@ async fn cold_starts_share_one_listing_index(backend: Arc<dyn ObjectStore>) {
     assert!(entries.iter().all(|e| e.id != "req_00008"));
 
     // A damaged index costs GETs, never the listing, and is replaced.
-    let index = backend.get(INDEX_KEY).await.unwrap().unwrap();
-    backend
-        .put(
-            INDEX_KEY,
-            b"not gzip".to_vec(),
-            PutCondition::IfMatch(index.etag),
-        )
-        .await
-        .unwrap();
+    overwrite_index(&backend, b"not gzip").await;
     counting.take();
-    let (entries, stats) = RequestLister::new(store.clone(), None)
-        .refresh()
-        .await
-        .unwrap();
+    let (entries, stats) = cold_listing(&store).await;
     assert_eq!(entries.len(), count);
     assert_eq!((stats.fetched, stats.from_index), (count, 0));
     assert!(stats.index_written);
-    let (_, stats) = RequestLister::new(store.clone(), None)
-        .refresh()
-        .await
-        .unwrap();
+    let (_, stats) = cold_listing(&store).await;
     assert_eq!((stats.fetched, stats.from_index), (0, count));
 
     // Two cold starts racing to replace one stale index: one write wins, neither fails.
-    let index = backend.get(INDEX_KEY).await.unwrap().unwrap();
-    backend
-        .put(
-            INDEX_KEY,
-            b"stale".to_vec(),
-            PutCondition::IfMatch(index.etag),
-        )
-        .await
-        .unwrap();
-    let (a, b) = futures::join!(
-        async { RequestLister::new(store.clone(), None).refresh().await },
-        async { RequestLister::new(store.clone(), None).refresh().await }
-    );
-    let (a, b) = (a.unwrap().1, b.unwrap().1);
+    overwrite_index(&backend, b"stale").await;
+    let (a, b) = futures::join!(cold_listing(&store), cold_listing(&store));
+    let (a, b) = (a.1, b.1);
     assert_eq!((a.fetched, b.fetched), (count, count));
     assert!(a.index_written ^ b.index_written, "{a:?} {b:?}");
 

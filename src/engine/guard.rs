@@ -237,13 +237,26 @@ impl Engine {
     }
 
     /// Applies `mutate` to the document, only while this lock is still held.
-    pub(super) async fn persist<F>(
+    pub(super) async fn persist<F>(&self, held: &Held, mutate: F) -> Result<Request, EngineError>
+    where
+        F: FnMut(&mut Request) + Send,
+    {
+        self.persist_unless(held, |_| false, mutate).await
+    }
+
+    /// [`Engine::persist`], except that a document for which `landed` holds already carries
+    /// this write: it is accepted as done even when the lock has moved on. That happens when the
+    /// write that released the lock landed, its answer was lost, and another process took the
+    /// free lock before the retry could see its own bytes.
+    async fn persist_unless<F, L>(
         &self,
         held: &Held,
+        landed: L,
         mut mutate: F,
     ) -> Result<Request, EngineError>
     where
         F: FnMut(&mut Request) + Send,
+        L: Fn(&Request) -> bool + Send + Sync,
     {
         if held.lost.load(Ordering::SeqCst) {
             return Err(lock_lost(held));
@@ -255,6 +268,9 @@ impl Engine {
             .update_request_from(&held.id, known, self.now(), |request| {
                 if request.lock.as_deref().and_then(|l| l.token.as_deref()) != Some(token.as_str())
                 {
+                    if landed(request) {
+                        return Ok(());
+                    }
                     return Err("lock lost".to_string());
                 }
                 mutate(request);
@@ -298,8 +314,17 @@ impl Engine {
         // The keys come from the operation, its key and this instant, which the outcome keeps,
         // so a replay that writes them again finds them there.
         self.rewrite_events(&held.id, operation, &entry).await;
+        let recorded = |request: &Request| {
+            request
+                .idempotency
+                .get(operation.as_str())
+                // Stored timestamps keep whole seconds.
+                .is_some_and(|done| {
+                    done.key == entry.key && done.at.to_unix_seconds() == entry.at.to_unix_seconds()
+                })
+        };
         let request = self
-            .persist(&held, |request| {
+            .persist_unless(&held, recorded, |request| {
                 request
                     .idempotency
                     .insert(operation.as_str().to_string(), entry.clone());

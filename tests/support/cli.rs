@@ -11,6 +11,25 @@ use super::bed::{self, Bed};
 use super::common;
 use super::home::Home;
 
+/// Each `async fn NAME(s3: bool)` once on a local directory and once on S3 (skipped without a
+/// server, required in CI). The including file declares this module `#[macro_use]`.
+#[allow(unused_macros)]
+macro_rules! on_both_stores {
+    ($($name:ident),+) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn local_store() {
+                super::$name(false).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn s3_store() {
+                super::$name(true).await;
+            }
+        }
+    )+};
+}
+
 /// The binary pointed at one store and the simulator.
 pub struct Cli {
     pub home: Home,

@@ -34,6 +34,21 @@ pub struct Bed {
     pub store: Store,
 }
 
+/// The events of a whole lifecycle (create to cleanup), each recorded exactly once.
+pub const LIFECYCLE_EVENTS: [&str; 11] = [
+    "request_created",
+    "plan_dispatched",
+    "plan_succeeded",
+    "request_approved",
+    "pr_merged",
+    "apply_dispatched",
+    "apply_succeeded",
+    "destroy_dispatched",
+    "destroy_succeeded",
+    "cleanup_opened",
+    "cleanup_succeeded",
+];
+
 /// Seconds for a dispatched run to complete in the simulator's default options.
 pub const RUN_SECONDS: u64 = 10;
 

@@ -33,6 +33,16 @@ pub fn client(sim: &Simulator, login: &str) -> GitHub {
     GitHub::connect(&settings, &format!("sim-{login}")).expect("client")
 }
 
+/// A plain octocrab client as `login`, for requests the typed client does not make.
+pub fn octocrab(sim: &Simulator, login: &str) -> octocrab::Octocrab {
+    octocrab::Octocrab::builder()
+        .base_uri(sim.base_url())
+        .expect("the simulator's URL")
+        .personal_token(format!("sim-{login}"))
+        .build()
+        .expect("an octocrab client")
+}
+
 /// Count of the client's calls with this endpoint label and outcome.
 pub fn calls(github: &GitHub, endpoint: &str, outcome: &str) -> u64 {
     github
