@@ -78,9 +78,16 @@ fn github_faults() -> Vec<FaultRule> {
     ]
 }
 
+/// The document whose lock a step takes: known by id, or (a create) by its idempotency key.
+#[derive(Clone, Copy)]
+enum Locks<'a> {
+    Request(&'a str),
+    CreatedWith(&'a str),
+}
+
 /// Retries `step` as a script would, until it succeeds. A lock left by an attempt whose release
 /// never reached the store is expired (what two minutes of waiting would do).
-async fn until_done<T, F, Fut>(what: &str, direct: &Store, id: Option<&str>, mut step: F) -> T
+async fn until_done<T, F, Fut>(what: &str, direct: &Store, locks: Locks<'_>, mut step: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, EngineError>>,
@@ -89,16 +96,27 @@ where
     for _ in 0..60 {
         match step().await {
             Ok(value) => return value,
-            Err(EngineError::Locked { .. }) if id.is_some() => {
+            Err(EngineError::Locked { .. }) => {
+                let id = match locks {
+                    Locks::Request(id) => Some(id.to_string()),
+                    Locks::CreatedWith(key) => direct
+                        .get_create_key(key)
+                        .await
+                        .ok()
+                        .flatten()
+                        .map(|record| record.request_id),
+                };
                 let past = Timestamp(chrono::Utc::now()).minus_seconds(1);
-                let _ = direct
-                    .update_request(id.unwrap_or_default(), past, |r| {
-                        if let Some(lock) = r.lock.as_deref_mut() {
-                            lock.expires_at = past;
-                        }
-                        Ok(())
-                    })
-                    .await;
+                if let Some(id) = id {
+                    let _ = direct
+                        .update_request(&id, past, |r| {
+                            if let Some(lock) = r.lock.as_deref_mut() {
+                                lock.expires_at = past;
+                            }
+                            Ok(())
+                        })
+                        .await;
+                }
             }
             Err(error) => {
                 RETRIED.fetch_add(1, Ordering::Relaxed);
@@ -113,7 +131,8 @@ where
 async fn sync_until(bed: &Bed, direct: &Store, who: &str, id: &str, wanted: Status) {
     let engine = bed.engine(who).await;
     for _ in 0..60 {
-        let report: SyncReport = until_done("sync", direct, Some(id), || engine.sync(id)).await;
+        let report: SyncReport =
+            until_done("sync", direct, Locks::Request(id), || engine.sync(id)).await;
         if report.status == wanted {
             return;
         }
@@ -127,9 +146,12 @@ async fn lifecycle(bed: &Bed, direct: &Store, n: usize) -> String {
     let bob = bed.engine("bob").await;
     let admin = bed.engine("admin").await;
     let mut input = bucket(&format!("payments-dev-faults{n}"), "dev");
-    input.idempotency_key = Some(format!("create-{n}"));
-    let created: OpOutcome =
-        until_done("create", direct, None, || alice.create(input.clone())).await;
+    let create_key = format!("create-{n}");
+    input.idempotency_key = Some(create_key.clone());
+    let created: OpOutcome = until_done("create", direct, Locks::CreatedWith(&create_key), || {
+        alice.create(input.clone())
+    })
+    .await;
     let id = created.request.id.clone();
     let (approve, merge, apply, destroy, cleanup) = (
         format!("approve-{n}"),
@@ -140,30 +162,33 @@ async fn lifecycle(bed: &Bed, direct: &Store, n: usize) -> String {
     );
     bed.finish_runs();
     sync_until(bed, direct, "alice", &id, Status::PlanReady).await;
-    until_done("approve", direct, Some(&id), || {
+    until_done("approve", direct, Locks::Request(&id), || {
         bob.approve(&id, Some(&approve))
     })
     .await;
-    until_done("merge", direct, Some(&id), || {
+    until_done("merge", direct, Locks::Request(&id), || {
         alice.merge(&id, Some(&merge))
     })
     .await;
-    until_done("apply", direct, Some(&id), || bob.apply(&id, Some(&apply))).await;
+    until_done("apply", direct, Locks::Request(&id), || {
+        bob.apply(&id, Some(&apply))
+    })
+    .await;
     bed.finish_runs();
     sync_until(bed, direct, "bob", &id, Status::Applied).await;
-    until_done("destroy", direct, Some(&id), || {
+    until_done("destroy", direct, Locks::Request(&id), || {
         admin.destroy(&id, Some(&destroy))
     })
     .await;
     bed.finish_runs();
     sync_until(bed, direct, "admin", &id, Status::Destroyed).await;
-    until_done("cleanup", direct, Some(&id), || {
+    until_done("cleanup", direct, Locks::Request(&id), || {
         alice.cleanup(&id, Some(&cleanup))
     })
     .await;
     bed.finish_runs();
     for _ in 0..60 {
-        until_done("sync", direct, Some(&id), || alice.sync(&id)).await;
+        until_done("sync", direct, Locks::Request(&id), || alice.sync(&id)).await;
         let request = direct.get_request(&id).await.expect("readable").value;
         if request
             .cleanup_run

@@ -63,6 +63,9 @@ impl Serialize for Timestamp {
     }
 }
 
+/// Documents keep whole seconds: what is read is cut to what will be written back, so a rewrite
+/// never changes a timestamp (a legacy `updatedAt: 16` in milliseconds, or a `.123` fraction,
+/// would otherwise read as one instant and write as another).
 impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         #[derive(Deserialize)]
@@ -71,7 +74,7 @@ impl<'de> Deserialize<'de> for Timestamp {
             Text(String),
             Millis(i64),
         }
-        match Raw::deserialize(deserializer)? {
+        let read = match Raw::deserialize(deserializer)? {
             Raw::Text(text) => Timestamp::parse(&text).ok_or_else(|| {
                 serde::de::Error::custom(format!(
                     "`{text}` is not an RFC 3339 timestamp (expected e.g. 2026-01-31T12:00:00Z)"
@@ -80,13 +83,24 @@ impl<'de> Deserialize<'de> for Timestamp {
             Raw::Millis(millis) => Timestamp::from_unix_millis(millis).ok_or_else(|| {
                 serde::de::Error::custom(format!("{millis} is out of range for a timestamp"))
             }),
-        }
+        }?;
+        Ok(Timestamp::from_unix_seconds(read.0.timestamp()).unwrap_or(read))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fractions_are_cut_to_the_second_they_are_written_with() {
+        let read: Timestamp = serde_json::from_str("16").unwrap();
+        assert_eq!(read.to_rfc3339(), "1970-01-01T00:00:00Z");
+        let again: Timestamp = serde_json::from_value(serde_json::to_value(read).unwrap()).unwrap();
+        assert_eq!(again, read);
+        let fraction: Timestamp = serde_json::from_str("\"2026-03-01T08:00:00.987Z\"").unwrap();
+        assert_eq!(fraction, Timestamp::parse("2026-03-01T08:00:00Z").unwrap());
+    }
 
     #[test]
     fn reads_rfc3339_with_offset_and_epoch_millis() {
