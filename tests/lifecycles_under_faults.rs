@@ -24,7 +24,7 @@ use std::time::Duration;
 use bed::{Bed, bucket};
 use fault_proxy::Faults;
 use tfpilot::domain::{Status, Timestamp, derive_status};
-use tfpilot::engine::{EngineError, OpOutcome, SyncReport};
+use tfpilot::engine::{Engine, EngineError, OpOutcome, SyncReport};
 use tfpilot::sim::FaultRule;
 use tfpilot::store::{S3Options, S3Store, Store};
 
@@ -128,8 +128,7 @@ where
     panic!("{what} never succeeded; last error: {last}");
 }
 
-async fn sync_until(bed: &Bed, direct: &Store, who: &str, id: &str, wanted: Status) {
-    let engine = bed.engine(who).await;
+async fn sync_until(engine: &Engine, direct: &Store, id: &str, wanted: Status) {
     for _ in 0..60 {
         let report: SyncReport =
             until_done("sync", direct, Locks::Request(id), || engine.sync(id)).await;
@@ -141,10 +140,16 @@ async fn sync_until(bed: &Bed, direct: &Store, who: &str, id: &str, wanted: Stat
     panic!("{id} never reached {wanted:?}");
 }
 
-async fn lifecycle(bed: &Bed, direct: &Store, n: usize) -> String {
-    let alice = bed.engine("alice").await;
-    let bob = bed.engine("bob").await;
-    let admin = bed.engine("admin").await;
+/// The three people of a lifecycle. Made once, before the faults begin: each engine reads the
+/// team config when it is made, and that read is not the subject here.
+struct People {
+    alice: Engine,
+    bob: Engine,
+    admin: Engine,
+}
+
+async fn lifecycle(bed: &Bed, people: &People, direct: &Store, n: usize) -> String {
+    let People { alice, bob, admin } = people;
     let mut input = bucket(&format!("payments-dev-faults{n}"), "dev");
     let create_key = format!("create-{n}");
     input.idempotency_key = Some(create_key.clone());
@@ -161,7 +166,7 @@ async fn lifecycle(bed: &Bed, direct: &Store, n: usize) -> String {
         format!("cleanup-{n}"),
     );
     bed.finish_runs();
-    sync_until(bed, direct, "alice", &id, Status::PlanReady).await;
+    sync_until(alice, direct, &id, Status::PlanReady).await;
     until_done("approve", direct, Locks::Request(&id), || {
         bob.approve(&id, Some(&approve))
     })
@@ -175,13 +180,13 @@ async fn lifecycle(bed: &Bed, direct: &Store, n: usize) -> String {
     })
     .await;
     bed.finish_runs();
-    sync_until(bed, direct, "bob", &id, Status::Applied).await;
+    sync_until(bob, direct, &id, Status::Applied).await;
     until_done("destroy", direct, Locks::Request(&id), || {
         admin.destroy(&id, Some(&destroy))
     })
     .await;
     bed.finish_runs();
-    sync_until(bed, direct, "admin", &id, Status::Destroyed).await;
+    sync_until(admin, direct, &id, Status::Destroyed).await;
     until_done("cleanup", direct, Locks::Request(&id), || {
         alice.cleanup(&id, Some(&cleanup))
     })
@@ -235,6 +240,11 @@ async fn run() {
     let store = S3Store::connect(bucket, "team-a".into(), &options).await;
     let bed = bed::bed(Arc::new(store)).await;
 
+    let people = People {
+        alice: bed.engine("alice").await,
+        bob: bed.engine("bob").await,
+        admin: bed.engine("admin").await,
+    };
     for fault in github_faults() {
         bed.sim.add_fault(fault);
     }
@@ -246,7 +256,7 @@ async fn run() {
     let count = lifecycles();
     let mut ids = Vec::new();
     for n in 0..count {
-        ids.push(lifecycle(&bed, &direct, n).await);
+        ids.push(lifecycle(&bed, &people, &direct, n).await);
     }
     bed.sim.clear_faults();
     proxy.set(Faults::default());
