@@ -4,6 +4,8 @@
 #[path = "support/engine.rs"]
 mod bed;
 mod common;
+#[path = "support/put_hook.rs"]
+mod put_hook;
 #[path = "support/sim.rs"]
 mod sim;
 
@@ -11,11 +13,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bed::bucket;
+use put_hook::{HookedPuts, PutHook};
 use tfpilot::domain::{RunFact, Status, Timestamp, derive_status};
 use tfpilot::engine::{Clock, EngineError, OpResult};
 use tfpilot::github::DispatchInputs;
 use tfpilot::sim::FaultRule;
-use tfpilot::store::{ETag, Object, ObjectPage, ObjectStore, PutCondition, StoreError};
+use tfpilot::store::{ETag, ObjectStore, PutCondition, StoreError};
 
 fn denied(result: Result<tfpilot::engine::OpOutcome, EngineError>) -> String {
     match result {
@@ -229,20 +232,14 @@ async fn an_expired_lock_is_taken_over_and_a_live_one_is_kept_alive() {
 /// S3: the operation reported "lost the lock" although its outcome was recorded.)
 #[derive(Debug)]
 struct ReleaseAnswerLost {
-    inner: Arc<dyn ObjectStore>,
     armed: std::sync::atomic::AtomicBool,
 }
 
 #[async_trait::async_trait]
-impl ObjectStore for ReleaseAnswerLost {
-    fn location(&self) -> String {
-        self.inner.location()
-    }
-    async fn get(&self, key: &str) -> Result<Option<Object>, StoreError> {
-        self.inner.get(key).await
-    }
+impl PutHook for ReleaseAnswerLost {
     async fn put(
         &self,
+        inner: &dyn ObjectStore,
         key: &str,
         body: Vec<u8>,
         condition: PutCondition,
@@ -251,9 +248,9 @@ impl ObjectStore for ReleaseAnswerLost {
             && serde_json::from_slice::<serde_json::Value>(&body)
                 .is_ok_and(|doc| doc.get("lock").is_none() && doc.get("idempotency").is_some());
         if !(releases && self.armed.swap(false, std::sync::atomic::Ordering::SeqCst)) {
-            return self.inner.put(key, body, condition).await;
+            return inner.put(key, body, condition).await;
         }
-        let landed = self.inner.put(key, body.clone(), condition).await?;
+        let landed = inner.put(key, body.clone(), condition).await?;
         let mut doc: serde_json::Value = serde_json::from_slice(&body).expect("json");
         doc["lock"] = serde_json::json!({
             "holder": "carol@other-host", "operation": "sync",
@@ -261,7 +258,7 @@ impl ObjectStore for ReleaseAnswerLost {
             "token": "someone-else"
         });
         doc["revision"] = serde_json::json!("another-writer");
-        self.inner
+        inner
             .put(
                 key,
                 serde_json::to_vec(&doc).expect("json"),
@@ -270,35 +267,27 @@ impl ObjectStore for ReleaseAnswerLost {
             .await?;
         Err(StoreError::PreconditionFailed { key: key.into() })
     }
-    async fn delete(&self, key: &str, if_match: Option<&ETag>) -> Result<(), StoreError> {
-        self.inner.delete(key, if_match).await
-    }
-    async fn list(
-        &self,
-        prefix: &str,
-        continuation: Option<&str>,
-        max_keys: usize,
-    ) -> Result<ObjectPage, StoreError> {
-        self.inner.list(prefix, continuation, max_keys).await
-    }
 }
 
 async fn an_outcome_whose_answer_was_lost_is_not_reported_as_a_lost_lock(
     backend: Arc<dyn ObjectStore>,
 ) {
-    let wrapper = Arc::new(ReleaseAnswerLost {
-        inner: backend,
-        armed: std::sync::atomic::AtomicBool::new(false),
-    });
+    let wrapper = Arc::new(HookedPuts::new(
+        backend,
+        ReleaseAnswerLost {
+            armed: std::sync::atomic::AtomicBool::new(false),
+        },
+    ));
     let bed = bed::bed(wrapper.clone()).await;
     let id = bed.planned("dev", "payments-dev-lost-answer").await;
     let bob = bed.engine("bob").await;
     wrapper
+        .hook
         .armed
         .store(true, std::sync::atomic::Ordering::SeqCst);
     let approved = bob.approve(&id, Some("approve-once")).await;
     assert!(
-        !wrapper.armed.load(std::sync::atomic::Ordering::SeqCst),
+        !wrapper.hook.armed.load(std::sync::atomic::Ordering::SeqCst),
         "the release write was caught"
     );
     let approved = approved.expect("the approval landed: done, not a lost lock");
@@ -313,9 +302,87 @@ async fn an_outcome_whose_answer_was_lost_is_not_reported_as_a_lost_lock(
     assert_eq!(stored.idempotency["approve"].key, "approve-once");
 }
 
+/// The next `left` event writes fail, the way a busy S3 fails (`transient`) or the way it
+/// refuses.
+#[derive(Debug)]
+struct FailingEventWrites {
+    left: std::sync::atomic::AtomicUsize,
+    transient: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl PutHook for FailingEventWrites {
+    async fn put(
+        &self,
+        inner: &dyn ObjectStore,
+        key: &str,
+        body: Vec<u8>,
+        condition: PutCondition,
+    ) -> Result<ETag, StoreError> {
+        use std::sync::atomic::Ordering::SeqCst;
+        if key.starts_with("logs/")
+            && self
+                .left
+                .fetch_update(SeqCst, SeqCst, |left| left.checked_sub(1))
+                .is_ok()
+        {
+            return Err(StoreError::Backend {
+                operation: "put",
+                key: key.into(),
+                location: inner.location(),
+                message: "SlowDown (HTTP 503): Please reduce your request rate.".into(),
+                transient: self.transient.load(SeqCst),
+            });
+        }
+        inner.put(key, body, condition).await
+    }
+}
+
+/// Found by reading the R2 soak's odds: with S3 failing 12% of calls, an event write whose three
+/// SDK attempts all failed was dropped, about one lifecycle in fifty.
+async fn an_event_write_the_store_fails_is_tried_again(backend: Arc<dyn ObjectStore>) {
+    use std::sync::atomic::Ordering::SeqCst;
+    let wrapper = Arc::new(HookedPuts::new(
+        backend,
+        FailingEventWrites {
+            left: 0.into(),
+            transient: true.into(),
+        },
+    ));
+    let bed = bed::bed(wrapper.clone()).await;
+    let id = bed.planned("dev", "payments-dev-event-retry").await;
+    let count = |kinds: &[String], kind: &str| kinds.iter().filter(|k| *k == kind).count();
+
+    wrapper.hook.left.store(3, SeqCst);
+    let approved = bed
+        .engine("bob")
+        .await
+        .approve(&id, Some("approve-1"))
+        .await;
+    assert_eq!(approved.unwrap().result, OpResult::Done);
+    assert_eq!(wrapper.hook.left.load(SeqCst), 0, "three writes failed");
+    let kinds = bed.event_kinds(&id).await;
+    assert_eq!(count(&kinds, "request_approved"), 1, "{kinds:?}");
+
+    // A refusal is not asked again. The operation is done; its outcome keeps the event, and a
+    // replay with the same key writes it.
+    wrapper.hook.transient.store(false, SeqCst);
+    wrapper.hook.left.store(2, SeqCst);
+    let alice = bed.engine("alice").await;
+    let merged = alice.merge(&id, Some("merge-1")).await.unwrap();
+    assert_eq!(merged.result, OpResult::Done);
+    assert_eq!(wrapper.hook.left.load(SeqCst), 1, "one write, not retried");
+    wrapper.hook.left.store(0, SeqCst);
+    assert_eq!(count(&bed.event_kinds(&id).await, "pr_merged"), 0);
+    let replayed = alice.merge(&id, Some("merge-1")).await.unwrap();
+    assert_eq!(replayed.result, OpResult::Replayed);
+    assert_eq!(count(&bed.event_kinds(&id).await, "pr_merged"), 1);
+}
+
 with_both_stores!(
     denials_say_why,
     prod_needs_the_allowlists,
     an_apply_run_of_another_commit_is_not_accepted,
     an_outcome_whose_answer_was_lost_is_not_reported_as_a_lost_lock,
+    an_event_write_the_store_fails_is_tried_again,
 );

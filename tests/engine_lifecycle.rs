@@ -12,6 +12,7 @@ use std::sync::Arc;
 use bed::{Bed, bucket};
 use tfpilot::domain::{Status, derive_status};
 use tfpilot::engine::{EngineError, OpResult};
+use tfpilot::sim::FaultRule;
 use tfpilot::store::ObjectStore;
 
 async fn status(bed: &Bed, id: &str) -> Status {
@@ -99,8 +100,28 @@ async fn lifecycle(backend: Arc<dyn ObjectStore>) {
     bed.finish_runs();
     assert_eq!(admin.sync(&id).await.unwrap().status, Status::Destroyed);
 
-    let cleanup = alice.cleanup(&id, None).await.unwrap();
+    // The check's dispatch fails before GitHub acts: the cleanup PR is open and the dispatch
+    // is recorded as intended. Running cleanup again sends it, once. (The soak under faults
+    // found cleanup answering "already opened" here, so the check was never sent.)
+    bed.sim.add_fault(FaultRule {
+        method: Some("POST".into()),
+        status: Some(502),
+        ..FaultRule::on("/repos/*/actions/workflows/tfpilot-cleanup.yml/dispatches")
+    });
+    let failed = alice.cleanup(&id, Some("cleanup-1")).await;
+    assert!(failed.is_err(), "{failed:?}");
+    bed.sim.clear_faults();
+    let interrupted = bed.store.get_request(&id).await.unwrap().value;
+    assert!(interrupted.cleanup_pr.is_some());
+    let intent = interrupted.cleanup_run.as_deref().unwrap();
+    assert!(
+        intent.id.is_none() && intent.dispatch_id.is_some(),
+        "{intent:?}"
+    );
+    assert_eq!(bed.dispatches("tfpilot-cleanup.yml", &id), 0);
+    let cleanup = alice.cleanup(&id, Some("cleanup-1")).await.unwrap();
     assert_eq!(cleanup.result, OpResult::Done, "{}", cleanup.message);
+    assert_eq!(bed.dispatches("tfpilot-cleanup.yml", &id), 1);
     assert!(cleanup.request.cleanup_pr.as_deref().unwrap().is_open());
     bed.finish_runs();
     alice.sync(&id).await.unwrap();

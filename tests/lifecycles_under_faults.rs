@@ -200,10 +200,14 @@ async fn lifecycle(bed: &Bed, people: &People, direct: &Store, n: usize) -> Stri
             .as_deref()
             .is_some_and(|r| r.succeeded())
         {
-            break;
+            return id;
         }
     }
-    id
+    let request = direct.get_request(&id).await.expect("readable").value;
+    panic!(
+        "{id}: the cleanup check never succeeded; cleanup_pr {:?}, cleanup_run {:?}",
+        request.cleanup_pr, request.cleanup_run
+    );
 }
 
 #[test]

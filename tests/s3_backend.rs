@@ -1,6 +1,8 @@
 //! What only the S3 backend does: encryption at rest, prefixes, and clear connection errors.
 
 mod common;
+#[path = "support/fault_proxy.rs"]
+mod fault_proxy;
 
 use tfpilot::store::{ObjectStore, PutCondition, S3Options, S3Store, Store, StoreError};
 
@@ -72,6 +74,10 @@ async fn an_unreachable_endpoint_says_so() {
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Backend { .. }), "{err}");
+    assert!(
+        err.is_transient(),
+        "no answer may be a passing failure: {err:?}"
+    );
     let text = err.to_string();
     assert!(text.contains("is the endpoint reachable"), "{text}");
     assert!(text.contains("s3://some-bucket"), "{text}");
@@ -88,6 +94,10 @@ async fn a_missing_bucket_is_named_in_one_line() {
         String::new(),
     );
     let err = store.list("requests/", None, 10).await.unwrap_err();
+    assert!(
+        !err.is_transient(),
+        "a refusal is not worth asking again: {err:?}"
+    );
     let text = err.to_string();
     assert!(text.contains("NoSuchBucket (HTTP 404)"), "{text}");
     assert!(text.contains("check the bucket name"), "{text}");
@@ -95,4 +105,27 @@ async fn a_missing_bucket_is_named_in_one_line() {
         !text.contains('\n') && text.len() < 300,
         "one readable line: {text}"
     );
+}
+
+#[tokio::test]
+async fn a_busy_server_is_a_passing_failure() {
+    let Some(endpoint) = common::s3_endpoint() else {
+        return;
+    };
+    let (_, bucket) = common::fresh_bucket(&endpoint).await;
+    let proxy = fault_proxy::start(
+        &endpoint,
+        fault_proxy::Faults {
+            slow_down: 1.0,
+            ..fault_proxy::Faults::default()
+        },
+    )
+    .await;
+    let store = S3Store::with_client(common::s3_client(&proxy.url), bucket, String::new());
+    let err = store
+        .put("requests/x.json", b"{}".to_vec(), PutCondition::IfAbsent)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("SlowDown"), "{err}");
+    assert!(err.is_transient(), "{err:?}");
 }

@@ -4,6 +4,8 @@
 mod common;
 #[path = "support/instrumented.rs"]
 mod instrumented;
+#[path = "support/put_hook.rs"]
+mod put_hook;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -16,30 +18,25 @@ use tfpilot::store::{
 };
 
 use common::{at, sample_request};
+use put_hook::{HookedPuts, PutHook};
 
 /// A backend whose next conditional write lands but whose answer is lost, as when a transport
 /// retry of a PUT that already succeeded gets 412 back.
 #[derive(Debug)]
 struct LosesNextAnswer {
-    inner: Arc<dyn ObjectStore>,
     armed: std::sync::atomic::AtomicBool,
 }
 
 #[async_trait::async_trait]
-impl ObjectStore for LosesNextAnswer {
-    fn location(&self) -> String {
-        self.inner.location()
-    }
-    async fn get(&self, key: &str) -> Result<Option<tfpilot::store::Object>, StoreError> {
-        self.inner.get(key).await
-    }
+impl PutHook for LosesNextAnswer {
     async fn put(
         &self,
+        inner: &dyn ObjectStore,
         key: &str,
         body: Vec<u8>,
         condition: PutCondition,
     ) -> Result<tfpilot::store::ETag, StoreError> {
-        let landed = self.inner.put(key, body, condition.clone()).await?;
+        let landed = inner.put(key, body, condition.clone()).await?;
         if self.armed.swap(false, Ordering::SeqCst) {
             return Err(match condition {
                 PutCondition::IfAbsent => StoreError::AlreadyExists { key: key.into() },
@@ -47,21 +44,6 @@ impl ObjectStore for LosesNextAnswer {
             });
         }
         Ok(landed)
-    }
-    async fn delete(
-        &self,
-        key: &str,
-        if_match: Option<&tfpilot::store::ETag>,
-    ) -> Result<(), StoreError> {
-        self.inner.delete(key, if_match).await
-    }
-    async fn list(
-        &self,
-        prefix: &str,
-        continuation: Option<&str>,
-        max_keys: usize,
-    ) -> Result<tfpilot::store::ObjectPage, StoreError> {
-        self.inner.list(prefix, continuation, max_keys).await
     }
 }
 
@@ -747,10 +729,10 @@ async fn malformed_and_future_documents_are_reported_not_fatal(backend: Arc<dyn 
 }
 
 async fn lost_answers_are_recognised_not_reapplied(backend: Arc<dyn ObjectStore>) {
-    let flaky = Arc::new(LosesNextAnswer {
-        inner: backend,
-        armed: true.into(),
-    });
+    let flaky = Arc::new(HookedPuts::new(
+        backend,
+        LosesNextAnswer { armed: true.into() },
+    ));
     let store = Store::new(flaky.clone());
     let mut request = sample_request("req_flaky");
     request.config.insert("count".into(), json!(0));
@@ -758,7 +740,7 @@ async fn lost_answers_are_recognised_not_reapplied(backend: Arc<dyn ObjectStore>
     let created = store.create_request(&request).await.unwrap();
     assert_eq!(store.get_request("req_flaky").await.unwrap(), created);
 
-    flaky.armed.store(true, Ordering::SeqCst);
+    flaky.hook.armed.store(true, Ordering::SeqCst);
     let calls = AtomicUsize::new(0);
     let updated = store
         .update_request("req_flaky", at("2026-03-01T10:05:00Z"), |doc| {

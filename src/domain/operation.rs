@@ -206,10 +206,22 @@ pub fn readiness(operation: Operation, request: &Request) -> Readiness {
             Err(refusal) => refusal,
         },
         Operation::Cleanup => {
-            // Both facts: a cleanup interrupted between its PR and its check resumes.
-            if let (Some(pr), Some(_)) = (&request.cleanup_pr, &request.cleanup_run) {
+            // Done once the PR is open and its state check reached GitHub. A cleanup interrupted
+            // before that (no run, or a dispatch GitHub never confirmed) resumes; a check that
+            // failed runs again.
+            if let (Some(pr), Some(run)) = (&request.cleanup_pr, request.cleanup_run.as_deref()) {
                 let number = pr.number.map(|n| format!(" #{n}")).unwrap_or_default();
-                return AlreadyDone(format!("cleanup pull request{number} already opened"));
+                if underway(run) {
+                    return AlreadyDone(format!(
+                        "cleanup pull request{number} already opened; its state check is running: {}",
+                        run_label(run)
+                    ));
+                }
+                if run.succeeded() {
+                    return AlreadyDone(format!(
+                        "cleanup pull request{number} already opened; its state check passed"
+                    ));
+                }
             }
             match &request.destroy_run {
                 Some(run) if run.succeeded() => Ready,

@@ -155,6 +155,49 @@ fn destroy_is_decided_with_a_reason() {
     assert!(reason(readiness(Operation::Cleanup, &applied())).contains("destroy"));
 }
 
+/// Found by the 100-lifecycle soak under faults: a cleanup whose check dispatch never reached
+/// GitHub was reported "already opened" on every retry, so the check was never sent.
+#[test]
+fn cleanup_resumes_until_its_check_reached_github() {
+    let mut destroyed = applied();
+    destroyed.destroy_run = run("completed", Some("success"), "m1");
+    destroyed.cleanup_pr = destroyed.pr.clone();
+    assert_eq!(
+        readiness(Operation::Cleanup, &destroyed),
+        Readiness::Ready,
+        "the PR is open but no check was dispatched"
+    );
+    let mut pending = destroyed.clone();
+    pending.cleanup_run = Some(Box::new(RunFact {
+        dispatch_id: Some("d1".into()),
+        ..RunFact::default()
+    }));
+    assert_eq!(
+        readiness(Operation::Cleanup, &pending),
+        Readiness::Ready,
+        "a dispatch GitHub never confirmed is resumed"
+    );
+    let mut running = destroyed.clone();
+    running.cleanup_run = run("in_progress", None, "m1");
+    assert!(matches!(
+        readiness(Operation::Cleanup, &running),
+        Readiness::AlreadyDone(why) if why.contains("running")
+    ));
+    let mut passed = destroyed.clone();
+    passed.cleanup_run = run("completed", Some("success"), "m1");
+    assert!(matches!(
+        readiness(Operation::Cleanup, &passed),
+        Readiness::AlreadyDone(why) if why.contains("passed")
+    ));
+    let mut failed = destroyed;
+    failed.cleanup_run = run("completed", Some("failure"), "m1");
+    assert_eq!(
+        readiness(Operation::Cleanup, &failed),
+        Readiness::Ready,
+        "a failed state check can be run again"
+    );
+}
+
 #[test]
 fn drift_checks_only_standing_applied_requests() {
     assert!(drift_eligible(&applied()));

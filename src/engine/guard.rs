@@ -373,8 +373,10 @@ impl Engine {
         }
     }
 
-    /// Writes one lifecycle event exactly once for `discriminator`. An event that cannot be
-    /// written is logged, not fatal: the document already holds the facts.
+    /// Writes one lifecycle event exactly once for `discriminator`. A store that is failing
+    /// (not refusing) is asked again a few times: nothing else would write the event later.
+    /// One that still cannot be written is logged, not fatal: the document holds the facts, and
+    /// the outcome keeps the event, so a replay with the same key writes it.
     pub(super) async fn write_event(
         &self,
         id: &str,
@@ -386,11 +388,33 @@ impl Engine {
             .with_message(&event.message)
             .with_correlation_id(&self.correlation_id);
         record.data = event.data.clone();
-        if let Err(error) = self.store.record_event(&record, discriminator).await {
-            tracing::error!(request = id, kind = %event.kind, %error, "could not write a lifecycle event");
+        let mut pauses = EVENT_RETRY_PAUSES.iter();
+        loop {
+            let error = match self.store.record_event(&record, discriminator).await {
+                Ok(_) => return,
+                Err(error) => error,
+            };
+            match pauses.next() {
+                Some(pause) if error.is_transient() => {
+                    tracing::warn!(request = id, kind = %event.kind, %error, "writing a lifecycle event failed; trying again");
+                    tokio::time::sleep(*pause).await;
+                }
+                _ => {
+                    tracing::error!(request = id, kind = %event.kind, %error, "could not write a lifecycle event");
+                    return;
+                }
+            }
         }
     }
 }
+
+/// Pauses before asking a failing store again to write an event, on top of the S3 SDK's own
+/// three attempts (its writes are create-only, so a repeat of one that landed changes nothing).
+const EVENT_RETRY_PAUSES: [std::time::Duration; 3] = [
+    std::time::Duration::from_millis(250),
+    std::time::Duration::from_millis(500),
+    std::time::Duration::from_secs(1),
+];
 
 fn lock_lost(held: &Held) -> EngineError {
     EngineError::conflict(format!(

@@ -107,7 +107,7 @@ impl Poller {
         let mut listed_at: Option<Instant> = None;
         let idle = Duration::from_millis(self.config.intervals.idle_ms);
         if self.config.only.is_none()
-            && let Some(cached) = lister.cached()
+            && let Some(cached) = lister.cached().await
             && events
                 .send(PollEvent::Cached(Arc::new(cached)))
                 .await

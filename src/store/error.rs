@@ -35,6 +35,9 @@ pub enum StoreError {
         key: String,
         location: String,
         message: String,
+        /// The server was unreachable, busy or failed (5xx, throttling, a reset connection):
+        /// the same call may succeed a moment later. Refusals (403, a missing bucket) are not.
+        transient: bool,
     },
 }
 
@@ -42,5 +45,16 @@ impl StoreError {
     /// A conditional write lost a race; the caller may re-read and retry.
     pub fn is_conflict(&self) -> bool {
         matches!(self, StoreError::PreconditionFailed { .. })
+    }
+
+    /// Worth asking again after a pause: the store failed, it did not refuse.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Backend {
+                transient: true,
+                ..
+            }
+        )
     }
 }

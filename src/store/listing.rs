@@ -103,7 +103,7 @@ impl RequestLister {
 
     /// Lists every request, fetching only what changed, and returns them sorted by id.
     pub async fn refresh(&mut self) -> Result<(Vec<ListedRequest>, RefreshStats), StoreError> {
-        self.load_cache_file();
+        self.load_cache_file().await;
         let mut stats = RefreshStats::default();
         let backend = self.store.backend().clone();
         let read_index = self.use_shared_index && self.cache.is_empty();
@@ -171,12 +171,15 @@ impl RequestLister {
         self.cache.extend(fetched);
 
         let before = self.cache.len();
-        let live: std::collections::HashSet<&str> = listed.iter().map(|m| m.key.as_str()).collect();
-        self.cache.retain(|key, _| live.contains(key.as_str()));
+        {
+            let live: std::collections::HashSet<&str> =
+                listed.iter().map(|m| m.key.as_str()).collect();
+            self.cache.retain(|key, _| live.contains(key.as_str()));
+        }
         stats.removed = before - self.cache.len();
 
         if changed || stats.removed > 0 {
-            self.save_cache_file();
+            self.save_cache_file().await;
         }
         if let Some(condition) = rewrite
             && stats.fetched >= REWRITE_WHEN_STALE
@@ -184,15 +187,17 @@ impl RequestLister {
             stats.index_written = self.rewrite_index(condition).await;
         }
 
+        // The listing's keys move into the entries: a listing every few seconds of 10,000
+        // requests should not copy 10,000 keys each time.
         let mut entries: Vec<ListedRequest> = listed
-            .iter()
+            .into_iter()
             .filter_map(|meta| {
                 let cached = self.cache.get(&meta.key)?;
                 Some(ListedRequest {
-                    key: meta.key.clone(),
                     id: id_from_key(&meta.key).unwrap_or(&meta.key).to_string(),
                     etag: cached.etag.clone(),
                     outcome: cached.outcome.clone(),
+                    key: meta.key,
                 })
             })
             .collect();
@@ -202,8 +207,8 @@ impl RequestLister {
 
     /// The listing as the cache file last saw it, without asking the store: what a screen can
     /// draw while the first refresh runs. `None` when there is no cache to show.
-    pub fn cached(&mut self) -> Option<Vec<ListedRequest>> {
-        self.load_cache_file();
+    pub async fn cached(&mut self) -> Option<Vec<ListedRequest>> {
+        self.load_cache_file().await;
         if self.cache.is_empty() {
             return None;
         }
@@ -303,8 +308,10 @@ impl RequestLister {
             .collect()
     }
 
-    /// A missing, unreadable or foreign cache file only means a cold start.
-    fn load_cache_file(&mut self) {
+    /// A missing, unreadable or foreign cache file only means a cold start. Read and parsed
+    /// on a blocking thread: 10,000 documents take tens of milliseconds, and the poller that
+    /// calls this shares the runtime with the dashboard.
+    async fn load_cache_file(&mut self) {
         if self.cache_loaded {
             return;
         }
@@ -312,15 +319,11 @@ impl RequestLister {
         let Some(path) = self.cache_file.clone() else {
             return;
         };
-        let Ok(file) = fs::File::open(&path) else {
-            return;
-        };
-        // Straight from the file into documents: no copy of the text, no second parse.
-        let file = match serde_json::from_reader::<_, CacheFile>(std::io::BufReader::new(file)) {
-            Ok(file) => file,
+        let file = match tokio::task::spawn_blocking(move || read_cache_file(&path)).await {
+            Ok(Some(file)) => file,
+            Ok(None) => return,
             Err(err) => {
-                // An older tfpilot's format, or a damaged file: a cold start rewrites it.
-                tracing::info!(path = %path.display(), error = %err, "not using the list cache");
+                tracing::warn!(error = %err, "reading the list cache stopped");
                 return;
             }
         };
@@ -332,16 +335,41 @@ impl RequestLister {
         }
     }
 
-    /// Written to a temporary file and renamed, so concurrent processes never see a torn cache.
-    fn save_cache_file(&self) {
-        let Some(path) = &self.cache_file else { return };
+    /// Written on a blocking thread, to a temporary file then renamed, so concurrent processes
+    /// never see a torn cache.
+    async fn save_cache_file(&self) {
+        let Some(path) = self.cache_file.clone() else {
+            return;
+        };
         let file = CacheFile {
             format: CACHE_FORMAT,
             location: self.store.location(),
             entries: self.persistable_entries(),
         };
-        if let Err(err) = write_atomically(path, &file) {
-            tracing::warn!(path = %path.display(), error = %err, "could not save the list cache");
+        let result = tokio::task::spawn_blocking(move || {
+            write_atomically(&path, &file).map_err(|err| (path, err))
+        })
+        .await;
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err((path, err))) => {
+                tracing::warn!(path = %path.display(), error = %err, "could not save the list cache");
+            }
+            Err(err) => tracing::warn!(error = %err, "saving the list cache stopped"),
+        }
+    }
+}
+
+/// `None` for a missing or unreadable file: an older tfpilot's format, or a damaged file,
+/// which the next cold start rewrites.
+fn read_cache_file(path: &Path) -> Option<CacheFile> {
+    let file = fs::File::open(path).ok()?;
+    // Straight from the file into documents: no copy of the text, no second parse.
+    match serde_json::from_reader::<_, CacheFile>(std::io::BufReader::new(file)) {
+        Ok(file) => Some(file),
+        Err(err) => {
+            tracing::info!(path = %path.display(), error = %err, "not using the list cache");
+            None
         }
     }
 }

@@ -48,6 +48,7 @@ impl LocalStore {
             key: String::new(),
             location: format!("file://{}", root.display()),
             message: format!("cannot create the store directory: {err}"),
+            transient: false,
         })?;
         Self::open(root)
     }
@@ -70,6 +71,7 @@ impl LocalStore {
                 key: String::new(),
                 location: format!("file://{}", root.display()),
                 message,
+                transient: false,
             });
         }
         let root = fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
@@ -93,6 +95,7 @@ impl LocalStore {
             key: key.to_string(),
             location: self.location(),
             message: err.to_string(),
+            transient: false,
         }
     }
 
@@ -111,6 +114,7 @@ impl LocalStore {
                 key: key.to_string(),
                 location: self.location(),
                 message: format!("the filesystem task failed: {err}"),
+                transient: false,
             })?
     }
 

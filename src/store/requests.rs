@@ -421,6 +421,7 @@ impl Store {
                         key,
                         location: self.location(),
                         message: "the record existed and then vanished; retry".into(),
+                        transient: true,
                     }),
                 }
             }

@@ -127,6 +127,7 @@ impl S3Store {
             key: key.to_string(),
             location: self.location(),
             message: describe(err),
+            transient: is_transient(err),
         }
     }
 }
@@ -177,6 +178,24 @@ where
         message.push(')');
     }
     message
+}
+
+/// What the SDK's own retries also treat as passing: no answer, a broken answer, a server
+/// error, throttling. The SDK has already retried these; the caller decides whether to again.
+fn is_transient<E: ProvideErrorMetadata>(err: &SdkError<E>) -> bool {
+    match err {
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
+            true
+        }
+        SdkError::ServiceError(_) => {
+            http_status(err).is_some_and(|status| status >= 500)
+                || matches!(
+                    error_code(err),
+                    Some("SlowDown" | "Throttling" | "ThrottlingException" | "RequestTimeout")
+                )
+        }
+        _ => false,
+    }
 }
 
 fn http_status<E>(err: &SdkError<E>) -> Option<u16> {
@@ -231,6 +250,8 @@ impl ObjectStore for S3Store {
                 key: key.to_string(),
                 location: self.location(),
                 message: format!("reading the body failed: {err}"),
+                // The response broke off mid-body.
+                transient: true,
             })?;
         Ok(Some(Object {
             body: body.into_bytes().to_vec(),

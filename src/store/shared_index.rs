@@ -97,6 +97,7 @@ pub async fn write(
             key: INDEX_KEY.to_string(),
             location: backend.location(),
             message: join.to_string(),
+            transient: false,
         })?;
     match backend.put(INDEX_KEY, body, condition).await {
         Ok(_) => Ok(true),

@@ -1,0 +1,68 @@
+//! A backend wrapper whose writes go through a test's hook: for the failures a real server
+//! shows only by chance, such as a write that lands but whose answer is lost. Reads, deletes
+//! and listings pass straight through.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tfpilot::store::{ETag, Object, ObjectPage, ObjectStore, PutCondition, StoreError};
+
+/// What a test does with a write; `inner` is the real backend behind the wrapper.
+#[async_trait]
+pub trait PutHook: Send + Sync + std::fmt::Debug {
+    async fn put(
+        &self,
+        inner: &dyn ObjectStore,
+        key: &str,
+        body: Vec<u8>,
+        condition: PutCondition,
+    ) -> Result<ETag, StoreError>;
+}
+
+#[derive(Debug)]
+pub struct HookedPuts<H> {
+    inner: Arc<dyn ObjectStore>,
+    pub hook: H,
+}
+
+impl<H> HookedPuts<H> {
+    pub fn new(inner: Arc<dyn ObjectStore>, hook: H) -> Self {
+        HookedPuts { inner, hook }
+    }
+}
+
+#[async_trait]
+impl<H: PutHook> ObjectStore for HookedPuts<H> {
+    fn location(&self) -> String {
+        self.inner.location()
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Object>, StoreError> {
+        self.inner.get(key).await
+    }
+
+    async fn put(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        condition: PutCondition,
+    ) -> Result<ETag, StoreError> {
+        self.hook
+            .put(self.inner.as_ref(), key, body, condition)
+            .await
+    }
+
+    async fn delete(&self, key: &str, if_match: Option<&ETag>) -> Result<(), StoreError> {
+        self.inner.delete(key, if_match).await
+    }
+
+    async fn list(
+        &self,
+        prefix: &str,
+        continuation: Option<&str>,
+        max_keys: usize,
+    ) -> Result<ObjectPage, StoreError> {
+        self.inner.list(prefix, continuation, max_keys).await
+    }
+}
