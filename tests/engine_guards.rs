@@ -4,8 +4,8 @@
 #[path = "support/engine.rs"]
 mod bed;
 mod common;
-#[path = "support/put_hook.rs"]
-mod put_hook;
+#[path = "support/hooked.rs"]
+mod hooked;
 #[path = "support/sim.rs"]
 mod sim;
 
@@ -13,12 +13,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bed::bucket;
-use put_hook::{HookedPuts, PutHook};
+use hooked::{Hook, Hooked};
 use tfpilot::domain::{RunFact, Status, Timestamp, derive_status};
 use tfpilot::engine::{Clock, EngineError, OpResult};
 use tfpilot::github::DispatchInputs;
 use tfpilot::sim::FaultRule;
-use tfpilot::store::{ETag, ObjectStore, PutCondition, StoreError};
+use tfpilot::store::{ETag, Object, ObjectStore, PutCondition, StoreError};
 
 fn denied(result: Result<tfpilot::engine::OpOutcome, EngineError>) -> String {
     match result {
@@ -236,7 +236,7 @@ struct ReleaseAnswerLost {
 }
 
 #[async_trait::async_trait]
-impl PutHook for ReleaseAnswerLost {
+impl Hook for ReleaseAnswerLost {
     async fn put(
         &self,
         inner: &dyn ObjectStore,
@@ -272,7 +272,7 @@ impl PutHook for ReleaseAnswerLost {
 async fn an_outcome_whose_answer_was_lost_is_not_reported_as_a_lost_lock(
     backend: Arc<dyn ObjectStore>,
 ) {
-    let wrapper = Arc::new(HookedPuts::new(
+    let wrapper = Arc::new(Hooked::new(
         backend,
         ReleaseAnswerLost {
             armed: std::sync::atomic::AtomicBool::new(false),
@@ -311,7 +311,7 @@ struct FailingEventWrites {
 }
 
 #[async_trait::async_trait]
-impl PutHook for FailingEventWrites {
+impl Hook for FailingEventWrites {
     async fn put(
         &self,
         inner: &dyn ObjectStore,
@@ -342,7 +342,7 @@ impl PutHook for FailingEventWrites {
 /// SDK attempts all failed was dropped, about one lifecycle in fifty.
 async fn an_event_write_the_store_fails_is_tried_again(backend: Arc<dyn ObjectStore>) {
     use std::sync::atomic::Ordering::SeqCst;
-    let wrapper = Arc::new(HookedPuts::new(
+    let wrapper = Arc::new(Hooked::new(
         backend,
         FailingEventWrites {
             left: 0.into(),
@@ -379,10 +379,96 @@ async fn an_event_write_the_store_fails_is_tried_again(backend: Arc<dyn ObjectSt
     assert_eq!(count(&bed.event_kinds(&id).await, "pr_merged"), 1);
 }
 
+/// The write that records a merge's outcome lands, its answer is lost, and the read that would
+/// recognise it fails too.
+#[derive(Debug)]
+struct OutcomeAnswerLost {
+    armed: std::sync::atomic::AtomicBool,
+    fail_next_read: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl Hook for OutcomeAnswerLost {
+    async fn put(
+        &self,
+        inner: &dyn ObjectStore,
+        key: &str,
+        body: Vec<u8>,
+        condition: PutCondition,
+    ) -> Result<ETag, StoreError> {
+        let records_merge = key.starts_with("requests/")
+            && serde_json::from_slice::<serde_json::Value>(&body)
+                .is_ok_and(|doc| doc["idempotency"].get("merge").is_some());
+        let landed = inner.put(key, body, condition).await?;
+        if records_merge && self.armed.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            self.fail_next_read
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+            return Err(failing("put", inner, key));
+        }
+        Ok(landed)
+    }
+
+    async fn get(&self, inner: &dyn ObjectStore, key: &str) -> Result<Option<Object>, StoreError> {
+        if self
+            .fail_next_read
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
+        {
+            return Err(failing("get", inner, key));
+        }
+        inner.get(key).await
+    }
+}
+
+fn failing(operation: &'static str, inner: &dyn ObjectStore, key: &str) -> StoreError {
+    StoreError::Backend {
+        operation,
+        key: key.into(),
+        location: inner.location(),
+        message: "connection reset by peer".into(),
+        transient: true,
+    }
+}
+
+/// Found by the R2 soak: events are keyed by the outcome's instant, which the document keeps in
+/// whole seconds, so a replay after a lost answer wrote each event a second time under a key
+/// without the first write's milliseconds.
+async fn a_replay_after_a_lost_outcome_writes_no_event_twice(backend: Arc<dyn ObjectStore>) {
+    let wrapper = Arc::new(Hooked::new(
+        backend,
+        OutcomeAnswerLost {
+            armed: false.into(),
+            fail_next_read: false.into(),
+        },
+    ));
+    let bed = bed::bed(wrapper.clone()).await;
+    let id = bed.planned("dev", "payments-dev-replayed").await;
+    bed.engine("bob")
+        .await
+        .approve(&id, None)
+        .await
+        .expect("approved");
+    let alice = bed.engine("alice").await;
+    wrapper
+        .hook
+        .armed
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let failed = alice.merge(&id, Some("merge-once")).await;
+    assert!(failed.is_err(), "the answer was lost: {failed:?}");
+    let replayed = alice.merge(&id, Some("merge-once")).await.unwrap();
+    assert_eq!(replayed.result, OpResult::Replayed);
+    let kinds = bed.event_kinds(&id).await;
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "pr_merged").count(),
+        1,
+        "{kinds:?}"
+    );
+}
+
 with_both_stores!(
     denials_say_why,
     prod_needs_the_allowlists,
     an_apply_run_of_another_commit_is_not_accepted,
     an_outcome_whose_answer_was_lost_is_not_reported_as_a_lost_lock,
     an_event_write_the_store_fails_is_tried_again,
+    a_replay_after_a_lost_outcome_writes_no_event_twice,
 );

@@ -2,10 +2,10 @@
 //! against a real S3-compatible server (moto), through the same typed `Store`.
 
 mod common;
+#[path = "support/hooked.rs"]
+mod hooked;
 #[path = "support/instrumented.rs"]
 mod instrumented;
-#[path = "support/put_hook.rs"]
-mod put_hook;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -18,17 +18,21 @@ use tfpilot::store::{
 };
 
 use common::{at, sample_request};
-use put_hook::{HookedPuts, PutHook};
+use hooked::{Hook, Hooked};
 
 /// A backend whose next conditional write lands but whose answer is lost, as when a transport
 /// retry of a PUT that already succeeded gets 412 back.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 struct LosesNextAnswer {
     armed: std::sync::atomic::AtomicBool,
+    /// The answer is a failing server (a reset connection), not a refused condition.
+    as_failure: std::sync::atomic::AtomicBool,
+    /// The failure comes before the write reaches the store.
+    before_landing: std::sync::atomic::AtomicBool,
 }
 
 #[async_trait::async_trait]
-impl PutHook for LosesNextAnswer {
+impl Hook for LosesNextAnswer {
     async fn put(
         &self,
         inner: &dyn ObjectStore,
@@ -36,14 +40,26 @@ impl PutHook for LosesNextAnswer {
         body: Vec<u8>,
         condition: PutCondition,
     ) -> Result<tfpilot::store::ETag, StoreError> {
-        let landed = inner.put(key, body, condition.clone()).await?;
-        if self.armed.swap(false, Ordering::SeqCst) {
-            return Err(match condition {
-                PutCondition::IfAbsent => StoreError::AlreadyExists { key: key.into() },
-                PutCondition::IfMatch(_) => StoreError::PreconditionFailed { key: key.into() },
-            });
+        let armed = self.armed.swap(false, Ordering::SeqCst);
+        let failure = StoreError::Backend {
+            operation: "put",
+            key: key.into(),
+            location: inner.location(),
+            message: "connection reset by peer".into(),
+            transient: true,
+        };
+        if armed && self.before_landing.load(Ordering::SeqCst) {
+            return Err(failure);
         }
-        Ok(landed)
+        let landed = inner.put(key, body, condition.clone()).await?;
+        if !armed {
+            return Ok(landed);
+        }
+        Err(match condition {
+            _ if self.as_failure.load(Ordering::SeqCst) => failure,
+            PutCondition::IfAbsent => StoreError::AlreadyExists { key: key.into() },
+            PutCondition::IfMatch(_) => StoreError::PreconditionFailed { key: key.into() },
+        })
     }
 }
 
@@ -729,9 +745,12 @@ async fn malformed_and_future_documents_are_reported_not_fatal(backend: Arc<dyn 
 }
 
 async fn lost_answers_are_recognised_not_reapplied(backend: Arc<dyn ObjectStore>) {
-    let flaky = Arc::new(HookedPuts::new(
+    let flaky = Arc::new(Hooked::new(
         backend,
-        LosesNextAnswer { armed: true.into() },
+        LosesNextAnswer {
+            armed: true.into(),
+            ..LosesNextAnswer::default()
+        },
     ));
     let store = Store::new(flaky.clone());
     let mut request = sample_request("req_flaky");
@@ -740,22 +759,35 @@ async fn lost_answers_are_recognised_not_reapplied(backend: Arc<dyn ObjectStore>
     let created = store.create_request(&request).await.unwrap();
     assert_eq!(store.get_request("req_flaky").await.unwrap(), created);
 
-    flaky.hook.armed.store(true, Ordering::SeqCst);
-    let calls = AtomicUsize::new(0);
-    let updated = store
-        .update_request("req_flaky", at("2026-03-01T10:05:00Z"), |doc| {
-            calls.fetch_add(1, Ordering::SeqCst);
-            let count = doc.config["count"].as_u64().unwrap();
-            doc.config.insert("count".into(), json!(count + 1));
-            Ok(())
-        })
-        .await
-        .unwrap();
-    assert_eq!(calls.load(Ordering::SeqCst), 1, "the mutation ran once");
+    let increment = || async {
+        flaky.hook.armed.store(true, Ordering::SeqCst);
+        let calls = AtomicUsize::new(0);
+        let updated = store
+            .update_request("req_flaky", at("2026-03-01T10:05:00Z"), |doc| {
+                calls.fetch_add(1, Ordering::SeqCst);
+                let count = doc.config["count"].as_u64().unwrap();
+                doc.config.insert("count".into(), json!(count + 1));
+                Ok(())
+            })
+            .await
+            .unwrap();
+        assert!(
+            !flaky.hook.armed.load(Ordering::SeqCst),
+            "the answer was lost"
+        );
+        assert_eq!(store.get_request("req_flaky").await.unwrap(), updated);
+        (calls.into_inner(), updated.value.config["count"].clone())
+    };
+    // The write landed; its answer was "changed since it was read".
+    assert_eq!(increment().await, (1, json!(1)), "run once, applied once");
+    // The write landed; the connection broke before its answer (after the SDK's own retries).
+    flaky.hook.as_failure.store(true, Ordering::SeqCst);
+    assert_eq!(increment().await, (1, json!(2)), "recognised as landed");
+    // The connection broke before the write reached the store: written by the next attempt.
+    flaky.hook.before_landing.store(true, Ordering::SeqCst);
     assert_eq!(
-        updated.value.config["count"],
-        json!(1),
-        "and was applied once"
+        increment().await,
+        (2, json!(3)),
+        "tried again, applied once"
     );
-    assert_eq!(store.get_request("req_flaky").await.unwrap(), updated);
 }

@@ -29,6 +29,11 @@ impl Timestamp {
         self.0.timestamp()
     }
 
+    /// This instant as documents keep it: what is written and read back is this, exactly.
+    pub fn whole_seconds(self) -> Timestamp {
+        Timestamp::from_unix_seconds(self.to_unix_seconds()).unwrap_or(self)
+    }
+
     pub fn to_rfc3339(self) -> String {
         self.0.to_rfc3339_opts(SecondsFormat::Secs, true)
     }
@@ -84,7 +89,7 @@ impl<'de> Deserialize<'de> for Timestamp {
                 serde::de::Error::custom(format!("{millis} is out of range for a timestamp"))
             }),
         }?;
-        Ok(Timestamp::from_unix_seconds(read.0.timestamp()).unwrap_or(read))
+        Ok(read.whole_seconds())
     }
 }
 
@@ -100,6 +105,13 @@ mod tests {
         assert_eq!(again, read);
         let fraction: Timestamp = serde_json::from_str("\"2026-03-01T08:00:00.987Z\"").unwrap();
         assert_eq!(fraction, Timestamp::parse("2026-03-01T08:00:00Z").unwrap());
+        let now = Timestamp::parse("2026-03-01T08:00:00.987Z").unwrap();
+        assert_eq!(now.whole_seconds(), fraction);
+        assert_eq!(
+            now.whole_seconds().to_key_fragment(),
+            "20260301T080000.000Z",
+            "an instant used in a key is the one a read gives back"
+        );
     }
 
     #[test]

@@ -302,7 +302,9 @@ impl Engine {
                 return Err(error);
             }
         };
-        let now = self.now();
+        // Whole seconds, as the document keeps it: the events' keys come from this instant, and
+        // a replay rebuilds them from the stored outcome.
+        let now = self.now().whole_seconds();
         let entry = IdempotencyEntry {
             key: held.key.clone(),
             at: now,
@@ -318,10 +320,7 @@ impl Engine {
             request
                 .idempotency
                 .get(operation.as_str())
-                // Stored timestamps keep whole seconds.
-                .is_some_and(|done| {
-                    done.key == entry.key && done.at.to_unix_seconds() == entry.at.to_unix_seconds()
-                })
+                .is_some_and(|done| done.key == entry.key && done.at == entry.at)
         };
         let request = self
             .persist_unless(&held, recorded, |request| {

@@ -205,6 +205,7 @@ impl Store {
     {
         let key = request_key(id);
         let mut known = known;
+        let mut failed: Option<StoreError> = None;
         for attempt in 0..self.update_attempts {
             if attempt > 0 {
                 tokio::time::sleep(backoff(attempt)).await;
@@ -230,25 +231,29 @@ impl Store {
                 .await
             {
                 Ok(etag) => return Ok(Versioned { value: next, etag }),
-                Err(StoreError::PreconditionFailed { .. }) => {
-                    // If our write did land (a transport retry whose first answer was lost),
-                    // the stored bytes are ours, revision included: re-applying the mutation
-                    // would apply it twice. Another writer's bytes always differ in revision.
-                    if let Some(stored) = self.backend.get(&key).await?
-                        && stored.body == body
-                    {
-                        return Ok(Versioned {
-                            value: next,
-                            etag: stored.etag,
-                        });
-                    }
-                }
+                // A refused condition may be our own write whose answer was lost (a transport
+                // retry of a PUT that landed), and a failure may have landed before it failed.
+                Err(err @ StoreError::PreconditionFailed { .. }) => failed = Some(err),
+                Err(err) if err.is_transient() => failed = Some(err),
                 Err(err) => return Err(err),
             }
+            // If our write did land, the stored bytes are ours, revision included: re-applying
+            // the mutation would apply it twice. Another writer's bytes always differ in revision.
+            if let Some(stored) = self.backend.get(&key).await?
+                && stored.body == body
+            {
+                return Ok(Versioned {
+                    value: next,
+                    etag: stored.etag,
+                });
+            }
         }
-        Err(StoreError::Contended {
-            key,
-            attempts: self.update_attempts,
+        Err(match failed {
+            Some(err) if err.is_transient() => err,
+            _ => StoreError::Contended {
+                key,
+                attempts: self.update_attempts,
+            },
         })
     }
 

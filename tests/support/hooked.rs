@@ -1,6 +1,6 @@
-//! A backend wrapper whose writes go through a test's hook: for the failures a real server
-//! shows only by chance, such as a write that lands but whose answer is lost. Reads, deletes
-//! and listings pass straight through.
+//! A backend wrapper whose writes (and, when a test asks, reads) go through a test's hook: for
+//! the failures a real server shows only by chance, such as a write that lands but whose answer
+//! is lost. Deletes and listings pass straight through.
 #![allow(dead_code)]
 
 use std::sync::Arc;
@@ -8,9 +8,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tfpilot::store::{ETag, Object, ObjectPage, ObjectStore, PutCondition, StoreError};
 
-/// What a test does with a write; `inner` is the real backend behind the wrapper.
+/// What a test does with a write, or a read; `inner` is the real backend behind the wrapper.
 #[async_trait]
-pub trait PutHook: Send + Sync + std::fmt::Debug {
+pub trait Hook: Send + Sync + std::fmt::Debug {
     async fn put(
         &self,
         inner: &dyn ObjectStore,
@@ -18,28 +18,32 @@ pub trait PutHook: Send + Sync + std::fmt::Debug {
         body: Vec<u8>,
         condition: PutCondition,
     ) -> Result<ETag, StoreError>;
+
+    async fn get(&self, inner: &dyn ObjectStore, key: &str) -> Result<Option<Object>, StoreError> {
+        inner.get(key).await
+    }
 }
 
 #[derive(Debug)]
-pub struct HookedPuts<H> {
+pub struct Hooked<H> {
     inner: Arc<dyn ObjectStore>,
     pub hook: H,
 }
 
-impl<H> HookedPuts<H> {
+impl<H> Hooked<H> {
     pub fn new(inner: Arc<dyn ObjectStore>, hook: H) -> Self {
-        HookedPuts { inner, hook }
+        Hooked { inner, hook }
     }
 }
 
 #[async_trait]
-impl<H: PutHook> ObjectStore for HookedPuts<H> {
+impl<H: Hook> ObjectStore for Hooked<H> {
     fn location(&self) -> String {
         self.inner.location()
     }
 
     async fn get(&self, key: &str) -> Result<Option<Object>, StoreError> {
-        self.inner.get(key).await
+        self.hook.get(self.inner.as_ref(), key).await
     }
 
     async fn put(
