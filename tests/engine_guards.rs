@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bed::bucket;
-use hooked::{Hook, Hooked};
+use hooked::{Hook, Hooked, backend_error};
 use tfpilot::domain::{RunFact, Status, Timestamp, derive_status};
 use tfpilot::engine::{Clock, EngineError, OpResult};
 use tfpilot::github::DispatchInputs;
@@ -326,13 +326,12 @@ impl Hook for FailingEventWrites {
                 .fetch_update(SeqCst, SeqCst, |left| left.checked_sub(1))
                 .is_ok()
         {
-            return Err(StoreError::Backend {
-                operation: "put",
-                key: key.into(),
-                location: inner.location(),
-                message: "SlowDown (HTTP 503): Please reduce your request rate.".into(),
-                transient: self.transient.load(SeqCst),
-            });
+            return Err(backend_error(
+                "put",
+                inner,
+                key,
+                self.transient.load(SeqCst),
+            ));
         }
         inner.put(key, body, condition).await
     }
@@ -403,7 +402,7 @@ impl Hook for OutcomeAnswerLost {
         if records_merge && self.armed.swap(false, std::sync::atomic::Ordering::SeqCst) {
             self.fail_next_read
                 .store(true, std::sync::atomic::Ordering::SeqCst);
-            return Err(failing("put", inner, key));
+            return Err(backend_error("put", inner, key, true));
         }
         Ok(landed)
     }
@@ -413,19 +412,9 @@ impl Hook for OutcomeAnswerLost {
             .fail_next_read
             .swap(false, std::sync::atomic::Ordering::SeqCst)
         {
-            return Err(failing("get", inner, key));
+            return Err(backend_error("get", inner, key, true));
         }
         inner.get(key).await
-    }
-}
-
-fn failing(operation: &'static str, inner: &dyn ObjectStore, key: &str) -> StoreError {
-    StoreError::Backend {
-        operation,
-        key: key.into(),
-        location: inner.location(),
-        message: "connection reset by peer".into(),
-        transient: true,
     }
 }
 

@@ -18,7 +18,7 @@ use tfpilot::store::{
 };
 
 use common::{at, sample_request};
-use hooked::{Hook, Hooked};
+use hooked::{Hook, Hooked, backend_error};
 
 /// A backend whose next conditional write lands but whose answer is lost, as when a transport
 /// retry of a PUT that already succeeded gets 412 back.
@@ -41,13 +41,7 @@ impl Hook for LosesNextAnswer {
         condition: PutCondition,
     ) -> Result<tfpilot::store::ETag, StoreError> {
         let armed = self.armed.swap(false, Ordering::SeqCst);
-        let failure = StoreError::Backend {
-            operation: "put",
-            key: key.into(),
-            location: inner.location(),
-            message: "connection reset by peer".into(),
-            transient: true,
-        };
+        let failure = backend_error("put", inner, key, true);
         if armed && self.before_landing.load(Ordering::SeqCst) {
             return Err(failure);
         }

@@ -24,6 +24,27 @@ pub trait Hook: Send + Sync + std::fmt::Debug {
     }
 }
 
+/// What a backend answers when it fails (`transient`: a reset connection) or refuses (access
+/// denied), for hooks to return.
+pub fn backend_error(
+    operation: &'static str,
+    inner: &dyn ObjectStore,
+    key: &str,
+    transient: bool,
+) -> StoreError {
+    let message = match transient {
+        true => "connection reset by peer",
+        false => "AccessDenied (HTTP 403): Access Denied",
+    };
+    StoreError::Backend {
+        operation,
+        key: key.into(),
+        location: inner.location(),
+        message: message.into(),
+        transient,
+    }
+}
+
 #[derive(Debug)]
 pub struct Hooked<H> {
     inner: Arc<dyn ObjectStore>,
