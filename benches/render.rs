@@ -22,7 +22,7 @@ use ratatui::backend::TestBackend;
 use ratatui::layout::Constraint;
 use ratatui::widgets::{Block, Borders, Row, Table};
 use tfpilot::domain::Status;
-use tfpilot::tui::action::Action;
+use tfpilot::tui::msg::Msg;
 use tfpilot::tui::plan::document::PlanDocument;
 use tfpilot::tui::state::State;
 use tfpilot::tui::theme::Theme;
@@ -141,14 +141,14 @@ fn main() {
     let listing = Arc::new(dashboard::listing(&all));
     send(
         &mut state,
-        Action::Poll(tfpilot::engine::PollEvent::Listed(listing.clone())),
+        Msg::Poll(tfpilot::engine::PollEvent::Listed(listing.clone())),
     );
     let mut relist = Vec::new();
     for _ in 0..if benchmarking { 20 } else { 2 } {
         let started = Instant::now();
         send(
             &mut state,
-            Action::Poll(tfpilot::engine::PollEvent::Listed(listing.clone())),
+            Msg::Poll(tfpilot::engine::PollEvent::Listed(listing.clone())),
         );
         relist.push(started.elapsed());
     }
@@ -167,7 +167,7 @@ fn main() {
         let started = Instant::now();
         send(
             &mut state,
-            Action::Poll(tfpilot::engine::PollEvent::Listed(entries)),
+            Msg::Poll(tfpilot::engine::PollEvent::Listed(entries)),
         );
         relist.push(started.elapsed());
     }
@@ -282,5 +282,5 @@ fn main() {
         times.push(draw(&mut terminal, &state, &theme));
     }
     report("plan view, jumping between search matches", times);
-    send(&mut state, Action::Back);
+    send(&mut state, tfpilot::tui::command::Command::Back.into());
 }

@@ -19,7 +19,7 @@ use ratatui::layout::Rect;
 use tfpilot::domain::DocumentError;
 use tfpilot::engine::PollEvent;
 use tfpilot::store::{ETag, ListedRequest};
-use tfpilot::tui::action::Action;
+use tfpilot::tui::msg::Msg;
 use tfpilot::tui::state::State;
 use tfpilot::tui::theme::Theme;
 use tfpilot::tui::view::render;
@@ -52,10 +52,7 @@ fn with_unreadable(user: &str) -> State {
             key: "requests/req_copied.json".into(),
         },
     ));
-    send(
-        &mut state,
-        Action::Poll(PollEvent::Listed(Arc::new(entries))),
-    );
+    send(&mut state, Msg::Poll(PollEvent::Listed(Arc::new(entries))));
     select(&mut state, "req_broken");
     state
 }
@@ -159,7 +156,7 @@ fn draw_views(part: usize, parts: usize) {
         count += 1;
         let mut terminal = Terminal::new(TestBackend::new(1, 1)).expect("terminal");
         for &(width, height) in &sizes {
-            send(&mut state, Action::Resize { width, height });
+            send(&mut state, Msg::Resize { width, height });
             terminal
                 .resize(Rect::new(0, 0, width, height))
                 .expect("resize");

@@ -11,9 +11,9 @@ use dashboard::{
 };
 use tfpilot::domain::operation::Operation;
 use tfpilot::domain::{Status, Timestamp};
-use tfpilot::engine::{Nudge, OpOutcome, OpResult, PollEvent, SyncReport};
-use tfpilot::tui::action::{Action, OperationFailure};
-use tfpilot::tui::effect::Effect;
+use tfpilot::engine::{ErrorKind, Nudge, OpOutcome, OpResult, PollEvent, SyncReport};
+use tfpilot::tui::effect::{Effect, EffectKey};
+use tfpilot::tui::msg::{Msg, OperationFailure};
 use tfpilot::tui::plan::document::PlanDocument;
 use tfpilot::tui::state::list::SortKey;
 use tfpilot::tui::state::modal::Modal;
@@ -26,7 +26,7 @@ fn last_toast(state: &State) -> (ToastKind, String) {
 
 fn tick(state: &mut State, millis: i64) -> Vec<Effect> {
     let later = Timestamp(state.now.0 + chrono::Duration::milliseconds(millis));
-    send(state, Action::Tick(later))
+    send(state, Msg::Tick(later))
 }
 
 #[test]
@@ -174,10 +174,11 @@ fn selection_reads_events_once_it_rests() {
     key(&mut state, KeyCode::Char('j'));
     assert!(tick(&mut state, 50).is_empty(), "still moving");
     let effects = tick(&mut state, 200);
-    assert!(
-        matches!(effects.as_slice(), [Effect::LoadEvents { id: wanted }] if *wanted == id(2)),
-        "{effects:?}"
-    );
+    let [Effect::LoadEvents { id: wanted, ticket }] = effects.as_slice() else {
+        panic!("one events read: {effects:?}");
+    };
+    assert_eq!(*wanted, id(2));
+    let ticket = ticket.clone();
     assert!(matches!(
         state.detail.events.get(&id(2)),
         Some(Loadable::Loading)
@@ -185,8 +186,8 @@ fn selection_reads_events_once_it_rests() {
     assert!(tick(&mut state, 500).is_empty(), "asked once");
     send(
         &mut state,
-        Action::EventsLoaded {
-            id: id(2),
+        Msg::EventsLoaded {
+            ticket,
             result: Ok(Vec::new()),
         },
     );
@@ -237,7 +238,7 @@ fn approve_runs_at_once_and_reports_back() {
     let approved = request(2, Status::Approved);
     let effects = send(
         &mut state,
-        Action::OperationDone {
+        Msg::OperationDone {
             id: id(2),
             operation: Operation::Approve,
             result: Ok(Box::new(OpOutcome {
@@ -271,11 +272,11 @@ fn failures_from_the_engine_are_toasts() {
     key(&mut state, KeyCode::Char('p'));
     send(
         &mut state,
-        Action::OperationDone {
+        Msg::OperationDone {
             id: id(2),
             operation: Operation::Plan,
             result: Err(OperationFailure {
-                kind: "locked",
+                kind: ErrorKind::Locked,
                 message: "locked by carol@bastion pid 7 (apply) until 12:02:00".into(),
             }),
         },
@@ -370,9 +371,8 @@ fn enter_opens_the_stored_plan_and_esc_closes_it() {
     let document = Arc::new(PlanDocument::build(dashboard::PLAN));
     send(
         &mut state,
-        Action::PlanLoaded {
-            id: id(2),
-            source: key_name,
+        Msg::PlanLoaded {
+            ticket: dashboard::plan_ticket(&effects),
             result: Ok(document.clone()),
             running: false,
         },
@@ -396,26 +396,42 @@ fn enter_opens_the_stored_plan_and_esc_closes_it() {
         .map(|p| p.rows.len())
         .unwrap_or_default();
     assert!(folded_rows < document.lines.len());
-    key(&mut state, KeyCode::Esc);
+    let effects = key(&mut state, KeyCode::Esc);
     assert_eq!(state.screen, Screen::Main);
     assert!(state.plan.is_none());
+    assert!(
+        matches!(effects.as_slice(), [Effect::Cancel(EffectKey::PlanView)]),
+        "leaving the view cancels its read: {effects:?}"
+    );
 }
 
 #[test]
 fn a_stale_plan_answer_is_dropped() {
     let mut state = state("bob", &every_status(), 120, 40);
+    select(&mut state, &id(12));
+    let first = key(&mut state, KeyCode::Enter);
+    key(&mut state, KeyCode::Esc);
     select(&mut state, &id(2));
-    key(&mut state, KeyCode::Enter);
+    let second = key(&mut state, KeyCode::Enter);
+    // The answer to the view that was left arrives late: it is not this view's.
     send(
         &mut state,
-        Action::PlanLoaded {
-            id: id(12),
-            source: "plans/other.txt".into(),
-            result: Ok(Arc::new(PlanDocument::default())),
+        Msg::PlanLoaded {
+            ticket: dashboard::plan_ticket(&first),
+            result: Ok(Arc::new(PlanDocument::build("from the first view\n"))),
             running: false,
         },
     );
     assert!(state.plan.as_ref().is_some_and(|p| p.document().is_none()));
+    send(
+        &mut state,
+        Msg::PlanLoaded {
+            ticket: dashboard::plan_ticket(&second),
+            result: Ok(Arc::new(PlanDocument::build(dashboard::PLAN))),
+            running: false,
+        },
+    );
+    assert!(state.plan.as_ref().is_some_and(|p| p.document().is_some()));
 }
 
 #[test]
@@ -459,13 +475,13 @@ fn a_running_log_is_followed_until_the_run_ends() {
     let text = (0..200).map(|i| format!("line {i}\n")).collect::<String>();
     let effects = send(
         &mut state,
-        Action::PlanLoaded {
-            id: id(5),
-            source: "run:2005".into(),
+        Msg::PlanLoaded {
+            ticket: dashboard::plan_ticket(&effects),
             result: Ok(Arc::new(PlanDocument::build(&text))),
             running: true,
         },
     );
+    let pending = dashboard::plan_ticket(&effects);
     assert!(
         matches!(effects.as_slice(), [Effect::LoadRunLog { delay, .. }] if !delay.is_zero()),
         "asks again later: {effects:?}"
@@ -481,11 +497,21 @@ fn a_running_log_is_followed_until_the_run_ends() {
     assert!(!state.plan.as_ref().is_some_and(|p| p.follow));
     let effects = key(&mut state, KeyCode::Char('f'));
     assert!(matches!(effects.as_slice(), [Effect::LoadRunLog { .. }]));
+    // The read `f` started replaces the delayed one: an answer from that one is dropped and
+    // starts nothing (two answers would mean two loops).
+    let dropped = send(
+        &mut state,
+        Msg::PlanLoaded {
+            ticket: pending,
+            result: Ok(Arc::new(PlanDocument::build(&text))),
+            running: true,
+        },
+    );
+    assert!(dropped.is_empty(), "{dropped:?}");
     let effects = send(
         &mut state,
-        Action::PlanLoaded {
-            id: id(5),
-            source: "run:2005".into(),
+        Msg::PlanLoaded {
+            ticket: dashboard::plan_ticket(&effects),
             result: Ok(Arc::new(PlanDocument::build(&text))),
             running: false,
         },
@@ -505,7 +531,7 @@ fn poll_events_update_rows_sync_state_and_watched_runs() {
     let applying = request(3, Status::Applying);
     send(
         &mut state,
-        Action::OperationDone {
+        Msg::OperationDone {
             id: id(3),
             operation: Operation::Merge,
             result: Ok(Box::new(OpOutcome {
@@ -526,7 +552,7 @@ fn poll_events_update_rows_sync_state_and_watched_runs() {
     };
     let effects = send(
         &mut state,
-        Action::Poll(PollEvent::Synced(Box::new(report(Status::Applied)))),
+        Msg::Poll(PollEvent::Synced(Box::new(report(Status::Applied)))),
     );
     assert!(
         effects.iter().any(|e| matches!(e, Effect::Bell)),
@@ -550,12 +576,12 @@ fn poll_events_update_rows_sync_state_and_watched_runs() {
     let until = Timestamp(now().0 + chrono::Duration::minutes(5));
     send(
         &mut state,
-        Action::Poll(PollEvent::RateLimited { until: Some(until) }),
+        Msg::Poll(PollEvent::RateLimited { until: Some(until) }),
     );
     assert_eq!(state.sync, SyncState::BackingOff { until: Some(until) });
     send(
         &mut state,
-        Action::Poll(PollEvent::Failed {
+        Msg::Poll(PollEvent::Failed {
             id: "*".into(),
             error: "store unreachable".into(),
         }),
@@ -579,13 +605,13 @@ fn desktop_notices_cannot_break_out_of_their_escape_sequence() {
 #[test]
 fn focus_and_resize_reach_the_poller_and_the_layout() {
     let mut state = state("alice", &every_status(), 120, 40);
-    let effects = send(&mut state, Action::FocusChanged(false));
+    let effects = send(&mut state, Msg::FocusChanged(false));
     assert!(matches!(effects.as_slice(), [Effect::SetFocus(false)]));
     assert!(!state.focused);
     key(&mut state, KeyCode::Char('G'));
     send(
         &mut state,
-        Action::Resize {
+        Msg::Resize {
             width: 80,
             height: 14,
         },
@@ -699,10 +725,7 @@ fn unreadable_documents_are_listed_and_refuse_operations() {
             "expected value at line 1 column 1".into(),
         )),
     });
-    send(
-        &mut state,
-        Action::Poll(PollEvent::Listed(Arc::new(entries))),
-    );
+    send(&mut state, Msg::Poll(PollEvent::Listed(Arc::new(entries))));
     assert_eq!(state.list.total(), 21);
     let effects =
         tfpilot::tui::update::request_operation(&mut state, "req_broken", Operation::Apply);
@@ -948,9 +971,9 @@ fn the_create_form_validates_as_it_is_typed_and_submits_once() {
     // A failure keeps the form and what was typed; success closes it and selects the request.
     send(
         &mut state,
-        Action::Created {
+        Msg::Created {
             result: Err(OperationFailure {
-                kind: "github",
+                kind: ErrorKind::Failed,
                 message: "GitHub is down".into(),
             }),
         },
@@ -963,7 +986,7 @@ fn the_create_form_validates_as_it_is_typed_and_submits_once() {
     let created = request(30, Status::Planning);
     let effects = send(
         &mut state,
-        Action::Created {
+        Msg::Created {
             result: Ok(Box::new(OpOutcome {
                 operation: Operation::Create,
                 result: OpResult::Done,
@@ -1009,7 +1032,7 @@ fn the_config_editor_diffs_validates_and_saves() {
         KeyCode::Char('s'),
         crossterm::event::KeyModifiers::CONTROL,
     );
-    assert!(send(&mut state, Action::Key(save)).is_empty());
+    assert!(send(&mut state, Msg::Key(save)).is_empty());
     assert!(last_toast(&state).1.contains("nothing changed"));
     // Go to the region line's end and make it invalid, then valid.
     let Some(Modal::Edit(form)) = state.modals.last_mut() else {
@@ -1030,7 +1053,7 @@ fn the_config_editor_diffs_validates_and_saves() {
     };
     assert!(form.outcome.is_err(), "us-east-1x is not an allowed region");
     assert!(
-        send(&mut state, Action::Key(save)).is_empty(),
+        send(&mut state, Msg::Key(save)).is_empty(),
         "not saved while invalid"
     );
     key(&mut state, KeyCode::Backspace);
@@ -1052,7 +1075,7 @@ fn the_config_editor_diffs_validates_and_saves() {
             .iter()
             .any(|(mark, line)| *mark == '-' && line.contains("us-east-1"))
     );
-    let effects = send(&mut state, Action::Key(save));
+    let effects = send(&mut state, Msg::Key(save));
     let [Effect::Update { id: edited, values }] = effects.as_slice() else {
         panic!("one update: {effects:?}");
     };
@@ -1060,7 +1083,7 @@ fn the_config_editor_diffs_validates_and_saves() {
     assert_eq!(values["region"], "eu-west-1");
     send(
         &mut state,
-        Action::OperationDone {
+        Msg::OperationDone {
             id: id(12),
             operation: Operation::Update,
             result: Ok(Box::new(OpOutcome {
@@ -1105,12 +1128,12 @@ fn paging_up_paste_and_the_opt_in_mouse() {
 
     // A paste lands in the open field as one piece (newlines dropped).
     key(&mut state, KeyCode::Char('/'));
-    send(&mut state, Action::Paste("search\nprod".into()));
+    send(&mut state, Msg::Paste("search\nprod".into()));
     assert_eq!(state.list.filter.text, "searchprod");
     key(&mut state, KeyCode::Esc);
 
     let wheel = |kind| {
-        Action::Mouse(MouseEvent {
+        Msg::Mouse(MouseEvent {
             kind,
             column: 5,
             row: 5,
@@ -1250,7 +1273,7 @@ fn relistings_keep_the_selection_and_take_every_kind_of_change() {
     let listing = dashboard::listing(&requests);
     send(
         &mut state,
-        Action::Poll(PollEvent::Listed(Arc::new(listing.clone()))),
+        Msg::Poll(PollEvent::Listed(Arc::new(listing.clone()))),
     );
     assert_eq!(state.list.selected_id(), Some(id(5).as_str()));
 
@@ -1259,7 +1282,7 @@ fn relistings_keep_the_selection_and_take_every_kind_of_change() {
     entries[5].outcome = Ok(Arc::new(request(5, Status::Applied)));
     send(
         &mut state,
-        Action::Poll(PollEvent::Listed(Arc::new(entries.clone()))),
+        Msg::Poll(PollEvent::Listed(Arc::new(entries.clone()))),
     );
     assert_eq!(
         state.list.row(&id(5)).and_then(|r| r.status),
@@ -1270,10 +1293,7 @@ fn relistings_keep_the_selection_and_take_every_kind_of_change() {
     // One gone (archived), one new: the list follows, the selection stays.
     entries.remove(0);
     entries.extend(dashboard::listing(&[request(20, Status::Planning)]));
-    send(
-        &mut state,
-        Action::Poll(PollEvent::Listed(Arc::new(entries))),
-    );
+    send(&mut state, Msg::Poll(PollEvent::Listed(Arc::new(entries))));
     assert_eq!(state.list.total(), 20);
     assert!(state.list.row(&id(0)).is_none());
     assert_eq!(
@@ -1299,7 +1319,7 @@ fn the_cached_listing_draws_first_and_the_store_listing_replaces_it() {
     );
     send(
         &mut state,
-        Action::Resize {
+        Msg::Resize {
             width: 120,
             height: 40,
         },
@@ -1307,7 +1327,7 @@ fn the_cached_listing_draws_first_and_the_store_listing_replaces_it() {
     let cached = dashboard::listing(&requests);
     send(
         &mut state,
-        Action::Poll(PollEvent::Cached(Arc::new(cached.clone()))),
+        Msg::Poll(PollEvent::Cached(Arc::new(cached.clone()))),
     );
     assert_eq!(state.list.total(), requests.len());
     assert!(state.list.selected_id().is_some());
@@ -1317,10 +1337,7 @@ fn the_cached_listing_draws_first_and_the_store_listing_replaces_it() {
     let mut listed = cached;
     listed.remove(0);
     listed[4].outcome = Ok(Arc::new(request(5, Status::Applied)));
-    send(
-        &mut state,
-        Action::Poll(PollEvent::Listed(Arc::new(listed))),
-    );
+    send(&mut state, Msg::Poll(PollEvent::Listed(Arc::new(listed))));
     assert_eq!(state.list.total(), requests.len() - 1);
     assert_eq!(
         state.list.row(&id(5)).and_then(|r| r.status),
@@ -1331,7 +1348,7 @@ fn the_cached_listing_draws_first_and_the_store_listing_replaces_it() {
     // A cached listing arriving late (it never does, but) does not roll the list back.
     send(
         &mut state,
-        Action::Poll(PollEvent::Cached(Arc::new(dashboard::listing(&requests)))),
+        Msg::Poll(PollEvent::Cached(Arc::new(dashboard::listing(&requests)))),
     );
     assert_eq!(state.list.total(), requests.len() - 1);
 }
@@ -1345,7 +1362,7 @@ fn a_late_listing_never_rolls_a_row_back() {
     applying.updated_at = Timestamp(now().0 + chrono::Duration::seconds(30));
     send(
         &mut state,
-        Action::OperationDone {
+        Msg::OperationDone {
             id: id(4),
             operation: Operation::Apply,
             result: Ok(Box::new(OpOutcome {
@@ -1359,7 +1376,7 @@ fn a_late_listing_never_rolls_a_row_back() {
     // ...then a listing taken before it arrives, and a late sync answer too.
     send(
         &mut state,
-        Action::Poll(PollEvent::Listed(Arc::new(dashboard::listing(&requests)))),
+        Msg::Poll(PollEvent::Listed(Arc::new(dashboard::listing(&requests)))),
     );
     assert_eq!(
         state.list.row(&id(4)).and_then(|r| r.status),
@@ -1367,7 +1384,7 @@ fn a_late_listing_never_rolls_a_row_back() {
     );
     send(
         &mut state,
-        Action::Poll(PollEvent::Synced(Box::new(SyncReport {
+        Msg::Poll(PollEvent::Synced(Box::new(SyncReport {
             id: id(4),
             status: Status::Merged,
             changed: false,

@@ -12,7 +12,8 @@ use dashboard::{
 };
 use ratatui::style::Modifier;
 use tfpilot::domain::{LifecycleEvent, Status, Timestamp};
-use tfpilot::tui::action::Action;
+use tfpilot::tui::effect::EffectKey;
+use tfpilot::tui::msg::Msg;
 use tfpilot::tui::state::State;
 use tfpilot::tui::theme::Theme;
 
@@ -43,10 +44,12 @@ fn events_for(n: usize) -> Vec<tfpilot::store::EventEntry> {
 fn main_screen(width: u16, height: u16) -> State {
     let mut state = state("alice", &every_status(), width, height);
     select(&mut state, &id(6));
+    // The read the selection starts once it rests, answered.
+    let ticket = state.tickets.issue(EffectKey::Events(id(6)));
     send(
         &mut state,
-        Action::EventsLoaded {
-            id: id(6),
+        Msg::EventsLoaded {
+            ticket,
             result: Ok(events_for(6)),
         },
     );
@@ -186,7 +189,7 @@ fn too_small_and_every_tiny_size_draws() {
     insta::assert_snapshot!("too_small_50x10", screen(&state));
     for width in 1..=130u16 {
         for height in [1u16, 2, 5, 11, 12, 13, 24] {
-            send(&mut state, Action::Resize { width, height });
+            send(&mut state, Msg::Resize { width, height });
             let _ = screen(&state);
         }
     }

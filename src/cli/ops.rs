@@ -48,7 +48,7 @@ pub fn error_json(error: &anyhow::Error) -> Option<Value> {
     let kind = error
         .chain()
         .find_map(|cause| cause.downcast_ref::<EngineError>())
-        .map_or("failed", EngineError::kind);
+        .map_or("failed", |error| error.kind().as_str());
     Some(
         json!({"error": {"kind": kind, "message": format!("{error:#}"), "exit_code": exit_code(error)}}),
     )
@@ -125,18 +125,7 @@ pub async fn update(context: &Session, args: UpdateArgs) -> Result<()> {
 pub async fn operation(context: &Session, operation: Operation, args: OpArgs) -> Result<()> {
     let engine = engine(context).await?;
     let (id, key) = (args.id.as_str(), args.idempotency_key.as_deref());
-    let outcome = match operation {
-        Operation::Plan => engine.plan(id, key).await,
-        Operation::Approve => engine.approve(id, key).await,
-        Operation::Merge => engine.merge(id, key).await,
-        Operation::Apply => engine.apply(id, key).await,
-        Operation::Destroy => engine.destroy(id, key).await,
-        Operation::Cleanup => engine.cleanup(id, key).await,
-        Operation::DriftCheck => engine.drift_check(id, key).await,
-        Operation::Create | Operation::Update => {
-            unreachable!("create and update have their own commands")
-        }
-    }?;
+    let outcome = engine.run(operation, id, key).await?;
     report(context, &outcome)
 }
 

@@ -43,6 +43,21 @@ impl Operation {
             other => other.as_str(),
         }
     }
+
+    /// Changes GitHub or infrastructure in a way that cannot be taken back by running another
+    /// operation: the dashboard asks first, and the CLI asks (or wants `--yes`).
+    pub fn needs_confirmation(self) -> bool {
+        matches!(
+            self,
+            Operation::Merge | Operation::Apply | Operation::Destroy | Operation::Cleanup
+        )
+    }
+
+    /// Deletes what the request built: in a production environment the confirmation is the
+    /// request id typed out, not a key.
+    pub fn is_destructive(self) -> bool {
+        self == Operation::Destroy
+    }
 }
 
 impl std::fmt::Display for Operation {

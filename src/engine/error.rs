@@ -45,14 +45,14 @@ impl EngineError {
         }
     }
 
-    /// A short machine-readable name for `--json` output.
-    pub fn kind(&self) -> &'static str {
+    /// What kind of failure this is, for `--json` output and the dashboard.
+    pub fn kind(&self) -> ErrorKind {
         match self.exit_code() {
-            3 => "denied",
-            4 if matches!(self, EngineError::Locked { .. }) => "locked",
-            4 => "conflict",
-            2 => "invalid",
-            _ => "failed",
+            3 => ErrorKind::Denied,
+            4 if matches!(self, EngineError::Locked { .. }) => ErrorKind::Locked,
+            4 => ErrorKind::Conflict,
+            2 => ErrorKind::Invalid,
+            _ => ErrorKind::Failed,
         }
     }
 
@@ -65,6 +65,30 @@ impl EngineError {
     pub(super) fn denied(reason: impl Into<String>) -> Self {
         EngineError::Denied {
             reason: reason.into(),
+        }
+    }
+}
+
+/// The kinds of failure a caller tells apart: the policy said no, someone holds the lock,
+/// someone changed what the operation relied on, the input was wrong, or anything else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    Denied,
+    Locked,
+    Conflict,
+    Invalid,
+    Failed,
+}
+
+impl ErrorKind {
+    /// The short machine-readable name `--json` output uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Denied => "denied",
+            ErrorKind::Locked => "locked",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::Invalid => "invalid",
+            ErrorKind::Failed => "failed",
         }
     }
 }

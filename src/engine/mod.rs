@@ -21,7 +21,7 @@ use serde_json::Value;
 
 pub use clock::Clock;
 pub use create::CreateInput;
-pub use error::EngineError;
+pub use error::{EngineError, ErrorKind};
 pub use notify::{NotifyFailure, NotifyOptions, NotifyReport};
 pub use poller::{Nudge, PollEvent, Poller, PollerConfig};
 pub use reconcile::{ReconcileItem, ReconcileReport, needs_attention};
@@ -149,6 +149,29 @@ impl Engine {
 
     pub fn now(&self) -> Timestamp {
         self.clock.now()
+    }
+
+    /// Runs a lifecycle operation on request `id`: the one entry the CLI and the dashboard
+    /// share. Create and update take input of their own ([`Engine::create`],
+    /// [`Engine::update`]) and are refused here.
+    pub async fn run(
+        &self,
+        operation: Operation,
+        id: &str,
+        key: Option<&str>,
+    ) -> Result<OpOutcome, EngineError> {
+        match operation {
+            Operation::Plan => self.plan(id, key).await,
+            Operation::Approve => self.approve(id, key).await,
+            Operation::Merge => self.merge(id, key).await,
+            Operation::Apply => self.apply(id, key).await,
+            Operation::Destroy => self.destroy(id, key).await,
+            Operation::Cleanup => self.cleanup(id, key).await,
+            Operation::DriftCheck => self.drift_check(id, key).await,
+            Operation::Create | Operation::Update => Err(EngineError::Invalid {
+                message: format!("{} takes its values: use its own command", operation.verb()),
+            }),
+        }
     }
 
     /// The access decision for `operation` on `request`, refusing everything while the

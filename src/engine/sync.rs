@@ -13,8 +13,8 @@ use crate::domain::cost;
 use crate::domain::plan_output::{request_drifted, request_resources, summarize};
 use crate::domain::request::{Approval, CostFact, DriftFact, PlanFact, PullRequestFact};
 use crate::domain::{Request, RunFact, Status, Timestamp, derive_status};
-use crate::github::RepoId;
 use crate::github::models::{PullRequest, WorkflowRun};
+use crate::github::{GitHubError, RepoId};
 use crate::store::StoreError;
 
 /// Runs and pull requests of each repo, listed once and shared by every request of a sync
@@ -372,7 +372,13 @@ impl Engine {
         let (repo, _) = repo_of(request)?;
         let run = self.github.get_run(&repo, run_id).await?;
         let running = run.status.as_deref() != Some("completed");
-        let text = self.run_log(&repo, run_id).await?.unwrap_or_default();
+        let text = match self.run_log(&repo, run_id).await {
+            Ok(text) => text.unwrap_or_default(),
+            // GitHub has no log for a job until it has written one (404 while queued, and for
+            // some jobs until they end): nothing to show yet, not a failure.
+            Err(EngineError::GitHub(GitHubError::NotFound { .. })) if running => String::new(),
+            Err(error) => return Err(error),
+        };
         Ok(RunLog { text, running })
     }
 

@@ -1,6 +1,9 @@
 //! What `update` asks the outside world for. Effects are data; the executor runs each as a
-//! tokio task that reports back with an [`Action`](super::action::Action).
+//! tokio task that reports back with a [`Msg`](super::msg::Msg). Reads that a view waits for
+//! run in a slot ([`EffectKey`]): starting one aborts the task already in that slot, and its
+//! [`Ticket`] lets `update` drop an answer that arrives after it was replaced.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use crate::domain::Request;
@@ -8,23 +11,80 @@ use crate::domain::operation::Operation;
 use crate::engine::{CreateInput, Nudge};
 use serde_json::{Map, Value};
 
+/// A slot for a long-lived effect: at most one task runs in each.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum EffectKey {
+    /// The plan/log view's read, parse and highlight (and, while following, the next read
+    /// after a pause): one for the whole view, whichever request it shows.
+    PlanView,
+    /// One request's audit events.
+    Events(String),
+}
+
+/// Which effect an answer belongs to: its slot and the generation it was started as.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Ticket {
+    pub key: EffectKey,
+    pub generation: u64,
+}
+
+/// The generation each slot is at. `update` issues a ticket when it starts an effect, and
+/// accepts an answer only while that ticket is still the slot's.
+#[derive(Debug, Clone, Default)]
+pub struct Tickets {
+    issued: u64,
+    current: HashMap<EffectKey, u64>,
+}
+
+impl Tickets {
+    /// A ticket for a new effect in `key`; any earlier one in that slot stops being current.
+    pub fn issue(&mut self, key: EffectKey) -> Ticket {
+        self.issued += 1;
+        self.current.insert(key.clone(), self.issued);
+        Ticket {
+            key,
+            generation: self.issued,
+        }
+    }
+
+    pub fn is_current(&self, ticket: &Ticket) -> bool {
+        self.current.get(&ticket.key) == Some(&ticket.generation)
+    }
+
+    /// Nothing in `key` is wanted any more; the effect that cancels its task.
+    pub fn cancel(&mut self, key: EffectKey) -> Effect {
+        self.current.remove(&key);
+        Effect::Cancel(key)
+    }
+
+    /// An answer was accepted: the slot is free (a late duplicate is dropped).
+    pub fn finish(&mut self, ticket: &Ticket) {
+        if self.is_current(ticket) {
+            self.current.remove(&ticket.key);
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum Effect {
     LoadEvents {
+        ticket: Ticket,
         id: String,
     },
     /// A plan output kept in the store (`plans/<id>/<run>.txt`).
     LoadStoredPlan {
-        id: String,
+        ticket: Ticket,
         key: String,
     },
     /// A run's log from GitHub, after `delay` (follow mode asks again while it runs).
     LoadRunLog {
+        ticket: Ticket,
         request: Box<Request>,
         run_id: u64,
-        source: String,
         delay: Duration,
     },
+    /// Stops whatever runs in the slot; its answer, if one is already on its way, is dropped.
+    Cancel(EffectKey),
     Operation {
         id: String,
         operation: Operation,
@@ -67,34 +127,23 @@ pub fn desktop_notice_bytes(title: &str, body: &str) -> Vec<u8> {
     format!("\x1b]777;notify;{title};{body}\x1b\\\x1b]9;{title}: {body}\x07").into_bytes()
 }
 
+/// Where the plan/log view's text comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlanSource {
+    /// A plan output kept in the store, by its key.
+    Stored { key: String },
+    /// A run's log, read from GitHub.
+    Live { run_id: u64 },
+}
+
 /// Where the plan/log view reads from for a request, by what is most useful now: a running
 /// run's log (followed), a failed run's log, else the stored plan, else the last apply's log.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LogSource {
-    Stored {
-        key: String,
-        title: String,
-    },
-    Run {
-        run_id: u64,
-        title: String,
-        running: bool,
-    },
-}
-
-impl LogSource {
-    pub fn source(&self) -> String {
-        match self {
-            LogSource::Stored { key, .. } => key.clone(),
-            LogSource::Run { run_id, .. } => format!("run:{run_id}"),
-        }
-    }
-
-    pub fn title(&self) -> &str {
-        match self {
-            LogSource::Stored { title, .. } | LogSource::Run { title, .. } => title,
-        }
-    }
+pub struct LogSource {
+    pub source: PlanSource,
+    pub title: String,
+    /// The run has not finished: the view follows it.
+    pub running: bool,
 }
 
 pub fn log_source(request: &Request) -> Option<LogSource> {
@@ -106,8 +155,8 @@ pub fn log_source(request: &Request) -> Option<LogSource> {
         ("cleanup", &request.cleanup_run),
     ];
     let run_source = |name: &str, run: &crate::domain::RunFact, running: bool| {
-        run.id.map(|run_id| LogSource::Run {
-            run_id,
+        run.id.map(|run_id| LogSource {
+            source: PlanSource::Live { run_id },
             title: format!("{name} log, run {run_id}"),
             running,
         })
@@ -133,9 +182,10 @@ pub fn log_source(request: &Request) -> Option<LogSource> {
             .and_then(|file| file.strip_suffix(".txt"))
             .unwrap_or("")
             .to_string();
-        return Some(LogSource::Stored {
+        return Some(LogSource {
+            source: PlanSource::Stored { key },
             title: format!("plan, run {run}"),
-            key,
+            running: false,
         });
     }
     runs.iter()

@@ -1,37 +1,44 @@
-//! Runs effects: each one a tokio task that owns what it needs and reports back with an
-//! Action. Nothing here touches the state; nothing here blocks the event loop.
+//! Runs effects: each one a tokio task that owns what it needs and reports back with a
+//! [`Msg`]. Nothing here touches the state; nothing here blocks the event loop. A keyed
+//! effect replaces the task in its slot: the older one is aborted, so a view that is left and
+//! entered again never leaves a second reader behind.
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
+use tokio::task::AbortHandle;
 
-use super::action::{Action, OperationFailure};
-use super::effect::Effect;
+use super::effect::{Effect, EffectKey, Ticket};
+use super::msg::{LoadError, Msg, OperationFailure};
 use super::plan::document::PlanDocument;
 use crate::domain::operation::Operation;
-use crate::engine::{Engine, EngineError, Nudge, OpOutcome, PollEvent};
+use crate::engine::{Engine, Nudge, PollEvent};
 
 #[derive(Clone)]
 pub struct Executor {
     engine: Engine,
-    actions: mpsc::UnboundedSender<Action>,
+    messages: mpsc::UnboundedSender<Msg>,
     nudges: mpsc::UnboundedSender<Nudge>,
     focused: Arc<AtomicBool>,
+    /// The task running in each slot, with the generation it was started as.
+    slots: Arc<Mutex<HashMap<EffectKey, (u64, AbortHandle)>>>,
 }
 
 impl Executor {
     pub fn new(
         engine: Engine,
-        actions: mpsc::UnboundedSender<Action>,
+        messages: mpsc::UnboundedSender<Msg>,
         nudges: mpsc::UnboundedSender<Nudge>,
         focused: Arc<AtomicBool>,
     ) -> Self {
         Executor {
             engine,
-            actions,
+            messages,
             nudges,
             focused,
+            slots: Arc::default(),
         }
     }
 
@@ -42,137 +49,174 @@ impl Executor {
                 let _ = self.nudges.send(nudge);
             }
             Effect::SetFocus(focused) => self.focused.store(focused, Ordering::Relaxed),
-            Effect::Bell => {
-                use std::io::Write;
-                let mut out = std::io::stdout();
-                let _ = out.write_all(b"\x07");
-                let _ = out.flush();
-            }
+            Effect::Bell => write_to_terminal(b"\x07"),
             Effect::DesktopNotice { title, body } => {
-                use std::io::Write;
-                let mut out = std::io::stdout();
-                let _ = out.write_all(&super::effect::desktop_notice_bytes(&title, &body));
-                let _ = out.flush();
+                write_to_terminal(&super::effect::desktop_notice_bytes(&title, &body));
             }
-            effect => {
-                let this = self.clone();
-                tokio::spawn(async move {
-                    if let Some(action) = this.perform(effect).await {
-                        let _ = this.actions.send(action);
+            Effect::Cancel(key) => {
+                if let Some((_, task)) = self.slots().remove(&key) {
+                    task.abort();
+                }
+            }
+            Effect::LoadEvents { ticket, id } => {
+                let engine = self.engine.clone();
+                self.keyed(ticket.clone(), async move {
+                    let result = engine.store().list_events(&id).await.map_err(Into::into);
+                    Msg::EventsLoaded { ticket, result }
+                });
+            }
+            Effect::LoadStoredPlan { ticket, key } => {
+                let engine = self.engine.clone();
+                self.keyed(ticket.clone(), async move {
+                    let result = match engine.store().get_blob(&key).await {
+                        Ok(Some(bytes)) => {
+                            build(String::from_utf8_lossy(&bytes).into_owned()).await
+                        }
+                        Ok(None) => Err(LoadError::Missing { key }),
+                        Err(error) => Err(error.into()),
+                    };
+                    Msg::PlanLoaded {
+                        ticket,
+                        result,
+                        running: false,
                     }
+                });
+            }
+            Effect::LoadRunLog {
+                ticket,
+                request,
+                run_id,
+                delay,
+            } => {
+                let engine = self.engine.clone();
+                self.keyed(ticket.clone(), async move {
+                    if !delay.is_zero() {
+                        tokio::time::sleep(delay).await;
+                    }
+                    let (result, running) = match engine.read_run_log(&request, run_id).await {
+                        Ok(log) => (build(log.text).await, log.running),
+                        Err(error) => (Err(error.into()), false),
+                    };
+                    Msg::PlanLoaded {
+                        ticket,
+                        result,
+                        running,
+                    }
+                });
+            }
+            Effect::Operation { id, operation } => {
+                let engine = self.engine.clone();
+                self.detached(async move {
+                    let result = engine.run(operation, &id, None).await;
+                    Msg::OperationDone {
+                        id,
+                        operation,
+                        result: result.map(Box::new).map_err(OperationFailure::from),
+                    }
+                });
+            }
+            Effect::Create { input } => {
+                let engine = self.engine.clone();
+                self.detached(async move {
+                    Msg::Created {
+                        result: engine
+                            .create(*input)
+                            .await
+                            .map(Box::new)
+                            .map_err(OperationFailure::from),
+                    }
+                });
+            }
+            Effect::Update { id, values } => {
+                let engine = self.engine.clone();
+                self.detached(async move {
+                    let result = engine.update(&id, values, None).await;
+                    Msg::OperationDone {
+                        id,
+                        operation: Operation::Update,
+                        result: result.map(Box::new).map_err(OperationFailure::from),
+                    }
+                });
+            }
+            Effect::Sync { id } => {
+                let engine = self.engine.clone();
+                self.detached(async move {
+                    Msg::Poll(match engine.sync(&id).await {
+                        Ok(report) => PollEvent::Synced(Box::new(report)),
+                        Err(error) => PollEvent::Failed {
+                            id,
+                            error: error.to_string(),
+                        },
+                    })
                 });
             }
         }
     }
 
-    async fn perform(&self, effect: Effect) -> Option<Action> {
-        let engine = &self.engine;
-        Some(match effect {
-            Effect::LoadEvents { id } => {
-                let result = engine
-                    .store()
-                    .list_events(&id)
-                    .await
-                    .map_err(|e| e.to_string());
-                Action::EventsLoaded { id, result }
+    /// Operations, creates and syncs run to the end whatever the screen does: an operation
+    /// holds a lock it must release, and its answer is always shown.
+    fn detached(&self, task: impl Future<Output = Msg> + Send + 'static) {
+        let messages = self.messages.clone();
+        tokio::spawn(async move {
+            // The dashboard gone means nobody is waiting for the answer.
+            let _ = messages.send(task.await);
+        });
+    }
+
+    /// Starts `task` in its ticket's slot, aborting the task that was there.
+    fn keyed(&self, ticket: Ticket, task: impl Future<Output = Msg> + Send + 'static) {
+        let messages = self.messages.clone();
+        let slots = self.slots.clone();
+        let key = ticket.key.clone();
+        let generation = ticket.generation;
+        let mut slots_now = self.slots();
+        let handle = tokio::spawn(async move {
+            let msg = task.await;
+            // Leave the slot before answering, unless a newer task took it meanwhile.
+            if let Ok(mut slots) = slots.lock()
+                && slots.get(&key).is_some_and(|(held, _)| *held == generation)
+            {
+                slots.remove(&key);
             }
-            Effect::LoadStoredPlan { id, key } => {
-                let result = match engine.store().get_blob(&key).await {
-                    Ok(Some(bytes)) => build(String::from_utf8_lossy(&bytes).into_owned()).await,
-                    Ok(None) => Err(format!("{key} is not in the store")),
-                    Err(error) => Err(error.to_string()),
-                };
-                Action::PlanLoaded {
-                    id,
-                    source: key,
-                    result,
-                    running: false,
-                }
-            }
-            Effect::LoadRunLog {
-                request,
-                run_id,
-                source,
-                delay,
-            } => {
-                if !delay.is_zero() {
-                    tokio::time::sleep(delay).await;
-                }
-                let (result, running) = match engine.read_run_log(&request, run_id).await {
-                    Ok(log) => (build(log.text).await, log.running),
-                    Err(error) => (Err(error.to_string()), false),
-                };
-                Action::PlanLoaded {
-                    id: request.id.clone(),
-                    source,
-                    result,
-                    running,
-                }
-            }
-            Effect::Operation { id, operation } => {
-                let result = operate(engine, &id, operation).await;
-                Action::OperationDone {
-                    id,
-                    operation,
-                    result: result.map(Box::new).map_err(failure),
-                }
-            }
-            Effect::Create { input } => Action::Created {
-                result: engine.create(*input).await.map(Box::new).map_err(failure),
-            },
-            Effect::Update { id, values } => {
-                let result = engine.update(&id, values, None).await;
-                Action::OperationDone {
-                    id,
-                    operation: Operation::Update,
-                    result: result.map(Box::new).map_err(failure),
-                }
-            }
-            Effect::Sync { id } => match engine.sync(&id).await {
-                Ok(report) => Action::Poll(PollEvent::Synced(Box::new(report))),
-                Err(error) => Action::Poll(PollEvent::Failed {
-                    id,
-                    error: error.to_string(),
-                }),
-            },
-            Effect::Poller(_)
-            | Effect::SetFocus(_)
-            | Effect::Bell
-            | Effect::DesktopNotice { .. } => return None,
-        })
+            let _ = messages.send(msg);
+        });
+        if let Some((_, older)) = slots_now.insert(
+            ticket.key.clone(),
+            (ticket.generation, handle.abort_handle()),
+        ) {
+            older.abort();
+        }
+    }
+
+    fn slots(&self) -> std::sync::MutexGuard<'_, HashMap<EffectKey, (u64, AbortHandle)>> {
+        // A poisoned lock means a task panicked while holding it; the map itself is still a
+        // valid map of abort handles.
+        self.slots
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Tasks running in slots now (for tests that prove a view never leaves two readers).
+    pub fn keyed_tasks(&self) -> usize {
+        self.slots()
+            .values()
+            .filter(|(_, task)| !task.is_finished())
+            .count()
     }
 }
 
-/// Highlighting a long plan takes a while: off the async workers.
-async fn build(text: String) -> Result<Arc<PlanDocument>, String> {
+fn write_to_terminal(bytes: &[u8]) {
+    use std::io::Write;
+    let mut out = std::io::stdout();
+    let _ = out.write_all(bytes);
+    let _ = out.flush();
+}
+
+/// Highlighting a long plan takes a while: off the async workers. A cancelled read stops
+/// waiting for it; the blocking work itself finishes and is dropped.
+async fn build(text: String) -> Result<Arc<PlanDocument>, LoadError> {
     tokio::task::spawn_blocking(move || PlanDocument::build(&text))
         .await
         .map(Arc::new)
-        .map_err(|error| format!("reading the log failed: {error}"))
-}
-
-async fn operate(
-    engine: &Engine,
-    id: &str,
-    operation: Operation,
-) -> Result<OpOutcome, EngineError> {
-    match operation {
-        Operation::Plan => engine.plan(id, None).await,
-        Operation::Approve => engine.approve(id, None).await,
-        Operation::Merge => engine.merge(id, None).await,
-        Operation::Apply => engine.apply(id, None).await,
-        Operation::Destroy => engine.destroy(id, None).await,
-        Operation::Cleanup => engine.cleanup(id, None).await,
-        Operation::DriftCheck => engine.drift_check(id, None).await,
-        Operation::Create | Operation::Update => Err(EngineError::Invalid {
-            message: format!("{} needs its form", operation.verb()),
-        }),
-    }
-}
-
-fn failure(error: EngineError) -> OperationFailure {
-    OperationFailure {
-        kind: error.kind(),
-        message: error.to_string(),
-    }
+        .map_err(|error| LoadError::Highlight(error.to_string()))
 }

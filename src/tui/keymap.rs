@@ -1,14 +1,14 @@
 //! The one key table: the embedded default (`assets/keymap.toml`) with the user's file layered
 //! on top. Dispatch, the `?` help and the footer hints all read it, so they cannot disagree.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use thiserror::Error;
 
-use super::action::Action;
+use super::command::Command;
 
 const DEFAULT_KEYMAP: &str = include_str!("../../assets/keymap.toml");
 
@@ -16,8 +16,12 @@ const DEFAULT_KEYMAP: &str = include_str!("../../assets/keymap.toml");
 pub enum KeymapError {
     #[error("cannot read the keymap {path}: {message}")]
     Read { path: String, message: String },
-    #[error("keymap {origin}: {message}")]
-    Invalid { origin: String, message: String },
+    #[error("keymap {origin} line {line}: {message}")]
+    Invalid {
+        origin: String,
+        line: usize,
+        message: String,
+    },
 }
 
 /// Where a key is looked up. Modal input contexts do not fall back to `global`, so typing a
@@ -180,17 +184,17 @@ impl fmt::Display for KeyChord {
     }
 }
 
-/// Bindings by context, in the order of the chords (for stable help output).
+/// Bindings by context, resolved to commands once, when the keymap is loaded.
 #[derive(Debug, Clone)]
 pub struct Keymap {
-    bindings: BTreeMap<Context, BTreeMap<KeyChord, String>>,
+    bindings: HashMap<Context, HashMap<KeyChord, Command>>,
 }
 
 impl Keymap {
     /// The embedded default; it is tested to parse, so this cannot fail at run time.
     pub fn embedded() -> Keymap {
         let mut keymap = Keymap {
-            bindings: BTreeMap::new(),
+            bindings: HashMap::new(),
         };
         // A parse failure here is a build defect caught by `embedded_keymap_parses`.
         if let Err(error) = keymap.layer(DEFAULT_KEYMAP, "the embedded keymap") {
@@ -212,58 +216,80 @@ impl Keymap {
         Ok(keymap)
     }
 
-    /// Adds (or with "none", removes) the bindings of one TOML text.
+    /// Adds (or with "none", removes) the bindings of one TOML text. An error names the
+    /// origin, the line and, for a misspelt command, the nearest valid one.
     pub fn layer(&mut self, text: &str, origin: &str) -> Result<(), KeymapError> {
-        let invalid = |message: String| KeymapError::Invalid {
+        let invalid = |at: usize, message: String| KeymapError::Invalid {
             origin: origin.to_string(),
+            line: line_of(text, at),
             message,
         };
-        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-            invalid(format!(
-                "{} (see assets/keymap.toml for the format)",
-                e.message()
-            ))
+        let table = toml::de::DeTable::parse(text).map_err(|e| {
+            let at = e.span().map_or(0, |span| span.start);
+            invalid(
+                at,
+                format!("{} (see assets/keymap.toml for the format)", e.message()),
+            )
         })?;
-        for (section, entries) in table {
-            let context = Context::parse(&section).ok_or_else(|| {
-                invalid(format!(
-                    "unknown section [{section}]; sections are {}",
-                    Context::ALL.map(Context::as_str).join(", ")
-                ))
+        for (section, entries) in table.get_ref() {
+            let at = section.span().start;
+            let section = section.get_ref().as_ref();
+            let context = Context::parse(section).ok_or_else(|| {
+                invalid(
+                    at,
+                    format!(
+                        "unknown section [{section}]; sections are {}",
+                        Context::ALL.map(Context::as_str).join(", ")
+                    ),
+                )
             })?;
-            let entries = entries
-                .as_table()
-                .ok_or_else(|| invalid(format!("[{section}] must be a table of key = action")))?;
-            for (key, action) in entries {
+            let toml::de::DeValue::Table(entries) = entries.get_ref() else {
+                return Err(invalid(
+                    at,
+                    format!("[{section}] must be a table of key = command"),
+                ));
+            };
+            for (key, value) in entries {
+                let at = key.span().start;
+                let key = key.get_ref().as_ref();
                 let chord = KeyChord::parse(key)
-                    .ok_or_else(|| invalid(format!("[{section}] `{key}` is not a key name")))?;
-                let name = action.as_str().ok_or_else(|| {
-                    invalid(format!("[{section}] `{key}` must name an action in quotes"))
-                })?;
+                    .ok_or_else(|| invalid(at, format!("[{section}] `{key}` is not a key name")))?;
+                let toml::de::DeValue::String(name) = value.get_ref() else {
+                    return Err(invalid(
+                        at,
+                        format!("[{section}] `{key}` must name a command in quotes"),
+                    ));
+                };
                 let map = self.bindings.entry(context).or_default();
                 if name == "none" {
                     map.remove(&chord);
                     continue;
                 }
-                parse_action(name).ok_or_else(|| {
-                    invalid(format!(
-                        "[{section}] `{key}` = \"{name}\" is not an action; press ? in tfpilot for the list"
-                    ))
+                let command = Command::parse(name).ok_or_else(|| {
+                    let hint = Command::closest(name)
+                        .map(|near| format!("; did you mean \"{}\"?", near.name()))
+                        .unwrap_or_default();
+                    invalid(
+                        value.span().start,
+                        format!(
+                            "[{section}] `{key}` = \"{name}\" is not a command{hint} (press ? in tfpilot for the list)"
+                        ),
+                    )
                 })?;
-                map.insert(chord, name.to_string());
+                map.insert(chord, command);
             }
         }
         Ok(())
     }
 
-    /// The action a key means in `context` (falling back to `global` outside modal input).
-    pub fn action_for(&self, context: Context, key: &KeyEvent) -> Option<Action> {
+    /// The command a key means in `context` (falling back to `global` outside modal input).
+    pub fn command_for(&self, context: Context, key: &KeyEvent) -> Option<Command> {
         let chord = KeyChord::from_event(key)?;
         let lookup = |context: Context| {
             self.bindings
                 .get(&context)
                 .and_then(|map| map.get(&chord))
-                .and_then(|name| parse_action(name))
+                .copied()
         };
         lookup(context).or_else(|| {
             context
@@ -273,53 +299,60 @@ impl Keymap {
         })
     }
 
-    /// The keys bound to the action named `name` in `context` (own bindings first).
-    pub fn keys_for(&self, context: Context, name: &str) -> Vec<KeyChord> {
+    /// The keys bound to `command` in `context` (own bindings first, the plainest first).
+    pub fn keys_for(&self, context: Context, command: Command) -> Vec<KeyChord> {
         let mut keys: Vec<KeyChord> = Vec::new();
         let mut contexts = vec![context];
         if context.falls_back_to_global() {
             contexts.push(Context::Global);
         }
         for context in contexts {
-            if let Some(map) = self.bindings.get(&context) {
-                for (chord, bound) in map {
-                    if bound == name && !keys.contains(chord) {
-                        keys.push(*chord);
-                    }
-                }
-            }
+            let mut own: Vec<KeyChord> = self
+                .bindings
+                .get(&context)
+                .into_iter()
+                .flatten()
+                .filter(|(chord, bound)| **bound == command && !keys.contains(chord))
+                .map(|(chord, _)| *chord)
+                .collect();
+            own.sort();
+            keys.extend(own);
         }
-        // The plainest key first: the one hints show.
+        // The plainest key first: the one hints show (stable, so ties keep key order).
         keys.sort_by_key(|chord| chord.plainness());
         keys
     }
 
-    /// `(keys, action name, description)` for every action bound in `context`, in key order.
-    pub fn describe(&self, context: Context) -> Vec<(String, String, &'static str)> {
-        let mut by_action: BTreeMap<String, Vec<KeyChord>> = BTreeMap::new();
-        let mut order: Vec<String> = Vec::new();
-        if let Some(map) = self.bindings.get(&context) {
-            for (chord, name) in map {
-                if !by_action.contains_key(name) {
-                    order.push(name.clone());
-                }
-                by_action.entry(name.clone()).or_default().push(*chord);
+    /// Every command bound in `context` with its keys (in key order), in the order of each
+    /// command's first key.
+    pub fn describe(&self, context: Context) -> Vec<(Vec<KeyChord>, Command)> {
+        let mut chords: Vec<(KeyChord, Command)> = self
+            .bindings
+            .get(&context)
+            .into_iter()
+            .flatten()
+            .map(|(chord, command)| (*chord, *command))
+            .collect();
+        chords.sort();
+        let mut rows: Vec<(Vec<KeyChord>, Command)> = Vec::new();
+        for (chord, command) in chords {
+            match rows.iter_mut().find(|(_, bound)| *bound == command) {
+                Some((keys, _)) => keys.push(chord),
+                None => rows.push((vec![chord], command)),
             }
         }
-        order
-            .into_iter()
-            .filter_map(|name| {
-                let action = parse_action(&name)?;
-                let keys = by_action
-                    .get(&name)?
-                    .iter()
-                    .map(|k| k.to_string())
-                    .collect::<Vec<_>>()
-                    .join(" ");
-                Some((keys, name, action.description()?))
-            })
-            .collect()
+        rows
     }
+}
+
+/// The 1-based line of byte offset `at` in `text`.
+fn line_of(text: &str, at: usize) -> usize {
+    let at = at.min(text.len());
+    text.as_bytes()[..at]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+        + 1
 }
 
 /// What each keymap section covers, for the reference.
@@ -363,23 +396,21 @@ impl Keymap {
                 context.as_str(),
                 context_summary(context)
             ));
-            for (keys, name, description) in rows {
+            for (keys, command) in rows {
                 let keys: Vec<String> = keys
-                    .split(' ')
-                    .map(|key| format!("`{}`", key.replace('|', "\\|")))
+                    .iter()
+                    .map(|key| format!("`{}`", key.to_string().replace('|', "\\|")))
                     .collect();
                 out.push_str(&format!(
-                    "| {} | `{name}` | {description} |\n",
-                    keys.join(" ")
+                    "| {} | `{}` | {} |\n",
+                    keys.join(" "),
+                    command.name(),
+                    command.description()
                 ));
             }
         }
         out
     }
-}
-
-pub fn parse_action(name: &str) -> Option<Action> {
-    serde_json::from_value(serde_json::Value::String(name.to_string())).ok()
 }
 
 #[cfg(test)]
@@ -393,7 +424,7 @@ mod tests {
     #[test]
     fn embedded_keymap_parses() {
         let mut keymap = Keymap {
-            bindings: BTreeMap::new(),
+            bindings: HashMap::new(),
         };
         keymap
             .layer(DEFAULT_KEYMAP, "embedded")
@@ -428,7 +459,7 @@ mod tests {
             assert_eq!(
                 keymap.bindings[&Context::Main]
                     .get(&chord)
-                    .map(String::as_str),
+                    .map(|command| command.name()),
                 Some(name),
                 "{chord}"
             );
@@ -445,7 +476,7 @@ mod tests {
             assert_eq!(
                 keymap.bindings[&Context::Global]
                     .get(&chord)
-                    .map(String::as_str),
+                    .map(|command| command.name()),
                 Some(name)
             );
         }
@@ -456,19 +487,19 @@ mod tests {
         let keymap = Keymap::embedded();
         let q = key(KeyCode::Char('q'), KeyModifiers::NONE);
         assert!(matches!(
-            keymap.action_for(Context::Main, &q),
-            Some(Action::Quit)
+            keymap.command_for(Context::Main, &q),
+            Some(Command::Quit)
         ));
-        assert!(keymap.action_for(Context::Input, &q).is_none());
+        assert!(keymap.command_for(Context::Input, &q).is_none());
         let shifted = key(KeyCode::Char('G'), KeyModifiers::SHIFT);
         assert!(matches!(
-            keymap.action_for(Context::Main, &shifted),
-            Some(Action::Bottom)
+            keymap.command_for(Context::Main, &shifted),
+            Some(Command::Bottom)
         ));
         let ctrl_c = key(KeyCode::Char('c'), KeyModifiers::CONTROL);
         assert!(matches!(
-            keymap.action_for(Context::Main, &ctrl_c),
-            Some(Action::Quit)
+            keymap.command_for(Context::Main, &ctrl_c),
+            Some(Command::Quit)
         ));
     }
 
@@ -480,11 +511,11 @@ mod tests {
             .expect("valid user keymap");
         let shifted_j = key(KeyCode::Char('J'), KeyModifiers::SHIFT);
         assert!(matches!(
-            keymap.action_for(Context::Main, &shifted_j),
-            Some(Action::MoveDown)
+            keymap.command_for(Context::Main, &shifted_j),
+            Some(Command::MoveDown)
         ));
         let destroy = key(KeyCode::Char('D'), KeyModifiers::SHIFT);
-        assert!(keymap.action_for(Context::Main, &destroy).is_none());
+        assert!(keymap.command_for(Context::Main, &destroy).is_none());
     }
 
     #[test]
@@ -494,7 +525,7 @@ mod tests {
             .layer("[main]\n\"j\" = \"fly\"\n", "keymap.toml")
             .expect_err("unknown action");
         assert!(
-            error.to_string().contains("\"fly\" is not an action"),
+            error.to_string().contains("\"fly\" is not a command"),
             "{error}"
         );
         let error = keymap
@@ -508,6 +539,31 @@ mod tests {
             .layer("[main]\n\"hyper-j\" = \"quit\"\n", "keymap.toml")
             .expect_err("unknown key");
         assert!(error.to_string().contains("not a key name"), "{error}");
+    }
+
+    #[test]
+    fn a_misspelt_command_names_the_file_the_line_and_the_nearest_command() {
+        let mut keymap = Keymap::embedded();
+        let text = "# my keys\n[main]\n\"J\" = \"move_down\"\n\"K\" = \"move_upp\"\n";
+        let error = keymap
+            .layer(text, "/home/alice/.config/tfpilot/keymap.toml")
+            .expect_err("misspelt command");
+        assert_eq!(
+            error.to_string(),
+            "keymap /home/alice/.config/tfpilot/keymap.toml line 4: [main] `K` = \"move_upp\" \
+             is not a command; did you mean \"move_up\"? (press ? in tfpilot for the list)"
+        );
+        // Nothing near enough: no guess.
+        let error = keymap
+            .layer("[plan]\n\"x\" = \"launch_rockets\"\n", "keymap.toml")
+            .expect_err("unknown command");
+        assert!(error.to_string().starts_with("keymap keymap.toml line 2:"));
+        assert!(!error.to_string().contains("did you mean"), "{error}");
+        // A syntax error names its line too.
+        let error = keymap
+            .layer("[main]\n\"j\" = \n", "keymap.toml")
+            .expect_err("broken TOML");
+        assert!(error.to_string().contains("line 2"), "{error}");
     }
 
     #[test]

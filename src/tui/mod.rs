@@ -1,11 +1,14 @@
-//! The dashboard (DESIGN section 2): one `Action` enum, `update` without I/O, `render` without
-//! mutation, effects as tokio tasks reporting back over a channel, and one loop selecting over
-//! terminal events, that channel and a tick, drawing only when something changed.
+//! The dashboard (docs/architecture.md, "tui/"): payload-free commands that keymaps bind,
+//! messages that effects send back, `update` without I/O, `render` without mutation, effects
+//! as tokio tasks (keyed ones cancellable) reporting back over a channel, and one loop
+//! selecting over terminal events, that channel and a tick, drawing only when something
+//! changed.
 
-pub mod action;
+pub mod command;
 pub mod effect;
 pub mod executor;
 pub mod keymap;
+pub mod msg;
 pub mod plan;
 pub mod state;
 pub mod terminal;
@@ -25,9 +28,9 @@ use tokio::sync::mpsc;
 
 use crate::domain::{PollIntervals, Timestamp};
 use crate::engine::{Engine, PollEvent, Poller, PollerConfig};
-use action::Action;
 use executor::Executor;
 use keymap::Keymap;
+use msg::Msg;
 use state::{SessionInfo, State};
 use terminal::TerminalGuard;
 use theme::Theme;
@@ -78,7 +81,7 @@ pub async fn run(options: DashboardOptions) -> Result<()> {
         state.toast_for(state::ToastKind::Info, greeting, 15);
     }
 
-    let (actions, mut inbox) = mpsc::unbounded_channel::<Action>();
+    let (messages, mut inbox) = mpsc::unbounded_channel::<Msg>();
     let (nudges, nudge_inbox) = mpsc::unbounded_channel();
     let focused = Arc::new(AtomicBool::new(true));
     let (poll_events, mut poll_inbox) = mpsc::channel::<PollEvent>(256);
@@ -93,27 +96,27 @@ pub async fn run(options: DashboardOptions) -> Result<()> {
     )
     .with_nudges(nudge_inbox);
     let mut background = vec![tokio::spawn(poller.run(poll_events))];
-    let forward = actions.clone();
+    let forward = messages.clone();
     background.push(tokio::spawn(async move {
         while let Some(event) = poll_inbox.recv().await {
-            if forward.send(Action::Poll(event)).is_err() {
+            if forward.send(Msg::Poll(event)).is_err() {
                 return;
             }
         }
     }));
     let mut budget = engine.github().transport().budget();
-    let forward = actions.clone();
+    let forward = messages.clone();
     background.push(tokio::spawn(async move {
         while budget.changed().await.is_ok() {
             let latest = budget.borrow_and_update().clone();
             if let Some(latest) = latest
-                && forward.send(Action::RateBudget(latest)).is_err()
+                && forward.send(Msg::RateBudget(latest)).is_err()
             {
                 return;
             }
         }
     }));
-    let executor = Executor::new(engine, actions, nudges, focused);
+    let executor = Executor::new(engine, messages, nudges, focused);
 
     let result = event_loop(&mut state, &theme, &executor, &mut inbox, mouse).await;
     for task in background {
@@ -126,7 +129,7 @@ async fn event_loop(
     state: &mut State,
     theme: &Theme,
     executor: &Executor,
-    inbox: &mut mpsc::UnboundedReceiver<Action>,
+    inbox: &mut mpsc::UnboundedReceiver<Msg>,
     mouse: bool,
 ) -> Result<()> {
     let (_guard, mut terminal) = TerminalGuard::enter(mouse).context("setting up the terminal")?;
@@ -147,44 +150,44 @@ async fn event_loop(
         if state.quit {
             return Ok(());
         }
-        let action = tokio::select! {
+        let msg = tokio::select! {
             event = terminal_events.next() => match event {
                 Some(Ok(event)) => translate(event),
                 Some(Err(error)) => return Err(error).context("reading the terminal"),
                 // The terminal went away: nothing left to draw on.
                 None => return Ok(()),
             },
-            Some(action) = inbox.recv() => Some(action),
-            _ = tick.tick() => Some(Action::Tick(Timestamp(chrono::Utc::now()))),
+            Some(msg) = inbox.recv() => Some(msg),
+            _ = tick.tick() => Some(Msg::Tick(Timestamp(chrono::Utc::now()))),
             _ = stop.recv() => {
                 state.quit = true;
                 None
             }
         };
-        if let Some(action) = action {
-            dispatch(state, executor, action);
+        if let Some(msg) = msg {
+            dispatch(state, executor, msg);
         }
         // Whatever else has arrived is applied before the next frame.
-        while let Ok(action) = inbox.try_recv() {
-            dispatch(state, executor, action);
+        while let Ok(msg) = inbox.try_recv() {
+            dispatch(state, executor, msg);
         }
     }
 }
 
-fn dispatch(state: &mut State, executor: &Executor, action: Action) {
-    for effect in update::update(state, action) {
+fn dispatch(state: &mut State, executor: &Executor, msg: Msg) {
+    for effect in update::update(state, msg) {
         executor.run(effect);
     }
 }
 
-fn translate(event: Event) -> Option<Action> {
+fn translate(event: Event) -> Option<Msg> {
     Some(match event {
-        Event::Key(key) => Action::Key(key),
-        Event::Mouse(mouse) => Action::Mouse(mouse),
-        Event::Resize(width, height) => Action::Resize { width, height },
-        Event::FocusGained => Action::FocusChanged(true),
-        Event::FocusLost => Action::FocusChanged(false),
-        Event::Paste(text) => Action::Paste(text),
+        Event::Key(key) => Msg::Key(key),
+        Event::Mouse(mouse) => Msg::Mouse(mouse),
+        Event::Resize(width, height) => Msg::Resize { width, height },
+        Event::FocusGained => Msg::FocusChanged(true),
+        Event::FocusLost => Msg::FocusChanged(false),
+        Event::Paste(text) => Msg::Paste(text),
     })
 }
 

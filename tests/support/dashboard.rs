@@ -14,9 +14,9 @@ use tfpilot::domain::{Request, Status, Timestamp};
 use tfpilot::engine::PollEvent;
 use tfpilot::github::RateBudget;
 use tfpilot::store::{ETag, ListedRequest, TeamConfig};
-use tfpilot::tui::action::Action;
 use tfpilot::tui::effect::Effect;
 use tfpilot::tui::keymap::Keymap;
+use tfpilot::tui::msg::Msg;
 use tfpilot::tui::state::{SessionInfo, State};
 use tfpilot::tui::theme::Theme;
 use tfpilot::tui::update::update;
@@ -256,14 +256,14 @@ pub fn state(user: &str, requests: &[Request], width: u16, height: u16) -> State
         Arc::new(Keymap::embedded()),
         now(),
     );
-    send(&mut state, Action::Resize { width, height });
+    send(&mut state, Msg::Resize { width, height });
     send(
         &mut state,
-        Action::Poll(PollEvent::Listed(Arc::new(listing(requests)))),
+        Msg::Poll(PollEvent::Listed(Arc::new(listing(requests)))),
     );
     send(
         &mut state,
-        Action::RateBudget(RateBudget {
+        Msg::RateBudget(RateBudget {
             limit: 5000,
             remaining: 4990,
             used: 10,
@@ -274,7 +274,7 @@ pub fn state(user: &str, requests: &[Request], width: u16, height: u16) -> State
     state
 }
 
-pub fn send(state: &mut State, action: Action) -> Vec<Effect> {
+pub fn send(state: &mut State, action: Msg) -> Vec<Effect> {
     update(state, action)
 }
 
@@ -284,7 +284,7 @@ pub fn key(state: &mut State, code: crossterm::event::KeyCode) -> Vec<Effect> {
         crossterm::event::KeyCode::Char(c) if c.is_ascii_uppercase() => KeyModifiers::SHIFT,
         _ => KeyModifiers::NONE,
     };
-    update(state, Action::Key(KeyEvent::new(code, modifiers)))
+    update(state, Msg::Key(KeyEvent::new(code, modifiers)))
 }
 
 pub fn chars(state: &mut State, text: &str) -> Vec<Effect> {
@@ -328,6 +328,19 @@ pub fn select(state: &mut State, wanted: &str) {
     panic!("{wanted} is not in the list");
 }
 
+/// The ticket of the plan view's read among `effects` (what the executor would answer with).
+pub fn plan_ticket(effects: &[Effect]) -> tfpilot::tui::effect::Ticket {
+    effects
+        .iter()
+        .find_map(|effect| match effect {
+            Effect::LoadStoredPlan { ticket, .. } | Effect::LoadRunLog { ticket, .. } => {
+                Some(ticket.clone())
+            }
+            _ => None,
+        })
+        .expect("the plan view asked for its text")
+}
+
 /// The plan fixture the view tests read (import, moved, replace, update, create).
 pub const PLAN: &str = include_str!("../fixtures/plans/tf-import-move-replace-update-create.txt");
 
@@ -343,17 +356,12 @@ pub fn open_plan_with(
     state: &mut State,
     document: Arc<tfpilot::tui::plan::document::PlanDocument>,
 ) {
-    key(state, crossterm::event::KeyCode::Enter);
-    let (id, source) = state
-        .plan
-        .as_ref()
-        .map(|plan| (plan.id.clone(), plan.source.clone()))
-        .expect("the plan view opened");
+    let effects = key(state, crossterm::event::KeyCode::Enter);
+    assert!(state.plan.is_some(), "the plan view opened");
     send(
         state,
-        Action::PlanLoaded {
-            id,
-            source,
+        Msg::PlanLoaded {
+            ticket: plan_ticket(&effects),
             result: Ok(document),
             running: false,
         },

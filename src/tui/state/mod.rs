@@ -9,6 +9,7 @@ pub mod plan;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::domain::access::Role;
 use crate::domain::operation::Operation;
@@ -16,10 +17,14 @@ use crate::domain::{Insights, Status, Timestamp, compute_insights};
 use crate::github::RateBudget;
 use crate::store::{EventEntry, TeamConfig};
 
+use super::effect::Tickets;
 use super::keymap::{Context, Keymap};
 use list::ListState;
 use modal::Modal;
 use plan::PlanView;
+
+/// How often a followed log is read again, unless a test sets it shorter.
+pub const FOLLOW_EVERY: Duration = Duration::from_secs(2);
 
 /// Who is looking at what: fixed for the session, shown in the header.
 #[derive(Debug, Clone)]
@@ -125,6 +130,10 @@ pub struct State {
     pub width: u16,
     pub height: u16,
     pub view_scroll: Scroll,
+    /// The generation of each keyed effect, so late answers are dropped.
+    pub tickets: Tickets,
+    /// How often a followed log is read again.
+    pub follow_every: Duration,
     /// Counted when the insights page opens and whenever the list changes under it.
     pub insights: Option<Insights>,
     pub quit: bool,
@@ -165,6 +174,8 @@ impl State {
             width: 80,
             height: 24,
             view_scroll: Scroll::default(),
+            tickets: Tickets::default(),
+            follow_every: FOLLOW_EVERY,
             insights: None,
             quit: false,
             quit_armed: false,

@@ -6,7 +6,7 @@ use nucleo_matcher::{Config, Matcher};
 use crate::domain::Status;
 use crate::domain::operation::Operation;
 
-use super::super::action::Action;
+use super::super::command::Command;
 use super::super::keymap::Context;
 use super::editor::EditForm;
 use super::form::CreateForm;
@@ -86,18 +86,18 @@ impl Modal {
     }
 }
 
-/// The palette's entries for `query`: every palette action when empty, else the fuzzy matches
+/// The palette's entries for `query`: every palette command when empty, else the fuzzy matches
 /// on "name description", best first.
-pub fn palette_matches(query: &str) -> Vec<Action> {
-    let entries: Vec<(Action, String)> = Action::PALETTE
+pub fn palette_matches(query: &str) -> Vec<Command> {
+    let entries: Vec<(Command, String)> = Command::PALETTE
         .into_iter()
-        .filter_map(|action| {
-            let text = format!("{} {}", action.name()?, action.description()?);
-            Some((action, text))
+        .map(|command| {
+            let text = format!("{} {}", command.name(), command.description());
+            (command, text)
         })
         .collect();
     if query.trim().is_empty() {
-        return entries.into_iter().map(|(action, _)| action).collect();
+        return entries.into_iter().map(|(command, _)| command).collect();
     }
     let mut matcher = Matcher::new(Config::DEFAULT);
     let pattern = Pattern::parse(query, CaseMatching::Ignore, Normalization::Smart);
@@ -109,7 +109,7 @@ pub fn palette_matches(query: &str) -> Vec<Action> {
             entries
                 .iter()
                 .find(|(_, candidate)| candidate == text)
-                .map(|(action, _)| action.clone())
+                .map(|(command, _)| *command)
         })
         .collect()
 }

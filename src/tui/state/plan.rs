@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use super::Loadable;
+use crate::tui::effect::PlanSource;
 use crate::tui::plan::document::PlanDocument;
 
 /// A row on screen: a line of the document, or a folded block standing for several.
@@ -19,8 +20,8 @@ pub struct PlanView {
     pub id: String,
     /// What is shown: "plan (run 12)", "apply log (run 14)".
     pub title: String,
-    /// Where the text comes from (a store key or `run:<id>`), so a stale answer is dropped.
-    pub source: String,
+    /// Where the text comes from: the stored plan or a run's log.
+    pub source: PlanSource,
     pub document: Loadable<Arc<PlanDocument>>,
     /// One flag per resource block of the document.
     pub folded: Vec<bool>,
@@ -39,7 +40,7 @@ pub struct PlanView {
 }
 
 impl PlanView {
-    pub fn loading(id: &str, title: String, source: String, follow: bool) -> PlanView {
+    pub fn loading(id: &str, title: String, source: PlanSource, follow: bool) -> PlanView {
         PlanView {
             id: id.to_string(),
             title,

@@ -8,8 +8,9 @@ use crossterm::event::{KeyCode, KeyEvent};
 use crate::domain::operation::Operation;
 use crate::engine::{CreateInput, Nudge, OpOutcome};
 
-use super::super::action::{Action, OperationFailure};
+use super::super::command::Command;
 use super::super::effect::Effect;
+use super::super::msg::OperationFailure;
 use super::super::state::editor::EditForm;
 use super::super::state::form::CreateForm;
 use super::super::state::modal::Modal;
@@ -54,15 +55,15 @@ pub fn open_edit(state: &mut State) -> Vec<Effect> {
 }
 
 /// Commands while the create form is on top.
-pub fn create_command(state: &mut State, action: Action) -> Vec<Effect> {
+pub fn create_command(state: &mut State, command: Command) -> Vec<Effect> {
     let team = state.team.clone();
     let Some(Modal::Create(form)) = state.modals.last_mut() else {
         return Vec::new();
     };
-    match action {
-        Action::MoveDown | Action::NextField => form.move_focus(1),
-        Action::MoveUp | Action::PreviousField => form.move_focus(-1),
-        Action::Submit => {
+    match command {
+        Command::MoveDown | Command::NextField => form.move_focus(1),
+        Command::MoveUp | Command::PreviousField => form.move_focus(-1),
+        Command::Submit => {
             if form.sending {
                 return Vec::new();
             }
@@ -89,7 +90,7 @@ pub fn create_command(state: &mut State, action: Action) -> Vec<Effect> {
                 input: Box::new(input),
             }];
         }
-        Action::Cancel | Action::Back => {
+        Command::Cancel | Command::Back => {
             state.modals.pop();
             state.toast(ToastKind::Info, "create cancelled: nothing was written");
         }
@@ -99,12 +100,12 @@ pub fn create_command(state: &mut State, action: Action) -> Vec<Effect> {
 }
 
 /// Commands while the config editor is on top.
-pub fn edit_command(state: &mut State, action: Action) -> Vec<Effect> {
+pub fn edit_command(state: &mut State, command: Command) -> Vec<Effect> {
     let Some(Modal::Edit(form)) = state.modals.last_mut() else {
         return Vec::new();
     };
-    match action {
-        Action::Submit => {
+    match command {
+        Command::Submit => {
             if form.sending {
                 return Vec::new();
             }
@@ -132,7 +133,7 @@ pub fn edit_command(state: &mut State, action: Action) -> Vec<Effect> {
             state.in_flight.insert(id.clone(), Operation::Update);
             return vec![Effect::Update { id, values }];
         }
-        Action::Cancel | Action::Back => {
+        Command::Cancel | Command::Back => {
             state.modals.pop();
             state.toast(ToastKind::Info, "edit cancelled: nothing was saved");
         }

@@ -8,40 +8,40 @@ use crate::domain::access::{Decision, Subject};
 use crate::domain::operation::{Operation, Readiness, readiness};
 use crate::engine::Nudge;
 
-use super::super::action::Action;
-use super::super::effect::{Effect, LogSource, log_source};
+use super::super::command::Command;
+use super::super::effect::{Effect, EffectKey, LogSource, PlanSource, log_source};
 use super::super::state::modal::{Confirmation, Modal, PickerOption, PickerPurpose, PromptPurpose};
 use super::super::state::plan::PlanView;
 use super::super::state::{Loadable, Pane, Screen, State, ToastKind};
 
-pub fn on_command(state: &mut State, action: Action) -> Vec<Effect> {
+pub fn on_command(state: &mut State, command: Command) -> Vec<Effect> {
     let rows = state.list_height();
-    match action {
-        Action::MoveDown => return move_or_scroll(state, 1),
-        Action::MoveUp => return move_or_scroll(state, -1),
-        Action::PageDown => return move_or_scroll(state, rows as isize),
-        Action::PageUp => return move_or_scroll(state, -(rows as isize)),
-        Action::Top => {
+    match command {
+        Command::MoveDown => return move_or_scroll(state, 1),
+        Command::MoveUp => return move_or_scroll(state, -1),
+        Command::PageDown => return move_or_scroll(state, rows as isize),
+        Command::PageUp => return move_or_scroll(state, -(rows as isize)),
+        Command::Top => {
             state.list.select_index(0, rows);
             return selection_changed(state);
         }
-        Action::Bottom => {
+        Command::Bottom => {
             state.list.select_index(usize::MAX, rows);
             return selection_changed(state);
         }
-        Action::SwitchPane => {
+        Command::SwitchPane => {
             state.pane = match state.pane {
                 Pane::List => Pane::Detail,
                 Pane::Detail => Pane::List,
             };
         }
-        Action::Open | Action::PlanLog => return open_log(state),
-        Action::Events => {
+        Command::Open | Command::PlanLog => return open_log(state),
+        Command::Events => {
             state.screen = Screen::Events;
             state.view_scroll = Default::default();
             return load_events_now(state);
         }
-        Action::Filter => {
+        Command::Filter => {
             let text = state.list.filter.text.clone();
             state.modals.push(Modal::Prompt {
                 purpose: PromptPurpose::Filter,
@@ -49,7 +49,7 @@ pub fn on_command(state: &mut State, action: Action) -> Vec<Effect> {
                 previous: text,
             });
         }
-        Action::FilterStatus => {
+        Command::FilterStatus => {
             let mut options = vec![PickerOption {
                 label: "any status".into(),
                 value: None,
@@ -67,7 +67,7 @@ pub fn on_command(state: &mut State, action: Action) -> Vec<Effect> {
             let current = state.list.filter.status.map(|s| s.as_str().to_string());
             push_picker(state, PickerPurpose::Status, options, current);
         }
-        Action::FilterEnvironment => {
+        Command::FilterEnvironment => {
             let mut options = vec![PickerOption {
                 label: "any environment".into(),
                 value: None,
@@ -85,28 +85,28 @@ pub fn on_command(state: &mut State, action: Action) -> Vec<Effect> {
             let current = state.list.filter.environment.clone();
             push_picker(state, PickerPurpose::Environment, options, current);
         }
-        Action::ClearFilters => {
+        Command::ClearFilters => {
             state.list.set_filter(Default::default());
             return selection_changed(state);
         }
-        Action::Sort => {
+        Command::Sort => {
             let key = state.list.sort.next();
             state.list.set_sort(key, state.list.descending);
             state.list.scroll_into_view(rows);
         }
-        Action::ReverseSort => {
+        Command::ReverseSort => {
             state.list.set_sort(state.list.sort, !state.list.descending);
             state.list.scroll_into_view(rows);
         }
-        Action::Back => {
+        Command::Back => {
             if !state.list.filter.is_empty() {
                 state.list.set_filter(Default::default());
                 return selection_changed(state);
             }
             state.pane = Pane::List;
         }
-        Action::Create => return super::forms::open_create(state),
-        Action::Edit => return super::forms::open_edit(state),
+        Command::Create => return super::forms::open_create(state),
+        Command::Edit => return super::forms::open_edit(state),
         other => {
             if let Some(operation) = other.operation()
                 && let Some(id) = state.list.selected_id().map(str::to_string)
@@ -173,7 +173,8 @@ pub fn load_events_now(state: &mut State) -> Vec<Effect> {
     }
     state.detail.events.insert(id.clone(), Loadable::Loading);
     state.detail.pending = None;
-    vec![Effect::LoadEvents { id }]
+    let ticket = state.tickets.issue(EffectKey::Events(id.clone()));
+    vec![Effect::LoadEvents { ticket, id }]
 }
 
 pub fn refresh(state: &mut State) -> Vec<Effect> {
@@ -214,28 +215,38 @@ fn open_log(state: &mut State) -> Vec<Effect> {
         );
         return Vec::new();
     };
-    let running = matches!(source, LogSource::Run { running: true, .. });
-    let view = PlanView::loading(
-        &request.id,
-        source.title().to_string(),
-        source.source(),
+    let LogSource {
+        source,
+        title,
         running,
-    );
-    state.plan = Some(view);
+    } = source;
+    state.plan = Some(PlanView::loading(
+        &request.id,
+        title,
+        source.clone(),
+        running,
+    ));
     state.screen = Screen::Plan;
-    vec![load_source(&request, &source, Duration::ZERO)]
+    vec![load_source(state, &request, &source, Duration::ZERO)]
 }
 
-pub fn load_source(request: &Request, source: &LogSource, delay: Duration) -> Effect {
+/// Reads the plan view's text (after `delay`), replacing whatever read the view had going.
+pub fn load_source(
+    state: &mut State,
+    request: &Request,
+    source: &PlanSource,
+    delay: Duration,
+) -> Effect {
+    let ticket = state.tickets.issue(EffectKey::PlanView);
     match source {
-        LogSource::Stored { key, .. } => Effect::LoadStoredPlan {
-            id: request.id.clone(),
+        PlanSource::Stored { key } => Effect::LoadStoredPlan {
+            ticket,
             key: key.clone(),
         },
-        LogSource::Run { run_id, .. } => Effect::LoadRunLog {
+        PlanSource::Live { run_id } => Effect::LoadRunLog {
+            ticket,
             request: Box::new(request.clone()),
             run_id: *run_id,
-            source: source.source(),
             delay,
         },
     }
@@ -262,10 +273,7 @@ pub fn request_operation(state: &mut State, id: &str, operation: Operation) -> V
         state.toast(kind, text);
         return Vec::new();
     }
-    if matches!(
-        operation,
-        Operation::Merge | Operation::Apply | Operation::Destroy | Operation::Cleanup
-    ) {
+    if operation.needs_confirmation() {
         state
             .modals
             .push(Modal::Confirm(confirmation(state, &request, operation)));
@@ -350,7 +358,7 @@ fn confirmation(state: &State, request: &Request, operation: Operation) -> Confi
             request.environment
         ));
     }
-    let typed = (operation == Operation::Destroy && prod).then(String::new);
+    let typed = (operation.is_destructive() && prod).then(String::new);
     Confirmation {
         id: request.id.clone(),
         operation,

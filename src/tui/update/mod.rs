@@ -1,5 +1,5 @@
-//! `update(&mut State, Action) -> Vec<Effect>`: every state change, no I/O. Keys become
-//! actions through the keymap; actions go to the top modal, else to the current screen.
+//! `update(&mut State, Msg) -> Vec<Effect>`: every state change, no I/O. Keys become
+//! commands through the keymap; commands go to the top modal, else to the current screen.
 
 mod forms;
 mod main_screen;
@@ -9,24 +9,26 @@ mod screens;
 
 use crossterm::event::{KeyEvent, KeyEventKind, MouseEvent, MouseEventKind};
 
-use super::action::Action;
+use super::command::Command;
 use super::effect::Effect;
+use super::msg::Msg;
 use super::state::{Screen, State};
 
 pub use main_screen::request_operation;
 
-pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
-    if !matches!(action, Action::Tick(_)) {
+pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
+    if !matches!(msg, Msg::Tick(_)) {
         state.dirty = true;
     }
-    match action {
-        Action::Key(key) => on_key(state, key),
-        Action::Mouse(mouse) => on_mouse(state, mouse),
-        Action::Paste(text) => {
+    match msg {
+        Msg::Command(command) => on_command(state, command),
+        Msg::Key(key) => on_key(state, key),
+        Msg::Mouse(mouse) => on_mouse(state, mouse),
+        Msg::Paste(text) => {
             modals::type_text(state, &text);
             Vec::new()
         }
-        Action::Resize { width, height } => {
+        Msg::Resize { width, height } => {
             state.width = width;
             state.height = height;
             let rows = state.list_height();
@@ -37,30 +39,28 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
             }
             Vec::new()
         }
-        Action::FocusChanged(focused) => {
+        Msg::FocusChanged(focused) => {
             state.focused = focused;
             vec![Effect::SetFocus(focused)]
         }
-        Action::Tick(now) => results::on_tick(state, now),
-        Action::Poll(event) => results::on_poll(state, event),
-        Action::RateBudget(budget) => {
+        Msg::Tick(now) => results::on_tick(state, now),
+        Msg::Poll(event) => results::on_poll(state, event),
+        Msg::RateBudget(budget) => {
             state.rate = Some(budget);
             Vec::new()
         }
-        Action::EventsLoaded { id, result } => results::on_events(state, id, result),
-        Action::PlanLoaded {
-            id,
-            source,
+        Msg::EventsLoaded { ticket, result } => results::on_events(state, ticket, result),
+        Msg::PlanLoaded {
+            ticket,
             result,
             running,
-        } => results::on_plan(state, id, source, result, running),
-        Action::OperationDone {
+        } => results::on_plan(state, ticket, result, running),
+        Msg::OperationDone {
             id,
             operation,
             result,
         } => results::on_operation_done(state, id, operation, result),
-        Action::Created { result } => forms::on_created(state, result),
-        command => on_command(state, command),
+        Msg::Created { result } => forms::on_created(state, result),
     }
 }
 
@@ -69,8 +69,8 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
         return Vec::new();
     }
     let context = state.context();
-    match state.keymap.action_for(context, &key) {
-        Some(action) => update(state, action),
+    match state.keymap.command_for(context, &key) {
+        Some(command) => on_command(state, command),
         None => {
             modals::type_key(state, &key);
             Vec::new()
@@ -84,40 +84,40 @@ fn on_mouse(state: &mut State, mouse: MouseEvent) -> Vec<Effect> {
         return Vec::new();
     }
     match mouse.kind {
-        MouseEventKind::ScrollDown => on_command(state, Action::MoveDown),
-        MouseEventKind::ScrollUp => on_command(state, Action::MoveUp),
+        MouseEventKind::ScrollDown => on_command(state, Command::MoveDown),
+        MouseEventKind::ScrollUp => on_command(state, Command::MoveUp),
         _ => Vec::new(),
     }
 }
 
-fn on_command(state: &mut State, action: Action) -> Vec<Effect> {
+fn on_command(state: &mut State, command: Command) -> Vec<Effect> {
     if !state.modals.is_empty() {
-        return modals::on_command(state, action);
+        return modals::on_command(state, command);
     }
     // Commands every screen shares.
-    match action {
-        Action::Quit => return quit(state),
-        Action::Help => {
+    match command {
+        Command::Quit => return quit(state),
+        Command::Help => {
             state
                 .modals
                 .push(super::state::modal::Modal::Help { scroll: 0 });
             return Vec::new();
         }
-        Action::Palette => {
+        Command::Palette => {
             state.modals.push(super::state::modal::Modal::Palette {
                 query: String::new(),
                 selected: 0,
             });
             return Vec::new();
         }
-        Action::Insights => {
+        Command::Insights => {
             state.screen = Screen::Insights;
             state.view_scroll = Default::default();
             state.count_insights();
             return Vec::new();
         }
-        Action::Refresh => return main_screen::refresh(state),
-        Action::ToggleBell => {
+        Command::Refresh => return main_screen::refresh(state),
+        Command::ToggleBell => {
             state.bell = !state.bell;
             let text = if state.bell {
                 "bell on: it rings when a run you started here ends"
@@ -130,9 +130,9 @@ fn on_command(state: &mut State, action: Action) -> Vec<Effect> {
         _ => {}
     }
     match state.screen {
-        Screen::Main => main_screen::on_command(state, action),
-        Screen::Plan => screens::on_plan_command(state, action),
-        Screen::Insights | Screen::Events => screens::on_page_command(state, action),
+        Screen::Main => main_screen::on_command(state, command),
+        Screen::Plan => screens::on_plan_command(state, command),
+        Screen::Insights | Screen::Events => screens::on_page_command(state, command),
     }
 }
 

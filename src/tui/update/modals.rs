@@ -4,16 +4,16 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use crate::domain::Status;
 
-use super::super::action::Action;
+use super::super::command::Command;
 use super::super::effect::Effect;
 use super::super::state::modal::{Modal, PickerPurpose, PromptPurpose, palette_matches};
 use super::super::state::{State, ToastKind};
 use super::main_screen::{selection_changed, start_operation};
 
-pub fn on_command(state: &mut State, action: Action) -> Vec<Effect> {
+pub fn on_command(state: &mut State, command: Command) -> Vec<Effect> {
     match state.modals.last() {
-        Some(Modal::Create(_)) => return super::forms::create_command(state, action),
-        Some(Modal::Edit(_)) => return super::forms::edit_command(state, action),
+        Some(Modal::Create(_)) => return super::forms::create_command(state, command),
+        Some(Modal::Edit(_)) => return super::forms::edit_command(state, command),
         _ => {}
     }
     let page = state.page_height();
@@ -21,41 +21,41 @@ pub fn on_command(state: &mut State, action: Action) -> Vec<Effect> {
         return Vec::new();
     };
     match modal {
-        Modal::Help { scroll } => match action {
-            Action::MoveDown => *scroll = scroll.saturating_add(1),
-            Action::MoveUp => *scroll = scroll.saturating_sub(1),
-            Action::PageDown => *scroll = scroll.saturating_add(page),
-            Action::PageUp => *scroll = scroll.saturating_sub(page),
-            Action::Back | Action::Cancel | Action::Help | Action::Quit => {
+        Modal::Help { scroll } => match command {
+            Command::MoveDown => *scroll = scroll.saturating_add(1),
+            Command::MoveUp => *scroll = scroll.saturating_sub(1),
+            Command::PageDown => *scroll = scroll.saturating_add(page),
+            Command::PageUp => *scroll = scroll.saturating_sub(page),
+            Command::Back | Command::Cancel | Command::Help | Command::Quit => {
                 state.modals.pop();
             }
             _ => {}
         },
-        Modal::Palette { query, selected } => match action {
-            Action::MoveDown => {
+        Modal::Palette { query, selected } => match command {
+            Command::MoveDown => {
                 let count = palette_matches(query).len();
                 *selected = (*selected + 1).min(count.saturating_sub(1));
             }
-            Action::MoveUp => *selected = selected.saturating_sub(1),
-            Action::Submit => {
+            Command::MoveUp => *selected = selected.saturating_sub(1),
+            Command::Submit => {
                 let chosen = palette_matches(query).get(*selected).cloned();
                 state.modals.pop();
-                if let Some(action) = chosen {
-                    return super::update(state, action);
+                if let Some(command) = chosen {
+                    return super::update(state, command.into());
                 }
             }
-            Action::Cancel | Action::Back => {
+            Command::Cancel | Command::Back => {
                 state.modals.pop();
             }
             _ => {}
         },
         Modal::Prompt {
             purpose, previous, ..
-        } => match action {
-            Action::Submit => {
+        } => match command {
+            Command::Submit => {
                 state.modals.pop();
             }
-            Action::Cancel | Action::Back => {
+            Command::Cancel | Command::Back => {
                 let (purpose, previous) = (*purpose, previous.clone());
                 state.modals.pop();
                 return apply_prompt(state, purpose, previous);
@@ -64,10 +64,10 @@ pub fn on_command(state: &mut State, action: Action) -> Vec<Effect> {
         },
         Modal::Picker {
             options, selected, ..
-        } => match action {
-            Action::MoveDown => *selected = (*selected + 1).min(options.len().saturating_sub(1)),
-            Action::MoveUp => *selected = selected.saturating_sub(1),
-            Action::Submit => {
+        } => match command {
+            Command::MoveDown => *selected = (*selected + 1).min(options.len().saturating_sub(1)),
+            Command::MoveUp => *selected = selected.saturating_sub(1),
+            Command::Submit => {
                 if let Some(Modal::Picker {
                     purpose,
                     options,
@@ -88,13 +88,13 @@ pub fn on_command(state: &mut State, action: Action) -> Vec<Effect> {
                     return selection_changed(state);
                 }
             }
-            Action::Cancel | Action::Back => {
+            Command::Cancel | Command::Back => {
                 state.modals.pop();
             }
             _ => {}
         },
-        Modal::Confirm(confirmation) => match action {
-            Action::Confirm | Action::Submit => {
+        Modal::Confirm(confirmation) => match command {
+            Command::Confirm | Command::Submit => {
                 if !confirmation.satisfied() {
                     let message = format!(
                         "type the request id {} to {} it",
@@ -108,7 +108,7 @@ pub fn on_command(state: &mut State, action: Action) -> Vec<Effect> {
                 state.modals.pop();
                 return start_operation(state, &id, operation);
             }
-            Action::Cancel | Action::Back => {
+            Command::Cancel | Command::Back => {
                 state.modals.pop();
                 state.toast(ToastKind::Info, "cancelled: nothing was changed");
             }

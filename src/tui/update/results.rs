@@ -9,16 +9,14 @@ use crate::engine::{Nudge, OpOutcome, OpResult, PollEvent};
 use crate::store::EventEntry;
 use crate::tui::plan::document::PlanDocument;
 
-use super::super::action::OperationFailure;
-use super::super::effect::Effect;
+use super::super::effect::{Effect, EffectKey, Ticket};
+use super::super::msg::{LoadError, OperationFailure};
 use super::super::state::{Loadable, State, SyncState, ToastKind};
 use super::main_screen::load_events_now;
 use super::screens::reload;
 
 /// How long a selection rests before its events are read.
 const SELECTION_REST_MS: i64 = 150;
-/// How often a followed log is read again.
-const FOLLOW_EVERY: Duration = Duration::from_secs(2);
 
 pub fn on_tick(state: &mut State, now: Timestamp) -> Vec<Effect> {
     // Ages and "sync ok 3s ago" are shown to the second: redraw when the second turns.
@@ -156,12 +154,19 @@ fn status_changed(state: &mut State, id: &str, status: Status) -> Vec<Effect> {
 
 pub fn on_events(
     state: &mut State,
-    id: String,
-    result: Result<Vec<EventEntry>, String>,
+    ticket: Ticket,
+    result: Result<Vec<EventEntry>, LoadError>,
 ) -> Vec<Effect> {
+    if !state.tickets.is_current(&ticket) {
+        return Vec::new();
+    }
+    state.tickets.finish(&ticket);
+    let EffectKey::Events(id) = ticket.key else {
+        return Vec::new();
+    };
     let loaded = match result {
         Ok(events) => Loadable::Loaded(Arc::new(events)),
-        Err(error) => Loadable::Failed(error),
+        Err(error) => Loadable::Failed(error.to_string()),
     };
     state.detail.events.insert(id, loaded);
     Vec::new()
@@ -169,26 +174,29 @@ pub fn on_events(
 
 pub fn on_plan(
     state: &mut State,
-    id: String,
-    source: String,
-    result: Result<Arc<PlanDocument>, String>,
+    ticket: Ticket,
+    result: Result<Arc<PlanDocument>, LoadError>,
     running: bool,
 ) -> Vec<Effect> {
+    // An answer for a view since left, or a read since replaced, is not this view's.
+    if !state.tickets.is_current(&ticket) {
+        return Vec::new();
+    }
+    state.tickets.finish(&ticket);
     let page = state.page_height();
+    let follow_every = state.follow_every;
     let Some(plan) = state.plan.as_mut() else {
         return Vec::new();
     };
-    if plan.id != id || plan.source != source {
-        return Vec::new();
-    }
     match result {
         Ok(document) => {
             plan.set_document(document, running, page);
             if running && plan.follow {
-                return reload(state, FOLLOW_EVERY);
+                return reload(state, follow_every);
             }
         }
         Err(error) => {
+            let error = error.to_string();
             if plan.document().is_none() {
                 plan.document = Loadable::Failed(error.clone());
             }

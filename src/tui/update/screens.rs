@@ -4,32 +4,32 @@ use std::time::Duration;
 
 use crate::domain::operation::Operation;
 
-use super::super::action::Action;
-use super::super::effect::{Effect, LogSource};
+use super::super::command::Command;
+use super::super::effect::{Effect, EffectKey, PlanSource};
 use super::super::state::modal::{Modal, PromptPurpose};
 use super::super::state::{Screen, State, ToastKind};
 use super::main_screen::{load_source, request_operation};
 
-pub fn on_plan_command(state: &mut State, action: Action) -> Vec<Effect> {
+pub fn on_plan_command(state: &mut State, command: Command) -> Vec<Effect> {
     let page = state.page_height();
     let width = state.width;
     let Some(plan) = state.plan.as_mut() else {
         state.screen = Screen::Main;
         return Vec::new();
     };
-    match action {
-        Action::MoveDown => plan.scroll_by(1, page),
-        Action::MoveUp => plan.scroll_by(-1, page),
-        Action::PageDown => plan.scroll_by(page as isize, page),
-        Action::PageUp => plan.scroll_by(-(page as isize), page),
-        Action::Top => plan.scroll_by(isize::MIN / 2, page),
-        Action::Bottom => plan.scroll_by(isize::MAX / 2, page),
-        Action::ToggleFold | Action::Open => plan.toggle_fold(page),
-        Action::ScrollLeft => plan.scroll_sideways(-8, width),
-        Action::ScrollRight => plan.scroll_sideways(8, width),
-        Action::UnfoldAll => plan.fold_all(false, page),
-        Action::FoldAll => plan.fold_all(true, page),
-        Action::Search => {
+    match command {
+        Command::MoveDown => plan.scroll_by(1, page),
+        Command::MoveUp => plan.scroll_by(-1, page),
+        Command::PageDown => plan.scroll_by(page as isize, page),
+        Command::PageUp => plan.scroll_by(-(page as isize), page),
+        Command::Top => plan.scroll_by(isize::MIN / 2, page),
+        Command::Bottom => plan.scroll_by(isize::MAX / 2, page),
+        Command::ToggleFold | Command::Open => plan.toggle_fold(page),
+        Command::ScrollLeft => plan.scroll_sideways(-8, width),
+        Command::ScrollRight => plan.scroll_sideways(8, width),
+        Command::UnfoldAll => plan.fold_all(false, page),
+        Command::FoldAll => plan.fold_all(true, page),
+        Command::Search => {
             let previous = plan.search.clone();
             state.modals.push(Modal::Prompt {
                 purpose: PromptPurpose::Search,
@@ -37,8 +37,8 @@ pub fn on_plan_command(state: &mut State, action: Action) -> Vec<Effect> {
                 previous,
             });
         }
-        Action::NextMatch | Action::PreviousMatch => {
-            let forward = matches!(action, Action::NextMatch);
+        Command::NextMatch | Command::PreviousMatch => {
+            let forward = matches!(command, Command::NextMatch);
             if !plan.jump(forward, page) {
                 let text = if plan.search.is_empty() {
                     "nothing to find: press / to search".to_string()
@@ -48,7 +48,7 @@ pub fn on_plan_command(state: &mut State, action: Action) -> Vec<Effect> {
                 state.toast(ToastKind::Info, text);
             }
         }
-        Action::Follow => {
+        Command::Follow => {
             plan.follow = !plan.follow;
             if plan.follow {
                 plan.scroll = plan.rows.len().saturating_sub(page);
@@ -61,11 +61,13 @@ pub fn on_plan_command(state: &mut State, action: Action) -> Vec<Effect> {
                 );
             }
         }
-        Action::Back | Action::PlanLog | Action::Cancel => {
+        Command::Back | Command::PlanLog | Command::Cancel => {
             state.plan = None;
             state.screen = Screen::Main;
+            // A read still pending (or a follow waiting for its next read) is not wanted.
+            return vec![state.tickets.cancel(EffectKey::PlanView)];
         }
-        Action::Approve => {
+        Command::Approve => {
             let id = plan.id.clone();
             return request_operation(state, &id, Operation::Approve);
         }
@@ -82,32 +84,23 @@ pub fn reload(state: &mut State, delay: Duration) -> Vec<Effect> {
     let Some(request) = state.list.row(&plan.id).and_then(|row| row.request.clone()) else {
         return Vec::new();
     };
-    let Some(run_id) = plan
-        .source
-        .strip_prefix("run:")
-        .and_then(|id| id.parse::<u64>().ok())
-    else {
+    let source @ PlanSource::Live { .. } = plan.source.clone() else {
         return Vec::new();
     };
-    let source = LogSource::Run {
-        run_id,
-        title: plan.title.clone(),
-        running: true,
-    };
-    vec![load_source(&request, &source, delay)]
+    vec![load_source(state, &request, &source, delay)]
 }
 
-pub fn on_page_command(state: &mut State, action: Action) -> Vec<Effect> {
+pub fn on_page_command(state: &mut State, command: Command) -> Vec<Effect> {
     let page = state.page_height();
     let scroll = &mut state.view_scroll.offset;
-    match action {
-        Action::MoveDown => *scroll = scroll.saturating_add(1),
-        Action::MoveUp => *scroll = scroll.saturating_sub(1),
-        Action::PageDown => *scroll = scroll.saturating_add(page),
-        Action::PageUp => *scroll = scroll.saturating_sub(page),
-        Action::Top => *scroll = 0,
-        Action::Bottom => *scroll = usize::MAX / 2,
-        Action::Back | Action::Cancel | Action::Insights | Action::Events => {
+    match command {
+        Command::MoveDown => *scroll = scroll.saturating_add(1),
+        Command::MoveUp => *scroll = scroll.saturating_sub(1),
+        Command::PageDown => *scroll = scroll.saturating_add(page),
+        Command::PageUp => *scroll = scroll.saturating_sub(page),
+        Command::Top => *scroll = 0,
+        Command::Bottom => *scroll = usize::MAX / 2,
+        Command::Back | Command::Cancel | Command::Insights | Command::Events => {
             state.screen = Screen::Main;
         }
         _ => {}

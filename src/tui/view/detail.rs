@@ -10,11 +10,12 @@ use serde_json::Value;
 use crate::domain::access::{Decision, Subject};
 use crate::domain::cost;
 use crate::domain::lock::is_expired;
-use crate::domain::operation::{Operation, Readiness, readiness};
+use crate::domain::operation::{Readiness, readiness};
 use crate::domain::plan_output::address_within;
 use crate::domain::timeline::{StepState, short_sha};
 use crate::domain::{LifecycleEvent, Request, RunFact, TimelineEntry, build_timeline, derive};
 
+use super::super::command::Command;
 use super::super::state::{Loadable, State};
 use super::super::theme::{Role, Theme};
 use super::{age, field, pane, styled};
@@ -317,20 +318,23 @@ fn value_text(value: &Value) -> String {
 /// For each operation this user could do next: ready, or why not (the policy's own words).
 fn unblock_lines<'a>(state: &State, request: &Request, theme: &Theme) -> Vec<Line<'a>> {
     let mut out = Vec::new();
-    for (operation, action) in [
-        (Operation::Plan, "plan"),
-        (Operation::Approve, "approve"),
-        (Operation::Merge, "merge"),
-        (Operation::Apply, "apply"),
-        (Operation::Destroy, "destroy"),
-        (Operation::Cleanup, "cleanup"),
+    for command in [
+        Command::Plan,
+        Command::Approve,
+        Command::Merge,
+        Command::Apply,
+        Command::Destroy,
+        Command::Cleanup,
     ] {
+        let Some(operation) = command.operation() else {
+            continue;
+        };
         if !matches!(readiness(operation, request), Readiness::Ready) {
             continue;
         }
         let key = state
             .keymap
-            .keys_for(super::super::keymap::Context::Main, action)
+            .keys_for(super::super::keymap::Context::Main, command)
             .first()
             .map(|k| k.to_string())
             .unwrap_or_else(|| ":".into());

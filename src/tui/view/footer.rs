@@ -5,55 +5,55 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::super::action::Action;
+use super::super::command::Command;
 use super::super::state::State;
 use super::super::theme::{Role, Theme};
 use super::styled;
 
-/// The actions hinted in each context, most useful first; the footer shows what fits.
-fn hinted(state: &State) -> &'static [Action] {
+/// The commands hinted in each context, most useful first; the footer shows what fits.
+fn hinted(state: &State) -> &'static [Command] {
     use super::super::keymap::Context;
     match state.context() {
         Context::Main => &[
-            Action::Help,
-            Action::Open,
-            Action::Filter,
-            Action::FilterStatus,
-            Action::FilterEnvironment,
-            Action::Plan,
-            Action::Approve,
-            Action::Merge,
-            Action::Apply,
-            Action::Destroy,
-            Action::Create,
-            Action::Edit,
-            Action::Palette,
-            Action::Refresh,
-            Action::Insights,
-            Action::Quit,
+            Command::Help,
+            Command::Open,
+            Command::Filter,
+            Command::FilterStatus,
+            Command::FilterEnvironment,
+            Command::Plan,
+            Command::Approve,
+            Command::Merge,
+            Command::Apply,
+            Command::Destroy,
+            Command::Create,
+            Command::Edit,
+            Command::Palette,
+            Command::Refresh,
+            Command::Insights,
+            Command::Quit,
         ],
         Context::Plan => &[
-            Action::Back,
-            Action::ToggleFold,
-            Action::UnfoldAll,
-            Action::FoldAll,
-            Action::Search,
-            Action::NextMatch,
-            Action::Approve,
-            Action::Follow,
-            Action::Help,
+            Command::Back,
+            Command::ToggleFold,
+            Command::UnfoldAll,
+            Command::FoldAll,
+            Command::Search,
+            Command::NextMatch,
+            Command::Approve,
+            Command::Follow,
+            Command::Help,
         ],
-        Context::Insights | Context::Events => &[Action::Back, Action::MoveDown, Action::Help],
-        Context::Help => &[Action::Back, Action::MoveDown],
-        Context::Confirm => &[Action::Confirm, Action::Cancel],
+        Context::Insights | Context::Events => &[Command::Back, Command::MoveDown, Command::Help],
+        Context::Help => &[Command::Back, Command::MoveDown],
+        Context::Confirm => &[Command::Confirm, Command::Cancel],
         Context::Input => &[
-            Action::Submit,
-            Action::Cancel,
-            Action::NextField,
-            Action::PreviousField,
+            Command::Submit,
+            Command::Cancel,
+            Command::NextField,
+            Command::PreviousField,
         ],
-        Context::Editor => &[Action::Submit, Action::Cancel],
-        Context::Global => &[Action::Help, Action::Quit],
+        Context::Editor => &[Command::Submit, Command::Cancel],
+        Context::Global => &[Command::Help, Command::Quit],
     }
 }
 
@@ -61,11 +61,9 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     let context = state.context();
     let mut spans: Vec<Span> = Vec::new();
     let mut width = 0usize;
-    for action in hinted(state) {
-        let (Some(name), Some(description)) = (action.name(), action.description()) else {
-            continue;
-        };
-        let Some(key) = state.keymap.keys_for(context, &name).into_iter().next() else {
+    for command in hinted(state) {
+        let description = command.description();
+        let Some(key) = state.keymap.keys_for(context, *command).into_iter().next() else {
             continue;
         };
         let key = key.to_string();
@@ -75,7 +73,7 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
             break;
         }
         width += cost;
-        let description_role = if action.is_dangerous() {
+        let description_role = if command.is_dangerous() {
             Role::Danger
         } else {
             Role::Muted

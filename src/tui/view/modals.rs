@@ -94,13 +94,18 @@ fn help(state: &State, scroll: usize, theme: &Theme, frame: &mut Frame, body: Re
             context.as_str().to_string()
         };
         lines.push(Line::styled(heading, theme.style(Role::Title)));
-        for (keys, name, description) in bindings {
-            let role =
-                if super::super::keymap::parse_action(&name).is_some_and(|a| a.is_dangerous()) {
-                    Role::Danger
-                } else {
-                    Role::Text
-                };
+        for (keys, command) in bindings {
+            let role = if command.is_dangerous() {
+                Role::Danger
+            } else {
+                Role::Text
+            };
+            let keys = keys
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(" ");
+            let description = command.description();
             lines.push(Line::from(vec![
                 styled(format!("  {keys:<22}"), theme.style(Role::Key)),
                 styled(description, theme.style(role)),
@@ -155,25 +160,25 @@ fn palette(
             theme.style(Role::Muted),
         ));
     }
-    for (index, action) in matches.iter().enumerate().skip(start).take(visible) {
-        let name = action.name().unwrap_or_default();
+    for (index, command) in matches.iter().enumerate().skip(start).take(visible) {
         let key = state
             .keymap
-            .keys_for(Context::Main, &name)
+            .keys_for(Context::Main, *command)
             .first()
             .map(|k| k.to_string())
             .unwrap_or_default();
         let style = if index == selected {
             theme.style(Role::Selection)
-        } else if action.is_dangerous() {
+        } else if command.is_dangerous() {
             theme.style(Role::Danger)
         } else {
             theme.style(Role::Text)
         };
         lines.push(Line::styled(
             format!(
-                " {name:<20}{:<26}{key:>6} ",
-                action.description().unwrap_or_default()
+                " {:<20}{:<26}{key:>6} ",
+                command.name(),
+                command.description()
             ),
             style,
         ));
