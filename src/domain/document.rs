@@ -5,6 +5,7 @@ use serde_json::{Map, Value};
 use thiserror::Error;
 
 use super::request::{Request, SCHEMA_VERSION};
+use super::run_kind::RunKind;
 
 /// Why a stored document cannot be read. Messages say what is wrong and what to do.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -172,8 +173,8 @@ fn migrate_legacy(doc: &mut Map<String, Value>) {
     for key in ["pr", "cleanup_pr"] {
         with_object(doc, key, migrate_pull_request);
     }
-    for key in ["plan_run", "apply_run", "destroy_run", "drift_run"] {
-        with_object(doc, key, migrate_run);
+    for kind in RunKind::ALL {
+        with_object(doc, kind.document_key(), migrate_run);
     }
     with_object(doc, "approval", |approval| {
         rename(approval, "approvedAt", "at");

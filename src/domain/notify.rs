@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use super::request::Request;
 use super::run::RunFact;
+use super::run_kind::RunKind;
 use super::time::Timestamp;
 
 /// One transition to announce.
@@ -62,14 +63,10 @@ impl NoticeClaim {
 /// and destroy runs that concluded, and drift found or gone.
 pub fn notices(request: &Request, since: Timestamp) -> Vec<Notice> {
     let mut out = Vec::new();
-    for (operation, run) in [
-        ("plan", &request.plan_run),
-        ("apply", &request.apply_run),
-        ("destroy", &request.destroy_run),
-    ] {
-        if let Some(notice) = run
-            .as_ref()
-            .and_then(|run| run_notice(request, operation, run))
+    for kind in [RunKind::Plan, RunKind::Apply, RunKind::Destroy] {
+        if let Some(notice) = kind
+            .of(request)
+            .and_then(|run| run_notice(request, kind.name(), run))
             && notice.at >= since
         {
             out.push(notice);

@@ -6,8 +6,9 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use super::guard::{Begun, Finish, Held, PendingEvent, locked};
-use super::runs::{Slot, describe_run, plan_dispatched};
+use super::runs::{describe_run, plan_dispatched};
 use super::{Engine, EngineError, OpOutcome, OpResult, new_id, repo_of, target_file};
+use crate::domain::RunKind;
 use crate::domain::access::Subject;
 use crate::domain::catalog::{ModuleDef, ValidatedConfig, ValidationErrors, find_module};
 use crate::domain::infra_file::{remove_block, upsert_block};
@@ -211,7 +212,7 @@ impl Engine {
         let run = match request.plan_run.clone() {
             Some(run) if plan_done => *run,
             _ => {
-                self.dispatch_run(held, &request, Slot::Plan, &branch)
+                self.dispatch_run(held, &request, RunKind::Plan, &branch)
                     .await?
             }
         };
@@ -323,7 +324,7 @@ impl Engine {
             })
             .await?;
         let run = self
-            .dispatch_run(held, &request, Slot::Plan, &branch)
+            .dispatch_run(held, &request, RunKind::Plan, &branch)
             .await?;
         let withdrawn = if had_approval {
             "; the approval was withdrawn"
@@ -398,7 +399,7 @@ impl Engine {
                 .await?;
         }
         let run = self
-            .dispatch_run(held, &request, Slot::Cleanup, &branch)
+            .dispatch_run(held, &request, RunKind::Cleanup, &branch)
             .await?;
         let number = request
             .cleanup_pr

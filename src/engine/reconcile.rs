@@ -8,9 +8,9 @@ use futures::StreamExt;
 use serde::Serialize;
 
 use super::guard::PendingEvent;
-use super::runs::Slot;
 use super::sync::RunIndex;
 use super::{Engine, EngineError, NotifyOptions, NotifyReport, new_id, repo_of};
+use crate::domain::RunKind;
 use crate::domain::operation::dispatch_pending;
 use crate::domain::{Request, Status, derive_status, lock};
 use crate::github::RepoId;
@@ -51,9 +51,9 @@ pub struct ReconcileReport {
 pub fn needs_attention(request: &Request) -> bool {
     !derive_status(request).is_terminal()
         || request.lock.is_some()
-        || Slot::ALL
+        || RunKind::ALL
             .iter()
-            .filter_map(|slot| slot.of(request))
+            .filter_map(|kind| kind.of(request))
             .any(|run| !run.is_completed())
 }
 
@@ -191,13 +191,13 @@ impl Engine {
                 return (took_over, item, None);
             }
         };
-        for slot in Slot::ALL {
-            if let Some(run) = slot.of(&report.request).filter(|run| dispatch_pending(run)) {
+        for kind in RunKind::ALL {
+            if let Some(run) = kind.of(&report.request).filter(|run| dispatch_pending(run)) {
                 item.notes.push(format!(
                     "the {} dispatch {} is not on GitHub; run `tfpilot {} {id}` to resume it",
-                    slot.name(),
+                    kind.name(),
                     run.dispatch_id.as_deref().unwrap_or("?"),
-                    slot.command(),
+                    kind.command(),
                 ));
             }
         }

@@ -7,77 +7,8 @@ use serde_json::json;
 use super::guard::{Begun, Finish, Held, PendingEvent, locked};
 use super::{Engine, EngineError, OpOutcome, new_id, repo_of};
 use crate::domain::operation::{Operation, dispatch_pending};
-use crate::domain::{Request, RunFact};
+use crate::domain::{Request, RunFact, RunKind};
 use crate::github::{BranchCreated, DispatchInputs, RepoId};
-
-/// Where in the document a workflow's run is recorded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Slot {
-    Plan,
-    Apply,
-    Destroy,
-    Drift,
-    Cleanup,
-}
-
-impl Slot {
-    pub(super) const ALL: [Slot; 5] = [
-        Slot::Plan,
-        Slot::Apply,
-        Slot::Destroy,
-        Slot::Drift,
-        Slot::Cleanup,
-    ];
-
-    pub(super) fn workflow(self) -> &'static str {
-        match self {
-            Slot::Plan => "tfpilot-plan.yml",
-            Slot::Apply => "tfpilot-apply.yml",
-            Slot::Destroy => "tfpilot-destroy.yml",
-            Slot::Drift => "tfpilot-drift.yml",
-            Slot::Cleanup => "tfpilot-cleanup.yml",
-        }
-    }
-
-    /// The name in run names and event kinds (`plan_succeeded`, `apply_failed`, ...).
-    pub(super) fn name(self) -> &'static str {
-        match self {
-            Slot::Plan => "plan",
-            Slot::Apply => "apply",
-            Slot::Destroy => "destroy",
-            Slot::Drift => "drift",
-            Slot::Cleanup => "cleanup",
-        }
-    }
-
-    /// The command that dispatches it.
-    pub(super) fn command(self) -> &'static str {
-        match self {
-            Slot::Drift => "drift-check",
-            other => other.name(),
-        }
-    }
-
-    pub(super) fn of(self, request: &Request) -> Option<&RunFact> {
-        match self {
-            Slot::Plan => request.plan_run.as_deref(),
-            Slot::Apply => request.apply_run.as_deref(),
-            Slot::Destroy => request.destroy_run.as_deref(),
-            Slot::Drift => request.drift_run.as_deref(),
-            Slot::Cleanup => request.cleanup_run.as_deref(),
-        }
-    }
-
-    pub(super) fn of_mut(self, request: &mut Request) -> &mut Option<Box<RunFact>> {
-        match self {
-            Slot::Plan => &mut request.plan_run,
-            Slot::Apply => &mut request.apply_run,
-            Slot::Destroy => &mut request.destroy_run,
-            Slot::Drift => &mut request.drift_run,
-            Slot::Cleanup => &mut request.cleanup_run,
-        }
-    }
-}
 
 /// The tag an apply is dispatched on: GitHub dispatches only on branches and tags, and the tag
 /// pins the run to the merged commit even when the base branch has moved on since.
@@ -86,18 +17,18 @@ pub fn apply_tag(request_id: &str) -> String {
 }
 
 impl Engine {
-    /// Dispatches `slot`'s workflow on `reference` and records its run, or resumes a dispatch an
+    /// Dispatches `kind`'s workflow on `reference` and records its run, or resumes a dispatch an
     /// earlier attempt recorded but did not confirm.
     pub(super) async fn dispatch_run(
         &self,
         held: &Held,
         request: &Request,
-        slot: Slot,
+        kind: RunKind,
         reference: &str,
     ) -> Result<RunFact, EngineError> {
         let (repo, _) = repo_of(request)?;
-        let workflow = slot.workflow();
-        let earlier = slot.of(request).cloned();
+        let workflow = kind.workflow();
+        let earlier = kind.of(request).cloned();
         let pending = earlier
             .as_ref()
             .filter(|run| dispatch_pending(run))
@@ -111,7 +42,7 @@ impl Engine {
                 {
                     tracing::info!(request = %request.id, run = run.id, "found the run of an interrupted dispatch");
                     let fact = run.to_fact();
-                    self.persist(held, |r| *slot.of_mut(r) = Some(Box::new(fact.clone())))
+                    self.persist(held, |r| *kind.of_mut(r) = Some(Box::new(fact.clone())))
                         .await?;
                     return Ok(fact);
                 }
@@ -125,7 +56,7 @@ impl Engine {
                     dispatch_id: Some(dispatch_id.clone()),
                     ..RunFact::default()
                 };
-                self.persist(held, |r| *slot.of_mut(r) = Some(Box::new(intent.clone())))
+                self.persist(held, |r| *kind.of_mut(r) = Some(Box::new(intent.clone())))
                     .await?;
                 dispatch_id
             }
@@ -146,7 +77,7 @@ impl Engine {
                     // GitHub refused outright (no such workflow, bad ref): nothing was started,
                     // so the intent goes and the earlier run is what the document shows again.
                     let previous = earlier.filter(|run| !dispatch_pending(run));
-                    self.persist(held, |r| *slot.of_mut(r) = previous.clone().map(Box::new))
+                    self.persist(held, |r| *kind.of_mut(r) = previous.clone().map(Box::new))
                         .await?;
                 }
                 return Err(error.into());
@@ -160,7 +91,7 @@ impl Engine {
                 ..RunFact::default()
             },
         };
-        self.persist(held, |r| *slot.of_mut(r) = Some(Box::new(fact.clone())))
+        self.persist(held, |r| *kind.of_mut(r) = Some(Box::new(fact.clone())))
             .await?;
         Ok(fact)
     }
@@ -181,7 +112,7 @@ impl Engine {
         // The summary belongs to the previous plan; the new one brings its own.
         let request = self.persist(held, |r| r.plan = None).await?;
         let run = self
-            .dispatch_run(held, &request, Slot::Plan, &branch)
+            .dispatch_run(held, &request, RunKind::Plan, &branch)
             .await?;
         Ok(Finish {
             message: format!("plan dispatched{}", describe_run(&run)),
@@ -199,7 +130,9 @@ impl Engine {
         let merged_sha = request.merged_sha.clone().unwrap_or_default();
         let tag = apply_tag(&request.id);
         self.pin_tag(&repo, &tag, &merged_sha).await?;
-        let run = self.dispatch_run(held, &request, Slot::Apply, &tag).await?;
+        let run = self
+            .dispatch_run(held, &request, RunKind::Apply, &tag)
+            .await?;
         if let Some(head) = run.head_sha.as_deref()
             && head != merged_sha
         {
@@ -259,7 +192,7 @@ impl Engine {
         let (_, target) = repo_of(&request)?;
         let base = target.base.clone();
         let run = self
-            .dispatch_run(held, &request, Slot::Destroy, &base)
+            .dispatch_run(held, &request, RunKind::Destroy, &base)
             .await?;
         Ok(Finish {
             message: format!("destroy dispatched{}", describe_run(&run)),
@@ -279,7 +212,7 @@ impl Engine {
         let (_, target) = repo_of(&request)?;
         let base = target.base.clone();
         let run = self
-            .dispatch_run(held, &request, Slot::Drift, &base)
+            .dispatch_run(held, &request, RunKind::Drift, &base)
             .await?;
         Ok(Finish {
             message: format!("drift check dispatched{}", describe_run(&run)),

@@ -7,8 +7,8 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::guard::PendingEvent;
-use super::runs::Slot;
 use super::{Engine, EngineError, repo_of};
+use crate::domain::RunKind;
 use crate::domain::cost;
 use crate::domain::plan_output::{request_drifted, request_resources, summarize};
 use crate::domain::request::{Approval, CostFact, DriftFact, PlanFact, PullRequestFact};
@@ -89,7 +89,7 @@ pub(super) struct Observed {
     pub cleanup_pr: Option<PullRequestFact>,
     /// Logins whose APPROVED review is for the PR's current head.
     pub approvals_at_head: Vec<String>,
-    pub runs: Vec<(Slot, RunFact)>,
+    pub runs: Vec<(RunKind, RunFact)>,
     pub plan: Option<(u64, PlanFact)>,
     pub cost: Option<(u64, CostFact)>,
     pub drift: Option<(u64, DriftFact)>,
@@ -197,11 +197,11 @@ impl Engine {
             };
             observed.cleanup_pr = Some(pull.to_fact());
         }
-        for slot in Slot::ALL {
-            let Some(known) = slot.of(request) else {
+        for kind in RunKind::ALL {
+            let Some(known) = kind.of(request) else {
                 continue;
             };
-            if known.is_completed() && slot_settled(request, slot, known) {
+            if known.is_completed() && run_settled(request, kind, known) {
                 continue; // A finished run never changes again.
             }
             let run = match index.find(&repo, known) {
@@ -210,7 +210,7 @@ impl Engine {
                     (Some(run_id), _) => Some(self.github.get_run(&repo, run_id).await?),
                     (None, Some(dispatch)) => {
                         self.github
-                            .find_dispatched_run(&repo, slot.workflow(), dispatch)
+                            .find_dispatched_run(&repo, kind.workflow(), dispatch)
                             .await?
                     }
                     (None, None) => None,
@@ -219,8 +219,8 @@ impl Engine {
             let Some(run) = run else { continue };
             let fact = run.to_fact();
             if fact.is_completed() {
-                match slot {
-                    Slot::Plan if !plan_recorded(request, run.id) => {
+                match kind {
+                    RunKind::Plan if !plan_recorded(request, run.id) => {
                         // Boxed: reading the log and the estimate makes a large future.
                         let (plan, cost) =
                             Box::pin(self.read_plan(request, &repo, run.id, fact.succeeded()))
@@ -228,7 +228,7 @@ impl Engine {
                         observed.plan = plan;
                         observed.cost = cost;
                     }
-                    Slot::Drift if !drift_recorded(request, run.id) => {
+                    RunKind::Drift if !drift_recorded(request, run.id) => {
                         observed.drift = self
                             .read_drift(request, &repo, &fact, now_or(&fact))
                             .await?;
@@ -236,7 +236,7 @@ impl Engine {
                     _ => {}
                 }
             }
-            observed.runs.push((slot, fact));
+            observed.runs.push((kind, fact));
         }
         Ok(observed)
     }
@@ -414,10 +414,10 @@ fn drift_recorded(request: &Request, run_id: u64) -> bool {
 }
 
 /// A completed run needs no more reading once what it produces is recorded.
-fn slot_settled(request: &Request, slot: Slot, run: &RunFact) -> bool {
-    match (slot, run.id) {
-        (Slot::Plan, Some(id)) => plan_recorded(request, id),
-        (Slot::Drift, Some(id)) => drift_recorded(request, id),
+fn run_settled(request: &Request, kind: RunKind, run: &RunFact) -> bool {
+    match (kind, run.id) {
+        (RunKind::Plan, Some(id)) => plan_recorded(request, id),
+        (RunKind::Drift, Some(id)) => drift_recorded(request, id),
         (_, Some(_)) => true,
         (_, None) => false,
     }
@@ -434,8 +434,8 @@ fn same_run(known: &RunFact, seen: &RunFact) -> bool {
 type TimedEvent = (Timestamp, PendingEvent, String);
 
 /// Folds what was observed into the document. Pure; returns what changed and the events to
-/// write. Run it on the freshest document: an operation may have moved a slot on meanwhile,
-/// and a run that is no longer the slot's run is left alone.
+/// write. Run it on the freshest document: an operation may have started a newer run of a
+/// kind meanwhile, and a run that is no longer the one recorded is left alone.
 pub(super) fn fold(
     request: &mut Request,
     observed: &Observed,
@@ -471,9 +471,9 @@ pub(super) fn fold(
         changes.push("cleanup pull request updated".into());
     }
     fold_approval(request, observed, may_approve, now, &mut changes);
-    for (slot, seen) in &observed.runs {
+    for (kind, seen) in &observed.runs {
         let merged_sha = request.merged_sha.clone();
-        let Some(known) = slot.of_mut(request).as_mut() else {
+        let Some(known) = kind.of_mut(request).as_mut() else {
             continue;
         };
         if !same_run(known, seen) {
@@ -481,7 +481,7 @@ pub(super) fn fold(
         }
         let mut next = seen.clone();
         next.extra = known.extra.clone();
-        if *slot == Slot::Apply
+        if *kind == RunKind::Apply
             && let (Some(head), Some(merged)) = (&seen.head_sha, &merged_sha)
             && head != merged
         {
@@ -502,23 +502,23 @@ pub(super) fn fold(
             let finished = next.is_completed() && !known.is_completed();
             changes.push(format!(
                 "{} run {}: {}",
-                slot.name(),
+                kind.name(),
                 next.id.unwrap_or_default(),
                 next.describe()
             ));
             if finished {
-                let (kind, message) = if next.succeeded() {
+                let (event_kind, message) = if next.succeeded() {
                     (
-                        format!("{}_succeeded", slot.name()),
+                        format!("{}_succeeded", kind.name()),
                         "succeeded".to_string(),
                     )
                 } else {
-                    (format!("{}_failed", slot.name()), next.describe())
+                    (format!("{}_failed", kind.name()), next.describe())
                 };
                 let at = next.updated_at.unwrap_or(now);
                 events.push((
                     at,
-                    PendingEvent::new(&kind, message)
+                    PendingEvent::new(&event_kind, message)
                         .with_data(json!({"run_id": next.id, "html_url": next.html_url})),
                     format!("run-{}", next.id.unwrap_or_default()),
                 ));

@@ -6,8 +6,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use crate::domain::Request;
 use crate::domain::operation::Operation;
+use crate::domain::{Request, RunFact, RunKind};
 use crate::engine::{CreateInput, Nudge};
 use serde_json::{Map, Value};
 
@@ -147,32 +147,36 @@ pub struct LogSource {
 }
 
 pub fn log_source(request: &Request) -> Option<LogSource> {
-    let runs = [
-        ("apply", &request.apply_run),
-        ("destroy", &request.destroy_run),
-        ("plan", &request.plan_run),
-        ("drift", &request.drift_run),
-        ("cleanup", &request.cleanup_run),
-    ];
-    let run_source = |name: &str, run: &crate::domain::RunFact, running: bool| {
+    // The runs whose log matters most first: what changes infrastructure, then the plan.
+    let runs: Vec<(RunKind, &RunFact)> = [
+        RunKind::Apply,
+        RunKind::Destroy,
+        RunKind::Plan,
+        RunKind::Drift,
+        RunKind::Cleanup,
+    ]
+    .into_iter()
+    .filter_map(|kind| kind.of(request).map(|run| (kind, run)))
+    .collect();
+    let run_source = |kind: RunKind, run: &RunFact, running: bool| {
         run.id.map(|run_id| LogSource {
             source: PlanSource::Live { run_id },
-            title: format!("{name} log, run {run_id}"),
+            title: format!("{kind} log, run {run_id}"),
             running,
         })
     };
-    if let Some(source) = runs.iter().find_map(|(name, run)| {
-        run.as_ref()
-            .filter(|run| run.is_in_flight())
-            .and_then(|run| run_source(name, run, true))
-    }) {
+    if let Some(source) = runs
+        .iter()
+        .filter(|(_, run)| run.is_in_flight())
+        .find_map(|(kind, run)| run_source(*kind, run, true))
+    {
         return Some(source);
     }
-    if let Some(source) = runs.iter().find_map(|(name, run)| {
-        run.as_ref()
-            .filter(|run| run.completed_without_success())
-            .and_then(|run| run_source(name, run, false))
-    }) {
+    if let Some(source) = runs
+        .iter()
+        .filter(|(_, run)| run.completed_without_success())
+        .find_map(|(kind, run)| run_source(*kind, run, false))
+    {
         return Some(source);
     }
     if let Some(key) = request.plan.as_deref().and_then(|p| p.output_key.clone()) {
@@ -189,5 +193,5 @@ pub fn log_source(request: &Request) -> Option<LogSource> {
         });
     }
     runs.iter()
-        .find_map(|(name, run)| run.as_ref().and_then(|run| run_source(name, run, false)))
+        .find_map(|(kind, run)| run_source(*kind, run, false))
 }

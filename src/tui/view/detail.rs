@@ -13,7 +13,9 @@ use crate::domain::lock::is_expired;
 use crate::domain::operation::{Readiness, readiness};
 use crate::domain::plan_output::address_within;
 use crate::domain::timeline::{StepState, short_sha};
-use crate::domain::{LifecycleEvent, Request, RunFact, TimelineEntry, build_timeline, derive};
+use crate::domain::{
+    LifecycleEvent, Request, RunFact, RunKind, TimelineEntry, build_timeline, derive,
+};
 
 use super::super::command::Command;
 use super::super::state::{Loadable, State};
@@ -82,17 +84,9 @@ fn lines<'a>(state: &'a State, theme: &Theme, request: &'a Request) -> Vec<Line<
         out.push(field("pull request", format!("{number}{pr_state}"), theme));
         out.extend(link(pr.url.as_deref(), theme));
     }
-    for (name, run) in [
-        ("plan run", &request.plan_run),
-        ("apply run", &request.apply_run),
-        ("destroy run", &request.destroy_run),
-        ("drift run", &request.drift_run),
-        ("cleanup run", &request.cleanup_run),
-    ] {
-        if let Some(run) = run {
-            out.push(run_line(name, run, theme));
-            out.extend(link(run.html_url.as_deref(), theme));
-        }
+    for (kind, run) in RunKind::recorded(request) {
+        out.push(run_line(kind, run, theme));
+        out.extend(link(run.html_url.as_deref(), theme));
     }
     if let Some(summary) = request.plan.as_deref().and_then(|p| p.summary) {
         out.push(Line::from(vec![
@@ -207,7 +201,7 @@ fn cost_lines<'a>(request: &Request, theme: &Theme) -> Vec<Line<'a>> {
     out
 }
 
-fn run_line<'a>(name: &'a str, run: &RunFact, theme: &Theme) -> Line<'a> {
+fn run_line<'a>(kind: RunKind, run: &RunFact, theme: &Theme) -> Line<'a> {
     let role = if run.succeeded() {
         Role::Success
     } else if run.completed_without_success() {
@@ -217,7 +211,10 @@ fn run_line<'a>(name: &'a str, run: &RunFact, theme: &Theme) -> Line<'a> {
     };
     let id = run.id.map(|id| format!("{id} ")).unwrap_or_default();
     Line::from(vec![
-        styled(format!("{name:<13}"), theme.style(Role::Muted)),
+        styled(
+            format!("{:<13}", format!("{kind} run")),
+            theme.style(Role::Muted),
+        ),
         styled(format!("{id}{}", run.describe()), theme.style(role)),
     ])
 }
