@@ -252,3 +252,77 @@ on_both_stores!(
     four_processes_press_apply_at_once,
     an_apply_killed_mid_dispatch_resumes_with_one_run
 );
+
+/// A module field marked sensitive is shown as `********` by every command that prints a
+/// request: `show`, `show --json`, `audit-export`, `list --json`, `explain --json`, `events`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sensitive_values_never_leave_through_the_cli() {
+    const SECRET: &str = "dd-sensitive-7f3a9c";
+    let Some((bed, cli)) = setup(false).await else {
+        return;
+    };
+    let module = std::fs::read("examples/store/config/modules/ecs-service.json").unwrap();
+    bed.store
+        .put_once("config/modules/ecs-service.json", module)
+        .await
+        .unwrap();
+    let set = format!("datadog_api_key={SECRET}");
+    let (code, created, err) = cli
+        .run(
+            "alice",
+            &[
+                "create",
+                "--module",
+                "ecs-service",
+                "--project",
+                "payments",
+                "--env",
+                "dev",
+                "--set",
+                "service_name=api",
+                "--set",
+                &set,
+            ],
+        )
+        .await;
+    assert_eq!(code, 0, "{err}");
+    let id = created["id"].as_str().unwrap().to_string();
+    assert!(!created.to_string().contains(SECRET), "create: {created}");
+    // The document keeps the value: it is what the engine writes into the block.
+    let stored = bed.store.get_request(&id).await.unwrap().value;
+    assert_eq!(stored.config["datadog_api_key"], SECRET);
+
+    for args in [
+        vec!["show", id.as_str()],
+        vec!["--json", "show", id.as_str()],
+        vec!["audit-export", id.as_str()],
+        vec!["--json", "list"],
+        vec!["list"],
+        vec!["--json", "explain", id.as_str()],
+        vec!["events", id.as_str()],
+    ] {
+        let output = cli.command("alice", &args).output().await.unwrap();
+        assert!(output.status.success(), "{args:?}: {output:?}");
+        let out = String::from_utf8_lossy(&output.stdout);
+        let err = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            !out.contains(SECRET) && !err.contains(SECRET),
+            "tfpilot {args:?} printed the sensitive value:\n{out}{err}"
+        );
+    }
+    let shown = cli.command("alice", &["show", &id]).output().await.unwrap();
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(text.contains("datadog_api_key = ********"), "{text}");
+    assert!(text.contains("service_name = \"api\""), "{text}");
+    let (_, json, _) = cli.run("alice", &["show", &id]).await;
+    assert_eq!(
+        json["config"]["datadog_api_key"],
+        serde_json::json!({"sensitive": true, "value": "********"})
+    );
+    assert_eq!(json["config"]["service_name"], "api");
+    let (_, export, _) = cli.run("alice", &["audit-export", &id]).await;
+    assert_eq!(
+        export["request"]["config"]["datadog_api_key"]["sensitive"],
+        true
+    );
+}

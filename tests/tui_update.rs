@@ -9,6 +9,7 @@ use crossterm::event::KeyCode;
 use dashboard::{
     chars, every_status, id, key, now, open_plan, request, select, send, state, with_templates,
 };
+use tfpilot::domain::access::AccessPolicy;
 use tfpilot::domain::operation::Operation;
 use tfpilot::domain::{Status, Timestamp};
 use tfpilot::engine::{ErrorKind, Nudge, OpOutcome, OpResult, PollEvent, SyncReport};
@@ -1010,6 +1011,27 @@ fn viewers_cannot_open_the_create_form() {
     key(&mut state, KeyCode::Char('c'));
     assert!(state.modals.is_empty());
     assert!(last_toast(&state).1.contains("viewer"));
+}
+
+/// The dashboard asks the same policy the engine applies: while `config/policy.json` cannot be
+/// used, it offers nothing (before, it judged by an empty policy and let everyone try).
+#[test]
+fn a_broken_policy_refuses_in_the_dashboard_as_in_the_engine() {
+    let mut state = state("admin", &every_status(), 120, 40);
+    let mut team = (*state.team).clone();
+    team.access = AccessPolicy::refusing("config/policy.json: unknown field `prod_environment`");
+    state.team = Arc::new(team);
+    key(&mut state, KeyCode::Char('c'));
+    assert!(state.modals.is_empty());
+    assert!(
+        last_toast(&state).1.contains("prod_environment"),
+        "{:?}",
+        last_toast(&state)
+    );
+    select(&mut state, &id(1));
+    let effects = key(&mut state, KeyCode::Char('a'));
+    assert!(effects.is_empty(), "{effects:?}");
+    assert!(last_toast(&state).1.contains("approve denied"));
 }
 
 #[test]

@@ -359,3 +359,24 @@ fn documents_with_odd_values_still_draw() {
     assert!(text.contains("approved by bob at ééééé"), "{text}");
     assert!(text.contains("expired"), "{text}");
 }
+
+/// The detail pane shows a sensitive config value as the CLI does: `********`.
+#[test]
+fn the_detail_pane_masks_sensitive_values() {
+    let mut state = state("bob", &every_status(), 120, 60);
+    // Fixture request 4 is an ecs-service with a Datadog key, a field the module marks
+    // sensitive.
+    select(&mut state, &id(4));
+    key(&mut state, KeyCode::Tab);
+    let mut seen = String::new();
+    for _ in 0..40 {
+        seen.push_str(&screen(&state));
+        key(&mut state, KeyCode::Char('j'));
+    }
+    assert!(seen.contains("datadog_api_key = ********"), "{seen}");
+    assert!(seen.contains("service_name = \"api-4\""), "{seen}");
+    assert!(
+        !seen.contains("dd-secret-value"),
+        "a sensitive value leaked"
+    );
+}

@@ -29,6 +29,7 @@ pub use args::{
 
 use crate::config::{Config, Dirs};
 use crate::domain::operation::Operation;
+use crate::domain::presentation::{document_json, present};
 use crate::domain::{
     Derivation, Request, Timestamp, build_timeline, compute_insights, derive, parse_request,
 };
@@ -245,11 +246,16 @@ fn list_item_json(row: &ListRow) -> Value {
 async fn show(context: &Session, id: &str) -> Result<()> {
     let store = context.store().await?;
     let request = store.get_request(id).await?.value;
-    let derivation = derive(&request);
+    let team = store
+        .load_team_config()
+        .await
+        .context("reading the module catalog (it says which values are sensitive)")?;
+    let module = team.module(&request.module);
+    let view = present(&request, module, now());
     if context.json {
-        let mut value = serde_json::to_value(&request)?;
-        value["status"] = json!(derivation.status);
-        value["status_rule"] = json!(derivation.rule);
+        let mut value = document_json(&request, module);
+        value["status"] = json!(view.derivation.status);
+        value["status_rule"] = json!(view.derivation.rule);
         return print_json(&value);
     }
     let events: Vec<_> = store
@@ -259,7 +265,7 @@ async fn show(context: &Session, id: &str) -> Result<()> {
         .filter_map(Result::ok)
         .collect();
     let timeline = build_timeline(&request, &events);
-    print(&render::show(&request, &derivation, &timeline))
+    print(&render::show(&view, &timeline))
 }
 
 fn explanation_json(request: &Request, derivation: &Derivation) -> Value {

@@ -12,6 +12,7 @@ use super::{CreateArgs, OpArgs, ReconcileArgs, Session, UpdateArgs, print, print
 use crate::domain::Timestamp;
 use crate::domain::access::Decision;
 use crate::domain::operation::{Operation, Readiness, can_destroy, drift_eligible};
+use crate::domain::presentation::document_json;
 use crate::domain::{Request, Status, derive, derive_status};
 use crate::engine::{
     CreateInput, Engine, EngineError, NotifyOptions, OpOutcome, OpResult, PollEvent, Poller,
@@ -103,11 +104,11 @@ pub async fn create(context: &Session, args: CreateArgs) -> Result<()> {
         .await?;
     if context.json {
         // The document itself, as `show --json` prints it.
-        let mut value = serde_json::to_value(&outcome.request)?;
+        let mut value = shown_document(&engine, &outcome.request);
         value["status"] = json!(derive_status(&outcome.request));
         return print_json(&value);
     }
-    report(context, &outcome)
+    report(context, &engine, &outcome)
 }
 
 pub async fn update(context: &Session, args: UpdateArgs) -> Result<()> {
@@ -119,17 +120,22 @@ pub async fn update(context: &Session, args: UpdateArgs) -> Result<()> {
             args.idempotency_key.as_deref(),
         )
         .await?;
-    report(context, &outcome)
+    report(context, &engine, &outcome)
 }
 
 pub async fn operation(context: &Session, operation: Operation, args: OpArgs) -> Result<()> {
     let engine = engine(context).await?;
     let (id, key) = (args.id.as_str(), args.idempotency_key.as_deref());
     let outcome = engine.run(operation, id, key).await?;
-    report(context, &outcome)
+    report(context, &engine, &outcome)
 }
 
-fn report(context: &Session, outcome: &OpOutcome) -> Result<()> {
+/// The document as a reader is shown it: sensitive values masked (see `domain::presentation`).
+fn shown_document(engine: &Engine, request: &Request) -> Value {
+    document_json(request, engine.team().module(&request.module))
+}
+
+fn report(context: &Session, engine: &Engine, outcome: &OpOutcome) -> Result<()> {
     let status = derive_status(&outcome.request);
     if context.json {
         return print_json(&json!({
@@ -138,7 +144,7 @@ fn report(context: &Session, outcome: &OpOutcome) -> Result<()> {
             "result": outcome.result,
             "message": outcome.message,
             "status": status,
-            "request": outcome.request,
+            "request": shown_document(engine, &outcome.request),
         }));
     }
     let prefix = match outcome.result {
@@ -399,6 +405,10 @@ pub async fn audit_export(context: &Session, id: &str) -> Result<()> {
             Err(bad) => json!({"key": bad.key, "error": bad.reason}),
         })
         .collect();
+    let team = store
+        .load_team_config()
+        .await
+        .context("reading the module catalog (it says which values are sensitive)")?;
     let derivation = derive(&request);
     // Always JSON: an export is for machines and archives.
     print_json(&json!({
@@ -406,7 +416,7 @@ pub async fn audit_export(context: &Session, id: &str) -> Result<()> {
         "store": store.location(),
         "status": derivation.status,
         "status_rule": derivation.rule,
-        "request": request,
+        "request": document_json(&request, team.module(&request.module)),
         "events": events,
     }))
 }

@@ -3,6 +3,7 @@
 use std::fmt::Write;
 
 use crate::domain::plan_output::address_within;
+use crate::domain::presentation::{LockView, RequestView};
 use crate::domain::{
     Derivation, DocumentError, Insights, LifecycleEvent, Request, Status, TimelineEntry,
 };
@@ -136,7 +137,9 @@ pub fn explain(request: &Request, derivation: &Derivation) -> String {
     out
 }
 
-pub fn show(request: &Request, derivation: &Derivation, timeline: &[TimelineEntry]) -> String {
+pub fn show(view: &RequestView, timeline: &[TimelineEntry]) -> String {
+    let request = view.request;
+    let derivation = &view.derivation;
     let mut out = String::new();
     let status = derivation.status;
     let _ = writeln!(out, "{}  {}", request.id, status_cell(status));
@@ -151,23 +154,21 @@ pub fn show(request: &Request, derivation: &Derivation, timeline: &[TimelineEntr
     field("requested by", request.requested_by.clone());
     field("created", request.created_at.to_rfc3339());
     field("updated", request.updated_at.to_rfc3339());
-    if let Some(target) = &request.target {
-        field(
-            "target",
-            format!(
-                "{}/{}@{} {}/{}",
-                target.owner, target.repo, target.base, target.env_path, target.file
-            ),
-        );
+    if let Some(target) = &view.target {
+        field("target", target.clone());
     }
-    if let Some(pr) = &request.pr {
+    if let Some(pr) = &view.pull_request {
         let number = pr.number.map(|n| format!("#{n} ")).unwrap_or_default();
         field(
             "pull request",
             format!("{number}{}", pr.url.clone().unwrap_or_default()),
         );
     }
-    if let Some(summary) = request.plan.as_deref().and_then(|p| p.summary) {
+    for (kind, run) in &view.runs {
+        let id = run.id.map(|id| format!("{id} ")).unwrap_or_default();
+        field(&format!("{kind} run"), format!("{id}{}", run.describe()));
+    }
+    if let Some(summary) = view.plan {
         field(
             "plan",
             format!(
@@ -176,19 +177,19 @@ pub fn show(request: &Request, derivation: &Derivation, timeline: &[TimelineEntr
             ),
         );
     }
-    if let Some(approval) = request.approval.as_deref().filter(|a| a.approved) {
+    if let Some(approval) = &view.approval {
         let head = approval
-            .head_sha
+            .head
             .as_deref()
-            .map(|sha| format!(" (plan of {})", sha.chars().take(7).collect::<String>()))
+            .map(|sha| format!(" (plan of {sha})"))
             .unwrap_or_default();
         field(
             "approved by",
             format!("{}{head}", approval.approvers.join(", ")),
         );
     }
-    if let Some(sha) = &request.merged_sha {
-        field("merged as", sha.clone());
+    if let Some(sha) = view.merged_sha {
+        field("merged as", sha.to_string());
     }
     field("cost", crate::domain::cost::describe_request(request));
     if let Some(cost) = &request.cost {
@@ -204,26 +205,31 @@ pub fn show(request: &Request, derivation: &Derivation, timeline: &[TimelineEntr
             );
         }
     }
-    if let Some(drift) = &request.drift {
+    if let Some(drift) = &view.drift {
         let at = drift.checked_at.map(|t| t.to_rfc3339()).unwrap_or_default();
-        field(
-            "drift",
-            format!("{} {at}", drift.state.as_deref().unwrap_or("unknown")),
-        );
+        field("drift", format!("{} {at}", drift.state));
         for address in &drift.resources {
-            field("", address_within(address, &request.id).to_string());
+            field("", address.clone());
         }
     }
-    if let Some(lock) = &request.lock {
-        field(
+    match &view.lock {
+        LockView::Free => {}
+        LockView::Held {
+            holder,
+            operation,
+            expires_at,
+            ..
+        } => field(
             "locked",
             format!(
-                "by {} ({}) until {}",
-                lock.holder,
-                lock.operation,
-                lock.expires_at.to_rfc3339()
+                "by {holder} ({operation}) until {}",
+                expires_at.to_rfc3339()
             ),
-        );
+        ),
+        LockView::Expired { holder } => field(
+            "locked",
+            format!("expired (was {holder}); the next operation takes it over"),
+        ),
     }
     field(
         "why",
@@ -233,10 +239,10 @@ pub fn show(request: &Request, derivation: &Derivation, timeline: &[TimelineEntr
             derivation.rule.description()
         ),
     );
-    if !request.config.is_empty() {
+    if !view.config.is_empty() {
         let _ = writeln!(out, "  config:");
-        for (key, value) in &request.config {
-            let _ = writeln!(out, "    {key} = {value}");
+        for entry in &view.config {
+            let _ = writeln!(out, "    {} = {}", entry.name, entry.value.text());
         }
     }
     let _ = writeln!(out, "  timeline:");

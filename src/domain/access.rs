@@ -62,6 +62,10 @@ pub struct AccessPolicy {
     /// Whether a requester may approve their own request.
     #[serde(default)]
     pub allow_self_approval: bool,
+    /// Set when `config/policy.json` exists but cannot be used: every decision is refused with
+    /// this reason (a typo must not silently make everyone a developer).
+    #[serde(skip)]
+    pub broken: Option<String>,
 }
 
 /// Allowed, or denied with a reason meant to be shown to the user as is.
@@ -96,6 +100,14 @@ impl<'a> Subject<'a> {
             requested_by: &request.requested_by,
         }
     }
+
+    /// A request `actor` is about to create, before its form names the environment.
+    pub fn new_request(actor: &'a str) -> Self {
+        Subject {
+            environment: "",
+            requested_by: actor,
+        }
+    }
 }
 
 impl AccessPolicy {
@@ -113,6 +125,16 @@ impl AccessPolicy {
             });
         }
         Ok(policy)
+    }
+
+    /// A policy file that exists but cannot be used: it refuses everything, saying why.
+    pub fn refusing(problem: impl std::fmt::Display) -> Self {
+        AccessPolicy {
+            broken: Some(format!(
+                "{problem}; an admin must fix it before anything can change"
+            )),
+            ..AccessPolicy::default()
+        }
     }
 
     /// The strongest role a login has. Logins compare case-insensitively, as on GitHub.
@@ -135,6 +157,9 @@ impl AccessPolicy {
 
     /// May `actor` run `operation` on a request about `subject`?
     pub fn authorize(&self, actor: &str, operation: Operation, subject: Subject<'_>) -> Decision {
+        if let Some(reason) = &self.broken {
+            return Decision::deny(reason.clone());
+        }
         let role = self.role_of(actor);
         let is_requester = actor.eq_ignore_ascii_case(subject.requested_by);
         if role == Role::Viewer {
@@ -192,6 +217,9 @@ impl AccessPolicy {
 
     /// May `actor` change the team's shared configuration (templates)? Admins only.
     pub fn authorize_admin(&self, actor: &str, what: &str) -> Decision {
+        if let Some(reason) = &self.broken {
+            return Decision::deny(reason.clone());
+        }
         let role = self.role_of(actor);
         if role == Role::Admin {
             Decision::Allowed
@@ -259,6 +287,27 @@ mod tests {
             Decision::Denied { reason } => reason,
             Decision::Allowed => panic!("expected a denial"),
         }
+    }
+
+    #[test]
+    fn a_broken_policy_refuses_everyone_everything() {
+        let policy = AccessPolicy::refusing("config/policy.json: unknown field `prod_environment`");
+        for operation in [
+            Operation::Create,
+            Operation::Plan,
+            Operation::Approve,
+            Operation::Apply,
+            Operation::DriftCheck,
+        ] {
+            let text = reason(policy.authorize("admin", operation, subject("dev", "admin")));
+            assert!(text.contains("prod_environment"), "{text}");
+            assert!(text.contains("an admin must fix it"), "{text}");
+        }
+        assert!(
+            !policy
+                .authorize_admin("admin", "change templates")
+                .is_allowed()
+        );
     }
 
     #[test]

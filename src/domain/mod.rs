@@ -14,6 +14,7 @@ pub mod notify;
 pub mod operation;
 pub mod plan_output;
 pub mod polling;
+pub mod presentation;
 pub mod registry;
 pub mod request;
 pub mod run;

@@ -30,7 +30,6 @@ pub use sync::{RunIndex, RunLog, SyncReport};
 pub use templates::{SEED_TEMPLATES, SeedResult};
 
 use crate::domain::access::{Decision, Subject};
-use crate::domain::catalog::CatalogError;
 use crate::domain::lock::{HEARTBEAT_SECONDS, LOCK_TTL_SECONDS};
 use crate::domain::operation::Operation;
 use crate::domain::request::Target;
@@ -174,23 +173,14 @@ impl Engine {
         }
     }
 
-    /// The access decision for `operation` on `request`, refusing everything while the
-    /// policy file is broken (a typo must not silently make everyone a developer).
+    /// The access decision for `operation` on `request`.
     pub fn authorize(&self, operation: Operation, request: &Request) -> Decision {
         self.decide(operation, Subject::of(request))
     }
 
+    /// The policy decides, refusing everything while it is broken (see
+    /// [`AccessPolicy::refusing`](crate::domain::access::AccessPolicy::refusing)).
     fn decide(&self, operation: Operation, subject: Subject<'_>) -> Decision {
-        if let Some(problem) = self
-            .team
-            .problems
-            .iter()
-            .find(|p| matches!(p, CatalogError::InvalidPolicy { .. }))
-        {
-            return Decision::Denied {
-                reason: format!("{problem}; an admin must fix it before anything can change"),
-            };
-        }
         self.team.access.authorize(&self.actor, operation, subject)
     }
 

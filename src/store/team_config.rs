@@ -35,6 +35,13 @@ pub struct TeamConfig {
     pub template_problems: Vec<TemplateError>,
 }
 
+impl TeamConfig {
+    /// The catalog's definition of module `name`.
+    pub fn module(&self, name: &str) -> Option<&ModuleDef> {
+        self.modules.iter().find(|module| module.name == name)
+    }
+}
+
 /// What writing a template did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -69,13 +76,23 @@ impl Store {
         if let Some(body) = self.get_blob(POLICY_KEY).await? {
             config.policy_found = true;
             let text = String::from_utf8_lossy(&body);
+            let mut unusable = None;
             match ValidationPolicy::parse(&text, POLICY_KEY) {
                 Ok(policy) => config.policy = policy,
-                Err(error) => config.problems.push(error),
+                Err(error) => {
+                    unusable = Some(error.to_string());
+                    config.problems.push(error);
+                }
             }
             match AccessPolicy::parse(&text, POLICY_KEY) {
                 Ok(access) => config.access = access,
-                Err(error) => config.problems.push(error),
+                Err(error) => {
+                    unusable.get_or_insert(error.to_string());
+                    config.problems.push(error);
+                }
+            }
+            if let Some(problem) = unusable {
+                config.access = AccessPolicy::refusing(problem);
             }
         }
         let (templates, problems) = self.load_templates(&config.modules).await?;

@@ -9,7 +9,7 @@ use crate::domain::catalog::{FieldError, ModuleDef};
 use crate::store::TeamConfig;
 
 /// Stands for "keep the stored value" where a sensitive value would otherwise be shown.
-pub const UNCHANGED: &str = "********";
+pub const UNCHANGED: &str = crate::domain::presentation::MASK;
 
 /// `name = value` lines for the config editor; sensitive values show as [`UNCHANGED`].
 pub fn editor_lines(module: Option<&ModuleDef>, config: &Map<String, Value>) -> Vec<String> {
@@ -106,7 +106,7 @@ pub struct EditForm {
 
 impl EditForm {
     pub fn new(team: &TeamConfig, request: &crate::domain::Request) -> EditForm {
-        let module = team.modules.iter().find(|m| m.name == request.module);
+        let module = team.module(&request.module);
         let before = match module {
             Some(module) => check(
                 module,
@@ -134,7 +134,7 @@ impl EditForm {
     }
 
     pub fn validate(&mut self, team: &TeamConfig) {
-        let Some(module) = team.modules.iter().find(|m| m.name == self.module) else {
+        let Some(module) = team.module(&self.module) else {
             self.outcome = Err(vec![field_error(
                 "module",
                 &format!("the catalog has no module {}", self.module),

@@ -345,7 +345,7 @@ impl CreateForm {
     fn rebuild_module_fields(&mut self, team: &TeamConfig) {
         // Remember what was typed (a value unlike the one the field started with), so cycling
         // through modules and templates does not lose it; a value set back is forgotten.
-        let old_module = team.modules.iter().find(|m| m.name == self.built_for.0);
+        let old_module = team.module(&self.built_for.0);
         let old_template = self
             .built_for
             .1
@@ -368,7 +368,7 @@ impl CreateForm {
             }
         }
         let template = self.chosen_template(team).cloned();
-        if let Some(module) = team.modules.iter().find(|m| m.name == self.module_name()) {
+        if let Some(module) = team.module(self.module_name()) {
             let mut fields = Self::starting_fields(module, template.as_ref());
             for field in fields.iter_mut().filter(|f| !f.locked) {
                 if let Some(kept) = self.typed.get(&field.name)
@@ -396,7 +396,7 @@ impl CreateForm {
     }
 
     pub fn validate(&mut self, team: &TeamConfig) {
-        let Some(module) = team.modules.iter().find(|m| m.name == self.module_name()) else {
+        let Some(module) = team.module(self.module_name()) else {
             self.errors = Vec::new();
             self.preview =
                 Err("the catalog has no modules: an admin adds them to config/modules/".into());

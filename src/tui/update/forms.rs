@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crossterm::event::{KeyCode, KeyEvent};
 
+use crate::domain::access::{Decision, Subject};
 use crate::domain::operation::Operation;
 use crate::engine::{CreateInput, Nudge, OpOutcome};
 
@@ -18,12 +19,14 @@ use super::super::state::{State, ToastKind};
 use super::main_screen::{load_events_now, refusal, selected_request};
 
 pub fn open_create(state: &mut State) -> Vec<Effect> {
-    let role = state.team.access.role_of(&state.session.user);
-    if role == crate::domain::access::Role::Viewer {
-        state.toast(
-            ToastKind::Error,
-            format!("create denied: {} is a viewer", state.session.user),
-        );
+    let user = &state.session.user;
+    if let Decision::Denied { reason } =
+        state
+            .team
+            .access
+            .authorize(user, Operation::Create, Subject::new_request(user))
+    {
+        state.toast(ToastKind::Error, format!("create denied: {reason}"));
         return Vec::new();
     }
     if state.team.modules.is_empty() {

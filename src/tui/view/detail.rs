@@ -5,17 +5,15 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::Line;
 use ratatui::widgets::{Paragraph, Wrap};
-use serde_json::Value;
 
-use crate::domain::access::{Decision, Subject};
+use crate::domain::access::Decision;
 use crate::domain::cost;
-use crate::domain::lock::is_expired;
-use crate::domain::operation::{Readiness, readiness};
 use crate::domain::plan_output::address_within;
-use crate::domain::timeline::{StepState, short_sha};
-use crate::domain::{
-    LifecycleEvent, Request, RunFact, RunKind, TimelineEntry, build_timeline, derive,
+use crate::domain::presentation::{
+    ApprovalView, ConfigEntry, ConfigValue, LockView, next_operations, present,
 };
+use crate::domain::timeline::StepState;
+use crate::domain::{LifecycleEvent, Request, RunFact, RunKind, TimelineEntry, build_timeline};
 
 use super::super::command::Command;
 use super::super::state::{Loadable, State};
@@ -50,7 +48,8 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect, focus
 }
 
 fn lines<'a>(state: &'a State, theme: &Theme, request: &'a Request) -> Vec<Line<'a>> {
-    let derivation = derive(request);
+    let view = present(request, state.team.module(&request.module), state.now);
+    let derivation = &view.derivation;
     let status = derivation.status;
     let mut out = vec![Line::from(vec![
         styled(
@@ -74,21 +73,20 @@ fn lines<'a>(state: &'a State, theme: &Theme, request: &'a Request) -> Vec<Line<
         ),
         theme,
     ));
-    if let Some(pr) = &request.pr {
+    if let Some(pr) = &view.pull_request {
         let number = pr.number.map(|n| format!("#{n} ")).unwrap_or_default();
-        let pr_state = if pr.merged {
-            "merged"
-        } else {
-            pr.state.as_deref().unwrap_or("?")
-        };
-        out.push(field("pull request", format!("{number}{pr_state}"), theme));
+        out.push(field(
+            "pull request",
+            format!("{number}{}", pr.state),
+            theme,
+        ));
         out.extend(link(pr.url.as_deref(), theme));
     }
-    for (kind, run) in RunKind::recorded(request) {
-        out.push(run_line(kind, run, theme));
+    for (kind, run) in &view.runs {
+        out.push(run_line(*kind, run, theme));
         out.extend(link(run.html_url.as_deref(), theme));
     }
-    if let Some(summary) = request.plan.as_deref().and_then(|p| p.summary) {
+    if let Some(summary) = view.plan {
         out.push(Line::from(vec![
             styled(format!("{:<13}", "plan"), theme.style(Role::Muted)),
             styled(format!("+{} ", summary.add), theme.style(Role::PlanAdd)),
@@ -110,30 +108,27 @@ fn lines<'a>(state: &'a State, theme: &Theme, request: &'a Request) -> Vec<Line<
             ),
         ]));
     }
-    out.push(approval_line(request, theme));
-    out.push(lock_line(state, request, theme));
+    out.push(approval_line(view.approval.as_ref(), theme));
+    out.push(lock_line(&view.lock, theme));
     out.extend(cost_lines(request, theme));
-    if let Some(drift) = &request.drift {
+    if let Some(drift) = &view.drift {
         let when = drift
             .checked_at
             .map(|at| format!(" ({} ago)", age(state.now, at)))
             .unwrap_or_default();
-        let role = if drift.is_drifted() {
+        let role = if drift.drifted {
             Role::Warning
         } else {
             Role::Text
         };
         out.push(Line::from(vec![
             styled(format!("{:<13}", "drift"), theme.style(Role::Muted)),
-            styled(
-                drift.state.clone().unwrap_or_else(|| "unknown".into()),
-                theme.style(role),
-            ),
+            styled(drift.state.clone(), theme.style(role)),
             styled(when, theme.style(Role::Muted)),
         ]));
         for address in &drift.resources {
             out.push(Line::styled(
-                format!("{:<13}{}", "", address_within(address, &request.id)),
+                format!("{:<13}{address}", ""),
                 theme.style(Role::Warning),
             ));
         }
@@ -141,7 +136,7 @@ fn lines<'a>(state: &'a State, theme: &Theme, request: &'a Request) -> Vec<Line<
 
     out.push(Line::default());
     out.push(Line::styled("Config", theme.style(Role::Title)));
-    out.extend(config_lines(state, request, theme));
+    out.extend(config_lines(&view.config, theme));
 
     out.push(Line::default());
     out.push(Line::styled(
@@ -224,13 +219,13 @@ fn link<'a>(url: Option<&str>, theme: &Theme) -> Option<Line<'a>> {
     url.map(|url| Line::styled(format!("{:13}{url}", ""), theme.style(Role::Muted)))
 }
 
-fn approval_line<'a>(request: &Request, theme: &Theme) -> Line<'a> {
-    match &request.approval {
-        Some(approval) if approval.approved => {
+fn approval_line<'a>(approval: Option<&ApprovalView>, theme: &Theme) -> Line<'a> {
+    match approval {
+        Some(approval) => {
             let head = approval
-                .head_sha
+                .head
                 .as_deref()
-                .map(|sha| format!(" at {}", short_sha(sha)))
+                .map(|sha| format!(" at {sha}"))
                 .unwrap_or_default();
             field(
                 "approval",
@@ -241,7 +236,7 @@ fn approval_line<'a>(request: &Request, theme: &Theme) -> Line<'a> {
                 theme,
             )
         }
-        _ => field(
+        None => field(
             "approval",
             styled("not approved", theme.style(Role::Muted)),
             theme,
@@ -249,116 +244,79 @@ fn approval_line<'a>(request: &Request, theme: &Theme) -> Line<'a> {
     }
 }
 
-fn lock_line<'a>(state: &State, request: &Request, theme: &Theme) -> Line<'a> {
-    match &request.lock {
-        Some(lock) if !is_expired(lock, state.now) => {
-            let left = lock.expires_at.seconds_since(state.now);
-            field(
-                "lock",
-                styled(
-                    format!(
-                        "held by {} for {} ({}s left)",
-                        lock.holder, lock.operation, left
-                    ),
-                    theme.style(Role::Warning),
-                ),
-                theme,
-            )
-        }
-        Some(lock) => field(
-            "lock",
-            styled(
-                format!(
-                    "expired (was {}); the next operation takes it over",
-                    lock.holder
-                ),
-                theme.style(Role::Muted),
-            ),
-            theme,
+fn lock_line<'a>(lock: &LockView, theme: &Theme) -> Line<'a> {
+    let (text, role) = match lock {
+        LockView::Held {
+            holder,
+            operation,
+            seconds_left,
+            ..
+        } => (
+            format!("held by {holder} for {operation} ({seconds_left}s left)"),
+            Role::Warning,
         ),
-        None => field("lock", styled("free", theme.style(Role::Muted)), theme),
-    }
+        LockView::Expired { holder } => (
+            format!("expired (was {holder}); the next operation takes it over"),
+            Role::Muted,
+        ),
+        LockView::Free => ("free".to_string(), Role::Muted),
+    };
+    field("lock", styled(text, theme.style(role)), theme)
 }
 
-fn config_lines<'a>(state: &State, request: &Request, theme: &Theme) -> Vec<Line<'a>> {
-    let module = state.team.modules.iter().find(|m| m.name == request.module);
-    if request.config.is_empty() {
+fn config_lines<'a>(config: &[ConfigEntry], theme: &Theme) -> Vec<Line<'a>> {
+    if config.is_empty() {
         return vec![Line::styled("  (no values)", theme.style(Role::Muted))];
     }
-    request
-        .config
+    config
         .iter()
-        .map(|(name, value)| {
-            let sensitive = module
-                .and_then(|m| m.field(name))
-                .is_some_and(|field| field.sensitive);
-            let shown = if sensitive {
-                styled("•••••••• (sensitive)", theme.style(Role::Muted))
-            } else {
-                styled(value_text(value), theme.style(Role::Text))
+        .map(|entry| {
+            let role = match entry.value {
+                ConfigValue::Masked => Role::Muted,
+                ConfigValue::Shown(_) => Role::Text,
             };
             Line::from(vec![
-                styled(format!("  {name} = "), theme.style(Role::Muted)),
-                shown,
+                styled(format!("  {} = ", entry.name), theme.style(Role::Muted)),
+                styled(entry.value.text(), theme.style(role)),
             ])
         })
         .collect()
 }
 
-fn value_text(value: &Value) -> String {
-    match value {
-        Value::String(text) => format!("\"{text}\""),
-        other => other.to_string(),
-    }
-}
-
 /// For each operation this user could do next: ready, or why not (the policy's own words).
 fn unblock_lines<'a>(state: &State, request: &Request, theme: &Theme) -> Vec<Line<'a>> {
-    let mut out = Vec::new();
-    for command in [
-        Command::Plan,
-        Command::Approve,
-        Command::Merge,
-        Command::Apply,
-        Command::Destroy,
-        Command::Cleanup,
-    ] {
-        let Some(operation) = command.operation() else {
-            continue;
-        };
-        if !matches!(readiness(operation, request), Readiness::Ready) {
-            continue;
-        }
-        let key = state
-            .keymap
-            .keys_for(super::super::keymap::Context::Main, command)
-            .first()
-            .map(|k| k.to_string())
-            .unwrap_or_else(|| ":".into());
-        let decision =
-            state
-                .team
-                .access
-                .authorize(&state.session.user, operation, Subject::of(request));
-        let line = match decision {
-            Decision::Allowed => Line::from(vec![
-                styled(format!("  [{key}] "), theme.style(Role::Key)),
-                styled(
-                    format!("{}: you can, now", operation.verb()),
-                    theme.style(Role::Success),
-                ),
-            ]),
-            Decision::Denied { reason } => Line::from(vec![
-                styled(format!("  [{key}] "), theme.style(Role::Muted)),
-                styled(
-                    format!("{}: not you: {reason}", operation.verb()),
-                    theme.style(Role::Muted),
-                ),
-            ]),
-        };
-        out.push(line);
-    }
-    out
+    next_operations(request, &state.team.access, &state.session.user)
+        .into_iter()
+        .map(|(operation, decision)| {
+            let key = Command::ALL
+                .iter()
+                .find(|command| command.operation() == Some(operation))
+                .and_then(|command| {
+                    state
+                        .keymap
+                        .keys_for(super::super::keymap::Context::Main, *command)
+                        .first()
+                        .map(ToString::to_string)
+                })
+                .unwrap_or_else(|| ":".into());
+            match decision {
+                Decision::Allowed => Line::from(vec![
+                    styled(format!("  [{key}] "), theme.style(Role::Key)),
+                    styled(
+                        format!("{}: you can, now", operation.verb()),
+                        theme.style(Role::Success),
+                    ),
+                ]),
+                Decision::Denied { reason } => Line::from(vec![
+                    styled(format!("  [{key}] "), theme.style(Role::Muted)),
+                    styled(
+                        format!("{}: not you: {reason}", operation.verb()),
+                        theme.style(Role::Muted),
+                    ),
+                ]),
+            }
+        })
+        .collect()
 }
 
 fn timeline_lines<'a>(state: &State, request: &Request, theme: &Theme) -> Vec<Line<'a>> {

@@ -1,0 +1,320 @@
+//! How a request is presented: one view model, built here, that `tfpilot show` (text and
+//! `--json`), `tfpilot audit-export` and the dashboard's detail pane all render. What is shown,
+//! and what is masked, is decided once, so the outputs cannot disagree.
+
+use serde_json::{Map, Value, json};
+
+use super::access::{AccessPolicy, Decision, Subject};
+use super::catalog::ModuleDef;
+use super::lock::is_expired;
+use super::operation::{Operation, Readiness, readiness};
+use super::plan_output::address_within;
+use super::request::{PlanSummary, Request};
+use super::run::RunFact;
+use super::run_kind::RunKind;
+use super::status::{Derivation, derive};
+use super::time::Timestamp;
+use super::timeline::short_sha;
+
+/// What stands for a sensitive value wherever a request is shown.
+pub const MASK: &str = "********";
+
+/// A config value as it may be shown.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConfigValue<'a> {
+    Shown(&'a Value),
+    /// The module marks the field sensitive: its value is never shown.
+    Masked,
+}
+
+impl ConfigValue<'_> {
+    /// The value as a person reads it: as JSON (strings quoted, control characters escaped),
+    /// sensitive ones masked.
+    pub fn text(&self) -> String {
+        match self {
+            ConfigValue::Shown(value) => value.to_string(),
+            ConfigValue::Masked => MASK.to_string(),
+        }
+    }
+
+    /// The value for JSON: as stored, or `{"sensitive": true, "value": "********"}`.
+    pub fn json(&self) -> Value {
+        match self {
+            ConfigValue::Shown(value) => (*value).clone(),
+            ConfigValue::Masked => json!({"sensitive": true, "value": MASK}),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigEntry<'a> {
+    pub name: &'a str,
+    pub value: ConfigValue<'a>,
+}
+
+/// The request's config values in document order, sensitive ones masked. Without the module's
+/// definition nothing can be known to be sensitive, so every value is shown.
+pub fn config_entries<'a>(
+    request: &'a Request,
+    module: Option<&ModuleDef>,
+) -> Vec<ConfigEntry<'a>> {
+    request
+        .config
+        .iter()
+        .map(|(name, value)| {
+            let sensitive = module
+                .and_then(|module| module.field(name))
+                .is_some_and(|field| field.sensitive);
+            ConfigEntry {
+                name,
+                value: if sensitive {
+                    ConfigValue::Masked
+                } else {
+                    ConfigValue::Shown(value)
+                },
+            }
+        })
+        .collect()
+}
+
+/// The request document as JSON for a reader (`show --json`, `audit-export`): every field as
+/// stored, but sensitive config values masked.
+pub fn document_json(request: &Request, module: Option<&ModuleDef>) -> Value {
+    let mut value = serde_json::to_value(request).unwrap_or(Value::Null);
+    let config: Map<String, Value> = config_entries(request, module)
+        .into_iter()
+        .map(|entry| (entry.name.to_string(), entry.value.json()))
+        .collect();
+    if let Some(object) = value.as_object_mut() {
+        object.insert("config".into(), Value::Object(config));
+    }
+    value
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PullRequestView {
+    pub number: Option<u64>,
+    /// `open`, `closed` or `merged`.
+    pub state: String,
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApprovalView {
+    pub approvers: Vec<String>,
+    /// The head the approval is for, shortened.
+    pub head: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum LockView {
+    Free,
+    Held {
+        holder: String,
+        operation: String,
+        expires_at: Timestamp,
+        seconds_left: i64,
+    },
+    /// Past its expiry: the next operation takes it over.
+    Expired {
+        holder: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DriftView {
+    pub state: String,
+    pub drifted: bool,
+    pub checked_at: Option<Timestamp>,
+    /// The resources that changed, named within the request's module.
+    pub resources: Vec<String>,
+}
+
+/// Everything a reader is shown about one request.
+#[derive(Debug, Clone)]
+pub struct RequestView<'a> {
+    /// Identity and times (id, project, environment, module, requester, created, updated).
+    pub request: &'a Request,
+    pub derivation: Derivation,
+    /// `owner/repo@base env_path/file`.
+    pub target: Option<String>,
+    pub pull_request: Option<PullRequestView>,
+    pub runs: Vec<(RunKind, &'a RunFact)>,
+    pub plan: Option<PlanSummary>,
+    /// Only an approval that holds.
+    pub approval: Option<ApprovalView>,
+    pub merged_sha: Option<&'a str>,
+    pub lock: LockView,
+    pub drift: Option<DriftView>,
+    pub config: Vec<ConfigEntry<'a>>,
+}
+
+/// The view of `request` at `now`; `module` is its catalog definition (for masking).
+pub fn present<'a>(
+    request: &'a Request,
+    module: Option<&ModuleDef>,
+    now: Timestamp,
+) -> RequestView<'a> {
+    RequestView {
+        request,
+        derivation: derive(request),
+        target: request.target.as_ref().map(|target| {
+            format!(
+                "{}/{}@{} {}/{}",
+                target.owner, target.repo, target.base, target.env_path, target.file
+            )
+        }),
+        pull_request: request.pr.as_deref().map(|pr| PullRequestView {
+            number: pr.number,
+            state: if pr.merged {
+                "merged".to_string()
+            } else {
+                pr.state.clone().unwrap_or_else(|| "?".to_string())
+            },
+            url: pr.url.clone(),
+        }),
+        runs: RunKind::recorded(request).collect(),
+        plan: request.plan.as_deref().and_then(|plan| plan.summary),
+        approval: request
+            .approval
+            .as_deref()
+            .filter(|approval| approval.approved)
+            .map(|approval| ApprovalView {
+                approvers: approval.approvers.clone(),
+                head: approval
+                    .head_sha
+                    .as_deref()
+                    .map(|sha| short_sha(sha).to_string()),
+            }),
+        merged_sha: request.merged_sha.as_deref(),
+        lock: match &request.lock {
+            None => LockView::Free,
+            Some(lock) if is_expired(lock, now) => LockView::Expired {
+                holder: lock.holder.clone(),
+            },
+            Some(lock) => LockView::Held {
+                holder: lock.holder.clone(),
+                operation: lock.operation.clone(),
+                expires_at: lock.expires_at,
+                seconds_left: lock.expires_at.seconds_since(now),
+            },
+        },
+        drift: request.drift.as_deref().map(|drift| DriftView {
+            state: drift.state.clone().unwrap_or_else(|| "unknown".to_string()),
+            drifted: drift.is_drifted(),
+            checked_at: drift.checked_at,
+            resources: drift
+                .resources
+                .iter()
+                .map(|address| address_within(address, &request.id).to_string())
+                .collect(),
+        }),
+        config: config_entries(request, module),
+    }
+}
+
+/// The lifecycle operations the request is ready for now, each with whether `user` may run it
+/// (the policy's own words when not).
+pub fn next_operations(
+    request: &Request,
+    access: &AccessPolicy,
+    user: &str,
+) -> Vec<(Operation, Decision)> {
+    [
+        Operation::Plan,
+        Operation::Approve,
+        Operation::Merge,
+        Operation::Apply,
+        Operation::Destroy,
+        Operation::Cleanup,
+    ]
+    .into_iter()
+    .filter(|operation| matches!(readiness(*operation, request), Readiness::Ready))
+    .map(|operation| {
+        (
+            operation,
+            access.authorize(user, operation, Subject::of(request)),
+        )
+    })
+    .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn module() -> ModuleDef {
+        ModuleDef::parse(
+            r#"{"name": "svc", "source": "./modules/svc", "fields": [
+                {"name": "service_name", "type": "string"},
+                {"name": "api_key", "type": "string", "sensitive": true}
+            ]}"#,
+            "svc.json",
+        )
+        .expect("valid module")
+    }
+
+    fn request() -> Request {
+        let mut request = Request::new(
+            "req-1",
+            "payments",
+            "dev",
+            "svc",
+            "alice",
+            Timestamp::from_unix_seconds(1_700_000_000).expect("valid time"),
+        );
+        request.config.insert("service_name".into(), json!("api"));
+        request.config.insert("api_key".into(), json!("dd-secret"));
+        request
+    }
+
+    #[test]
+    fn sensitive_values_are_masked_in_text_and_json() {
+        let request = request();
+        let module = module();
+        let entries = config_entries(&request, Some(&module));
+        assert_eq!(entries[0].value.text(), "\"api\"");
+        assert_eq!(entries[1].value, ConfigValue::Masked);
+        assert_eq!(entries[1].value.text(), MASK);
+        let document = document_json(&request, Some(&module));
+        assert_eq!(document["config"]["service_name"], "api");
+        assert_eq!(
+            document["config"]["api_key"],
+            json!({"sensitive": true, "value": MASK})
+        );
+        assert!(!document.to_string().contains("dd-secret"));
+        // Everything else is the document as stored.
+        assert_eq!(document["id"], "req-1");
+        assert_eq!(document["requested_by"], "alice");
+    }
+
+    #[test]
+    fn without_the_module_nothing_is_known_to_be_sensitive() {
+        let request = request();
+        let entries = config_entries(&request, None);
+        assert!(
+            entries
+                .iter()
+                .all(|entry| matches!(entry.value, ConfigValue::Shown(_)))
+        );
+    }
+
+    #[test]
+    fn the_view_names_runs_in_lifecycle_order_and_the_lock_state() {
+        let mut request = request();
+        request.apply_run = Some(Box::new(RunFact {
+            id: Some(2),
+            ..RunFact::default()
+        }));
+        request.plan_run = Some(Box::new(RunFact {
+            id: Some(1),
+            ..RunFact::default()
+        }));
+        let now = request.created_at;
+        let view = present(&request, Some(&module()), now);
+        let kinds: Vec<RunKind> = view.runs.iter().map(|(kind, _)| *kind).collect();
+        assert_eq!(kinds, [RunKind::Plan, RunKind::Apply]);
+        assert_eq!(view.lock, LockView::Free);
+        assert!(view.approval.is_none());
+    }
+}
