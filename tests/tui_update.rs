@@ -46,18 +46,18 @@ fn moving_clamps_and_scrolls() {
     let rows = state.list_height();
     assert!(rows < 20, "the fixture must not fit at 80x24");
     key(&mut state, KeyCode::Char('k'));
-    assert_eq!(state.list.selected, 0);
+    assert_eq!(state.list.selected(), 0);
     key(&mut state, KeyCode::Char('G'));
-    assert_eq!(state.list.selected, 19);
-    assert_eq!(state.list.offset, 20 - rows);
+    assert_eq!(state.list.selected(), 19);
+    assert_eq!(state.list.offset(), 20 - rows);
     key(&mut state, KeyCode::Char('g'));
-    assert_eq!((state.list.selected, state.list.offset), (0, 0));
+    assert_eq!((state.list.selected(), state.list.offset()), (0, 0));
     key(&mut state, KeyCode::PageDown);
-    assert_eq!(state.list.selected, rows);
+    assert_eq!(state.list.selected(), rows);
     key(&mut state, KeyCode::Down);
-    assert_eq!(state.list.selected, rows + 1);
+    assert_eq!(state.list.selected(), rows + 1);
     key(&mut state, KeyCode::Up);
-    assert_eq!(state.list.selected, rows);
+    assert_eq!(state.list.selected(), rows);
 }
 
 #[test]
@@ -68,7 +68,7 @@ fn tab_switches_panes_and_the_detail_pane_scrolls() {
     key(&mut state, KeyCode::Char('j'));
     key(&mut state, KeyCode::Char('j'));
     assert_eq!(state.detail.scroll, 2);
-    assert_eq!(state.list.selected, 0, "the list stays put");
+    assert_eq!(state.list.selected(), 0, "the list stays put");
     key(&mut state, KeyCode::Esc);
     assert_eq!(state.pane, Pane::List);
 }
@@ -618,8 +618,8 @@ fn focus_and_resize_reach_the_poller_and_the_layout() {
         },
     );
     let rows = state.list_height();
-    assert!(state.list.selected >= state.list.offset);
-    assert!(state.list.selected < state.list.offset + rows);
+    assert!(state.list.selected() >= state.list.offset());
+    assert!(state.list.selected() < state.list.offset() + rows);
 }
 
 #[test]
@@ -1146,7 +1146,7 @@ fn paging_up_paste_and_the_opt_in_mouse() {
     let rows = state.list_height();
     key(&mut state, KeyCode::Char('G'));
     key(&mut state, KeyCode::PageUp);
-    assert_eq!(state.list.selected, 19 - rows);
+    assert_eq!(state.list.selected(), 19 - rows);
 
     // A paste lands in the open field as one piece (newlines dropped).
     key(&mut state, KeyCode::Char('/'));
@@ -1164,13 +1164,17 @@ fn paging_up_paste_and_the_opt_in_mouse() {
     };
     key(&mut state, KeyCode::Char('g'));
     send(&mut state, wheel(MouseEventKind::ScrollDown));
-    assert_eq!(state.list.selected, 0, "the mouse is off unless asked for");
+    assert_eq!(
+        state.list.selected(),
+        0,
+        "the mouse is off unless asked for"
+    );
     state.mouse = true;
     send(&mut state, wheel(MouseEventKind::ScrollDown));
     send(&mut state, wheel(MouseEventKind::ScrollDown));
-    assert_eq!(state.list.selected, 2);
+    assert_eq!(state.list.selected(), 2);
     send(&mut state, wheel(MouseEventKind::ScrollUp));
-    assert_eq!(state.list.selected, 1);
+    assert_eq!(state.list.selected(), 1);
 }
 
 #[test]

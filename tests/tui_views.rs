@@ -212,7 +212,7 @@ fn status_colours_come_from_the_theme() {
                 let x = line[..byte].chars().count() as u16;
                 let cell = &buffer[(x, y)];
                 // The selected row uses the selection style instead.
-                if y == 3 + state.list.selected as u16 {
+                if y == 3 + state.list.selected() as u16 {
                     continue;
                 }
                 let expected = theme.status(status);

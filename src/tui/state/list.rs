@@ -6,6 +6,8 @@ use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::viewport::Viewport;
+
 use crate::domain::{Request, Status, Timestamp, derive_status};
 use crate::store::ListedRequest;
 
@@ -162,10 +164,10 @@ pub struct ListState {
     by_id: HashMap<String, usize>,
     /// Indexes into `rows`: the filtered rows in sort order.
     visible: Vec<usize>,
-    /// Position in `visible`.
-    pub selected: usize,
-    /// The first visible row drawn.
-    pub offset: usize,
+    /// The selection (a position in `visible`) and the first visible row drawn.
+    viewport: Viewport,
+    /// Rows the list shows at the terminal's size; every change keeps the selection inside.
+    page: usize,
     pub filter: Filter,
     pub sort: SortKey,
     /// Newest (or largest) first.
@@ -180,8 +182,8 @@ impl Default for ListState {
             rows: Vec::new(),
             by_id: HashMap::new(),
             visible: Vec::new(),
-            selected: 0,
-            offset: 0,
+            viewport: Viewport::default(),
+            page: 1,
             filter: Filter::default(),
             sort: SortKey::Created,
             descending: true,
@@ -191,6 +193,23 @@ impl Default for ListState {
 }
 
 impl ListState {
+    /// Position of the selection among the visible rows.
+    pub fn selected(&self) -> usize {
+        self.viewport.selected
+    }
+
+    /// The first visible row drawn.
+    pub fn offset(&self) -> usize {
+        self.viewport.offset
+    }
+
+    /// The terminal changed size: `page` rows are shown now.
+    pub fn set_page(&mut self, page: usize) {
+        self.page = page.max(1);
+        self.viewport
+            .keep_selection_in_view(self.visible.len(), self.page);
+    }
+
     pub fn total(&self) -> usize {
         self.rows.len()
     }
@@ -210,7 +229,7 @@ impl ListState {
 
     pub fn selected_row(&self) -> Option<&Row> {
         self.visible
-            .get(self.selected)
+            .get(self.viewport.selected)
             .map(|index| &self.rows[*index])
     }
 
@@ -307,8 +326,8 @@ impl ListState {
     }
 
     /// Recomputes the visible rows after a filter, sort or data change; the selection stays
-    /// on `keep` while it is visible.
-    pub fn refilter(&mut self, keep: Option<&str>) {
+    /// on `keep` while it is visible, and on screen.
+    fn refilter(&mut self, keep: Option<&str>) {
         let filter = &self.filter;
         let words: Vec<String> = filter
             .text
@@ -331,13 +350,16 @@ impl ListState {
             }
         });
         self.visible = visible;
-        self.selected = keep
-            .and_then(|id| {
-                self.visible
-                    .iter()
-                    .position(|index| self.rows[*index].id == id)
-            })
-            .unwrap_or_else(|| self.selected.min(self.visible.len().saturating_sub(1)));
+        let kept = keep.and_then(|id| {
+            self.visible
+                .iter()
+                .position(|index| self.rows[*index].id == id)
+        });
+        if let Some(position) = kept {
+            self.viewport.selected = position;
+        }
+        self.viewport
+            .keep_selection_in_view(self.visible.len(), self.page);
     }
 
     pub fn set_filter(&mut self, filter: Filter) {
@@ -353,47 +375,30 @@ impl ListState {
         self.refilter(keep.as_deref());
     }
 
-    /// Moves the selection by `delta` rows (clamped) and keeps it inside a `height`-row window.
-    pub fn move_by(&mut self, delta: isize, height: usize) {
-        if self.visible.is_empty() {
-            self.selected = 0;
-            self.offset = 0;
-            return;
-        }
-        let last = self.visible.len() - 1;
-        self.selected = self.selected.saturating_add_signed(delta).min(last);
-        self.scroll_into_view(height);
+    /// Moves the selection by `delta` rows, stopping at either end.
+    pub fn move_by(&mut self, delta: isize) {
+        self.viewport
+            .move_selection(delta, self.visible.len(), self.page);
     }
 
-    pub fn select_index(&mut self, index: usize, height: usize) {
-        self.selected = index.min(self.visible.len().saturating_sub(1));
-        self.scroll_into_view(height);
+    /// Selects the visible row at `index` (the last one when past the end).
+    pub fn select_index(&mut self, index: usize) {
+        self.viewport.select(index, self.visible.len(), self.page);
     }
 
     /// Selects the row of `id` when it is visible; `false` when the filters hide it.
-    pub fn select_id(&mut self, id: &str, height: usize) -> bool {
+    pub fn select_id(&mut self, id: &str) -> bool {
         match self
             .visible
             .iter()
             .position(|index| self.rows[*index].id == id)
         {
             Some(position) => {
-                self.select_index(position, height);
+                self.select_index(position);
                 true
             }
             None => false,
         }
-    }
-
-    pub fn scroll_into_view(&mut self, height: usize) {
-        let height = height.max(1);
-        if self.selected < self.offset {
-            self.offset = self.selected;
-        } else if self.selected >= self.offset + height {
-            self.offset = self.selected + 1 - height;
-        }
-        let max_offset = self.visible.len().saturating_sub(height);
-        self.offset = self.offset.min(max_offset);
     }
 
     /// The environments present, for the environment filter.

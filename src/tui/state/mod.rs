@@ -6,6 +6,7 @@ pub mod form;
 pub mod list;
 pub mod modal;
 pub mod plan;
+pub mod viewport;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -150,7 +151,7 @@ impl State {
         keymap: Arc<Keymap>,
         now: Timestamp,
     ) -> State {
-        State {
+        let mut state = State {
             session,
             team,
             keymap,
@@ -180,7 +181,10 @@ impl State {
             quit: false,
             quit_armed: false,
             dirty: true,
-        }
+        };
+        let page = state.list_height();
+        state.list.set_page(page);
+        state
     }
 
     /// Which key table applies now: the top modal's, else the screen's.

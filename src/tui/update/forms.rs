@@ -208,10 +208,9 @@ pub fn on_created(
                 format!("created {id}: {}", outcome.message),
             );
             state.list.upsert(Arc::new(request.clone()));
-            let rows = state.list_height();
-            if !state.list.select_id(&id, rows) {
+            if !state.list.select_id(&id) {
                 state.list.set_filter(Default::default());
-                state.list.select_id(&id, rows);
+                state.list.select_id(&id);
             }
             let status = crate::domain::derive_status(&request);
             if status.is_active() {

@@ -22,11 +22,11 @@ pub fn on_command(state: &mut State, command: Command) -> Vec<Effect> {
         Command::PageDown => return move_or_scroll(state, rows as isize),
         Command::PageUp => return move_or_scroll(state, -(rows as isize)),
         Command::Top => {
-            state.list.select_index(0, rows);
+            state.list.select_index(0);
             return selection_changed(state);
         }
         Command::Bottom => {
-            state.list.select_index(usize::MAX, rows);
+            state.list.select_index(usize::MAX);
             return selection_changed(state);
         }
         Command::SwitchPane => {
@@ -92,11 +92,9 @@ pub fn on_command(state: &mut State, command: Command) -> Vec<Effect> {
         Command::Sort => {
             let key = state.list.sort.next();
             state.list.set_sort(key, state.list.descending);
-            state.list.scroll_into_view(rows);
         }
         Command::ReverseSort => {
             state.list.set_sort(state.list.sort, !state.list.descending);
-            state.list.scroll_into_view(rows);
         }
         Command::Back => {
             if !state.list.filter.is_empty() {
@@ -138,8 +136,7 @@ fn push_picker(
 fn move_or_scroll(state: &mut State, delta: isize) -> Vec<Effect> {
     match state.pane {
         Pane::List => {
-            let rows = state.list_height();
-            state.list.move_by(delta, rows);
+            state.list.move_by(delta);
             selection_changed(state)
         }
         Pane::Detail => {

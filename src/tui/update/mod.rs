@@ -32,7 +32,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             state.width = width;
             state.height = height;
             let rows = state.list_height();
-            state.list.scroll_into_view(rows);
+            state.list.set_page(rows);
             let page = state.page_height();
             if let Some(plan) = state.plan.as_mut() {
                 plan.clamp(page);

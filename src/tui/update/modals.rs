@@ -83,8 +83,6 @@ pub fn on_command(state: &mut State, command: Command) -> Vec<Effect> {
                         PickerPurpose::Environment => filter.environment = value,
                     }
                     state.list.set_filter(filter);
-                    let rows = state.list_height();
-                    state.list.scroll_into_view(rows);
                     return selection_changed(state);
                 }
             }
@@ -179,8 +177,6 @@ fn apply_prompt(state: &mut State, purpose: PromptPurpose, text: String) -> Vec<
             let mut filter = state.list.filter.clone();
             filter.text = text;
             state.list.set_filter(filter);
-            let rows = state.list_height();
-            state.list.scroll_into_view(rows);
             selection_changed(state)
         }
         PromptPurpose::Search => {

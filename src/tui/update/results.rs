@@ -62,16 +62,12 @@ fn poll_event(state: &mut State, event: PollEvent) -> Vec<Effect> {
         PollEvent::Cached(entries) => {
             if !state.list.loaded {
                 state.list.replace_all(&entries);
-                let rows = state.list_height();
-                state.list.scroll_into_view(rows);
                 effects.extend(super::main_screen::selection_changed(state));
             }
         }
         PollEvent::Listed(entries) => {
             let first = !state.list.loaded;
             state.list.replace_all(&entries);
-            let rows = state.list_height();
-            state.list.scroll_into_view(rows);
             if first {
                 effects.extend(super::main_screen::selection_changed(state));
             }

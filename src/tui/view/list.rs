@@ -32,10 +32,10 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect, focus
     let header = TableRow::new(header_cells).style(theme.style(Role::Muted));
     let id_width: u16 = if wide { 30 } else { 12 };
     let rows: Vec<TableRow> = list
-        .window(list.offset, inner_rows)
+        .window(list.offset(), inner_rows)
         .enumerate()
         .map(|(index, row)| {
-            let selected = list.offset + index == list.selected;
+            let selected = list.offset() + index == list.selected();
             table_row(state, theme, row, selected, wide, id_width as usize)
         })
         .collect();
