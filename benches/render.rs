@@ -263,7 +263,7 @@ fn main() {
         if state
             .plan
             .as_ref()
-            .is_some_and(|p| p.scroll + 60 >= p.rows.len())
+            .is_some_and(|p| p.top() + 60 >= p.rows.len())
         {
             key(&mut state, KeyCode::Char('g'));
         }

@@ -489,7 +489,7 @@ fn a_running_log_is_followed_until_the_run_ends() {
     );
     let page = state.page_height();
     assert_eq!(
-        state.plan.as_ref().map(|p| p.scroll),
+        state.plan.as_ref().map(|p| p.top()),
         Some(200 - page),
         "tailing"
     );
@@ -652,6 +652,61 @@ fn palette_finds_actions_fuzzily_and_runs_them() {
     assert_eq!(state.screen, Screen::Main);
 }
 
+/// Scrolling stops at the end: one key back from the end moves one line (before, the help
+/// and the pages counted every key past the end, and as many had to be pressed to come back).
+#[test]
+fn help_and_pages_scroll_no_further_than_their_end() {
+    let mut state = state("alice", &every_status(), 120, 20);
+    key(&mut state, KeyCode::Char('?'));
+    for _ in 0..500 {
+        key(&mut state, KeyCode::Char('j'));
+    }
+    let Some(Modal::Help { viewport }) = state.modals.last().cloned() else {
+        panic!("the help is open");
+    };
+    assert!(viewport.offset > 0 && viewport.offset < 100, "{viewport:?}");
+    key(&mut state, KeyCode::Char('k'));
+    assert!(matches!(
+        state.modals.last(),
+        Some(Modal::Help { viewport: after }) if after.offset == viewport.offset - 1
+    ));
+    key(&mut state, KeyCode::Esc);
+
+    // The event log of a request with three events, bottom then up.
+    select(&mut state, &id(2));
+    let effects = tick(&mut state, 200);
+    let ticket = effects
+        .iter()
+        .find_map(|effect| match effect {
+            Effect::LoadEvents { ticket, .. } => Some(ticket.clone()),
+            _ => None,
+        })
+        .expect("the selection asks for its events");
+    let event = |n: i64| {
+        Ok(tfpilot::domain::LifecycleEvent::new(
+            id(2),
+            Timestamp(now().0 + chrono::Duration::seconds(n)),
+            "plan_dispatched",
+            "alice",
+        ))
+    };
+    let events: Vec<_> = (0..40).map(event).collect();
+    send(
+        &mut state,
+        Msg::EventsLoaded {
+            ticket,
+            result: Ok(events),
+        },
+    );
+    key(&mut state, KeyCode::Char('H'));
+    assert_eq!(state.screen, Screen::Events);
+    key(&mut state, KeyCode::Char('G'));
+    let bottom = state.view_scroll.offset;
+    assert_eq!(bottom, 40 - state.page_height(), "the last page is full");
+    key(&mut state, KeyCode::Char('k'));
+    assert_eq!(state.view_scroll.offset, bottom - 1);
+}
+
 #[test]
 fn help_opens_scrolls_and_closes_without_quitting() {
     let mut state = state("alice", &every_status(), 120, 40);
@@ -659,7 +714,7 @@ fn help_opens_scrolls_and_closes_without_quitting() {
     key(&mut state, KeyCode::Char('j'));
     assert!(matches!(
         state.modals.last(),
-        Some(Modal::Help { scroll: 1 })
+        Some(Modal::Help { viewport }) if viewport.offset == 1
     ));
     key(&mut state, KeyCode::Char('q'));
     assert!(state.modals.is_empty());

@@ -98,12 +98,6 @@ pub struct DetailState {
     pub pending: Option<(String, Timestamp)>,
 }
 
-/// Scroll position of a full-screen text view (insights, events, help).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Scroll {
-    pub offset: usize,
-}
-
 pub struct State {
     pub session: SessionInfo,
     pub team: Arc<TeamConfig>,
@@ -130,7 +124,8 @@ pub struct State {
     pub spinner: usize,
     pub width: u16,
     pub height: u16,
-    pub view_scroll: Scroll,
+    /// Where the full-screen page (insights, events) is scrolled to.
+    pub view_scroll: viewport::Viewport,
     /// The generation of each keyed effect, so late answers are dropped.
     pub tickets: Tickets,
     /// How often a followed log is read again.
@@ -174,7 +169,7 @@ impl State {
             spinner: 0,
             width: 80,
             height: 24,
-            view_scroll: Scroll::default(),
+            view_scroll: viewport::Viewport::default(),
             tickets: Tickets::default(),
             follow_every: FOLLOW_EVERY,
             insights: None,

@@ -10,13 +10,14 @@ use super::super::command::Command;
 use super::super::keymap::Context;
 use super::editor::EditForm;
 use super::form::CreateForm;
+use super::viewport::Viewport;
 
 #[derive(Debug, Clone)]
 pub enum Modal {
     Create(Box<CreateForm>),
     Edit(Box<EditForm>),
     Help {
-        scroll: usize,
+        viewport: Viewport,
     },
     Palette {
         query: String,

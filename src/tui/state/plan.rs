@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use super::Loadable;
+use super::viewport::Viewport;
 use crate::tui::effect::PlanSource;
 use crate::tui::plan::document::PlanDocument;
 
@@ -26,8 +27,8 @@ pub struct PlanView {
     /// One flag per resource block of the document.
     pub folded: Vec<bool>,
     pub rows: Vec<DisplayRow>,
-    /// First row drawn.
-    pub scroll: usize,
+    /// The first row drawn.
+    pub viewport: Viewport,
     /// Columns scrolled off to the left (long lines).
     pub hscroll: u16,
     pub search: String,
@@ -48,7 +49,7 @@ impl PlanView {
             document: Loadable::Loading,
             folded: Vec::new(),
             rows: Vec::new(),
-            scroll: 0,
+            viewport: Viewport::default(),
             hscroll: 0,
             search: String::new(),
             matches: Vec::new(),
@@ -84,7 +85,7 @@ impl PlanView {
         self.rebuild_rows();
         self.refresh_matches();
         if self.follow {
-            self.scroll = self.rows.len().saturating_sub(height);
+            self.scroll_to_end(height);
         } else if first {
             self.scroll_to_changes(height);
         } else {
@@ -142,24 +143,31 @@ impl PlanView {
         self.rows = rows;
     }
 
+    /// The first row drawn.
+    pub fn top(&self) -> usize {
+        self.viewport.offset
+    }
+
     pub fn clamp(&mut self, height: usize) {
-        self.scroll = self
-            .scroll
-            .min(self.rows.len().saturating_sub(height.max(1)));
+        self.viewport.clamp(self.rows.len(), height);
     }
 
     pub fn scroll_by(&mut self, delta: isize, height: usize) {
-        self.scroll = self.scroll.saturating_add_signed(delta);
-        self.clamp(height);
+        self.viewport.scroll_by(delta, self.rows.len(), height);
         if delta < 0 {
             self.follow = false;
         }
     }
 
+    /// Shows the last page (where a followed log grows).
+    pub fn scroll_to_end(&mut self, height: usize) {
+        self.viewport.scroll_to(usize::MAX, self.rows.len(), height);
+    }
+
     /// The block whose header is at, or which contains, the top row on screen.
     fn block_at_top(&self) -> Option<usize> {
         let document = self.document()?;
-        let line = self.rows.get(self.scroll)?.line;
+        let line = self.rows.get(self.viewport.offset)?.line;
         document
             .resources
             .iter()
@@ -180,7 +188,7 @@ impl PlanView {
     }
 
     pub fn fold_all(&mut self, folded: bool, height: usize) {
-        let top = self.rows.get(self.scroll).map(|row| row.line);
+        let top = self.rows.get(self.viewport.offset).map(|row| row.line);
         self.folded.iter_mut().for_each(|flag| *flag = folded);
         self.rebuild_rows();
         if let Some(top) = top {
@@ -195,8 +203,7 @@ impl PlanView {
             .iter()
             .rposition(|row| row.line <= line)
             .unwrap_or(0);
-        self.scroll = row;
-        self.clamp(height);
+        self.viewport.scroll_to(row, self.rows.len(), height);
     }
 
     /// Scrolls sideways by `delta` columns, no further than the longest line allows.
@@ -249,7 +256,10 @@ impl PlanView {
         let count = self.matches.len();
         let next = match self.current_match {
             None => {
-                let top = self.rows.get(self.scroll).map_or(0, |row| row.line);
+                let top = self
+                    .rows
+                    .get(self.viewport.offset)
+                    .map_or(0, |row| row.line);
                 let after = self.matches.iter().position(|line| *line >= top);
                 if forward {
                     after.unwrap_or(0)

@@ -98,9 +98,9 @@ fn on_command(state: &mut State, command: Command) -> Vec<Effect> {
     match command {
         Command::Quit => return quit(state),
         Command::Help => {
-            state
-                .modals
-                .push(super::state::modal::Modal::Help { scroll: 0 });
+            state.modals.push(super::state::modal::Modal::Help {
+                viewport: Default::default(),
+            });
             return Vec::new();
         }
         Command::Palette => {

@@ -7,6 +7,7 @@ use crate::domain::Status;
 use super::super::command::Command;
 use super::super::effect::Effect;
 use super::super::state::modal::{Modal, PickerPurpose, PromptPurpose, palette_matches};
+use super::super::state::viewport::Viewport;
 use super::super::state::{State, ToastKind};
 use super::main_screen::{selection_changed, start_operation};
 
@@ -17,26 +18,37 @@ pub fn on_command(state: &mut State, command: Command) -> Vec<Effect> {
         _ => {}
     }
     let page = state.page_height();
+    let help_len = match state.modals.last() {
+        Some(Modal::Help { .. }) => crate::tui::view::modals::help_len(state),
+        _ => 0,
+    };
     let Some(modal) = state.modals.last_mut() else {
         return Vec::new();
     };
     match modal {
-        Modal::Help { scroll } => match command {
-            Command::MoveDown => *scroll = scroll.saturating_add(1),
-            Command::MoveUp => *scroll = scroll.saturating_sub(1),
-            Command::PageDown => *scroll = scroll.saturating_add(page),
-            Command::PageUp => *scroll = scroll.saturating_sub(page),
+        Modal::Help { viewport } => match command {
+            Command::MoveDown => viewport.scroll_by(1, help_len, page),
+            Command::MoveUp => viewport.scroll_by(-1, help_len, page),
+            Command::PageDown => viewport.scroll_by(page as isize, help_len, page),
+            Command::PageUp => viewport.scroll_by(-(page as isize), help_len, page),
+            Command::Top => viewport.scroll_to(0, help_len, page),
+            Command::Bottom => viewport.scroll_to(usize::MAX, help_len, page),
             Command::Back | Command::Cancel | Command::Help | Command::Quit => {
                 state.modals.pop();
             }
             _ => {}
         },
         Modal::Palette { query, selected } => match command {
-            Command::MoveDown => {
+            Command::MoveDown | Command::MoveUp => {
                 let count = palette_matches(query).len();
-                *selected = (*selected + 1).min(count.saturating_sub(1));
+                let delta = if command == Command::MoveDown { 1 } else { -1 };
+                let mut list = Viewport {
+                    offset: 0,
+                    selected: *selected,
+                };
+                list.move_selection(delta, count, count);
+                *selected = list.selected;
             }
-            Command::MoveUp => *selected = selected.saturating_sub(1),
             Command::Submit => {
                 let chosen = palette_matches(query).get(*selected).cloned();
                 state.modals.pop();
@@ -65,8 +77,15 @@ pub fn on_command(state: &mut State, command: Command) -> Vec<Effect> {
         Modal::Picker {
             options, selected, ..
         } => match command {
-            Command::MoveDown => *selected = (*selected + 1).min(options.len().saturating_sub(1)),
-            Command::MoveUp => *selected = selected.saturating_sub(1),
+            Command::MoveDown | Command::MoveUp => {
+                let delta = if command == Command::MoveDown { 1 } else { -1 };
+                let mut list = Viewport {
+                    offset: 0,
+                    selected: *selected,
+                };
+                list.move_selection(delta, options.len(), options.len());
+                *selected = list.selected;
+            }
             Command::Submit => {
                 if let Some(Modal::Picker {
                     purpose,

@@ -51,7 +51,7 @@ pub fn on_plan_command(state: &mut State, command: Command) -> Vec<Effect> {
         Command::Follow => {
             plan.follow = !plan.follow;
             if plan.follow {
-                plan.scroll = plan.rows.len().saturating_sub(page);
+                plan.scroll_to_end(page);
                 if plan.running {
                     return reload(state, Duration::ZERO);
                 }
@@ -92,14 +92,15 @@ pub fn reload(state: &mut State, delay: Duration) -> Vec<Effect> {
 
 pub fn on_page_command(state: &mut State, command: Command) -> Vec<Effect> {
     let page = state.page_height();
-    let scroll = &mut state.view_scroll.offset;
+    let len = crate::tui::view::pages::page_len(state);
+    let view = &mut state.view_scroll;
     match command {
-        Command::MoveDown => *scroll = scroll.saturating_add(1),
-        Command::MoveUp => *scroll = scroll.saturating_sub(1),
-        Command::PageDown => *scroll = scroll.saturating_add(page),
-        Command::PageUp => *scroll = scroll.saturating_sub(page),
-        Command::Top => *scroll = 0,
-        Command::Bottom => *scroll = usize::MAX / 2,
+        Command::MoveDown => view.scroll_by(1, len, page),
+        Command::MoveUp => view.scroll_by(-1, len, page),
+        Command::PageDown => view.scroll_by(page as isize, len, page),
+        Command::PageUp => view.scroll_by(-(page as isize), len, page),
+        Command::Top => view.scroll_to(0, len, page),
+        Command::Bottom => view.scroll_to(usize::MAX, len, page),
         Command::Back | Command::Cancel | Command::Insights | Command::Events => {
             state.screen = Screen::Main;
         }

@@ -6,8 +6,8 @@ mod forms;
 mod header;
 pub mod layout;
 mod list;
-mod modals;
-mod pages;
+pub mod modals;
+pub mod pages;
 mod plan;
 
 use ratatui::Frame;

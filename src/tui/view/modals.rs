@@ -5,11 +5,13 @@ use ratatui::layout::Rect;
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
-use super::super::keymap::Context;
+use super::super::command::Command;
+use super::super::keymap::{Context, KeyChord};
 use super::super::state::State;
 use super::super::state::modal::{
     Confirmation, Modal, PickerPurpose, PromptPurpose, palette_matches,
 };
+use super::super::state::viewport::Viewport;
 use super::super::theme::{Role, Theme};
 use super::layout::centered;
 use super::styled;
@@ -23,7 +25,7 @@ fn boxed<'a>(title: String, theme: &Theme, role: Role) -> Block<'a> {
 
 pub fn render(state: &State, modal: &Modal, theme: &Theme, frame: &mut Frame, body: Rect) {
     match modal {
-        Modal::Help { scroll } => help(state, *scroll, theme, frame, body),
+        Modal::Help { viewport } => help(state, *viewport, theme, frame, body),
         Modal::Palette { query, selected } => palette(state, query, *selected, theme, frame, body),
         Modal::Prompt { purpose, input, .. } => prompt(*purpose, input, theme, frame, body),
         Modal::Picker {
@@ -65,10 +67,26 @@ pub fn render(state: &State, modal: &Modal, theme: &Theme, frame: &mut Frame, bo
     }
 }
 
-fn help(state: &State, scroll: usize, theme: &Theme, frame: &mut Frame, body: Rect) {
-    let area = centered(body, 76, body.height);
-    let mut lines: Vec<Line> = Vec::new();
-    let here = match state.context() {
+/// The help's sections: the context in use first, then global, then the rest, each with its
+/// bindings; empty ones left out.
+fn help_sections(state: &State) -> Vec<(Context, Vec<(Vec<KeyChord>, Command)>)> {
+    let here = help_context(state);
+    let mut order = vec![here, Context::Global];
+    for context in Context::ALL {
+        if !order.contains(&context) {
+            order.push(context);
+        }
+    }
+    order
+        .into_iter()
+        .map(|context| (context, state.keymap.describe(context)))
+        .filter(|(_, bindings)| !bindings.is_empty())
+        .collect()
+}
+
+/// The context whose keys the help starts with: the one under the help.
+fn help_context(state: &State) -> Context {
+    match state.context() {
         Context::Help => match state.screen {
             super::super::state::Screen::Main => Context::Main,
             super::super::state::Screen::Plan => Context::Plan,
@@ -76,18 +94,24 @@ fn help(state: &State, scroll: usize, theme: &Theme, frame: &mut Frame, body: Re
             super::super::state::Screen::Events => Context::Events,
         },
         other => other,
-    };
-    let mut sections = vec![here, Context::Global];
-    for context in Context::ALL {
-        if !sections.contains(&context) {
-            sections.push(context);
-        }
     }
-    for context in sections {
-        let bindings = state.keymap.describe(context);
-        if bindings.is_empty() {
-            continue;
-        }
+}
+
+/// Lines the help has (a heading and a blank line per section, the note at the end), for
+/// scrolling it no further than its end.
+pub fn help_len(state: &State) -> usize {
+    help_sections(state)
+        .iter()
+        .map(|(_, bindings)| bindings.len() + 2)
+        .sum::<usize>()
+        + 1
+}
+
+fn help(state: &State, viewport: Viewport, theme: &Theme, frame: &mut Frame, body: Rect) {
+    let area = centered(body, 76, body.height);
+    let mut lines: Vec<Line> = Vec::new();
+    let here = help_context(state);
+    for (context, bindings) in help_sections(state) {
         let heading = if context == here {
             format!("{} (here)", context.as_str())
         } else {
@@ -117,7 +141,8 @@ fn help(state: &State, scroll: usize, theme: &Theme, frame: &mut Frame, body: Re
         "Keys come from the keymap: ~/.config/tfpilot/keymap.toml overrides the defaults.",
         theme.style(Role::Muted),
     ));
-    let offset = scroll.min(lines.len().saturating_sub(1)) as u16;
+    debug_assert_eq!(lines.len(), help_len(state));
+    let offset = viewport.offset.min(lines.len().saturating_sub(1)) as u16;
     frame.render_widget(Clear, area);
     frame.render_widget(
         Paragraph::new(lines)

@@ -7,9 +7,49 @@ use ratatui::widgets::Paragraph;
 
 use crate::domain::{LifecycleEvent, Status};
 
-use super::super::state::{Loadable, State};
+use super::super::state::{Loadable, Screen, State};
 use super::super::theme::{Role, Theme};
 use super::{pane, styled};
+
+/// Lines the current full-screen page has, for scrolling it no further than its end.
+pub fn page_len(state: &State) -> usize {
+    match state.screen {
+        Screen::Insights => insights_len(state),
+        Screen::Events => events_len(state),
+        Screen::Main | Screen::Plan => 0,
+    }
+}
+
+fn unreadable_rows(state: &State) -> usize {
+    state
+        .list
+        .rows()
+        .filter(|row| row.request.is_none())
+        .count()
+}
+
+/// The title, a bar per status, the unreadable count (when there are some), a blank line and
+/// the figures.
+fn insights_len(state: &State) -> usize {
+    state.insights.as_ref().map_or(1, |insights| {
+        1 + Status::ALL.len()
+            + usize::from(unreadable_rows(state) > 0)
+            + 1
+            + insights.figures().len()
+    })
+}
+
+/// One line per event, or one saying why there are none.
+fn events_len(state: &State) -> usize {
+    state
+        .list
+        .selected_id()
+        .and_then(|id| match state.detail.events.get(id) {
+            Some(Loadable::Loaded(entries)) => Some(entries.len().max(1)),
+            _ => None,
+        })
+        .unwrap_or(1)
+}
 
 pub fn insights(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     let block = pane(" insights ", theme, true);
@@ -44,11 +84,7 @@ pub fn insights(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
             styled(bar, theme.status(status)),
         ]));
     }
-    let unreadable = state
-        .list
-        .rows()
-        .filter(|row| row.request.is_none())
-        .count();
+    let unreadable = unreadable_rows(state);
     if unreadable > 0 {
         lines.push(Line::styled(
             format!("  ! unreadable        {unreadable:>6}"),
@@ -65,6 +101,7 @@ pub fn insights(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     for (label, value) in insights.figures() {
         lines.push(row(label, value));
     }
+    debug_assert_eq!(lines.len(), insights_len(state));
     let offset = state.view_scroll.offset.min(lines.len().saturating_sub(1)) as u16;
     frame.render_widget(Paragraph::new(lines).block(block).scroll((offset, 0)), area);
 }
@@ -108,6 +145,7 @@ pub fn events(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         )],
         _ => vec![Line::styled("reading…", theme.style(Role::Muted))],
     };
+    debug_assert_eq!(lines.len(), events_len(state));
     let offset = state.view_scroll.offset.min(lines.len().saturating_sub(1)) as u16;
     frame.render_widget(Paragraph::new(lines).block(block).scroll((offset, 0)), area);
 }

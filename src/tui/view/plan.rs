@@ -126,7 +126,7 @@ fn render_rows(
     let lines: Vec<Line> = plan
         .rows
         .iter()
-        .skip(plan.scroll)
+        .skip(plan.top())
         .take(area.height as usize)
         .map(|row| {
             let line = &document.lines[row.line];
