@@ -184,6 +184,13 @@ impl fmt::Display for KeyChord {
     }
 }
 
+/// A command and every key bound to it in one context.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binding {
+    pub keys: Vec<KeyChord>,
+    pub command: Command,
+}
+
 /// Bindings by context, resolved to commands once, when the keymap is loaded.
 #[derive(Debug, Clone)]
 pub struct Keymap {
@@ -325,7 +332,7 @@ impl Keymap {
 
     /// Every command bound in `context` with its keys (in key order), in the order of each
     /// command's first key.
-    pub fn describe(&self, context: Context) -> Vec<(Vec<KeyChord>, Command)> {
+    pub fn describe(&self, context: Context) -> Vec<Binding> {
         let mut chords: Vec<(KeyChord, Command)> = self
             .bindings
             .get(&context)
@@ -334,11 +341,14 @@ impl Keymap {
             .map(|(chord, command)| (*chord, *command))
             .collect();
         chords.sort();
-        let mut rows: Vec<(Vec<KeyChord>, Command)> = Vec::new();
+        let mut rows: Vec<Binding> = Vec::new();
         for (chord, command) in chords {
-            match rows.iter_mut().find(|(_, bound)| *bound == command) {
-                Some((keys, _)) => keys.push(chord),
-                None => rows.push((vec![chord], command)),
+            match rows.iter_mut().find(|row| row.command == command) {
+                Some(row) => row.keys.push(chord),
+                None => rows.push(Binding {
+                    keys: vec![chord],
+                    command,
+                }),
             }
         }
         rows
@@ -396,7 +406,7 @@ impl Keymap {
                 context.as_str(),
                 context_summary(context)
             ));
-            for (keys, command) in rows {
+            for Binding { keys, command } in rows {
                 let keys: Vec<String> = keys
                     .iter()
                     .map(|key| format!("`{}`", key.to_string().replace('|', "\\|")))

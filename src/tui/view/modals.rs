@@ -5,8 +5,7 @@ use ratatui::layout::Rect;
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
-use super::super::command::Command;
-use super::super::keymap::{Context, KeyChord};
+use super::super::keymap::{Binding, Context};
 use super::super::state::State;
 use super::super::state::modal::{
     Confirmation, Modal, PickerPurpose, PromptPurpose, palette_matches,
@@ -69,7 +68,7 @@ pub fn render(state: &State, modal: &Modal, theme: &Theme, frame: &mut Frame, bo
 
 /// The help's sections: the context in use first, then global, then the rest, each with its
 /// bindings; empty ones left out.
-fn help_sections(state: &State) -> Vec<(Context, Vec<(Vec<KeyChord>, Command)>)> {
+fn help_sections(state: &State) -> Vec<(Context, Vec<Binding>)> {
     let here = help_context(state);
     let mut order = vec![here, Context::Global];
     for context in Context::ALL {
@@ -118,7 +117,7 @@ fn help(state: &State, viewport: Viewport, theme: &Theme, frame: &mut Frame, bod
             context.as_str().to_string()
         };
         lines.push(Line::styled(heading, theme.style(Role::Title)));
-        for (keys, command) in bindings {
+        for Binding { keys, command } in bindings {
             let role = if command.is_dangerous() {
                 Role::Danger
             } else {
