@@ -10,6 +10,8 @@ mod cli;
 mod common;
 #[path = "support/home.rs"]
 mod home;
+#[path = "support/pty.rs"]
+mod pty;
 #[path = "support/sim.rs"]
 mod sim;
 
@@ -84,11 +86,21 @@ async fn the_lifecycle_from_the_command_line(s3: bool) {
     let shown = cli.command("alice", &["show", &id]).output().await.unwrap();
     let shown = String::from_utf8_lossy(&shown.stdout);
     assert!(shown.contains("approved by  bob (plan of"), "{shown}");
-    let (code, out, _) = cli.run("alice", &["merge", &id]).await;
+    // Without a terminal to ask on, an operation that needs confirmation wants --yes.
+    let (code, error, err) = cli.run("alice", &["merge", &id]).await;
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(error["error"]["kind"], "invalid");
+    assert!(err.contains("pass --yes"), "{err}");
+    assert_eq!(
+        bed.store.get_request(&id).await.unwrap().value.merged_sha,
+        None
+    );
+    let (code, out, _) = cli.run("alice", &["merge", &id, "--yes"]).await;
     assert_eq!((code, out["status"].as_str()), (0, Some("merged")));
+    // A refusal needs no confirmation: the policy's own answer comes first.
     let (code, _, err) = cli.run("alice", &["apply", &id]).await;
     assert_eq!(code, 3, "developers do not apply: {err}");
-    let (code, out, _) = cli.run("bob", &["apply", &id]).await;
+    let (code, out, _) = cli.run("bob", &["apply", &id, "-y"]).await;
     assert_eq!((code, out["result"].as_str()), (0, Some("done")));
     let (code, out, _) = cli.run("admin", &["can-destroy", &id]).await;
     assert_eq!(code, 3);
@@ -106,7 +118,7 @@ async fn the_lifecycle_from_the_command_line(s3: bool) {
     assert_eq!((code, out["can_destroy"].as_bool()), (0, Some(true)));
 
     // `watch ID` follows the destroy to its end.
-    let (code, _, err) = cli.run("admin", &["destroy", &id]).await;
+    let (code, _, err) = cli.run("admin", &["destroy", &id, "--yes"]).await;
     assert_eq!(code, 0, "{err}");
     let mut watch = cli.command("admin", &["watch", &id]);
     watch
@@ -156,7 +168,7 @@ async fn merged(cli: &Cli, bed: &Bed, name: &str) -> String {
     bed.finish_runs();
     cli.run("alice", &["sync", &id]).await;
     assert_eq!(cli.run("bob", &["approve", &id]).await.0, 0);
-    assert_eq!(cli.run("alice", &["merge", &id]).await.0, 0);
+    assert_eq!(cli.run("alice", &["merge", &id, "--yes"]).await.0, 0);
     id
 }
 
@@ -165,7 +177,7 @@ async fn four_processes_press_apply_at_once(s3: bool) {
         return;
     };
     let id = merged(&cli, &bed, "payments-dev-four").await;
-    let args = ["apply", id.as_str()];
+    let args = ["apply", id.as_str(), "--yes"];
     let runs = (0..4).map(|n| {
         let login = if n % 2 == 0 { "bob" } else { "admin" };
         cli.run(login, &args)
@@ -199,7 +211,10 @@ async fn an_apply_killed_mid_dispatch_resumes_with_one_run(s3: bool) {
         times: Some(1),
         ..tfpilot::sim::FaultRule::on("/repos/*/actions/workflows/*/dispatches")
     });
-    let mut child = cli.command("bob", &["apply", &id]).spawn().unwrap();
+    let mut child = cli
+        .command("bob", &["apply", &id, "--yes"])
+        .spawn()
+        .unwrap();
     let started = std::time::Instant::now();
     while bed.runs_for("apply", &id) == 0 {
         assert!(
@@ -217,7 +232,7 @@ async fn an_apply_killed_mid_dispatch_resumes_with_one_run(s3: bool) {
         .clone()
         .expect("the dead process still holds the lock");
     assert!(stored.apply_run.as_deref().unwrap().id.is_none());
-    let (code, _, err) = cli.run("admin", &["apply", &id]).await;
+    let (code, _, err) = cli.run("admin", &["apply", &id, "--yes"]).await;
     assert_eq!(code, 4, "{err}");
     assert!(err.contains("locked by bob@"), "{err}");
 
@@ -232,7 +247,7 @@ async fn an_apply_killed_mid_dispatch_resumes_with_one_run(s3: bool) {
         })
         .await
         .unwrap();
-    let (code, out, err) = cli.run("admin", &["apply", &id]).await;
+    let (code, out, err) = cli.run("admin", &["apply", &id, "--yes"]).await;
     assert_eq!(code, 0, "{err}");
     assert_eq!(out["result"], "done");
     assert_eq!(
@@ -324,5 +339,56 @@ async fn sensitive_values_never_leave_through_the_cli() {
     assert_eq!(
         export["request"]["config"]["datadog_api_key"]["sensitive"],
         true
+    );
+}
+
+/// At a terminal, merge asks with the dashboard's words and goes on only on `y`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_a_terminal_merge_asks_first() {
+    let Some((bed, cli)) = setup(false).await else {
+        return;
+    };
+    let id = bed.planned("dev", "payments-dev-ask").await;
+    bed.engine("bob").await.approve(&id, None).await.unwrap();
+    let merge = |answer: &'static str| {
+        let mut session = pty::Session::start_with(
+            pty::Home::Fresh,
+            &["--store", &cli.store, "merge", &id],
+            40,
+            120,
+            &[
+                ("GITHUB_TOKEN", "sim-alice"),
+                ("TFPILOT_GITHUB_API_URL", &cli.url),
+            ],
+        );
+        session.wait_for("Go on? [y/N]", std::time::Duration::from_secs(20));
+        let asked = session.text();
+        session.keys(answer);
+        session.send(b"\r");
+        let status = session.wait_exit(std::time::Duration::from_secs(20));
+        (asked, status.success(), session.text())
+    };
+    let (asked, merged, screen) = merge("n");
+    assert!(asked.contains(&format!("merge {id}?")), "{asked}");
+    assert!(
+        asked.contains("Merges the pull request at the approved head."),
+        "{asked}"
+    );
+    assert!(!merged, "{screen}");
+    assert!(screen.contains("cancelled at the prompt"), "{screen}");
+    assert_eq!(
+        bed.store.get_request(&id).await.unwrap().value.merged_sha,
+        None
+    );
+    let (_, merged, screen) = merge("y");
+    assert!(merged, "{screen}");
+    assert!(
+        bed.store
+            .get_request(&id)
+            .await
+            .unwrap()
+            .value
+            .merged_sha
+            .is_some()
     );
 }

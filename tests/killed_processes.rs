@@ -161,7 +161,13 @@ async fn apply_killed_after_each_step(s3: bool) {
             let when = if after { "after" } else { "before" };
             let id = bed.merged(&format!("payments-dev-apply{n}{m}")).await;
             let key = format!("apply-{n}-{m}");
-            let args = ["apply", id.as_str(), "--idempotency-key", key.as_str()];
+            let args = [
+                "apply",
+                id.as_str(),
+                "--yes",
+                "--idempotency-key",
+                key.as_str(),
+            ];
             kill_during(&bed, &cli, "bob", &args, (method, path), after).await;
             if let Some(count) = effects(&bed, step, &id) {
                 assert_eq!(count, usize::from(after), "{step} ({when}): killed there");

@@ -44,7 +44,7 @@ async fn race(s3: bool) {
             .planned("dev", &format!("payments-dev-race{round}"))
             .await;
         for operation in ["approve", "merge", "apply"] {
-            let args = [operation, id.as_str()];
+            let args = [operation, id.as_str(), "--yes"];
             let presses = (0..PROCESSES).map(|n| {
                 let login = if n % 2 == 0 { "bob" } else { "admin" };
                 cli.run(login, &args)

@@ -247,6 +247,10 @@ pub struct OpArgs {
     /// The same key within 10 minutes replays the first outcome instead of acting again
     #[arg(long, value_name = "KEY")]
     pub idempotency_key: Option<String>,
+    /// Go ahead without asking (merge, apply, destroy and cleanup ask first; without a
+    /// terminal they need this)
+    #[arg(long, short = 'y')]
+    pub yes: bool,
 }
 
 fn parse_assignment(text: &str) -> Result<(String, String), String> {

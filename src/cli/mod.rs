@@ -1,6 +1,7 @@
 //! The headless CLI: parse, open the store, run one command, print text or JSON.
 
 mod args;
+mod confirm;
 mod dashboard;
 mod docs;
 mod doctor;

@@ -126,6 +126,12 @@ pub async fn update(context: &Session, args: UpdateArgs) -> Result<()> {
 pub async fn operation(context: &Session, operation: Operation, args: OpArgs) -> Result<()> {
     let engine = engine(context).await?;
     let (id, key) = (args.id.as_str(), args.idempotency_key.as_deref());
+    if !super::confirm::go_ahead(&engine, operation, id, args.yes).await? {
+        anyhow::bail!(
+            "{} {id} cancelled at the prompt: nothing was changed",
+            operation.verb()
+        );
+    }
     let outcome = engine.run(operation, id, key).await?;
     report(context, &engine, &outcome)
 }

@@ -213,6 +213,65 @@ pub fn present<'a>(
     }
 }
 
+/// What a person is asked before an operation that needs confirmation: the same words in the
+/// dashboard's dialog and at the CLI's prompt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfirmationText {
+    pub title: String,
+    pub lines: Vec<String>,
+    /// The request id must be typed out, not just a key pressed (destroying in production).
+    pub type_the_id: bool,
+}
+
+pub fn confirmation(
+    request: &Request,
+    operation: Operation,
+    access: &AccessPolicy,
+) -> ConfirmationText {
+    let prod = access.is_prod(&request.environment);
+    let mut lines = vec![format!(
+        "{} in {}/{} ({})",
+        request.id, request.project, request.environment, request.module
+    )];
+    let summary = request.plan.as_deref().and_then(|plan| plan.summary);
+    match operation {
+        Operation::Merge => {
+            lines.push("Merges the pull request at the approved head.".into());
+            if let Some(pr) = request.pr.as_deref().and_then(|pr| pr.number) {
+                lines.push(format!("Pull request #{pr}"));
+            }
+        }
+        Operation::Apply => {
+            lines.push("Runs terraform apply on the merged commit.".into());
+            if let Some(summary) = summary {
+                lines.push(format!(
+                    "Plan: {} to add, {} to change, {} to destroy.",
+                    summary.add, summary.change, summary.destroy
+                ));
+            }
+        }
+        Operation::Destroy => {
+            lines.push("Runs terraform destroy for this request's module.".into());
+            lines.push("Everything it created is deleted.".into());
+        }
+        Operation::Cleanup => {
+            lines.push("Opens a pull request that removes the request's block.".into());
+        }
+        _ => {}
+    }
+    if prod {
+        lines.push(format!(
+            "{} is a production environment.",
+            request.environment
+        ));
+    }
+    ConfirmationText {
+        title: format!("{} {}?", operation.verb(), request.id),
+        lines,
+        type_the_id: operation.is_destructive() && prod,
+    }
+}
+
 /// The lifecycle operations the request is ready for now, each with whether `user` may run it
 /// (the policy's own words when not).
 pub fn next_operations(

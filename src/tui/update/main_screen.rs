@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::domain::Request;
 use crate::domain::access::{Decision, Subject};
 use crate::domain::operation::{Operation, Readiness, readiness};
+use crate::domain::presentation;
 use crate::engine::Nudge;
 
 use super::super::command::Command;
@@ -317,51 +318,13 @@ pub fn start_operation(state: &mut State, id: &str, operation: Operation) -> Vec
 }
 
 fn confirmation(state: &State, request: &Request, operation: Operation) -> Confirmation {
-    let prod = state.team.access.is_prod(&request.environment);
-    let target = format!(
-        "{} in {}/{} ({})",
-        request.id, request.project, request.environment, request.module
-    );
-    let mut lines = vec![target];
-    let summary = request.plan.as_deref().and_then(|plan| plan.summary);
-    match operation {
-        Operation::Merge => {
-            lines.push("Merges the pull request at the approved head.".into());
-            if let Some(pr) = request.pr.as_deref().and_then(|pr| pr.number) {
-                lines.push(format!("Pull request #{pr}"));
-            }
-        }
-        Operation::Apply => {
-            lines.push("Runs terraform apply on the merged commit.".into());
-            if let Some(summary) = summary {
-                lines.push(format!(
-                    "Plan: {} to add, {} to change, {} to destroy.",
-                    summary.add, summary.change, summary.destroy
-                ));
-            }
-        }
-        Operation::Destroy => {
-            lines.push("Runs terraform destroy for this request's module.".into());
-            lines.push("Everything it created is deleted.".into());
-        }
-        Operation::Cleanup => {
-            lines.push("Opens a pull request that removes the request's block.".into());
-        }
-        _ => {}
-    }
-    if prod {
-        lines.push(format!(
-            "{} is a production environment.",
-            request.environment
-        ));
-    }
-    let typed = (operation.is_destructive() && prod).then(String::new);
+    let text = presentation::confirmation(request, operation, &state.team.access);
     Confirmation {
         id: request.id.clone(),
         operation,
-        title: format!("{} {}?", operation.verb(), request.id),
-        lines,
-        typed,
+        title: text.title,
+        lines: text.lines,
+        typed: text.type_the_id.then(String::new),
         status: Some(crate::domain::derive_status(request)),
     }
 }
