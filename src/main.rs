@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use tfpilot::cli::{Cli, Session};
+use tfpilot::cli::{Cli, Invocation};
 use tfpilot::logging::{self, LogTarget};
 use tracing::Instrument;
 
@@ -35,7 +35,7 @@ async fn run() -> ExitCode {
             Err(err) => fail(&err, json),
         };
     }
-    let context = match Session::resolve(&cli) {
+    let context = match Invocation::resolve(&cli) {
         Ok(context) => context,
         Err(err) => return fail(&err, json),
     };

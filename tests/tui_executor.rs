@@ -17,7 +17,7 @@ use tfpilot::store::{ETag, ListedRequest, LocalStore, Store};
 use tfpilot::tui::executor::Executor;
 use tfpilot::tui::keymap::Keymap;
 use tfpilot::tui::msg::Msg;
-use tfpilot::tui::state::{Screen, SessionInfo, State};
+use tfpilot::tui::state::{Screen, State, Workspace};
 use tfpilot::tui::update::update;
 use tokio::sync::mpsc;
 
@@ -97,7 +97,7 @@ async fn leaving_and_entering_the_follow_view_leaves_one_reader() {
         nudges,
         Arc::new(AtomicBool::new(true)),
     );
-    let session = SessionInfo {
+    let workspace = Workspace {
         store: "test".into(),
         github: bed.sim.base_url().to_string(),
         user: "alice".into(),
@@ -105,7 +105,7 @@ async fn leaving_and_entering_the_follow_view_leaves_one_reader() {
         sandbox: true,
     };
     let mut state = State::new(
-        session,
+        workspace,
         Arc::new(engine.team().clone()),
         Arc::new(Keymap::embedded()),
         engine.now(),

@@ -258,7 +258,7 @@ fn approve_runs_at_once_and_reports_back() {
     assert!(
         effects
             .iter()
-            .any(|e| matches!(e, Effect::Poller(Nudge::Follow(r)) if r.id == id(2)))
+            .any(|e| matches!(e, Effect::Poller(Nudge::SyncSoon(r)) if r.id == id(2)))
     );
     assert_eq!(
         last_toast(&state),
@@ -1056,7 +1056,7 @@ fn the_create_form_validates_as_it_is_typed_and_submits_once() {
     assert!(
         effects
             .iter()
-            .any(|e| matches!(e, Effect::Poller(Nudge::Follow(_))))
+            .any(|e| matches!(e, Effect::Poller(Nudge::SyncSoon(_))))
     );
 }
 

@@ -3,16 +3,16 @@
 
 use anyhow::{Context, Result};
 
-use super::Session;
+use super::Invocation;
 use crate::engine::Engine;
 use crate::store::listing::cache_file_for;
 use crate::tui::keymap::Keymap;
-use crate::tui::state::SessionInfo;
+use crate::tui::state::Workspace;
 use crate::tui::theme::{DEFAULT_THEME, Theme};
 use crate::tui::{self, DashboardOptions};
 
 /// `tfpilot` with no command: the dashboard on the configured store and GitHub.
-pub async fn run(context: &Session) -> Result<()> {
+pub async fn run(context: &Invocation) -> Result<()> {
     require_terminal()?;
     let engine = super::ops::engine(context).await?;
     let store = engine.store().location();
@@ -34,7 +34,7 @@ pub fn require_terminal() -> Result<()> {
 /// The dashboard over `engine`. A sandbox passes its `greeting` (and is marked in the header,
 /// so nobody mistakes it for production).
 pub async fn open(
-    context: &Session,
+    context: &Invocation,
     engine: Engine,
     store: String,
     github: String,
@@ -63,7 +63,7 @@ pub async fn open(
         .as_ref()
         .map(|dirs| cache_file_for(&dirs.cache, &engine.store().location()));
     let role = engine.team().access.role_of(engine.actor());
-    let session = SessionInfo {
+    let workspace = Workspace {
         store,
         github,
         user: engine.actor().to_string(),
@@ -72,7 +72,7 @@ pub async fn open(
     };
     tui::run(DashboardOptions {
         engine,
-        session,
+        workspace,
         intervals: context.config.sync,
         keymap,
         theme,

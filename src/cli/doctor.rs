@@ -4,11 +4,11 @@ use anyhow::Result;
 use serde_json::json;
 
 use super::ops::Answered;
-use super::{Session, print, print_json};
+use super::{Invocation, print, print_json};
 use crate::doctor::{Doctor, Verdict};
 use crate::github::{GitHub, GitHubSettings};
 
-pub async fn run(context: &Session) -> Result<()> {
+pub async fn run(context: &Invocation) -> Result<()> {
     let store = context.store().await?;
     let sources = super::github::sources(context);
     // A broken keyring is a finding, not a reason to stop.

@@ -4,14 +4,14 @@
 use anyhow::{Context, Result, bail};
 use serde_json::json;
 
-use super::{LoginArgs, Session, print, print_json};
+use super::{Invocation, LoginArgs, print, print_json};
 use crate::github::device::DeviceLogin;
 use crate::github::token::{TokenSource, TokenSources, account_for};
 use crate::github::{GitHub, GitHubSettings};
 
 const SCOPES: [&str; 2] = ["repo", "workflow"];
 
-pub(super) fn sources(context: &Session) -> TokenSources {
+pub(super) fn sources(context: &Invocation) -> TokenSources {
     TokenSources::standard(
         &context.config.github.api_url,
         context.dirs.as_ref().map(|dirs| dirs.data.as_path()),
@@ -20,11 +20,11 @@ pub(super) fn sources(context: &Session) -> TokenSources {
     )
 }
 
-fn settings(context: &Session) -> GitHubSettings {
+fn settings(context: &Invocation) -> GitHubSettings {
     GitHubSettings::new(context.config.github.api_url.clone())
 }
 
-pub async fn login(context: &Session, args: LoginArgs) -> Result<()> {
+pub async fn login(context: &Invocation, args: LoginArgs) -> Result<()> {
     let api_url = &context.config.github.api_url;
     let host = account_for(api_url);
     let Some(client_id) = args
@@ -70,7 +70,7 @@ pub async fn login(context: &Session, args: LoginArgs) -> Result<()> {
     ))
 }
 
-pub fn logout(context: &Session) -> Result<()> {
+pub fn logout(context: &Invocation) -> Result<()> {
     let sources = sources(context);
     let removed = sources.forget()?;
     let still: Vec<String> = sources
@@ -101,7 +101,7 @@ pub fn logout(context: &Session) -> Result<()> {
     print(&text)
 }
 
-pub async fn whoami(context: &Session) -> Result<()> {
+pub async fn whoami(context: &Invocation) -> Result<()> {
     let sources = sources(context);
     let Some((token, source)) = sources.resolve()? else {
         bail!(

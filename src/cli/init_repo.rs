@@ -5,11 +5,11 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use serde_json::json;
 
-use super::{InitRepoArgs, Session, print, print_json};
+use super::{InitRepoArgs, Invocation, print, print_json};
 
 use crate::domain::workflows::WORKFLOWS;
 
-pub fn run(context: &Session, args: &InitRepoArgs) -> Result<()> {
+pub fn run(context: &Invocation, args: &InitRepoArgs) -> Result<()> {
     if !args.dir.is_dir() {
         bail!(
             "{} is not a directory; pass the path of an infra repository checkout",

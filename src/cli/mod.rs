@@ -38,15 +38,15 @@ use crate::store::listing::cache_file_for;
 use crate::store::{RequestLister, Store, open_backend};
 
 /// Everything a command needs, resolved from flags, environment and config.
-pub struct Session {
+pub struct Invocation {
     pub config: Config,
     pub dirs: Option<Dirs>,
     pub json: bool,
 }
 
-impl Session {
+impl Invocation {
     /// Loads config (`--config`, `TFPILOT_CONFIG`, or the default path) and applies overrides.
-    pub fn resolve(cli: &Cli) -> Result<Session> {
+    pub fn resolve(cli: &Cli) -> Result<Invocation> {
         let dirs = Dirs::discover();
         let env_path = std::env::var_os("TFPILOT_CONFIG").map(PathBuf::from);
         let (path, explicit) = match (&cli.config, env_path, &dirs) {
@@ -69,7 +69,7 @@ impl Session {
         if let Some(file) = &cli.log_file {
             config.log.file = Some(file.clone());
         }
-        Ok(Session {
+        Ok(Invocation {
             config,
             dirs,
             json: cli.json,
@@ -101,7 +101,7 @@ pub fn run_static(cli: &Cli) -> Option<Result<()>> {
     }
 }
 
-pub async fn run(cli: Cli, context: Session) -> Result<()> {
+pub async fn run(cli: Cli, context: Invocation) -> Result<()> {
     let Some(command) = cli.command else {
         return dashboard::run(&context).await;
     };
@@ -164,7 +164,7 @@ fn print_json(value: &Value) -> Result<()> {
     print(&text)
 }
 
-async fn list(context: &Session, args: ListArgs) -> Result<()> {
+async fn list(context: &Invocation, args: ListArgs) -> Result<()> {
     let store = context.store().await?;
     let mut lister = context.lister(store);
     let (entries, stats) = lister.refresh().await?;
@@ -244,7 +244,7 @@ fn list_item_json(row: &ListRow) -> Value {
     }
 }
 
-async fn show(context: &Session, id: &str) -> Result<()> {
+async fn show(context: &Invocation, id: &str) -> Result<()> {
     let store = context.store().await?;
     let request = store.get_request(id).await?.value;
     let team = store
@@ -286,7 +286,7 @@ fn explanation_json(request: &Request, derivation: &Derivation) -> Value {
     })
 }
 
-async fn explain(context: &Session, args: ExplainArgs) -> Result<()> {
+async fn explain(context: &Invocation, args: ExplainArgs) -> Result<()> {
     let request = match (&args.id, &args.file) {
         (_, Some(path)) => {
             let bytes =
@@ -304,7 +304,7 @@ async fn explain(context: &Session, args: ExplainArgs) -> Result<()> {
     print(&render::explain(&request, &derivation))
 }
 
-async fn events(context: &Session, id: &str) -> Result<()> {
+async fn events(context: &Invocation, id: &str) -> Result<()> {
     let store = context.store().await?;
     let events = store.list_events(id).await?;
     if events.is_empty() {
@@ -326,7 +326,7 @@ async fn events(context: &Session, id: &str) -> Result<()> {
     print(&render::events(&events))
 }
 
-async fn insights(context: &Session) -> Result<()> {
+async fn insights(context: &Invocation) -> Result<()> {
     let store = context.store().await?;
     let mut lister = context.lister(store);
     let (entries, _) = lister.refresh().await?;

@@ -8,7 +8,7 @@ use tokio::sync::mpsc;
 
 use std::sync::Arc;
 
-use super::{CreateArgs, OpArgs, ReconcileArgs, Session, UpdateArgs, print, print_json};
+use super::{CreateArgs, Invocation, OpArgs, ReconcileArgs, UpdateArgs, print, print_json};
 use crate::domain::Timestamp;
 use crate::domain::access::Decision;
 use crate::domain::operation::{Operation, Readiness, can_destroy, drift_eligible};
@@ -56,7 +56,7 @@ pub fn error_json(error: &anyhow::Error) -> Option<Value> {
 }
 
 /// The engine for whoever the GitHub token belongs to.
-pub(super) async fn engine(context: &Session) -> Result<Engine> {
+pub(super) async fn engine(context: &Invocation) -> Result<Engine> {
     let store = context.store().await?;
     let team = store
         .load_team_config()
@@ -90,7 +90,7 @@ fn values(assignments: Vec<(String, String)>) -> Map<String, Value> {
         .collect()
 }
 
-pub async fn create(context: &Session, args: CreateArgs) -> Result<()> {
+pub async fn create(context: &Invocation, args: CreateArgs) -> Result<()> {
     let engine = engine(context).await?;
     let outcome = engine
         .create(CreateInput {
@@ -111,7 +111,7 @@ pub async fn create(context: &Session, args: CreateArgs) -> Result<()> {
     report(context, &engine, &outcome)
 }
 
-pub async fn update(context: &Session, args: UpdateArgs) -> Result<()> {
+pub async fn update(context: &Invocation, args: UpdateArgs) -> Result<()> {
     let engine = engine(context).await?;
     let outcome = engine
         .update(
@@ -123,7 +123,7 @@ pub async fn update(context: &Session, args: UpdateArgs) -> Result<()> {
     report(context, &engine, &outcome)
 }
 
-pub async fn operation(context: &Session, operation: Operation, args: OpArgs) -> Result<()> {
+pub async fn operation(context: &Invocation, operation: Operation, args: OpArgs) -> Result<()> {
     let engine = engine(context).await?;
     let (id, key) = (args.id.as_str(), args.idempotency_key.as_deref());
     if !super::confirm::go_ahead(&engine, operation, id, args.yes).await? {
@@ -141,7 +141,7 @@ fn shown_document(engine: &Engine, request: &Request) -> Value {
     document_json(request, engine.team().module(&request.module))
 }
 
-fn report(context: &Session, engine: &Engine, outcome: &OpOutcome) -> Result<()> {
+fn report(context: &Invocation, engine: &Engine, outcome: &OpOutcome) -> Result<()> {
     let status = derive_status(&outcome.request);
     if context.json {
         return print_json(&json!({
@@ -167,7 +167,7 @@ fn report(context: &Session, engine: &Engine, outcome: &OpOutcome) -> Result<()>
     ))
 }
 
-pub async fn sync(context: &Session, id: &str) -> Result<()> {
+pub async fn sync(context: &Invocation, id: &str) -> Result<()> {
     let engine = engine(context).await?;
     let report = engine.sync(id).await?;
     if context.json {
@@ -183,7 +183,7 @@ pub async fn sync(context: &Session, id: &str) -> Result<()> {
     print(&text)
 }
 
-pub async fn reconcile(context: &Session, args: ReconcileArgs) -> Result<()> {
+pub async fn reconcile(context: &Invocation, args: ReconcileArgs) -> Result<()> {
     let url = args.notify.or_else(|| context.config.notify.url.clone());
     // Checked before anything syncs: a bad URL is a usage error, not a half-done run.
     let notify = match url {
@@ -254,7 +254,7 @@ pub async fn reconcile(context: &Session, args: ReconcileArgs) -> Result<()> {
 }
 
 /// Streams status changes; with an id, until that request is finished.
-pub async fn watch(context: &Session, id: Option<String>) -> Result<()> {
+pub async fn watch(context: &Invocation, id: Option<String>) -> Result<()> {
     let engine = engine(context).await?;
     let mut config = PollerConfig {
         intervals: context.config.sync,
@@ -320,7 +320,7 @@ pub async fn watch(context: &Session, id: Option<String>) -> Result<()> {
     Ok(())
 }
 
-pub async fn can_destroy_command(context: &Session, id: &str) -> Result<()> {
+pub async fn can_destroy_command(context: &Invocation, id: &str) -> Result<()> {
     let engine = engine(context).await?;
     let request = engine.store().get_request(id).await?.value;
     let (allowed, reason) = match engine.authorize(Operation::Destroy, &request) {
@@ -348,7 +348,7 @@ pub async fn can_destroy_command(context: &Session, id: &str) -> Result<()> {
     }
 }
 
-pub async fn drift_eligible_command(context: &Session, repo: Option<&str>) -> Result<()> {
+pub async fn drift_eligible_command(context: &Invocation, repo: Option<&str>) -> Result<()> {
     let store = context.store().await?;
     let mut lister = context.lister(store);
     let (entries, _) = lister.refresh().await?;
@@ -399,7 +399,7 @@ pub async fn drift_eligible_command(context: &Session, repo: Option<&str>) -> Re
     print(&text)
 }
 
-pub async fn audit_export(context: &Session, id: &str) -> Result<()> {
+pub async fn audit_export(context: &Invocation, id: &str) -> Result<()> {
     let store = context.store().await?;
     let request = store.get_request(id).await?.value;
     let events: Vec<Value> = store
@@ -427,7 +427,7 @@ pub async fn audit_export(context: &Session, id: &str) -> Result<()> {
     }))
 }
 
-pub async fn modules(context: &Session) -> Result<()> {
+pub async fn modules(context: &Invocation) -> Result<()> {
     let store = context.store().await?;
     let team = store.load_team_config().await?;
     if context.json {

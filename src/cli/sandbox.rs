@@ -5,10 +5,10 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 
-use super::{SandboxArgs, Session, print};
+use super::{Invocation, SandboxArgs, print};
 use crate::sandbox::{RunningSandbox, Sandbox, SandboxOptions};
 
-pub async fn run(context: &Session, args: SandboxArgs) -> Result<()> {
+pub async fn run(context: &Invocation, args: SandboxArgs) -> Result<()> {
     if !args.headless {
         super::dashboard::require_terminal()?;
     }

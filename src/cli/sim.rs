@@ -5,12 +5,12 @@ use std::collections::BTreeMap;
 use anyhow::{Result, bail};
 use serde_json::json;
 
-use super::{Session, SimArgs, print, print_json};
+use super::{Invocation, SimArgs, print, print_json};
 use crate::sim::{SimClock, SimOptions, Simulator};
 
 const PREAMBLE: &str = "# Terraform root of this environment. tfpilot writes its blocks below.\n";
 
-pub async fn serve(context: &Session, args: SimArgs) -> Result<()> {
+pub async fn serve(context: &Invocation, args: SimArgs) -> Result<()> {
     let options = SimOptions {
         queue_seconds: args.queue_seconds,
         run_seconds: args.run_seconds,

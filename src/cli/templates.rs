@@ -9,10 +9,10 @@ use serde_json::json;
 
 use super::args::TemplateCommand;
 use super::ops::engine;
-use super::{Session, print, print_json};
+use super::{Invocation, print, print_json};
 use crate::domain::template::{Template, find_template};
 
-pub async fn run(context: &Session, command: TemplateCommand) -> Result<()> {
+pub async fn run(context: &Invocation, command: TemplateCommand) -> Result<()> {
     match command {
         TemplateCommand::List => list(context).await,
         TemplateCommand::Show { id } => show(context, &id).await,
@@ -22,7 +22,7 @@ pub async fn run(context: &Session, command: TemplateCommand) -> Result<()> {
     }
 }
 
-async fn list(context: &Session) -> Result<()> {
+async fn list(context: &Invocation) -> Result<()> {
     let store = context.store().await?;
     let team = store.load_team_config().await?;
     if context.json {
@@ -54,7 +54,7 @@ async fn list(context: &Session) -> Result<()> {
     print(&text)
 }
 
-async fn show(context: &Session, id: &str) -> Result<()> {
+async fn show(context: &Invocation, id: &str) -> Result<()> {
     let store = context.store().await?;
     let team = store.load_team_config().await?;
     let template = match find_template(&team.templates, id) {
@@ -98,7 +98,7 @@ async fn show(context: &Session, id: &str) -> Result<()> {
     print(&text)
 }
 
-async fn put(context: &Session, file: &Path) -> Result<()> {
+async fn put(context: &Invocation, file: &Path) -> Result<()> {
     let text = if file == Path::new("-") {
         let mut text = String::new();
         std::io::stdin()
@@ -124,7 +124,7 @@ async fn put(context: &Session, file: &Path) -> Result<()> {
     print(&format!("{verb} template {}\n", stored.id))
 }
 
-async fn delete(context: &Session, id: &str) -> Result<()> {
+async fn delete(context: &Invocation, id: &str) -> Result<()> {
     let engine = engine(context).await?;
     engine.delete_template(id).await?;
     if context.json {
@@ -133,7 +133,7 @@ async fn delete(context: &Session, id: &str) -> Result<()> {
     print(&format!("deleted template {id}\n"))
 }
 
-async fn seed(context: &Session) -> Result<()> {
+async fn seed(context: &Invocation) -> Result<()> {
     let engine = engine(context).await?;
     let results = engine.seed_templates().await?;
     if context.json {

@@ -45,8 +45,8 @@ pub enum PollEvent {
 /// What a screen can ask of a running poller.
 #[derive(Debug, Clone)]
 pub enum Nudge {
-    /// Follow this request now (an operation just moved it): its next sync is due at once.
-    Follow(Box<Request>),
+    /// Sync this request at once (an operation just moved it) and keep it on the active interval.
+    SyncSoon(Box<Request>),
     /// List the store now (the user asked for a refresh).
     ListNow,
 }
@@ -321,7 +321,7 @@ async fn wait_or_nudge(
     tokio::select! {
         _ = tokio::time::sleep_until(deadline) => {}
         nudge = receiver.recv() => match nudge {
-            Some(Nudge::Follow(request)) => {
+            Some(Nudge::SyncSoon(request)) => {
                 if follows(&request) {
                     due.insert(request.id.clone(), Instant::now());
                     watched.insert(request.id.clone(), *request);

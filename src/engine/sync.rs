@@ -140,7 +140,12 @@ impl Engine {
             }
             Err(error) => return Err(error.into()),
         };
-        for (at, event, discriminator) in &events {
+        for TimedEvent {
+            at,
+            event,
+            discriminator,
+        } in &events
+        {
             self.write_event(id, *at, event, discriminator).await;
         }
         Ok(SyncReport {
@@ -431,7 +436,13 @@ fn same_run(known: &RunFact, seen: &RunFact) -> bool {
     }
 }
 
-type TimedEvent = (Timestamp, PendingEvent, String);
+/// An event sync learned of, when it happened, and what tells it apart from another event of
+/// the same kind at the same instant (the run it is about), so a replay writes it once.
+pub(super) struct TimedEvent {
+    at: Timestamp,
+    event: PendingEvent,
+    discriminator: String,
+}
 
 /// Folds what was observed into the document. Pure; returns what changed and the events to
 /// write. Run it on the freshest document: an operation may have started a newer run of a
@@ -491,11 +502,11 @@ pub(super) fn fold(
             next.conclusion = None;
             next.extra.insert("rejected".into(), json!(reason));
             if known.extra.get("rejected").is_none() {
-                events.push((
-                    now,
-                    PendingEvent::new("apply_run_rejected", reason),
-                    format!("run-{}", seen.id.unwrap_or_default()),
-                ));
+                events.push(TimedEvent {
+                    at: now,
+                    event: PendingEvent::new("apply_run_rejected", reason),
+                    discriminator: format!("run-{}", seen.id.unwrap_or_default()),
+                });
             }
         }
         if **known != next {
@@ -516,12 +527,12 @@ pub(super) fn fold(
                     (format!("{}_failed", kind.name()), next.describe())
                 };
                 let at = next.updated_at.unwrap_or(now);
-                events.push((
+                events.push(TimedEvent {
                     at,
-                    PendingEvent::new(&event_kind, message)
+                    event: PendingEvent::new(&event_kind, message)
                         .with_data(json!({"run_id": next.id, "html_url": next.html_url})),
-                    format!("run-{}", next.id.unwrap_or_default()),
-                ));
+                    discriminator: format!("run-{}", next.id.unwrap_or_default()),
+                });
             }
             **known = next;
         }
@@ -569,15 +580,15 @@ pub(super) fn fold(
                 format!("drift check run {run_id}: {state}"),
             ),
         };
-        events.push((
-            drift.checked_at.unwrap_or(now),
-            PendingEvent::new(kind, message).with_data(json!({
+        events.push(TimedEvent {
+            at: drift.checked_at.unwrap_or(now),
+            event: PendingEvent::new(kind, message).with_data(json!({
                 "run_id": run_id,
                 "state": state,
                 "resources": drift.resources,
             })),
-            format!("run-{run_id}"),
-        ));
+            discriminator: format!("run-{run_id}"),
+        });
         request.drift = Some(Box::new(drift.clone().following(request.drift.as_deref())));
         changes.push(format!("drift: {state}"));
     }

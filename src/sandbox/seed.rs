@@ -56,15 +56,33 @@ const PREAMBLE: &str = "# Terraform root of this environment (backend and provid
 const IN_FLIGHT_QUEUE_SECONDS: u64 = 5;
 const IN_FLIGHT_RUN_SECONDS: u64 = 240;
 
-/// The seeded requests: (project, environment, module, values, requester, status).
-type Seed = (
-    &'static str,
-    &'static str,
-    &'static str,
-    Value,
-    &'static str,
-    Status,
-);
+/// One seeded request and the status the sandbox walks it to.
+struct Seed {
+    project: &'static str,
+    environment: &'static str,
+    module: &'static str,
+    values: Value,
+    requester: &'static str,
+    status: Status,
+}
+
+fn seed(
+    project: &'static str,
+    environment: &'static str,
+    module: &'static str,
+    values: Value,
+    requester: &'static str,
+    status: Status,
+) -> Seed {
+    Seed {
+        project,
+        environment,
+        module,
+        values,
+        requester,
+        status,
+    }
+}
 
 fn seeds() -> Vec<Seed> {
     use Status::*;
@@ -73,7 +91,7 @@ fn seeds() -> Vec<Seed> {
     let role = |name: &str| json!({"role_name": name, "trusted_principals": ["arn:aws:iam::123456789012:root"]});
     let db = |name: &str| json!({"identifier": name, "instance_class": "db.t4g.medium", "multi_az": true});
     vec![
-        (
+        seed(
             "payments",
             "dev",
             "s3-bucket",
@@ -81,7 +99,7 @@ fn seeds() -> Vec<Seed> {
             "alice",
             RequestCreated,
         ),
-        (
+        seed(
             "search",
             "dev",
             "sqs-queue",
@@ -89,7 +107,7 @@ fn seeds() -> Vec<Seed> {
             "dave",
             RequestCreated,
         ),
-        (
+        seed(
             "payments",
             "dev",
             "sqs-queue",
@@ -97,7 +115,7 @@ fn seeds() -> Vec<Seed> {
             "alice",
             Planning,
         ),
-        (
+        seed(
             "search",
             "dev",
             "s3-bucket",
@@ -105,7 +123,7 @@ fn seeds() -> Vec<Seed> {
             "carol",
             Planning,
         ),
-        (
+        seed(
             "payments",
             "prod",
             "iam-role",
@@ -113,7 +131,7 @@ fn seeds() -> Vec<Seed> {
             "dave",
             Planning,
         ),
-        (
+        seed(
             "payments",
             "dev",
             "iam-role",
@@ -121,7 +139,7 @@ fn seeds() -> Vec<Seed> {
             "carol",
             PlanReady,
         ),
-        (
+        seed(
             "search",
             "dev",
             "rds-postgres",
@@ -129,7 +147,7 @@ fn seeds() -> Vec<Seed> {
             "alice",
             PlanReady,
         ),
-        (
+        seed(
             "search",
             "prod",
             "sqs-queue",
@@ -137,7 +155,7 @@ fn seeds() -> Vec<Seed> {
             "dave",
             PlanReady,
         ),
-        (
+        seed(
             "payments",
             "prod",
             "s3-bucket",
@@ -145,7 +163,7 @@ fn seeds() -> Vec<Seed> {
             "carol",
             PlanReady,
         ),
-        (
+        seed(
             "payments",
             "dev",
             "rds-postgres",
@@ -153,7 +171,7 @@ fn seeds() -> Vec<Seed> {
             "dave",
             Approved,
         ),
-        (
+        seed(
             "search",
             "dev",
             "iam-role",
@@ -161,7 +179,7 @@ fn seeds() -> Vec<Seed> {
             "carol",
             Approved,
         ),
-        (
+        seed(
             "payments",
             "prod",
             "sqs-queue",
@@ -169,7 +187,7 @@ fn seeds() -> Vec<Seed> {
             "alice",
             Approved,
         ),
-        (
+        seed(
             "search",
             "dev",
             "sqs-queue",
@@ -177,7 +195,7 @@ fn seeds() -> Vec<Seed> {
             "alice",
             Merged,
         ),
-        (
+        seed(
             "payments",
             "prod",
             "rds-postgres",
@@ -185,7 +203,7 @@ fn seeds() -> Vec<Seed> {
             "dave",
             Merged,
         ),
-        (
+        seed(
             "search",
             "prod",
             "s3-bucket",
@@ -193,7 +211,7 @@ fn seeds() -> Vec<Seed> {
             "carol",
             Merged,
         ),
-        (
+        seed(
             "payments",
             "dev",
             "s3-bucket",
@@ -201,7 +219,7 @@ fn seeds() -> Vec<Seed> {
             "carol",
             Applying,
         ),
-        (
+        seed(
             "search",
             "prod",
             "iam-role",
@@ -209,7 +227,7 @@ fn seeds() -> Vec<Seed> {
             "alice",
             Applying,
         ),
-        (
+        seed(
             "search",
             "dev",
             "s3-bucket",
@@ -217,7 +235,7 @@ fn seeds() -> Vec<Seed> {
             "dave",
             Applying,
         ),
-        (
+        seed(
             "payments",
             "dev",
             "sqs-queue",
@@ -225,7 +243,7 @@ fn seeds() -> Vec<Seed> {
             "dave",
             Applied,
         ),
-        (
+        seed(
             "payments",
             "prod",
             "iam-role",
@@ -233,7 +251,7 @@ fn seeds() -> Vec<Seed> {
             "carol",
             Applied,
         ),
-        (
+        seed(
             "search",
             "dev",
             "iam-role",
@@ -241,7 +259,7 @@ fn seeds() -> Vec<Seed> {
             "alice",
             Applied,
         ),
-        (
+        seed(
             "search",
             "prod",
             "rds-postgres",
@@ -249,7 +267,7 @@ fn seeds() -> Vec<Seed> {
             "dave",
             Applied,
         ),
-        (
+        seed(
             "payments",
             "dev",
             "s3-bucket",
@@ -257,7 +275,7 @@ fn seeds() -> Vec<Seed> {
             "alice",
             Applied,
         ),
-        (
+        seed(
             "payments",
             "dev",
             "iam-role",
@@ -265,7 +283,7 @@ fn seeds() -> Vec<Seed> {
             "dave",
             Destroying,
         ),
-        (
+        seed(
             "search",
             "dev",
             "sqs-queue",
@@ -273,7 +291,7 @@ fn seeds() -> Vec<Seed> {
             "carol",
             Destroying,
         ),
-        (
+        seed(
             "payments",
             "dev",
             "sqs-queue",
@@ -281,7 +299,7 @@ fn seeds() -> Vec<Seed> {
             "carol",
             Destroyed,
         ),
-        (
+        seed(
             "search",
             "dev",
             "s3-bucket",
@@ -289,7 +307,7 @@ fn seeds() -> Vec<Seed> {
             "alice",
             Destroyed,
         ),
-        (
+        seed(
             "payments",
             "dev",
             "rds-postgres",
@@ -297,7 +315,7 @@ fn seeds() -> Vec<Seed> {
             "alice",
             Failed,
         ),
-        (
+        seed(
             "search",
             "prod",
             "sqs-queue",
@@ -305,7 +323,7 @@ fn seeds() -> Vec<Seed> {
             "carol",
             Failed,
         ),
-        (
+        seed(
             "payments",
             "prod",
             "s3-bucket",
@@ -423,7 +441,15 @@ pub async fn requests(sim: &Simulator, store: &Store) -> Result<usize> {
     }
     let seeder = Seeder { sim, engines };
     let mut made = 0;
-    for (project, environment, module, values, requester, target) in seeds() {
+    for Seed {
+        project,
+        environment,
+        module,
+        values,
+        requester,
+        status: target,
+    } in seeds()
+    {
         let input = CreateInput {
             project: project.into(),
             environment: environment.into(),

@@ -31,7 +31,7 @@ use crate::engine::{Engine, PollEvent, Poller, PollerConfig};
 use executor::Executor;
 use keymap::Keymap;
 use msg::Msg;
-use state::{SessionInfo, State};
+use state::{State, Workspace};
 use terminal::TerminalGuard;
 use theme::Theme;
 
@@ -40,7 +40,7 @@ const TICK: Duration = Duration::from_millis(250);
 
 pub struct DashboardOptions {
     pub engine: Engine,
-    pub session: SessionInfo,
+    pub workspace: Workspace,
     pub intervals: PollIntervals,
     pub keymap: Keymap,
     pub theme: Theme,
@@ -57,7 +57,7 @@ pub struct DashboardOptions {
 pub async fn run(options: DashboardOptions) -> Result<()> {
     let DashboardOptions {
         engine,
-        session,
+        workspace,
         intervals,
         keymap,
         theme,
@@ -69,7 +69,7 @@ pub async fn run(options: DashboardOptions) -> Result<()> {
     } = options;
     let now = engine.now();
     let mut state = State::new(
-        session,
+        workspace,
         Arc::new(engine.team().clone()),
         Arc::new(keymap),
         now,

@@ -17,7 +17,7 @@ use tfpilot::store::{ETag, ListedRequest, TeamConfig};
 use tfpilot::tui::effect::Effect;
 use tfpilot::tui::keymap::Keymap;
 use tfpilot::tui::msg::Msg;
-use tfpilot::tui::state::{SessionInfo, State};
+use tfpilot::tui::state::{State, Workspace};
 use tfpilot::tui::theme::Theme;
 use tfpilot::tui::update::update;
 use tfpilot::tui::view::render;
@@ -237,9 +237,9 @@ pub fn listing(requests: &[Request]) -> Vec<ListedRequest> {
         .collect()
 }
 
-pub fn session(user: &str) -> SessionInfo {
+pub fn session(user: &str) -> Workspace {
     let team = team();
-    SessionInfo {
+    Workspace {
         store: "file:///srv/tfpilot".into(),
         github: "http://127.0.0.1:8080".into(),
         user: user.into(),

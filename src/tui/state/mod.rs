@@ -27,9 +27,10 @@ use plan::PlanView;
 /// How often a followed log is read again, unless a test sets it shorter.
 pub const FOLLOW_EVERY: Duration = Duration::from_secs(2);
 
-/// Who is looking at what: fixed for the session, shown in the header.
+/// The store, the GitHub and the user this dashboard works with: fixed for the session, shown
+/// in the header.
 #[derive(Debug, Clone)]
-pub struct SessionInfo {
+pub struct Workspace {
     pub store: String,
     pub github: String,
     pub user: String,
@@ -99,7 +100,7 @@ pub struct DetailState {
 }
 
 pub struct State {
-    pub session: SessionInfo,
+    pub workspace: Workspace,
     pub team: Arc<TeamConfig>,
     pub keymap: Arc<Keymap>,
     pub sync: SyncState,
@@ -141,13 +142,13 @@ pub struct State {
 
 impl State {
     pub fn new(
-        session: SessionInfo,
+        workspace: Workspace,
         team: Arc<TeamConfig>,
         keymap: Arc<Keymap>,
         now: Timestamp,
     ) -> State {
         let mut state = State {
-            session,
+            workspace,
             team,
             keymap,
             sync: SyncState::Starting,

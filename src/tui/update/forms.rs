@@ -19,7 +19,7 @@ use super::super::state::{State, ToastKind};
 use super::main_screen::{load_events_now, refusal, selected_request};
 
 pub fn open_create(state: &mut State) -> Vec<Effect> {
-    let user = &state.session.user;
+    let user = &state.workspace.user;
     if let Decision::Denied { reason } =
         state
             .team
@@ -216,7 +216,7 @@ pub fn on_created(
             if status.is_active() {
                 state.watched.insert(id, status);
             }
-            let mut effects = vec![Effect::Poller(Nudge::Follow(Box::new(request)))];
+            let mut effects = vec![Effect::Poller(Nudge::SyncSoon(Box::new(request)))];
             effects.extend(load_events_now(state));
             effects
         }

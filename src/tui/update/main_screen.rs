@@ -293,7 +293,7 @@ pub fn refusal(
         state
             .team
             .access
-            .authorize(&state.session.user, operation, subject)
+            .authorize(&state.workspace.user, operation, subject)
     {
         return Some((ToastKind::Error, format!("{verb} denied: {reason}")));
     }

@@ -226,7 +226,7 @@ pub fn on_operation_done(
             let status = crate::domain::derive_status(&request);
             state.list.upsert(Arc::new(request.clone()));
             state.detail.events.remove(&id);
-            let mut effects = vec![Effect::Poller(Nudge::Follow(Box::new(request)))];
+            let mut effects = vec![Effect::Poller(Nudge::SyncSoon(Box::new(request)))];
             if state.list.selected_id() == Some(id.as_str()) {
                 effects.extend(load_events_now(state));
             }

@@ -285,7 +285,7 @@ fn config_lines<'a>(config: &[ConfigEntry], theme: &Theme) -> Vec<Line<'a>> {
 
 /// For each operation this user could do next: ready, or why not (the policy's own words).
 fn unblock_lines<'a>(state: &State, request: &Request, theme: &Theme) -> Vec<Line<'a>> {
-    next_operations(request, &state.team.access, &state.session.user)
+    next_operations(request, &state.team.access, &state.workspace.user)
         .into_iter()
         .map(|(operation, decision)| {
             let key = Command::ALL

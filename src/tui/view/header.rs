@@ -12,13 +12,13 @@ use super::{age, styled};
 
 pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     let base = theme.style(Role::Header);
-    let session = &state.session;
+    let workspace = &state.workspace;
     let mut spans: Vec<Span> = vec![styled(" tfpilot ", base.patch(theme.style(Role::Title)))];
-    if session.sandbox {
+    if workspace.sandbox {
         spans.push(styled("sandbox ", base.patch(theme.style(Role::Warning))));
     }
     spans.push(styled(
-        format!("{} ({}) │ ", session.user, session.role.as_str()),
+        format!("{} ({}) │ ", workspace.user, workspace.role.as_str()),
         base,
     ));
     spans.push(sync_span(state, theme));
@@ -43,7 +43,7 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         }
         None => spans.push(styled("api —", base)),
     }
-    spans.push(styled(format!(" │ {}", session.store), base));
+    spans.push(styled(format!(" │ {}", workspace.store), base));
     frame.render_widget(Paragraph::new(Line::from(spans)).style(base), area);
 }
 
