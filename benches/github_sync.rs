@@ -12,6 +12,8 @@
 //! the caches never answer for free. Without `--bench` (as `cargo test
 //! --all-targets` runs it) it is a smoke run over 20 runs.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)] // a test or bench: failing loudly and printing are its job
+
 #[path = "../tests/support/sim.rs"]
 mod support;
 

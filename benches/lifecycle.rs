@@ -7,6 +7,8 @@
 //! its own GitHub client, as separate terminals would be. Without `--bench` (as `cargo test
 //! --all-targets` runs it) it is one smoke lifecycle on the local store.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)] // a test or bench: failing loudly and printing are its job
+
 #[path = "../tests/support/engine.rs"]
 mod bed;
 #[path = "../tests/common/mod.rs"]

@@ -13,6 +13,8 @@
 //! S3 figures need a server: `TFPILOT_TEST_S3_ENDPOINT=http://127.0.0.1:PORT` (scripts/test
 //! shows how to start moto).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)] // a test or bench: failing loudly and printing are its job
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

@@ -9,6 +9,8 @@
 //!
 //! Run without `--bench` (as `cargo test --all-targets` does) it is a quick smoke run.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)] // a test or bench: failing loudly and printing are its job
+
 #[path = "../tests/support/dashboard.rs"]
 mod dashboard;
 

@@ -17,6 +17,8 @@
 //! Without `--bench` (as `cargo test --all-targets` runs it) it is a smoke run: 300 requests,
 //! one start each, 20 key presses.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)] // a test or bench: failing loudly and printing are its job
+
 #[path = "../tests/support/dashboard.rs"]
 mod dashboard;
 #[path = "../tests/support/pty.rs"]

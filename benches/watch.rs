@@ -18,6 +18,8 @@
 //! takes seconds of wall time and the figures do not depend on the machine. Without `--bench`
 //! (as `cargo test --all-targets` runs it) it is a smoke run: 10 requests for 6 minutes.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)] // a test or bench: failing loudly and printing are its job
+
 #[path = "../tests/support/sim.rs"]
 mod sim_support;
 

@@ -68,6 +68,8 @@ async fn run() -> ExitCode {
 
 /// Says what went wrong on stderr (and as JSON on stdout for `--json` callers) and exits with
 /// the code scripts branch on: 1 failed, 2 bad input, 3 denied, 4 conflict or locked.
+// The binary's edge: a `--json` caller reads the failure on stdout.
+#[allow(clippy::print_stdout)]
 fn fail(err: &anyhow::Error, json: bool) -> ExitCode {
     eprintln!("error: {err:#}");
     if json && let Some(answer) = tfpilot::cli::error_json(err) {

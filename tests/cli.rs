@@ -1,5 +1,7 @@
 //! The real binary, run as users and scripts run it.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)] // a test or bench: failing loudly and printing are its job
+
 mod common;
 
 use std::path::{Path, PathBuf};

@@ -1,6 +1,8 @@
 //! Documentation generated from the code stays in step with it: the key binding reference
 //! comes from the embedded keymap. `TFPILOT_UPDATE_DOCS=1 cargo test --test docs` rewrites it.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)] // a test or bench: failing loudly and printing are its job
+
 use tfpilot::tui::keymap::Keymap;
 
 const KEYBINDINGS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/keybindings.md");

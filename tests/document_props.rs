@@ -1,5 +1,7 @@
 //! Properties of reading and writing request documents, over generated input.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)] // a test or bench: failing loudly and printing are its job
+
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 use tfpilot::domain::{Request, Timestamp, parse_request, render_request};

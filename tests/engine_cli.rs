@@ -2,6 +2,8 @@
 //! 2 bad input, 3 denied, 4 conflict or locked), four processes racing one apply, and a process
 //! that died holding the lock mid-apply.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)] // a test or bench: failing loudly and printing are its job
+
 #[path = "support/engine.rs"]
 mod bed;
 #[path = "support/cli.rs"]

@@ -2,6 +2,8 @@
 //! (or clears) drift, a failed plan fails the request, reconcile finds interrupted dispatches
 //! and takes over expired locks, and the poller shares one run listing per repository.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)] // a test or bench: failing loudly and printing are its job
+
 #[path = "support/engine.rs"]
 mod bed;
 mod common;

@@ -1,6 +1,8 @@
 //! Guardrails: policy denials with their reasons, the apply run's head sha, and the lock's
 //! expiry and heartbeat on tokio's paused clock.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)] // a test or bench: failing loudly and printing are its job
+
 #[path = "support/engine.rs"]
 mod bed;
 mod common;

@@ -1,6 +1,8 @@
 //! The whole lifecycle through the engine, against the GitHub simulator over HTTP, with both
 //! stores: create -> plan -> approve -> merge -> apply -> destroy -> cleanup.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)] // a test or bench: failing loudly and printing are its job
+
 #[path = "support/engine.rs"]
 mod bed;
 mod common;

@@ -1,6 +1,8 @@
 //! Many people pressing the same key at once: exactly one effect per operation, one event each,
 //! and everyone else told "done already" or "locked by X".
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)] // a test or bench: failing loudly and printing are its job
+
 #[path = "support/engine.rs"]
 mod bed;
 mod common;

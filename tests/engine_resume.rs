@@ -2,6 +2,8 @@
 //! was lost) is run again with the same key, and the world ends with exactly one branch, one
 //! pull request and one run.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)] // a test or bench: failing loudly and printing are its job
+
 #[path = "support/engine.rs"]
 mod bed;
 mod common;

@@ -1,6 +1,8 @@
 //! `tfpilot login`, `whoami`, `logout`, `sim` and `init-repo`, run as the real
 //! binary against the simulator. No token ever reaches output or logs.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)] // a test or bench: failing loudly and printing are its job
+
 #[path = "support/home.rs"]
 mod home;
 #[path = "support/sim.rs"]

@@ -1,6 +1,8 @@
 //! The GitHub client against the simulator over HTTP: every operation tfpilot
 //! uses, and how each GitHub error comes back.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)] // a test or bench: failing loudly and printing are its job
+
 #[path = "support/sim.rs"]
 mod support;
 

@@ -1,6 +1,8 @@
 //! The device flow against the simulator: GitHub answers every poll with HTTP
 //! 200, so success, refusal and expiry are told apart by the body.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)] // a test or bench: failing loudly and printing are its job
+
 use std::time::Duration;
 
 use tfpilot::github::device::{DeviceLogin, LoginError};

@@ -1,5 +1,7 @@
 //! Run facts read straight from real GitHub workflow-run payloads (tests/fixtures/SOURCES.md).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)] // a test or bench: failing loudly and printing are its job
+
 use serde_json::Value;
 use tfpilot::domain::{
     Request, RunConclusion, RunFact, RunStatus, Status, Timestamp, derive, parse_request,

@@ -1,6 +1,8 @@
 //! The rate-aware layer against injected faults, exhausted budgets and rate
 //! limits, on tokio's paused clock: waits are measured, never slept.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)] // a test or bench: failing loudly and printing are its job
+
 #[path = "support/sim.rs"]
 mod support;
 

@@ -7,6 +7,8 @@
 //! came). The process is killed while it waits. A lock the dead process left is expired by
 //! moving its expiry back (what two minutes of waiting would do).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)] // a test or bench: failing loudly and printing are its job
+
 #[path = "support/engine.rs"]
 mod bed;
 #[path = "support/cli.rs"]

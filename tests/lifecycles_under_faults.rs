@@ -8,6 +8,8 @@
 //!
 //! The suite runs 2 lifecycles; `TFPILOT_SOAK_LIFECYCLES=100` (`scripts/soak`) runs 100.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)] // a test or bench: failing loudly and printing are its job
+
 #[path = "support/engine.rs"]
 mod bed;
 mod common;

@@ -3,6 +3,8 @@
 //! The parent test re-runs this test binary as child processes (selected by an environment
 //! variable) so the writers really are separate processes with their own file locks.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)] // a test or bench: failing loudly and printing are its job
+
 mod common;
 
 use std::process::Command;

@@ -4,6 +4,8 @@
 //!
 //! The suite runs 3 rounds per store; `TFPILOT_SOAK_ROUNDS=200` (`scripts/soak`) runs 200.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)] // a test or bench: failing loudly and printing are its job
+
 #[path = "support/engine.rs"]
 mod bed;
 #[path = "support/cli.rs"]

@@ -1,5 +1,7 @@
 //! What only the S3 backend does: encryption at rest, prefixes, and clear connection errors.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)] // a test or bench: failing loudly and printing are its job
+
 mod common;
 #[path = "support/fault_proxy.rs"]
 mod fault_proxy;

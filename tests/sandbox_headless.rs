@@ -1,6 +1,8 @@
 //! `tfpilot sandbox --headless` as the real binary: one line saying where everything is, about
 //! thirty requests in every status, and a restart on the same directory that keeps it all.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)] // a test or bench: failing loudly and printing are its job
+
 #[path = "support/home.rs"]
 mod home;
 

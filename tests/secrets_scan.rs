@@ -4,6 +4,8 @@
 //! snapshots, and checks the `Debug` output (what a panic message or an error chain could carry)
 //! of everything that holds a secret.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)] // a test or bench: failing loudly and printing are its job
+
 #[path = "support/home.rs"]
 mod home;
 

@@ -1,6 +1,8 @@
 //! The simulator's `/_sim/` control endpoints over HTTP, as the docs show them
 //! used with curl, and GitHub's answers to malformed requests.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)] // a test or bench: failing loudly and printing are its job
+
 use serde_json::{Value, json};
 use tfpilot::sim::{SimOptions, Simulator};
 

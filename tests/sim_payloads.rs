@@ -2,6 +2,8 @@
 //! octocrab's models, and every field tfpilot reads has the same name and JSON
 //! type as in real GitHub responses (tests/fixtures/github, see SOURCES.md).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)] // a test or bench: failing loudly and printing are its job
+
 #[path = "support/sim.rs"]
 mod support;
 

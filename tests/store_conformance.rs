@@ -1,6 +1,8 @@
 //! One contract, two backends: every test here runs against the local directory store and
 //! against a real S3-compatible server (moto), through the same typed `Store`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)] // a test or bench: failing loudly and printing are its job
+
 mod common;
 #[path = "support/hooked.rs"]
 mod hooked;

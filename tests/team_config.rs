@@ -1,6 +1,8 @@
 //! The team configuration shipped in `examples/store/config/` loads, and every
 //! sample request written in the current schema validates against it.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)] // a test or bench: failing loudly and printing are its job
+
 mod common;
 
 use std::path::Path;

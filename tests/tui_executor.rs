@@ -1,6 +1,8 @@
 //! The dashboard's executor against the simulator: `update` and the executor wired as the
 //! event loop wires them, with real reads of a running run's log.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)] // a test or bench: failing loudly and printing are its job
+
 #[path = "support/engine.rs"]
 mod bed;
 #[path = "support/sim.rs"]

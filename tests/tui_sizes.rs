@@ -6,6 +6,8 @@
 //! sizes from 1x1 to 500x200. A panic anywhere in the layout or a widget fails the test with the
 //! view and the size.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)] // a test or bench: failing loudly and printing are its job
+
 #[path = "support/dashboard.rs"]
 mod dashboard;
 

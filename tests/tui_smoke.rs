@@ -2,6 +2,8 @@
 //! opens a plan, approves it as bob and quits, and the terminal is as it was before (no
 //! alternate screen, cursor shown, canonical mode and echo back). SIGTERM restores it too.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)] // a test or bench: failing loudly and printing are its job
+
 #[path = "support/pty.rs"]
 mod pty;
 

@@ -1,5 +1,7 @@
 //! `update` without I/O: each action's effect on the state and the effects it asks for.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)] // a test or bench: failing loudly and printing are its job
+
 #[path = "support/dashboard.rs"]
 mod dashboard;
 

@@ -2,6 +2,8 @@
 //! clock, ids and links, so nothing volatile reaches a snapshot), plus style checks, since the
 //! snapshots do not see colour.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)] // a test or bench: failing loudly and printing are its job
+
 #[path = "support/dashboard.rs"]
 mod dashboard;
 

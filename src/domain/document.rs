@@ -72,6 +72,7 @@ pub fn request_from_value(value: Value) -> Result<Request, DocumentError> {
 /// Serializes a request the way tfpilot stores it.
 pub fn render_request(request: &Request) -> Vec<u8> {
     // Serializing a struct of strings, numbers and JSON values cannot fail.
+    #[allow(clippy::expect_used)]
     let mut bytes = serde_json::to_vec_pretty(request).expect("request serializes to JSON");
     bytes.push(b'\n');
     bytes

@@ -9,13 +9,16 @@ use super::infra_file::module_label;
 use super::request::PlanSummary;
 
 // The patterns are literals checked by the tests below; compiling them cannot fail.
+#[allow(clippy::expect_used)]
 static TIMESTAMP: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z ").expect("valid pattern")
 });
+#[allow(clippy::expect_used)]
 static SUMMARY: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"Plan: (?:(\d+) to import, )?(\d+) to add, (\d+) to change, (\d+) to destroy\.")
         .expect("valid pattern")
 });
+#[allow(clippy::expect_used)]
 static RESOURCE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^\s*# (\S+) (?:will be|must be|has been|has changed|is tainted)")
         .expect("valid pattern")

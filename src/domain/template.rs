@@ -194,6 +194,7 @@ impl Template {
     /// The stored form.
     pub fn render(&self) -> Vec<u8> {
         // A struct of strings and JSON values always serializes.
+        #[allow(clippy::expect_used)]
         let mut bytes = serde_json::to_vec_pretty(self).expect("template serializes to JSON");
         bytes.push(b'\n');
         bytes

@@ -298,6 +298,7 @@ impl Store {
     pub async fn append_event(&self, event: &LifecycleEvent) -> Result<String, StoreError> {
         validate_id(&event.request_id)?;
         // Serializing a struct of strings and JSON values cannot fail.
+        #[allow(clippy::expect_used)]
         let body = serde_json::to_vec(event).expect("event serializes to JSON");
         for _ in 0..EVENT_KEY_ATTEMPTS {
             let key = format!(
@@ -352,6 +353,7 @@ impl Store {
             safe(discriminator)
         );
         // Serializing a struct of strings and JSON values cannot fail.
+        #[allow(clippy::expect_used)]
         let body = serde_json::to_vec(event).expect("event serializes to JSON");
         self.put_once(&key, body).await
     }
@@ -415,6 +417,7 @@ impl Store {
     ) -> Result<IdempotencyClaim, StoreError> {
         let key = idempotency_key(&record.key)?;
         // Serializing a struct of strings and JSON values cannot fail.
+        #[allow(clippy::expect_used)]
         let body = serde_json::to_vec_pretty(record).expect("record serializes to JSON");
         match self.backend.put(&key, body, PutCondition::IfAbsent).await {
             Ok(_) => Ok(IdempotencyClaim::Claimed),

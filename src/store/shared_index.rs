@@ -106,6 +106,8 @@ pub async fn write(
     }
 }
 
+// Writing into a Vec cannot fail, and request documents always serialize.
+#[allow(clippy::expect_used)]
 pub fn encode(entries: Vec<IndexEntry>) -> Vec<u8> {
     let file = IndexFile {
         format: FORMAT,

@@ -1,6 +1,8 @@
 //! Team operations through the real binary and engine, against the simulator and both stores:
 //! templates, cost estimates, scheduled drift, notifications, doctor.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)] // a test: failing loudly and printing are its job
+
 #[path = "../support/engine.rs"]
 mod bed;
 #[path = "../support/cli.rs"]

@@ -93,6 +93,8 @@ pub struct PlanDocument {
     pub summary: Option<PlanSummary>,
 }
 
+// A fixed pattern, checked by the tests below: compiling it cannot fail.
+#[allow(clippy::expect_used)]
 static HEADER: LazyLock<Regex> = LazyLock::new(|| {
     // A fixed pattern, checked by the tests below.
     Regex::new(r"^\s*# (\S+) (will be created|will be destroyed|must be replaced|is tainted, so must be replaced|will be replaced, as requested|will be updated in-place|will be read during apply|has moved to|will be imported|will no longer be managed)")
