@@ -1,4 +1,4 @@
-//! The infra repo contract (DESIGN §8): tfpilot owns only the bytes between
+//! The infra repository markers (docs/architecture.md, "Contracts"): tfpilot owns only the bytes between
 //! `# tfpilot:begin/<id>` and `# tfpilot:end/<id>` in a Terraform file.
 //!
 //! A marker is a whole line whose trimmed text is exactly the marker, so a

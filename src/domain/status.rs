@@ -1,4 +1,5 @@
-//! Lifecycle status: derived from facts by one pure, total function (DESIGN section 4).
+//! Lifecycle status: derived from facts by one pure, total function (docs/architecture.md,
+//! "Status derivation").
 
 use std::fmt;
 
@@ -167,7 +168,7 @@ impl Rule {
         Rule::NothingYet,
     ];
 
-    /// 1-based position in DESIGN section 4.
+    /// 1-based position in the priority order (docs/architecture.md, "Status derivation").
     pub fn number(self) -> u8 {
         // The discriminants follow declaration order, which is the priority order.
         self as u8 + 1

@@ -133,7 +133,7 @@ fn variants_of_each_rule() {
     request.apply_run = run("completed", None);
     assert_eq!(derive(&request).rule, Rule::ApplyFailed);
 
-    // Skipped is not success either (DESIGN: completed non-success is failed).
+    // Skipped is not success either (completed without success is failed).
     let mut request = base();
     request.plan_run = run("completed", Some("skipped"));
     assert_eq!(derive_status(&request), Status::Failed);

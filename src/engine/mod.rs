@@ -1,6 +1,7 @@
-//! Orchestration: the lifecycle operations, sync and reconcile. Every mutation follows DESIGN
-//! section 6: an access decision with a reason, the request lock, replay of an idempotency key
-//! used in the last 10 minutes, the external effect, then outcome + event + lock release.
+//! Orchestration: the lifecycle operations, sync and reconcile. Every mutation follows the
+//! mutation frame (docs/architecture.md, "Contracts"): an access decision with a reason, the
+//! request lock, replay of an idempotency key used in the last 10 minutes, the external effect,
+//! then outcome + event + lock release.
 
 mod clock;
 mod create;
@@ -37,7 +38,7 @@ use crate::domain::{Request, Timestamp};
 use crate::github::{GitHub, MergeMethod, RepoId};
 use crate::store::{Store, TeamConfig};
 
-/// Tunables; the defaults are DESIGN's.
+/// Tunables; the defaults are the mutation frame's (docs/architecture.md, "Contracts").
 #[derive(Debug, Clone)]
 pub struct EngineSettings {
     pub lock_ttl_seconds: i64,

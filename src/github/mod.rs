@@ -1,4 +1,4 @@
-//! The GitHub adapter (DESIGN §7): a typed client on octocrab's transport with
+//! The GitHub adapter (docs/architecture.md, "github/"): a typed client on octocrab's transport with
 //! a configurable base URL (api.github.com, GitHub Enterprise Server or the
 //! simulator), behind the rate-aware layer in `transport.rs`.
 //!

@@ -1,4 +1,4 @@
-//! The rate-aware layer every GitHub call goes through (DESIGN §7).
+//! The rate-aware layer every GitHub call goes through (docs/architecture.md, "github/").
 //!
 //! - GETs are conditional (`If-None-Match`) and briefly cached; a 304 reuses the
 //!   stored body and costs no primary rate limit.

@@ -1,4 +1,4 @@
-//! The GitHub simulator (DESIGN §10): a real HTTP server speaking the part of
+//! The GitHub simulator (docs/simulator.md): a real HTTP server speaking the part of
 //! GitHub's REST API tfpilot uses, with GitHub's paths, status codes, payload
 //! shapes, ETags and rate limits. The sandbox runs the product against it, and
 //! tests drive the real GitHub client through it over loopback.

@@ -1,5 +1,6 @@
 //! GitHub's payload shapes, field for field where tfpilot or octocrab reads
-//! them (see `../shared/corpus/github/` for the recordings they follow).
+//! them (the recordings they follow are in `tests/fixtures/github/`; `tests/sim_payloads.rs`
+//! compares them field by field).
 
 use base64::Engine as _;
 use chrono::{DateTime, SecondsFormat, Utc};

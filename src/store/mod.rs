@@ -1,7 +1,7 @@
 //! Storage adapters. One small trait ([`ObjectStore`]) with two backends (S3 and a local
 //! directory), and on top of it the typed operations every layer uses ([`Store`]) and the
-//! cached listing ([`RequestLister`]). The contract (DESIGN section 5) lives in the typed layer
-//! once; backends only have to honour conditional writes.
+//! cached listing ([`RequestLister`]). The contract (docs/architecture.md, "Store layout")
+//! lives in the typed layer once; backends only have to honour conditional writes.
 
 mod error;
 pub mod listing;

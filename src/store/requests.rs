@@ -1,4 +1,5 @@
-//! Typed operations over any [`ObjectStore`]: the concurrency contract of DESIGN section 5,
+//! Typed operations over any [`ObjectStore`]: the store layout and concurrency contract of
+//! docs/architecture.md ("Contracts"),
 //! written once for both backends.
 
 use crate::domain::SCHEMA_VERSION;
