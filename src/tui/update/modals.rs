@@ -26,18 +26,16 @@ pub fn on_command(state: &mut State, command: Command) -> Vec<Effect> {
         return Vec::new();
     };
     match modal {
-        Modal::Help { viewport } => match command {
-            Command::MoveDown => viewport.scroll_by(1, help_len, page),
-            Command::MoveUp => viewport.scroll_by(-1, help_len, page),
-            Command::PageDown => viewport.scroll_by(page as isize, help_len, page),
-            Command::PageUp => viewport.scroll_by(-(page as isize), help_len, page),
-            Command::Top => viewport.scroll_to(0, help_len, page),
-            Command::Bottom => viewport.scroll_to(usize::MAX, help_len, page),
-            Command::Back | Command::Cancel | Command::Help | Command::Quit => {
+        Modal::Help { viewport } => {
+            if !super::screens::scroll_text(viewport, command, help_len, page)
+                && matches!(
+                    command,
+                    Command::Back | Command::Cancel | Command::Help | Command::Quit
+                )
+            {
                 state.modals.pop();
             }
-            _ => {}
-        },
+        }
         Modal::Palette { query, selected } => match command {
             Command::MoveDown | Command::MoveUp => {
                 let count = palette_matches(query).len();

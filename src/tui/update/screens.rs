@@ -7,6 +7,7 @@ use crate::domain::operation::Operation;
 use super::super::command::Command;
 use super::super::effect::{Effect, EffectKey, PlanSource};
 use super::super::state::modal::{Modal, PromptPurpose};
+use super::super::state::viewport::Viewport;
 use super::super::state::{Screen, State, ToastKind};
 use super::main_screen::{load_source, request_operation};
 
@@ -90,10 +91,9 @@ pub fn reload(state: &mut State, delay: Duration) -> Vec<Effect> {
     vec![load_source(state, &request, &source, delay)]
 }
 
-pub fn on_page_command(state: &mut State, command: Command) -> Vec<Effect> {
-    let page = state.page_height();
-    let len = crate::tui::view::pages::page_len(state);
-    let view = &mut state.view_scroll;
+/// Scrolls a text of `len` lines shown `page` at a time, if `command` is a scrolling one;
+/// `false` when it is not.
+pub fn scroll_text(view: &mut Viewport, command: Command, len: usize, page: usize) -> bool {
     match command {
         Command::MoveDown => view.scroll_by(1, len, page),
         Command::MoveUp => view.scroll_by(-1, len, page),
@@ -101,6 +101,18 @@ pub fn on_page_command(state: &mut State, command: Command) -> Vec<Effect> {
         Command::PageUp => view.scroll_by(-(page as isize), len, page),
         Command::Top => view.scroll_to(0, len, page),
         Command::Bottom => view.scroll_to(usize::MAX, len, page),
+        _ => return false,
+    }
+    true
+}
+
+pub fn on_page_command(state: &mut State, command: Command) -> Vec<Effect> {
+    let page = state.page_height();
+    let len = crate::tui::view::pages::page_len(state);
+    if scroll_text(&mut state.view_scroll, command, len, page) {
+        return Vec::new();
+    }
+    match command {
         Command::Back | Command::Cancel | Command::Insights | Command::Events => {
             state.screen = Screen::Main;
         }
