@@ -408,6 +408,32 @@ fn enter_opens_the_stored_plan_and_esc_closes_it() {
     );
 }
 
+/// Leaving a followed log for the insights page stops its reads too (before, the follow went on
+/// reading every two seconds behind the page).
+#[test]
+fn leaving_a_followed_log_for_insights_cancels_its_reads() {
+    let mut state = state("bob", &every_status(), 120, 40);
+    select(&mut state, &id(5));
+    let effects = key(&mut state, KeyCode::Char('l'));
+    let ticket = dashboard::plan_ticket(&effects);
+    let effects = key(&mut state, KeyCode::Char('i'));
+    assert_eq!(state.screen, Screen::Insights);
+    assert!(state.plan.is_none());
+    assert!(
+        matches!(effects.as_slice(), [Effect::Cancel(EffectKey::PlanView)]),
+        "{effects:?}"
+    );
+    let late = send(
+        &mut state,
+        Msg::PlanLoaded {
+            ticket,
+            result: Ok(Arc::new(PlanDocument::build("line\n"))),
+            running: true,
+        },
+    );
+    assert!(late.is_empty(), "no next read: {late:?}");
+}
+
 #[test]
 fn a_stale_plan_answer_is_dropped() {
     let mut state = state("bob", &every_status(), 120, 40);

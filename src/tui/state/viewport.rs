@@ -14,6 +14,17 @@ pub fn max_offset(len: usize, page: usize) -> usize {
     len.saturating_sub(page.max(1))
 }
 
+/// The first row of a `page`-row window over `len` rows that shows row `selected`, scrolled as
+/// little as needed from the top: for lists drawn afresh each frame (the palette, the pickers).
+pub fn window_showing(selected: usize, len: usize, page: usize) -> usize {
+    let mut view = Viewport {
+        offset: 0,
+        selected,
+    };
+    view.keep_selection_in_view(len, page);
+    view.offset
+}
+
 impl Viewport {
     /// Scrolls by `delta` rows, stopping at either end.
     pub fn scroll_by(&mut self, delta: isize, len: usize, page: usize) {

@@ -111,10 +111,12 @@ fn on_command(state: &mut State, command: Command) -> Vec<Effect> {
             return Vec::new();
         }
         Command::Insights => {
+            // The plan view, if it was open, is left: its log is not read behind the page.
+            let effects = screens::close_plan_view(state);
             state.screen = Screen::Insights;
             state.view_scroll = Default::default();
             state.count_insights();
-            return Vec::new();
+            return effects;
         }
         Command::Refresh => return main_screen::refresh(state),
         Command::ToggleBell => {

@@ -63,10 +63,8 @@ pub fn on_plan_command(state: &mut State, command: Command) -> Vec<Effect> {
             }
         }
         Command::Back | Command::PlanLog | Command::Cancel => {
-            state.plan = None;
             state.screen = Screen::Main;
-            // A read still pending (or a follow waiting for its next read) is not wanted.
-            return vec![state.tickets.cancel(EffectKey::PlanView)];
+            return close_plan_view(state);
         }
         Command::Approve => {
             let id = plan.id.clone();
@@ -75,6 +73,15 @@ pub fn on_plan_command(state: &mut State, command: Command) -> Vec<Effect> {
         _ => {}
     }
     Vec::new()
+}
+
+/// Closes the plan view: a read still pending (or a follow waiting for its next read) is not
+/// wanted any more.
+pub fn close_plan_view(state: &mut State) -> Vec<Effect> {
+    if state.plan.take().is_none() {
+        return Vec::new();
+    }
+    vec![state.tickets.cancel(EffectKey::PlanView)]
 }
 
 /// Reads the followed log again after `delay`.

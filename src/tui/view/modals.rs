@@ -10,7 +10,7 @@ use super::super::state::State;
 use super::super::state::modal::{
     Confirmation, Modal, PickerPurpose, PromptPurpose, palette_matches,
 };
-use super::super::state::viewport::Viewport;
+use super::super::state::viewport::{Viewport, window_showing};
 use super::super::theme::{Role, Theme};
 use super::layout::centered;
 use super::styled;
@@ -39,7 +39,7 @@ pub fn render(state: &State, modal: &Modal, theme: &Theme, frame: &mut Frame, bo
             let height = (options.len() as u16 + 2).min(body.height);
             let area = centered(body, 40, height);
             let visible = height.saturating_sub(2) as usize;
-            let start = selected.saturating_sub(visible.saturating_sub(1));
+            let start = window_showing(*selected, options.len(), visible);
             let lines: Vec<Line> = options
                 .iter()
                 .enumerate()
@@ -172,7 +172,7 @@ fn palette(
         height,
     );
     let visible = height.saturating_sub(3) as usize;
-    let start = selected.saturating_sub(visible.saturating_sub(1));
+    let start = window_showing(selected, matches.len(), visible);
     let mut lines = vec![Line::from(vec![
         styled(": ", theme.style(Role::Accent)),
         styled(query.to_string(), theme.style(Role::Text)),
