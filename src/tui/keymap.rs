@@ -402,7 +402,7 @@ impl Keymap {
                 continue;
             }
             out.push_str(&format!(
-                "\n## [{}]\n\n{}\n\n| keys | action | what it does |\n|---|---|---|\n",
+                "\n## [{}]\n\n{}\n\n| keys | command | what it does |\n|---|---|---|\n",
                 context.as_str(),
                 context_summary(context)
             ));
@@ -533,7 +533,7 @@ mod tests {
         let mut keymap = Keymap::embedded();
         let error = keymap
             .layer("[main]\n\"j\" = \"fly\"\n", "keymap.toml")
-            .expect_err("unknown action");
+            .expect_err("unknown command");
         assert!(
             error.to_string().contains("\"fly\" is not a command"),
             "{error}"
