@@ -71,9 +71,16 @@ async fn run() -> ExitCode {
 // The binary's edge: a `--json` caller reads the failure on stdout.
 #[allow(clippy::print_stdout)]
 fn fail(err: &anyhow::Error, json: bool) -> ExitCode {
-    eprintln!("error: {err:#}");
+    // An error can quote the store or GitHub: made safe for a terminal like all output.
+    eprintln!(
+        "error: {}",
+        tfpilot::domain::untrusted::for_terminal(&format!("{err:#}"))
+    );
     if json && let Some(answer) = tfpilot::cli::error_json(err) {
-        println!("{answer}");
+        println!(
+            "{}",
+            tfpilot::domain::untrusted::json_for_terminal(&answer.to_string())
+        );
     }
     ExitCode::from(tfpilot::cli::exit_code(err))
 }

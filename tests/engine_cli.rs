@@ -396,3 +396,114 @@ async fn at_a_terminal_merge_asks_first() {
             .is_some()
     );
 }
+
+/// Hostile bytes a teammate can put in the store or GitHub can put in an error: OSC 0 (window
+/// title), OSC 52 (clipboard), a screen clear, a carriage return, DEL, an 8-bit CSI and
+/// bidirectional overrides.
+const HOSTILE: &str = "mallory\u{1b}]0;pwned\u{7}\u{1b}]52;c;ZXZpbA==\u{7}\u{1b}[2J\r\u{7f}\u{9b}31m\u{202e}gpj.exe\u{2066}";
+
+fn assert_no_raw_hazard(what: &str, bytes: &[u8]) {
+    let text = String::from_utf8_lossy(bytes);
+    if let Some(c) = text
+        .chars()
+        .find(|c| tfpilot::domain::untrusted::is_hazard(*c))
+    {
+        panic!("{what} printed {c:?} raw:\n{}", text.escape_debug());
+    }
+}
+
+/// Every command that prints what the store or GitHub holds prints it neutralised: no raw
+/// control byte or bidirectional override reaches the terminal, in text or in `--json`, on
+/// stdout or stderr. Before, `list`, `show`, `events` and GitHub's error messages printed them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_bytes_never_reach_the_terminal() {
+    let Some((bed, cli)) = setup(false).await else {
+        return;
+    };
+    let id = bed.planned("dev", "payments-dev-hostile").await;
+    let now = Timestamp(chrono::Utc::now());
+    bed.store
+        .update_request(&id, now, |request| {
+            request.requested_by = HOSTILE.to_string();
+            request.project = format!("payments{HOSTILE}");
+            request
+                .config
+                .insert("bucket_name".into(), serde_json::json!(HOSTILE));
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let event = tfpilot::domain::LifecycleEvent::new(id.clone(), now, "note", HOSTILE)
+        .with_message(HOSTILE);
+    bed.store.append_event(&event).await.unwrap();
+    let template = serde_json::json!({
+        "id": "hostile",
+        "name": HOSTILE,
+        "description": HOSTILE,
+        "module": "s3-bucket",
+        "values": {"bucket_name": "payments-dev-x"}
+    });
+    bed.store
+        .put_once(
+            "templates/hostile.json",
+            serde_json::to_vec(&template).unwrap(),
+        )
+        .await
+        .unwrap();
+
+    let commands: Vec<Vec<&str>> = vec![
+        vec!["list"],
+        vec!["show", &id],
+        vec!["events", &id],
+        vec!["explain", &id],
+        vec!["insights"],
+        vec!["audit-export", &id],
+        vec!["template", "list"],
+        vec!["template", "show", "hostile"],
+        vec!["sync", &id],
+    ];
+    for args in &commands {
+        for json in [false, true] {
+            let mut full: Vec<&str> = if json { vec!["--json"] } else { vec![] };
+            full.extend(args.iter().copied());
+            let output = cli.command("alice", &full).output().await.unwrap();
+            let what = format!("tfpilot {full:?}");
+            assert_no_raw_hazard(&format!("{what} (stdout)"), &output.stdout);
+            assert_no_raw_hazard(&format!("{what} (stderr)"), &output.stderr);
+            if json && !output.stdout.is_empty() {
+                let value: serde_json::Value = serde_json::from_slice(&output.stdout)
+                    .unwrap_or_else(|e| panic!("{what}: not JSON: {e}"));
+                if args[0] == "show" {
+                    assert_eq!(value["requested_by"], HOSTILE, "the same value, escaped");
+                }
+            }
+        }
+    }
+    // Shown, not dropped: the reader sees what the document holds.
+    let shown = cli.command("alice", &["show", &id]).output().await.unwrap();
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(text.contains("mallory\\x1b]0;pwned\\x07"), "{text}");
+
+    // GitHub's own words in an error: a refusal whose message carries the same bytes.
+    bed.sim.add_fault(tfpilot::sim::FaultRule {
+        method: Some("POST".into()),
+        status: Some(422),
+        body: Some(serde_json::json!({ "message": HOSTILE })),
+        ..tfpilot::sim::FaultRule::on("/repos/*/pulls/*/reviews")
+    });
+    for json in [false, true] {
+        let mut args = vec!["approve", id.as_str()];
+        if json {
+            args.insert(0, "--json");
+        }
+        let output = cli.command("bob", &args).output().await.unwrap();
+        assert!(!output.status.success(), "{output:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("mallory\\x1b"),
+            "GitHub's message is shown: {stderr}"
+        );
+        assert_no_raw_hazard("a GitHub error (stderr)", &output.stderr);
+        assert_no_raw_hazard("a GitHub error (stdout)", &output.stdout);
+    }
+}

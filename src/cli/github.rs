@@ -37,8 +37,8 @@ pub async fn login(context: &Invocation, args: LoginArgs) -> Result<()> {
     };
     let flow = DeviceLogin::new(api_url, &client_id)?;
     let code = flow.start(&SCOPES).await?;
-    eprintln!("First copy your one-time code: {}", code.user_code);
-    eprintln!(
+    note!("First copy your one-time code: {}", code.user_code);
+    note!(
         "Then open {} and enter it. Waiting for GitHub...",
         code.verification_uri
     );
@@ -55,7 +55,7 @@ pub async fn login(context: &Invocation, args: LoginArgs) -> Result<()> {
         .filter(|name| std::env::var(name).is_ok_and(|value| !value.trim().is_empty()))
         .collect();
     if let Some(name) = shadowed.first() {
-        eprintln!(
+        note!(
             "note: {name} is set and takes precedence over the stored token; unset it to use this login"
         );
     }

@@ -17,7 +17,7 @@ pub fn run(context: &Invocation, args: &InitRepoArgs) -> Result<()> {
         );
     }
     if !args.dir.join(".git").exists() {
-        eprintln!(
+        note!(
             "note: {} has no .git; writing the workflows anyway",
             args.dir.display()
         );

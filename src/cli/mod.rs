@@ -3,6 +3,17 @@
 // Printing belongs here, at the CLI's edge (Cargo.toml denies it elsewhere).
 #![allow(clippy::print_stdout)]
 
+/// A line for stderr, with whatever it quotes from the store or GitHub made safe for a terminal
+/// (`domain::untrusted`). Every note and warning the CLI gives goes through it.
+macro_rules! note {
+    ($($arg:tt)*) => {
+        eprintln!(
+            "{}",
+            $crate::domain::untrusted::for_terminal(&format!($($arg)*))
+        )
+    };
+}
+
 mod args;
 mod confirm;
 mod dashboard;
@@ -149,7 +160,13 @@ fn now() -> Timestamp {
     Timestamp(chrono::Utc::now())
 }
 
+/// Writes text output to stdout; text from the store or GitHub in it is made safe for a terminal
+/// (`domain::untrusted`), whoever built the text.
 fn print(text: &str) -> Result<()> {
+    write_stdout(&crate::domain::untrusted::for_terminal(text))
+}
+
+fn write_stdout(text: &str) -> Result<()> {
     let mut stdout = std::io::stdout().lock();
     match stdout
         .write_all(text.as_bytes())
@@ -164,7 +181,14 @@ fn print(text: &str) -> Result<()> {
 fn print_json(value: &Value) -> Result<()> {
     let mut text = serde_json::to_string_pretty(value)?;
     text.push('\n');
-    print(&text)
+    write_stdout(&crate::domain::untrusted::json_for_terminal(&text))
+}
+
+/// One JSON value on a line of its own (`watch --json`), safe for a terminal like `print_json`.
+fn print_json_line(value: &Value) -> Result<()> {
+    let mut text = value.to_string();
+    text.push('\n');
+    write_stdout(&crate::domain::untrusted::json_for_terminal(&text))
 }
 
 async fn list(context: &Invocation, args: ListArgs) -> Result<()> {
@@ -221,7 +245,7 @@ async fn list(context: &Invocation, args: ListArgs) -> Result<()> {
     }
     let hidden = entries.iter().filter(|e| e.outcome.is_err()).count();
     if filtering && hidden > 0 {
-        eprintln!(
+        note!(
             "note: {hidden} unreadable document(s) not shown; `tfpilot list` without filters lists them"
         );
     }

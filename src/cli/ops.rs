@@ -8,7 +8,9 @@ use tokio::sync::mpsc;
 
 use std::sync::Arc;
 
-use super::{CreateArgs, Invocation, OpArgs, ReconcileArgs, UpdateArgs, print, print_json};
+use super::{
+    CreateArgs, Invocation, OpArgs, ReconcileArgs, UpdateArgs, print, print_json, print_json_line,
+};
 use crate::domain::Timestamp;
 use crate::domain::access::Decision;
 use crate::domain::operation::{Operation, Readiness, can_destroy, drift_eligible};
@@ -273,7 +275,7 @@ pub async fn watch(context: &Invocation, id: Option<String>) -> Result<()> {
                 }
                 if context.json {
                     let line = json!({"event": "synced", "id": report.id, "status": report.status, "previous": before, "changes": report.changes});
-                    print(&format!("{line}\n"))?;
+                    print_json_line(&line)?;
                 } else {
                     let from = before
                         .map(|s| format!("{} -> ", s.as_str()))
@@ -290,12 +292,9 @@ pub async fn watch(context: &Invocation, id: Option<String>) -> Result<()> {
             }
             PollEvent::Failed { id, error } => {
                 if context.json {
-                    print(&format!(
-                        "{}\n",
-                        json!({"event": "failed", "id": id, "error": error})
-                    ))?;
+                    print_json_line(&json!({"event": "failed", "id": id, "error": error}))?;
                 } else {
-                    eprintln!("{id}: sync failed: {error}");
+                    note!("{id}: sync failed: {error}");
                 }
             }
             PollEvent::RateLimited { until } => {
@@ -303,12 +302,9 @@ pub async fn watch(context: &Invocation, id: Option<String>) -> Result<()> {
                     .map(|t| t.to_rfc3339())
                     .unwrap_or_else(|| "later".into());
                 if context.json {
-                    print(&format!(
-                        "{}\n",
-                        json!({"event": "rate_limited", "until": until})
-                    ))?;
+                    print_json_line(&json!({"event": "rate_limited", "until": until}))?;
                 } else {
-                    eprintln!("GitHub rate limit reached: polling slows down until {until}");
+                    note!("GitHub rate limit reached: polling slows down until {until}");
                 }
             }
             PollEvent::Idle => break,

@@ -60,7 +60,7 @@ pub async fn run(context: &Invocation, args: SandboxArgs) -> Result<()> {
         let result = super::dashboard::open(context, engine, store, github, Some(greeting)).await;
         sandbox.sim.save();
         if result.is_ok() {
-            eprintln!(
+            note!(
                 "Sandbox kept in {dir}; `tfpilot sandbox --dir {dir}` carries on where you left off.",
                 dir = sandbox.dir.display()
             );
@@ -69,7 +69,7 @@ pub async fn run(context: &Invocation, args: SandboxArgs) -> Result<()> {
     }
     // One line on stdout for scripts; the how-to goes to stderr.
     print(&format!("{}\n", sandbox.describe()))?;
-    eprintln!(
+    note!(
         "Sandbox in {dir} ({seeded} requests seeded now). In another terminal:\n  \
          export TFPILOT_STORE={dir} TFPILOT_GITHUB_API_URL={url} GITHUB_TOKEN=sim-alice\n  \
          tfpilot list\n\

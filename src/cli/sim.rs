@@ -30,7 +30,7 @@ pub async fn serve(context: &Invocation, args: SimArgs) -> Result<()> {
     if !args.addr.ip().is_loopback() {
         // The /_sim/ control endpoints take no token: anyone who can reach them can
         // rewrite the simulated GitHub.
-        eprintln!(
+        note!(
             "warning: listening on {}, beyond this machine; the simulator's control endpoints need no token",
             args.addr
         );

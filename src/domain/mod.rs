@@ -23,6 +23,7 @@ pub mod status;
 pub mod template;
 pub mod time;
 pub mod timeline;
+pub mod untrusted;
 pub mod workflows;
 
 pub use document::{DocumentError, parse_request, render_request, validate_request_id};
