@@ -11,6 +11,7 @@ pub mod engine;
 mod error_text;
 pub mod github;
 pub mod logging;
+mod private_files;
 pub mod sandbox;
 pub mod sim;
 pub mod store;

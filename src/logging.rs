@@ -27,14 +27,18 @@ pub fn init(target: &LogTarget, level: Option<&str>) -> std::io::Result<WorkerGu
             let name = path.file_name().ok_or_else(|| {
                 std::io::Error::other(format!("{} is not a file path", path.display()))
             })?;
-            std::fs::create_dir_all(dir)?;
+            // Logs quote documents: the user's alone.
+            crate::private_files::create_private_dir_all(dir)?;
+            crate::private_files::make_private_file(path)?;
             RollingFileAppender::builder()
                 .rotation(Rotation::NEVER)
                 .filename_prefix(name.to_string_lossy().into_owned())
                 .build(dir)
         }
         LogTarget::Daily(dir) => {
-            std::fs::create_dir_all(dir)?;
+            // A new day's file is created by the appender with the process's umask; the
+            // directory being 0700 keeps it the user's alone.
+            crate::private_files::create_private_dir_all(dir)?;
             RollingFileAppender::builder()
                 .rotation(Rotation::DAILY)
                 .filename_prefix("tfpilot")

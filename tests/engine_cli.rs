@@ -507,3 +507,28 @@ async fn hostile_bytes_never_reach_the_terminal() {
         assert_no_raw_hazard("a GitHub error (stdout)", &output.stdout);
     }
 }
+
+/// The list cache and the log hold documents: created 0600 in 0700 directories.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cache_and_log_files_are_the_users_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let Some((bed, cli)) = setup(false).await else {
+        return;
+    };
+    bed.planned("dev", "payments-dev-private").await;
+    let (code, listed, err) = cli.run("alice", &["list"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(listed.as_array().map(Vec::len), Some(1));
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    let list_dir = cli.home.path().join("cache/tfpilot/list");
+    let caches: Vec<_> = std::fs::read_dir(&list_dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", list_dir.display()))
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    assert_eq!(caches.len(), 1, "{caches:?}");
+    assert_eq!(mode(&caches[0]), 0o600, "{}", caches[0].display());
+    assert_eq!(mode(&list_dir), 0o700);
+    assert_eq!(mode(&cli.home.log()), 0o600);
+}

@@ -376,14 +376,15 @@ fn read_cache_file(path: &Path) -> Option<CacheFile> {
 
 fn write_atomically(path: &Path, file: &CacheFile) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir)?;
+    // The cache holds every request document: the user's alone.
+    crate::private_files::create_private_dir_all(dir)?;
     let temp = dir.join(format!(
         ".{}.tmp-{}",
         path.file_name().and_then(|n| n.to_str()).unwrap_or("cache"),
         ulid::Ulid::new()
     ));
     let result = (|| {
-        let mut out = std::io::BufWriter::new(fs::File::create(&temp)?);
+        let mut out = std::io::BufWriter::new(crate::private_files::create_private_file(&temp)?);
         serde_json::to_writer(&mut out, file)?;
         out.flush()?;
         drop(out);
