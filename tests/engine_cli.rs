@@ -438,10 +438,9 @@ async fn hostile_bytes_never_reach_the_terminal() {
     bed.store.append_event(&event).await.unwrap();
     let template = serde_json::json!({
         "id": "hostile",
-        "name": HOSTILE,
         "description": HOSTILE,
         "module": "s3-bucket",
-        "values": {"bucket_name": "payments-dev-x"}
+        "preset": {"bucket_name": HOSTILE}
     });
     bed.store
         .put_once(

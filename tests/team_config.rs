@@ -129,3 +129,68 @@ async fn a_broken_module_file_is_reported_and_the_rest_load() {
     );
     assert!(config.infra_repos.is_none());
 }
+
+/// Strict team config: a misspelt key in any team file is an error naming the file, the key and
+/// the key meant. A misspelt `prod_environments` used to be ignored, leaving production without
+/// its allowlists while `doctor` passed; now every mutation is refused and `doctor` fails.
+#[tokio::test]
+async fn misspelt_keys_in_team_files_are_errors_with_the_key_meant() {
+    let (_dir, backend) = common::local_backend();
+    for (key, body) in [
+        (
+            "config/policy.json",
+            r#"{"admins": ["admin"], "approvers": ["bob"], "prod_environment": ["prod"]}"#,
+        ),
+        (
+            "config/modules/svc.json",
+            r#"{"name": "svc", "source": "./svc", "fields": [{"name": "key", "type": "string", "sensitiv": true}]}"#,
+        ),
+        (
+            "config/infra-repos.json",
+            r#"{"projects": {"p": {"dev": {"owner": "o", "repo": "r", "env_pth": "envs/dev"}}}}"#,
+        ),
+    ] {
+        backend
+            .put(key, body.as_bytes().to_vec(), PutCondition::IfAbsent)
+            .await
+            .unwrap();
+    }
+    let config = Store::new(backend.clone())
+        .load_team_config()
+        .await
+        .unwrap();
+    let problems: Vec<String> = config.problems.iter().map(ToString::to_string).collect();
+    for (file, meant) in [
+        ("config/policy.json", "did you mean `prod_environments`?"),
+        ("config/modules/svc.json", "did you mean `sensitive`?"),
+        ("config/infra-repos.json", "did you mean `env_path`?"),
+    ] {
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains(file) && p.contains(meant)),
+            "{file}: {problems:?}"
+        );
+    }
+    use tfpilot::domain::access::{Decision, Subject};
+    use tfpilot::domain::operation::Operation;
+    let decision = config.access.authorize(
+        "admin",
+        Operation::Apply,
+        Subject {
+            environment: "prod",
+            requested_by: "alice",
+        },
+    );
+    let Decision::Denied { reason } = decision else {
+        panic!("a broken policy refuses");
+    };
+    assert!(reason.contains("prod_environments"), "{reason}");
+    let check = tfpilot::doctor::judge_team(&config);
+    assert_eq!(check.verdict, tfpilot::doctor::Verdict::Fail, "{check:?}");
+    assert!(
+        check.detail.contains("prod_environment"),
+        "{}",
+        check.detail
+    );
+}

@@ -110,13 +110,40 @@ impl<'a> Subject<'a> {
     }
 }
 
+/// Every top-level key of `config/policy.json`: this file's roles and allowlists, then the
+/// validation guardrails of [`super::registry::ValidationPolicy`].
+pub const POLICY_KEYS: [&str; 10] = [
+    "admins",
+    "approvers",
+    "viewers",
+    "prod_environments",
+    "prod_allowed_users",
+    "destroy_prod_allowed_users",
+    "allow_self_approval",
+    "naming",
+    "region_field",
+    "allowed_regions",
+];
+
+/// `config/policy.json` must be one object of known keys: a misspelt key would otherwise be
+/// ignored and take a protection away without a word.
+pub fn check_policy_keys(text: &str) -> Result<(), String> {
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|error| error.to_string())?;
+    let object = value
+        .as_object()
+        .ok_or_else(|| "must be a JSON object".to_string())?;
+    super::strict::check_keys(object, &POLICY_KEYS)
+}
+
 impl AccessPolicy {
     pub fn parse(text: &str, origin: &str) -> Result<Self, CatalogError> {
+        let invalid = |reason: String| CatalogError::InvalidPolicy {
+            origin: origin.to_string(),
+            reason,
+        };
+        check_policy_keys(text).map_err(invalid)?;
         let policy: AccessPolicy =
-            serde_json::from_str(text).map_err(|error| CatalogError::InvalidPolicy {
-                origin: origin.to_string(),
-                reason: error.to_string(),
-            })?;
+            serde_json::from_str(text).map_err(|error| invalid(super::strict::explain(&error)))?;
         let both: Vec<&String> = policy.viewers.intersection(&policy.admins).collect();
         if let Some(login) = both.first() {
             return Err(CatalogError::InvalidPolicy {
@@ -287,6 +314,48 @@ mod tests {
             Decision::Denied { reason } => reason,
             Decision::Allowed => panic!("expected a denial"),
         }
+    }
+
+    /// A misspelt key would have been ignored, taking its protection away: it is an error
+    /// naming the file, the key and the key meant.
+    #[test]
+    fn a_misspelt_policy_key_is_refused() {
+        let error = AccessPolicy::parse(
+            r#"{"admins": ["admin"], "prod_environment": ["prod"]}"#,
+            "config/policy.json",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("config/policy.json"), "{error}");
+        assert!(
+            error.contains("unknown key `prod_environment`; did you mean `prod_environments`?"),
+            "{error}"
+        );
+        let error = super::super::registry::ValidationPolicy::parse(
+            r#"{"naming": {"field": "name", "patern": "^x$"}}"#,
+            "config/policy.json",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("did you mean `pattern`?"), "{error}");
+    }
+
+    /// Every key the two readers of the file take is in POLICY_KEYS, and nothing else.
+    #[test]
+    fn the_policy_keys_are_the_readers_keys() {
+        let mut access = serde_json::to_value(AccessPolicy::default()).unwrap();
+        let validation = serde_json::to_value(super::super::registry::ValidationPolicy {
+            naming: None,
+            ..Default::default()
+        })
+        .unwrap();
+        let object = access.as_object_mut().unwrap();
+        object.extend(validation.as_object().unwrap().clone());
+        let mut keys: Vec<&str> = object.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        let mut known = POLICY_KEYS.to_vec();
+        known.sort_unstable();
+        assert_eq!(keys, known);
     }
 
     #[test]

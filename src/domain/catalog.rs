@@ -156,7 +156,7 @@ impl ModuleDef {
         let module: ModuleDef =
             serde_json::from_str(text).map_err(|error| CatalogError::NotJson {
                 origin: origin.to_string(),
-                reason: error.to_string(),
+                reason: super::strict::explain(&error),
             })?;
         module
             .check()

@@ -20,6 +20,7 @@ pub mod request;
 pub mod run;
 pub mod run_kind;
 pub mod status;
+pub mod strict;
 pub mod template;
 pub mod time;
 pub mod timeline;

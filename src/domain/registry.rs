@@ -48,7 +48,7 @@ impl InfraRepos {
             reason,
         };
         let registry: InfraRepos =
-            serde_json::from_str(text).map_err(|error| invalid(error.to_string()))?;
+            serde_json::from_str(text).map_err(|error| invalid(super::strict::explain(&error)))?;
         for (project, environments) in &registry.projects {
             for (environment, repo) in environments {
                 repo.check()
@@ -127,8 +127,9 @@ fn is_relative_path(path: &str) -> bool {
             .all(|part| !part.is_empty() && part != ".." && part != ".")
 }
 
-/// The validation guardrails of `config/policy.json`. Other keys of that file
-/// (roles, allowlists) belong to other parts and are ignored here.
+/// The validation guardrails of `config/policy.json`. Other keys of that file (roles,
+/// allowlists) belong to [`super::access::AccessPolicy`]; a key neither knows is refused
+/// ([`super::access::check_policy_keys`]).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ValidationPolicy {
     #[serde(default)]
@@ -142,6 +143,7 @@ pub struct ValidationPolicy {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NamingRule {
     /// The field whose value is the resource name.
     pub field: String,
@@ -161,8 +163,9 @@ impl ValidationPolicy {
             origin: origin.to_string(),
             reason,
         };
+        super::access::check_policy_keys(text).map_err(invalid)?;
         let policy: ValidationPolicy =
-            serde_json::from_str(text).map_err(|error| invalid(error.to_string()))?;
+            serde_json::from_str(text).map_err(|error| invalid(super::strict::explain(&error)))?;
         if let Some(rule) = &policy.naming {
             Regex::new(&rule.pattern)
                 .map_err(|error| invalid(format!("naming pattern does not compile: {error}")))?;
@@ -262,7 +265,7 @@ mod tests {
     #[test]
     fn naming_and_region_guardrails() {
         let policy = ValidationPolicy::parse(
-            r#"{"roles": {"alice": "admin"},
+            r#"{"admins": ["alice"],
                 "naming": {"field": "name", "pattern": "^[a-z][a-z0-9-]{2,20}$", "description": "lowercase"},
                 "allowed_regions": {"prod": ["eu-west-1"]}}"#,
             "config/policy.json",

@@ -30,7 +30,10 @@ pub enum TemplateError {
     Unknown { id: String, hint: String },
 }
 
+/// A key the file holds that this build does not know is refused, naming the nearest known one
+/// (a misspelt `locked` would otherwise leave its values changeable).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Template {
     pub id: String,
     #[serde(default)]
@@ -49,9 +52,6 @@ pub struct Template {
     pub updated_by: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<Timestamp>,
-    /// Kept as written, so an older tfpilot does not strip what a newer one stored.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
 }
 
 impl Template {
@@ -60,7 +60,7 @@ impl Template {
         let template: Template =
             serde_json::from_str(text).map_err(|error| TemplateError::NotJson {
                 origin: origin.to_string(),
-                reason: error.to_string(),
+                reason: super::strict::explain(&error),
             })?;
         let invalid = |reason: String| TemplateError::Invalid {
             origin: origin.to_string(),
@@ -370,11 +370,14 @@ mod tests {
     }
 
     #[test]
-    fn unknown_fields_survive_a_round_trip() {
-        let text = json!({"id": "a", "module": "m", "owner_team": "platform"}).to_string();
-        let t = Template::parse(&text, "templates/a.json").unwrap();
-        let back: Value = serde_json::from_slice(&t.render()).unwrap();
-        assert_eq!(back["owner_team"], json!("platform"));
+    fn unknown_keys_are_refused_with_the_nearest_one() {
+        let text = json!({"id": "a", "module": "m", "lockd": {"x": 1}}).to_string();
+        let error = Template::parse(&text, "templates/a.json")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("templates/a.json"), "{error}");
+        assert!(error.contains("unknown field `lockd`"), "{error}");
+        assert!(error.contains("did you mean `locked`?"), "{error}");
     }
 
     #[test]
