@@ -178,12 +178,23 @@ pub fn judge_team(team: &TeamConfig) -> Check {
     } else if team.access.admins.is_empty() {
         problems.push("config/policy.json lists no admins: nobody can manage templates".into());
     }
-    let summary = format!(
-        "{} module(s), {} project(s), {} template(s)",
+    let mut summary = format!(
+        "{} module(s), {} project(s), {} template(s); viewers read only",
         team.modules.len(),
         repos.projects.len(),
         team.templates.len()
     );
+    if !team.access.automation.is_empty() {
+        summary.push_str(&format!(
+            " (automation, which may sync and reconcile: {})",
+            team.access
+                .automation
+                .iter()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
     if problems.is_empty() {
         Check::new(name, Verdict::Pass, summary)
     } else {

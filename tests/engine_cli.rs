@@ -531,3 +531,49 @@ async fn cache_and_log_files_are_the_users_alone() {
     assert_eq!(mode(&list_dir), 0o700);
     assert_eq!(mode(&cli.home.log()), 0o600);
 }
+
+/// Viewers read; sync and reconcile write the store, so they are refused for viewers unless
+/// the policy lists the identity under `automation`. A viewer's engine (its dashboard) still
+/// sees what GitHub says, in memory, and writes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn viewers_read_but_never_write_the_store() {
+    let Some((bed, cli)) = setup(false).await else {
+        return;
+    };
+    let id = bed.create("alice", "payments-dev-viewer", "dev").await;
+    bed.finish_runs();
+    let before = bed.store.get_request(&id).await.unwrap();
+    for args in [vec!["sync", id.as_str()], vec!["reconcile"]] {
+        let (code, error, err) = cli.run("viewer", &args).await;
+        assert_eq!(code, 3, "viewer {args:?}: {err}");
+        assert_eq!(error["error"]["kind"], "denied");
+        assert!(err.contains("automation"), "{err}");
+    }
+    let engine = bed.engine("viewer").await;
+    assert!(!engine.may_write_store());
+    let report = engine
+        .sync_with(&id, &tfpilot::engine::RunIndex::default())
+        .await
+        .unwrap();
+    assert_eq!(report.status.as_str(), "plan_ready", "what GitHub says");
+    assert!(!report.changed);
+    let after = bed.store.get_request(&id).await.unwrap();
+    assert_eq!(after.etag, before.etag, "nothing was written");
+    assert_eq!(bed.event_kinds(&id).await.len(), 2, "no event either");
+
+    // Listed under `automation`, the same identity may sync (and nothing more).
+    let mut team = bed.store.load_team_config().await.unwrap();
+    team.access.automation.insert("viewer".into());
+    let bot = tfpilot::engine::Engine::new(
+        bed.store.clone(),
+        bed::github(&bed.sim, "viewer"),
+        team,
+        "viewer",
+    );
+    let report = bot.sync(&id).await.unwrap();
+    assert!(report.changed);
+    assert!(
+        bot.plan(&id, None).await.is_err(),
+        "still a viewer otherwise"
+    );
+}

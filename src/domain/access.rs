@@ -62,6 +62,10 @@ pub struct AccessPolicy {
     /// Whether a requester may approve their own request.
     #[serde(default)]
     pub allow_self_approval: bool,
+    /// Identities (a reconciler's bot login) that may sync and reconcile, which write the store,
+    /// while they may do nothing else: viewers otherwise only read.
+    #[serde(default)]
+    pub automation: BTreeSet<String>,
     /// Set when `config/policy.json` exists but cannot be used: every decision is refused with
     /// this reason (a typo must not silently make everyone a developer).
     #[serde(skip)]
@@ -112,10 +116,11 @@ impl<'a> Subject<'a> {
 
 /// Every top-level key of `config/policy.json`: this file's roles and allowlists, then the
 /// validation guardrails of [`super::registry::ValidationPolicy`].
-pub const POLICY_KEYS: [&str; 10] = [
+pub const POLICY_KEYS: [&str; 11] = [
     "admins",
     "approvers",
     "viewers",
+    "automation",
     "prod_environments",
     "prod_allowed_users",
     "destroy_prod_allowed_users",
@@ -242,6 +247,25 @@ impl AccessPolicy {
         self.prod_guardrail(actor, operation, subject.environment)
     }
 
+    /// May `actor` write what GitHub says into the store (`sync`, `reconcile`, the dashboard's
+    /// background sync)? Everyone but viewers, and the identities listed under `automation`.
+    /// A viewer still reads GitHub and sees what it says; nothing is written for them.
+    pub fn authorize_sync(&self, actor: &str) -> Decision {
+        if let Some(reason) = &self.broken {
+            return Decision::deny(reason.clone());
+        }
+        let automation = self
+            .automation
+            .iter()
+            .any(|login| login.eq_ignore_ascii_case(actor));
+        if automation || self.role_of(actor) != Role::Viewer {
+            return Decision::Allowed;
+        }
+        Decision::deny(format!(
+            "{actor} is a viewer: sync and reconcile write the store; a reconciler's identity is listed under `automation` in config/policy.json"
+        ))
+    }
+
     /// May `actor` change the team's shared configuration (templates)? Admins only.
     pub fn authorize_admin(&self, actor: &str, what: &str) -> Decision {
         if let Some(reason) = &self.broken {
@@ -356,6 +380,26 @@ mod tests {
         let mut known = POLICY_KEYS.to_vec();
         known.sort_unstable();
         assert_eq!(keys, known);
+    }
+
+    #[test]
+    fn viewers_read_and_automation_identities_sync() {
+        let mut policy = policy();
+        assert!(!policy.authorize_sync("vic").is_allowed());
+        assert!(policy.authorize_sync("alice").is_allowed());
+        policy.automation.insert("reconcile-bot".into());
+        policy.viewers.insert("reconcile-bot".into());
+        assert!(policy.authorize_sync("Reconcile-Bot").is_allowed());
+        assert_eq!(
+            policy.role_of("reconcile-bot"),
+            Role::Viewer,
+            "and nothing else"
+        );
+        assert!(
+            !policy
+                .authorize("reconcile-bot", Operation::Plan, subject("dev", "alice"))
+                .is_allowed()
+        );
     }
 
     #[test]

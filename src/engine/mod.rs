@@ -174,6 +174,12 @@ impl Engine {
         }
     }
 
+    /// Whether this engine's user may write what GitHub says into the store (everyone but
+    /// viewers, and `automation` identities); a viewer's engine syncs in memory only.
+    pub fn may_write_store(&self) -> bool {
+        self.team.access.authorize_sync(&self.actor).is_allowed()
+    }
+
     /// The access decision for `operation` on `request`.
     pub fn authorize(&self, operation: Operation, request: &Request) -> Decision {
         self.decide(operation, Subject::of(request))

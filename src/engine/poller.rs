@@ -102,6 +102,10 @@ impl Poller {
         let mut nudges = self.nudges.take();
         let mut lister =
             RequestLister::new(self.engine.store().clone(), self.config.list_cache.clone());
+        if !self.engine.may_write_store() {
+            // A viewer's dashboard reads and derives; it writes nothing to the store.
+            lister = lister.without_index_writes();
+        }
         let mut watched: HashMap<String, Request> = HashMap::new();
         let mut due: HashMap<String, Instant> = HashMap::new();
         let mut listed_at: Option<Instant> = None;

@@ -68,6 +68,11 @@ impl Engine {
         &self,
         notify: Option<&NotifyOptions>,
     ) -> Result<ReconcileReport, EngineError> {
+        if let crate::domain::access::Decision::Denied { reason } =
+            self.team.access.authorize_sync(&self.actor)
+        {
+            return Err(EngineError::denied(reason));
+        }
         let mut lister = RequestLister::new(self.store.clone(), None);
         let (entries, _) = lister.refresh().await?;
         let mut report = ReconcileReport {

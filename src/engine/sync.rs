@@ -96,11 +96,20 @@ pub(super) struct Observed {
 }
 
 impl Engine {
+    /// Reads GitHub for request `id` and writes what it learned into the store: refused for
+    /// viewers (see [`crate::domain::access::AccessPolicy::authorize_sync`]).
     pub async fn sync(&self, id: &str) -> Result<SyncReport, EngineError> {
+        if let crate::domain::access::Decision::Denied { reason } =
+            self.team.access.authorize_sync(&self.actor)
+        {
+            return Err(EngineError::denied(reason));
+        }
         self.sync_with(id, &RunIndex::default()).await
     }
 
     /// Syncs with runs already listed for this cycle; runs not in `index` are read one by one.
+    /// For someone who may not write the store (a viewer's dashboard), the document is brought
+    /// up to date in memory only: the report shows what GitHub says, and nothing is written.
     pub async fn sync_with(&self, id: &str, index: &RunIndex) -> Result<SyncReport, EngineError> {
         let read = self.store.get_request(id).await?;
         let current = &read.value;
@@ -124,6 +133,17 @@ impl Engine {
         };
         let mut changes = Vec::new();
         let mut events = Vec::new();
+        if !self.may_write_store() {
+            let mut request = read.value;
+            (changes, _) = fold(&mut request, &observed, &may_approve, now);
+            return Ok(SyncReport {
+                id: id.to_string(),
+                status: derive_status(&request),
+                changed: false,
+                changes,
+                request,
+            });
+        }
         let stored = self
             .store
             .update_request_from(id, Some(read), now, |request| {

@@ -75,6 +75,8 @@ pub struct RequestLister {
     cache_loaded: bool,
     page_size: usize,
     use_shared_index: bool,
+    /// Whether a cold start that fetched many documents rewrites the shared index.
+    index_writes: bool,
 }
 
 impl RequestLister {
@@ -87,7 +89,14 @@ impl RequestLister {
             cache_loaded: false,
             page_size: 1000,
             use_shared_index: true,
+            index_writes: true,
         }
+    }
+
+    /// Reads the shared index but never writes it: for someone who may not write the store.
+    pub fn without_index_writes(mut self) -> Self {
+        self.index_writes = false;
+        self
     }
 
     /// Whether a cold start may read and rewrite the bucket's shared index (on by default).
@@ -182,6 +191,7 @@ impl RequestLister {
             self.save_cache_file().await;
         }
         if let Some(condition) = rewrite
+            && self.index_writes
             && stats.fetched >= REWRITE_WHEN_STALE
         {
             stats.index_written = self.rewrite_index(condition).await;

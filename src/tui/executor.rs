@@ -141,7 +141,9 @@ impl Executor {
             Effect::Sync { id } => {
                 let engine = self.engine.clone();
                 self.detached(async move {
-                    Msg::Poll(match engine.sync(&id).await {
+                    // A viewer's refresh reads GitHub without writing (`sync_with` decides).
+                    let index = crate::engine::RunIndex::default();
+                    Msg::Poll(match engine.sync_with(&id, &index).await {
                         Ok(report) => PollEvent::Synced(Box::new(report)),
                         Err(error) => PollEvent::Failed {
                             id,
