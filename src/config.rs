@@ -149,6 +149,30 @@ impl Dirs {
     }
 }
 
+/// The largest config file read.
+const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
+fn read_bounded(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other(
+            "not a regular file; point --config or TFPILOT_CONFIG at a TOML file",
+        ));
+    }
+    if meta.len() > MAX_CONFIG_BYTES {
+        return Err(std::io::Error::other(format!(
+            "too large: {} bytes, limit {MAX_CONFIG_BYTES}",
+            meta.len()
+        )));
+    }
+    let mut text = String::new();
+    std::fs::File::open(path)?
+        .take(MAX_CONFIG_BYTES)
+        .read_to_string(&mut text)?;
+    Ok(text)
+}
+
 impl Config {
     pub fn from_toml(text: &str, path: &Path) -> Result<Config, ConfigError> {
         toml::from_str(text).map_err(|err| ConfigError::Parse {
@@ -157,9 +181,10 @@ impl Config {
         })
     }
 
-    /// Reads `path`. A missing file is an error only when the user named it.
+    /// Reads `path`. A missing file is an error only when the user named it. Only a regular
+    /// file of at most 1 MiB is read (`TFPILOT_CONFIG=/dev/zero` must not fill memory).
     pub fn load(path: &Path, explicit: bool) -> Result<Config, ConfigError> {
-        match std::fs::read_to_string(path) {
+        match read_bounded(path) {
             Ok(text) => Config::from_toml(&text, path),
             Err(err) if err.kind() == std::io::ErrorKind::NotFound && !explicit => {
                 Ok(Config::default())
@@ -191,6 +216,32 @@ impl Config {
         }
         if let Some(value) = get("TFPILOT_S3_PATH_STYLE") {
             self.s3.path_style = Some(parse_bool("TFPILOT_S3_PATH_STYLE", &value)?);
+        }
+        let timeouts: [(&'static str, &mut Option<u64>); 2] = [
+            (
+                "TFPILOT_S3_CONNECT_TIMEOUT_SECS",
+                &mut self.s3.connect_timeout_secs,
+            ),
+            (
+                "TFPILOT_S3_OPERATION_TIMEOUT_SECS",
+                &mut self.s3.operation_timeout_secs,
+            ),
+        ];
+        for (variable, slot) in timeouts {
+            if let Some(value) = get(variable) {
+                *slot = Some(
+                    value
+                        .trim()
+                        .parse::<u64>()
+                        .ok()
+                        .filter(|secs| *secs > 0)
+                        .ok_or_else(|| ConfigError::Env {
+                            variable,
+                            value: value.clone(),
+                            expected: "a whole number of seconds above 0",
+                        })?,
+                );
+            }
         }
         let intervals: [(&'static str, &mut u64); 4] = [
             ("TFPILOT_SYNC_INTERVAL_ACTIVE_MS", &mut self.sync.active_ms),

@@ -26,7 +26,17 @@ pub enum DocumentError {
     IdMismatch { id: String, key: String },
     #[error("invalid request id `{id}`: {reason}")]
     InvalidId { id: String, reason: &'static str },
+    /// Larger than a document can be: not read, so it costs no memory.
+    #[error("too large: {size} bytes, limit {limit} bytes; archive or fix it")]
+    TooLarge { size: u64, limit: u64 },
+    /// A FIFO, a device, a directory or a symbolic link where a file should be: never opened
+    /// for reading, so it cannot hang a reader or point outside the store.
+    #[error("not a regular file ({kind}); replace it with the document")]
+    NotAFile { kind: &'static str },
 }
+
+/// The largest request document, event or team configuration file tfpilot reads (1 MiB).
+pub const MAX_DOCUMENT_BYTES: u64 = 1 << 20;
 
 /// Parses a stored request document, migrating older forms to the current schema.
 pub fn parse_request(bytes: &[u8]) -> Result<Request, DocumentError> {

@@ -20,6 +20,7 @@ use super::requests::{
 };
 use super::shared_index::{self, IndexEntry, IndexRead, REWRITE_WHEN_STALE};
 use super::{ETag, ObjectMeta, PutCondition, Store, StoreError};
+use crate::domain::document::MAX_DOCUMENT_BYTES;
 use crate::domain::{DocumentError, Request};
 
 /// 2: documents stored parsed (as JSON objects), not as the bodies' text.
@@ -147,22 +148,55 @@ impl RequestLister {
 
         // Owned keys: a stream of futures borrowing the listing would not be `Send` for every
         // lifetime, and the poller runs this on a spawned task.
-        let stale: Vec<String> = listed
+        let stale: Vec<&ObjectMeta> = listed
             .iter()
             .filter(|meta| {
                 self.cache
                     .get(&meta.key)
                     .is_none_or(|cached| !cached.etag.same_version(&meta.etag))
             })
-            .map(|meta| meta.key.clone())
             .collect();
         stats.fetched = stale.len();
         stats.reused = listed.len() - stale.len();
+        // A document larger than any document can be is listed as unreadable, unread: a 2 GB
+        // file must not cost every listing 2 GB.
+        let (oversized, stale): (Vec<&ObjectMeta>, Vec<&ObjectMeta>) = stale
+            .into_iter()
+            .partition(|meta| meta.size > MAX_DOCUMENT_BYTES);
+        let oversized: Vec<(String, CachedObject)> = oversized
+            .into_iter()
+            .map(|meta| {
+                let cached = CachedObject {
+                    etag: meta.etag.clone(),
+                    outcome: Err(DocumentError::TooLarge {
+                        size: meta.size,
+                        limit: MAX_DOCUMENT_BYTES,
+                    }),
+                };
+                (meta.key.clone(), cached)
+            })
+            .collect();
+        let stale: Vec<(String, ETag)> = stale
+            .into_iter()
+            .map(|meta| (meta.key.clone(), meta.etag.clone()))
+            .collect();
 
         let backend = &backend;
-        let fetched: Vec<(String, CachedObject)> = futures::stream::iter(stale)
-            .map(|key| async move {
-                let object = backend.get(&key).await?;
+        let mut fetched: Vec<(String, CachedObject)> = futures::stream::iter(stale)
+            .map(|(key, listed_etag)| async move {
+                let object = match backend.get(&key).await {
+                    Ok(object) => object,
+                    // Not a file, or too large to read: an unreadable entry, not a failed list
+                    // (kept under the listed version, so it is not read again until it changes).
+                    Err(StoreError::Unreadable { source, .. }) => {
+                        let cached = CachedObject {
+                            etag: listed_etag,
+                            outcome: Err(source),
+                        };
+                        return Ok(Some((key, cached)));
+                    }
+                    Err(error) => return Err(error),
+                };
                 // Deleted between LIST and GET: leave it out of this listing.
                 Ok::<_, StoreError>(object.map(|object| {
                     let cached = CachedObject {
@@ -176,6 +210,7 @@ impl RequestLister {
             .try_filter_map(|item| async move { Ok(item) })
             .try_collect()
             .await?;
+        fetched.extend(oversized);
         let changed = !fetched.is_empty() || stats.from_index > 0;
         self.cache.extend(fetched);
 

@@ -21,6 +21,9 @@ use async_trait::async_trait;
 use super::{
     ETag, Object, ObjectMeta, ObjectPage, ObjectStore, PutCondition, StoreError, validate_key,
 };
+use crate::domain::DocumentError;
+#[cfg(doc)]
+use crate::domain::document::MAX_DOCUMENT_BYTES;
 
 /// How a new version's temporary file takes its place.
 #[derive(Debug, Clone, Copy)]
@@ -29,6 +32,58 @@ enum Publish {
     Replace,
     /// `link(2)`, which fails if the key exists.
     LinkIfAbsent,
+}
+
+/// The largest object any read takes into memory (the shared listing index is the largest
+/// kind); documents have their own, smaller limit ([`MAX_DOCUMENT_BYTES`]).
+pub const MAX_OBJECT_BYTES: u64 = 64 << 20;
+
+/// Opens without following a symbolic link in the last component and without waiting: a FIFO
+/// put where a document belongs must not hang the reader.
+fn open_for_reading(path: &Path) -> std::io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW);
+    }
+    options.open(path)
+}
+
+/// `O_NOFOLLOW` refuses a symbolic link with `ELOOP`.
+fn is_symlink_refusal(err: &std::io::Error) -> bool {
+    #[cfg(unix)]
+    {
+        err.raw_os_error() == Some(libc::ELOOP)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = err;
+        false
+    }
+}
+
+fn file_kind(meta: &fs::Metadata) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let kind = meta.file_type();
+        if kind.is_fifo() {
+            return "a FIFO";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+        if kind.is_block_device() || kind.is_char_device() {
+            return "a device";
+        }
+    }
+    if meta.is_dir() {
+        "a directory"
+    } else {
+        "not a regular file"
+    }
 }
 
 /// Where the store keeps its own bookkeeping; hidden names are never valid keys.
@@ -362,9 +417,18 @@ impl ObjectStore for LocalStore {
         let path = self.path_of(key)?;
         let owned_key = key.to_string();
         self.blocking("get", key, move |store| {
-            let mut file = match File::open(&path) {
+            let unreadable = |source: DocumentError| StoreError::Unreadable {
+                key: owned_key.clone(),
+                source,
+            };
+            let mut file = match open_for_reading(&path) {
                 Ok(file) => file,
                 Err(err) if err.kind() == ErrorKind::NotFound => return Ok(None),
+                Err(err) if is_symlink_refusal(&err) => {
+                    return Err(unreadable(DocumentError::NotAFile {
+                        kind: "a symbolic link",
+                    }));
+                }
                 Err(err) => return Err(store.io_error("get", &owned_key, err)),
             };
             // Metadata and bytes come from the same open file: a concurrent rename replaces
@@ -372,9 +436,29 @@ impl ObjectStore for LocalStore {
             let meta = file
                 .metadata()
                 .map_err(|e| store.io_error("get", &owned_key, e))?;
+            if !meta.is_file() {
+                return Err(unreadable(DocumentError::NotAFile {
+                    kind: file_kind(&meta),
+                }));
+            }
+            if meta.len() > MAX_OBJECT_BYTES {
+                return Err(unreadable(DocumentError::TooLarge {
+                    size: meta.len(),
+                    limit: MAX_OBJECT_BYTES,
+                }));
+            }
             let mut body = Vec::with_capacity(meta.len() as usize);
-            file.read_to_end(&mut body)
+            // Bounded even if the file grows while it is read.
+            (&mut file)
+                .take(MAX_OBJECT_BYTES + 1)
+                .read_to_end(&mut body)
                 .map_err(|e| store.io_error("get", &owned_key, e))?;
+            if body.len() as u64 > MAX_OBJECT_BYTES {
+                return Err(unreadable(DocumentError::TooLarge {
+                    size: body.len() as u64,
+                    limit: MAX_OBJECT_BYTES,
+                }));
+            }
             Ok(Some(Object {
                 body,
                 etag: fingerprint(&meta),

@@ -19,6 +19,22 @@ pub const HISTORY_PREFIX: &str = "history/";
 pub const LOGS_PREFIX: &str = "logs/";
 pub const CREATE_IDEMPOTENCY_PREFIX: &str = "idempotency/create/";
 
+/// A document, event or team configuration file larger than any tfpilot writes is refused as
+/// unreadable, with its size and the limit.
+pub fn within_document_limit(key: &str, size: usize) -> Result<(), StoreError> {
+    let limit = crate::domain::document::MAX_DOCUMENT_BYTES;
+    if size as u64 > limit {
+        return Err(StoreError::Unreadable {
+            key: key.to_string(),
+            source: crate::domain::DocumentError::TooLarge {
+                size: size as u64,
+                limit,
+            },
+        });
+    }
+    Ok(())
+}
+
 /// How many times an update re-reads and re-applies its mutation before giving up.
 pub const DEFAULT_UPDATE_ATTEMPTS: u32 = 32;
 
@@ -168,6 +184,7 @@ impl Store {
         validate_id(id)?;
         let key = request_key(id);
         let object = self.get_existing(&key).await?;
+        within_document_limit(&key, object.body.len())?;
         let value = parse_stored_request(&key, &object.body)
             .map_err(|source| StoreError::Unreadable { key, source })?;
         Ok(Versioned {

@@ -25,7 +25,17 @@ pub struct S3Options {
     /// `bucket` in the path rather than the host name; needed by most S3-compatible servers and
     /// implied by `endpoint` unless set to false explicitly.
     pub path_style: Option<bool>,
+    /// Seconds to wait for a connection (default 5).
+    pub connect_timeout_secs: Option<u64>,
+    /// Seconds one call may take in all, retries included (default 60): a server that accepts
+    /// connections and never answers fails the call instead of hanging it.
+    pub operation_timeout_secs: Option<u64>,
 }
+
+/// See [`S3Options::connect_timeout_secs`].
+pub const DEFAULT_CONNECT_TIMEOUT_SECS: u64 = 5;
+/// See [`S3Options::operation_timeout_secs`].
+pub const DEFAULT_OPERATION_TIMEOUT_SECS: u64 = 60;
 
 #[derive(Debug, Clone)]
 pub struct S3Store {
@@ -52,6 +62,23 @@ impl S3Store {
         }
         let path_style = options.path_style.unwrap_or(options.endpoint.is_some());
         config = config.force_path_style(path_style);
+        let operation = std::time::Duration::from_secs(
+            options
+                .operation_timeout_secs
+                .unwrap_or(DEFAULT_OPERATION_TIMEOUT_SECS)
+                .max(1),
+        );
+        config = config.timeout_config(
+            aws_sdk_s3::config::timeout::TimeoutConfig::builder()
+                .connect_timeout(std::time::Duration::from_secs(
+                    options
+                        .connect_timeout_secs
+                        .unwrap_or(DEFAULT_CONNECT_TIMEOUT_SECS)
+                        .max(1),
+                ))
+                .operation_timeout(operation)
+                .build(),
+        );
         Self::with_client(Client::from_conf(config.build()), bucket, prefix)
     }
 

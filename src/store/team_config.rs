@@ -55,7 +55,13 @@ impl Store {
     pub async fn load_team_config(&self) -> Result<TeamConfig, StoreError> {
         let mut config = TeamConfig::default();
         for (key, text) in self.json_files(MODULES_PREFIX).await? {
-            match ModuleDef::parse(&text, &key) {
+            let parsed = text
+                .map_err(|reason| CatalogError::NotJson {
+                    origin: key.clone(),
+                    reason,
+                })
+                .and_then(|text| ModuleDef::parse(&text, &key));
+            match parsed {
                 Ok(module) if config.modules.iter().any(|m| m.name == module.name) => {
                     config.problems.push(CatalogError::InvalidModule {
                         origin: key.clone(),
@@ -68,12 +74,14 @@ impl Store {
         }
         config.modules.sort_by(|a, b| a.name.cmp(&b.name));
         if let Some(body) = self.get_blob(INFRA_REPOS_KEY).await? {
+            super::requests::within_document_limit(INFRA_REPOS_KEY, body.len())?;
             match InfraRepos::parse(&String::from_utf8_lossy(&body), INFRA_REPOS_KEY) {
                 Ok(registry) => config.infra_repos = Some(registry),
                 Err(error) => config.problems.push(error),
             }
         }
         if let Some(body) = self.get_blob(POLICY_KEY).await? {
+            super::requests::within_document_limit(POLICY_KEY, body.len())?;
             config.policy_found = true;
             let text = String::from_utf8_lossy(&body);
             let mut unusable = None;
@@ -110,7 +118,12 @@ impl Store {
         let mut templates = Vec::new();
         let mut problems = Vec::new();
         for (key, text) in self.json_files(TEMPLATES_PREFIX).await? {
-            match Template::parse(&text, &key)
+            match text
+                .map_err(|reason| TemplateError::NotJson {
+                    origin: key.clone(),
+                    reason,
+                })
+                .and_then(|text| Template::parse(&text, &key))
                 .and_then(|template| template.check(modules).map(|()| template))
             {
                 Ok(template) => templates.push(template),
@@ -122,16 +135,39 @@ impl Store {
     }
 
     /// `(key, text)` of every `.json` object under `prefix`, in key order.
-    async fn json_files(&self, prefix: &str) -> Result<Vec<(String, String)>, StoreError> {
+    /// A file that cannot be read (too large, not a regular file) comes with the reason
+    /// instead of its text, for the caller to report as that file's problem.
+    async fn json_files(
+        &self,
+        prefix: &str,
+    ) -> Result<Vec<(String, Result<String, String>)>, StoreError> {
         let mut files = Vec::new();
         for meta in self.list_all(prefix).await? {
             if !meta.key.ends_with(".json") {
                 continue;
             }
-            let Some(body) = self.get_blob(&meta.key).await? else {
-                continue; // Deleted between LIST and GET.
+            if meta.size > crate::domain::document::MAX_DOCUMENT_BYTES {
+                // Reported by the caller as the file's problem; the others still load.
+                files.push((
+                    meta.key,
+                    Err(crate::domain::DocumentError::TooLarge {
+                        size: meta.size,
+                        limit: crate::domain::document::MAX_DOCUMENT_BYTES,
+                    }
+                    .to_string()),
+                ));
+                continue;
+            }
+            let body = match self.get_blob(&meta.key).await {
+                Ok(Some(body)) => body,
+                Ok(None) => continue, // Deleted between LIST and GET.
+                Err(StoreError::Unreadable { source, .. }) => {
+                    files.push((meta.key, Err(source.to_string())));
+                    continue;
+                }
+                Err(error) => return Err(error),
             };
-            files.push((meta.key, String::from_utf8_lossy(&body).into_owned()));
+            files.push((meta.key, Ok(String::from_utf8_lossy(&body).into_owned())));
         }
         Ok(files)
     }
