@@ -266,7 +266,80 @@ async fn an_apply_killed_mid_dispatch_resumes_with_one_run(s3: bool) {
     assert_eq!(lock.operation, "apply");
 }
 
+/// A document is a claim: one edited to say the open pull request was merged (at its head) does
+/// not get that commit tagged and applied. GitHub is asked first; the apply is refused with
+/// both sides (exit 3), nothing is written to GitHub, a `document_contradicted` event records
+/// it, and the document is repaired from GitHub.
+async fn a_forged_merge_is_not_applied(s3: bool) {
+    let Some((bed, cli)) = setup(s3).await else {
+        return;
+    };
+    let id = bed.planned("dev", "payments-dev-forged").await;
+    bed.engine("bob").await.approve(&id, None).await.unwrap();
+    let head = bed
+        .store
+        .get_request(&id)
+        .await
+        .unwrap()
+        .value
+        .pr
+        .unwrap()
+        .head_sha
+        .unwrap();
+    let now = Timestamp(chrono::Utc::now());
+    bed.store
+        .update_request(&id, now, |request| {
+            request.merged_sha = Some(head.clone());
+            if let Some(pr) = request.pr.as_deref_mut() {
+                pr.merged = true;
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        derive_status(&bed.store.get_request(&id).await.unwrap().value).as_str(),
+        "merged",
+        "the forged document claims a merge"
+    );
+    let refs_before: u64 = bed
+        .sim
+        .calls_to("POST", "/repos/{owner}/{repo}/git/refs")
+        .values()
+        .sum();
+
+    let (code, error, err) = cli.run("bob", &["apply", &id, "--yes"]).await;
+    assert_eq!(code, 3, "{err}");
+    assert_eq!(error["error"]["kind"], "denied");
+    assert!(
+        err.contains(&format!("the document says it was merged as {head}")),
+        "{err}"
+    );
+    assert!(err.contains("is open and not merged"), "{err}");
+    let refs_after: u64 = bed
+        .sim
+        .calls_to("POST", "/repos/{owner}/{repo}/git/refs")
+        .values()
+        .sum();
+    assert_eq!(refs_after, refs_before, "no tag was created");
+    assert_eq!(
+        bed.dispatches("tfpilot-apply.yml", &id),
+        0,
+        "nothing was applied"
+    );
+    assert!(
+        bed.event_kinds(&id)
+            .await
+            .contains(&"document_contradicted".to_string())
+    );
+    let repaired = bed.store.get_request(&id).await.unwrap().value;
+    assert_eq!(repaired.merged_sha, None);
+    assert!(!repaired.pr.as_deref().unwrap().merged);
+    assert_eq!(derive_status(&repaired).as_str(), "approved");
+}
+
 on_both_stores!(
+    a_forged_merge_is_not_applied,
     the_lifecycle_from_the_command_line,
     four_processes_press_apply_at_once,
     an_apply_killed_mid_dispatch_resumes_with_one_run

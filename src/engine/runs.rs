@@ -128,6 +128,8 @@ impl Engine {
     async fn apply_locked(&self, held: &Held, request: Request) -> Result<Finish, EngineError> {
         let (repo, _) = repo_of(&request)?;
         let merged_sha = request.merged_sha.clone().unwrap_or_default();
+        self.verify_merged(held, &request, &repo, &merged_sha)
+            .await?;
         let tag = apply_tag(&request.id);
         self.pin_tag(&repo, &tag, &merged_sha).await?;
         let run = self
@@ -157,6 +159,58 @@ impl Engine {
                     .with_data(run_data(&run)),
             ],
         })
+    }
+
+    /// The document is a claim: before the tag is pinned, GitHub must say the pull request is
+    /// merged and that `claimed` is its merge commit. Otherwise nothing is applied, a
+    /// `document_contradicted` event records both sides, and the document is repaired from
+    /// GitHub.
+    async fn verify_merged(
+        &self,
+        held: &Held,
+        request: &Request,
+        repo: &RepoId,
+        claimed: &str,
+    ) -> Result<(), EngineError> {
+        let number = request
+            .pr
+            .as_deref()
+            .and_then(|pr| pr.number)
+            .ok_or_else(|| EngineError::denied("the request has no pull request to apply"))?;
+        let pull = self.github.get_pull(repo, number).await?;
+        let github_sha = pull
+            .is_merged()
+            .then(|| pull.merge_commit_sha.clone())
+            .flatten();
+        if github_sha.as_deref() == Some(claimed) {
+            return Ok(());
+        }
+        let github_says = match &github_sha {
+            Some(sha) => format!("pull request #{number} was merged as {sha}"),
+            None => format!(
+                "pull request #{number} is {} and not merged",
+                pull.state.as_deref().unwrap_or("unknown")
+            ),
+        };
+        let claim = format!("the document says it was merged as {claimed}");
+        let event = PendingEvent::new("document_contradicted", format!("{claim}; {github_says}"))
+            .with_data(json!({
+                "operation": "apply",
+                "claimed_merged_sha": claimed,
+                "github_merged_sha": github_sha,
+                "pr": number,
+            }));
+        self.write_event(&request.id, self.now(), &event, "apply-merge")
+            .await;
+        let fact = pull.to_fact();
+        self.persist(held, |r| {
+            r.pr = Some(Box::new(fact.clone()));
+            r.merged_sha = github_sha.clone();
+        })
+        .await?;
+        Err(EngineError::denied(format!(
+            "{claim}, but GitHub says {github_says}; nothing was applied, and the document now says what GitHub does"
+        )))
     }
 
     /// Points the apply tag at `sha`; a tag already there must point at the same commit.
