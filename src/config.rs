@@ -229,18 +229,11 @@ impl Config {
         ];
         for (variable, slot) in timeouts {
             if let Some(value) = get(variable) {
-                *slot = Some(
-                    value
-                        .trim()
-                        .parse::<u64>()
-                        .ok()
-                        .filter(|secs| *secs > 0)
-                        .ok_or_else(|| ConfigError::Env {
-                            variable,
-                            value: value.clone(),
-                            expected: "a whole number of seconds above 0",
-                        })?,
-                );
+                *slot = Some(parse_positive(
+                    variable,
+                    value,
+                    "a whole number of seconds above 0",
+                )?);
             }
         }
         let intervals: [(&'static str, &mut u64); 4] = [
@@ -257,16 +250,7 @@ impl Config {
         ];
         for (variable, slot) in intervals {
             if let Some(value) = get(variable) {
-                *slot = value
-                    .trim()
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|ms| *ms > 0)
-                    .ok_or(ConfigError::Env {
-                        variable,
-                        value,
-                        expected: "a positive number of milliseconds",
-                    })?;
+                *slot = parse_positive(variable, value, "a positive number of milliseconds")?;
             }
         }
         if let Some(url) = get("TFPILOT_GITHUB_API_URL") {
@@ -304,6 +288,21 @@ impl Config {
                     .into(),
             }),
         }
+    }
+}
+
+fn parse_positive(
+    variable: &'static str,
+    value: String,
+    expected: &'static str,
+) -> Result<u64, ConfigError> {
+    match value.trim().parse::<u64>() {
+        Ok(number) if number > 0 => Ok(number),
+        _ => Err(ConfigError::Env {
+            variable,
+            value,
+            expected,
+        }),
     }
 }
 
@@ -363,6 +362,7 @@ mod tests {
             ("TFPILOT_STORE", "s3://bucket-b/x"),
             ("TFPILOT_SYNC_INTERVAL_ACTIVE_MS", "750"),
             ("TFPILOT_S3_PATH_STYLE", "yes"),
+            ("TFPILOT_S3_OPERATION_TIMEOUT_SECS", "7"),
         ]
         .into();
         config
@@ -372,6 +372,8 @@ mod tests {
         assert_eq!(config.sync.active_ms, 750);
         assert_eq!(config.sync.idle_ms, 5000);
         assert_eq!(config.s3.path_style, Some(true));
+        assert_eq!(config.s3.operation_timeout_secs, Some(7));
+        assert_eq!(config.s3.connect_timeout_secs, None, "the default, 5 s");
     }
 
     #[test]
@@ -384,6 +386,10 @@ mod tests {
             err.to_string().contains("TFPILOT_SYNC_INTERVAL_IDLE_MS"),
             "{err}"
         );
+        let err = Config::default()
+            .apply_env(|k| (k == "TFPILOT_S3_CONNECT_TIMEOUT_SECS").then(|| "0".to_string()))
+            .unwrap_err();
+        assert!(err.to_string().contains("seconds above 0"), "{err}");
     }
 
     #[test]
