@@ -338,7 +338,47 @@ async fn a_forged_merge_is_not_applied(s3: bool) {
     assert_eq!(derive_status(&repaired).as_str(), "approved");
 }
 
+/// An apply claimed by a hand-edited document (its run is really the plan) does not get the
+/// request destroyed: GitHub is asked for the run first.
+async fn a_forged_apply_is_not_destroyed(s3: bool) {
+    let Some((bed, cli)) = setup(s3).await else {
+        return;
+    };
+    let id = merged(&cli, &bed, "payments-dev-forged-apply").await;
+    let now = Timestamp(chrono::Utc::now());
+    bed.store
+        .update_request(&id, now, |request| {
+            let mut claim = request.plan_run.as_deref().cloned().unwrap();
+            claim.dispatch_id = None;
+            request.apply_run = Some(Box::new(claim));
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let forged = bed.store.get_request(&id).await.unwrap().value;
+    assert_eq!(derive_status(&forged).as_str(), "applied", "the claim");
+
+    let (code, error, err) = cli.run("admin", &["destroy", &id, "--yes"]).await;
+    assert_eq!(code, 3, "{err}");
+    assert_eq!(error["error"]["kind"], "denied");
+    assert!(err.contains("is not an apply of"), "{err}");
+    assert_eq!(
+        bed.dispatches("tfpilot-destroy.yml", &id),
+        0,
+        "nothing was destroyed"
+    );
+    assert!(
+        bed.event_kinds(&id)
+            .await
+            .contains(&"document_contradicted".to_string())
+    );
+    let repaired = bed.store.get_request(&id).await.unwrap().value;
+    assert!(repaired.apply_run.is_none());
+    assert_eq!(derive_status(&repaired).as_str(), "merged");
+}
+
 on_both_stores!(
+    a_forged_apply_is_not_destroyed,
     a_forged_merge_is_not_applied,
     the_lifecycle_from_the_command_line,
     four_processes_press_apply_at_once,

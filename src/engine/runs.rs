@@ -213,6 +213,65 @@ impl Engine {
         )))
     }
 
+    /// The document is a claim: before a destroy is dispatched, GitHub must show the apply run
+    /// the document names as this request's apply, concluded as the document says. Otherwise
+    /// nothing is destroyed, a `document_contradicted` event records both sides, and the
+    /// document's apply run is repaired from GitHub.
+    async fn verify_applied(
+        &self,
+        held: &Held,
+        request: &Request,
+        repo: &RepoId,
+    ) -> Result<(), EngineError> {
+        let claimed = request.apply_run.as_deref();
+        let Some(run_id) = claimed.and_then(|run| run.id) else {
+            return Ok(()); // Readiness refuses a destroy with no apply run.
+        };
+        let run = self.github.get_run(repo, run_id).await?;
+        let this_request = run.tfpilot_name().is_some_and(|name| {
+            name.operation == RunKind::Apply.name() && name.request_id == request.id
+        });
+        let conclusion = run.conclusion.as_deref();
+        let claimed_conclusion = claimed.and_then(|run| run.conclusion.as_ref());
+        let agrees = this_request
+            && run.status.as_deref() == Some("completed")
+            && claimed_conclusion.map(|c| c.as_str()) == conclusion;
+        if agrees {
+            return Ok(());
+        }
+        let github_says = if this_request {
+            format!(
+                "run {run_id} is {} ({})",
+                run.status.as_deref().unwrap_or("unknown"),
+                conclusion.unwrap_or("no conclusion")
+            )
+        } else {
+            format!("run {run_id} is not an apply of {}", request.id)
+        };
+        let claim = format!(
+            "the document says apply run {run_id} concluded {}",
+            claimed_conclusion.map_or("without a conclusion", |c| c.as_str())
+        );
+        let event = PendingEvent::new("document_contradicted", format!("{claim}; {github_says}"))
+            .with_data(json!({
+                "operation": "destroy",
+                "apply_run": run_id,
+                "claimed_conclusion": claimed_conclusion.map(|c| c.as_str()),
+                "github_conclusion": conclusion,
+                "github_run_is_this_apply": this_request,
+            }));
+        self.write_event(&request.id, self.now(), &event, "destroy-apply")
+            .await;
+        let repaired = this_request.then(|| run.to_fact());
+        self.persist(held, |r| {
+            r.apply_run = repaired.clone().map(Box::new);
+        })
+        .await?;
+        Err(EngineError::denied(format!(
+            "{claim}, but GitHub says {github_says}; nothing was destroyed, and the document now says what GitHub does"
+        )))
+    }
+
     /// Points the apply tag at `sha`; a tag already there must point at the same commit.
     async fn pin_tag(&self, repo: &RepoId, tag: &str, sha: &str) -> Result<(), EngineError> {
         match self.github.create_tag(repo, tag, sha).await? {
@@ -243,8 +302,9 @@ impl Engine {
     }
 
     async fn destroy_locked(&self, held: &Held, request: Request) -> Result<Finish, EngineError> {
-        let (_, target) = repo_of(&request)?;
+        let (repo, target) = repo_of(&request)?;
         let base = target.base.clone();
+        self.verify_applied(held, &request, &repo).await?;
         let run = self
             .dispatch_run(held, &request, RunKind::Destroy, &base)
             .await?;
