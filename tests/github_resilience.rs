@@ -57,6 +57,30 @@ fn inputs(dispatch_id: &str) -> DispatchInputs {
     }
 }
 
+/// The facts an operation checks before it acts come from GitHub, not from a cached answer that
+/// is still within its TTL: a pull request merged by someone else a second ago must be seen.
+#[tokio::test(start_paused = true)]
+async fn a_check_before_acting_asks_github_even_within_the_ttl() {
+    let sim = simulator(SimOptions::default()).await;
+    let (number, head) = open_pull(&sim).await;
+    let bob = client(&sim, "bob");
+    assert!(!bob.get_pull(&repo(), number).await.unwrap().is_merged());
+    client(&sim, "alice")
+        .merge(&repo(), number, &head, tfpilot::github::MergeMethod::Merge)
+        .await
+        .unwrap();
+    assert!(
+        !bob.get_pull(&repo(), number).await.unwrap().is_merged(),
+        "within the TTL the cache answers, with the old state"
+    );
+    let current = bob.get_pull_current(&repo(), number).await.unwrap();
+    assert!(current.is_merged(), "the check sees the merge");
+    assert!(current.merge_commit_sha.is_some());
+    // Asked again with nothing changed: a 304, free of rate limit.
+    bob.get_pull_current(&repo(), number).await.unwrap();
+    assert_eq!(sim.calls_to("GET", PULL_ROUTE).get(&304), Some(&1));
+}
+
 #[tokio::test(start_paused = true)]
 async fn etags_make_rereads_free_and_ttl_makes_them_local() {
     let sim = simulator(SimOptions::default()).await;

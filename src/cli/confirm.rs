@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 use crate::domain::access::Decision;
 use crate::domain::operation::{Operation, Readiness, readiness};
 use crate::domain::presentation::{ConfirmationText, confirmation};
+use crate::domain::untrusted::for_terminal;
 use crate::engine::{Engine, EngineError};
 
 /// Whether to go on with `operation` on `id`. Operations the policy or the request's facts
@@ -54,12 +55,17 @@ pub fn ask(
     input: &mut dyn BufRead,
     output: &mut dyn Write,
 ) -> std::io::Result<bool> {
-    writeln!(output, "{}", text.title)?;
+    // The words quote the document (project, environment, module): neutralised like all output.
+    writeln!(output, "{}", for_terminal(&text.title))?;
     for line in &text.lines {
-        writeln!(output, "  {line}")?;
+        writeln!(output, "  {}", for_terminal(line))?;
     }
     if text.type_the_id {
-        write!(output, "Type the request id ({id}) to go on: ")?;
+        write!(
+            output,
+            "Type the request id ({}) to go on: ",
+            for_terminal(id)
+        )?;
     } else {
         write!(output, "Go on? [y/N] ")?;
     }
@@ -77,6 +83,7 @@ pub fn ask(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::untrusted::is_hazard;
 
     fn text(type_the_id: bool) -> ConfirmationText {
         ConfirmationText {
@@ -104,6 +111,18 @@ mod tests {
         for no in ["\n", "n\n", "yess\n", ""] {
             assert!(!answer(&text(false), no).0, "{no:?}");
         }
+    }
+
+    #[test]
+    fn the_prompt_quotes_the_document_neutralised() {
+        let text = ConfirmationText {
+            title: "apply req_1?".into(),
+            lines: vec!["req_1 in pay\u{1b}]0;pwned\u{7}/dev (s3-bucket\u{202e})".into()],
+            type_the_id: false,
+        };
+        let (_, shown) = answer(&text, "n\n");
+        assert!(!shown.chars().any(is_hazard), "{shown:?}");
+        assert!(shown.contains("pay\\x1b]0;pwned\\x07"), "{shown}");
     }
 
     #[test]

@@ -24,7 +24,7 @@ impl Engine {
             .as_ref()
             .and_then(|run| run.head_sha.clone())
             .unwrap_or_default();
-        let pull = self.github.get_pull(&repo, number).await?;
+        let pull = self.github.get_pull_current(&repo, number).await?;
         if pull.head.sha != planned {
             let fact = pull.to_fact();
             self.persist(held, |r| r.pr = Some(Box::new(fact.clone())))

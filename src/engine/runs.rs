@@ -177,7 +177,7 @@ impl Engine {
             .as_deref()
             .and_then(|pr| pr.number)
             .ok_or_else(|| EngineError::denied("the request has no pull request to apply"))?;
-        let pull = self.github.get_pull(repo, number).await?;
+        let pull = self.github.get_pull_current(repo, number).await?;
         let github_sha = pull
             .is_merged()
             .then(|| pull.merge_commit_sha.clone())
@@ -227,7 +227,7 @@ impl Engine {
         let Some(run_id) = claimed.and_then(|run| run.id) else {
             return Ok(()); // Readiness refuses a destroy with no apply run.
         };
-        let run = self.github.get_run(repo, run_id).await?;
+        let run = self.github.get_run_current(repo, run_id).await?;
         let this_request = run.tfpilot_name().is_some_and(|name| {
             name.operation == RunKind::Apply.name() && name.request_id == request.id
         });

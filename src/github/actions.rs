@@ -227,6 +227,23 @@ impl GitHub {
             .json(endpoint)
     }
 
+    /// The run as GitHub has it now (see [`GitHub::get_pull_current`]).
+    pub async fn get_run_current(
+        &self,
+        repo: &RepoId,
+        run_id: u64,
+    ) -> Result<WorkflowRun, GitHubError> {
+        let endpoint = "GET /repos/{owner}/{repo}/actions/runs/{run_id}";
+        self.transport
+            .get_current(
+                endpoint,
+                &format!("{}/actions/runs/{run_id}", repo.path()),
+                TTL_RUN,
+            )
+            .await?
+            .json(endpoint)
+    }
+
     pub async fn list_jobs(&self, repo: &RepoId, run_id: u64) -> Result<Vec<Job>, GitHubError> {
         let endpoint = "GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs";
         let url = format!("{}/actions/runs/{run_id}/jobs?per_page=100", repo.path());

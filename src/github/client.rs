@@ -391,6 +391,24 @@ impl GitHub {
             .json(endpoint)
     }
 
+    /// The pull request as GitHub has it now, never a cached answer still within its TTL:
+    /// what an operation checks right before it acts (a 304 keeps it free of rate limit).
+    pub async fn get_pull_current(
+        &self,
+        repo: &RepoId,
+        number: u64,
+    ) -> Result<PullRequest, GitHubError> {
+        let endpoint = "GET /repos/{owner}/{repo}/pulls/{number}";
+        self.transport
+            .get_current(
+                endpoint,
+                &format!("{}/pulls/{number}", repo.path()),
+                TTL_PULL,
+            )
+            .await?
+            .json(endpoint)
+    }
+
     /// The repository's pull requests, most recently updated first (any state). One
     /// conditional call serves every request of the repository in a sync cycle; a pull request
     /// that is not on this page is read on its own.

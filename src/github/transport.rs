@@ -191,8 +191,30 @@ impl Transport {
         path: &str,
         ttl: Duration,
     ) -> Result<Reply, GitHubError> {
+        self.get_with(endpoint, path, ttl, true).await
+    }
+
+    /// A GET that asks GitHub even when a cached answer is still fresh: for the facts an
+    /// operation checks right before it acts. Still conditional, so an unchanged answer (304)
+    /// costs no rate limit; the cache is refreshed with what GitHub says.
+    pub async fn get_current(
+        &self,
+        endpoint: &str,
+        path: &str,
+        ttl: Duration,
+    ) -> Result<Reply, GitHubError> {
+        self.get_with(endpoint, path, ttl, false).await
+    }
+
+    async fn get_with(
+        &self,
+        endpoint: &str,
+        path: &str,
+        ttl: Duration,
+        cached_answer_will_do: bool,
+    ) -> Result<Reply, GitHubError> {
         let ttl = if self.ttl_cache { ttl } else { Duration::ZERO };
-        if let Some(body) = lock(&self.cache).fresh(path, Instant::now()) {
+        if cached_answer_will_do && let Some(body) = lock(&self.cache).fresh(path, Instant::now()) {
             self.count(endpoint, "cached");
             return Ok(Reply {
                 status: StatusCode::OK,
