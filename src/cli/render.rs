@@ -148,6 +148,9 @@ pub fn show(view: &RequestView, timeline: &[TimelineEntry]) -> String {
             let _ = writeln!(out, "  {name:<13}{value}");
         }
     };
+    if let Some(warning) = &view.contradiction {
+        field("warning", warning.clone());
+    }
     field("project", request.project.clone());
     field("environment", request.environment.clone());
     field("module", request.module.clone());

@@ -17,6 +17,7 @@ pub mod polling;
 pub mod presentation;
 pub mod registry;
 pub mod request;
+pub mod review;
 pub mod run;
 pub mod run_kind;
 pub mod status;

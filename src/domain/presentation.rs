@@ -147,6 +147,8 @@ pub struct RequestView<'a> {
     pub lock: LockView,
     pub drift: Option<DriftView>,
     pub config: Vec<ConfigEntry<'a>>,
+    /// The document claimed what GitHub contradicts (and was repaired): a warning, in words.
+    pub contradiction: Option<String>,
 }
 
 /// The view of `request` at `now`; `module` is its catalog definition (for masking).
@@ -210,6 +212,13 @@ pub fn present<'a>(
                 .collect(),
         }),
         config: config_entries(request, module),
+        contradiction: request.contradiction.as_deref().map(|c| {
+            format!(
+                "the document contradicted GitHub ({}): {}; it now says what GitHub does",
+                c.at.to_rfc3339(),
+                c.describe()
+            )
+        }),
     }
 }
 

@@ -91,6 +91,10 @@ pub struct Request {
     /// posted so that concurrent reconcilers announce each once.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub notifications: BTreeMap<String, super::notify::NoticeClaim>,
+    /// The last time tfpilot found this document claiming what GitHub contradicts, and
+    /// repaired it: shown as a warning until the request's next operation succeeds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contradiction: Option<Box<Contradiction>>,
 
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -139,6 +143,7 @@ impl Request {
             cost: None,
             timeline: Vec::new(),
             notifications: BTreeMap::new(),
+            contradiction: None,
             extra: Map::new(),
         }
     }
@@ -183,6 +188,23 @@ pub struct PullRequestFact {
 impl PullRequestFact {
     pub fn is_open(&self) -> bool {
         !self.merged && self.state.as_deref() == Some("open")
+    }
+}
+
+/// What a document claimed, and what GitHub said instead, when tfpilot checked before acting
+/// (or while syncing).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contradiction {
+    pub at: Timestamp,
+    /// What the document said, in words.
+    pub claim: String,
+    /// What GitHub said, in words.
+    pub github: String,
+}
+
+impl Contradiction {
+    pub fn describe(&self) -> String {
+        format!("{}, but GitHub says {}", self.claim, self.github)
     }
 }
 

@@ -328,6 +328,8 @@ impl Engine {
                     .idempotency
                     .insert(operation.as_str().to_string(), entry.clone());
                 lock::release(request, &held.token);
+                // The operation checked the facts it needed with GitHub.
+                request.contradiction = None;
                 let status = crate::domain::derive_status(request).as_str().to_string();
                 if request.status.as_deref() != Some(status.as_str()) {
                     request.status = Some(status);

@@ -14,6 +14,7 @@ mod review;
 mod runs;
 mod sync;
 mod templates;
+mod verify;
 
 use std::time::Duration;
 

@@ -3,11 +3,13 @@
 use serde_json::json;
 
 use super::guard::{Finish, Held, PendingEvent, locked};
+use super::verify::{MergeBasis, github_subject};
 use super::{Engine, EngineError, OpOutcome, repo_of};
 use crate::domain::Request;
 use crate::domain::operation::Operation;
 use crate::domain::request::Approval;
-use crate::github::GitHubError;
+use crate::domain::review::APPROVAL_MARK;
+use crate::github::{GitHubError, RepoId};
 
 impl Engine {
     /// Records the approval of the planned head, and submits it as a GitHub review when the
@@ -19,12 +21,14 @@ impl Engine {
     async fn approve_locked(&self, held: &Held, request: Request) -> Result<Finish, EngineError> {
         let (repo, _) = repo_of(&request)?;
         let number = pr_number(&request)?;
-        let planned = request
-            .plan_run
-            .as_ref()
-            .and_then(|run| run.head_sha.clone())
-            .unwrap_or_default();
+        // The head comes from GitHub's plan run, not from the document.
+        let planned = self.verify_planned(held, &request, &repo).await?;
         let pull = self.github.get_pull_current(&repo, number).await?;
+        // Self-approval is judged against the pull request's author on GitHub.
+        self.require(
+            Operation::Approve,
+            github_subject(&pull, &request.environment),
+        )?;
         if pull.head.sha != planned {
             let fact = pull.to_fact();
             self.persist(held, |r| r.pr = Some(Box::new(fact.clone())))
@@ -35,14 +39,21 @@ impl Engine {
             )));
         }
         let author = pull.user.as_ref().map(|u| u.login.as_str()).unwrap_or("");
+        let body = format!("{APPROVAL_MARK} plan of {planned}.");
+        let as_comment = "recorded on GitHub as a comment review (GitHub refuses an approving review from the pull request's author)";
         let review = if author.eq_ignore_ascii_case(&self.actor) {
-            "not submitted on GitHub: the approver opened the pull request".to_string()
+            self.github
+                .comment_review(&repo, number, &planned, &body)
+                .await?;
+            as_comment.to_string()
         } else {
-            let body = format!("Approved in tfpilot: plan of {planned}.");
             match self.github.approve(&repo, number, &planned, &body).await {
                 Ok(_) => "submitted as a GitHub review".to_string(),
                 Err(GitHubError::SelfApproval) => {
-                    "not submitted on GitHub: GitHub counts the approver as the author".to_string()
+                    self.github
+                        .comment_review(&repo, number, &planned, &body)
+                        .await?;
+                    as_comment.to_string()
                 }
                 Err(error) => return Err(error.into()),
             }
@@ -85,23 +96,16 @@ impl Engine {
     async fn merge_locked(&self, held: &Held, request: Request) -> Result<Finish, EngineError> {
         let (repo, _) = repo_of(&request)?;
         let number = pr_number(&request)?;
-        let approved = request
-            .approval
-            .as_ref()
-            .and_then(|a| a.head_sha.clone())
-            .unwrap_or_default();
-        let merged_sha = match self
-            .github
-            .merge(&repo, number, &approved, self.settings.merge_method)
-            .await
-        {
-            Ok(sha) => sha,
-            Err(GitHubError::HeadChanged { .. }) => {
-                return Err(EngineError::conflict(format!(
-                    "the branch moved after {approved} was approved; GitHub refused the merge. Plan and approve again"
-                )));
+        let basis = self.verify_approved(held, &request, &repo, number).await?;
+        let (approved, approvers, merged_sha) = match basis {
+            MergeBasis::MergedAlready { merge_sha } => {
+                let head = request.approval.as_ref().and_then(|a| a.head_sha.clone());
+                (head.unwrap_or_default(), Vec::new(), merge_sha)
             }
-            Err(error) => return Err(error.into()),
+            MergeBasis::Approved { head, approvers } => {
+                let merged = self.merge_at(&repo, number, &head).await?;
+                (head, approvers, merged)
+            }
         };
         let pull = self.github.get_pull(&repo, number).await?;
         let mut fact = pull.to_fact();
@@ -119,10 +123,30 @@ impl Engine {
         Ok(Finish {
             message: format!("merged pull request #{number} as {sha}"),
             events: vec![
-                PendingEvent::new("pr_merged", format!("#{number} merged as {sha}"))
-                    .with_data(json!({"pr": number, "head_sha": approved, "merged_sha": sha})),
+                PendingEvent::new("pr_merged", format!("#{number} merged as {sha}")).with_data(
+                    json!({"pr": number, "head_sha": approved, "merged_sha": sha, "approvers": approvers}),
+                ),
             ],
         })
+    }
+}
+
+impl Engine {
+    /// Asks GitHub to merge exactly `head`; it refuses when the branch has moved on.
+    async fn merge_at(
+        &self,
+        repo: &RepoId,
+        number: u64,
+        head: &str,
+    ) -> Result<String, EngineError> {
+        let method = self.settings.merge_method;
+        match self.github.merge(repo, number, head, method).await {
+            Ok(sha) => Ok(sha),
+            Err(GitHubError::HeadChanged { .. }) => Err(EngineError::conflict(format!(
+                "the branch moved after {head} was approved; GitHub refused the merge. Plan and approve again"
+            ))),
+            Err(error) => Err(error.into()),
+        }
     }
 }
 

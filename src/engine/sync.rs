@@ -11,7 +11,9 @@ use super::{Engine, EngineError, repo_of};
 use crate::domain::RunKind;
 use crate::domain::cost;
 use crate::domain::plan_output::{request_drifted, request_resources, summarize};
-use crate::domain::request::{Approval, CostFact, DriftFact, PlanFact, PullRequestFact};
+use crate::domain::request::{
+    Approval, Contradiction, CostFact, DriftFact, PlanFact, PullRequestFact,
+};
 use crate::domain::{Request, RunFact, Status, Timestamp, derive_status};
 use crate::github::models::{PullRequest, WorkflowRun};
 use crate::github::{GitHubError, RepoId};
@@ -87,8 +89,9 @@ pub(super) struct Observed {
     pub pr: Option<PullRequestFact>,
     pub merge_commit_sha: Option<String>,
     pub cleanup_pr: Option<PullRequestFact>,
-    /// Logins whose APPROVED review is for the PR's current head.
-    pub approvals_at_head: Vec<String>,
+    /// Who GitHub shows approving the PR's current head, as the policy counts them; `None`
+    /// when the reviews were not read (no plan of that head, or the PR is not open).
+    pub approvals_at_head: Option<Vec<String>>,
     pub runs: Vec<(RunKind, RunFact)>,
     pub plan: Option<(u64, PlanFact)>,
     pub cost: Option<(u64, CostFact)>,
@@ -125,17 +128,11 @@ impl Engine {
         }
         let observed = self.observe(current, index).await?;
         let now = self.now();
-        let access = &self.team.access;
-        let requester = current.requested_by.clone();
-        let may_approve = |login: &str| {
-            access.role_of(login) >= crate::domain::access::Role::Approver
-                && (access.allow_self_approval || !login.eq_ignore_ascii_case(&requester))
-        };
         let mut changes = Vec::new();
         let mut events = Vec::new();
         if !self.may_write_store() {
             let mut request = read.value;
-            (changes, _) = fold(&mut request, &observed, &may_approve, now);
+            (changes, _) = fold(&mut request, &observed, now);
             return Ok(SyncReport {
                 id: id.to_string(),
                 status: derive_status(&request),
@@ -147,7 +144,7 @@ impl Engine {
         let stored = self
             .store
             .update_request_from(id, Some(read), now, |request| {
-                (changes, events) = fold(request, &observed, &may_approve, now);
+                (changes, events) = fold(request, &observed, now);
                 Ok(())
             })
             .await;
@@ -185,7 +182,8 @@ impl Engine {
                 Some(pull) => pull.clone(),
                 None => self.github.get_pull(&repo, number).await?,
             };
-            // Reviews matter only while a successful plan of this head awaits an approval.
+            // Reviews matter while the PR is open and either a successful plan of this head
+            // awaits an approval or the document claims one (GitHub must back the claim).
             let head = Some(pull.head.sha.as_str());
             let planned_here = request
                 .plan_run
@@ -195,17 +193,11 @@ impl Engine {
                 .approval
                 .as_ref()
                 .is_some_and(|a| a.approved && a.head_sha.as_deref() == head);
-            if pull.state.as_deref() == Some("open") && planned_here && !approved_here {
-                observed.approvals_at_head = self
-                    .github
-                    .list_reviews(&repo, number)
-                    .await?
-                    .into_iter()
-                    .filter(|r| {
-                        r.state == "APPROVED" && r.commit_id.as_deref() == Some(&pull.head.sha)
-                    })
-                    .filter_map(|r| r.user.map(|u| u.login))
-                    .collect();
+            if pull.state.as_deref() == Some("open") && (planned_here || approved_here) {
+                observed.approvals_at_head = Some(
+                    self.approvers_of(&repo, number, &pull, &request.environment)
+                        .await?,
+                );
             }
             observed.merge_commit_sha = pull.merge_commit_sha.clone().filter(|_| pull.is_merged());
             observed.pr = Some(pull.to_fact());
@@ -470,12 +462,33 @@ pub(super) struct TimedEvent {
 pub(super) fn fold(
     request: &mut Request,
     observed: &Observed,
-    may_approve: &dyn Fn(&str) -> bool,
     now: Timestamp,
 ) -> (Vec<String>, Vec<TimedEvent>) {
     let mut changes = Vec::new();
     let mut events = Vec::new();
     if let Some(pr) = &observed.pr {
+        let claimed_merge = request.merged_sha.clone();
+        if let Some(claimed) = claimed_merge
+            && observed.merge_commit_sha.as_deref() != Some(claimed.as_str())
+        {
+            let github = match &observed.merge_commit_sha {
+                Some(sha) => format!("it was merged as {sha}"),
+                None => format!(
+                    "pull request #{} is {} and not merged",
+                    pr.number.unwrap_or_default(),
+                    pr.state.as_deref().unwrap_or("unknown")
+                ),
+            };
+            contradict(
+                request,
+                format!("the document says it was merged as {claimed}"),
+                github,
+                now,
+                &mut changes,
+                &mut events,
+            );
+            request.merged_sha = observed.merge_commit_sha.clone();
+        }
         let mut next = pr.clone();
         if let Some(old) = &request.pr {
             next.extra = old.extra.clone();
@@ -501,7 +514,7 @@ pub(super) fn fold(
         request.cleanup_pr = Some(Box::new(pr.clone()));
         changes.push("cleanup pull request updated".into());
     }
-    fold_approval(request, observed, may_approve, now, &mut changes);
+    fold_approval(request, observed, now, &mut changes, &mut events);
     for (kind, seen) in &observed.runs {
         let merged_sha = request.merged_sha.clone();
         let Some(known) = kind.of_mut(request).as_mut() else {
@@ -628,9 +641,9 @@ pub(super) fn fold(
 fn fold_approval(
     request: &mut Request,
     observed: &Observed,
-    may_approve: &dyn Fn(&str) -> bool,
     now: Timestamp,
     changes: &mut Vec<String>,
+    events: &mut Vec<TimedEvent>,
 ) {
     let Some(head) = request.pr.as_deref().and_then(|pr| pr.head_sha.clone()) else {
         return;
@@ -653,15 +666,33 @@ fn fold_approval(
         .plan_run
         .as_ref()
         .is_some_and(|run| run.succeeded() && run.head_sha.as_deref() == Some(head.as_str()));
-    if approved_here || !plan_at_head {
+    let Some(approvers) = observed.approvals_at_head.clone() else {
+        return;
+    };
+    if approved_here {
+        if approvers.is_empty() {
+            let claimed = request
+                .approval
+                .as_deref()
+                .map(|a| a.approvers.join(", "))
+                .unwrap_or_default();
+            contradict(
+                request,
+                format!("the document says {claimed} approved {head}"),
+                format!(
+                    "no review of {head} approves it by someone config/policy.json lets approve this request"
+                ),
+                now,
+                changes,
+                events,
+            );
+            request.approval = None;
+        }
         return;
     }
-    let approvers: Vec<String> = observed
-        .approvals_at_head
-        .iter()
-        .filter(|login| may_approve(login))
-        .cloned()
-        .collect();
+    if !plan_at_head {
+        return;
+    }
     if !approvers.is_empty() {
         changes.push(format!("approved on GitHub by {}", approvers.join(", ")));
         request.approval = Some(Box::new(Approval {
@@ -672,6 +703,31 @@ fn fold_approval(
             ..Approval::default()
         }));
     }
+}
+
+/// Records that the document claimed what GitHub contradicts; the caller repairs the claim.
+fn contradict(
+    request: &mut Request,
+    claim: String,
+    github: String,
+    now: Timestamp,
+    changes: &mut Vec<String>,
+    events: &mut Vec<TimedEvent>,
+) {
+    changes.push(format!(
+        "document contradicted GitHub: {claim}, but GitHub says {github}"
+    ));
+    events.push(TimedEvent {
+        at: now,
+        event: PendingEvent::new("document_contradicted", format!("{claim}; {github}"))
+            .with_data(json!({"operation": "sync", "claim": claim, "github": github})),
+        discriminator: "sync-check".to_string(),
+    });
+    request.contradiction = Some(Box::new(Contradiction {
+        at: now,
+        claim,
+        github,
+    }));
 }
 
 /// The first 7 characters of a sha (documents are data: never slice them by bytes).

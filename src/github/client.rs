@@ -443,6 +443,43 @@ impl GitHub {
             .json(endpoint)
     }
 
+    /// The reviews as GitHub has them now (see [`GitHub::get_pull_current`]): what a merge
+    /// checks the approval against.
+    pub async fn list_reviews_current(
+        &self,
+        repo: &RepoId,
+        number: u64,
+    ) -> Result<Vec<Review>, GitHubError> {
+        let endpoint = "GET /repos/{owner}/{repo}/pulls/{number}/reviews";
+        let url = format!("{}/pulls/{number}/reviews?per_page=100", repo.path());
+        self.transport
+            .get_current(endpoint, &url, TTL_PULL)
+            .await?
+            .json(endpoint)
+    }
+
+    /// Submit a COMMENT review of commit `commit_id`: how an approval by the pull request's
+    /// author is recorded on GitHub, which refuses an author's APPROVE.
+    pub async fn comment_review(
+        &self,
+        repo: &RepoId,
+        number: u64,
+        commit_id: &str,
+        body: &str,
+    ) -> Result<Review, GitHubError> {
+        let endpoint = "POST /repos/{owner}/{repo}/pulls/{number}/reviews";
+        let request = json!({"event": "COMMENT", "body": body, "commit_id": commit_id});
+        self.transport
+            .write(
+                endpoint,
+                Method::POST,
+                &format!("{}/pulls/{number}/reviews", repo.path()),
+                &request,
+            )
+            .await?
+            .json(endpoint)
+    }
+
     /// Submit an APPROVE review of commit `commit_id` (the planned head: GitHub refuses a
     /// review of a commit that is not in the PR). The author of the PR gets `SelfApproval`.
     pub async fn approve(

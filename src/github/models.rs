@@ -71,6 +71,8 @@ pub struct Review {
     pub user: Option<User>,
     pub state: String,
     #[serde(default)]
+    pub body: Option<String>,
+    #[serde(default)]
     pub submitted_at: Option<String>,
     #[serde(default)]
     pub commit_id: Option<String>,

@@ -58,6 +58,12 @@ fn lines<'a>(state: &'a State, theme: &Theme, request: &'a Request) -> Vec<Line<
         ),
         styled(format!("  {}", status.label()), theme.style(Role::Muted)),
     ])];
+    if let Some(warning) = &view.contradiction {
+        out.push(Line::styled(
+            format!("! {warning}"),
+            theme.style(Role::Warning),
+        ));
+    }
     out.push(field(
         "project/env",
         format!("{}/{}", request.project, request.environment),

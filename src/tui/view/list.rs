@@ -144,6 +144,17 @@ fn table_row<'a>(
             status_style(theme.style(Role::Warning)),
         ));
     }
+    if row
+        .request
+        .as_ref()
+        .is_some_and(|r| r.contradiction.is_some())
+    {
+        // The document claimed what GitHub contradicts: the detail pane says what.
+        spans.push(Span::styled(
+            " ! contradicted",
+            status_style(theme.style(Role::Warning)),
+        ));
+    }
     let status_cell = Cell::from(Line::from(spans));
     let id = Cell::from(clip_start(&row.id, id_width));
     let mut cells = vec![status_cell, id];
