@@ -284,6 +284,28 @@ fn create_form_with_its_block() {
     insta::assert_snapshot!("create_preview_120x40", screen(&state));
 }
 
+/// A document that claimed what GitHub contradicts carries a warning on its row and in its
+/// detail, in words, so it reads without colour.
+#[test]
+fn a_contradicted_document_is_marked_on_its_row_and_in_its_detail() {
+    for (width, height) in SIZES {
+        let mut contradicted = request(3, Status::PlanReady);
+        contradicted.contradiction = Some(Box::new(tfpilot::domain::request::Contradiction {
+            at: dashboard::now(),
+            claim: "the document says bob approved 4f2a9c0".into(),
+            github: "no review of 4f2a9c0 approves it".into(),
+        }));
+        let mut requests = every_status();
+        requests[3] = contradicted;
+        let mut state = state("bob", &requests, width, height);
+        select(&mut state, &id(3));
+        let text = screen(&state);
+        assert!(text.contains("plan_ready !doc"), "{text}");
+        assert!(text.contains("the document contradicted GitHub"), "{text}");
+        insta::assert_snapshot!(format!("contradicted_{width}x{height}"), text);
+    }
+}
+
 #[test]
 fn detail_with_cost_lines_and_drifted_resources() {
     let mut state = state("alice", &every_status(), 160, 50);

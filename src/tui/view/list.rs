@@ -149,9 +149,10 @@ fn table_row<'a>(
         .as_ref()
         .is_some_and(|r| r.contradiction.is_some())
     {
-        // The document claimed what GitHub contradicts: the detail pane says what.
+        // The document claimed what GitHub contradicts (short, to fit the status column): the
+        // detail pane says what.
         spans.push(Span::styled(
-            " ! contradicted",
+            " !doc",
             status_style(theme.style(Role::Warning)),
         ));
     }
