@@ -264,9 +264,95 @@ async fn an_apply_killed_mid_dispatch_resumes_with_one_run(s3: bool) {
     assert_ne!(request.apply_run.as_deref().unwrap().id, None);
     assert_eq!(derive_status(&request).as_str(), "applying");
     assert_eq!(lock.operation, "apply");
+    // The dispatch was bob's: admin's resumption records it once, credited to bob.
+    let dispatched: Vec<_> = bed
+        .store
+        .list_events(&id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(Result::unwrap)
+        .filter(|e| e.kind == "apply_dispatched")
+        .collect();
+    assert_eq!(dispatched.len(), 1, "{dispatched:#?}");
+    assert_eq!(dispatched[0].actor, "bob");
+}
+
+/// Bob's apply is killed while GitHub's answer to the dispatch is on its way; a reconcile by
+/// admin finds the run, and a sync by carol sees it finish. The audit trail still says what
+/// bob did: one `apply_dispatched` and the `apply_succeeded`, both credited to bob, with who
+/// recorded them kept beside.
+async fn a_killed_apply_is_credited_to_its_dispatcher_after_a_reconcile(s3: bool) {
+    let Some((bed, cli)) = setup(s3).await else {
+        return;
+    };
+    let id = merged(&cli, &bed, "payments-dev-killed-audit").await;
+    bed.sim.add_fault(tfpilot::sim::FaultRule {
+        method: Some("POST".into()),
+        status: Some(502),
+        latency_ms: Some(60_000),
+        after_handler: true,
+        times: Some(1),
+        ..tfpilot::sim::FaultRule::on("/repos/*/actions/workflows/*/dispatches")
+    });
+    let mut child = cli
+        .command("bob", &["apply", &id, "--yes"])
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while bed.runs_for("apply", &id) == 0 {
+        assert!(
+            started.elapsed().as_secs() < 30,
+            "the dispatch never arrived"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    child.kill().await.unwrap();
+    bed.sim.clear_faults();
+    let past = Timestamp(chrono::Utc::now()).minus_seconds(1);
+    bed.store
+        .update_request(&id, past, |r| {
+            if let Some(lock) = r.lock.as_deref_mut() {
+                lock.expires_at = past;
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+
+    let (code, _, err) = cli.run("admin", &["reconcile"]).await;
+    assert_eq!(code, 0, "{err}");
+    bed.finish_runs();
+    let (code, _, err) = cli.run("carol", &["sync", &id]).await;
+    assert_eq!(code, 0, "{err}");
+    let request = bed.store.get_request(&id).await.unwrap().value;
+    assert_eq!(derive_status(&request).as_str(), "applied");
+
+    let events: Vec<_> = bed
+        .store
+        .list_events(&id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    let of = |kind: &str| events.iter().filter(|e| e.kind == kind).collect::<Vec<_>>();
+    let dispatched = of("apply_dispatched");
+    assert_eq!(dispatched.len(), 1, "{events:#?}");
+    assert_eq!(dispatched[0].actor, "bob");
+    assert_eq!(dispatched[0].data["recorded_by"], "admin");
+    let succeeded = of("apply_succeeded");
+    assert_eq!(succeeded.len(), 1, "{events:#?}");
+    assert_eq!(succeeded[0].actor, "bob");
+    assert_eq!(succeeded[0].data["recorded_by"], "carol");
+    // Replays of the same facts record nothing twice.
+    assert_eq!(cli.run("admin", &["reconcile"]).await.0, 0);
+    let again = bed.store.list_events(&id).await.unwrap().len();
+    assert_eq!(again, events.len());
 }
 
 on_both_stores!(
+    a_killed_apply_is_credited_to_its_dispatcher_after_a_reconcile,
     the_lifecycle_from_the_command_line,
     four_processes_press_apply_at_once,
     an_apply_killed_mid_dispatch_resumes_with_one_run

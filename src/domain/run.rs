@@ -98,6 +98,15 @@ pub struct RunFact {
     pub created_at: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<Timestamp>,
+    /// Who dispatched the run: GitHub's `triggering_actor` once the run is seen there, until
+    /// then the login the dispatch intent recorded. Its conclusion is credited to them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dispatched_by: Option<String>,
+    /// GitHub accepted the dispatch (its answer reached the dispatcher), so the dispatcher
+    /// records the dispatch event. Unset on an intent whose dispatcher stopped before that:
+    /// whoever finds its run records the event instead.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dispatch_accepted: bool,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }

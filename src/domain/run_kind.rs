@@ -45,6 +45,17 @@ impl RunKind {
         }
     }
 
+    /// The event that records its dispatch.
+    pub fn dispatched_event(self) -> &'static str {
+        match self {
+            RunKind::Plan => "plan_dispatched",
+            RunKind::Apply => "apply_dispatched",
+            RunKind::Destroy => "destroy_dispatched",
+            RunKind::Drift => "drift_check_started",
+            RunKind::Cleanup => "cleanup_dispatched",
+        }
+    }
+
     /// The command that dispatches it.
     pub fn command(self) -> &'static str {
         match self {

@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use super::guard::{Begun, Finish, Held, PendingEvent, locked};
-use super::runs::{describe_run, plan_dispatched};
+use super::runs::{Dispatched, describe_run, plan_dispatched};
 use super::{Engine, EngineError, OpOutcome, OpResult, new_id, repo_of, target_file};
 use crate::domain::RunKind;
 use crate::domain::access::Subject;
@@ -209,13 +209,17 @@ impl Engine {
             .plan_run
             .as_ref()
             .is_some_and(|run| !crate::domain::operation::dispatch_pending(run));
-        let run = match request.plan_run.clone() {
-            Some(run) if plan_done => *run,
+        let dispatched = match request.plan_run.clone() {
+            Some(run) if plan_done => Dispatched {
+                run: *run,
+                recovered: false,
+            },
             _ => {
                 self.dispatch_run(held, &request, RunKind::Plan, &branch)
                     .await?
             }
         };
+        let run = &dispatched.run;
         let number = request
             .pr
             .as_ref()
@@ -225,21 +229,26 @@ impl Engine {
             message: format!(
                 "created {}: pull request #{number}, plan dispatched{}",
                 request.id,
-                describe_run(&run)
+                describe_run(run)
             ),
-            events: vec![
-                PendingEvent::new(
-                    "request_created",
-                    format!(
-                        "{} in {}/{}",
-                        request.module, request.project, request.environment
+            events: [
+                Some(
+                    PendingEvent::new(
+                        "request_created",
+                        format!(
+                            "{} in {}/{}",
+                            request.module, request.project, request.environment
+                        ),
+                    )
+                    .with_data(
+                        json!({"pr": number, "branch": branch, "commit_sha": request.commit_sha}),
                     ),
-                )
-                .with_data(
-                    json!({"pr": number, "branch": branch, "commit_sha": request.commit_sha}),
                 ),
-                plan_dispatched(&run),
-            ],
+                dispatched.event(plan_dispatched(run)),
+            ]
+            .into_iter()
+            .flatten()
+            .collect(),
         })
     }
 
@@ -323,9 +332,10 @@ impl Engine {
                 r.plan = None;
             })
             .await?;
-        let run = self
+        let dispatched = self
             .dispatch_run(held, &request, RunKind::Plan, &branch)
             .await?;
+        let run = &dispatched.run;
         let withdrawn = if had_approval {
             "; the approval was withdrawn"
         } else {
@@ -335,16 +345,19 @@ impl Engine {
             message: format!(
                 "updated {}{withdrawn}; plan dispatched{}",
                 changed.join(", "),
-                describe_run(&run)
+                describe_run(run)
             ),
-            events: vec![
-                PendingEvent::new(
+            events: [
+                Some(PendingEvent::new(
                     "configuration_updated",
                     format!("changed {}{withdrawn}", changed.join(", ")),
                 )
-                .with_data(json!({"fields": changed, "commit_sha": edited.commit_sha, "approval_withdrawn": had_approval})),
-                plan_dispatched(&run),
-            ],
+                .with_data(json!({"fields": changed, "commit_sha": edited.commit_sha, "approval_withdrawn": had_approval}))),
+                dispatched.event(plan_dispatched(run)),
+            ]
+            .into_iter()
+            .flatten()
+            .collect(),
         })
     }
 
@@ -398,9 +411,10 @@ impl Engine {
                 .persist(held, |r| r.cleanup_pr = Some(Box::new(fact.clone())))
                 .await?;
         }
-        let run = self
+        let dispatched = self
             .dispatch_run(held, &request, RunKind::Cleanup, &branch)
             .await?;
+        let run = &dispatched.run;
         let number = request
             .cleanup_pr
             .as_ref()
@@ -409,7 +423,7 @@ impl Engine {
         Ok(Finish {
             message: format!(
                 "cleanup pull request #{number} opened; state check dispatched{}",
-                describe_run(&run)
+                describe_run(run)
             ),
             events: vec![
                 PendingEvent::new("cleanup_opened", format!("pull request #{number}"))

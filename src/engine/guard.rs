@@ -25,6 +25,10 @@ pub struct PendingEvent {
     pub message: String,
     #[serde(default, skip_serializing_if = "Value::is_null")]
     pub data: Value,
+    /// Who caused it, when not the one recording it (a run's conclusion is the dispatcher's,
+    /// whoever syncs it); the recorder is kept as `recorded_by` in the event's data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
 }
 
 impl PendingEvent {
@@ -33,7 +37,14 @@ impl PendingEvent {
             kind: kind.to_string(),
             message: message.into(),
             data: Value::Null,
+            actor: None,
         }
+    }
+
+    /// Credits the event to `login`.
+    pub fn by(mut self, login: &str) -> Self {
+        self.actor = Some(login.to_string());
+        self
     }
 
     pub fn with_data(mut self, data: Value) -> Self {
@@ -385,10 +396,20 @@ impl Engine {
         event: &PendingEvent,
         discriminator: &str,
     ) {
-        let mut record = LifecycleEvent::new(id, at, &event.kind, &self.actor)
+        let actor = event.actor.as_deref().unwrap_or(&self.actor);
+        let mut record = LifecycleEvent::new(id, at, &event.kind, actor)
             .with_message(&event.message)
             .with_correlation_id(&self.correlation_id);
         record.data = event.data.clone();
+        if !actor.eq_ignore_ascii_case(&self.actor) {
+            match &mut record.data {
+                Value::Object(fields) => {
+                    fields.insert("recorded_by".into(), Value::String(self.actor.clone()));
+                }
+                Value::Null => record.data = serde_json::json!({"recorded_by": self.actor}),
+                _ => {}
+            }
+        }
         let mut pauses = EVENT_RETRY_PAUSES.iter();
         loop {
             let error = match self.store.record_event(&record, discriminator).await {

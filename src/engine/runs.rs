@@ -16,6 +16,21 @@ pub fn apply_tag(request_id: &str) -> String {
     format!("tfpilot/apply/{request_id}")
 }
 
+/// A run dispatched, or found after an earlier attempt dispatched it.
+pub(super) struct Dispatched {
+    pub run: RunFact,
+    /// Found by its dispatch id after an earlier attempt: its dispatch event is recorded
+    /// under that id (by the attempt GitHub answered, or now), never again by this operation.
+    pub recovered: bool,
+}
+
+impl Dispatched {
+    /// `event` for the operation's outcome, unless the run was recovered.
+    pub fn event(&self, event: PendingEvent) -> Option<PendingEvent> {
+        (!self.recovered).then_some(event)
+    }
+}
+
 impl Engine {
     /// Dispatches `kind`'s workflow on `reference` and records its run, or resumes a dispatch an
     /// earlier attempt recorded but did not confirm.
@@ -25,7 +40,7 @@ impl Engine {
         request: &Request,
         kind: RunKind,
         reference: &str,
-    ) -> Result<RunFact, EngineError> {
+    ) -> Result<Dispatched, EngineError> {
         let (repo, _) = repo_of(request)?;
         let workflow = kind.workflow();
         let earlier = kind.of(request).cloned();
@@ -41,10 +56,24 @@ impl Engine {
                     .await?
                 {
                     tracing::info!(request = %request.id, run = run.id, "found the run of an interrupted dispatch");
-                    let fact = run.to_fact();
+                    let mut fact = run.to_fact();
+                    if let Some(intent) = earlier.as_ref() {
+                        if fact.dispatched_by.is_none() {
+                            fact.dispatched_by = intent.dispatched_by.clone();
+                        }
+                        if !intent.dispatch_accepted {
+                            let event = recovered_dispatch(kind, &fact);
+                            let at = fact.created_at.unwrap_or_else(|| self.now());
+                            self.write_event(&request.id, at, &event, &dispatch_key(&dispatch_id))
+                                .await;
+                        }
+                    }
                     self.persist(held, |r| *kind.of_mut(r) = Some(Box::new(fact.clone())))
                         .await?;
-                    return Ok(fact);
+                    return Ok(Dispatched {
+                        run: fact,
+                        recovered: true,
+                    });
                 }
                 // No run carries the id: the earlier attempt never reached GitHub. Send it now,
                 // under the same id.
@@ -54,6 +83,7 @@ impl Engine {
                 let dispatch_id = new_id();
                 let intent = RunFact {
                     dispatch_id: Some(dispatch_id.clone()),
+                    dispatched_by: Some(self.actor.clone()),
                     ..RunFact::default()
                 };
                 self.persist(held, |r| *kind.of_mut(r) = Some(Box::new(intent.clone())))
@@ -83,17 +113,24 @@ impl Engine {
                 return Err(error.into());
             }
         };
-        let fact = match dispatched.run_id {
+        let mut fact = match dispatched.run_id {
             Some(run_id) => self.github.get_run(&repo, run_id).await?.to_fact(),
             // Accepted, but the run is not listed yet: sync finds it by its dispatch id.
             None => RunFact {
                 dispatch_id: Some(dispatch_id),
+                dispatch_accepted: true,
                 ..RunFact::default()
             },
         };
+        if fact.dispatched_by.is_none() {
+            fact.dispatched_by = Some(self.actor.clone());
+        }
         self.persist(held, |r| *kind.of_mut(r) = Some(Box::new(fact.clone())))
             .await?;
-        Ok(fact)
+        Ok(Dispatched {
+            run: fact,
+            recovered: false,
+        })
     }
 
     /// Plans the request's branch again.
@@ -111,12 +148,15 @@ impl Engine {
         })?;
         // The summary belongs to the previous plan; the new one brings its own.
         let request = self.persist(held, |r| r.plan = None).await?;
-        let run = self
+        let dispatched = self
             .dispatch_run(held, &request, RunKind::Plan, &branch)
             .await?;
         Ok(Finish {
-            message: format!("plan dispatched{}", describe_run(&run)),
-            events: vec![plan_dispatched(&run)],
+            message: format!("plan dispatched{}", describe_run(&dispatched.run)),
+            events: dispatched
+                .event(plan_dispatched(&dispatched.run))
+                .into_iter()
+                .collect(),
         })
     }
 
@@ -132,9 +172,10 @@ impl Engine {
             .await?;
         let tag = apply_tag(&request.id);
         self.pin_tag(&repo, &tag, &merged_sha).await?;
-        let run = self
+        let dispatched = self
             .dispatch_run(held, &request, RunKind::Apply, &tag)
             .await?;
+        let run = &dispatched.run;
         if let Some(head) = run.head_sha.as_deref()
             && head != merged_sha
         {
@@ -153,11 +194,14 @@ impl Engine {
             return Err(EngineError::conflict(reason));
         }
         Ok(Finish {
-            message: format!("apply dispatched{}", describe_run(&run)),
-            events: vec![
-                PendingEvent::new("apply_dispatched", format!("apply of {merged_sha}"))
-                    .with_data(run_data(&run)),
-            ],
+            message: format!("apply dispatched{}", describe_run(run)),
+            events: dispatched
+                .event(
+                    PendingEvent::new("apply_dispatched", format!("apply of {merged_sha}"))
+                        .with_data(run_data(run)),
+                )
+                .into_iter()
+                .collect(),
         })
     }
 
@@ -194,15 +238,19 @@ impl Engine {
         let (repo, target) = repo_of(&request)?;
         let base = target.base.clone();
         self.verify_applied(held, &request, &repo).await?;
-        let run = self
+        let dispatched = self
             .dispatch_run(held, &request, RunKind::Destroy, &base)
             .await?;
+        let run = &dispatched.run;
         Ok(Finish {
-            message: format!("destroy dispatched{}", describe_run(&run)),
-            events: vec![
-                PendingEvent::new("destroy_dispatched", format!("destroy on {base}"))
-                    .with_data(run_data(&run)),
-            ],
+            message: format!("destroy dispatched{}", describe_run(run)),
+            events: dispatched
+                .event(
+                    PendingEvent::new("destroy_dispatched", format!("destroy on {base}"))
+                        .with_data(run_data(run)),
+                )
+                .into_iter()
+                .collect(),
         })
     }
 
@@ -214,15 +262,19 @@ impl Engine {
     async fn drift_locked(&self, held: &Held, request: Request) -> Result<Finish, EngineError> {
         let (_, target) = repo_of(&request)?;
         let base = target.base.clone();
-        let run = self
+        let dispatched = self
             .dispatch_run(held, &request, RunKind::Drift, &base)
             .await?;
+        let run = &dispatched.run;
         Ok(Finish {
-            message: format!("drift check dispatched{}", describe_run(&run)),
-            events: vec![
-                PendingEvent::new("drift_check_started", format!("drift check on {base}"))
-                    .with_data(run_data(&run)),
-            ],
+            message: format!("drift check dispatched{}", describe_run(run)),
+            events: dispatched
+                .event(
+                    PendingEvent::new("drift_check_started", format!("drift check on {base}"))
+                        .with_data(run_data(run)),
+                )
+                .into_iter()
+                .collect(),
         })
     }
 }
@@ -234,6 +286,28 @@ pub(super) fn plan_dispatched(run: &RunFact) -> PendingEvent {
         .map(|sha| format!("plan of {sha}"))
         .unwrap_or_else(|| "plan dispatched".to_string());
     PendingEvent::new("plan_dispatched", at).with_data(run_data(run))
+}
+
+/// The event of a dispatch whose dispatcher stopped before GitHub's answer reached it,
+/// recorded by whoever finds its run (a resumed operation, sync), credited to the dispatcher.
+pub(super) fn recovered_dispatch(kind: RunKind, run: &RunFact) -> PendingEvent {
+    let message = format!(
+        "{} run {} of {} (found by its dispatch id after the dispatcher stopped)",
+        kind.name(),
+        run.id.unwrap_or_default(),
+        run.head_sha.as_deref().unwrap_or("an unknown commit")
+    );
+    let event = PendingEvent::new(kind.dispatched_event(), message).with_data(run_data(run));
+    match &run.dispatched_by {
+        Some(login) => event.by(login),
+        None => event,
+    }
+}
+
+/// What makes a dispatch's event one event, whoever records it: the dispatch id (and the
+/// run's creation time on GitHub as its instant).
+pub(super) fn dispatch_key(dispatch_id: &str) -> String {
+    format!("dispatch-{dispatch_id}")
 }
 
 pub(super) fn run_data(run: &RunFact) -> serde_json::Value {

@@ -7,9 +7,11 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::guard::PendingEvent;
+use super::runs::{dispatch_key, recovered_dispatch};
 use super::{Engine, EngineError, repo_of};
 use crate::domain::RunKind;
 use crate::domain::cost;
+use crate::domain::operation::dispatch_pending;
 use crate::domain::plan_output::{request_drifted, request_resources, summarize};
 use crate::domain::request::{
     Approval, Contradiction, CostFact, DriftFact, PlanFact, PullRequestFact,
@@ -525,6 +527,21 @@ pub(super) fn fold(
         }
         let mut next = seen.clone();
         next.extra = known.extra.clone();
+        if next.dispatched_by.is_none() {
+            next.dispatched_by = known.dispatched_by.clone();
+        }
+        if let Some(dispatch_id) = known.dispatch_id.as_deref()
+            && dispatch_pending(known)
+            && !known.dispatch_accepted
+            && next.id.is_some()
+        {
+            // Its dispatcher stopped before GitHub's answer: nobody recorded the dispatch.
+            events.push(TimedEvent {
+                at: next.created_at.unwrap_or(now),
+                event: recovered_dispatch(*kind, &next),
+                discriminator: dispatch_key(dispatch_id),
+            });
+        }
         if *kind == RunKind::Apply
             && let (Some(head), Some(merged)) = (&seen.head_sha, &merged_sha)
             && head != merged
@@ -560,10 +577,15 @@ pub(super) fn fold(
                     (format!("{}_failed", kind.name()), next.describe())
                 };
                 let at = next.updated_at.unwrap_or(now);
+                let mut event = PendingEvent::new(&event_kind, message)
+                    .with_data(json!({"run_id": next.id, "html_url": next.html_url}));
+                // The conclusion is the dispatcher's, whoever syncs it.
+                if let Some(login) = &next.dispatched_by {
+                    event = event.by(login);
+                }
                 events.push(TimedEvent {
                     at,
-                    event: PendingEvent::new(&event_kind, message)
-                        .with_data(json!({"run_id": next.id, "html_url": next.html_url})),
+                    event,
                     discriminator: format!("run-{}", next.id.unwrap_or_default()),
                 });
             }

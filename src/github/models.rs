@@ -104,6 +104,11 @@ pub struct WorkflowRun {
     pub created_at: Option<String>,
     #[serde(default)]
     pub updated_at: Option<String>,
+    /// Who started the run; `triggering_actor` differs from it for a re-run.
+    #[serde(default)]
+    pub actor: Option<User>,
+    #[serde(default)]
+    pub triggering_actor: Option<User>,
 }
 
 /// The parts of a run name the infra workflows set with
@@ -150,6 +155,12 @@ impl WorkflowRun {
             dispatch_id: self.tfpilot_name().map(|name| name.dispatch_id),
             created_at: self.created_at.as_deref().and_then(Timestamp::parse),
             updated_at: self.updated_at.as_deref().and_then(Timestamp::parse),
+            dispatched_by: self
+                .triggering_actor
+                .as_ref()
+                .or(self.actor.as_ref())
+                .map(|user| user.login.clone()),
+            dispatch_accepted: true,
             extra: Default::default(),
         }
     }

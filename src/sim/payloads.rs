@@ -325,6 +325,7 @@ pub fn run(base: &str, repo: &Repository, run: &Run, context: &RunContext<'_>) -
         "created_at": time(run.created_at),
         "updated_at": time(run.updated_at(now)),
         "actor": user(base, &run.actor, context.actor_id),
+        "triggering_actor": user(base, &run.actor, context.actor_id),
         "run_attempt": 1,
         "run_started_at": time(run.created_at),
         "jobs_url": format!("{api}/jobs"),
