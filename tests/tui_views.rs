@@ -404,3 +404,46 @@ fn the_detail_pane_masks_sensitive_values() {
         "a sensitive value leaked"
     );
 }
+
+/// Text from the store and GitHub can hold escape sequences and bidirectional overrides: none
+/// reaches a cell of the screen, in the list, the detail pane or the events.
+#[test]
+fn hostile_text_never_reaches_a_cell() {
+    const HOSTILE: &str = "x\u{1b}]0;pwned\u{7}\u{1b}[2J\u{9b}31m\u{202e}txt.exe\u{2066}\u{7f}y";
+    let mut requests = every_status();
+    let victim = &mut requests[6];
+    victim.requested_by = format!("mallory{HOSTILE}");
+    victim.project = format!("payments{HOSTILE}");
+    victim
+        .config
+        .insert("bucket_name".into(), serde_json::json!(HOSTILE));
+    victim.contradiction = Some(Box::new(tfpilot::domain::request::Contradiction {
+        at: dashboard::now(),
+        claim: HOSTILE.into(),
+        github: HOSTILE.into(),
+    }));
+    let mut state = state("alice", &requests, 120, 40);
+    select(&mut state, &id(6));
+    let ticket = state.tickets.issue(EffectKey::Events(id(6)));
+    let mut event = LifecycleEvent::new(id(6), dashboard::now(), "pr_merged", HOSTILE);
+    event.message = Some(HOSTILE.into());
+    send(
+        &mut state,
+        Msg::EventsLoaded {
+            ticket,
+            result: Ok(vec![Ok(event)]),
+        },
+    );
+    let buffer = terminal(&state, &Theme::default_theme())
+        .backend()
+        .buffer()
+        .clone();
+    let hazards: Vec<String> = buffer
+        .content()
+        .iter()
+        .map(|cell| cell.symbol().to_string())
+        .filter(|symbol| symbol.chars().any(tfpilot::domain::untrusted::is_hazard))
+        .collect();
+    assert!(hazards.is_empty(), "{hazards:?}");
+    assert!(screen(&state).contains("mallory"));
+}

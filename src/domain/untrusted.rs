@@ -2,7 +2,8 @@
 //! terminal. A control character, an escape sequence or a bidirectional override in such text
 //! could rename the terminal's window, write the clipboard, clear the screen or reorder what a
 //! reader sees; here each becomes a visible escape instead. The CLI passes every byte it prints
-//! through these; the dashboard draws through ratatui, which leaves control characters out.
+//! through these; the dashboard draws through ratatui, which leaves control characters out, and
+//! its last pass over each frame drops the other hazards (`tui/view/mod.rs`).
 
 use std::borrow::Cow;
 

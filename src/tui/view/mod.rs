@@ -43,6 +43,20 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame) {
         modals::render(state, modal, theme, frame, areas.body);
     }
     toasts(state, theme, frame, areas.body);
+    neutralise(frame.buffer_mut());
+}
+
+/// The last pass of every frame: ratatui leaves control characters out of cells, but not the
+/// bidirectional overrides and isolates text from the store or GitHub can carry (they join the
+/// grapheme before them). Dropped here, whatever view drew them.
+fn neutralise(buffer: &mut ratatui::buffer::Buffer) {
+    use crate::domain::untrusted::is_hazard;
+    for cell in buffer.content.iter_mut() {
+        if cell.symbol().chars().any(is_hazard) {
+            let kept: String = cell.symbol().chars().filter(|c| !is_hazard(*c)).collect();
+            cell.set_symbol(if kept.is_empty() { " " } else { &kept });
+        }
+    }
 }
 
 fn too_small(theme: &Theme, frame: &mut Frame, area: Rect) {
