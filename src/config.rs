@@ -33,6 +33,9 @@ pub enum ConfigError {
 pub struct Config {
     /// `s3://bucket/prefix`, `file:///path` or a directory.
     pub store: Option<String>,
+    /// The largest request document, event or team configuration file read, in bytes
+    /// (default 1 MiB); a larger one is listed as unreadable.
+    pub max_document_bytes: Option<u64>,
     pub s3: S3Options,
     pub sync: PollIntervals,
     pub log: LogConfig,
@@ -94,6 +97,10 @@ pub struct GitHubConfig {
     pub client_id: Option<String>,
     /// Use the OS keyring for tokens; off stores them in a 0600 file instead.
     pub keyring: bool,
+    /// Seconds to wait for a connection (default 10).
+    pub connect_timeout_secs: Option<u64>,
+    /// Seconds one call may take, answer and body (default 60).
+    pub operation_timeout_secs: Option<u64>,
 }
 
 impl Default for GitHubConfig {
@@ -102,7 +109,17 @@ impl Default for GitHubConfig {
             api_url: "https://api.github.com".to_string(),
             client_id: None,
             keyring: true,
+            connect_timeout_secs: None,
+            operation_timeout_secs: None,
         }
+    }
+}
+
+impl GitHubConfig {
+    /// How every command reaches GitHub: this URL, these timeouts.
+    pub fn settings(&self) -> crate::github::GitHubSettings {
+        crate::github::GitHubSettings::new(self.api_url.clone())
+            .with_timeouts(self.connect_timeout_secs, self.operation_timeout_secs)
     }
 }
 
@@ -205,6 +222,13 @@ impl Config {
         if let Some(store) = get("TFPILOT_STORE") {
             self.store = Some(store);
         }
+        if let Some(value) = get("TFPILOT_MAX_DOCUMENT_BYTES") {
+            self.max_document_bytes = Some(parse_positive(
+                "TFPILOT_MAX_DOCUMENT_BYTES",
+                value,
+                "a whole number of bytes above 0",
+            )?);
+        }
         if let Some(endpoint) = get("TFPILOT_S3_ENDPOINT") {
             self.s3.endpoint = Some(endpoint);
         }
@@ -217,7 +241,7 @@ impl Config {
         if let Some(value) = get("TFPILOT_S3_PATH_STYLE") {
             self.s3.path_style = Some(parse_bool("TFPILOT_S3_PATH_STYLE", &value)?);
         }
-        let timeouts: [(&'static str, &mut Option<u64>); 2] = [
+        let timeouts: [(&'static str, &mut Option<u64>); 4] = [
             (
                 "TFPILOT_S3_CONNECT_TIMEOUT_SECS",
                 &mut self.s3.connect_timeout_secs,
@@ -225,6 +249,14 @@ impl Config {
             (
                 "TFPILOT_S3_OPERATION_TIMEOUT_SECS",
                 &mut self.s3.operation_timeout_secs,
+            ),
+            (
+                "TFPILOT_GITHUB_CONNECT_TIMEOUT_SECS",
+                &mut self.github.connect_timeout_secs,
+            ),
+            (
+                "TFPILOT_GITHUB_OPERATION_TIMEOUT_SECS",
+                &mut self.github.operation_timeout_secs,
             ),
         ];
         for (variable, slot) in timeouts {
@@ -321,6 +353,7 @@ fn parse_bool(variable: &'static str, value: &str) -> Result<bool, ConfigError> 
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
+    use std::time::Duration;
 
     use super::*;
 
@@ -363,6 +396,8 @@ mod tests {
             ("TFPILOT_SYNC_INTERVAL_ACTIVE_MS", "750"),
             ("TFPILOT_S3_PATH_STYLE", "yes"),
             ("TFPILOT_S3_OPERATION_TIMEOUT_SECS", "7"),
+            ("TFPILOT_GITHUB_OPERATION_TIMEOUT_SECS", "9"),
+            ("TFPILOT_MAX_DOCUMENT_BYTES", "4096"),
         ]
         .into();
         config
@@ -374,6 +409,19 @@ mod tests {
         assert_eq!(config.s3.path_style, Some(true));
         assert_eq!(config.s3.operation_timeout_secs, Some(7));
         assert_eq!(config.s3.connect_timeout_secs, None, "the default, 5 s");
+        assert_eq!(config.max_document_bytes, Some(4096));
+        let github = config.github.settings();
+        assert_eq!(github.operation_timeout, Some(Duration::from_secs(9)));
+        assert_eq!(
+            github.read_timeout,
+            Some(Duration::from_secs(9)),
+            "within the operation"
+        );
+        assert_eq!(
+            github.connect_timeout,
+            Some(Duration::from_secs(10)),
+            "the default"
+        );
     }
 
     #[test]

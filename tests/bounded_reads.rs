@@ -117,6 +117,45 @@ async fn a_config_that_is_a_device_is_refused() {
 }
 
 /// An S3 endpoint that accepts connections and never answers: the call ends within its timeout.
+/// A GitHub that accepts connections and never answers: every attempt ends at the operation
+/// timeout (set to 1 s here, 60 s by default), the retries give up, and the command says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_github_times_out() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let silent = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let home = home::Home::new();
+    let store = tempfile::tempdir().unwrap();
+    let store_path = store.path().to_str().unwrap();
+    let started = Instant::now();
+    let (code, _, err) = home
+        .run(
+            &format!("http://{address}"),
+            &[
+                "--store",
+                store_path,
+                "approve",
+                "req_01KSILENT0000000000000000000",
+            ],
+            &[
+                ("GITHUB_TOKEN", "sim-alice"),
+                ("TFPILOT_GITHUB_OPERATION_TIMEOUT_SECS", "1"),
+            ],
+        )
+        .await;
+    let took = started.elapsed();
+    silent.abort();
+    assert_ne!(code, 0, "{err}");
+    assert!(took < PROMPT, "took {took:?}: {err}");
+    assert!(err.contains("no complete answer within 1 s"), "{err}");
+    println!("a silent GitHub: `approve` ended after {took:?}: {err}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_s3_endpoint_times_out() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -153,4 +192,72 @@ async fn a_silent_s3_endpoint_times_out() {
         "{err}"
     );
     println!("a silent S3 endpoint: `list` ended after {took:?}: {err}");
+}
+
+/// Events have the documents' limit too, and the limit is configurable
+/// (`TFPILOT_MAX_DOCUMENT_BYTES`, `max_document_bytes` in the config file).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_document_limit_covers_events_and_can_be_set() {
+    let Some((bed, mut cli)) = setup(false).await else {
+        return;
+    };
+    let id = bed.planned("dev", "payments-dev-limit").await;
+    let logs = PathBuf::from(&cli.store).join("logs").join(&id);
+    let huge = std::fs::File::create(logs.join("20991231T000000.000Z-huge-x.json")).unwrap();
+    huge.set_len(2 << 20).unwrap();
+    let (code, events, err) = cli.run("alice", &["events", &id]).await;
+    assert_eq!(code, 0, "{err}");
+    let said = format!("{events}{err}");
+    assert!(
+        said.contains("too large: 2097152 bytes, limit 1048576 bytes"),
+        "{said}"
+    );
+
+    cli.env
+        .push(("TFPILOT_MAX_DOCUMENT_BYTES", "100".to_string()));
+    let (code, listed, err) = cli.run("alice", &["list"]).await;
+    assert_eq!(code, 0, "{err}");
+    let row = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|row| row["id"] == id.as_str())
+        .expect("listed")
+        .clone();
+    assert!(
+        row["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("limit 100 bytes"),
+        "{row}"
+    );
+}
+
+/// An S3 object larger than any read takes into memory (64 MiB) is refused from its
+/// Content-Length, before its body is read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_s3_object_over_the_read_limit_is_refused() {
+    let Some((bed, _cli)) = setup(true).await else {
+        return;
+    };
+    let backend = bed.store.backend();
+    let size = (64 << 20) + 1;
+    backend
+        .put(
+            "plans/req_01KHUGE000000000000000000000/1.txt",
+            vec![b'x'; size],
+            tfpilot::store::PutCondition::IfAbsent,
+        )
+        .await
+        .unwrap();
+    let error = backend
+        .get("plans/req_01KHUGE000000000000000000000/1.txt")
+        .await
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains(&format!("too large: {size} bytes, limit 67108864 bytes")),
+        "{error}"
+    );
 }

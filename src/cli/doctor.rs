@@ -6,7 +6,7 @@ use serde_json::json;
 use super::ops::Answered;
 use super::{Invocation, print, print_json};
 use crate::doctor::{Doctor, Verdict};
-use crate::github::{GitHub, GitHubSettings};
+use crate::github::GitHub;
 
 pub async fn run(context: &Invocation) -> Result<()> {
     let store = context.store().await?;
@@ -14,11 +14,7 @@ pub async fn run(context: &Invocation) -> Result<()> {
     // A broken keyring is a finding, not a reason to stop.
     let (github, token_source) = match sources.resolve() {
         Ok(Some((token, source))) => (
-            GitHub::connect(
-                &GitHubSettings::new(context.config.github.api_url.clone()),
-                token.expose(),
-            )
-            .ok(),
+            GitHub::connect(&context.config.github.settings(), token.expose()).ok(),
             Some(source.to_string()),
         ),
         Ok(None) => (None, None),

@@ -21,7 +21,7 @@ pub(super) fn sources(context: &Invocation) -> TokenSources {
 }
 
 fn settings(context: &Invocation) -> GitHubSettings {
-    GitHubSettings::new(context.config.github.api_url.clone())
+    context.config.github.settings()
 }
 
 pub async fn login(context: &Invocation, args: LoginArgs) -> Result<()> {

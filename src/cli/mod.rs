@@ -94,7 +94,11 @@ impl Invocation {
         let url = self.config.store_url(self.dirs.as_ref())?;
         // The default store is created on first use; a store the user named must exist.
         let backend = open_backend(&url, &self.config.s3, self.config.store.is_none()).await?;
-        Ok(Store::new(backend))
+        let limit = self
+            .config
+            .max_document_bytes
+            .unwrap_or(crate::domain::document::MAX_DOCUMENT_BYTES);
+        Ok(Store::new(backend).with_document_limit(limit))
     }
 
     fn lister(&self, store: Store) -> RequestLister {

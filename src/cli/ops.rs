@@ -20,7 +20,7 @@ use crate::engine::{
     CreateInput, Engine, EngineError, NotifyOptions, OpOutcome, OpResult, PollEvent, Poller,
     PollerConfig,
 };
-use crate::github::{GitHub, GitHubSettings};
+use crate::github::GitHub;
 use crate::webhook::Webhook;
 
 /// A command that printed its own answer (JSON included) and only needs its exit code.
@@ -74,10 +74,7 @@ pub(super) async fn engine(context: &Invocation) -> Result<Engine> {
             sources.account
         );
     };
-    let github = GitHub::connect(
-        &GitHubSettings::new(context.config.github.api_url.clone()),
-        token.expose(),
-    )?;
+    let github = GitHub::connect(&context.config.github.settings(), token.expose())?;
     let user = github
         .current_user()
         .await

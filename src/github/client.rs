@@ -20,13 +20,22 @@ const TTL_USER: Duration = Duration::from_secs(300);
 const TTL_PULL: Duration = Duration::from_secs(5);
 pub(super) const NO_TTL: Duration = Duration::ZERO;
 
+/// Seconds to wait for a connection to GitHub, unless configured otherwise.
+pub const DEFAULT_CONNECT_TIMEOUT_SECS: u64 = 10;
+/// Seconds one call to GitHub may take, unless configured otherwise.
+pub const DEFAULT_OPERATION_TIMEOUT_SECS: u64 = 60;
+
 /// Where and how to reach GitHub.
 #[derive(Debug, Clone)]
 pub struct GitHubSettings {
     /// `https://api.github.com`, `https://HOST/api/v3` or the simulator's URL.
     pub api_url: String,
     pub connect_timeout: Option<Duration>,
+    /// The longest wait for the next bytes of an answer.
     pub read_timeout: Option<Duration>,
+    /// The longest one attempt may take, answer and body together: a server that trickles
+    /// bytes slower than the read timeout cannot hold a call forever.
+    pub operation_timeout: Option<Duration>,
     pub policy: RetryPolicy,
     /// Bounds of the response cache: entries and bytes of bodies.
     pub cache_entries: usize,
@@ -40,8 +49,9 @@ impl GitHubSettings {
     pub fn new(api_url: impl Into<String>) -> Self {
         Self {
             api_url: api_url.into(),
-            connect_timeout: Some(Duration::from_secs(10)),
+            connect_timeout: Some(Duration::from_secs(DEFAULT_CONNECT_TIMEOUT_SECS)),
             read_timeout: Some(Duration::from_secs(30)),
+            operation_timeout: Some(Duration::from_secs(DEFAULT_OPERATION_TIMEOUT_SECS)),
             policy: RetryPolicy::default(),
             cache_entries: 1024,
             cache_bytes: 32 * 1024 * 1024,
@@ -54,6 +64,21 @@ impl GitHubSettings {
     pub fn without_timeouts(mut self) -> Self {
         self.connect_timeout = None;
         self.read_timeout = None;
+        self.operation_timeout = None;
+        self
+    }
+
+    /// Other connect and operation timeouts, in seconds (`None` keeps the default).
+    pub fn with_timeouts(mut self, connect_secs: Option<u64>, operation_secs: Option<u64>) -> Self {
+        if let Some(seconds) = connect_secs {
+            self.connect_timeout = Some(Duration::from_secs(seconds));
+        }
+        if let Some(seconds) = operation_secs {
+            let operation = Duration::from_secs(seconds);
+            self.operation_timeout = Some(operation);
+            // A read may not outwait the operation it belongs to.
+            self.read_timeout = self.read_timeout.map(|read| read.min(operation));
+        }
         self
     }
 

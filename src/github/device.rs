@@ -75,6 +75,10 @@ impl DeviceLogin {
                 message: error.to_string(),
             })?
             .add_header(ACCEPT, "application/json".to_string())
+            .set_connect_timeout(Some(Duration::from_secs(
+                super::client::DEFAULT_CONNECT_TIMEOUT_SECS,
+            )))
+            .set_read_timeout(Some(Duration::from_secs(30)))
             .build()
             .map_err(|error| LoginError::Network {
                 url: url.clone(),
@@ -88,6 +92,18 @@ impl DeviceLogin {
     }
 
     async fn post(&self, path: &str, body: &Value) -> Result<Value, LoginError> {
+        let limit = Duration::from_secs(super::client::DEFAULT_OPERATION_TIMEOUT_SECS);
+        tokio::time::timeout(limit, self.post_unbounded(path, body))
+            .await
+            .unwrap_or_else(|_| {
+                Err(LoginError::Network {
+                    url: self.url.clone(),
+                    message: format!("no complete answer within {} s", limit.as_secs()),
+                })
+            })
+    }
+
+    async fn post_unbounded(&self, path: &str, body: &Value) -> Result<Value, LoginError> {
         let network = |message: String| LoginError::Network {
             url: self.url.clone(),
             message,
@@ -98,8 +114,8 @@ impl DeviceLogin {
             .await
             .map_err(|error| network(error.to_string()))?;
         let status = response.status();
-        let bytes = response
-            .into_body()
+        // A device-flow answer is a few hundred bytes; anything past 1 MiB is not one.
+        let bytes = http_body_util::Limited::new(response.into_body(), 1 << 20)
             .collect()
             .await
             .map_err(|error| network(error.to_string()))?

@@ -74,6 +74,10 @@ pub struct RateBudget {
 }
 
 /// Outcome classes the call counters use.
+/// The largest answer read whole: a page of 100 runs or pull requests is well under 1 MiB; job
+/// logs are read as a tail instead.
+const MAX_REPLY_BYTES: usize = 16 << 20;
+
 pub const OUTCOMES: [&str; 6] = ["200", "304", "4xx", "5xx", "network", "cached"];
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -89,6 +93,7 @@ pub struct Transport {
     policy: RetryPolicy,
     cache: Mutex<ResponseCache>,
     ttl_cache: bool,
+    operation_timeout: Option<std::time::Duration>,
     budget: watch::Sender<Option<RateBudget>>,
     counters: Mutex<BTreeMap<(String, &'static str), u64>>,
 }
@@ -149,6 +154,7 @@ impl Transport {
                 settings.cache_bytes,
             )),
             ttl_cache: settings.ttl_cache,
+            operation_timeout: settings.operation_timeout,
             budget,
             counters: Mutex::new(BTreeMap::new()),
         }))
@@ -300,7 +306,17 @@ impl Transport {
                 rate_waits_left -= 1;
                 tokio::time::sleep(wait.0).await;
             }
-            let outcome = self.send_once(call).await;
+            let outcome = match self.operation_timeout {
+                Some(limit) => tokio::time::timeout(limit, self.send_once(call))
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(format!(
+                            "no complete answer within {} s (the operation timeout; TFPILOT_GITHUB_OPERATION_TIMEOUT_SECS or [github] operation_timeout_secs sets it)",
+                            limit.as_secs()
+                        ))
+                    }),
+                None => self.send_once(call).await,
+            };
             let reply = match outcome {
                 Ok(reply) => reply,
                 Err(message) => {
@@ -487,6 +503,12 @@ impl Transport {
             let frame = frame.map_err(|error| cause_chain(&error))?;
             if let Ok(data) = frame.into_data() {
                 kept.extend_from_slice(&data);
+                if call.keep_tail.is_none() && kept.len() > MAX_REPLY_BYTES {
+                    return Err(format!(
+                        "the answer is larger than {} MiB, more than any GitHub answer tfpilot reads; refusing it",
+                        MAX_REPLY_BYTES >> 20
+                    ));
+                }
                 // Trim as it streams, so a huge log never sits whole in memory.
                 if let Some(max) = call.keep_tail
                     && kept.len() > max.saturating_mul(2).max(64 * 1024)

@@ -20,7 +20,6 @@ use super::requests::{
 };
 use super::shared_index::{self, IndexEntry, IndexRead, REWRITE_WHEN_STALE};
 use super::{ETag, ObjectMeta, PutCondition, Store, StoreError};
-use crate::domain::document::MAX_DOCUMENT_BYTES;
 use crate::domain::{DocumentError, Request};
 
 /// 2: documents stored parsed (as JSON objects), not as the bodies' text.
@@ -160,9 +159,9 @@ impl RequestLister {
         stats.reused = listed.len() - stale.len();
         // A document larger than any document can be is listed as unreadable, unread: a 2 GB
         // file must not cost every listing 2 GB.
-        let (oversized, stale): (Vec<&ObjectMeta>, Vec<&ObjectMeta>) = stale
-            .into_iter()
-            .partition(|meta| meta.size > MAX_DOCUMENT_BYTES);
+        let limit = self.store.document_limit();
+        let (oversized, stale): (Vec<&ObjectMeta>, Vec<&ObjectMeta>) =
+            stale.into_iter().partition(|meta| meta.size > limit);
         let oversized: Vec<(String, CachedObject)> = oversized
             .into_iter()
             .map(|meta| {
@@ -170,7 +169,7 @@ impl RequestLister {
                     etag: meta.etag.clone(),
                     outcome: Err(DocumentError::TooLarge {
                         size: meta.size,
-                        limit: MAX_DOCUMENT_BYTES,
+                        limit,
                     }),
                 };
                 (meta.key.clone(), cached)

@@ -19,10 +19,9 @@ pub const HISTORY_PREFIX: &str = "history/";
 pub const LOGS_PREFIX: &str = "logs/";
 pub const CREATE_IDEMPOTENCY_PREFIX: &str = "idempotency/create/";
 
-/// A document, event or team configuration file larger than any tfpilot writes is refused as
-/// unreadable, with its size and the limit.
-pub fn within_document_limit(key: &str, size: usize) -> Result<(), StoreError> {
-    let limit = crate::domain::document::MAX_DOCUMENT_BYTES;
+/// A document, event or team configuration file larger than `limit` is refused as unreadable,
+/// with its size and the limit.
+pub fn within_document_limit(key: &str, size: usize, limit: u64) -> Result<(), StoreError> {
     if size as u64 > limit {
         return Err(StoreError::Unreadable {
             key: key.to_string(),
@@ -126,6 +125,9 @@ pub enum IdempotencyClaim {
 pub struct Store {
     backend: Arc<dyn ObjectStore>,
     update_attempts: u32,
+    /// The largest document, event or team configuration file read
+    /// ([`crate::domain::document::MAX_DOCUMENT_BYTES`] unless configured).
+    document_limit: u64,
 }
 
 impl Store {
@@ -133,7 +135,18 @@ impl Store {
         Store {
             backend,
             update_attempts: DEFAULT_UPDATE_ATTEMPTS,
+            document_limit: crate::domain::document::MAX_DOCUMENT_BYTES,
         }
+    }
+
+    /// Reads documents, events and team configuration files up to `bytes` each.
+    pub fn with_document_limit(mut self, bytes: u64) -> Self {
+        self.document_limit = bytes.max(1);
+        self
+    }
+
+    pub fn document_limit(&self) -> u64 {
+        self.document_limit
     }
 
     pub fn with_update_attempts(mut self, attempts: u32) -> Self {
@@ -184,7 +197,7 @@ impl Store {
         validate_id(id)?;
         let key = request_key(id);
         let object = self.get_existing(&key).await?;
-        within_document_limit(&key, object.body.len())?;
+        within_document_limit(&key, object.body.len(), self.document_limit)?;
         let value = parse_stored_request(&key, &object.body)
             .map_err(|source| StoreError::Unreadable { key, source })?;
         Ok(Versioned {
@@ -380,12 +393,23 @@ impl Store {
     pub async fn list_events(&self, id: &str) -> Result<Vec<EventEntry>, StoreError> {
         validate_id(id)?;
         let prefix = format!("{LOGS_PREFIX}{id}/");
-        let keys: Vec<String> = self
+        let limit = self.document_limit;
+        let (keys, oversized): (Vec<_>, Vec<_>) = self
             .list_all(&prefix)
             .await?
             .into_iter()
-            .map(|m| m.key)
-            .collect();
+            .partition(|meta| meta.size <= limit);
+        // Larger than any event: listed as unreadable, never read.
+        let oversized = oversized.into_iter().map(|meta| {
+            let reason = DocumentError::TooLarge {
+                size: meta.size,
+                limit,
+            }
+            .to_string();
+            let key = meta.key;
+            (key.clone(), Err(UnreadableEvent { key, reason }))
+        });
+        let keys: Vec<String> = keys.into_iter().map(|m| m.key).collect();
         let backend = &self.backend;
         let mut events: Vec<(String, EventEntry)> = futures::stream::iter(keys)
             .map(|key| async move {
@@ -406,6 +430,7 @@ impl Store {
             .try_filter_map(|item| async move { Ok(item) })
             .try_collect()
             .await?;
+        events.extend(oversized);
         // A total order (sort may panic on one that is not): unreadable events first, then by
         // time, ties by key.
         events.sort_by(|(ka, a), (kb, b)| {

@@ -8,10 +8,12 @@ use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::ServerSideEncryption;
 
+use super::local::MAX_OBJECT_BYTES;
 use super::{
     BucketProtections, ETag, Object, ObjectMeta, ObjectPage, ObjectStore, PutCondition, StoreError,
     validate_key,
 };
+use crate::domain::DocumentError;
 
 /// Settings layered over the AWS chain (environment, profile files, instance roles).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
@@ -268,11 +270,24 @@ impl ObjectStore for S3Store {
             Err(err) => return Err(self.backend_error("get", key, &err)),
         };
         let etag = ETag(response.e_tag().unwrap_or_default().to_string());
-        let body = response
-            .body
-            .collect()
-            .await
-            .map_err(|err| StoreError::Backend {
+        let too_large = |size: u64| StoreError::Unreadable {
+            key: key.to_string(),
+            source: DocumentError::TooLarge {
+                size,
+                limit: MAX_OBJECT_BYTES,
+            },
+        };
+        // Refused before reading when S3 says how large it is, and while reading when it does
+        // not (or says less than it sends).
+        if let Some(length) = response.content_length()
+            && length as u64 > MAX_OBJECT_BYTES
+        {
+            return Err(too_large(length as u64));
+        }
+        let mut stream = response.body;
+        let mut body = Vec::new();
+        loop {
+            let chunk = stream.try_next().await.map_err(|err| StoreError::Backend {
                 operation: "get",
                 key: key.to_string(),
                 location: self.location(),
@@ -280,10 +295,13 @@ impl ObjectStore for S3Store {
                 // The response broke off mid-body.
                 transient: true,
             })?;
-        Ok(Some(Object {
-            body: body.into_bytes().to_vec(),
-            etag,
-        }))
+            let Some(chunk) = chunk else { break };
+            body.extend_from_slice(&chunk);
+            if body.len() as u64 > MAX_OBJECT_BYTES {
+                return Err(too_large(body.len() as u64));
+            }
+        }
+        Ok(Some(Object { body, etag }))
     }
 
     async fn put(

@@ -74,14 +74,18 @@ impl Store {
         }
         config.modules.sort_by(|a, b| a.name.cmp(&b.name));
         if let Some(body) = self.get_blob(INFRA_REPOS_KEY).await? {
-            super::requests::within_document_limit(INFRA_REPOS_KEY, body.len())?;
+            super::requests::within_document_limit(
+                INFRA_REPOS_KEY,
+                body.len(),
+                self.document_limit(),
+            )?;
             match InfraRepos::parse(&String::from_utf8_lossy(&body), INFRA_REPOS_KEY) {
                 Ok(registry) => config.infra_repos = Some(registry),
                 Err(error) => config.problems.push(error),
             }
         }
         if let Some(body) = self.get_blob(POLICY_KEY).await? {
-            super::requests::within_document_limit(POLICY_KEY, body.len())?;
+            super::requests::within_document_limit(POLICY_KEY, body.len(), self.document_limit())?;
             config.policy_found = true;
             let text = String::from_utf8_lossy(&body);
             let mut unusable = None;
@@ -146,13 +150,13 @@ impl Store {
             if !meta.key.ends_with(".json") {
                 continue;
             }
-            if meta.size > crate::domain::document::MAX_DOCUMENT_BYTES {
+            if meta.size > self.document_limit() {
                 // Reported by the caller as the file's problem; the others still load.
                 files.push((
                     meta.key,
                     Err(crate::domain::DocumentError::TooLarge {
                         size: meta.size,
-                        limit: crate::domain::document::MAX_DOCUMENT_BYTES,
+                        limit: self.document_limit(),
                     }
                     .to_string()),
                 ));
