@@ -616,6 +616,25 @@ async fn cache_and_log_files_are_the_users_alone() {
     assert_eq!(mode(&caches[0]), 0o600, "{}", caches[0].display());
     assert_eq!(mode(&list_dir), 0o700);
     assert_eq!(mode(&cli.home.log()), 0o600);
+
+    // Without a fixed log file, the day's file in the state directory, under a lax umask.
+    let output = cli
+        .command("alice", &["list"])
+        .env_remove("TFPILOT_LOG_FILE")
+        .env("TFPILOT_LOG_LEVEL", "debug")
+        .output()
+        .await
+        .unwrap();
+    assert!(output.status.success());
+    let state = cli.home.path().join("state/tfpilot");
+    let daily: Vec<_> = std::fs::read_dir(&state)
+        .unwrap_or_else(|e| panic!("{}: {e}", state.display()))
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.to_string_lossy().ends_with(".log"))
+        .collect();
+    assert_eq!(daily.len(), 1, "{daily:?}");
+    assert!(std::fs::metadata(&daily[0]).unwrap().len() > 0);
+    assert_eq!(mode(&daily[0]), 0o600, "{}", daily[0].display());
 }
 
 /// Viewers read; sync and reconcile write the store, so they are refused for viewers unless
