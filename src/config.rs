@@ -37,6 +37,8 @@ pub struct Config {
     /// (default 1 MiB); a larger one is listed as unreadable.
     pub max_document_bytes: Option<u64>,
     pub s3: S3Options,
+    /// Where sensitive module values go (AWS SSM Parameter Store).
+    pub secrets: crate::secrets::SsmOptions,
     pub sync: PollIntervals,
     pub log: LogConfig,
     pub github: GitHubConfig,
@@ -237,6 +239,17 @@ impl Config {
         }
         if let Some(profile) = get("TFPILOT_S3_PROFILE") {
             self.s3.profile = Some(profile);
+        }
+        let ssm: [(&str, &mut Option<String>); 4] = [
+            ("TFPILOT_SSM_ENDPOINT", &mut self.secrets.endpoint),
+            ("TFPILOT_SSM_REGION", &mut self.secrets.region),
+            ("TFPILOT_SSM_PROFILE", &mut self.secrets.profile),
+            ("TFPILOT_SSM_KMS_KEY_ID", &mut self.secrets.kms_key_id),
+        ];
+        for (variable, slot) in ssm {
+            if let Some(value) = get(variable) {
+                *slot = Some(value);
+            }
         }
         if let Some(value) = get("TFPILOT_S3_PATH_STYLE") {
             self.s3.path_style = Some(parse_bool("TFPILOT_S3_PATH_STYLE", &value)?);

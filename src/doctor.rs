@@ -137,6 +137,40 @@ pub fn judge_bucket(protections: Option<BucketProtections>) -> Vec<Check> {
     }
 }
 
+/// Documents written before sensitive values went to a secret store hold them in clear: they
+/// are masked on every screen, but anyone who reads the bucket (or git history) reads them.
+pub fn judge_sensitive(team: &TeamConfig, requests: &[crate::domain::Request]) -> Check {
+    let name = "sensitive values";
+    let exposed: Vec<String> = requests
+        .iter()
+        .filter_map(|request| {
+            let module = team.module(&request.module)?;
+            let fields = crate::domain::secrets::literal_sensitive_fields(request, module);
+            (!fields.is_empty()).then(|| format!("{} ({})", request.id, fields.join(", ")))
+        })
+        .collect();
+    if exposed.is_empty() {
+        return Check::new(
+            name,
+            Verdict::Pass,
+            format!(
+                "none of {} documents holds a sensitive value in clear",
+                requests.len()
+            ),
+        );
+    }
+    Check::new(
+        name,
+        Verdict::Warn,
+        format!(
+            "{} document(s) written by an older tfpilot hold sensitive values in clear (masked on screen, readable in the bucket and in git history): {}",
+            exposed.len(),
+            exposed.join("; ")
+        ),
+    )
+    .fix("set each value again with `tfpilot update ID --set FIELD=...` (it moves to the secret store), then rotate it, since git history keeps the old one")
+}
+
 pub fn judge_team(team: &TeamConfig) -> Check {
     let name = "team config";
     let broken_policy = team.problems.iter().find(|p| {
@@ -362,6 +396,21 @@ impl Doctor {
         let team = match self.store.load_team_config().await {
             Ok(team) => {
                 checks.push(judge_team(&team));
+                let mut lister = crate::store::RequestLister::new(self.store.clone(), None);
+                match lister.refresh().await {
+                    Ok((entries, _)) => {
+                        let requests: Vec<crate::domain::Request> = entries
+                            .iter()
+                            .filter_map(|entry| entry.outcome.as_deref().ok().cloned())
+                            .collect();
+                        checks.push(judge_sensitive(&team, &requests));
+                    }
+                    Err(error) => checks.push(Check::new(
+                        "sensitive values",
+                        Verdict::Warn,
+                        format!("the requests cannot be listed to check them: {error}"),
+                    )),
+                }
                 team
             }
             Err(error) => {

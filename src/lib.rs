@@ -1,7 +1,7 @@
 //! tfpilot: a Terraform self-service control plane for the terminal.
 //!
 //! Layers, with dependencies pointing down only: `cli`, `tui`, `sandbox` and `sim` (edges) -> `engine`
-//! (orchestration) -> `store`, `github` and `webhook` (adapters) -> `domain` (pure). See docs/architecture.md.
+//! (orchestration) -> `store`, `github`, `secrets` and `webhook` (adapters) -> `domain` (pure). See docs/architecture.md.
 
 pub mod cli;
 pub mod config;
@@ -13,6 +13,7 @@ pub mod github;
 pub mod logging;
 mod private_files;
 pub mod sandbox;
+pub mod secrets;
 pub mod sim;
 pub mod store;
 pub mod tui;

@@ -79,7 +79,13 @@ pub(super) async fn engine(context: &Invocation) -> Result<Engine> {
         .current_user()
         .await
         .with_context(|| format!("checking the token from {source}"))?;
-    Ok(Engine::new(store, github, team, user.login))
+    // The secrets' region is the store's unless it is set apart.
+    let mut secrets = context.config.secrets.clone();
+    if secrets.region.is_none() {
+        secrets.region = context.config.s3.region.clone();
+    }
+    let secrets = crate::secrets::SsmSecrets::connect(&secrets).await;
+    Ok(Engine::new(store, github, team, user.login).with_secrets(std::sync::Arc::new(secrets)))
 }
 
 fn values(assignments: Vec<(String, String)>) -> Map<String, Value> {

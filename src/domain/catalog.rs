@@ -226,6 +226,13 @@ impl ModuleDef {
                 }
                 continue;
             };
+            if field.sensitive
+                && let Some(reference) = super::secrets::SecretRef::from_value(value)
+            {
+                // Kept in a secret store already (an update that leaves it as it is).
+                values.insert(field.name.clone(), reference.to_value());
+                continue;
+            }
             match field.accept(value) {
                 Ok(canonical) => {
                     values.insert(field.name.clone(), canonical);
@@ -247,7 +254,15 @@ impl ModuleDef {
             .iter()
             .filter_map(|field| {
                 let value = config.values.get(&field.name)?;
-                Some((field.name.clone(), to_hcl(value)))
+                if !field.sensitive {
+                    return Some((field.name.clone(), to_hcl(value)));
+                }
+                // A sensitive value reaches the module only as its parameter, never as text.
+                let reference = super::secrets::SecretRef::from_value(value)?;
+                Some((
+                    super::secrets::attribute_name(&field.name),
+                    HclValue::String(reference.selector()),
+                ))
             })
             .collect();
         ModuleBlock {

@@ -20,6 +20,7 @@ pub mod request;
 pub mod review;
 pub mod run;
 pub mod run_kind;
+pub mod secrets;
 pub mod status;
 pub mod strict;
 pub mod template;

@@ -7,6 +7,7 @@ use sha2::{Digest, Sha256};
 
 use super::guard::{Begun, Finish, Held, PendingEvent, locked};
 use super::runs::{Dispatched, describe_run, plan_dispatched};
+use super::secrets::SecretOwner;
 use super::{Engine, EngineError, OpOutcome, OpResult, new_id, repo_of, target_file};
 use crate::domain::RunKind;
 use crate::domain::access::Subject;
@@ -73,7 +74,7 @@ impl Engine {
             .map_err(invalid)?;
 
         let key = input.idempotency_key.clone().unwrap_or_else(new_id);
-        let fingerprint = fingerprint(&input, &config);
+        let fingerprint = fingerprint(&input, module, &config);
         let now = self.now();
         let record = IdempotencyRecord {
             key: key.clone(),
@@ -102,6 +103,13 @@ impl Engine {
             Err(error) => return Err(error.into()),
         };
 
+        // Sensitive values go to the secret store before the document or git sees them.
+        let owner = SecretOwner {
+            project: &input.project,
+            environment: &input.environment,
+            request_id: &id,
+        };
+        let mut config = self.seal(owner, module, config).await?;
         let mut request = Request::new(
             &id,
             &input.project,
@@ -147,6 +155,10 @@ impl Engine {
                         request: existing,
                     });
                 }
+                // Resumed: the values (and references) the document was made with are the ones.
+                config = ValidatedConfig {
+                    values: existing.config.clone(),
+                };
                 match self.begin(&id, Operation::Create, Some(&key)).await? {
                     Begun::Held(held, request) => (held, request),
                     Begun::Early(outcome) => return Ok(outcome),
@@ -310,6 +322,12 @@ impl Engine {
                     .cloned(),
             )
             .collect();
+        let owner = SecretOwner {
+            project: &request.project,
+            environment: &request.environment,
+            request_id: &request.id,
+        };
+        let config = self.seal(owner, module, config).await?;
         let (repo, target) = repo_of(&request)?;
         let file = target_file(target);
         let branch = request.branch.clone().unwrap_or_default();
@@ -415,19 +433,29 @@ impl Engine {
             .dispatch_run(held, &request, RunKind::Cleanup, &branch)
             .await?;
         let run = &dispatched.run;
+        // The resources are destroyed: nothing reads their sensitive values any more.
+        let deleted = self.delete_secrets(&request).await?;
         let number = request
             .cleanup_pr
             .as_ref()
             .and_then(|pr| pr.number)
             .unwrap_or_default();
+        let deleted_text = if deleted.is_empty() {
+            String::new()
+        } else {
+            format!("; deleted {}", deleted.join(", "))
+        };
         Ok(Finish {
             message: format!(
-                "cleanup pull request #{number} opened; state check dispatched{}",
+                "cleanup pull request #{number} opened; state check dispatched{}{deleted_text}",
                 describe_run(run)
             ),
             events: vec![
-                PendingEvent::new("cleanup_opened", format!("pull request #{number}"))
-                    .with_data(json!({"pr": number, "run_id": run.id})),
+                PendingEvent::new(
+                    "cleanup_opened",
+                    format!("pull request #{number}{deleted_text}"),
+                )
+                .with_data(json!({"pr": number, "run_id": run.id, "secrets_deleted": deleted})),
             ],
         })
     }
@@ -577,13 +605,28 @@ fn invalid(error: impl std::fmt::Display) -> EngineError {
 }
 
 /// Identifies what a create asked for, so a key reused for something else is refused.
-fn fingerprint(input: &CreateInput, config: &ValidatedConfig) -> String {
+/// What tells a retry of a create from another create under the same key. Sensitive values
+/// stay out: the record is in the bucket, and a hash of a short password is a password.
+fn fingerprint(input: &CreateInput, module: &ModuleDef, config: &ValidatedConfig) -> String {
+    let values: Map<String, Value> = config
+        .values
+        .iter()
+        .map(|(name, value)| {
+            let sensitive = module.field(name).is_some_and(|field| field.sensitive);
+            let value = if sensitive {
+                json!("sensitive")
+            } else {
+                value.clone()
+            };
+            (name.clone(), value)
+        })
+        .collect();
     let canonical = json!({
         "project": input.project,
         "environment": input.environment,
         "module": input.module,
         "template": input.template,
-        "config": config.values,
+        "config": values,
     });
     let digest = Sha256::digest(canonical.to_string().as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()

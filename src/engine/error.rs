@@ -26,6 +26,8 @@ pub enum EngineError {
     Store(#[from] StoreError),
     #[error(transparent)]
     GitHub(#[from] GitHubError),
+    #[error(transparent)]
+    Secret(#[from] crate::secrets::SecretError),
 }
 
 impl EngineError {
@@ -41,7 +43,10 @@ impl EngineError {
                 | GitHubError::NotMergeable { .. }
                 | GitHubError::Conflict { .. },
             ) => 4,
-            EngineError::Config { .. } | EngineError::Store(_) | EngineError::GitHub(_) => 1,
+            EngineError::Config { .. }
+            | EngineError::Store(_)
+            | EngineError::GitHub(_)
+            | EngineError::Secret(_) => 1,
         }
     }
 

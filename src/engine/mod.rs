@@ -12,6 +12,7 @@ mod poller;
 mod reconcile;
 mod review;
 mod runs;
+mod secrets;
 mod sync;
 mod templates;
 mod verify;
@@ -76,6 +77,8 @@ pub struct Engine {
     correlation_id: String,
     clock: Clock,
     settings: EngineSettings,
+    /// Where sensitive values go; without one, a request with a sensitive value is refused.
+    secrets: Option<std::sync::Arc<dyn crate::secrets::SecretStore>>,
 }
 
 /// How an operation ended when it did not fail.
@@ -113,7 +116,16 @@ impl Engine {
             correlation_id: crate::logging::correlation_id(),
             clock: Clock::system(),
             settings: EngineSettings::default(),
+            secrets: None,
         }
+    }
+
+    pub fn with_secrets(
+        mut self,
+        secrets: std::sync::Arc<dyn crate::secrets::SecretStore>,
+    ) -> Self {
+        self.secrets = Some(secrets);
+        self
     }
 
     pub fn with_clock(mut self, clock: Clock) -> Self {

@@ -20,6 +20,8 @@ pub use seed::SEEDED_REQUESTS;
 /// The simulator's file inside the sandbox directory; a hidden name the store never lists.
 const SIM_FILE: &str = ".sandbox/github.json";
 const PORT_FILE: &str = ".sandbox/port";
+/// Sensitive values, instead of SSM: 0600 files in 0700 directories.
+const SECRETS_DIR: &str = ".sandbox/secrets";
 
 #[derive(Debug, Clone, Default)]
 pub struct SandboxOptions {
@@ -61,7 +63,7 @@ impl Sandbox {
         let seeded = if options.no_requests || !existing.objects.is_empty() {
             0
         } else {
-            seed::requests(&sim, &store).await?
+            seed::requests(&sim, &store, &dir).await?
         };
         // Set up the way `tfpilot doctor` expects a real team to be.
         seed::protections(&sim)?;
@@ -93,7 +95,7 @@ impl Sandbox {
 
     /// An engine acting as `login` (any login works: the simulator takes `sim-<login>`).
     pub async fn engine(&self, login: &str) -> Result<Engine> {
-        engine(self.sim.base_url(), &self.store, login).await
+        engine(self.sim.base_url(), &self.store, login, &self.dir).await
     }
 }
 
@@ -138,7 +140,7 @@ impl RunningSandbox {
     }
 
     pub async fn engine(&self, login: &str) -> Result<Engine> {
-        engine(&self.github_url, &self.store, login).await
+        engine(&self.github_url, &self.store, login, &self.dir).await
     }
 }
 
@@ -174,8 +176,17 @@ async fn start_simulator(dir: &Path, port: u16) -> Result<Simulator> {
     Ok(sim)
 }
 
-pub(crate) async fn engine(github_url: &str, store: &Store, login: &str) -> Result<Engine> {
+/// An engine acting as `login` on the sandbox in `dir`, its secrets kept in the directory.
+pub(crate) async fn engine(
+    github_url: &str,
+    store: &Store,
+    login: &str,
+    dir: &Path,
+) -> Result<Engine> {
     let github = GitHub::connect(&GitHubSettings::new(github_url), &format!("sim-{login}"))?;
     let team = store.load_team_config().await?;
-    Ok(Engine::new(store.clone(), github, team, login).with_holder(format!("{login}@sandbox")))
+    let secrets = crate::secrets::LocalSecrets::new(dir.join(SECRETS_DIR));
+    Ok(Engine::new(store.clone(), github, team, login)
+        .with_holder(format!("{login}@sandbox"))
+        .with_secrets(std::sync::Arc::new(secrets)))
 }

@@ -434,10 +434,13 @@ impl Seeder<'_> {
     }
 }
 
-pub async fn requests(sim: &Simulator, store: &Store) -> Result<usize> {
+pub async fn requests(sim: &Simulator, store: &Store, dir: &std::path::Path) -> Result<usize> {
     let mut engines = BTreeMap::new();
     for login in ["alice", "bob", "carol", "dave", "admin"] {
-        engines.insert(login, super::engine(sim.base_url(), store, login).await?);
+        engines.insert(
+            login,
+            super::engine(sim.base_url(), store, login, dir).await?,
+        );
     }
     let seeder = Seeder { sim, engines };
     let mut made = 0;

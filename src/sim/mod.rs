@@ -286,6 +286,13 @@ impl Simulator {
         device::authorize(&self.shared, user_code, login, deny)
     }
 
+    /// Everything the simulated GitHub holds, as it would be saved: every repository with
+    /// every commit's files, pull requests, reviews, runs and the Terraform state of applies.
+    pub fn world(&self) -> serde_json::Value {
+        let world = persist::SavedWorld::capture(&self.shared.lock());
+        serde_json::to_value(&world).unwrap_or_default()
+    }
+
     /// What `GET /_sim/state` returns.
     pub fn snapshot(&self) -> serde_json::Value {
         control::snapshot(&self.shared)
