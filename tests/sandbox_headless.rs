@@ -141,3 +141,66 @@ async fn no_requests_seeds_only_the_team() {
     child.kill().await.unwrap();
     let _ = std::fs::remove_dir_all(store);
 }
+
+/// The sandbox keeps sensitive values in its own directory instead of SSM: the rds-postgres
+/// master password lands in a 0600 file under `.sandbox/secrets/`, and nowhere else in the
+/// sandbox (documents, events, the simulator's saved world).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sandbox_keeps_sensitive_values_in_its_own_directory() {
+    use std::os::unix::fs::PermissionsExt;
+    const PASSWORD: &str = "sandbox-Pa55word-e1f0";
+    let home = Home::new();
+    let (mut child, store, github) = start(&home, &["--no-requests"]).await;
+    let set = format!("master_password={PASSWORD}");
+    let (code, created) = tfpilot(
+        &home,
+        &github,
+        &store,
+        "alice",
+        &[
+            "create",
+            "--module",
+            "rds-postgres",
+            "--project",
+            "payments",
+            "--env",
+            "dev",
+            "--set",
+            "identifier=orders-db",
+            "--set",
+            &set,
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{created}");
+    let id = created["id"].as_str().unwrap().to_string();
+    let dir = std::path::Path::new(&store);
+    let version = dir.join(format!(
+        ".sandbox/secrets/tfpilot/payments/dev/{id}/master_password/1"
+    ));
+    assert_eq!(std::fs::read_to_string(&version).unwrap(), PASSWORD);
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&version), 0o600);
+    assert_eq!(mode(version.parent().unwrap()), 0o700);
+    assert_eq!(mode(&dir.join(".sandbox/secrets")), 0o700);
+    child.kill().await.unwrap();
+    let _ = child.wait().await;
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(path) = pending.pop() {
+        if path.ends_with(".sandbox/secrets") {
+            continue;
+        }
+        if path.is_dir() {
+            pending.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        } else {
+            let bytes = std::fs::read(&path).unwrap();
+            assert!(
+                !String::from_utf8_lossy(&bytes).contains(PASSWORD),
+                "the password is in {}",
+                path.display()
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(store);
+}

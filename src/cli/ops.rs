@@ -21,6 +21,8 @@ use crate::engine::{
     PollerConfig,
 };
 use crate::github::GitHub;
+use crate::secrets::{SecretStore, SsmSecrets};
+use crate::store::StoreUrl;
 use crate::webhook::Webhook;
 
 /// A command that printed its own answer (JSON included) and only needs its exit code.
@@ -79,13 +81,23 @@ pub(super) async fn engine(context: &Invocation) -> Result<Engine> {
         .current_user()
         .await
         .with_context(|| format!("checking the token from {source}"))?;
-    // The secrets' region is the store's unless it is set apart.
-    let mut secrets = context.config.secrets.clone();
-    if secrets.region.is_none() {
-        secrets.region = context.config.s3.region.clone();
+    let secrets = secret_store(context).await?;
+    Ok(Engine::new(store, github, team, user.login).with_secrets(secrets))
+}
+
+/// Where sensitive values go: a sandbox's directory keeps its own (no AWS account needed to
+/// try tfpilot), everything else SSM, in the store's region unless `[secrets]` sets another.
+async fn secret_store(context: &Invocation) -> Result<Arc<dyn SecretStore>> {
+    if let StoreUrl::Local(dir) = context.config.store_url(context.dirs.as_ref())?
+        && let Some(secrets) = crate::sandbox::secrets_of(&dir)
+    {
+        return Ok(Arc::new(secrets));
     }
-    let secrets = crate::secrets::SsmSecrets::connect(&secrets).await;
-    Ok(Engine::new(store, github, team, user.login).with_secrets(std::sync::Arc::new(secrets)))
+    let mut options = context.config.secrets.clone();
+    if options.region.is_none() {
+        options.region = context.config.s3.region.clone();
+    }
+    Ok(Arc::new(SsmSecrets::connect(&options).await))
 }
 
 fn values(assignments: Vec<(String, String)>) -> Map<String, Value> {

@@ -176,6 +176,13 @@ async fn start_simulator(dir: &Path, port: u16) -> Result<Simulator> {
     Ok(sim)
 }
 
+/// The secret store of the sandbox in `dir`, when `dir` holds one (it has a `.sandbox/`).
+pub fn secrets_of(dir: &Path) -> Option<crate::secrets::LocalSecrets> {
+    dir.join(".sandbox")
+        .is_dir()
+        .then(|| crate::secrets::LocalSecrets::new(dir.join(SECRETS_DIR)))
+}
+
 /// An engine acting as `login` on the sandbox in `dir`, its secrets kept in the directory.
 pub(crate) async fn engine(
     github_url: &str,
