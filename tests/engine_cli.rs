@@ -507,9 +507,28 @@ async fn hostile_bytes_never_reach_the_terminal() {
         .update_request(&id, now, |request| {
             request.requested_by = HOSTILE.to_string();
             request.project = format!("payments{HOSTILE}");
+            request.environment = format!("dev{HOSTILE}");
+            request.template_id = Some(HOSTILE.to_string());
             request
                 .config
                 .insert("bucket_name".into(), serde_json::json!(HOSTILE));
+            if let Some(pr) = request.pr.as_deref_mut() {
+                pr.url = Some(HOSTILE.to_string());
+            }
+            if let Some(run) = request.plan_run.as_deref_mut() {
+                run.html_url = Some(HOSTILE.to_string());
+            }
+            request.approval = Some(Box::new(tfpilot::domain::request::Approval {
+                approved: false,
+                approvers: vec![HOSTILE.to_string()],
+                ..Default::default()
+            }));
+            request.contradiction = Some(Box::new(tfpilot::domain::request::Contradiction {
+                at: now,
+                claim: HOSTILE.to_string(),
+                github: HOSTILE.to_string(),
+            }));
+            request.timeline.push(serde_json::json!({"note": HOSTILE}));
             Ok(())
         })
         .await
@@ -540,6 +559,9 @@ async fn hostile_bytes_never_reach_the_terminal() {
         vec!["audit-export", &id],
         vec!["template", "list"],
         vec!["template", "show", "hostile"],
+        vec!["can-destroy", &id],
+        vec!["drift-eligible"],
+        vec!["modules"],
         vec!["sync", &id],
     ];
     for args in &commands {

@@ -446,4 +446,24 @@ fn hostile_text_never_reaches_a_cell() {
         .collect();
     assert!(hazards.is_empty(), "{hazards:?}");
     assert!(screen(&state).contains("mallory"));
+
+    // A plan log (GitHub's, as the run printed it) with the same bytes in a resource line.
+    let log = format!(
+        "Terraform will perform the following actions:\n\n  # module.tfpilot_x.aws_s3_bucket.this will be created\n  + resource \"aws_s3_bucket\" \"this\" {{\n      + bucket = \"{HOSTILE}\"\n    }}\n\nPlan: 1 to add, 0 to change, 0 to destroy.\n"
+    );
+    let document = tfpilot::tui::plan::document::PlanDocument::build(&log);
+    dashboard::open_plan_with(&mut state, std::sync::Arc::new(document));
+    key(&mut state, KeyCode::Char('Z')); // unfold all
+    let buffer = terminal(&state, &Theme::default_theme())
+        .backend()
+        .buffer()
+        .clone();
+    let hazards: Vec<String> = buffer
+        .content()
+        .iter()
+        .map(|cell| cell.symbol().to_string())
+        .filter(|symbol| symbol.chars().any(tfpilot::domain::untrusted::is_hazard))
+        .collect();
+    assert!(hazards.is_empty(), "the plan view: {hazards:?}");
+    assert!(screen(&state).contains("txt.exe"), "{}", screen(&state));
 }
