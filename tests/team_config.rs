@@ -149,6 +149,10 @@ async fn misspelt_keys_in_team_files_are_errors_with_the_key_meant() {
             "config/infra-repos.json",
             r#"{"projects": {"p": {"dev": {"owner": "o", "repo": "r", "env_pth": "envs/dev"}}}}"#,
         ),
+        (
+            "templates/svc-small.json",
+            r#"{"id": "svc-small", "module": "svc", "presets": {"key": "x"}}"#,
+        ),
     ] {
         backend
             .put(key, body.as_bytes().to_vec(), PutCondition::IfAbsent)
@@ -172,6 +176,17 @@ async fn misspelt_keys_in_team_files_are_errors_with_the_key_meant() {
             "{file}: {problems:?}"
         );
     }
+    let template_problems: Vec<String> = config
+        .template_problems
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert!(
+        template_problems
+            .iter()
+            .any(|p| p.contains("templates/svc-small.json") && p.contains("did you mean `preset`?")),
+        "{template_problems:?}"
+    );
     use tfpilot::domain::access::{Decision, Subject};
     use tfpilot::domain::operation::Operation;
     let decision = config.access.authorize(
