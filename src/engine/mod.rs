@@ -6,6 +6,7 @@
 mod clock;
 mod create;
 mod error;
+mod fold;
 mod guard;
 mod notify;
 mod poller;
