@@ -427,8 +427,8 @@ mod tests {
         assert_eq!(github.operation_timeout, Some(Duration::from_secs(9)));
         assert_eq!(
             github.read_timeout,
-            Some(Duration::from_secs(9)),
-            "within the operation"
+            Some(Duration::from_secs(30)),
+            "the default"
         );
         assert_eq!(
             github.connect_timeout,

@@ -73,11 +73,10 @@ impl GitHubSettings {
         if let Some(seconds) = connect_secs {
             self.connect_timeout = Some(Duration::from_secs(seconds));
         }
+        // The read timeout stays as it is: an operation timeout below it ends the call first
+        // (two timers of the same length would race, and name different causes).
         if let Some(seconds) = operation_secs {
-            let operation = Duration::from_secs(seconds);
-            self.operation_timeout = Some(operation);
-            // A read may not outwait the operation it belongs to.
-            self.read_timeout = self.read_timeout.map(|read| read.min(operation));
+            self.operation_timeout = Some(Duration::from_secs(seconds));
         }
         self
     }
