@@ -127,7 +127,13 @@ async fn a_request_goes_from_branch_to_applied() {
     let plan_id = plan.run_id.unwrap();
     let run = alice.get_run(&repo, plan_id).await.unwrap();
     assert_eq!(run.status.as_deref(), Some("queued"));
-    assert_eq!(run.name.as_deref(), Some("tfpilot plan req_1 d-plan"));
+    // As on GitHub: the workflow's name, and the run-name as the display title.
+    assert_eq!(run.name.as_deref(), Some("tfpilot plan"));
+    assert_eq!(
+        run.display_title.as_deref(),
+        Some("tfpilot plan req_1 d-plan")
+    );
+    assert_eq!(run.tfpilot_name().unwrap().dispatch_id, "d-plan");
     assert_eq!(run.head_sha, head);
     elapse(&sim, Duration::from_secs(4)).await;
     let jobs = alice.list_jobs(&repo, plan_id).await.unwrap();
@@ -495,6 +501,50 @@ async fn branch_protection_and_error_mappings() {
     let rate = alice.rate_limit().await.unwrap();
     assert_eq!(rate.limit, 5000);
     assert!(rate.remaining < 5000);
+}
+
+/// Protection says `dismiss_stale_reviews`: a push to the pull request's head dismisses the
+/// approvals it had, as on GitHub, and the merge needs a new one.
+#[tokio::test(start_paused = true)]
+async fn a_push_dismisses_stale_approvals_on_a_protected_base() {
+    let sim = simulator(SimOptions::default()).await;
+    sim.require_approvals("acme", "infra-live", 1).unwrap();
+    let (alice, bob) = (client(&sim, "alice"), client(&sim, "bob"));
+    let repo = repo();
+    let (number, head) = open_request(&alice, "req_s", "payments-dev-s").await;
+    bob.approve(&repo, number, &head, "ok").await.unwrap();
+    let branch = "tfpilot/req_s";
+    let file = alice.get_file(&repo, FILE, branch).await.unwrap().unwrap();
+    let pushed = alice
+        .put_file(
+            &repo,
+            FILE,
+            branch,
+            &format!("{}\n# more\n", file.text),
+            "more",
+            Some(&file.sha),
+        )
+        .await
+        .unwrap();
+    let reviews = bob.list_reviews(&repo, number).await.unwrap();
+    assert_eq!(reviews.len(), 1);
+    assert_eq!(reviews[0].state, "DISMISSED");
+    let refused = alice
+        .merge(&repo, number, &pushed.commit_sha, MergeMethod::Merge)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, GitHubError::NotMergeable { .. }),
+        "{refused:?}"
+    );
+    bob.approve(&repo, number, &pushed.commit_sha, "ok again")
+        .await
+        .unwrap();
+    elapse(&sim, Duration::from_secs(10)).await;
+    alice
+        .merge(&repo, number, &pushed.commit_sha, MergeMethod::Merge)
+        .await
+        .unwrap();
 }
 
 #[tokio::test(start_paused = true)]

@@ -162,6 +162,24 @@ async fn simulator_payloads_match_github() {
     let list: Vec<octocrab::models::pulls::PullRequest> =
         typed(&sim, &format!("{base}/pulls?state=all")).await;
     assert_eq!(list.len(), 1);
+    // The list answers with the shorter `pull-request-simple` shape, as GitHub does.
+    let listed = raw(&sim, &format!("{base}/pulls?state=all")).await;
+    for absent in [
+        "merged",
+        "mergeable",
+        "mergeable_state",
+        "merged_by",
+        "commits",
+    ] {
+        assert!(listed[0].get(absent).is_none(), "{absent} in {}", listed[0]);
+    }
+    assert!(listed[0]["merged_at"].is_string(), "{}", listed[0]);
+    let typed_list: Vec<tfpilot::github::models::PullRequest> =
+        typed(&sim, &format!("{base}/pulls?state=all")).await;
+    assert!(
+        typed_list[0].is_merged(),
+        "tfpilot reads a merge from merged_at"
+    );
 
     // Reviews.
     let reviews = raw(&sim, &format!("{base}/pulls/{}/reviews", pull.number)).await;
@@ -202,6 +220,15 @@ async fn simulator_payloads_match_github() {
         "repository.full_name",
     ];
     let one = raw(&sim, &format!("{base}/actions/runs/{run}")).await;
+    // GitHub's `name` is the workflow's name; the run-name is the display title.
+    assert_eq!(one["name"], "tfpilot plan", "{one}");
+    assert!(
+        one["display_title"]
+            .as_str()
+            .is_some_and(|title| title.starts_with("tfpilot plan ")),
+        "{one}"
+    );
+    assert_eq!(one["triggering_actor"]["login"], one["actor"]["login"]);
     same_shape(
         &fixture("actions-run-get-cancelled.json"),
         &one,
@@ -391,4 +418,71 @@ async fn write_answers_and_errors_match_github() {
         "merge",
     );
     let _: octocrab::models::pulls::Merge = serde_json::from_value(merged).unwrap();
+}
+
+/// One raw HTTP/1.1 request to the simulator with exactly `headers`; the status and the
+/// response's head and body as text.
+async fn raw_get(sim: &Simulator, path: &str, headers: &[&str]) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(sim.addr().unwrap())
+        .await
+        .unwrap();
+    let mut request = format!("GET {path} HTTP/1.1\r\nHost: sim\r\nConnection: close\r\n");
+    for header in headers {
+        request.push_str(header);
+        request.push_str("\r\n");
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.unwrap();
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    (status, text)
+}
+
+/// GitHub refuses a request without a User-Agent (403) and one asking for an API version it
+/// does not serve (400), and says which version it selected otherwise.
+#[tokio::test]
+async fn the_user_agent_and_the_api_version_are_checked_as_github_does() {
+    let sim = simulator(SimOptions::default()).await;
+    let token = "Authorization: token sim-alice";
+    let (status, text) = raw_get(&sim, "/user", &[token]).await;
+    assert_eq!(status, 403, "{text}");
+    assert!(text.contains("User-Agent header"), "{text}");
+    let agent = "User-Agent: tfpilot-test";
+    let (status, text) = raw_get(
+        &sim,
+        "/user",
+        &[token, agent, "X-GitHub-Api-Version: 2099-01-01"],
+    )
+    .await;
+    assert_eq!(status, 400, "{text}");
+    assert!(
+        text.contains("API version 2099-01-01 is not supported."),
+        "{text}"
+    );
+    let (status, text) = raw_get(&sim, "/user", &[token, agent]).await;
+    assert_eq!(status, 200, "{text}");
+    assert!(
+        text.to_lowercase()
+            .contains("x-github-api-version-selected: 2022-11-28"),
+        "{text}"
+    );
+    let (status, text) = raw_get(
+        &sim,
+        "/user",
+        &[token, agent, "X-GitHub-Api-Version: 2026-03-10"],
+    )
+    .await;
+    assert_eq!(status, 200, "{text}");
+    assert!(
+        text.to_lowercase()
+            .contains("x-github-api-version-selected: 2026-03-10"),
+        "{text}"
+    );
 }

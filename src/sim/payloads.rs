@@ -306,7 +306,9 @@ pub fn run(base: &str, repo: &Repository, run: &Run, context: &RunContext<'_>) -
     }));
     json!({
         "id": run.id,
-        "name": run.name,
+        // As GitHub: `name` is the workflow's (`name:` in each of docs/workflows/), the
+        // run-name is the `display_title`.
+        "name": format!("tfpilot {}", run.operation),
         "node_id": format!("WFR_sim{}", run.id),
         "head_branch": run.head_branch,
         "head_sha": run.head_sha,

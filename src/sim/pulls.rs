@@ -108,6 +108,32 @@ fn render(
     )
 }
 
+/// Fields of a full pull request that GitHub's list leaves out: it answers with the shorter
+/// `pull-request-simple` shape (no `merged`: a reader of the list goes by `merged_at`).
+const NOT_IN_SIMPLE: [&str; 12] = [
+    "merged",
+    "mergeable",
+    "rebaseable",
+    "mergeable_state",
+    "merged_by",
+    "comments",
+    "review_comments",
+    "maintainer_can_modify",
+    "commits",
+    "additions",
+    "deletions",
+    "changed_files",
+];
+
+fn simple(mut pull: Value) -> Value {
+    if let Value::Object(fields) = &mut pull {
+        for field in NOT_IN_SIMPLE {
+            fields.remove(field);
+        }
+    }
+    pull
+}
+
 fn load(
     state: &SimState,
     owner: &str,
@@ -216,7 +242,7 @@ pub async fn list(
         .iter()
         .skip((page - 1) * per_page)
         .take(per_page)
-        .map(|pull| render(&mut state, &base_url, &repo, pull, now))
+        .map(|pull| simple(render(&mut state, &base_url, &repo, pull, now)))
         .collect();
     reply(StatusCode::OK, Value::Array(items))
 }
@@ -592,7 +618,8 @@ pub async fn update_branch(
     stored.branches.insert(pull.head.clone(), sha);
     pull.updated_at = now;
     let html = format!("{base_url}/{}/pull/{}", repo.full_name(), pull.number);
-    store(&mut state, pull);
+    store(&mut state, pull.clone());
+    state.pushed(&repo.full_name(), &pull.head, now);
     reply(
         StatusCode::ACCEPTED,
         json!({"message": "Updating pull request branch.", "url": html}),

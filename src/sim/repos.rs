@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::git::{self, Repository};
-use super::model::{Budget, PullState, SimState};
+use super::model::{Budget, SimState};
 use super::server::{Caller, json as reply, not_found};
 use super::{Shared, payloads};
 
@@ -268,13 +268,8 @@ pub async fn put_contents(
     let sha = repo.add_commit(tree, vec![tip.sha.clone()], &request.message, &login, now);
     repo.branches.insert(branch.clone(), sha.clone());
     let repo = repo.clone();
-    // As on GitHub, a push to a pull request's head counts as an update of the pull request.
-    let full_name = repo.full_name();
-    for pull in state.pulls.iter_mut().filter(|p| {
-        p.repo.eq_ignore_ascii_case(&full_name) && p.head == branch && p.state == PullState::Open
-    }) {
-        pull.updated_at = now;
-    }
+    // As on GitHub, a push to a pull request's head updates it (and dismisses stale reviews).
+    state.pushed(&repo.full_name(), &branch, now);
     let commit = &repo.commits[&sha];
     let mut file = payloads::content_file(&base, &repo, &path, &content, &branch);
     if let Value::Object(map) = &mut file {

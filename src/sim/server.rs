@@ -137,6 +137,10 @@ pub async fn api_layer(
         let response = next.run(request).await;
         return count(&shared, &method, &route, response);
     }
+    let version = match api_version(request.headers()) {
+        Ok(version) => version,
+        Err(refusal) => return count(&shared, &method, &route, refusal),
+    };
     let Some(login) = authenticate(request.headers()) else {
         let response = json(
             StatusCode::UNAUTHORIZED,
@@ -214,7 +218,7 @@ pub async fn api_layer(
     rate_headers(&mut parts.headers, &budget);
     parts.headers.insert(
         "x-github-api-version-selected",
-        HeaderValue::from_static("2022-11-28"),
+        HeaderValue::from_static(version),
     );
     if let Some(scopes) = scopes
         && let Ok(value) = HeaderValue::from_str(&scopes)
@@ -241,6 +245,48 @@ fn count(shared: &Shared, method: &Method, route: &str, response: Response) -> R
     );
     *shared.lock().calls.entry(key).or_default() += 1;
     response
+}
+
+/// The REST API versions GitHub serves; a request without `X-GitHub-Api-Version` gets the first.
+pub const API_VERSIONS: [&str; 2] = ["2022-11-28", "2026-03-10"];
+
+/// What GitHub checks before anything else: a `User-Agent` (403 without one) and an API version
+/// it serves (400 otherwise). Returns the version selected.
+#[allow(clippy::result_large_err)] // a refusal is a whole response, built once per request
+fn api_version(headers: &HeaderMap) -> Result<&'static str, Response> {
+    if headers
+        .get(header::USER_AGENT)
+        .is_none_or(|agent| agent.as_bytes().trim_ascii().is_empty())
+    {
+        let mut response = (
+            StatusCode::FORBIDDEN,
+            "Request forbidden by administrative rules. Please make sure your request has a User-Agent header (https://docs.github.com/en/rest/overview/resources-in-the-rest-api#user-agent-required). Check https://developer.github.com for other possible causes.\n",
+        )
+            .into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        return Err(response);
+    }
+    let Some(asked) = headers.get("x-github-api-version") else {
+        return Ok(API_VERSIONS[0]);
+    };
+    let asked = asked.to_str().unwrap_or_default().trim();
+    API_VERSIONS
+        .iter()
+        .find(|version| **version == asked)
+        .copied()
+        .ok_or_else(|| {
+            json(
+                StatusCode::BAD_REQUEST,
+                serde_json::json!({
+                    "message": format!("API version {asked} is not supported."),
+                    "documentation_url": "https://docs.github.com/rest/overview/api-versions",
+                    "status": "400"
+                }),
+            )
+        })
 }
 
 pub fn rate_headers(headers: &mut HeaderMap, budget: &Budget) {
