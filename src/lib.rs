@@ -3,6 +3,7 @@
 //! Layers, with dependencies pointing down only: `cli`, `tui`, `sandbox` and `sim` (edges) -> `engine`
 //! (orchestration) -> `store`, `github`, `secrets` and `webhook` (adapters) -> `domain` (pure). See docs/architecture.md.
 
+mod aws;
 pub mod cli;
 pub mod config;
 pub mod doctor;

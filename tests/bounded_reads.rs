@@ -116,11 +116,8 @@ async fn a_config_that_is_a_device_is_refused() {
     assert!(err.contains("not a regular file"), "{err}");
 }
 
-/// An S3 endpoint that accepts connections and never answers: the call ends within its timeout.
-/// A GitHub that accepts connections and never answers: every attempt ends at the operation
-/// timeout (set to 1 s here, 60 s by default), the retries give up, and the command says why.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_silent_github_times_out() {
+/// A server that accepts connections and never answers; abort the task to close it.
+async fn silent_server() -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let silent = tokio::spawn(async move {
@@ -129,6 +126,14 @@ async fn a_silent_github_times_out() {
             held.push(socket);
         }
     });
+    (address, silent)
+}
+
+/// A GitHub that accepts connections and never answers: every attempt ends at the operation
+/// timeout (set to 1 s here, 60 s by default), the retries give up, and the command says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_github_times_out() {
+    let (address, silent) = silent_server().await;
     let home = home::Home::new();
     let store = tempfile::tempdir().unwrap();
     let store_path = store.path().to_str().unwrap();
@@ -156,16 +161,10 @@ async fn a_silent_github_times_out() {
     println!("a silent GitHub: `approve` ended after {took:?}: {err}");
 }
 
+/// An S3 endpoint that accepts connections and never answers: the call ends within its timeout.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_s3_endpoint_times_out() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let silent = tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((socket, _)) = listener.accept().await {
-            held.push(socket);
-        }
-    });
+    let (address, silent) = silent_server().await;
     let home = home::Home::new();
     let endpoint = format!("http://{address}");
     let started = Instant::now();

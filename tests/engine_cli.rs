@@ -201,12 +201,9 @@ async fn four_processes_press_apply_at_once(s3: bool) {
     assert_eq!(bed.dispatches("tfpilot-apply.yml", &id), 1);
 }
 
-async fn an_apply_killed_mid_dispatch_resumes_with_one_run(s3: bool) {
-    let Some((bed, cli)) = setup(s3).await else {
-        return;
-    };
-    let id = merged(&cli, &bed, "payments-dev-killed").await;
-    // GitHub starts the run, then the answer takes long enough for the process to be killed.
+/// Bob's apply reaches GitHub, which starts the run; its answer takes long enough for the
+/// process to be killed first, holding the lock with the dispatch unconfirmed.
+async fn kill_bobs_apply_mid_dispatch(cli: &Cli, bed: &Bed, id: &str) {
     bed.sim.add_fault(tfpilot::sim::FaultRule {
         method: Some("POST".into()),
         status: Some(502),
@@ -215,12 +212,9 @@ async fn an_apply_killed_mid_dispatch_resumes_with_one_run(s3: bool) {
         times: Some(1),
         ..tfpilot::sim::FaultRule::on("/repos/*/actions/workflows/*/dispatches")
     });
-    let mut child = cli
-        .command("bob", &["apply", &id, "--yes"])
-        .spawn()
-        .unwrap();
+    let mut child = cli.command("bob", &["apply", id, "--yes"]).spawn().unwrap();
     let started = std::time::Instant::now();
-    while bed.runs_for("apply", &id) == 0 {
+    while bed.runs_for("apply", id) == 0 {
         assert!(
             started.elapsed().as_secs() < 30,
             "the dispatch never arrived"
@@ -229,6 +223,28 @@ async fn an_apply_killed_mid_dispatch_resumes_with_one_run(s3: bool) {
     }
     child.kill().await.unwrap();
     bed.sim.clear_faults();
+}
+
+/// Moves the request's lock's expiry into the past, as if its TTL had run out.
+async fn expire_lock(bed: &Bed, id: &str) {
+    let past = Timestamp(chrono::Utc::now()).minus_seconds(1);
+    bed.store
+        .update_request(id, past, |r| {
+            if let Some(lock) = r.lock.as_deref_mut() {
+                lock.expires_at = past;
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+}
+
+async fn an_apply_killed_mid_dispatch_resumes_with_one_run(s3: bool) {
+    let Some((bed, cli)) = setup(s3).await else {
+        return;
+    };
+    let id = merged(&cli, &bed, "payments-dev-killed").await;
+    kill_bobs_apply_mid_dispatch(&cli, &bed, &id).await;
 
     let stored = bed.store.get_request(&id).await.unwrap().value;
     let lock = stored
@@ -241,16 +257,7 @@ async fn an_apply_killed_mid_dispatch_resumes_with_one_run(s3: bool) {
     assert!(err.contains("locked by bob@"), "{err}");
 
     // Two minutes later the lock has expired (moved back here rather than waited for).
-    let past = Timestamp(chrono::Utc::now()).minus_seconds(1);
-    bed.store
-        .update_request(&id, past, |r| {
-            if let Some(lock) = r.lock.as_deref_mut() {
-                lock.expires_at = past;
-            }
-            Ok(())
-        })
-        .await
-        .unwrap();
+    expire_lock(&bed, &id).await;
     let (code, out, err) = cli.run("admin", &["apply", &id, "--yes"]).await;
     assert_eq!(code, 0, "{err}");
     assert_eq!(out["result"], "done");
@@ -287,38 +294,8 @@ async fn a_killed_apply_is_credited_to_its_dispatcher_after_a_reconcile(s3: bool
         return;
     };
     let id = merged(&cli, &bed, "payments-dev-killed-audit").await;
-    bed.sim.add_fault(tfpilot::sim::FaultRule {
-        method: Some("POST".into()),
-        status: Some(502),
-        latency_ms: Some(60_000),
-        after_handler: true,
-        times: Some(1),
-        ..tfpilot::sim::FaultRule::on("/repos/*/actions/workflows/*/dispatches")
-    });
-    let mut child = cli
-        .command("bob", &["apply", &id, "--yes"])
-        .spawn()
-        .unwrap();
-    let started = std::time::Instant::now();
-    while bed.runs_for("apply", &id) == 0 {
-        assert!(
-            started.elapsed().as_secs() < 30,
-            "the dispatch never arrived"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    child.kill().await.unwrap();
-    bed.sim.clear_faults();
-    let past = Timestamp(chrono::Utc::now()).minus_seconds(1);
-    bed.store
-        .update_request(&id, past, |r| {
-            if let Some(lock) = r.lock.as_deref_mut() {
-                lock.expires_at = past;
-            }
-            Ok(())
-        })
-        .await
-        .unwrap();
+    kill_bobs_apply_mid_dispatch(&cli, &bed, &id).await;
+    expire_lock(&bed, &id).await;
 
     let (code, _, err) = cli.run("admin", &["reconcile"]).await;
     assert_eq!(code, 0, "{err}");

@@ -405,6 +405,18 @@ fn the_detail_pane_masks_sensitive_values() {
     );
 }
 
+/// The cells of the drawn screen that hold a control or bidirectional character.
+fn hazard_cells(state: &State) -> Vec<String> {
+    terminal(state, &Theme::default_theme())
+        .backend()
+        .buffer()
+        .content()
+        .iter()
+        .map(|cell| cell.symbol().to_string())
+        .filter(|symbol| symbol.chars().any(tfpilot::domain::untrusted::is_hazard))
+        .collect()
+}
+
 /// Text from the store and GitHub can hold escape sequences and bidirectional overrides: none
 /// reaches a cell of the screen, in the list, the detail pane or the events.
 #[test]
@@ -434,16 +446,7 @@ fn hostile_text_never_reaches_a_cell() {
             result: Ok(vec![Ok(event)]),
         },
     );
-    let buffer = terminal(&state, &Theme::default_theme())
-        .backend()
-        .buffer()
-        .clone();
-    let hazards: Vec<String> = buffer
-        .content()
-        .iter()
-        .map(|cell| cell.symbol().to_string())
-        .filter(|symbol| symbol.chars().any(tfpilot::domain::untrusted::is_hazard))
-        .collect();
+    let hazards = hazard_cells(&state);
     assert!(hazards.is_empty(), "{hazards:?}");
     assert!(screen(&state).contains("mallory"));
 
@@ -454,16 +457,7 @@ fn hostile_text_never_reaches_a_cell() {
     let document = tfpilot::tui::plan::document::PlanDocument::build(&log);
     dashboard::open_plan_with(&mut state, std::sync::Arc::new(document));
     key(&mut state, KeyCode::Char('Z')); // unfold all
-    let buffer = terminal(&state, &Theme::default_theme())
-        .backend()
-        .buffer()
-        .clone();
-    let hazards: Vec<String> = buffer
-        .content()
-        .iter()
-        .map(|cell| cell.symbol().to_string())
-        .filter(|symbol| symbol.chars().any(tfpilot::domain::untrusted::is_hazard))
-        .collect();
+    let hazards = hazard_cells(&state);
     assert!(hazards.is_empty(), "the plan view: {hazards:?}");
     assert!(screen(&state).contains("txt.exe"), "{}", screen(&state));
 }

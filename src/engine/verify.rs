@@ -224,7 +224,7 @@ impl Engine {
         pull: &PullRequest,
         environment: &str,
     ) -> Result<Vec<String>, EngineError> {
-        let reviews = self.github.list_reviews_current(repo, number).await?;
+        let reviews = self.github.list_reviews(repo, number).await?;
         let facts: Vec<ReviewFact<'_>> = reviews
             .iter()
             .filter_map(|review| {

@@ -454,22 +454,9 @@ impl GitHub {
             .json(endpoint)
     }
 
+    /// The reviews as GitHub has them now, never a cached answer still within its TTL (see
+    /// [`GitHub::get_pull_current`]): what merge and sync check an approval against.
     pub async fn list_reviews(
-        &self,
-        repo: &RepoId,
-        number: u64,
-    ) -> Result<Vec<Review>, GitHubError> {
-        let endpoint = "GET /repos/{owner}/{repo}/pulls/{number}/reviews";
-        let url = format!("{}/pulls/{number}/reviews?per_page=100", repo.path());
-        self.transport
-            .get(endpoint, &url, TTL_PULL)
-            .await?
-            .json(endpoint)
-    }
-
-    /// The reviews as GitHub has them now (see [`GitHub::get_pull_current`]): what a merge
-    /// checks the approval against.
-    pub async fn list_reviews_current(
         &self,
         repo: &RepoId,
         number: u64,
@@ -491,17 +478,8 @@ impl GitHub {
         commit_id: &str,
         body: &str,
     ) -> Result<Review, GitHubError> {
-        let endpoint = "POST /repos/{owner}/{repo}/pulls/{number}/reviews";
-        let request = json!({"event": "COMMENT", "body": body, "commit_id": commit_id});
-        self.transport
-            .write(
-                endpoint,
-                Method::POST,
-                &format!("{}/pulls/{number}/reviews", repo.path()),
-                &request,
-            )
-            .await?
-            .json(endpoint)
+        self.submit_review(repo, number, "COMMENT", commit_id, body)
+            .await
     }
 
     /// Submit an APPROVE review of commit `commit_id` (the planned head: GitHub refuses a
@@ -513,19 +491,10 @@ impl GitHub {
         commit_id: &str,
         body: &str,
     ) -> Result<Review, GitHubError> {
-        let endpoint = "POST /repos/{owner}/{repo}/pulls/{number}/reviews";
-        let request = json!({"event": "APPROVE", "body": body, "commit_id": commit_id});
         match self
-            .transport
-            .write(
-                endpoint,
-                Method::POST,
-                &format!("{}/pulls/{number}/reviews", repo.path()),
-                &request,
-            )
+            .submit_review(repo, number, "APPROVE", commit_id, body)
             .await
         {
-            Ok(reply) => reply.json(endpoint),
             Err(GitHubError::Validation {
                 errors, message, ..
             }) if errors
@@ -535,8 +504,29 @@ impl GitHub {
             {
                 Err(GitHubError::SelfApproval)
             }
-            Err(error) => Err(error),
+            other => other,
         }
+    }
+
+    async fn submit_review(
+        &self,
+        repo: &RepoId,
+        number: u64,
+        event: &str,
+        commit_id: &str,
+        body: &str,
+    ) -> Result<Review, GitHubError> {
+        let endpoint = "POST /repos/{owner}/{repo}/pulls/{number}/reviews";
+        let request = json!({"event": event, "body": body, "commit_id": commit_id});
+        self.transport
+            .write(
+                endpoint,
+                Method::POST,
+                &format!("{}/pulls/{number}/reviews", repo.path()),
+                &request,
+            )
+            .await?
+            .json(endpoint)
     }
 
     /// Merge at exactly `head_sha`. Safe to retry: GitHub will not merge a

@@ -34,14 +34,8 @@ const OPERATION_TIMEOUT_SECS: u64 = 60;
 
 impl SsmSecrets {
     pub async fn connect(options: &SsmOptions) -> Self {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-        if let Some(profile) = &options.profile {
-            loader = loader.profile_name(profile);
-        }
-        if let Some(region) = &options.region {
-            loader = loader.region(aws_config::Region::new(region.clone()));
-        }
-        let shared = loader.load().await;
+        let shared =
+            crate::aws::shared_config(options.profile.as_deref(), options.region.as_deref()).await;
         let region = shared
             .region()
             .map_or_else(|| "no region".to_string(), ToString::to_string);

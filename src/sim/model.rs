@@ -343,25 +343,21 @@ impl SimState {
     /// head counts as updated, and when its base branch is protected (which here says
     /// `dismiss_stale_reviews: true`) its approving reviews are dismissed.
     pub fn pushed(&mut self, repo: &str, branch: &str, now: DateTime<Utc>) {
-        let protected = |state: &SimState, base: &str| {
-            state.repos.values().any(|r| {
-                r.full_name().eq_ignore_ascii_case(repo)
-                    && r.default_branch == base
-                    && r.required_approvals > 0
-            })
-        };
+        // The simulator protects only the default branch, and only with required approvals.
+        let protected_base = self
+            .repos
+            .values()
+            .find(|r| r.full_name().eq_ignore_ascii_case(repo))
+            .filter(|r| r.required_approvals > 0)
+            .map(|r| r.default_branch.clone());
         let mut stale: Vec<u64> = Vec::new();
-        for pull in self.pulls.iter().filter(|p| {
-            p.repo.eq_ignore_ascii_case(repo) && p.head == branch && p.state == PullState::Open
-        }) {
-            if protected(self, &pull.base) {
-                stale.push(pull.number);
-            }
-        }
         for pull in self.pulls.iter_mut().filter(|p| {
             p.repo.eq_ignore_ascii_case(repo) && p.head == branch && p.state == PullState::Open
         }) {
             pull.updated_at = now;
+            if protected_base.as_deref() == Some(pull.base.as_str()) {
+                stale.push(pull.number);
+            }
         }
         for review in self.reviews.iter_mut().filter(|r| {
             r.repo.eq_ignore_ascii_case(repo) && stale.contains(&r.pull) && r.state == "APPROVED"

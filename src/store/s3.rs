@@ -50,14 +50,8 @@ pub struct S3Store {
 impl S3Store {
     /// Builds a client from the AWS chain plus `options`.
     pub async fn connect(bucket: String, prefix: String, options: &S3Options) -> Self {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-        if let Some(profile) = &options.profile {
-            loader = loader.profile_name(profile);
-        }
-        if let Some(region) = &options.region {
-            loader = loader.region(aws_config::Region::new(region.clone()));
-        }
-        let shared = loader.load().await;
+        let shared =
+            crate::aws::shared_config(options.profile.as_deref(), options.region.as_deref()).await;
         let mut config = aws_sdk_s3::config::Builder::from(&shared);
         if let Some(endpoint) = &options.endpoint {
             config = config.endpoint_url(endpoint);
