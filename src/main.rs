@@ -110,6 +110,7 @@ fn command_name(cli: &Cli) -> &'static str {
         Command::Destroy(_) => "destroy",
         Command::Cleanup(_) => "cleanup",
         Command::DriftCheck(_) => "drift-check",
+        Command::Deployment(_) => "deployment",
         Command::Sync { .. } => "sync",
         Command::Reconcile(_) => "reconcile",
         Command::Watch { .. } => "watch",

@@ -318,6 +318,60 @@ fn merge_asks_first_and_n_cancels() {
 }
 
 #[test]
+fn a_deployment_review_asks_for_a_comment_and_sends_it() {
+    let mut requests = every_status();
+    requests[5] = dashboard::waiting_for_review(5);
+    let mut state = state("bob", &requests, 120, 40);
+    // An apply that does not wait has nothing to review.
+    select(&mut state, &id(15));
+    assert!(key(&mut state, KeyCode::Char('d')).is_empty());
+    let (kind, text) = last_toast(&state);
+    assert_eq!(kind, ToastKind::Error);
+    assert!(
+        text.contains("no apply or destroy run of this request waits"),
+        "{text}"
+    );
+    select(&mut state, &id(5));
+    assert!(key(&mut state, KeyCode::Char('d')).is_empty());
+    let Some(Modal::Confirm(confirmation)) = state.modals.last() else {
+        panic!("a confirmation");
+    };
+    assert_eq!(confirmation.operation, Operation::ApproveDeployment);
+    assert_eq!(confirmation.comment.as_deref(), Some(""));
+    assert!(
+        confirmation
+            .lines
+            .iter()
+            .any(|line| line.contains("waiting for prod deployment review: bob, admin")),
+        "{:?}",
+        confirmation.lines
+    );
+    // Letters are typed into the comment (`y` and `n` included), esc cancels.
+    chars(&mut state, "no rush");
+    key(&mut state, KeyCode::Esc);
+    assert!(state.modals.is_empty());
+    assert!(state.in_flight.is_empty());
+    key(&mut state, KeyCode::Char('R'));
+    chars(&mut state, "not in the freeze");
+    let effects = key(&mut state, KeyCode::Enter);
+    assert!(
+        matches!(
+            effects.as_slice(),
+            [Effect::ReviewDeployment {
+                verdict: tfpilot::domain::deployment::Verdict::Reject,
+                comment: Some(comment),
+                ..
+            }] if comment == "not in the freeze"
+        ),
+        "{effects:?}"
+    );
+    assert_eq!(
+        state.in_flight.get(&id(5)),
+        Some(&Operation::RejectDeployment)
+    );
+}
+
+#[test]
 fn prod_destroy_needs_the_id_typed() {
     let mut state = state("erin", &every_status(), 120, 40);
     select(&mut state, &id(6));

@@ -306,6 +306,25 @@ fn a_contradicted_document_is_marked_on_its_row_and_in_its_detail() {
     }
 }
 
+/// An apply held for a deployment review says so on its row and, with who must review it, in
+/// its detail, where the keys to approve or reject it are offered.
+#[test]
+fn a_run_waiting_for_a_deployment_review_is_marked_with_its_reviewers() {
+    for (width, height) in SIZES {
+        let mut requests = every_status();
+        requests[5] = dashboard::waiting_for_review(5);
+        let mut state = state("bob", &requests, width, height);
+        select(&mut state, &id(5));
+        let text = screen(&state);
+        assert!(text.contains("applying review"), "{text}");
+        assert!(
+            text.contains("waiting for prod deployment review: bob, admin"),
+            "{text}"
+        );
+        insta::assert_snapshot!(format!("waiting_for_review_{width}x{height}"), text);
+    }
+}
+
 #[test]
 fn detail_with_cost_lines_and_drifted_resources() {
     let mut state = state("alice", &every_status(), 160, 50);

@@ -80,6 +80,10 @@ pub enum Command {
     Cleanup(OpArgs),
     /// Check an applied request for changes made outside Terraform
     DriftCheck(OpArgs),
+    /// Review the deployment a waiting apply or destroy run is held for (the environment's
+    /// required reviewers; not the one who started the run when it prevents self-review)
+    #[command(subcommand)]
+    Deployment(DeploymentCommand),
     /// Read one request's facts from GitHub and record what changed
     Sync {
         /// The request id (see `tfpilot list`)
@@ -238,6 +242,29 @@ pub struct UpdateArgs {
     /// The same key within 10 minutes replays the first outcome
     #[arg(long, value_name = "KEY")]
     pub idempotency_key: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeploymentCommand {
+    /// Approve it: the run goes on and Terraform runs
+    Approve(DeploymentArgs),
+    /// Reject it: GitHub fails the run, nothing is applied
+    Reject(DeploymentArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DeploymentArgs {
+    /// The request id (see `tfpilot list`)
+    pub id: String,
+    /// Recorded with the review on GitHub and in the audit trail
+    #[arg(long, value_name = "TEXT")]
+    pub comment: Option<String>,
+    /// The same key within 10 minutes replays the first outcome instead of acting again
+    #[arg(long, value_name = "KEY")]
+    pub idempotency_key: Option<String>,
+    /// Go ahead without asking (without a terminal this is needed)
+    #[arg(long, short = 'y')]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]

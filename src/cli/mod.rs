@@ -38,11 +38,12 @@ use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
 pub use args::{
-    Cli, Command, CreateArgs, ExplainArgs, InitRepoArgs, ListArgs, LoginArgs, OpArgs,
-    ReconcileArgs, SandboxArgs, SimArgs, TemplateCommand, UpdateArgs,
+    Cli, Command, CreateArgs, DeploymentArgs, DeploymentCommand, ExplainArgs, InitRepoArgs,
+    ListArgs, LoginArgs, OpArgs, ReconcileArgs, SandboxArgs, SimArgs, TemplateCommand, UpdateArgs,
 };
 
 use crate::config::{Config, Dirs};
+use crate::domain::deployment::{Verdict, waiting_json};
 use crate::domain::operation::Operation;
 use crate::domain::presentation::{document_json, present};
 use crate::domain::{
@@ -143,6 +144,12 @@ pub async fn run(cli: Cli, context: Invocation) -> Result<()> {
         Command::Destroy(args) => ops::operation(&context, Operation::Destroy, args).await,
         Command::Cleanup(args) => ops::operation(&context, Operation::Cleanup, args).await,
         Command::DriftCheck(args) => ops::operation(&context, Operation::DriftCheck, args).await,
+        Command::Deployment(DeploymentCommand::Approve(args)) => {
+            ops::deployment(&context, Verdict::Approve, args).await
+        }
+        Command::Deployment(DeploymentCommand::Reject(args)) => {
+            ops::deployment(&context, Verdict::Reject, args).await
+        }
         Command::Sync { id } => ops::sync(&context, &id).await,
         Command::Reconcile(args) => ops::reconcile(&context, args).await,
         Command::Watch { id } => ops::watch(&context, id).await,
@@ -264,6 +271,7 @@ fn list_item_json(row: &ListRow) -> Value {
             "environment": request.environment,
             "module": request.module,
             "status": status,
+            "waiting": waiting_json(request),
             "drift": request.drift.as_deref().and_then(|d| d.state.clone()),
             "requested_by": request.requested_by,
             "created_at": request.created_at,
@@ -288,6 +296,7 @@ async fn show(context: &Invocation, id: &str) -> Result<()> {
         let mut value = document_json(&request, module);
         value["status"] = json!(view.derivation.status);
         value["status_rule"] = json!(view.derivation.rule);
+        value["waiting"] = waiting_json(&request);
         return print_json(&value);
     }
     let events: Vec<_> = store

@@ -9,10 +9,12 @@ use tokio::sync::mpsc;
 use std::sync::Arc;
 
 use super::{
-    CreateArgs, Invocation, OpArgs, ReconcileArgs, UpdateArgs, print, print_json, print_json_line,
+    CreateArgs, DeploymentArgs, Invocation, OpArgs, ReconcileArgs, UpdateArgs, print, print_json,
+    print_json_line,
 };
 use crate::domain::Timestamp;
 use crate::domain::access::Decision;
+use crate::domain::deployment::{Verdict, waiting_json};
 use crate::domain::operation::{Operation, Readiness, can_destroy, drift_eligible};
 use crate::domain::presentation::document_json;
 use crate::domain::{Request, Status, derive, derive_status};
@@ -153,6 +155,36 @@ pub async fn operation(context: &Invocation, operation: Operation, args: OpArgs)
     report(context, &engine, &outcome)
 }
 
+pub async fn deployment(
+    context: &Invocation,
+    verdict: Verdict,
+    args: DeploymentArgs,
+) -> Result<()> {
+    let engine = engine(context).await?;
+    let id = args.id.as_str();
+    // The confirmation shows what waits: the document learns it from GitHub first.
+    engine.catch_up_on_waiting(id).await;
+    let operation = match verdict {
+        Verdict::Approve => Operation::ApproveDeployment,
+        Verdict::Reject => Operation::RejectDeployment,
+    };
+    if !super::confirm::go_ahead(&engine, operation, id, args.yes).await? {
+        anyhow::bail!(
+            "{} {id} cancelled at the prompt: nothing was changed",
+            operation.verb()
+        );
+    }
+    let outcome = engine
+        .review_deployment(
+            id,
+            verdict,
+            args.comment.as_deref(),
+            args.idempotency_key.as_deref(),
+        )
+        .await?;
+    report(context, &engine, &outcome)
+}
+
 /// The document as a reader is shown it: sensitive values masked (see `domain::presentation`).
 fn shown_document(engine: &Engine, request: &Request) -> Value {
     document_json(request, engine.team().module(&request.module))
@@ -289,7 +321,7 @@ pub async fn watch(context: &Invocation, id: Option<String>) -> Result<()> {
                     continue;
                 }
                 if context.json {
-                    let line = json!({"event": "synced", "id": report.id, "status": report.status, "previous": before, "changes": report.changes});
+                    let line = json!({"event": "synced", "id": report.id, "status": report.status, "previous": before, "changes": report.changes, "waiting": waiting_json(&report.request)});
                     print_json_line(&line)?;
                 } else {
                     let from = before

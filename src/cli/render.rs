@@ -64,10 +64,15 @@ pub fn list(entries: &[ListRow]) -> String {
         .map(|row| match row {
             ListRow::Readable { request, status } => vec![
                 request.id.clone(),
-                if request.drift.as_deref().is_some_and(|d| d.is_drifted()) {
-                    format!("{} drift", status_cell(*status))
-                } else {
-                    status_cell(*status)
+                {
+                    let mut cell = status_cell(*status);
+                    if crate::domain::deployment::waiting_run(request).is_some() {
+                        cell.push_str(" review");
+                    }
+                    if request.drift.as_deref().is_some_and(|d| d.is_drifted()) {
+                        cell.push_str(" drift");
+                    }
+                    cell
                 },
                 request.project.clone(),
                 request.environment.clone(),
@@ -148,6 +153,9 @@ pub fn show(view: &RequestView, timeline: &[TimelineEntry]) -> String {
             let _ = writeln!(out, "  {name:<13}{value}");
         }
     };
+    if let Some(waiting) = &view.waiting {
+        field("waiting", waiting.clone());
+    }
     if let Some(warning) = &view.contradiction {
         field("warning", warning.clone());
     }

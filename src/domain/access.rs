@@ -202,7 +202,11 @@ impl AccessPolicy {
         }
         let reviewer = role >= Role::Approver;
         let decision = match operation {
-            Operation::Create | Operation::DriftCheck => Decision::Allowed,
+            // GitHub decides who reviews a deployment: the environment's required reviewers.
+            Operation::Create
+            | Operation::DriftCheck
+            | Operation::ApproveDeployment
+            | Operation::RejectDeployment => Decision::Allowed,
             Operation::Update | Operation::Plan | Operation::Merge | Operation::Cleanup => {
                 if is_requester || reviewer {
                     Decision::Allowed

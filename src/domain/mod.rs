@@ -3,6 +3,7 @@
 pub mod access;
 pub mod catalog;
 pub mod cost;
+pub mod deployment;
 pub mod document;
 pub mod event;
 pub mod hcl;

@@ -18,6 +18,10 @@ pub enum Operation {
     Destroy,
     Cleanup,
     DriftCheck,
+    /// Approve the deployment a waiting apply or destroy run is held for.
+    ApproveDeployment,
+    /// Reject it: GitHub fails the run.
+    RejectDeployment,
 }
 
 impl Operation {
@@ -33,6 +37,8 @@ impl Operation {
             Operation::Destroy => "destroy",
             Operation::Cleanup => "cleanup",
             Operation::DriftCheck => "drift_check",
+            Operation::ApproveDeployment => "approve_deployment",
+            Operation::RejectDeployment => "reject_deployment",
         }
     }
 
@@ -40,6 +46,8 @@ impl Operation {
     pub fn verb(self) -> &'static str {
         match self {
             Operation::DriftCheck => "drift-check",
+            Operation::ApproveDeployment => "approve the deployment",
+            Operation::RejectDeployment => "reject the deployment",
             other => other.as_str(),
         }
     }
@@ -49,8 +57,22 @@ impl Operation {
     pub fn needs_confirmation(self) -> bool {
         matches!(
             self,
-            Operation::Merge | Operation::Apply | Operation::Destroy | Operation::Cleanup
+            Operation::Merge
+                | Operation::Apply
+                | Operation::Destroy
+                | Operation::Cleanup
+                | Operation::ApproveDeployment
+                | Operation::RejectDeployment
         )
+    }
+
+    /// The decision on a deployment review this operation makes, if it is one.
+    pub fn verdict(self) -> Option<super::deployment::Verdict> {
+        match self {
+            Operation::ApproveDeployment => Some(super::deployment::Verdict::Approve),
+            Operation::RejectDeployment => Some(super::deployment::Verdict::Reject),
+            _ => None,
+        }
     }
 
     /// Deletes what the request built: in a production environment the confirmation is the
@@ -242,6 +264,14 @@ pub fn readiness(operation: Operation, request: &Request) -> Readiness {
                 Some(run) if run.succeeded() => Ready,
                 Some(_) => NotReady("the destroy has not succeeded yet".into()),
                 None => NotReady("destroy the request's resources first".into()),
+            }
+        }
+        Operation::ApproveDeployment | Operation::RejectDeployment => {
+            match super::deployment::waiting_run(request) {
+                Some(_) => Ready,
+                None => NotReady(
+                    "no apply or destroy run of this request waits for a deployment review".into(),
+                ),
             }
         }
         Operation::DriftCheck => {

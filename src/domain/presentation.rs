@@ -149,6 +149,8 @@ pub struct RequestView<'a> {
     pub config: Vec<ConfigEntry<'a>>,
     /// The document claimed what GitHub contradicts (and was repaired): a warning, in words.
     pub contradiction: Option<String>,
+    /// A run held for a deployment review: who must review it, in words.
+    pub waiting: Option<String>,
 }
 
 /// The view of `request` at `now`; `module` is its catalog definition (for masking).
@@ -219,6 +221,7 @@ pub fn present<'a>(
                 c.describe()
             )
         }),
+        waiting: super::deployment::waiting(request),
     }
 }
 
@@ -266,6 +269,36 @@ pub fn confirmation(
         Operation::Cleanup => {
             lines.push("Opens a pull request that removes the request's block.".into());
         }
+        Operation::ApproveDeployment | Operation::RejectDeployment => {
+            if let Some((kind, run)) = super::deployment::waiting_run(request) {
+                let run_id = run.id.map(|id| format!(" {id}")).unwrap_or_default();
+                lines.push(format!(
+                    "The {} run{run_id} is {}.",
+                    kind.name(),
+                    super::deployment::describe_wait(run)
+                ));
+                lines.push(if operation == Operation::ApproveDeployment {
+                    format!(
+                        "Approving lets it run: terraform {} goes ahead.",
+                        kind.name()
+                    )
+                } else {
+                    format!(
+                        "Rejecting fails the {} run: nothing is changed.",
+                        kind.name()
+                    )
+                });
+                if kind == RunKind::Apply
+                    && operation == Operation::ApproveDeployment
+                    && let Some(summary) = summary
+                {
+                    lines.push(format!(
+                        "Plan: {} to add, {} to change, {} to destroy.",
+                        summary.add, summary.change, summary.destroy
+                    ));
+                }
+            }
+        }
         _ => {}
     }
     if prod {
@@ -295,6 +328,8 @@ pub fn next_operations(
         Operation::Apply,
         Operation::Destroy,
         Operation::Cleanup,
+        Operation::ApproveDeployment,
+        Operation::RejectDeployment,
     ]
     .into_iter()
     .filter(|operation| matches!(readiness(*operation, request), Readiness::Ready))

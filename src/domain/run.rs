@@ -107,6 +107,9 @@ pub struct RunFact {
     /// whoever finds its run records the event instead.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub dispatch_accepted: bool,
+    /// While the run is `waiting`: the environment and its reviewers GitHub listed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment_review: Option<super::deployment::DeploymentReview>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -146,8 +149,12 @@ impl RunFact {
         self.is_completed() && self.conclusion != Some(RunConclusion::Success)
     }
 
-    /// `status` and `conclusion` in one short phrase, for explanations.
+    /// `status` and `conclusion` in one short phrase, for explanations; a waiting run says
+    /// what it waits for.
     pub fn describe(&self) -> String {
+        if self.is_waiting() {
+            return super::deployment::describe_wait(self);
+        }
         let status = self.status.as_ref().map_or("unknown", RunStatus::as_str);
         match &self.conclusion {
             Some(conclusion) => format!("{status}/{conclusion}"),

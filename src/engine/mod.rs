@@ -5,6 +5,7 @@
 
 mod clock;
 mod create;
+mod deployment;
 mod error;
 mod fold;
 mod guard;
@@ -34,6 +35,7 @@ pub use sync::{RunIndex, RunLog, SyncReport};
 pub use templates::{SEED_TEMPLATES, SeedResult};
 
 use crate::domain::access::{Decision, Subject};
+use crate::domain::deployment::Verdict;
 use crate::domain::lock::{HEARTBEAT_SECONDS, LOCK_TTL_SECONDS};
 use crate::domain::operation::Operation;
 use crate::domain::request::Target;
@@ -182,6 +184,13 @@ impl Engine {
             Operation::Destroy => self.destroy(id, key).await,
             Operation::Cleanup => self.cleanup(id, key).await,
             Operation::DriftCheck => self.drift_check(id, key).await,
+            Operation::ApproveDeployment => {
+                self.review_deployment(id, Verdict::Approve, None, key)
+                    .await
+            }
+            Operation::RejectDeployment => {
+                self.review_deployment(id, Verdict::Reject, None, key).await
+            }
             Operation::Create | Operation::Update => Err(EngineError::Invalid {
                 message: format!("{} takes its values: use its own command", operation.verb()),
             }),

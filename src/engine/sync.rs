@@ -10,6 +10,7 @@ use super::fold::{TimedEvent, fold};
 use super::{Engine, EngineError, repo_of};
 use crate::domain::RunKind;
 use crate::domain::cost;
+use crate::domain::deployment::{DeploymentReview, GATED_KINDS};
 use crate::domain::plan_output::{request_drifted, request_resources, summarize};
 use crate::domain::request::{CostFact, DriftFact, PlanFact, PullRequestFact};
 use crate::domain::{Request, RunFact, Status, Timestamp, derive_status};
@@ -232,7 +233,10 @@ impl Engine {
                 },
             };
             let Some(run) = run else { continue };
-            let fact = run.to_fact();
+            let mut fact = run.to_fact();
+            if fact.is_waiting() && GATED_KINDS.contains(&kind) {
+                fact.deployment_review = self.deployment_review(&repo, run.id).await;
+            }
             if fact.is_completed() {
                 match kind {
                     RunKind::Plan if !plan_recorded(request, run.id) => {
@@ -254,6 +258,28 @@ impl Engine {
             observed.runs.push((kind, fact));
         }
         Ok(observed)
+    }
+
+    /// Who must review the deployment a waiting run is held for. A failed read leaves it
+    /// unsaid (the run still shows as waiting) rather than failing the whole sync.
+    async fn deployment_review(&self, repo: &RepoId, run_id: u64) -> Option<DeploymentReview> {
+        match self.github.pending_deployments(repo, run_id).await {
+            Ok(pending) => pending
+                .into_iter()
+                .next()
+                .map(|deployment| DeploymentReview {
+                    environment: deployment.environment.name.unwrap_or_default(),
+                    reviewers: deployment
+                        .reviewers
+                        .iter()
+                        .filter_map(|reviewer| reviewer.name())
+                        .collect(),
+                }),
+            Err(error) => {
+                tracing::warn!(run = run_id, %error, "reading the run's pending deployments");
+                None
+            }
+        }
     }
 
     /// The plan log of a finished plan run: counts, and a copy kept in the store because
@@ -376,7 +402,6 @@ impl Engine {
         )))
     }
 
-    /// The log of the run's first job, at most the configured tail.
     /// The log of one of a request's runs as it stands now (the tail, up to the plan-log cap),
     /// and whether the run is still going: what a screen follows.
     pub async fn read_run_log(

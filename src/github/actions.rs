@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::client::{GitHub, NO_TTL, RepoId, encode};
 use super::error::GitHubError;
-use super::models::{Job, JobsPage, RunsPage, WorkflowRun};
+use super::models::{Job, JobsPage, PendingDeployment, RunsPage, WorkflowRun};
 
 // Run lists are what the poller asks every cycle: always conditional (a 304 is free), never
 // served from the cache unasked, or a 3 s poll would see runs up to a TTL late.
@@ -253,6 +253,55 @@ impl GitHub {
             .await?
             .json(endpoint)?;
         Ok(page.jobs)
+    }
+
+    /// The environments whose required reviewers hold the run, each saying whether this
+    /// token's user may review it. Always asked fresh: a review elsewhere changes it.
+    pub async fn pending_deployments(
+        &self,
+        repo: &RepoId,
+        run_id: u64,
+    ) -> Result<Vec<PendingDeployment>, GitHubError> {
+        let endpoint = "GET /repos/{owner}/{repo}/actions/runs/{run_id}/pending_deployments";
+        let url = format!("{}/actions/runs/{run_id}/pending_deployments", repo.path());
+        self.transport
+            .get_current(endpoint, &url, NO_TTL)
+            .await?
+            .json(endpoint)
+    }
+
+    /// Approves or rejects the run's deployment to `environment_ids`. Sent once: a lost answer
+    /// is found out by asking for the pending deployments again, never by sending it again.
+    pub async fn review_deployments(
+        &self,
+        repo: &RepoId,
+        run_id: u64,
+        environment_ids: &[u64],
+        approve: bool,
+        comment: &str,
+    ) -> Result<(), GitHubError> {
+        let endpoint = "POST /repos/{owner}/{repo}/actions/runs/{run_id}/pending_deployments";
+        let url = format!("{}/actions/runs/{run_id}/pending_deployments", repo.path());
+        let body = json!({
+            "environment_ids": environment_ids,
+            "state": if approve { "approved" } else { "rejected" },
+            "comment": comment,
+        });
+        self.transport
+            .write(endpoint, Method::POST, &url, &body)
+            .await?;
+        Ok(())
+    }
+
+    /// Asks GitHub to cancel a run that has not completed (202); GitHub answers 409 for a run
+    /// that has.
+    pub async fn cancel_run(&self, repo: &RepoId, run_id: u64) -> Result<(), GitHubError> {
+        let endpoint = "POST /repos/{owner}/{repo}/actions/runs/{run_id}/cancel";
+        let url = format!("{}/actions/runs/{run_id}/cancel", repo.path());
+        self.transport
+            .write(endpoint, Method::POST, &url, &json!({}))
+            .await?;
+        Ok(())
     }
 
     /// A job's log as plain text, at most `max_bytes` (the tail, whole lines).

@@ -4,6 +4,7 @@
 //! never breaks a sync.
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::domain::request::PullRequestFact;
 use crate::domain::{RunConclusion, RunFact, RunStatus, Timestamp};
@@ -161,6 +162,7 @@ impl WorkflowRun {
                 .or(self.actor.as_ref())
                 .map(|user| user.login.clone()),
             dispatch_accepted: true,
+            deployment_review: None,
             extra: Default::default(),
         }
     }
@@ -207,6 +209,51 @@ pub struct Job {
 pub struct JobsPage {
     pub total_count: u64,
     pub jobs: Vec<Job>,
+}
+
+/// An environment as GitHub nests it in a pending deployment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnvironmentRef {
+    #[serde(default)]
+    pub id: Option<u64>,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// Who may review a deployment: a user (`login`) or a team (`slug`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeploymentReviewer {
+    #[serde(rename = "type", default)]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub reviewer: Option<Value>,
+}
+
+impl DeploymentReviewer {
+    /// `bob` for a user, `team:platform` for a team.
+    pub fn name(&self) -> Option<String> {
+        let reviewer = self.reviewer.as_ref()?;
+        if let Some(login) = reviewer.get("login").and_then(Value::as_str) {
+            return Some(login.to_string());
+        }
+        reviewer
+            .get("slug")
+            .or_else(|| reviewer.get("name"))
+            .and_then(Value::as_str)
+            .map(|slug| format!("team:{slug}"))
+    }
+}
+
+/// A job of a run waiting for an environment's reviewers (`GET .../pending_deployments`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingDeployment {
+    pub environment: EnvironmentRef,
+    #[serde(default)]
+    pub current_user_can_approve: bool,
+    #[serde(default)]
+    pub reviewers: Vec<DeploymentReviewer>,
+    #[serde(default)]
+    pub wait_timer: Option<u64>,
 }
 
 /// A file's text and blob sha, as the contents API returns them.

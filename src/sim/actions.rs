@@ -13,7 +13,7 @@ use super::git::{self, Repository};
 use super::model::{Run, RunPhase, SimState, WORKFLOWS};
 use super::repos::{GitHubJson, unprocessable};
 use super::server::{Caller, json as reply, not_found};
-use super::{Shared, control, payloads};
+use super::{Shared, control, deployments, payloads};
 
 const DISPATCH_DOCS: &str =
     "https://docs.github.com/rest/actions/workflows#create-a-workflow-dispatch-event";
@@ -108,6 +108,7 @@ pub async fn dispatch(
     let (request_id, environment, dispatch_id) =
         (text("request_id"), text("environment"), text("dispatch_id"));
     let outcome = state.take_outcome(&request_id, operation);
+    let gate = deployments::gate_for(&repo, operation, &environment);
     let run = Run {
         id: state.allocate_id(),
         job_id: state.allocate_id(),
@@ -137,6 +138,8 @@ pub async fn dispatch(
         error: outcome.as_ref().and_then(|o| o.error.clone()),
         drift: outcome.is_some_and(|o| o.drift),
         log: None,
+        gate,
+        stopped_at: None,
     };
     let key = control::dispatch_key(&repo.owner, &repo.name, file, &request_id);
     *state.dispatches.entry(key).or_default() += 1;

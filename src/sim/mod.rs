@@ -14,6 +14,7 @@ mod actions;
 pub mod clock;
 mod control;
 mod cost;
+mod deployments;
 mod device;
 pub mod git;
 pub mod model;
@@ -397,6 +398,14 @@ fn router(shared: Arc<Shared>) -> Router {
         .route(
             "/repos/{owner}/{repo}/actions/runs/{run_id}/jobs",
             get(actions::list_jobs),
+        )
+        .route(
+            "/repos/{owner}/{repo}/actions/runs/{run_id}/pending_deployments",
+            get(deployments::list_pending).post(deployments::review_pending),
+        )
+        .route(
+            "/repos/{owner}/{repo}/actions/runs/{run_id}/cancel",
+            post(deployments::cancel),
         )
         .route(
             "/repos/{owner}/{repo}/actions/jobs/{job_id}",

@@ -145,37 +145,90 @@ pub struct Run {
     pub drift: bool,
     /// Set once the run completed and its effects (state changes, log) happened.
     pub log: Option<String>,
+    /// The deployment environment whose required reviewers hold the run's job.
+    #[serde(default)]
+    pub gate: Option<Gate>,
+    /// When a rejected deployment review or a cancel ended the run before its time.
+    #[serde(default)]
+    pub stopped_at: Option<DateTime<Utc>>,
+}
+
+/// A job that targets an environment with required reviewers waits for one of them, as on
+/// GitHub ("Reviewing deployments").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Gate {
+    pub environment: String,
+    pub reviewers: Vec<String>,
+    #[serde(default)]
+    pub decision: Option<GateDecision>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GateDecision {
+    pub approved: bool,
+    pub by: String,
+    pub at: DateTime<Utc>,
+    pub comment: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RunPhase {
     Queued,
+    /// Held by a deployment environment's protection rules.
+    Waiting,
     InProgress,
     Completed,
 }
 
 impl Run {
-    pub fn started_at(&self) -> DateTime<Utc> {
+    pub fn queued_until(&self) -> DateTime<Utc> {
         self.created_at + Duration::seconds(self.queue_seconds)
     }
 
-    pub fn completed_at(&self) -> DateTime<Utc> {
-        self.started_at() + Duration::seconds(self.run_seconds)
+    /// When the job started running: after the queue and, for a gated job, once a reviewer
+    /// approved it. `None` while it has not started, and for a run stopped before it did.
+    pub fn started_at(&self) -> Option<DateTime<Utc>> {
+        let queued = self.queued_until();
+        let start = match &self.gate {
+            None => queued,
+            Some(gate) => match &gate.decision {
+                Some(decision) if decision.approved => queued.max(decision.at),
+                _ => return None,
+            },
+        };
+        match self.stopped_at {
+            Some(stop) if stop <= start => None,
+            _ => Some(start),
+        }
+    }
+
+    /// When the run completes (or completed); `None` while that depends on a review.
+    pub fn completed_at(&self) -> Option<DateTime<Utc>> {
+        let natural = self
+            .started_at()
+            .map(|start| start + Duration::seconds(self.run_seconds));
+        match (natural, self.stopped_at) {
+            (Some(natural), Some(stop)) => Some(natural.min(stop)),
+            (natural, stop) => natural.or(stop),
+        }
     }
 
     pub fn phase(&self, now: DateTime<Utc>) -> RunPhase {
-        if now < self.started_at() {
-            RunPhase::Queued
-        } else if now < self.completed_at() {
-            RunPhase::InProgress
-        } else {
+        if self.completed_at().is_some_and(|end| now >= end) {
             RunPhase::Completed
+        } else if now < self.queued_until() {
+            RunPhase::Queued
+        } else if self.started_at().is_none_or(|start| now < start) {
+            RunPhase::Waiting
+        } else {
+            RunPhase::InProgress
         }
     }
 
     pub fn status(&self, now: DateTime<Utc>) -> &'static str {
         match self.phase(now) {
             RunPhase::Queued => "queued",
+            RunPhase::Waiting => "waiting",
             RunPhase::InProgress => "in_progress",
             RunPhase::Completed => "completed",
         }
@@ -188,9 +241,17 @@ impl Run {
     pub fn updated_at(&self, now: DateTime<Utc>) -> DateTime<Utc> {
         match self.phase(now) {
             RunPhase::Queued => self.created_at,
-            RunPhase::InProgress => self.started_at(),
-            RunPhase::Completed => self.completed_at(),
+            RunPhase::Waiting => self.queued_until(),
+            RunPhase::InProgress => self.started_at().unwrap_or(self.created_at),
+            RunPhase::Completed => self.completed_at().unwrap_or(self.created_at),
         }
+    }
+
+    /// The deployment review that holds the run at `now`, if one does.
+    pub fn pending_gate(&self, now: DateTime<Utc>) -> Option<&Gate> {
+        self.gate
+            .as_ref()
+            .filter(|gate| gate.decision.is_none() && self.phase(now) == RunPhase::Waiting)
     }
 }
 

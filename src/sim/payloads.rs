@@ -362,7 +362,7 @@ pub fn job(base: &str, repo: &Repository, run: &Run, now: DateTime<Utc>) -> Valu
                     "completed",
                     Some(conclusion),
                     Some(runs::step_start(run, index)),
-                    Some(runs::step_start(run, index + 1).min(run.completed_at())),
+                    Some(runs::step_start(run, index + 1).min(run.completed_at().unwrap_or(now))),
                 )
             } else if index == done && phase == RunPhase::InProgress {
                 (
@@ -389,11 +389,12 @@ pub fn job(base: &str, repo: &Repository, run: &Run, now: DateTime<Utc>) -> Valu
         repo.full_name(),
         run.job_id
     );
-    let started = if phase == RunPhase::Queued {
-        run.created_at
-    } else {
-        run.started_at()
+    let started = match phase {
+        RunPhase::Queued | RunPhase::Waiting => run.created_at,
+        _ => run.started_at().unwrap_or(run.created_at),
     };
+    let on_runner = matches!(phase, RunPhase::InProgress)
+        || (phase == RunPhase::Completed && run.started_at().is_some());
     json!({
         "id": run.job_id,
         "run_id": run.id,
@@ -409,15 +410,15 @@ pub fn job(base: &str, repo: &Repository, run: &Run, now: DateTime<Utc>) -> Valu
         "conclusion": run.conclusion_at(now),
         "created_at": time(run.created_at),
         "started_at": time(started),
-        "completed_at": (phase == RunPhase::Completed).then(|| time(run.completed_at())),
+        "completed_at": (phase == RunPhase::Completed).then(|| time(run.completed_at().unwrap_or(now))),
         "name": "terraform",
         "steps": steps,
         "check_run_url": format!("{base}/repos/{}/check-runs/{}", repo.full_name(), run.job_id),
         "labels": ["ubuntu-latest"],
-        "runner_id": if phase == RunPhase::Queued { Value::Null } else { json!(run.job_id % 1000) },
-        "runner_name": if phase == RunPhase::Queued { Value::Null } else { json!(format!("GitHub Actions {}", run.job_id % 100)) },
-        "runner_group_id": if phase == RunPhase::Queued { Value::Null } else { json!(2) },
-        "runner_group_name": if phase == RunPhase::Queued { Value::Null } else { json!("GitHub Actions") }
+        "runner_id": if on_runner { json!(run.job_id % 1000) } else { Value::Null },
+        "runner_name": if on_runner { json!(format!("GitHub Actions {}", run.job_id % 100)) } else { Value::Null },
+        "runner_group_id": if on_runner { json!(2) } else { Value::Null },
+        "runner_group_name": if on_runner { json!("GitHub Actions") } else { Value::Null }
     })
 }
 

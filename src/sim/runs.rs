@@ -101,7 +101,7 @@ fn complete(state: &mut SimState, index: usize) {
     let estimate = (run.operation == "plan" && conclusion == "success" && state.options.infracost)
         .then(|| {
             let project = format!("{}/{}", run.repo, directory);
-            let at = run.completed_at().to_rfc3339();
+            let at = run.completed_at().unwrap_or(run.created_at).to_rfc3339();
             super::cost::estimate(&project, &deployed, &desired, &at).to_string()
         });
     if conclusion == "success" {
@@ -165,24 +165,29 @@ fn desired_blocks(tree: &Tree, directory: &str) -> BTreeMap<String, String> {
     out
 }
 
-/// Steps done at `now`: all while completed, a share while in progress.
+/// Steps done at `now`: all once completed (none for a job that never started), a share while
+/// in progress. A job stopped mid-run (cancelled) has done those it finished by then.
 pub fn steps_done(run: &Run, now: DateTime<Utc>) -> usize {
     let total = step_names(&run.operation).len();
-    match run.phase(now) {
-        RunPhase::Queued => 0,
-        RunPhase::Completed => total,
-        RunPhase::InProgress => {
-            let elapsed = (now - run.started_at()).num_milliseconds().max(0);
-            let span = (run.run_seconds * 1000).max(1);
-            ((elapsed * total as i64) / span) as usize
-        }
-    }
+    let Some(start) = run.started_at() else {
+        return 0;
+    };
+    let until = match run.phase(now) {
+        RunPhase::Queued | RunPhase::Waiting => return 0,
+        RunPhase::Completed if run.stopped_at.is_none() => return total,
+        RunPhase::Completed => run.completed_at().unwrap_or(now),
+        RunPhase::InProgress => now,
+    };
+    let elapsed = (until - start).num_milliseconds().max(0);
+    let span = (run.run_seconds * 1000).max(1);
+    (((elapsed * total as i64) / span) as usize).min(total)
 }
 
 /// When step `index` starts, spreading the steps over the run.
 pub fn step_start(run: &Run, index: usize) -> DateTime<Utc> {
     let total = step_names(&run.operation).len() as i64;
-    run.started_at() + Duration::milliseconds(run.run_seconds * 1000 * index as i64 / total)
+    let start = run.started_at().unwrap_or_else(|| run.queued_until());
+    start + Duration::milliseconds(run.run_seconds * 1000 * index as i64 / total)
 }
 
 fn render_log(
@@ -193,6 +198,13 @@ fn render_log(
     estimate: Option<&str>,
 ) -> String {
     let mut log = ActionsLog::default();
+    if run.started_at().is_none() {
+        // Rejected or cancelled before a runner picked the job up: nothing ran.
+        let at = run.completed_at().unwrap_or(run.created_at);
+        let message = error.unwrap_or("The operation was canceled.");
+        log.line(at, &format!("##[error]{message}"));
+        return log.out;
+    }
     let steps = step_names(&run.operation);
     let at = |index: usize| step_start(run, index);
     log.group(

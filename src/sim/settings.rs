@@ -71,7 +71,7 @@ pub async fn get_environment(
         let Some(reviewers) = repo.environments.get(&environment) else {
             return super::server::not_found();
         };
-        let id = repo.id * 1000 + environment.len() as u64;
+        let id = super::deployments::environment_id(repo, &environment);
         let reviewers: Vec<Value> = reviewers
             .iter()
             .map(|login| {

@@ -64,6 +64,8 @@ commands! {
     Destroy => "destroy", "destroy";
     Cleanup => "cleanup", "clean up";
     DriftCheck => "drift_check", "drift check";
+    ApproveDeployment => "approve_deployment", "approve the deployment";
+    RejectDeployment => "reject_deployment", "reject the deployment";
     Refresh => "refresh", "refresh now";
     PlanLog => "plan_log", "plan / log";
     Insights => "insights", "insights";
@@ -117,6 +119,8 @@ impl Command {
             Command::Destroy => Operation::Destroy,
             Command::Cleanup => Operation::Cleanup,
             Command::DriftCheck => Operation::DriftCheck,
+            Command::ApproveDeployment => Operation::ApproveDeployment,
+            Command::RejectDeployment => Operation::RejectDeployment,
             _ => return None,
         })
     }
@@ -128,7 +132,7 @@ impl Command {
     }
 
     /// The commands the palette offers, in the order it lists them before any typing.
-    pub const PALETTE: [Command; 24] = [
+    pub const PALETTE: [Command; 26] = [
         Command::Plan,
         Command::Approve,
         Command::Merge,
@@ -136,6 +140,8 @@ impl Command {
         Command::Destroy,
         Command::Cleanup,
         Command::DriftCheck,
+        Command::ApproveDeployment,
+        Command::RejectDeployment,
         Command::Create,
         Command::Edit,
         Command::PlanLog,
@@ -220,7 +226,9 @@ mod tests {
                 Command::Merge,
                 Command::Apply,
                 Command::Destroy,
-                Command::Cleanup
+                Command::Cleanup,
+                Command::ApproveDeployment,
+                Command::RejectDeployment
             ]
         );
     }

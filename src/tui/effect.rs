@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use crate::domain::deployment::Verdict;
 use crate::domain::operation::Operation;
 use crate::domain::{Request, RunFact, RunKind};
 use crate::engine::{CreateInput, Nudge};
@@ -88,6 +89,12 @@ pub enum Effect {
     Operation {
         id: String,
         operation: Operation,
+    },
+    /// Approves or rejects the deployment review a request's waiting run is held for.
+    ReviewDeployment {
+        id: String,
+        verdict: Verdict,
+        comment: Option<String>,
     },
     Create {
         input: Box<CreateInput>,

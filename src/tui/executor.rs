@@ -13,6 +13,7 @@ use tokio::task::AbortHandle;
 use super::effect::{Effect, EffectKey, Ticket};
 use super::msg::{LoadError, Msg, OperationFailure};
 use super::plan::document::PlanDocument;
+use crate::domain::deployment::Verdict;
 use crate::domain::operation::Operation;
 use crate::engine::{Engine, Nudge, PollEvent};
 
@@ -108,6 +109,27 @@ impl Executor {
                 let engine = self.engine.clone();
                 self.detached(async move {
                     let result = engine.run(operation, &id, None).await;
+                    Msg::OperationDone {
+                        id,
+                        operation,
+                        result: result.map(Box::new).map_err(OperationFailure::from),
+                    }
+                });
+            }
+            Effect::ReviewDeployment {
+                id,
+                verdict,
+                comment,
+            } => {
+                let engine = self.engine.clone();
+                self.detached(async move {
+                    let result = engine
+                        .review_deployment(&id, verdict, comment.as_deref(), None)
+                        .await;
+                    let operation = match verdict {
+                        Verdict::Approve => Operation::ApproveDeployment,
+                        Verdict::Reject => Operation::RejectDeployment,
+                    };
                     Msg::OperationDone {
                         id,
                         operation,

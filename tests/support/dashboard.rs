@@ -311,6 +311,21 @@ pub fn screen(state: &State) -> String {
         .to_string()
 }
 
+/// Fixture request `n` applying, its apply run held for prod's deployment review.
+pub fn waiting_for_review(n: usize) -> Request {
+    let mut request = request(n, Status::Applying);
+    let apply = request
+        .apply_run
+        .as_deref_mut()
+        .expect("an applying fixture has an apply run");
+    apply.status = Some(tfpilot::domain::RunStatus::Waiting);
+    apply.deployment_review = Some(tfpilot::domain::deployment::DeploymentReview {
+        environment: "prod".into(),
+        reviewers: vec!["bob".into(), "admin".into()],
+    });
+    request
+}
+
 /// The id of fixture request `n` (status `Status::ALL[n % 10]`, as in [`every_status`]).
 pub fn id(n: usize) -> String {
     request(n, Status::ALL[n % 10]).id

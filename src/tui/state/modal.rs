@@ -67,6 +67,8 @@ pub struct Confirmation {
     pub lines: Vec<String>,
     /// `Some` when the id must be typed: what has been typed so far.
     pub typed: Option<String>,
+    /// `Some` when the operation takes a comment (a deployment review): what has been typed.
+    pub comment: Option<String>,
     pub status: Option<Status>,
 }
 
@@ -81,7 +83,11 @@ impl Modal {
         match self {
             Modal::Help { .. } => Context::Help,
             Modal::Edit(_) => Context::Editor,
-            Modal::Confirm(confirmation) if confirmation.typed.is_none() => Context::Confirm,
+            Modal::Confirm(confirmation)
+                if confirmation.typed.is_none() && confirmation.comment.is_none() =>
+            {
+                Context::Confirm
+            }
             _ => Context::Input,
         }
     }

@@ -309,12 +309,29 @@ pub fn refusal(
 }
 
 pub fn start_operation(state: &mut State, id: &str, operation: Operation) -> Vec<Effect> {
+    start_operation_with(state, id, operation, None)
+}
+
+/// Starts `operation`; a deployment review carries the reviewer's `comment`.
+pub fn start_operation_with(
+    state: &mut State,
+    id: &str,
+    operation: Operation,
+    comment: Option<String>,
+) -> Vec<Effect> {
     state.in_flight.insert(id.to_string(), operation);
     state.quit_armed = false;
-    vec![Effect::Operation {
-        id: id.to_string(),
-        operation,
-    }]
+    match operation.verdict() {
+        Some(verdict) => vec![Effect::ReviewDeployment {
+            id: id.to_string(),
+            verdict,
+            comment,
+        }],
+        None => vec![Effect::Operation {
+            id: id.to_string(),
+            operation,
+        }],
+    }
 }
 
 fn confirmation(state: &State, request: &Request, operation: Operation) -> Confirmation {
@@ -325,6 +342,7 @@ fn confirmation(state: &State, request: &Request, operation: Operation) -> Confi
         title: text.title,
         lines: text.lines,
         typed: text.type_the_id.then(String::new),
+        comment: operation.verdict().map(|_| String::new()),
         status: Some(crate::domain::derive_status(request)),
     }
 }

@@ -9,7 +9,7 @@ use super::super::effect::Effect;
 use super::super::state::modal::{Modal, PickerPurpose, PromptPurpose, palette_matches};
 use super::super::state::viewport::Viewport;
 use super::super::state::{State, ToastKind};
-use super::main_screen::{selection_changed, start_operation};
+use super::main_screen::{selection_changed, start_operation_with};
 
 pub fn on_command(state: &mut State, command: Command) -> Vec<Effect> {
     match state.modals.last() {
@@ -120,8 +120,9 @@ pub fn on_command(state: &mut State, command: Command) -> Vec<Effect> {
                     return Vec::new();
                 }
                 let (id, operation) = (confirmation.id.clone(), confirmation.operation);
+                let comment = confirmation.comment.clone();
                 state.modals.pop();
-                return start_operation(state, &id, operation);
+                return start_operation_with(state, &id, operation, comment);
             }
             Command::Cancel | Command::Back => {
                 state.modals.pop();
@@ -181,6 +182,8 @@ fn edit_field(state: &mut State, edit: impl FnOnce(&mut String)) {
         Modal::Confirm(confirmation) => {
             if let Some(typed) = confirmation.typed.as_mut() {
                 edit(typed);
+            } else if let Some(comment) = confirmation.comment.as_mut() {
+                edit(comment);
             }
         }
         Modal::Help { .. } | Modal::Picker { .. } | Modal::Create(_) | Modal::Edit(_) => {}

@@ -64,6 +64,12 @@ fn lines<'a>(state: &'a State, theme: &Theme, request: &'a Request) -> Vec<Line<
             theme.style(Role::Warning),
         ));
     }
+    if let Some(waiting) = &view.waiting {
+        out.push(Line::styled(
+            format!("⏸ {waiting}"),
+            theme.style(Role::Warning),
+        ));
+    }
     out.push(field(
         "project/env",
         format!("{}/{}", request.project, request.environment),

@@ -134,6 +134,17 @@ fn table_row<'a>(
     let mut spans = vec![Span::raw(marker), status_cell];
     if row
         .request
+        .as_deref()
+        .is_some_and(|r| crate::domain::deployment::waiting_run(r).is_some())
+    {
+        // Held for a deployment review: the detail pane says whose.
+        spans.push(Span::styled(
+            " review",
+            status_style(theme.style(Role::Warning)),
+        ));
+    }
+    if row
+        .request
         .as_ref()
         .and_then(|r| r.drift.as_deref())
         .is_some_and(|d| d.is_drifted())

@@ -269,6 +269,29 @@ fn confirm(confirmation: &Confirmation, theme: &Theme, frame: &mut Frame, body: 
                 theme.style(Role::Muted),
             ));
         }
+        None if confirmation.comment.is_some() => {
+            lines.push(Line::styled(
+                "Comment (recorded on GitHub and in the audit trail):",
+                theme.style(Role::Text),
+            ));
+            lines.push(Line::from(vec![
+                styled("> ", theme.style(Role::Accent)),
+                styled(
+                    confirmation.comment.clone().unwrap_or_default(),
+                    theme.style(Role::Text),
+                ),
+                styled("▏", theme.style(Role::Accent)),
+            ]));
+            lines.push(Line::from(vec![
+                styled("enter", theme.style(Role::Key)),
+                styled(
+                    format!(" {}   ", confirmation.operation.verb()),
+                    theme.style(Role::Danger),
+                ),
+                styled("esc", theme.style(Role::Key)),
+                styled(" cancel", theme.style(Role::Muted)),
+            ]));
+        }
         None => lines.push(Line::from(vec![
             styled("y", theme.style(Role::Key)),
             styled(
