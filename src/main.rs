@@ -111,6 +111,7 @@ fn command_name(cli: &Cli) -> &'static str {
         Command::Cleanup(_) => "cleanup",
         Command::DriftCheck(_) => "drift-check",
         Command::Deployment(_) => "deployment",
+        Command::Cancel(_) => "cancel",
         Command::Sync { .. } => "sync",
         Command::Reconcile(_) => "reconcile",
         Command::Watch { .. } => "watch",

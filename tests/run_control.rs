@@ -196,9 +196,118 @@ async fn a_rejected_deployment_fails_the_apply_once(backend: Arc<dyn ObjectStore
     );
 }
 
+/// A plan is its requester's to cancel; it can be planned again afterwards.
+async fn a_running_plan_is_cancelled_by_its_requester(backend: Arc<dyn ObjectStore>) {
+    let bed = bed::bed(backend).await;
+    let id = bed.create("alice", "cancelled-plan", "dev").await;
+    let text = denied(
+        bed.engine("dave")
+            .await
+            .cancel(&id, None)
+            .await
+            .unwrap_err(),
+    );
+    assert!(text.contains("only the requester (alice)"), "{text}");
+    let outcome = bed.engine("alice").await.cancel(&id, None).await.unwrap();
+    assert!(
+        outcome.message.starts_with("cancelled plan run"),
+        "{}",
+        outcome.message
+    );
+    assert_eq!(derive_status(&outcome.request), Status::Failed);
+    let kinds = bed.event_kinds(&id).await;
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "run_cancelled").count(),
+        1,
+        "{kinds:?}"
+    );
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "plan_cancelled").count(),
+        1,
+        "{kinds:?}"
+    );
+    // Nothing left to cancel; a new plan runs.
+    let error = bed
+        .engine("alice")
+        .await
+        .cancel(&id, None)
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("nothing to cancel"), "{error}");
+    bed.engine("alice").await.plan(&id, None).await.unwrap();
+    bed.finish_runs();
+    let request = bed.engine("alice").await.sync(&id).await.unwrap().request;
+    assert_eq!(derive_status(&request), Status::PlanReady);
+}
+
+/// An apply that waits for its deployment review is an approver's to cancel: the request is
+/// merged again, and can be applied again.
+async fn a_waiting_apply_is_cancelled_by_an_approver(backend: Arc<dyn ObjectStore>) {
+    let bed = bed::bed(backend).await;
+    let id = waiting_apply(&bed, "cancelled-apply").await;
+    let text = denied(
+        bed.engine("alice")
+            .await
+            .cancel(&id, None)
+            .await
+            .unwrap_err(),
+    );
+    assert!(
+        text.contains("only approvers and admins can cancel an apply"),
+        "{text}"
+    );
+    let outcome = bed.engine("carol").await.cancel(&id, None).await.unwrap();
+    assert!(
+        outcome.message.starts_with("cancelled apply run"),
+        "{}",
+        outcome.message
+    );
+    assert_eq!(derive_status(&outcome.request), Status::Merged);
+    bed.engine("bob").await.apply(&id, None).await.unwrap();
+    assert_eq!(bed.runs_for("apply", &id), 2);
+}
+
+/// An apply that runs is never cancelled: GitHub is asked, not the document, which may still
+/// say `queued`.
+async fn a_running_apply_is_not_cancelled(backend: Arc<dyn ObjectStore>) {
+    let bed = bed::bed(backend).await;
+    let id = bed.merged("running-apply").await;
+    let bob = bed.engine("bob").await;
+    bob.apply(&id, None).await.unwrap();
+    let recorded = bed.store.get_request(&id).await.unwrap().value;
+    assert_eq!(
+        recorded.apply_run.as_deref().unwrap().status,
+        Some(RunStatus::Queued)
+    );
+    bed.sim.advance(Duration::from_secs(3));
+    let error = bob.cancel(&id, None).await.unwrap_err();
+    assert_eq!(error.exit_code(), 4, "{error}");
+    assert!(error.to_string().contains("started meanwhile"), "{error}");
+    let recorded = bed.store.get_request(&id).await.unwrap().value;
+    assert_eq!(
+        recorded.apply_run.as_deref().unwrap().status,
+        Some(RunStatus::InProgress),
+        "the document says what GitHub does"
+    );
+    // Now the document knows: refused before GitHub is asked.
+    let error = bob.cancel(&id, None).await.unwrap_err();
+    assert!(
+        error.to_string().contains("the apply is running"),
+        "{error}"
+    );
+    assert_eq!(
+        bed.sim
+            .calls_to("POST", "/repos/{owner}/{repo}/actions/runs/{run_id}/cancel"),
+        Default::default()
+    );
+}
+
 with_both_stores!(
     a_prod_apply_waits_for_a_reviewer_who_did_not_start_it,
     a_rejected_deployment_fails_the_apply_once,
+    a_running_plan_is_cancelled_by_its_requester,
+    a_waiting_apply_is_cancelled_by_an_approver,
+    a_running_apply_is_not_cancelled,
 );
 
 /// The CLI shows who must review a waiting run (`show`, `list`), asks before reviewing (a script
@@ -230,6 +339,13 @@ async fn the_cli_shows_the_wait_and_reviews_the_deployment(s3: bool) {
     assert!(
         text.contains("waiting      waiting for prod deployment review: bob, carol"),
         "{text}"
+    );
+
+    let (code, _, err) = cli.run("alice", &["cancel", &id, "--yes"]).await;
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains("only approvers and admins can cancel an apply"),
+        "{err}"
     );
 
     let approve = ["deployment", "approve", &id, "--comment", "window open"];

@@ -195,6 +195,7 @@ async fn misspelt_keys_in_team_files_are_errors_with_the_key_meant() {
         Subject {
             environment: "prod",
             requested_by: "alice",
+            cancels: None,
         },
     );
     let Decision::Denied { reason } = decision else {

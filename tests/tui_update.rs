@@ -372,6 +372,42 @@ fn a_deployment_review_asks_for_a_comment_and_sends_it() {
 }
 
 #[test]
+fn cancel_asks_first_and_names_the_run() {
+    // Fixture 1 has a plan running; bob approves, so he may cancel it and others' applies.
+    let mut state = state("bob", &every_status(), 120, 40);
+    select(&mut state, &id(1));
+    assert!(key(&mut state, KeyCode::Char('X')).is_empty());
+    let Some(Modal::Confirm(confirmation)) = state.modals.last() else {
+        panic!("a confirmation");
+    };
+    assert_eq!(confirmation.operation, Operation::Cancel);
+    assert!(
+        confirmation
+            .lines
+            .iter()
+            .any(|line| line.contains("Cancels the plan run 1001")),
+        "{:?}",
+        confirmation.lines
+    );
+    let effects = key(&mut state, KeyCode::Char('y'));
+    assert!(
+        matches!(
+            effects.as_slice(),
+            [Effect::Operation {
+                operation: Operation::Cancel,
+                ..
+            }]
+        ),
+        "{effects:?}"
+    );
+    // An apply that runs is not cancelled: the reason comes at once.
+    select(&mut state, &id(5));
+    assert!(key(&mut state, KeyCode::Char('X')).is_empty());
+    let (_, text) = last_toast(&state);
+    assert!(text.contains("the apply is running"), "{text}");
+}
+
+#[test]
 fn prod_destroy_needs_the_id_typed() {
     let mut state = state("erin", &every_status(), 120, 40);
     select(&mut state, &id(6));

@@ -80,6 +80,9 @@ pub enum Command {
     Cleanup(OpArgs),
     /// Check an applied request for changes made outside Terraform
     DriftCheck(OpArgs),
+    /// Cancel the request's running plan (requester, approvers, admins), or an apply or destroy
+    /// that has not started yet: queued, or waiting for a deployment review (approvers, admins)
+    Cancel(OpArgs),
     /// Review the deployment a waiting apply or destroy run is held for (the environment's
     /// required reviewers; not the one who started the run when it prevents self-review)
     #[command(subcommand)]

@@ -144,6 +144,7 @@ pub async fn run(cli: Cli, context: Invocation) -> Result<()> {
         Command::Destroy(args) => ops::operation(&context, Operation::Destroy, args).await,
         Command::Cleanup(args) => ops::operation(&context, Operation::Cleanup, args).await,
         Command::DriftCheck(args) => ops::operation(&context, Operation::DriftCheck, args).await,
+        Command::Cancel(args) => ops::operation(&context, Operation::Cancel, args).await,
         Command::Deployment(DeploymentCommand::Approve(args)) => {
             ops::deployment(&context, Verdict::Approve, args).await
         }

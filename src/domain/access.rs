@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::catalog::CatalogError;
 use super::operation::Operation;
 use super::request::Request;
+use super::run_kind::RunKind;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -95,6 +96,8 @@ impl Decision {
 pub struct Subject<'a> {
     pub environment: &'a str,
     pub requested_by: &'a str,
+    /// The kind of run a cancel would stop, if any (see [`super::operation::cancellable_run`]).
+    pub cancels: Option<RunKind>,
 }
 
 impl<'a> Subject<'a> {
@@ -102,6 +105,7 @@ impl<'a> Subject<'a> {
         Subject {
             environment: &request.environment,
             requested_by: &request.requested_by,
+            cancels: super::operation::cancellable_run(request).map(|(kind, _)| kind),
         }
     }
 
@@ -110,6 +114,7 @@ impl<'a> Subject<'a> {
         Subject {
             environment: "",
             requested_by: actor,
+            cancels: None,
         }
     }
 }
@@ -233,6 +238,19 @@ impl AccessPolicy {
                     Decision::Allowed
                 }
             }
+            // A plan is its requester's to stop; an apply or destroy is an approver's.
+            Operation::Cancel => match subject.cancels {
+                Some(RunKind::Apply | RunKind::Destroy) if !reviewer => Decision::deny(format!(
+                    "only approvers and admins can cancel an apply or destroy; {actor} is a {}",
+                    role.as_str()
+                )),
+                _ if is_requester || reviewer => Decision::Allowed,
+                _ => Decision::deny(format!(
+                    "only the requester ({}), approvers and admins can cancel its plan; {actor} is a {}",
+                    subject.requested_by,
+                    role.as_str()
+                )),
+            },
             Operation::Apply | Operation::Destroy => {
                 if reviewer {
                     Decision::Allowed
@@ -334,6 +352,7 @@ mod tests {
         Subject {
             environment,
             requested_by,
+            cancels: None,
         }
     }
 

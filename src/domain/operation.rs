@@ -4,7 +4,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::request::Request;
-use super::run::RunFact;
+use super::run::{RunFact, RunStatus};
+use super::run_kind::RunKind;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -22,6 +23,8 @@ pub enum Operation {
     ApproveDeployment,
     /// Reject it: GitHub fails the run.
     RejectDeployment,
+    /// Cancel a running plan, or an apply or destroy that has not started.
+    Cancel,
 }
 
 impl Operation {
@@ -39,6 +42,7 @@ impl Operation {
             Operation::DriftCheck => "drift_check",
             Operation::ApproveDeployment => "approve_deployment",
             Operation::RejectDeployment => "reject_deployment",
+            Operation::Cancel => "cancel",
         }
     }
 
@@ -63,6 +67,7 @@ impl Operation {
                 | Operation::Cleanup
                 | Operation::ApproveDeployment
                 | Operation::RejectDeployment
+                | Operation::Cancel
         )
     }
 
@@ -118,6 +123,30 @@ pub fn dispatch_pending(run: &RunFact) -> bool {
 /// resumes it (finds the run by its dispatch id, or dispatches it after all).
 fn underway(run: &RunFact) -> bool {
     !is_rejected(run) && (run.is_in_flight() || (run.id.is_some() && run.status.is_none()))
+}
+
+/// The run a cancel would stop: a plan that is queued or running, or an apply or destroy that
+/// has not started (queued, or waiting for a deployment review). An apply or destroy that runs is
+/// not: stopping Terraform half way can leave its state half written. The run must be known to
+/// GitHub (an id): a dispatch still being confirmed cannot be cancelled yet.
+pub fn cancellable_run(request: &Request) -> Option<(RunKind, &RunFact)> {
+    let known = |run: &&RunFact| run.id.is_some() && !is_rejected(run);
+    if let Some(plan) = request
+        .plan_run
+        .as_deref()
+        .filter(known)
+        .filter(|run| run.is_in_flight())
+    {
+        return Some((RunKind::Plan, plan));
+    }
+    [RunKind::Destroy, RunKind::Apply]
+        .into_iter()
+        .find_map(|kind| {
+            kind.of(request)
+                .filter(known)
+                .filter(|run| run.is_in_flight() && run.status != Some(RunStatus::InProgress))
+                .map(|run| (kind, run))
+        })
 }
 
 /// A run sync refused to accept (an apply of another commit): it counts for nothing, so the
@@ -271,6 +300,25 @@ pub fn readiness(operation: Operation, request: &Request) -> Readiness {
                 Some(_) => Ready,
                 None => NotReady(
                     "no apply or destroy run of this request waits for a deployment review".into(),
+                ),
+            }
+        }
+        Operation::Cancel => {
+            if cancellable_run(request).is_some() {
+                return Ready;
+            }
+            let started = [RunKind::Apply, RunKind::Destroy].into_iter().find(|kind| {
+                kind.of(request)
+                    .is_some_and(|run| run.status == Some(RunStatus::InProgress))
+            });
+            match started {
+                Some(kind) => NotReady(format!(
+                    "the {} is running: stopping Terraform half way could leave its state half written; wait for it to finish",
+                    kind.name()
+                )),
+                None => NotReady(
+                    "nothing to cancel: no plan is running and no apply or destroy waits to start"
+                        .into(),
                 ),
             }
         }

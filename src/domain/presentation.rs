@@ -269,6 +269,24 @@ pub fn confirmation(
         Operation::Cleanup => {
             lines.push("Opens a pull request that removes the request's block.".into());
         }
+        Operation::Cancel => {
+            if let Some((kind, run)) = super::operation::cancellable_run(request) {
+                let run_id = run.id.map(|id| format!(" {id}")).unwrap_or_default();
+                lines.push(format!(
+                    "Cancels the {} run{run_id} ({}).",
+                    kind.name(),
+                    run.describe()
+                ));
+                lines.push(if kind == RunKind::Plan {
+                    "Plan again when the branch is ready.".to_string()
+                } else {
+                    format!(
+                        "It has not started: nothing changes, and the {} can be run again.",
+                        kind.name()
+                    )
+                });
+            }
+        }
         Operation::ApproveDeployment | Operation::RejectDeployment => {
             if let Some((kind, run)) = super::deployment::waiting_run(request) {
                 let run_id = run.id.map(|id| format!(" {id}")).unwrap_or_default();
@@ -330,6 +348,7 @@ pub fn next_operations(
         Operation::Cleanup,
         Operation::ApproveDeployment,
         Operation::RejectDeployment,
+        Operation::Cancel,
     ]
     .into_iter()
     .filter(|operation| matches!(readiness(*operation, request), Readiness::Ready))

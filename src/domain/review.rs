@@ -53,6 +53,7 @@ pub fn approvers_on_github(
     let subject = Subject {
         environment: pull.environment,
         requested_by: pull.author,
+        cancels: None,
     };
     let mut approvers: Vec<String> = latest
         .into_iter()

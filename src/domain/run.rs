@@ -107,6 +107,10 @@ pub struct RunFact {
     /// whoever finds its run records the event instead.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub dispatch_accepted: bool,
+    /// Who cancelled the run through tfpilot, which cancels an apply or destroy only before it
+    /// starts: such a run changed nothing. (A run cancelled on GitHub may have stopped half way.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancelled_before_start_by: Option<String>,
     /// While the run is `waiting`: the environment and its reviewers GitHub listed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment_review: Option<super::deployment::DeploymentReview>,
@@ -142,6 +146,16 @@ impl RunFact {
 
     pub fn succeeded(&self) -> bool {
         self.is_completed() && self.conclusion == Some(RunConclusion::Success)
+    }
+
+    /// Completed as `cancelled`.
+    pub fn was_cancelled(&self) -> bool {
+        self.is_completed() && self.conclusion == Some(RunConclusion::Cancelled)
+    }
+
+    /// Cancelled through tfpilot before it started: it changed nothing.
+    pub fn cancelled_unstarted(&self) -> bool {
+        self.was_cancelled() && self.cancelled_before_start_by.is_some()
     }
 
     /// Completed with any conclusion other than `success` (including a missing one).

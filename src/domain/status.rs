@@ -246,12 +246,24 @@ fn run_is(run: &Option<Box<RunFact>>, predicate: fn(&RunFact) -> bool) -> bool {
     run.as_deref().is_some_and(predicate)
 }
 
+/// An apply or destroy tfpilot cancelled before it started counts as no run: it changed
+/// nothing, so the request is where it was (merged, or applied) and the step can run again. One
+/// cancelled on GitHub may have stopped half way: it counts as failed, as a cancelled plan does.
+fn counted(run: &Option<Box<RunFact>>) -> &Option<Box<RunFact>> {
+    const NONE: &Option<Box<RunFact>> = &None;
+    if run.as_deref().is_some_and(RunFact::cancelled_unstarted) {
+        NONE
+    } else {
+        run
+    }
+}
+
 fn matches(rule: Rule, r: &Request) -> bool {
     match rule {
         Rule::DestroyInFlight => run_is(&r.destroy_run, RunFact::is_in_flight),
         Rule::DestroySucceeded => run_is(&r.destroy_run, RunFact::succeeded),
-        Rule::DestroyFailed => run_is(&r.destroy_run, RunFact::completed_without_success),
-        Rule::ApplyFailed => run_is(&r.apply_run, RunFact::completed_without_success),
+        Rule::DestroyFailed => run_is(counted(&r.destroy_run), RunFact::completed_without_success),
+        Rule::ApplyFailed => run_is(counted(&r.apply_run), RunFact::completed_without_success),
         Rule::PlanFailed => run_is(&r.plan_run, RunFact::completed_without_success),
         Rule::ApplyInFlight => run_is(&r.apply_run, RunFact::is_in_flight),
         Rule::ApplySucceeded => run_is(&r.apply_run, RunFact::succeeded),

@@ -52,6 +52,34 @@ fn establish(rule: Rule, request: &mut Request) {
 }
 
 #[test]
+fn an_apply_or_destroy_cancelled_before_it_started_counts_as_no_run() {
+    let unstarted = || {
+        let mut run = run("completed", Some("cancelled"));
+        if let Some(run) = run.as_deref_mut() {
+            run.cancelled_before_start_by = Some("bob".into());
+        }
+        run
+    };
+    let mut request = base();
+    request.pr = open_pr();
+    // A cancelled plan did not succeed, however it was cancelled: plan again.
+    request.plan_run = unstarted();
+    assert_eq!(derive_status(&request), Status::Failed);
+    request.plan_run = run("completed", Some("success"));
+    request.merged_sha = Some("abc".into());
+    request.apply_run = unstarted();
+    assert_eq!(derive(&request).rule, Rule::Merged);
+    // Cancelled on GitHub, perhaps half way: failed.
+    request.apply_run = run("completed", Some("cancelled"));
+    assert_eq!(derive(&request).rule, Rule::ApplyFailed);
+    request.apply_run = run("completed", Some("success"));
+    request.destroy_run = unstarted();
+    assert_eq!(derive(&request).rule, Rule::ApplySucceeded);
+    request.destroy_run = run("completed", Some("cancelled"));
+    assert_eq!(derive(&request).rule, Rule::DestroyFailed);
+}
+
+#[test]
 fn each_rule_alone_gives_its_status() {
     let expected = [
         (Rule::DestroyInFlight, Status::Destroying),

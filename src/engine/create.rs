@@ -49,6 +49,7 @@ impl Engine {
             Subject {
                 environment: &input.environment,
                 requested_by: &self.actor,
+                cancels: None,
             },
         )?;
         let template = self.template_for(&input)?;

@@ -4,9 +4,7 @@
 
 use serde_json::json;
 
-use super::fold::{TimedEvent, fold};
 use super::guard::{Finish, Held, PendingEvent, locked};
-use super::sync::Observed;
 use super::{Engine, EngineError, OpOutcome, repo_of};
 use crate::domain::Request;
 use crate::domain::deployment::{GATED_KINDS, Verdict, waiting_run};
@@ -150,36 +148,6 @@ impl Engine {
                 })),
             ],
         })
-    }
-
-    /// Records what GitHub says of the run the way sync would, events included, so a run that
-    /// a rejection ended is reported once whoever sees it first.
-    async fn fold_run(
-        &self,
-        held: &Held,
-        id: &str,
-        kind: crate::domain::RunKind,
-        fact: crate::domain::RunFact,
-    ) -> Result<(), EngineError> {
-        let observed = Observed {
-            runs: vec![(kind, fact)],
-            ..Observed::default()
-        };
-        let now = self.now();
-        let mut timed: Vec<TimedEvent> = Vec::new();
-        self.persist(held, |r| {
-            (_, timed) = fold(r, &observed, now);
-        })
-        .await?;
-        for TimedEvent {
-            at,
-            event,
-            discriminator,
-        } in &timed
-        {
-            self.write_event(id, *at, event, discriminator).await;
-        }
-        Ok(())
     }
 
     fn not_a_reviewer(

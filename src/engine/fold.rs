@@ -100,6 +100,9 @@ pub(super) fn fold(
         if next.dispatched_by.is_none() {
             next.dispatched_by = known.dispatched_by.clone();
         }
+        if next.cancelled_before_start_by.is_none() {
+            next.cancelled_before_start_by = known.cancelled_before_start_by.clone();
+        }
         if let Some(dispatch_id) = known.dispatch_id.as_deref()
             && dispatch_pending(known)
             && !known.dispatch_accepted
@@ -143,6 +146,8 @@ pub(super) fn fold(
                         format!("{}_succeeded", kind.name()),
                         "succeeded".to_string(),
                     )
+                } else if next.was_cancelled() {
+                    (format!("{}_cancelled", kind.name()), next.describe())
                 } else {
                     (format!("{}_failed", kind.name()), next.describe())
                 };

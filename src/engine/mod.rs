@@ -3,6 +3,7 @@
 //! request lock, replay of an idempotency key used in the last 10 minutes, the external effect,
 //! then outcome + event + lock release.
 
+mod cancel;
 mod clock;
 mod create;
 mod deployment;
@@ -188,6 +189,7 @@ impl Engine {
                 self.review_deployment(id, Verdict::Approve, None, key)
                     .await
             }
+            Operation::Cancel => self.cancel(id, key).await,
             Operation::RejectDeployment => {
                 self.review_deployment(id, Verdict::Reject, None, key).await
             }

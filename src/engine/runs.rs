@@ -4,7 +4,9 @@
 
 use serde_json::json;
 
+use super::fold::{TimedEvent, fold};
 use super::guard::{Begun, Finish, Held, PendingEvent, locked};
+use super::sync::Observed;
 use super::{Engine, EngineError, OpOutcome, new_id, repo_of};
 use crate::domain::operation::{Operation, dispatch_pending};
 use crate::domain::{Request, RunFact, RunKind};
@@ -32,6 +34,36 @@ impl Dispatched {
 }
 
 impl Engine {
+    /// Records what GitHub says of the run the way sync would, events included, so a run that
+    /// a rejection ended is reported once whoever sees it first.
+    pub(super) async fn fold_run(
+        &self,
+        held: &Held,
+        id: &str,
+        kind: crate::domain::RunKind,
+        fact: crate::domain::RunFact,
+    ) -> Result<(), EngineError> {
+        let observed = Observed {
+            runs: vec![(kind, fact)],
+            ..Observed::default()
+        };
+        let now = self.now();
+        let mut timed: Vec<TimedEvent> = Vec::new();
+        self.persist(held, |r| {
+            (_, timed) = fold(r, &observed, now);
+        })
+        .await?;
+        for TimedEvent {
+            at,
+            event,
+            discriminator,
+        } in &timed
+        {
+            self.write_event(id, *at, event, discriminator).await;
+        }
+        Ok(())
+    }
+
     /// Dispatches `kind`'s workflow on `reference` and records its run, or resumes a dispatch an
     /// earlier attempt recorded but did not confirm.
     pub(super) async fn dispatch_run(

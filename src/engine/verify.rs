@@ -358,5 +358,6 @@ pub(super) fn github_subject<'a>(pull: &'a PullRequest, environment: &'a str) ->
     Subject {
         environment,
         requested_by: pull.user.as_ref().map_or("", |u| u.login.as_str()),
+        cancels: None,
     }
 }

@@ -163,6 +163,7 @@ impl WorkflowRun {
                 .map(|user| user.login.clone()),
             dispatch_accepted: true,
             deployment_review: None,
+            cancelled_before_start_by: None,
             extra: Default::default(),
         }
     }

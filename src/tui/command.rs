@@ -66,6 +66,7 @@ commands! {
     DriftCheck => "drift_check", "drift check";
     ApproveDeployment => "approve_deployment", "approve the deployment";
     RejectDeployment => "reject_deployment", "reject the deployment";
+    CancelRun => "cancel_run", "cancel the run";
     Refresh => "refresh", "refresh now";
     PlanLog => "plan_log", "plan / log";
     Insights => "insights", "insights";
@@ -121,6 +122,7 @@ impl Command {
             Command::DriftCheck => Operation::DriftCheck,
             Command::ApproveDeployment => Operation::ApproveDeployment,
             Command::RejectDeployment => Operation::RejectDeployment,
+            Command::CancelRun => Operation::Cancel,
             _ => return None,
         })
     }
@@ -132,7 +134,7 @@ impl Command {
     }
 
     /// The commands the palette offers, in the order it lists them before any typing.
-    pub const PALETTE: [Command; 26] = [
+    pub const PALETTE: [Command; 27] = [
         Command::Plan,
         Command::Approve,
         Command::Merge,
@@ -142,6 +144,7 @@ impl Command {
         Command::DriftCheck,
         Command::ApproveDeployment,
         Command::RejectDeployment,
+        Command::CancelRun,
         Command::Create,
         Command::Edit,
         Command::PlanLog,
@@ -228,7 +231,8 @@ mod tests {
                 Command::Destroy,
                 Command::Cleanup,
                 Command::ApproveDeployment,
-                Command::RejectDeployment
+                Command::RejectDeployment,
+                Command::CancelRun
             ]
         );
     }
