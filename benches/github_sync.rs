@@ -156,6 +156,7 @@ async fn seed(sim: &Simulator, name: &str, count: usize) -> (RepoId, Vec<u64>) {
             request_id: format!("req_{index:04}"),
             environment: "dev".into(),
             dispatch_id: format!("{name}-{index}"),
+            scope: None,
         };
         runs.push(
             github

@@ -327,6 +327,26 @@ pub fn judge_workflows(repo: &str, base: &str, missing: Result<Vec<&str>, String
     }
 }
 
+/// The workflows tfpilot dispatches with a `scope` input (request or whole-root targeting).
+fn takes_scope(workflow: &str) -> bool {
+    matches!(workflow, "tfpilot-plan.yml" | "tfpilot-apply.yml")
+}
+
+/// Workflows from before the `scope` input refuse every dispatch tfpilot sends them.
+pub fn judge_workflow_inputs(repo: &str, base: &str, outdated: &[&str]) -> Option<Check> {
+    (!outdated.is_empty()).then(|| {
+        Check::new(
+            format!("workflow inputs {repo}"),
+            Verdict::Fail,
+            format!(
+                "{} on {base} lack the `scope` input: GitHub refuses tfpilot's dispatches (Unexpected inputs provided)",
+                outdated.join(", ")
+            ),
+        )
+        .fix("run `tfpilot init-repo --force CHECKOUT` and merge the updated workflows")
+    })
+}
+
 pub fn judge_protection(repo: &str, base: &str, protection: Result<Protection, String>) -> Check {
     let name = format!("branch protection {repo}@{base}");
     match protection {
@@ -465,12 +485,17 @@ impl Doctor {
                 }
             }
             let mut missing = Ok(Vec::new());
+            let mut outdated = Vec::new();
             for (workflow, _) in WORKFLOWS {
                 match github
                     .get_file(&repo, &format!(".github/workflows/{workflow}"), base)
                     .await
                 {
-                    Ok(Some(_)) => {}
+                    Ok(Some(file)) => {
+                        if takes_scope(workflow) && !file.text.contains("inputs.scope") {
+                            outdated.push(workflow);
+                        }
+                    }
                     Ok(None) => {
                         if let Ok(list) = missing.as_mut() {
                             list.push(workflow);
@@ -483,6 +508,9 @@ impl Doctor {
                 }
             }
             checks.push(judge_workflows(&full, base, missing));
+            if let Some(check) = judge_workflow_inputs(&full, base, &outdated) {
+                checks.push(check);
+            }
             let protection = github
                 .branch_protection(&repo, base)
                 .await
@@ -585,6 +613,23 @@ mod tests {
             Verdict::Warn
         );
         assert_eq!(judge_token(None, info(None)).verdict, Verdict::Fail);
+    }
+
+    #[test]
+    fn workflows_without_the_scope_input_fail() {
+        assert!(judge_workflow_inputs("acme/infra", "main", &[]).is_none());
+        let check = judge_workflow_inputs("acme/infra", "main", &["tfpilot-plan.yml"])
+            .expect("a failing check");
+        assert_eq!(check.verdict, Verdict::Fail);
+        assert!(
+            check
+                .detail
+                .contains("tfpilot-plan.yml on main lack the `scope` input")
+        );
+        // The embedded workflows have it.
+        for (name, text) in WORKFLOWS {
+            assert_eq!(takes_scope(name), text.contains("inputs.scope"), "{name}");
+        }
     }
 
     #[test]

@@ -218,6 +218,7 @@ async fn reconcile_takes_over_expired_locks_and_finds_interrupted_dispatches(
         request_id: id.clone(),
         environment: "dev".into(),
         dispatch_id: "interrupted".into(),
+        scope: None,
     };
     github
         .dispatch(&sim::repo(), "tfpilot-destroy.yml", "main", &inputs)

@@ -123,6 +123,7 @@ async fn an_apply_run_of_another_commit_is_not_accepted(backend: Arc<dyn ObjectS
         request_id: id.clone(),
         environment: "dev".into(),
         dispatch_id: "by-hand".into(),
+        scope: None,
     };
     github
         .dispatch(&repo, "tfpilot-apply.yml", "main", &inputs)

@@ -44,6 +44,7 @@ fn inputs(request_id: &str, dispatch_id: &str) -> DispatchInputs {
         request_id: request_id.into(),
         environment: "dev".into(),
         dispatch_id: dispatch_id.into(),
+        scope: None,
     }
 }
 

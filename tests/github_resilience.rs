@@ -54,6 +54,7 @@ fn inputs(dispatch_id: &str) -> DispatchInputs {
         request_id: "req_r".into(),
         environment: "dev".into(),
         dispatch_id: dispatch_id.into(),
+        scope: None,
     }
 }
 

@@ -106,6 +106,7 @@ async fn simulator_payloads_match_github() {
         request_id: "req_s".into(),
         environment: "dev".into(),
         dispatch_id: "d1".into(),
+        scope: None,
     };
     let run = alice
         .dispatch(&repo, "tfpilot-plan.yml", "feature", &inputs)

@@ -372,6 +372,77 @@ fn a_deployment_review_asks_for_a_comment_and_sends_it() {
 }
 
 #[test]
+fn a_whole_root_apply_that_changes_more_asks_twice() {
+    let mut merged = request(4, Status::Merged);
+    if let Some(plan) = merged.plan.as_deref_mut() {
+        plan.request = Some(tfpilot::domain::attribution::ChangeCounts {
+            add: 2,
+            change: 0,
+            destroy: 0,
+        });
+        plan.outside = Some(tfpilot::domain::attribution::OutsideChanges {
+            counts: tfpilot::domain::attribution::ChangeCounts {
+                add: 1,
+                change: 0,
+                destroy: 0,
+            },
+            addresses: vec!["module.tfpilot_req_other.aws_s3_bucket.this".into()],
+        });
+    }
+    let mut requests = every_status();
+    requests[4] = merged;
+    let mut state = state("bob", &requests, 120, 40);
+    select(&mut state, &id(4));
+    // Request targeting (the default): one question, a plain apply, the outside flagged.
+    key(&mut state, KeyCode::Char('A'));
+    let Some(Modal::Confirm(confirmation)) = state.modals.last() else {
+        panic!("a confirmation");
+    };
+    assert!(confirmation.then.is_none());
+    assert!(
+        confirmation
+            .lines
+            .iter()
+            .any(|line| line.contains("OUTSIDE this request")),
+        "{:?}",
+        confirmation.lines
+    );
+    key(&mut state, KeyCode::Esc);
+    // Whole-root runs: a second question, then an apply that includes the outside changes.
+    let mut team = (*state.team).clone();
+    team.infra_repos
+        .as_mut()
+        .expect("the example registry")
+        .repositories
+        .insert(
+            "acme/payments-infra".into(),
+            tfpilot::domain::registry::RepoSettings {
+                targeting: tfpilot::domain::registry::Targeting::Root,
+            },
+        );
+    state.team = Arc::new(team);
+    key(&mut state, KeyCode::Char('A'));
+    assert!(key(&mut state, KeyCode::Char('y')).is_empty());
+    let Some(Modal::Confirm(second)) = state.modals.last() else {
+        panic!("a second confirmation");
+    };
+    assert!(second.title.contains("OUTSIDE"), "{}", second.title);
+    assert!(
+        second
+            .lines
+            .iter()
+            .any(|line| line.contains("module.tfpilot_req_other.aws_s3_bucket.this")),
+        "{:?}",
+        second.lines
+    );
+    let effects = key(&mut state, KeyCode::Char('y'));
+    assert!(
+        matches!(effects.as_slice(), [Effect::ApplyIncludingOutside { id: applied }] if *applied == id(4)),
+        "{effects:?}"
+    );
+}
+
+#[test]
 fn cancel_asks_first_and_names_the_run() {
     // Fixture 1 has a plan running; bob approves, so he may cancel it and others' applies.
     let mut state = state("bob", &every_status(), 120, 40);

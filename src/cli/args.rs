@@ -73,7 +73,7 @@ pub enum Command {
     /// Merge the approved pull request at the planned head
     Merge(OpArgs),
     /// Apply the merged commit
-    Apply(OpArgs),
+    Apply(ApplyArgs),
     /// Destroy the request's resources
     Destroy(OpArgs),
     /// Open the pull request removing a destroyed request's block
@@ -245,6 +245,16 @@ pub struct UpdateArgs {
     /// The same key within 10 minutes replays the first outcome
     #[arg(long, value_name = "KEY")]
     pub idempotency_key: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub op: OpArgs,
+    /// Where runs cover the whole root (`targeting = "root"`), apply even though the plan also
+    /// changes resources outside this request
+    #[arg(long)]
+    pub include_outside: bool,
 }
 
 #[derive(Debug, Subcommand)]

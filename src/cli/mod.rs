@@ -38,8 +38,9 @@ use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
 pub use args::{
-    Cli, Command, CreateArgs, DeploymentArgs, DeploymentCommand, ExplainArgs, InitRepoArgs,
-    ListArgs, LoginArgs, OpArgs, ReconcileArgs, SandboxArgs, SimArgs, TemplateCommand, UpdateArgs,
+    ApplyArgs, Cli, Command, CreateArgs, DeploymentArgs, DeploymentCommand, ExplainArgs,
+    InitRepoArgs, ListArgs, LoginArgs, OpArgs, ReconcileArgs, SandboxArgs, SimArgs,
+    TemplateCommand, UpdateArgs,
 };
 
 use crate::config::{Config, Dirs};
@@ -140,7 +141,7 @@ pub async fn run(cli: Cli, context: Invocation) -> Result<()> {
         Command::Plan(args) => ops::operation(&context, Operation::Plan, args).await,
         Command::Approve(args) => ops::operation(&context, Operation::Approve, args).await,
         Command::Merge(args) => ops::operation(&context, Operation::Merge, args).await,
-        Command::Apply(args) => ops::operation(&context, Operation::Apply, args).await,
+        Command::Apply(args) => ops::apply(&context, args).await,
         Command::Destroy(args) => ops::operation(&context, Operation::Destroy, args).await,
         Command::Cleanup(args) => ops::operation(&context, Operation::Cleanup, args).await,
         Command::DriftCheck(args) => ops::operation(&context, Operation::DriftCheck, args).await,

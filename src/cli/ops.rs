@@ -9,8 +9,8 @@ use tokio::sync::mpsc;
 use std::sync::Arc;
 
 use super::{
-    CreateArgs, DeploymentArgs, Invocation, OpArgs, ReconcileArgs, UpdateArgs, print, print_json,
-    print_json_line,
+    ApplyArgs, CreateArgs, DeploymentArgs, Invocation, OpArgs, ReconcileArgs, UpdateArgs, print,
+    print_json, print_json_line,
 };
 use crate::domain::Timestamp;
 use crate::domain::access::Decision;
@@ -152,6 +152,19 @@ pub async fn operation(context: &Invocation, operation: Operation, args: OpArgs)
         );
     }
     let outcome = engine.run(operation, id, key).await?;
+    report(context, &engine, &outcome)
+}
+
+pub async fn apply(context: &Invocation, args: ApplyArgs) -> Result<()> {
+    if !args.include_outside {
+        return operation(context, Operation::Apply, args.op).await;
+    }
+    let engine = engine(context).await?;
+    let (id, key) = (args.op.id.as_str(), args.op.idempotency_key.as_deref());
+    if !super::confirm::go_ahead(&engine, Operation::Apply, id, args.op.yes).await? {
+        anyhow::bail!("apply {id} cancelled at the prompt: nothing was changed");
+    }
+    let outcome = engine.apply_with(id, key, true).await?;
     report(context, &engine, &outcome)
 }
 

@@ -188,6 +188,9 @@ pub fn show(view: &RequestView, timeline: &[TimelineEntry]) -> String {
             ),
         );
     }
+    if let Some(attribution) = request.plan.as_deref().and_then(|plan| plan.attribution()) {
+        field("", attribution.describe());
+    }
     if let Some(approval) = &view.approval {
         let head = approval
             .head

@@ -134,14 +134,19 @@ fn run_notice(request: &Request, operation: &str, run: &RunFact) -> Option<Notic
     if !succeeded {
         summary.push_str(&format!(" ({conclusion})"));
     }
-    if operation == "plan"
-        && succeeded
-        && let Some(plan) = request.plan.as_deref().and_then(|p| p.summary)
-    {
-        summary.push_str(&format!(
-            ": +{} ~{} -{}",
-            plan.add, plan.change, plan.destroy
-        ));
+    if operation == "plan" && succeeded {
+        let plan = request.plan.as_deref();
+        if let Some(attribution) = plan.and_then(|p| p.attribution()) {
+            summary.push_str(&format!(": {}", attribution.describe()));
+            if attribution.changes_outside() {
+                summary.push_str(" - review what lies outside before approving");
+            }
+        } else if let Some(counts) = plan.and_then(|p| p.summary) {
+            summary.push_str(&format!(
+                ": +{} ~{} -{}",
+                counts.add, counts.change, counts.destroy
+            ));
+        }
     }
     Some(Notice {
         request_id: request.id.clone(),

@@ -24,6 +24,58 @@ static RESOURCE: LazyLock<Regex> = LazyLock::new(|| {
         .expect("valid pattern")
 });
 
+// A fixed pattern, checked by the tests below: compiling it cannot fail.
+#[allow(clippy::expect_used)]
+static HEADER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^\s*# (\S+)(?: \(deposed object \w+\))? (will be created|will be destroyed|must be replaced|is tainted, so must be replaced|will be replaced|will be updated in-place|will be read during apply|has moved to|will be imported|will no longer be managed)")
+        .expect("valid resource header pattern")
+});
+
+/// What a plan does to one resource, from its header line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ResourceAction {
+    Destroy,
+    Replace,
+    Update,
+    Create,
+    Read,
+    /// Moved, imported, forgotten: counted by none of add, change or destroy.
+    Other,
+}
+
+impl ResourceAction {
+    pub fn is_risky(self) -> bool {
+        matches!(self, ResourceAction::Destroy | ResourceAction::Replace)
+    }
+
+    pub fn symbol(self) -> &'static str {
+        match self {
+            ResourceAction::Destroy => "-",
+            ResourceAction::Replace => "-/+",
+            ResourceAction::Update => "~",
+            ResourceAction::Create => "+",
+            ResourceAction::Read => "<=",
+            ResourceAction::Other => "#",
+        }
+    }
+}
+
+/// A resource header of a plan (`  # aws_s3_bucket.this will be created`): its address and
+/// action. Attribution and the plan view read headers here (drift reading also counts the
+/// "has changed" notes: [`changed_addresses`]).
+pub fn resource_header(line: &str) -> Option<(String, ResourceAction)> {
+    let captures = HEADER.captures(line)?;
+    let action = match &captures[2] {
+        "will be created" => ResourceAction::Create,
+        "will be destroyed" => ResourceAction::Destroy,
+        "will be updated in-place" => ResourceAction::Update,
+        "will be read during apply" => ResourceAction::Read,
+        text if text.contains("replace") => ResourceAction::Replace,
+        _ => ResourceAction::Other,
+    };
+    Some((captures[1].to_string(), action))
+}
+
 /// The log without the timestamp GitHub puts before every line.
 pub fn strip_timestamps(log: &str) -> String {
     let mut out = String::with_capacity(log.len());

@@ -252,15 +252,11 @@ pub fn confirmation(
             if let Some(pr) = request.pr.as_deref().and_then(|pr| pr.number) {
                 lines.push(format!("Pull request #{pr}"));
             }
+            lines.extend(plan_lines(request));
         }
         Operation::Apply => {
             lines.push("Runs terraform apply on the merged commit.".into());
-            if let Some(summary) = summary {
-                lines.push(format!(
-                    "Plan: {} to add, {} to change, {} to destroy.",
-                    summary.add, summary.change, summary.destroy
-                ));
-            }
+            lines.extend(plan_lines(request));
         }
         Operation::Destroy => {
             lines.push("Runs terraform destroy for this request's module.".into());
@@ -330,6 +326,87 @@ pub fn confirmation(
         lines,
         type_the_id: operation.is_destructive() && prod,
     }
+}
+
+/// The plan in words, this request's changes apart from anything outside it, which is flagged:
+/// for confirmations, `show` and the detail pane alike.
+pub fn plan_lines(request: &Request) -> Vec<String> {
+    let Some(plan) = request.plan.as_deref() else {
+        return Vec::new();
+    };
+    match plan.attribution() {
+        Some(attribution) => {
+            let mut lines = vec![format!(
+                "Plan: this request {} (add, change, destroy).",
+                attribution.request.short()
+            )];
+            if attribution.changes_outside() {
+                let addresses = &attribution.outside.addresses;
+                let mut named = addresses
+                    .iter()
+                    .take(3)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                if addresses.len() > 3 {
+                    named.push_str(&format!(" and {} more", addresses.len() - 3));
+                }
+                lines.push(format!(
+                    "! The plan also changes {} OUTSIDE this request: {named}.",
+                    attribution.outside.counts.short()
+                ));
+            }
+            lines
+        }
+        None => plan
+            .summary
+            .map(|summary| {
+                vec![format!(
+                    "Plan: {} to add, {} to change, {} to destroy.",
+                    summary.add, summary.change, summary.destroy
+                )]
+            })
+            .unwrap_or_default(),
+    }
+}
+
+/// The second question before an apply in a whole-root repository whose plan changes
+/// resources outside the request: `None` when there is nothing to ask.
+pub fn outside_confirmation(
+    request: &Request,
+    repos: Option<&super::registry::InfraRepos>,
+) -> Option<ConfirmationText> {
+    let target = request.target.as_ref()?;
+    let targeting = repos
+        .map(|repos| repos.targeting(&target.owner, &target.repo))
+        .unwrap_or_default();
+    let attribution = request.plan.as_deref()?.attribution()?;
+    if targeting != super::registry::Targeting::Root || !attribution.changes_outside() {
+        return None;
+    }
+    let addresses = &attribution.outside.addresses;
+    let mut lines = vec![format!(
+        "{}/{} runs the whole root: this apply also makes {} outside {}:",
+        target.owner,
+        target.repo,
+        attribution.outside.counts.short(),
+        request.id
+    )];
+    lines.extend(
+        addresses
+            .iter()
+            .take(8)
+            .map(|address| format!("  {address}")),
+    );
+    if addresses.len() > 8 {
+        lines.push(format!("  and {} more", addresses.len() - 8));
+    }
+    lines.push("They belong to other requests or to the root module.".into());
+    Some(ConfirmationText {
+        title: format!("apply changes OUTSIDE {} too?", request.id),
+        lines,
+        type_the_id: false,
+    })
 }
 
 /// The lifecycle operations the request is ready for now, each with whether `user` may run it

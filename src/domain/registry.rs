@@ -17,6 +17,39 @@ use super::request::Target;
 #[serde(deny_unknown_fields)]
 pub struct InfraRepos {
     pub projects: BTreeMap<String, BTreeMap<String, InfraRepo>>,
+    /// Settings per repository, keyed `owner/name`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub repositories: BTreeMap<String, RepoSettings>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepoSettings {
+    #[serde(default)]
+    pub targeting: Targeting,
+}
+
+/// What a request's plan and apply runs cover.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Targeting {
+    /// Only the request's module (`-target=module.tfpilot_<id>`): one request's apply never
+    /// creates or destroys another's resources.
+    #[default]
+    Request,
+    /// The environment's whole root module; an apply whose plan changes anything outside the
+    /// request then needs to say so (`--include-outside`).
+    Root,
+}
+
+impl Targeting {
+    /// The `scope` input of the plan and apply workflows.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Targeting::Request => "request",
+            Targeting::Root => "root",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -49,6 +82,14 @@ impl InfraRepos {
         };
         let registry: InfraRepos =
             serde_json::from_str(text).map_err(|error| invalid(super::strict::explain(&error)))?;
+        for name in registry.repositories.keys() {
+            let parts: Vec<&str> = name.split('/').collect();
+            if parts.len() != 2 || parts.iter().any(|part| part.is_empty()) {
+                return Err(invalid(format!(
+                    "repositories: {name:?} must be OWNER/NAME, as GitHub names a repository"
+                )));
+            }
+        }
         for (project, environments) in &registry.projects {
             for (environment, repo) in environments {
                 repo.check()
@@ -56,6 +97,16 @@ impl InfraRepos {
             }
         }
         Ok(registry)
+    }
+
+    /// The targeting of runs in `owner/repo` (GitHub names compare case-insensitively).
+    pub fn targeting(&self, owner: &str, repo: &str) -> Targeting {
+        let name = format!("{owner}/{repo}");
+        self.repositories
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(&name))
+            .map(|(_, settings)| settings.targeting)
+            .unwrap_or_default()
     }
 
     /// Where a request for `project`/`environment` is written.

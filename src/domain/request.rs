@@ -229,8 +229,29 @@ pub struct PlanFact {
     pub summary: Option<PlanSummary>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_key: Option<String>,
+    /// The plan's changes to this request's module (see `domain::attribution`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<super::attribution::ChangeCounts>,
+    /// Its changes to anything else in the environment's root module.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outside: Option<super::attribution::OutsideChanges>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl PlanFact {
+    /// The plan split into this request's changes and the rest, when it was read that way.
+    pub fn attribution(&self) -> Option<super::attribution::PlanAttribution> {
+        Some(super::attribution::PlanAttribution {
+            request: self.request?,
+            outside: self.outside.clone().unwrap_or_default(),
+        })
+    }
+
+    /// Whether the plan changes anything outside the request.
+    pub fn changes_outside(&self) -> bool {
+        self.outside.as_ref().is_some_and(|o| !o.counts.is_empty())
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

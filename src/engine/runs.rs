@@ -8,9 +8,11 @@ use super::fold::{TimedEvent, fold};
 use super::guard::{Begun, Finish, Held, PendingEvent, locked};
 use super::sync::Observed;
 use super::{Engine, EngineError, OpOutcome, new_id, repo_of};
+use crate::domain::attribution::attribute;
 use crate::domain::operation::{Operation, dispatch_pending};
+use crate::domain::registry::Targeting;
 use crate::domain::{Request, RunFact, RunKind};
-use crate::github::{BranchCreated, DispatchInputs, RepoId};
+use crate::github::{BranchCreated, DispatchInputs, GitHubError, RepoId};
 
 /// The tag an apply is dispatched on: GitHub dispatches only on branches and tags, and the tag
 /// pins the run to the merged commit even when the base branch has moved on since.
@@ -123,10 +125,13 @@ impl Engine {
                 dispatch_id
             }
         };
+        let scope = matches!(kind, RunKind::Plan | RunKind::Apply)
+            .then(|| self.targeting_of(&repo).as_str());
         let inputs = DispatchInputs {
             request_id: request.id.clone(),
             environment: request.environment.clone(),
             dispatch_id: dispatch_id.clone(),
+            scope,
         };
         let dispatched = match self
             .github
@@ -194,14 +199,95 @@ impl Engine {
 
     /// Applies the merged commit. The run is accepted only if it runs exactly that commit.
     pub async fn apply(&self, id: &str, key: Option<&str>) -> Result<OpOutcome, EngineError> {
-        locked!(self, id, Operation::Apply, key, apply_locked)
+        self.apply_with(id, key, false).await
     }
 
-    async fn apply_locked(&self, held: &Held, request: Request) -> Result<Finish, EngineError> {
+    /// Applies; with `include_outside`, also when the repository's runs cover the whole root
+    /// (`targeting = "root"`) and the plan changes resources outside the request.
+    pub async fn apply_with(
+        &self,
+        id: &str,
+        key: Option<&str>,
+        include_outside: bool,
+    ) -> Result<OpOutcome, EngineError> {
+        locked!(
+            self,
+            id,
+            Operation::Apply,
+            key,
+            apply_locked,
+            include_outside
+        )
+    }
+
+    /// How the runs of `repo` are targeted (`config/infra-repos.json`).
+    fn targeting_of(&self, repo: &RepoId) -> Targeting {
+        self.team
+            .infra_repos
+            .as_ref()
+            .map(|repos| repos.targeting(&repo.owner, &repo.name))
+            .unwrap_or_default()
+    }
+
+    /// In a whole-root repository, what the plan changes outside the request, read from the plan
+    /// run's log on GitHub (the document's copy is a claim). A log GitHub no longer has cannot
+    /// be judged, so it refuses like a plan that changes something outside.
+    async fn refuse_outside_changes(
+        &self,
+        request: &Request,
+        repo: &RepoId,
+    ) -> Result<(), EngineError> {
+        let how = format!(
+            "{}/{} runs the whole root (targeting = \"root\"), so an apply applies them too: apply with --include-outside to accept that, or plan again",
+            repo.owner, repo.name
+        );
+        let plan_run = request.plan_run.as_deref().and_then(|run| run.id);
+        let log = match plan_run {
+            Some(run_id) => match self.run_log(repo, run_id).await {
+                Ok(log) => log,
+                Err(EngineError::GitHub(GitHubError::NotFound { .. })) => None,
+                Err(error) => return Err(error),
+            },
+            None => None,
+        };
+        let Some(log) = log else {
+            return Err(EngineError::denied(format!(
+                "the plan's log is no longer on GitHub, so what it changes outside this request cannot be checked; {how}"
+            )));
+        };
+        let outside = attribute(&log, &request.id).outside;
+        if outside.counts.is_empty() {
+            return Ok(());
+        }
+        let mut addresses = outside
+            .addresses
+            .iter()
+            .take(5)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ");
+        if outside.addresses.len() > 5 {
+            addresses.push_str(&format!(" and {} more", outside.addresses.len() - 5));
+        }
+        Err(EngineError::denied(format!(
+            "the plan also changes {} outside this request ({addresses}); {how}",
+            outside.counts.short()
+        )))
+    }
+
+    async fn apply_locked(
+        &self,
+        held: &Held,
+        request: Request,
+        include_outside: bool,
+    ) -> Result<Finish, EngineError> {
         let (repo, _) = repo_of(&request)?;
         let merged_sha = request.merged_sha.clone().unwrap_or_default();
         self.verify_merged(held, &request, &repo, &merged_sha)
             .await?;
+        if self.targeting_of(&repo) == Targeting::Root && !include_outside {
+            self.refuse_outside_changes(&request, &repo).await?;
+        }
         let tag = apply_tag(&request.id);
         self.pin_tag(&repo, &tag, &merged_sha).await?;
         let dispatched = self

@@ -9,6 +9,7 @@ use serde_json::json;
 use super::fold::{TimedEvent, fold};
 use super::{Engine, EngineError, repo_of};
 use crate::domain::RunKind;
+use crate::domain::attribution::attribute;
 use crate::domain::cost;
 use crate::domain::deployment::{DeploymentReview, GATED_KINDS};
 use crate::domain::plan_output::{request_drifted, request_resources, summarize};
@@ -297,9 +298,13 @@ impl Engine {
         let key = format!("plans/{}/{run_id}.txt", request.id);
         self.store.put_once(&key, text.clone().into_bytes()).await?;
         let cost = self.read_cost(request, run_id, &text, succeeded).await?;
+        let summary = summarize(&text);
+        let attribution = summary.map(|_| attribute(&text, &request.id));
         let plan = PlanFact {
-            summary: summarize(&text),
+            summary,
             output_key: Some(key),
+            request: attribution.as_ref().map(|a| a.request),
+            outside: attribution.map(|a| a.outside),
             ..PlanFact::default()
         };
         Ok((Some((run_id, plan)), Some((run_id, cost))))
@@ -422,7 +427,11 @@ impl Engine {
         Ok(RunLog { text, running })
     }
 
-    async fn run_log(&self, repo: &RepoId, run_id: u64) -> Result<Option<String>, EngineError> {
+    pub(super) async fn run_log(
+        &self,
+        repo: &RepoId,
+        run_id: u64,
+    ) -> Result<Option<String>, EngineError> {
         let jobs = self.github.list_jobs(repo, run_id).await?;
         let Some(job) = jobs.first() else {
             return Ok(None);

@@ -21,6 +21,8 @@ pub struct DispatchInputs {
     pub request_id: String,
     pub environment: String,
     pub dispatch_id: String,
+    /// The plan and apply workflows' `scope` (`request` or `root`); the others take none.
+    pub scope: Option<&'static str>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +74,12 @@ impl GitHub {
             },
             "return_run_details": true,
         });
+        if let (Some(scope), Some(map)) = (
+            inputs.scope,
+            request.get_mut("inputs").and_then(Value::as_object_mut),
+        ) {
+            map.insert("scope".into(), json!(scope));
+        }
         let mut attempt = 0;
         loop {
             match self

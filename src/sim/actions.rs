@@ -18,6 +18,15 @@ use super::{Shared, control, deployments, payloads};
 const DISPATCH_DOCS: &str =
     "https://docs.github.com/rest/actions/workflows#create-a-workflow-dispatch-event";
 const REQUIRED_INPUTS: [&str; 3] = ["request_id", "environment", "dispatch_id"];
+/// The plan and apply workflows' optional `scope` (a choice input, default `request`).
+const SCOPES: [&str; 2] = ["request", "root"];
+
+fn optional_inputs(operation: &str) -> &'static [&'static str] {
+    match operation {
+        "plan" | "apply" => &["scope"],
+        _ => &[],
+    }
+}
 
 /// Stable workflow ids per repo: the repo id and the workflow's position.
 fn workflow_id(repo: &Repository, index: usize) -> u64 {
@@ -93,7 +102,10 @@ pub async fn dispatch(
     let unexpected: Vec<&String> = request
         .inputs
         .keys()
-        .filter(|key| !REQUIRED_INPUTS.contains(&key.as_str()))
+        .filter(|key| {
+            !REQUIRED_INPUTS.contains(&key.as_str())
+                && !optional_inputs(operation).contains(&key.as_str())
+        })
         .collect();
     if !unexpected.is_empty() {
         return unprocessable(
@@ -107,6 +119,24 @@ pub async fn dispatch(
     };
     let (request_id, environment, dispatch_id) =
         (text("request_id"), text("environment"), text("dispatch_id"));
+    let scope = if optional_inputs(operation).contains(&"scope") {
+        let scope = request
+            .inputs
+            .get("scope")
+            .map(|_| text("scope"))
+            .unwrap_or_else(|| "request".to_string());
+        if !SCOPES.contains(&scope.as_str()) {
+            return unprocessable(
+                &format!(
+                    "Provided value '{scope}' for input 'scope' not in the list of allowed values"
+                ),
+                DISPATCH_DOCS,
+            );
+        }
+        Some(scope)
+    } else {
+        None
+    };
     let outcome = state.take_outcome(&request_id, operation);
     let gate = deployments::gate_for(&repo, operation, &environment);
     let run = Run {
@@ -140,6 +170,7 @@ pub async fn dispatch(
         log: None,
         gate,
         stopped_at: None,
+        scope,
     };
     let key = control::dispatch_key(&repo.owner, &repo.name, file, &request_id);
     *state.dispatches.entry(key).or_default() += 1;

@@ -151,6 +151,22 @@ pub struct Run {
     /// When a rejected deployment review or a cancel ended the run before its time.
     #[serde(default)]
     pub stopped_at: Option<DateTime<Utc>>,
+    /// The plan and apply workflows' `scope` input: `request` (their default: `-target` of the
+    /// request's module) or `root`. `None` for the workflows without it.
+    #[serde(default)]
+    pub scope: Option<String>,
+}
+
+impl Run {
+    /// Runs only the request's module (`-target`): destroys always, plans and applies unless
+    /// dispatched with `scope: root`.
+    pub fn targets_request(&self) -> bool {
+        match self.operation.as_str() {
+            "destroy" => true,
+            "plan" | "apply" => self.scope.as_deref() != Some("root"),
+            _ => false,
+        }
+    }
 }
 
 /// A job that targets an environment with required reviewers waits for one of them, as on

@@ -64,7 +64,13 @@ fn complete(state: &mut SimState, index: usize) {
         .get(&(key.clone(), directory.clone()))
         .cloned()
         .unwrap_or_default();
-    let desired = desired_blocks(&tree, &directory);
+    let mut desired = desired_blocks(&tree, &directory);
+    let mut deployed = deployed;
+    if run.targets_request() {
+        // `-target=module.tfpilot_<id>`: Terraform looks at nothing else.
+        desired.retain(|id, _| *id == run.request_id);
+        deployed.retain(|id, _| *id == run.request_id);
+    }
     let mut conclusion = run.conclusion.clone();
     let mut error = run.error.clone();
     let changes: Vec<ResourceChange> = match run.operation.as_str() {
@@ -107,6 +113,14 @@ fn complete(state: &mut SimState, index: usize) {
     if conclusion == "success" {
         let slot = state.deployed.entry((key, directory)).or_default();
         match run.operation.as_str() {
+            "apply" if run.targets_request() => match desired.get(&run.request_id) {
+                Some(block) => {
+                    slot.insert(run.request_id.clone(), block.clone());
+                }
+                None => {
+                    slot.remove(&run.request_id);
+                }
+            },
             "apply" => *slot = desired,
             "destroy" => {
                 slot.remove(&run.request_id);
@@ -255,18 +269,29 @@ fn render_log(
         log.line(at(5), line);
     }
     let main_at = at(6);
+    let target = if run.targets_request() {
+        format!(
+            " -target=module.{}",
+            crate::domain::infra_file::module_label(&run.request_id)
+        )
+    } else {
+        String::new()
+    };
     let command = match run.operation.as_str() {
-        "plan" => "terraform plan -input=false -no-color -lock-timeout=5m -out=tfplan".to_string(),
+        "plan" => {
+            format!("terraform plan -input=false -no-color -lock-timeout=5m{target} -out=tfplan")
+        }
         "drift" => {
             "terraform plan -input=false -no-color -lock-timeout=5m -detailed-exitcode".to_string()
         }
         "apply" => {
-            "terraform apply -input=false -no-color -lock-timeout=5m -auto-approve".to_string()
+            format!("terraform apply -input=false -no-color -lock-timeout=5m -auto-approve{target}")
         }
-        "destroy" => format!(
-            "terraform destroy -input=false -no-color -lock-timeout=5m -auto-approve -target=module.{}",
-            crate::domain::infra_file::module_label(&run.request_id)
-        ),
+        "destroy" => {
+            format!(
+                "terraform destroy -input=false -no-color -lock-timeout=5m -auto-approve{target}"
+            )
+        }
         _ => "terraform state list".to_string(),
     };
     log.group(
@@ -283,6 +308,13 @@ fn render_log(
     }
     if run.operation != "cleanup" {
         log.text(main_at, &plan::render_plan(changes));
+    }
+    if !target.is_empty() && run.operation != "destroy" {
+        // As Terraform warns after a plan made with -target.
+        log.text(
+            main_at,
+            "\nWarning: Resource targeting is in effect\n\nYou are creating a plan with the -target option, which means that the\nresult of this plan may not represent all of the changes requested by the\ncurrent configuration.\n",
+        );
     }
     if failed {
         let message = error.unwrap_or(match conclusion {

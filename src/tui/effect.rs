@@ -90,6 +90,11 @@ pub enum Effect {
         id: String,
         operation: Operation,
     },
+    /// Applies although the plan changes resources outside the request (whole-root runs), after
+    /// the second confirmation.
+    ApplyIncludingOutside {
+        id: String,
+    },
     /// Approves or rejects the deployment review a request's waiting run is held for.
     ReviewDeployment {
         id: String,

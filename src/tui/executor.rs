@@ -116,6 +116,17 @@ impl Executor {
                     }
                 });
             }
+            Effect::ApplyIncludingOutside { id } => {
+                let engine = self.engine.clone();
+                self.detached(async move {
+                    let result = engine.apply_with(&id, None, true).await;
+                    Msg::OperationDone {
+                        id,
+                        operation: Operation::Apply,
+                        result: result.map(Box::new).map_err(OperationFailure::from),
+                    }
+                });
+            }
             Effect::ReviewDeployment {
                 id,
                 verdict,

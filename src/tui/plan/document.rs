@@ -2,12 +2,8 @@
 //! spans as kinds (the theme turns kinds into colours at draw time), and the resource blocks
 //! that fold, with the risky ones (destroy, replace) listed first.
 
-use std::sync::LazyLock;
-
-use regex::Regex;
-
 use super::highlight::highlight_lines;
-use crate::domain::plan_output::{strip_timestamps, summarize};
+use crate::domain::plan_output::{resource_header, strip_timestamps, summarize};
 use crate::domain::request::PlanSummary;
 
 /// What a highlighted span is; the theme's `plan.*` roles colour them.
@@ -37,41 +33,17 @@ pub struct PlanLine {
     pub spans: Vec<Span>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum ResourceAction {
-    Destroy,
-    Replace,
-    Update,
-    Create,
-    Read,
-    Other,
-}
+pub use crate::domain::plan_output::ResourceAction;
 
-impl ResourceAction {
-    pub fn is_risky(self) -> bool {
-        matches!(self, ResourceAction::Destroy | ResourceAction::Replace)
-    }
-
-    pub fn symbol(self) -> &'static str {
-        match self {
-            ResourceAction::Destroy => "-",
-            ResourceAction::Replace => "-/+",
-            ResourceAction::Update => "~",
-            ResourceAction::Create => "+",
-            ResourceAction::Read => "<=",
-            ResourceAction::Other => "#",
-        }
-    }
-
-    pub fn kind(self) -> TokenKind {
-        match self {
-            ResourceAction::Destroy => TokenKind::Destroy,
-            ResourceAction::Replace => TokenKind::Replace,
-            ResourceAction::Update => TokenKind::Change,
-            ResourceAction::Create => TokenKind::Add,
-            ResourceAction::Read => TokenKind::Read,
-            ResourceAction::Other => TokenKind::Heading,
-        }
+/// How a resource's action is highlighted.
+pub fn action_kind(action: ResourceAction) -> TokenKind {
+    match action {
+        ResourceAction::Destroy => TokenKind::Destroy,
+        ResourceAction::Replace => TokenKind::Replace,
+        ResourceAction::Update => TokenKind::Change,
+        ResourceAction::Create => TokenKind::Add,
+        ResourceAction::Read => TokenKind::Read,
+        ResourceAction::Other => TokenKind::Heading,
     }
 }
 
@@ -91,27 +63,6 @@ pub struct PlanDocument {
     pub lines: Vec<PlanLine>,
     pub resources: Vec<ResourceBlock>,
     pub summary: Option<PlanSummary>,
-}
-
-// A fixed pattern, checked by the tests below: compiling it cannot fail.
-#[allow(clippy::expect_used)]
-static HEADER: LazyLock<Regex> = LazyLock::new(|| {
-    // A fixed pattern, checked by the tests below.
-    Regex::new(r"^\s*# (\S+) (will be created|will be destroyed|must be replaced|is tainted, so must be replaced|will be replaced, as requested|will be updated in-place|will be read during apply|has moved to|will be imported|will no longer be managed)")
-        .expect("valid resource header pattern")
-});
-
-fn header_of(line: &str) -> Option<(String, ResourceAction)> {
-    let captures = HEADER.captures(line)?;
-    let action = match &captures[2] {
-        "will be created" => ResourceAction::Create,
-        "will be destroyed" => ResourceAction::Destroy,
-        "will be updated in-place" => ResourceAction::Update,
-        "will be read during apply" => ResourceAction::Read,
-        text if text.contains("replace") => ResourceAction::Replace,
-        _ => ResourceAction::Other,
-    };
-    Some((captures[1].to_string(), action))
 }
 
 /// A line that ends the resource section (the summary, outputs, or unindented text).
@@ -153,7 +104,7 @@ fn find_resources(lines: &[PlanLine]) -> Vec<ResourceBlock> {
     let mut blocks: Vec<ResourceBlock> = Vec::new();
     let mut open: Option<ResourceBlock> = None;
     for (index, line) in lines.iter().enumerate() {
-        if let Some((address, action)) = header_of(&line.text) {
+        if let Some((address, action)) = resource_header(&line.text) {
             // "(moved from ...)" under a header is part of it, not a new block.
             if let Some(block) = open.take() {
                 blocks.push(close(block, index, lines));

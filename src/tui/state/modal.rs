@@ -70,6 +70,11 @@ pub struct Confirmation {
     /// `Some` when the operation takes a comment (a deployment review): what has been typed.
     pub comment: Option<String>,
     pub status: Option<Status>,
+    /// A second question asked once this one is confirmed (applying changes outside the request
+    /// in a whole-root repository).
+    pub then: Option<Box<Confirmation>>,
+    /// Confirming this applies the plan's changes outside the request too.
+    pub include_outside: bool,
 }
 
 impl Confirmation {

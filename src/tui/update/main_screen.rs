@@ -309,33 +309,59 @@ pub fn refusal(
 }
 
 pub fn start_operation(state: &mut State, id: &str, operation: Operation) -> Vec<Effect> {
-    start_operation_with(state, id, operation, None)
-}
-
-/// Starts `operation`; a deployment review carries the reviewer's `comment`.
-pub fn start_operation_with(
-    state: &mut State,
-    id: &str,
-    operation: Operation,
-    comment: Option<String>,
-) -> Vec<Effect> {
     state.in_flight.insert(id.to_string(), operation);
     state.quit_armed = false;
-    match operation.verdict() {
-        Some(verdict) => vec![Effect::ReviewDeployment {
-            id: id.to_string(),
+    vec![Effect::Operation {
+        id: id.to_string(),
+        operation,
+    }]
+}
+
+/// Starts the operation a confirmation asked about, with what it gathered (a deployment
+/// review's comment, an apply that includes changes outside the request).
+pub fn start_confirmed(state: &mut State, confirmation: Confirmation) -> Vec<Effect> {
+    let Confirmation {
+        id,
+        operation,
+        comment,
+        include_outside,
+        ..
+    } = confirmation;
+    if let Some(verdict) = operation.verdict() {
+        state.in_flight.insert(id.clone(), operation);
+        state.quit_armed = false;
+        return vec![Effect::ReviewDeployment {
+            id,
             verdict,
             comment,
-        }],
-        None => vec![Effect::Operation {
-            id: id.to_string(),
-            operation,
-        }],
+        }];
     }
+    if include_outside {
+        state.in_flight.insert(id.clone(), operation);
+        state.quit_armed = false;
+        return vec![Effect::ApplyIncludingOutside { id }];
+    }
+    start_operation(state, &id, operation)
 }
 
 fn confirmation(state: &State, request: &Request, operation: Operation) -> Confirmation {
     let text = presentation::confirmation(request, operation, &state.team.access);
+    let then = (operation == Operation::Apply)
+        .then(|| presentation::outside_confirmation(request, state.team.infra_repos.as_ref()))
+        .flatten()
+        .map(|text| {
+            Box::new(Confirmation {
+                id: request.id.clone(),
+                operation,
+                title: text.title,
+                lines: text.lines,
+                typed: None,
+                comment: None,
+                status: Some(crate::domain::derive_status(request)),
+                then: None,
+                include_outside: true,
+            })
+        });
     Confirmation {
         id: request.id.clone(),
         operation,
@@ -344,5 +370,7 @@ fn confirmation(state: &State, request: &Request, operation: Operation) -> Confi
         typed: text.type_the_id.then(String::new),
         comment: operation.verdict().map(|_| String::new()),
         status: Some(crate::domain::derive_status(request)),
+        then,
+        include_outside: false,
     }
 }

@@ -9,7 +9,7 @@ use super::super::effect::Effect;
 use super::super::state::modal::{Modal, PickerPurpose, PromptPurpose, palette_matches};
 use super::super::state::viewport::Viewport;
 use super::super::state::{State, ToastKind};
-use super::main_screen::{selection_changed, start_operation_with};
+use super::main_screen::{selection_changed, start_confirmed};
 
 pub fn on_command(state: &mut State, command: Command) -> Vec<Effect> {
     match state.modals.last() {
@@ -119,10 +119,13 @@ pub fn on_command(state: &mut State, command: Command) -> Vec<Effect> {
                     state.toast(ToastKind::Error, message);
                     return Vec::new();
                 }
-                let (id, operation) = (confirmation.id.clone(), confirmation.operation);
-                let comment = confirmation.comment.clone();
+                let confirmed = confirmation.clone();
                 state.modals.pop();
-                return start_operation_with(state, &id, operation, comment);
+                if let Some(next) = confirmed.then {
+                    state.modals.push(Modal::Confirm(*next));
+                    return Vec::new();
+                }
+                return start_confirmed(state, confirmed);
             }
             Command::Cancel | Command::Back => {
                 state.modals.pop();

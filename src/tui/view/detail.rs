@@ -120,6 +120,21 @@ fn lines<'a>(state: &'a State, theme: &Theme, request: &'a Request) -> Vec<Line<
             ),
         ]));
     }
+    if let Some(attribution) = request.plan.as_deref().and_then(|plan| plan.attribution()) {
+        out.push(field(
+            "",
+            format!("this request {}", attribution.request.short()),
+            theme,
+        ));
+        if attribution.changes_outside() {
+            for line in crate::domain::presentation::plan_lines(request)
+                .into_iter()
+                .skip(1)
+            {
+                out.push(Line::styled(line, theme.style(Role::Danger)));
+            }
+        }
+    }
     out.push(approval_line(view.approval.as_ref(), theme));
     out.push(lock_line(&view.lock, theme));
     out.extend(cost_lines(request, theme));

@@ -132,6 +132,16 @@ fn table_row<'a>(
     // A marker, so the selection reads without colour too.
     let marker = if selected { "›" } else { " " };
     let mut spans = vec![Span::raw(marker), status_cell];
+    if row.request.as_deref().is_some_and(|r| {
+        r.plan.as_deref().is_some_and(|plan| plan.changes_outside())
+            && row.status.is_some_and(|status| !status.is_terminal())
+    }) {
+        // The plan changes resources outside the request: an approver must look.
+        spans.push(Span::styled(
+            " out",
+            status_style(theme.style(Role::Danger)),
+        ));
+    }
     if row
         .request
         .as_deref()

@@ -49,6 +49,8 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     }
 }
 
+use crate::domain::attribution::attribute_headers;
+
 fn summary_bar<'a>(plan: &PlanView, document: &PlanDocument, theme: &Theme) -> Line<'a> {
     let mut spans: Vec<Span> = Vec::new();
     match document.summary {
@@ -73,6 +75,29 @@ fn summary_bar<'a>(plan: &PlanView, document: &PlanDocument, theme: &Theme) -> L
             }
         }
         None => spans.push(styled("no plan summary yet ", theme.style(Role::Muted))),
+    }
+    if document.summary.is_some() {
+        let attribution = attribute_headers(
+            document
+                .resources
+                .iter()
+                .map(|block| (block.address.clone(), block.action)),
+            &plan.id,
+        );
+        spans.push(styled(
+            format!("│ this request {} ", attribution.request.short()),
+            theme.style(Role::Text),
+        ));
+        if attribution.changes_outside() {
+            spans.push(styled(
+                format!(
+                    "│ ! OUTSIDE it {} ({}) ",
+                    attribution.outside.counts.short(),
+                    attribution.outside.addresses.len()
+                ),
+                theme.style(Role::Danger),
+            ));
+        }
     }
     let risky: Vec<&str> = document
         .risky_first()
