@@ -323,6 +323,15 @@ async fn the_cli_shows_the_wait_and_reviews_the_deployment(s3: bool) {
     assert_eq!(shown["waiting"]["run"], "apply");
     assert_eq!(shown["waiting"]["environment"], "prod");
     assert_eq!(shown["waiting"]["reviewers"], json!(["bob", "carol"]));
+    // The plan, split: this request's changes, and nothing outside it (request targeting).
+    assert!(shown["plan"]["request"]["add"].as_u64().unwrap() > 0, "{shown}");
+    assert_eq!(shown["plan"]["outside"]["add"], 0);
+    assert_eq!(shown["plan"]["outside"]["addresses"], json!([]));
+    let (code, again, err) = cli
+        .run("bob", &["apply", &id, "--include-outside", "--yes"])
+        .await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(again["result"], "already_done", "{again}");
     let (_, listed, _) = cli.run("carol", &["list"]).await;
     let row = listed
         .as_array()
