@@ -1,6 +1,7 @@
-//! Runs GitHub holds or stops: a job that targets an environment with required reviewers waits
-//! until one of them reviews its deployment, and tfpilot shows who must, lets them approve or
-//! reject it, and records the decision.
+//! Runs as GitHub runs them: a job that targets an environment with required reviewers waits
+//! until one of them reviews its deployment (tfpilot shows who must, lets them approve or reject
+//! it, and records the decision); runs that have not started can be cancelled; a run is followed
+//! step by step while GitHub has no log for it yet.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)] // a test or bench: failing loudly and printing are its job
 
@@ -324,7 +325,10 @@ async fn the_cli_shows_the_wait_and_reviews_the_deployment(s3: bool) {
     assert_eq!(shown["waiting"]["environment"], "prod");
     assert_eq!(shown["waiting"]["reviewers"], json!(["bob", "carol"]));
     // The plan, split: this request's changes, and nothing outside it (request targeting).
-    assert!(shown["plan"]["request"]["add"].as_u64().unwrap() > 0, "{shown}");
+    assert!(
+        shown["plan"]["request"]["add"].as_u64().unwrap() > 0,
+        "{shown}"
+    );
     assert_eq!(shown["plan"]["outside"]["add"], 0);
     assert_eq!(shown["plan"]["outside"]["addresses"], json!([]));
     let (code, again, err) = cli
@@ -381,6 +385,82 @@ async fn the_cli_shows_the_wait_and_reviews_the_deployment(s3: bool) {
 }
 
 on_both_stores!(the_cli_shows_the_wait_and_reviews_the_deployment);
+
+/// `tfpilot logs`: the steps while the run goes (never a "not found" for a log GitHub does not
+/// serve yet), the log once it ended, and the exit code of its conclusion.
+async fn logs_show_steps_then_the_log_and_exit_with_the_conclusion(s3: bool) {
+    let Some((bed, mut cli)) = cli::setup(s3).await else {
+        return;
+    };
+    let id = bed.create("alice", "logged-bucket", "dev").await;
+    let (code, _, err) = cli.run("alice", &["logs", &id]).await;
+    assert_eq!(code, 0, "{err}");
+    let text = |output: &std::process::Output| String::from_utf8_lossy(&output.stdout).into_owned();
+    let queued = cli.command("alice", &["logs", &id]).output().await.unwrap();
+    let queued = text(&queued);
+    assert!(queued.contains("is still running"), "{queued}");
+    assert!(
+        queued.contains("the job has not started (queued)"),
+        "{queued}"
+    );
+    bed.sim.advance(Duration::from_secs(5));
+    let running = cli.command("alice", &["logs", &id]).output().await.unwrap();
+    let running = text(&running);
+    assert!(running.contains("✔ Set up job"), "{running}");
+    assert!(
+        running.contains("the log appears when the job finishes;"),
+        "{running}"
+    );
+    assert!(!running.contains("not found"), "{running}");
+    bed.sim.advance(Duration::from_secs(10));
+    let done = cli
+        .command("alice", &["logs", &id, "--run", "plan"])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(done.status.code(), Some(0));
+    assert!(text(&done).contains("Plan: "), "{}", text(&done));
+
+    // A failed apply exits 1 and names its first error.
+    let merged = bed.merged("failing-apply").await;
+    bed.sim
+        .script_outcome(tfpilot::sim::model::ScriptedOutcome {
+            request_id: merged.clone(),
+            operation: "apply".into(),
+            conclusion: "failure".into(),
+            error: Some("creating S3 Bucket: BucketAlreadyExists".into()),
+            drift: false,
+            times: Some(1),
+        });
+    bed.engine("bob").await.apply(&merged, None).await.unwrap();
+    // Followed to its end while the clock moves.
+    cli.env
+        .push(("TFPILOT_SYNC_INTERVAL_ACTIVE_MS", "500".into()));
+    let follow = cli
+        .command("alice", &["logs", &merged, "--follow"])
+        .output();
+    tokio::pin!(follow);
+    let output = loop {
+        tokio::select! {
+            output = &mut follow => break output.unwrap(),
+            () = tokio::time::sleep(Duration::from_millis(250)) => {
+                bed.sim.advance(Duration::from_secs(1));
+            }
+        }
+    };
+    let out = text(&output);
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{out}\n{err}");
+    assert!(out.contains("apply run"), "{out}");
+    assert!(
+        out.contains("✔ Set up job"),
+        "steps are printed as they end: {out}"
+    );
+    assert!(out.contains("BucketAlreadyExists"), "{out}");
+    assert!(err.contains("first error, line"), "{err}");
+}
+
+on_both_stores!(logs_show_steps_then_the_log_and_exit_with_the_conclusion);
 
 /// The simulator's pending-deployment and cancel endpoints answer with GitHub's status codes.
 #[tokio::test(flavor = "multi_thread")]

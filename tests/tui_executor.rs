@@ -147,6 +147,26 @@ async fn leaving_and_entering_the_follow_view_leaves_one_reader() {
     }
     dashboard.key(KeyCode::Char('l'));
     dashboard.until_plan_answer().await;
+    // GitHub has no log for a queued job: the view says what happens next, not "not found".
+    let shown: Vec<String> = dashboard
+        .state
+        .plan
+        .as_ref()
+        .and_then(|plan| plan.document())
+        .map(|document| {
+            document
+                .lines
+                .iter()
+                .map(|line| line.text.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    let shown = shown.join("\n");
+    assert!(
+        shown.contains("the job has not started (queued); its log appears when it finishes"),
+        "{shown}"
+    );
+    assert!(!shown.contains("not found"), "{shown}");
 
     // One reader at most, at every moment of a window of several follow intervals.
     let before: u64 = bed.sim.calls_to("GET", RUN_ROUTE).values().sum();

@@ -443,6 +443,39 @@ fn a_whole_root_apply_that_changes_more_asks_twice() {
 }
 
 #[test]
+fn a_failed_log_opens_at_its_first_error() {
+    let mut state = state("alice", &every_status(), 120, 30);
+    select(&mut state, &id(9));
+    let mut text = String::new();
+    for line in 0..80 {
+        text.push_str(&format!(
+            "2026-01-01T00:00:00.0000000Z step output {line}\n"
+        ));
+    }
+    text.push_str(
+        "2026-01-01T00:00:00.0000000Z ##[error]creating S3 Bucket: BucketAlreadyExists\n",
+    );
+    for line in 0..40 {
+        text.push_str(&format!("2026-01-01T00:00:00.0000000Z cleanup {line}\n"));
+    }
+    let document = tfpilot::tui::plan::document::PlanDocument::build(&text);
+    dashboard::open_plan_with(&mut state, Arc::new(document));
+    let plan = state.plan.as_ref().expect("the log view");
+    let top = plan.rows[plan.top()].line;
+    let document = plan.document().expect("loaded");
+    let error = document
+        .lines
+        .iter()
+        .position(|line| line.text.contains("##[error]"))
+        .expect("an error line");
+    let page = state.page_height();
+    assert!(
+        top <= error && error < top + page,
+        "the error (line {error}) is on screen (from line {top}, {page} rows)"
+    );
+}
+
+#[test]
 fn cancel_asks_first_and_names_the_run() {
     // Fixture 1 has a plan running; bob approves, so he may cancel it and others' applies.
     let mut state = state("bob", &every_status(), 120, 40);

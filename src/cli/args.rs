@@ -95,6 +95,9 @@ pub enum Command {
     /// Sync every unfinished request once, take over expired locks, find interrupted dispatches;
     /// with a webhook, announce plan, apply and destroy conclusions and drift
     Reconcile(ReconcileArgs),
+    /// A run's steps while it goes and its log once GitHub serves it; exits 0 when the run
+    /// succeeded, 1 when it did not (and 0 while it runs, without --follow)
+    Logs(LogsArgs),
     /// Follow requests and print each status change until they finish
     Watch {
         /// Only this request (default: every unfinished request)
@@ -245,6 +248,40 @@ pub struct UpdateArgs {
     /// The same key within 10 minutes replays the first outcome
     #[arg(long, value_name = "KEY")]
     pub idempotency_key: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// The request id (see `tfpilot list`)
+    pub id: String,
+    /// Which run (default: the one in flight, else the latest)
+    #[arg(long, value_enum)]
+    pub run: Option<RunChoice>,
+    /// Print each step as it starts and ends, then the log, until the run completes
+    #[arg(long, short = 'f')]
+    pub follow: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RunChoice {
+    Plan,
+    Apply,
+    Destroy,
+    Cleanup,
+    Drift,
+}
+
+impl RunChoice {
+    pub fn kind(self) -> crate::domain::RunKind {
+        use crate::domain::RunKind;
+        match self {
+            RunChoice::Plan => RunKind::Plan,
+            RunChoice::Apply => RunKind::Apply,
+            RunChoice::Destroy => RunKind::Destroy,
+            RunChoice::Cleanup => RunKind::Cleanup,
+            RunChoice::Drift => RunKind::Drift,
+        }
+    }
 }
 
 #[derive(Debug, Args)]

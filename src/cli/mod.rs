@@ -21,6 +21,7 @@ mod docs;
 mod doctor;
 mod github;
 mod init_repo;
+mod logs;
 mod ops;
 mod render;
 mod sandbox;
@@ -39,7 +40,7 @@ use serde_json::{Value, json};
 
 pub use args::{
     ApplyArgs, Cli, Command, CreateArgs, DeploymentArgs, DeploymentCommand, ExplainArgs,
-    InitRepoArgs, ListArgs, LoginArgs, OpArgs, ReconcileArgs, SandboxArgs, SimArgs,
+    InitRepoArgs, ListArgs, LoginArgs, LogsArgs, OpArgs, ReconcileArgs, SandboxArgs, SimArgs,
     TemplateCommand, UpdateArgs,
 };
 
@@ -145,6 +146,7 @@ pub async fn run(cli: Cli, context: Invocation) -> Result<()> {
         Command::Destroy(args) => ops::operation(&context, Operation::Destroy, args).await,
         Command::Cleanup(args) => ops::operation(&context, Operation::Cleanup, args).await,
         Command::DriftCheck(args) => ops::operation(&context, Operation::DriftCheck, args).await,
+        Command::Logs(args) => logs::logs(&context, args).await,
         Command::Cancel(args) => ops::operation(&context, Operation::Cancel, args).await,
         Command::Deployment(DeploymentCommand::Approve(args)) => {
             ops::deployment(&context, Verdict::Approve, args).await

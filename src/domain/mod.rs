@@ -17,6 +17,7 @@ pub mod operation;
 pub mod plan_output;
 pub mod polling;
 pub mod presentation;
+pub mod progress;
 pub mod registry;
 pub mod request;
 pub mod review;

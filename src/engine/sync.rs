@@ -13,9 +13,10 @@ use crate::domain::attribution::attribute;
 use crate::domain::cost;
 use crate::domain::deployment::{DeploymentReview, GATED_KINDS};
 use crate::domain::plan_output::{request_drifted, request_resources, summarize};
+use crate::domain::progress::{self, JobProgress};
 use crate::domain::request::{CostFact, DriftFact, PlanFact, PullRequestFact};
 use crate::domain::{Request, RunFact, Status, Timestamp, derive_status};
-use crate::github::models::{PullRequest, WorkflowRun};
+use crate::github::models::{Job, PullRequest, WorkflowRun};
 use crate::github::{GitHubError, RepoId};
 use crate::store::StoreError;
 
@@ -75,12 +76,51 @@ pub struct SyncReport {
     pub request: Request,
 }
 
-/// A run's log as read now.
+/// A run as read now: its jobs and steps, and the logs of the jobs that finished.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunLog {
+    /// The finished jobs' logs (GitHub serves a job's log once it finished).
     pub text: String,
     /// The run has not completed: reading again later shows more.
     pub running: bool,
+    /// GitHub's `status` and `conclusion` of the run.
+    pub status: Option<String>,
+    pub conclusion: Option<String>,
+    pub jobs: Vec<JobProgress>,
+}
+
+impl RunLog {
+    /// What a reader is shown: while the run goes, its steps (and why the log is not there
+    /// yet) above whatever log there is; once it ended, the log, or the steps when GitHub has
+    /// no log (a job rejected before it ran, or a log GitHub expired).
+    pub fn display(&self, now: Timestamp) -> String {
+        if !self.running && !self.text.is_empty() {
+            return self.text.clone();
+        }
+        let state = match (&self.status, &self.conclusion) {
+            (_, Some(conclusion)) => conclusion.clone(),
+            (Some(status), None) => status.clone(),
+            _ => "unknown".into(),
+        };
+        let mut out = format!("run {state}\n");
+        for line in progress::describe(&self.jobs, now) {
+            out.push_str(&line);
+            out.push('\n');
+        }
+        if !self.running && self.text.is_empty() {
+            out.push_str("GitHub has no log for this run (never written, or expired)\n");
+        }
+        if !self.text.is_empty() {
+            out.push('\n');
+            out.push_str(&self.text);
+        }
+        out
+    }
+
+    /// The run finished with `success`.
+    pub fn succeeded(&self) -> bool {
+        !self.running && self.conclusion.as_deref() == Some("success")
+    }
 }
 
 /// What one sync learned from GitHub, before it is folded into the document.
@@ -415,16 +455,36 @@ impl Engine {
         run_id: u64,
     ) -> Result<RunLog, EngineError> {
         let (repo, _) = repo_of(request)?;
-        let run = self.github.get_run(&repo, run_id).await?;
+        let run = self.github.get_run_current(&repo, run_id).await?;
         let running = run.status.as_deref() != Some("completed");
-        let text = match self.run_log(&repo, run_id).await {
-            Ok(text) => text.unwrap_or_default(),
-            // GitHub has no log for a job until it has written one (404 while queued, and for
-            // some jobs until they end): nothing to show yet, not a failure.
-            Err(EngineError::GitHub(GitHubError::NotFound { .. })) if running => String::new(),
-            Err(error) => return Err(error),
-        };
-        Ok(RunLog { text, running })
+        let jobs = self.github.list_jobs_current(&repo, run_id).await?;
+        let several = jobs.len() > 1;
+        let mut text = String::new();
+        for job in jobs.iter().filter(|job| job.status == "completed") {
+            match self
+                .github
+                .job_log(&repo, job.id, self.settings.plan_log_max_bytes)
+                .await
+            {
+                Ok(log) => {
+                    if several {
+                        text.push_str(&format!("==> job {} <==\n", job.name));
+                    }
+                    text.push_str(&log.text);
+                }
+                // GitHub serves a finished job's log moments later, and none for a job that
+                // never ran: nothing to show yet, not a failure.
+                Err(GitHubError::NotFound { .. }) => {}
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Ok(RunLog {
+            text,
+            running,
+            status: run.status.clone(),
+            conclusion: run.conclusion.clone(),
+            jobs: jobs.iter().map(Job::progress).collect(),
+        })
     }
 
     pub(super) async fn run_log(

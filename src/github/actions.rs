@@ -312,6 +312,23 @@ impl GitHub {
         Ok(())
     }
 
+    /// The run's jobs as GitHub has them now (conditional: an unchanged list costs no rate
+    /// limit), for following a run step by step.
+    pub async fn list_jobs_current(
+        &self,
+        repo: &RepoId,
+        run_id: u64,
+    ) -> Result<Vec<Job>, GitHubError> {
+        let endpoint = "GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs";
+        let url = format!("{}/actions/runs/{run_id}/jobs?per_page=100", repo.path());
+        let page: JobsPage = self
+            .transport
+            .get_current(endpoint, &url, TTL_RUN)
+            .await?
+            .json(endpoint)?;
+        Ok(page.jobs)
+    }
+
     /// A job's log as plain text, at most `max_bytes` (the tail, whole lines).
     pub async fn job_log(
         &self,

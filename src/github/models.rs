@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::domain::progress::{JobProgress, StepProgress};
 use crate::domain::request::PullRequestFact;
 use crate::domain::{RunConclusion, RunFact, RunStatus, Timestamp};
 
@@ -204,6 +205,33 @@ pub struct Job {
     pub html_url: Option<String>,
     #[serde(default)]
     pub steps: Vec<Step>,
+}
+
+impl Job {
+    /// The job and its steps as `domain::progress` shows them.
+    pub fn progress(&self) -> JobProgress {
+        let time = |text: &Option<String>| text.as_deref().and_then(Timestamp::parse);
+        JobProgress {
+            id: self.id,
+            name: self.name.clone(),
+            status: self.status.clone(),
+            conclusion: self.conclusion.clone(),
+            started_at: time(&self.started_at),
+            completed_at: time(&self.completed_at),
+            steps: self
+                .steps
+                .iter()
+                .map(|step| StepProgress {
+                    number: step.number,
+                    name: step.name.clone(),
+                    status: step.status.clone(),
+                    conclusion: step.conclusion.clone(),
+                    started_at: time(&step.started_at),
+                    completed_at: time(&step.completed_at),
+                })
+                .collect(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -95,7 +95,10 @@ impl Executor {
                         tokio::time::sleep(delay).await;
                     }
                     let (result, running) = match engine.read_run_log(&request, run_id).await {
-                        Ok(log) => (build(log.text).await, log.running),
+                        Ok(log) => {
+                            let now = crate::domain::Timestamp(chrono::Utc::now());
+                            (build(log.display(now)).await, log.running)
+                        }
                         Err(error) => (Err(error.into()), false),
                     };
                     Msg::PlanLoaded {

@@ -70,6 +70,7 @@ impl PlanView {
     /// being followed shows everything).
     pub fn set_document(&mut self, document: Arc<PlanDocument>, running: bool, height: usize) {
         let first = self.document().is_none();
+        let ended = self.running && !running;
         let same_shape = self
             .document()
             .is_some_and(|old| old.resources.len() == document.resources.len());
@@ -84,7 +85,20 @@ impl PlanView {
         self.running = running;
         self.rebuild_rows();
         self.refresh_matches();
-        if self.follow {
+        let error = (!running)
+            .then(|| self.document())
+            .flatten()
+            .and_then(|document| {
+                document
+                    .lines
+                    .iter()
+                    .position(|line| line.text.contains("##[error]"))
+            });
+        if let (Some(line), true) = (error, first || ended) {
+            // A failed run opens (or, followed to its end, lands) where it failed.
+            self.follow = false;
+            self.scroll_to_line(line, height);
+        } else if self.follow {
             self.scroll_to_end(height);
         } else if first {
             self.scroll_to_changes(height);
