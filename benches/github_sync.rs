@@ -147,7 +147,8 @@ fn main() {
 /// runs change exactly once.
 async fn seed(sim: &Simulator, name: &str, count: usize) -> (RepoId, Vec<u64>) {
     let files = BTreeMap::from([("envs/dev/tfpilot.tf".to_string(), String::new())]);
-    sim.create_repo("acme", name, files).unwrap();
+    sim.create_repo("acme", name, support::with_workflows(files))
+        .unwrap();
     let repo = RepoId::new("acme", name);
     let github = support::client(sim, "seeder");
     let mut runs = Vec::new();

@@ -72,7 +72,8 @@ async fn team(store: &Store, sim: &Simulator) {
             "envs/dev/tfpilot.tf".to_string(),
             sim_support::PREAMBLE.to_string(),
         )]);
-        sim.create_repo("acme", &name, files).expect("repo");
+        sim.create_repo("acme", &name, sim_support::with_workflows(files))
+            .expect("repo");
         projects.insert(
             format!("team{repo}"),
             json!({"dev": {"owner": "acme", "repo": name, "base": "main",

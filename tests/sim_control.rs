@@ -49,9 +49,10 @@ async fn control_endpoints_drive_the_simulator() {
     let control = Http::new(&sim, None);
     let alice = Http::new(&sim, Some("sim-alice"));
 
-    let repo =
-        json!({"owner": "acme", "name": "infra", "files": {"envs/dev/tfpilot.tf": "# dev\n"}})
-            .to_string();
+    let apply = tfpilot::domain::workflows::WORKFLOWS[1].1;
+    let repo = json!({"owner": "acme", "name": "infra", "files": {
+        "envs/dev/tfpilot.tf": "# dev\n", ".github/workflows/tfpilot-apply.yml": apply}})
+    .to_string();
     let (status, body) = control.send("POST", "/_sim/repos", Some(&repo)).await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["full_name"], "acme/infra");
@@ -90,6 +91,18 @@ async fn control_endpoints_drive_the_simulator() {
         422
     );
     let dispatch = json!({"ref": "main", "inputs": {"request_id": "req_c", "environment": "dev", "dispatch_id": "x1"}}).to_string();
+    // GitHub runs only the workflows a repository holds.
+    let bare = json!({"owner": "acme", "name": "bare", "files": {"README.md": "# bare\n"}});
+    control
+        .send("POST", "/_sim/repos", Some(&bare.to_string()))
+        .await;
+    for path in [
+        "/repos/acme/bare/actions/workflows/tfpilot-apply.yml/dispatches",
+        "/repos/acme/infra/actions/workflows/tfpilot-plan.yml/dispatches",
+    ] {
+        let (status, _) = alice.send("POST", path, Some(&dispatch)).await;
+        assert_eq!(status, 404, "{path}");
+    }
     let (status, _) = alice
         .send(
             "POST",

@@ -13,7 +13,7 @@ use super::git::{self, Repository};
 use super::model::{Run, RunPhase, SimState, WORKFLOWS};
 use super::repos::{GitHubJson, unprocessable};
 use super::server::{Caller, json as reply, not_found};
-use super::{Shared, control, deployments, payloads};
+use super::{Shared, control, deployments, payloads, workflow_file};
 
 const DISPATCH_DOCS: &str =
     "https://docs.github.com/rest/actions/workflows#create-a-workflow-dispatch-event";
@@ -31,6 +31,16 @@ fn optional_inputs(operation: &str) -> &'static [&'static str] {
 /// Stable workflow ids per repo: the repo id and the workflow's position.
 fn workflow_id(repo: &Repository, index: usize) -> u64 {
     repo.id * 100 + index as u64 + 1
+}
+
+fn workflow_path(file: &str) -> String {
+    format!(".github/workflows/{file}")
+}
+
+/// GitHub knows a repository's workflows by the files on its default branch.
+fn has_workflow(repo: &Repository, file: &str) -> bool {
+    repo.resolve(&repo.default_branch)
+        .is_some_and(|commit| commit.tree.contains_key(&workflow_path(file)))
 }
 
 /// The workflow a path segment names: its file name or its numeric id.
@@ -69,6 +79,9 @@ pub async fn dispatch(
     let Some((workflow_id, file, operation)) = find_workflow(&repo, &workflow) else {
         return not_found();
     };
+    if !has_workflow(&repo, file) {
+        return not_found();
+    }
     if request.return_run_details.is_some() && !state.options.return_run_details {
         return unprocessable(
             "Invalid request.\n\n\"return_run_details\" is not a permitted key.",
@@ -85,6 +98,17 @@ pub async fn dispatch(
         );
     };
     let head_sha = head.sha.clone();
+    // The file at the dispatched commit is the one that runs.
+    let Some(definition) = head
+        .tree
+        .get(&workflow_path(file))
+        .map(|text| workflow_file::parse(text))
+    else {
+        return unprocessable(
+            "Workflow does not have 'workflow_dispatch' trigger",
+            DISPATCH_DOCS,
+        );
+    };
     // GitHub reports a tag's name as the run's head_branch too.
     let branch = request
         .reference
@@ -138,7 +162,26 @@ pub async fn dispatch(
         None
     };
     let outcome = state.take_outcome(&request_id, operation);
-    let gate = deployments::gate_for(&repo, operation, &environment);
+    let values: BTreeMap<String, String> = request
+        .inputs
+        .keys()
+        .map(|key| (key.clone(), text(key)))
+        .collect();
+    let workflow_name = definition
+        .name
+        .clone()
+        .unwrap_or_else(|| workflow_path(file));
+    // Without a run-name GitHub titles a dispatched run with the workflow's name.
+    let title = definition
+        .run_name
+        .as_deref()
+        .map(|template| workflow_file::render(template, &values))
+        .unwrap_or_else(|| workflow_name.clone());
+    let gate = definition
+        .environment
+        .as_deref()
+        .map(|expression| workflow_file::render(expression, &values))
+        .and_then(|environment| deployments::gate_for(&repo, &environment));
     let run = Run {
         id: state.allocate_id(),
         job_id: state.allocate_id(),
@@ -151,7 +194,8 @@ pub async fn dispatch(
             .filter(|r| r.repo == repo.full_name() && r.workflow == file)
             .count() as u64
             + 1,
-        name: format!("tfpilot {operation} {request_id} {dispatch_id}"),
+        name: title,
+        workflow_name,
         operation: operation.to_string(),
         request_id: request_id.clone(),
         dispatch_id,
@@ -228,8 +272,8 @@ fn runs_page(
     };
     let workflow_file = match workflow {
         Some(segment) => match find_workflow(&repo, segment) {
-            Some((_, file, _)) => Some(file),
-            None => return not_found(),
+            Some((_, file, _)) if has_workflow(&repo, file) => Some(file),
+            _ => return not_found(),
         },
         None => None,
     };

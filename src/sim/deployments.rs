@@ -21,17 +21,9 @@ const REVIEW_DOCS: &str = "https://docs.github.com/rest/actions/workflow-runs#re
 const CANCEL_DOCS: &str =
     "https://docs.github.com/rest/actions/workflow-runs#cancel-a-workflow-run";
 
-/// tfpilot's apply and destroy jobs say `environment: ${{ inputs.environment }}`; the others
-/// target none (docs/workflows/).
-fn targets_environment(operation: &str) -> bool {
-    matches!(operation, "apply" | "destroy")
-}
-
-/// The gate a new run of `operation` meets in `environment`: its required reviewers, if any.
-pub fn gate_for(repo: &Repository, operation: &str, environment: &str) -> Option<Gate> {
-    if !targets_environment(operation) {
-        return None;
-    }
+/// The gate a new run whose job targets `environment` (its workflow file says so) meets there:
+/// the environment's required reviewers, if any.
+pub fn gate_for(repo: &Repository, environment: &str) -> Option<Gate> {
     let reviewers = repo.environments.get(environment)?;
     (!reviewers.is_empty()).then(|| Gate {
         environment: environment.to_string(),

@@ -26,6 +26,7 @@ mod repos;
 pub mod runs;
 mod server;
 mod settings;
+mod workflow_file;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

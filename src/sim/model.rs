@@ -129,7 +129,11 @@ pub struct Run {
     pub workflow: String,
     pub workflow_id: u64,
     pub run_number: u64,
+    /// The run's display title: the workflow's `run-name` with its inputs filled in.
     pub name: String,
+    /// The workflow's `name`.
+    #[serde(default)]
+    pub workflow_name: String,
     pub operation: String,
     pub request_id: String,
     pub dispatch_id: String,

@@ -286,6 +286,15 @@ pub fn review(base: &str, repo: &Repository, review: &Review, user_id: u64) -> V
     })
 }
 
+/// The workflow's name (runs saved before it was recorded carry tfpilot's).
+fn workflow_name(run: &Run) -> String {
+    if run.workflow_name.is_empty() {
+        format!("tfpilot {}", run.operation)
+    } else {
+        run.workflow_name.clone()
+    }
+}
+
 pub struct RunContext<'a> {
     pub owner_id: u64,
     pub actor_id: u64,
@@ -308,7 +317,7 @@ pub fn run(base: &str, repo: &Repository, run: &Run, context: &RunContext<'_>) -
         "id": run.id,
         // As GitHub: `name` is the workflow's (`name:` in each of docs/workflows/), the
         // run-name is the `display_title`.
-        "name": format!("tfpilot {}", run.operation),
+        "name": workflow_name(run),
         "node_id": format!("WFR_sim{}", run.id),
         "head_branch": run.head_branch,
         "head_sha": run.head_sha,
@@ -398,7 +407,7 @@ pub fn job(base: &str, repo: &Repository, run: &Run, now: DateTime<Utc>) -> Valu
     json!({
         "id": run.job_id,
         "run_id": run.id,
-        "workflow_name": run.name,
+        "workflow_name": workflow_name(run),
         "head_branch": run.head_branch,
         "run_url": format!("{base}/repos/{}/actions/runs/{}", repo.full_name(), run.id),
         "run_attempt": 1,

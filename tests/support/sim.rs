@@ -23,9 +23,18 @@ pub async fn simulator(options: SimOptions) -> Simulator {
         ("envs/prod/tfpilot.tf".to_string(), PREAMBLE.to_string()),
         ("README.md".to_string(), "# infra-live\n".to_string()),
     ]);
-    sim.create_repo("acme", "infra-live", files)
+    sim.create_repo("acme", "infra-live", with_workflows(files))
         .expect("repo created");
     sim
+}
+
+/// `files` and tfpilot's five workflows in `.github/workflows/`: GitHub runs only the workflows
+/// a repository holds.
+pub fn with_workflows(mut files: BTreeMap<String, String>) -> BTreeMap<String, String> {
+    for (name, text) in tfpilot::domain::workflows::WORKFLOWS {
+        files.insert(format!(".github/workflows/{name}"), text.to_string());
+    }
+    files
 }
 
 pub fn client(sim: &Simulator, login: &str) -> GitHub {
