@@ -149,6 +149,7 @@ async fn seed(sim: &Simulator, name: &str, count: usize) -> (RepoId, Vec<u64>) {
     let files = BTreeMap::from([("envs/dev/tfpilot.tf".to_string(), String::new())]);
     sim.create_repo("acme", name, support::with_workflows(files))
         .unwrap();
+    support::grant_team(sim, "acme", name);
     let repo = RepoId::new("acme", name);
     let github = support::client(sim, "seeder");
     let mut runs = Vec::new();

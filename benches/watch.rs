@@ -74,6 +74,7 @@ async fn team(store: &Store, sim: &Simulator) {
         )]);
         sim.create_repo("acme", &name, sim_support::with_workflows(files))
             .expect("repo");
+        sim_support::grant_team(sim, "acme", &name);
         projects.insert(
             format!("team{repo}"),
             json!({"dev": {"owner": "acme", "repo": name, "base": "main",

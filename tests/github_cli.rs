@@ -218,9 +218,17 @@ async fn the_simulator_runs_as_a_command() {
     assert_eq!(code, 0, "{err}");
     assert!(out.starts_with("erin on 127.0.0.1:"), "{out}");
 
+    // erin is no collaborator: the repository is not there for her, as on GitHub.
     let github = tfpilot::github::GitHub::connect(
         &tfpilot::github::GitHubSettings::new(url.clone()),
         "sim-erin",
+    )
+    .unwrap();
+    let refused = github.repository(&support::repo()).await;
+    assert!(matches!(refused, Ok(None)), "{refused:?}");
+    let github = tfpilot::github::GitHub::connect(
+        &tfpilot::github::GitHubSettings::new(url.clone()),
+        "sim-alice",
     )
     .unwrap();
     let file = github

@@ -204,3 +204,75 @@ async fn the_sandbox_keeps_sensitive_values_in_its_own_directory() {
     }
     let _ = std::fs::remove_dir_all(store);
 }
+
+/// As on a GitHub whose `prod` environment has required reviewers: in the sandbox a prod apply
+/// waits for a reviewer who did not start it. admin applies a merged prod request; it waits,
+/// naming bob and admin; admin may not review his own run, bob approves it, and it goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prod_apply_in_the_sandbox_waits_until_bob_approves_it() {
+    let home = Home::new();
+    let (mut child, store, github) = start(&home, &[]).await;
+    let (_, listed) = tfpilot(
+        &home,
+        &github,
+        &store,
+        "admin",
+        &["list", "--status", "merged", "--env", "prod"],
+    )
+    .await;
+    let id = listed[0]["id"]
+        .as_str()
+        .expect("a merged prod request")
+        .to_string();
+    let (code, applied) = tfpilot(&home, &github, &store, "admin", &["apply", &id, "--yes"]).await;
+    assert_eq!(code, 0, "{applied}");
+    // The run is queued for two seconds, then waits.
+    let mut shown = Value::Null;
+    for _ in 0..40 {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        tfpilot(&home, &github, &store, "admin", &["sync", &id]).await;
+        shown = tfpilot(&home, &github, &store, "admin", &["show", &id])
+            .await
+            .1;
+        if !shown["waiting"].is_null() {
+            break;
+        }
+    }
+    assert_eq!(shown["status"], "applying", "{shown}");
+    assert_eq!(shown["waiting"]["environment"], "prod", "{shown}");
+    assert_eq!(
+        shown["waiting"]["reviewers"],
+        serde_json::json!(["bob", "admin"])
+    );
+    let (code, refused) = tfpilot(
+        &home,
+        &github,
+        &store,
+        "admin",
+        &["deployment", "approve", &id, "--yes"],
+    )
+    .await;
+    assert_eq!(code, 3, "admin started the run: {refused}");
+    let (code, approved) = tfpilot(
+        &home,
+        &github,
+        &store,
+        "bob",
+        &[
+            "deployment",
+            "approve",
+            &id,
+            "--yes",
+            "--comment",
+            "change window",
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{approved}");
+    assert_eq!(approved["operation"], "approve_deployment", "{approved}");
+    let (_, shown) = tfpilot(&home, &github, &store, "bob", &["show", &id]).await;
+    assert!(shown["waiting"].is_null(), "{shown}");
+    assert_ne!(shown["apply_run"]["status"], "waiting", "{shown}");
+    child.kill().await.unwrap();
+    let _ = std::fs::remove_dir_all(store);
+}

@@ -51,7 +51,8 @@ async fn control_endpoints_drive_the_simulator() {
 
     let apply = tfpilot::domain::workflows::WORKFLOWS[1].1;
     let repo = json!({"owner": "acme", "name": "infra", "files": {
-        "envs/dev/tfpilot.tf": "# dev\n", ".github/workflows/tfpilot-apply.yml": apply}})
+        "envs/dev/tfpilot.tf": "# dev\n", ".github/workflows/tfpilot-apply.yml": apply},
+        "collaborators": {"alice": "write", "bob": "write"}})
     .to_string();
     let (status, body) = control.send("POST", "/_sim/repos", Some(&repo)).await;
     assert_eq!(status, 201, "{body}");
@@ -92,7 +93,8 @@ async fn control_endpoints_drive_the_simulator() {
     );
     let dispatch = json!({"ref": "main", "inputs": {"request_id": "req_c", "environment": "dev", "dispatch_id": "x1"}}).to_string();
     // GitHub runs only the workflows a repository holds.
-    let bare = json!({"owner": "acme", "name": "bare", "files": {"README.md": "# bare\n"}});
+    let bare = json!({"owner": "acme", "name": "bare", "files": {"README.md": "# bare\n"},
+        "collaborators": {"alice": "write"}});
     control
         .send("POST", "/_sim/repos", Some(&bare.to_string()))
         .await;
@@ -290,7 +292,8 @@ async fn repository_settings_and_token_scopes_answer_as_on_github() {
     let sim = Simulator::for_tests(SimOptions::default()).await.unwrap();
     let control = Http::new(&sim, None);
     let repo = json!({"owner": "acme", "name": "infra", "files": {"README.md": "x\n"},
-        "required_approvals": 2, "environments": {"prod": ["bob", "erin"], "dev": []}})
+        "required_approvals": 2, "environments": {"prod": ["bob", "erin"], "dev": []},
+        "collaborators": {"alice": "admin", "bob": "write", "viewer": "read"}})
     .to_string();
     assert_eq!(
         control.send("POST", "/_sim/repos", Some(&repo)).await.0,
@@ -324,7 +327,53 @@ async fn repository_settings_and_token_scopes_answer_as_on_github() {
     let info = alice.repository(&id).await.unwrap().unwrap();
     assert!(info.permissions.unwrap().push);
 
-    let plain = json!({"owner": "acme", "name": "open", "files": {"README.md": "x\n"}}).to_string();
+    // Roles: only an admin reads branch protection (GitHub answers others 404, which tfpilot
+    // cannot tell from "not protected" by status alone), only writers write, and a login that
+    // is no collaborator does not see the repository at all.
+    let as_login = |login: &str| {
+        tfpilot::github::GitHub::connect(
+            &tfpilot::github::GitHubSettings::new(sim.base_url()).without_timeouts(),
+            &format!("sim-{login}"),
+        )
+        .unwrap()
+    };
+    let bob = as_login("bob");
+    assert!(matches!(
+        bob.branch_protection(&id, "main").await.unwrap(),
+        Protection::Unknown { .. }
+    ));
+    let permissions = bob
+        .repository(&id)
+        .await
+        .unwrap()
+        .unwrap()
+        .permissions
+        .unwrap();
+    assert!(permissions.push && !permissions.admin);
+    let viewer = Http::new(&sim, Some("sim-viewer"));
+    let (status, body) = viewer.send("GET", "/repos/acme/infra", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        (
+            body["permissions"]["pull"].as_bool(),
+            body["permissions"]["push"].as_bool()
+        ),
+        (Some(true), Some(false))
+    );
+    let branch = json!({"ref": "refs/heads/x", "sha": "0000000000000000000000000000000000000000"});
+    let (status, _) = viewer
+        .send(
+            "POST",
+            "/repos/acme/infra/git/refs",
+            Some(&branch.to_string()),
+        )
+        .await;
+    assert_eq!(status, 404, "a reader cannot write");
+    assert!(as_login("mallory").repository(&id).await.unwrap().is_none());
+
+    let plain = json!({"owner": "acme", "name": "open", "files": {"README.md": "x\n"},
+        "collaborators": {"alice": "admin"}})
+    .to_string();
     control.send("POST", "/_sim/repos", Some(&plain)).await;
     let open = tfpilot::github::RepoId::new("acme", "open");
     assert_eq!(

@@ -330,6 +330,16 @@ pub struct OpArgs {
     pub yes: bool,
 }
 
+fn parse_collaborator(text: &str) -> Result<(String, crate::sim::access::Permission), String> {
+    let (login, role) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?} is not LOGIN=ROLE"))?;
+    let role = crate::sim::access::Permission::parse(role.trim()).ok_or_else(|| {
+        format!("{role:?} is not a role; use read, triage, write, maintain or admin")
+    })?;
+    Ok((login.trim().to_string(), role))
+}
+
 fn parse_assignment(text: &str) -> Result<(String, String), String> {
     match text.split_once('=') {
         Some((field, value)) if !field.trim().is_empty() => {
@@ -358,6 +368,10 @@ pub struct SimArgs {
         default_value = "acme/infra-live"
     )]
     pub repos: Vec<String>,
+    /// Give LOGIN a role (read, triage, write, maintain, admin) in every repository, beside the
+    /// sandbox's people (admin admin, bob maintain, alice/carol/dave write, viewer read)
+    #[arg(long = "collaborator", value_name = "LOGIN=ROLE", value_parser = parse_collaborator)]
+    pub collaborators: Vec<(String, crate::sim::access::Permission)>,
     /// Seconds a dispatched run stays queued
     #[arg(long, default_value_t = 2, value_name = "SECONDS")]
     pub queue_seconds: u64,

@@ -52,6 +52,11 @@ pub async fn serve(context: &Invocation, args: SimArgs) -> Result<()> {
             files.insert(format!(".github/workflows/{workflow}"), text.to_string());
         }
         sim.create_repo(owner, name, files)?;
+        // The sandbox's people, with the roles its policy gives them.
+        crate::sandbox::grant_team(&sim, owner, name)?;
+        for (login, role) in &args.collaborators {
+            sim.grant(owner, name, login, *role)?;
+        }
     }
     tracing::info!(url = %sim.base_url(), repos = ?args.repos, "simulator listening");
     if context.json {
@@ -59,7 +64,8 @@ pub async fn serve(context: &Invocation, args: SimArgs) -> Result<()> {
     } else {
         print(&format!(
             "GitHub simulator on {url} (repos: {repos})\n\
-             Tokens are sim-<login>. Try:\n  \
+             Tokens are sim-<login>; collaborators: admin (admin), bob (maintain), alice, carol, dave (write),\n\
+             viewer (read), and --collaborator LOGIN=ROLE. Anyone else sees 404, as on a private repository. Try:\n  \
              GITHUB_TOKEN=sim-alice TFPILOT_GITHUB_API_URL={url} tfpilot whoami\n\
              Control endpoints: {url}/_sim/state, /_sim/faults, /_sim/outcomes (docs/simulator.md).\n\
              Ctrl-C stops it.\n",

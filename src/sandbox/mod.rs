@@ -15,7 +15,7 @@ use crate::github::{GitHub, GitHubSettings};
 use crate::sim::{SimClock, SimOptions, Simulator};
 use crate::store::{LocalStore, Store};
 
-pub use seed::SEEDED_REQUESTS;
+pub use seed::{COLLABORATORS, SEEDED_REQUESTS, grant_team};
 
 /// The simulator's file inside the sandbox directory; a hidden name the store never lists.
 const SIM_FILE: &str = ".sandbox/github.json";

@@ -10,6 +10,7 @@ use crate::domain::template::{Template, template_key};
 use crate::domain::workflows::WORKFLOWS;
 use crate::domain::{Status, derive_status};
 use crate::engine::{CreateInput, Engine, SEED_TEMPLATES};
+use crate::sim::access::Permission;
 use crate::sim::{FaultRule, ScriptedOutcome, SimOptions, Simulator};
 use crate::store::Store;
 
@@ -337,9 +338,30 @@ fn seeds() -> Vec<Seed> {
 /// How many requests a new sandbox gets.
 pub const SEEDED_REQUESTS: usize = 30;
 
+/// The sandbox team's roles in its repositories, matching its policy: GitHub lets only
+/// collaborators use a private repository, and reads branch protection to admins alone.
+pub const COLLABORATORS: [(&str, Permission); 6] = [
+    ("admin", Permission::Admin),
+    ("bob", Permission::Maintain),
+    ("alice", Permission::Write),
+    ("carol", Permission::Write),
+    ("dave", Permission::Write),
+    ("viewer", Permission::Read),
+];
+
+/// Gives the sandbox team its roles in `owner/name`.
+pub fn grant_team(sim: &Simulator, owner: &str, name: &str) -> Result<()> {
+    for (login, role) in COLLABORATORS {
+        sim.grant(owner, name, login, role)?;
+    }
+    Ok(())
+}
+
 pub fn repositories(sim: &Simulator) -> Result<()> {
     for (_, name) in PROJECTS {
         if sim.has_repo(OWNER, name) {
+            // A sandbox saved before roles existed gets them now.
+            grant_team(sim, OWNER, name)?;
             continue;
         }
         let mut files = BTreeMap::from([(
@@ -356,6 +378,7 @@ pub fn repositories(sim: &Simulator) -> Result<()> {
             files.insert(format!(".github/workflows/{workflow}"), text.to_string());
         }
         sim.create_repo(OWNER, name, files)?;
+        grant_team(sim, OWNER, name)?;
     }
     Ok(())
 }

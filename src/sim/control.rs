@@ -90,12 +90,19 @@ pub struct NewRepo {
     /// Deployment environments: name -> required reviewers.
     #[serde(default)]
     environments: BTreeMap<String, Vec<String>>,
+    /// login -> `read`, `triage`, `write`, `maintain` or `admin`; the owner is an admin.
+    #[serde(default)]
+    collaborators: BTreeMap<String, String>,
 }
 
 pub async fn post_repo(
     State(shared): State<Arc<Shared>>,
     GitHubJson(request): GitHubJson<NewRepo>,
 ) -> Response {
+    let collaborators = match super::access::parse_collaborators(&request.collaborators) {
+        Ok(collaborators) => collaborators,
+        Err(error) => return control_error(StatusCode::UNPROCESSABLE_ENTITY, &error),
+    };
     match create_repo(
         &shared,
         &request.owner,
@@ -107,6 +114,7 @@ pub async fn post_repo(
             let mut state = shared.lock();
             if let Some(repo) = state.repo_mut(&request.owner, &request.name) {
                 repo.environments = request.environments;
+                repo.collaborators = collaborators;
             }
             reply(StatusCode::CREATED, body)
         }

@@ -38,6 +38,9 @@ pub struct Repository {
     /// Deployment environments: name -> required reviewers (none: an unprotected environment).
     #[serde(default)]
     pub environments: BTreeMap<String, Vec<String>>,
+    /// Who may use it besides the owner, and how (`sim::access`).
+    #[serde(default)]
+    pub collaborators: BTreeMap<String, super::access::Permission>,
 }
 
 /// A 40-hex-digit id, shaped like a git SHA-1.
@@ -83,6 +86,7 @@ impl Repository {
             tags: BTreeMap::new(),
             required_approvals: 0,
             environments: BTreeMap::new(),
+            collaborators: BTreeMap::new(),
         };
         let root = repo.add_commit(files, Vec::new(), "Initial commit", author, at);
         repo.branches.insert("main".to_string(), root);

@@ -10,6 +10,7 @@
 // error would only add an allocation to the same path.
 #![allow(clippy::result_large_err)]
 
+pub mod access;
 mod actions;
 pub mod clock;
 mod control;
@@ -194,6 +195,23 @@ impl Simulator {
         let mut state = self.shared.lock();
         state.options.queue_seconds = queue_seconds;
         state.options.run_seconds = run_seconds;
+    }
+
+    /// Gives `login` a role in `owner/name` (the owner is an admin; anyone else without a role
+    /// cannot see the repository).
+    pub fn grant(
+        &self,
+        owner: &str,
+        name: &str,
+        login: &str,
+        role: access::Permission,
+    ) -> Result<(), SimError> {
+        let mut state = self.shared.lock();
+        let repo = state
+            .repo_mut(owner, name)
+            .ok_or_else(|| SimError::Invalid(format!("no repository {owner}/{name}")))?;
+        repo.collaborators.insert(login.to_string(), role);
+        Ok(())
     }
 
     /// Creates (or replaces) a deployment environment, protected by `reviewers` when any.

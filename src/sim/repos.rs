@@ -121,12 +121,16 @@ pub async fn rate_limit(
 
 pub async fn get_repo(
     State(shared): State<Arc<Shared>>,
+    Extension(Caller(login)): Extension<Caller>,
     Path((owner, name)): Path<(String, String)>,
 ) -> Response {
     let base = shared.base_url.clone();
     with_repo(&shared, &owner, &name, |state, repo| {
         let owner_id = state.user_id(&repo.owner);
-        reply(StatusCode::OK, payloads::repository(&base, repo, owner_id))
+        let mut body = payloads::repository(&base, repo, owner_id);
+        // What the caller may do here, as GitHub reports it to them.
+        body["permissions"] = super::access::Permission::flags(super::access::role(repo, &login));
+        reply(StatusCode::OK, body)
     })
     .unwrap_or_else(|response| response)
 }

@@ -177,7 +177,10 @@ pub async fn api_layer(
     }
     let if_none_match = request.headers().get(header::IF_NONE_MATCH).cloned();
     request.extensions_mut().insert(Caller(login.clone()));
-    let response = next.run(request).await;
+    let response = match refusal(&shared, &login, &method, &route, &path) {
+        Some(refused) => refused,
+        None => next.run(request).await,
+    };
     let (mut parts, body) = response.into_parts();
     let bytes = to_bytes(body, MAX_BODY).await.unwrap_or_default();
     let mut status = parts.status;
@@ -235,6 +238,22 @@ pub async fn api_layer(
         return count(&shared, &method, &route, response);
     }
     count(&shared, &method, &route, Response::from_parts(parts, body))
+}
+
+/// GitHub's answer when `login` may not do this in the repository the path names: 404, as for a
+/// private repository one cannot see (or an action one may not take in it).
+fn refusal(
+    shared: &Shared,
+    login: &str,
+    method: &Method,
+    route: &str,
+    path: &str,
+) -> Option<Response> {
+    let mut parts = path.strip_prefix("/repos/")?.split('/');
+    let (owner, name) = (parts.next()?, parts.next()?);
+    let state = shared.lock();
+    let repo = state.repo(owner, name)?;
+    (!super::access::allows(repo, login, method, route)).then(not_found)
 }
 
 fn count(shared: &Shared, method: &Method, route: &str, response: Response) -> Response {

@@ -25,7 +25,25 @@ pub async fn simulator(options: SimOptions) -> Simulator {
     ]);
     sim.create_repo("acme", "infra-live", with_workflows(files))
         .expect("repo created");
+    grant_team(&sim, "acme", "infra-live");
     sim
+}
+
+/// The tests' people and their roles in a repository (GitHub lets only collaborators use a
+/// private one): the sandbox's team, and the extra logins tests act as.
+pub fn grant_team(sim: &Simulator, owner: &str, name: &str) {
+    use tfpilot::sim::access::Permission;
+    tfpilot::sandbox::grant_team(sim, owner, name).expect("roles granted");
+    // The scheduled drift job's token needs to dispatch (docs/infra-repo-setup.md); a
+    // reconciler only reads.
+    for (login, role) in [
+        ("erin", Permission::Write),
+        ("seeder", Permission::Write),
+        ("drift-bot", Permission::Write),
+        ("reconcile-bot", Permission::Read),
+    ] {
+        sim.grant(owner, name, login, role).expect("role granted");
+    }
 }
 
 /// `files` and tfpilot's five workflows in `.github/workflows/`: GitHub runs only the workflows

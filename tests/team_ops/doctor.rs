@@ -100,6 +100,14 @@ async fn doctor_on_a_healthy_and_a_broken_setup(s3: bool) {
         .create_repo("acme", "healthy-infra", files.clone())
         .unwrap();
     bed.sim
+        .grant(
+            "acme",
+            "healthy-infra",
+            "admin",
+            tfpilot::sim::access::Permission::Admin,
+        )
+        .unwrap();
+    bed.sim
         .require_approvals("acme", "healthy-infra", 1)
         .unwrap();
     bed.sim
@@ -162,6 +170,14 @@ async fn doctor_on_a_healthy_and_a_broken_setup(s3: bool) {
     files.remove(".github/workflows/tfpilot-drift.yml");
     files.remove(".github/workflows/tfpilot-cleanup.yml");
     bed.sim.create_repo("acme", "broken-infra", files).unwrap();
+    bed.sim
+        .grant(
+            "acme",
+            "broken-infra",
+            "admin",
+            tfpilot::sim::access::Permission::Admin,
+        )
+        .unwrap();
     let mut broken: Value = serde_json::from_slice(&registry("broken-infra")).unwrap();
     broken["projects"]["search"] = serde_json::json!({"dev": {"owner": "acme", "repo": "ghost", "base": "main", "env_path": "envs/dev", "file": "tfpilot.tf"}});
     replace(&bed.store, registry_key, broken.to_string().into_bytes()).await;
