@@ -97,6 +97,15 @@ impl Repository {
         format!("{}/{}", self.owner, self.name)
     }
 
+    /// When the repository was made: its first commit.
+    pub fn created_at(&self) -> DateTime<Utc> {
+        self.commits
+            .values()
+            .map(|commit| commit.at)
+            .min()
+            .unwrap_or_default()
+    }
+
     pub fn add_commit(
         &mut self,
         tree: Tree,

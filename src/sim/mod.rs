@@ -197,6 +197,17 @@ impl Simulator {
         state.options.run_seconds = run_seconds;
     }
 
+    /// Keeps every API answer from now on, for a test that checks them against GitHub's
+    /// published description.
+    pub fn record_answers(&self) {
+        self.shared.lock().recorded = Some(Vec::new());
+    }
+
+    /// The answers kept since [`Simulator::record_answers`].
+    pub fn recorded_answers(&self) -> Vec<model::RecordedAnswer> {
+        self.shared.lock().recorded.clone().unwrap_or_default()
+    }
+
     /// Gives `login` a role in `owner/name` (the owner is an admin; anyone else without a role
     /// cannot see the repository).
     pub fn grant(

@@ -417,6 +417,18 @@ pub struct SimState {
     /// login -> the scopes its token reports (`None`: a fine-grained token); default
     /// `repo, workflow`.
     pub token_scopes: BTreeMap<String, Option<String>>,
+    /// Every API answer, while a conformance test asks for them (`Simulator::record_answers`).
+    pub recorded: Option<Vec<RecordedAnswer>>,
+}
+
+/// One API answer as a client received it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedAnswer {
+    pub method: String,
+    /// The route template (`/repos/{owner}/{repo}/pulls/{number}`).
+    pub route: String,
+    pub status: u16,
+    pub body: Vec<u8>,
 }
 
 impl SimState {

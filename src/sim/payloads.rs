@@ -39,26 +39,112 @@ pub fn user(base: &str, login: &str, id: u64) -> Value {
     })
 }
 
+/// A repository as GitHub's `full-repository` schema has it (every field it marks required;
+/// the shorter shapes embedded in runs and pull requests are subsets of it).
 pub fn repository(base: &str, repo: &Repository, owner_id: u64) -> Value {
-    let api = format!("{base}/repos/{}", repo.full_name());
-    json!({
+    let full_name = repo.full_name();
+    let api = format!("{base}/repos/{full_name}");
+    let html = format!("{base}/{full_name}");
+    let host = base
+        .trim_start_matches("http://")
+        .trim_start_matches("https://");
+    let created = time(repo.created_at());
+    let mut body = json!({
         "id": repo.id,
         "node_id": format!("R_sim{}", repo.id),
         "name": repo.name,
-        "full_name": repo.full_name(),
+        "full_name": full_name,
         "private": true,
         "owner": user(base, &repo.owner, owner_id),
-        "html_url": format!("{base}/{}", repo.full_name()),
+        "html_url": html,
         "description": null,
         "fork": false,
         "url": api,
-        "pulls_url": format!("{api}/pulls{{/number}}"),
-        "contents_url": format!("{api}/contents/{{+path}}"),
-        "git_refs_url": format!("{api}/git/refs{{/sha}}"),
         "default_branch": repo.default_branch,
         "visibility": "private",
-        "permissions": {"admin": true, "maintain": true, "push": true, "triage": true, "pull": true}
-    })
+        "permissions": {"admin": true, "maintain": true, "push": true, "triage": true, "pull": true},
+    });
+    for (field, value) in [
+        ("git_url", json!(format!("git://{host}/{full_name}.git"))),
+        ("ssh_url", json!(format!("git@{host}:{full_name}.git"))),
+        ("clone_url", json!(format!("{html}.git"))),
+        ("svn_url", json!(html)),
+        ("mirror_url", Value::Null),
+        ("homepage", Value::Null),
+        ("language", json!("HCL")),
+        ("license", Value::Null),
+        ("topics", json!([])),
+        ("is_template", json!(false)),
+        ("has_issues", json!(true)),
+        ("has_projects", json!(false)),
+        ("has_wiki", json!(false)),
+        ("has_pages", json!(false)),
+        ("has_downloads", json!(true)),
+        ("has_discussions", json!(false)),
+        ("archived", json!(false)),
+        ("disabled", json!(false)),
+        ("allow_forking", json!(false)),
+        ("web_commit_signoff_required", json!(false)),
+        ("forks", json!(0)),
+        ("forks_count", json!(0)),
+        ("stargazers_count", json!(0)),
+        ("watchers", json!(0)),
+        ("watchers_count", json!(0)),
+        ("open_issues", json!(0)),
+        ("open_issues_count", json!(0)),
+        ("network_count", json!(0)),
+        ("subscribers_count", json!(0)),
+        ("size", json!(repo.commits.len())),
+        ("created_at", json!(created)),
+        ("updated_at", json!(created)),
+        ("pushed_at", json!(created)),
+    ] {
+        body[field] = value;
+    }
+    for (field, tail) in [
+        ("archive_url", "/{archive_format}{/ref}"),
+        ("assignees_url", "/assignees{/user}"),
+        ("blobs_url", "/git/blobs{/sha}"),
+        ("branches_url", "/branches{/branch}"),
+        ("collaborators_url", "/collaborators{/collaborator}"),
+        ("comments_url", "/comments{/number}"),
+        ("commits_url", "/commits{/sha}"),
+        ("compare_url", "/compare/{base}...{head}"),
+        ("contents_url", "/contents/{+path}"),
+        ("contributors_url", "/contributors"),
+        ("deployments_url", "/deployments"),
+        ("downloads_url", "/downloads"),
+        ("events_url", "/events"),
+        ("forks_url", "/forks"),
+        ("git_commits_url", "/git/commits{/sha}"),
+        ("git_refs_url", "/git/refs{/sha}"),
+        ("git_tags_url", "/git/tags{/sha}"),
+        ("hooks_url", "/hooks"),
+        ("issue_comment_url", "/issues/comments{/number}"),
+        ("issue_events_url", "/issues/events{/number}"),
+        ("issues_url", "/issues{/number}"),
+        ("keys_url", "/keys{/key_id}"),
+        ("labels_url", "/labels{/name}"),
+        ("languages_url", "/languages"),
+        ("merges_url", "/merges"),
+        ("milestones_url", "/milestones{/number}"),
+        (
+            "notifications_url",
+            "/notifications{?since,all,participating}",
+        ),
+        ("pulls_url", "/pulls{/number}"),
+        ("releases_url", "/releases{/id}"),
+        ("stargazers_url", "/stargazers"),
+        ("statuses_url", "/statuses/{sha}"),
+        ("subscribers_url", "/subscribers"),
+        ("subscription_url", "/subscription"),
+        ("tags_url", "/tags"),
+        ("teams_url", "/teams"),
+        ("trees_url", "/git/trees{/sha}"),
+    ] {
+        body[field] = json!(format!("{api}{tail}"));
+    }
+    body
 }
 
 pub fn content_file(

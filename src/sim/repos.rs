@@ -73,11 +73,31 @@ pub async fn current_user(
 ) -> Response {
     let id = shared.lock().user_id(&login);
     let mut body = payloads::user(&shared.base_url, &login, id);
+    // The authenticated user's own view: GitHub's `private-user`.
     if let Value::Object(map) = &mut body {
-        map.insert("name".into(), json!(login));
-        map.insert("email".into(), Value::Null);
-        map.insert("created_at".into(), json!("2020-01-01T00:00:00Z"));
-        map.insert("updated_at".into(), json!("2020-01-01T00:00:00Z"));
+        for (field, value) in [
+            ("name", json!(login)),
+            ("email", Value::Null),
+            ("bio", Value::Null),
+            ("blog", json!("")),
+            ("company", Value::Null),
+            ("hireable", Value::Null),
+            ("location", Value::Null),
+            ("public_repos", json!(0)),
+            ("public_gists", json!(0)),
+            ("followers", json!(0)),
+            ("following", json!(0)),
+            ("private_gists", json!(0)),
+            ("total_private_repos", json!(0)),
+            ("owned_private_repos", json!(0)),
+            ("disk_usage", json!(0)),
+            ("collaborators", json!(0)),
+            ("two_factor_authentication", json!(true)),
+            ("created_at", json!("2020-01-01T00:00:00Z")),
+            ("updated_at", json!("2020-01-01T00:00:00Z")),
+        ] {
+            map.insert(field.into(), value);
+        }
     }
     reply(StatusCode::OK, body)
 }

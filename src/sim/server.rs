@@ -19,7 +19,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, oneshot};
 use tower::ServiceExt as _;
 
-use super::model::{Budget, FaultRule};
+use super::model::{Budget, FaultRule, RecordedAnswer};
 use super::{Shared, payloads, runs};
 
 /// Lets a fault drop the connection a request arrived on.
@@ -139,18 +139,26 @@ pub async fn api_layer(
     }
     let version = match api_version(request.headers()) {
         Ok(version) => version,
-        Err(refusal) => return count(&shared, &method, &route, refusal),
+        Err(refusal) => {
+            let refusal = recorded(&shared, &method, &route, refusal).await;
+            return count(&shared, &method, &route, refusal);
+        }
     };
     let Some(login) = authenticate(request.headers()) else {
         let response = json(
             StatusCode::UNAUTHORIZED,
             serde_json::json!({"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest", "status": "401"}),
         );
-        return count(&shared, &method, &route, response);
+        return count(
+            &shared,
+            &method,
+            &route,
+            recorded(&shared, &method, &route, response).await,
+        );
     };
     let now = shared.clock.now();
     let limit_free = path == "/rate_limit";
-    {
+    let exhausted = {
         let mut state = shared.lock();
         runs::settle(&mut state, now);
         let limit = state.options.rate_limit;
@@ -160,20 +168,20 @@ pub async fn api_layer(
             .entry(login.clone())
             .or_insert_with(|| Budget::fresh(limit, now));
         budget.roll(now);
-        if budget.remaining == 0 && !limit_free {
-            let budget = budget.clone();
-            drop(state);
-            let mut response = json(
-                StatusCode::FORBIDDEN,
-                serde_json::json!({
-                    "message": format!("API rate limit exceeded for user ID {user_id}. If you reach out to GitHub Support for help, please include the request ID SIM."),
-                    "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api",
-                    "status": "403"
-                }),
-            );
-            rate_headers(response.headers_mut(), &budget);
-            return count(&shared, &method, &route, response);
-        }
+        (budget.remaining == 0 && !limit_free).then(|| (budget.clone(), user_id))
+    };
+    if let Some((budget, user_id)) = exhausted {
+        let mut response = json(
+            StatusCode::FORBIDDEN,
+            serde_json::json!({
+                "message": format!("API rate limit exceeded for user ID {user_id}. If you reach out to GitHub Support for help, please include the request ID SIM."),
+                "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api",
+                "status": "403"
+            }),
+        );
+        rate_headers(response.headers_mut(), &budget);
+        let response = recorded(&shared, &method, &route, response).await;
+        return count(&shared, &method, &route, response);
     }
     let if_none_match = request.headers().get(header::IF_NONE_MATCH).cloned();
     request.extensions_mut().insert(Caller(login.clone()));
@@ -232,6 +240,12 @@ pub async fn api_layer(
         parts.headers.remove(header::CONTENT_TYPE);
         parts.headers.remove(header::CONTENT_LENGTH);
     }
+    let kept: &[u8] = if status == StatusCode::NOT_MODIFIED {
+        &[]
+    } else {
+        &bytes
+    };
+    keep_answer(&shared, &method, &route, status, kept);
     if let Some(rule) = fault.as_ref().filter(|rule| rule.after_handler)
         && let Some(response) = apply_fault(rule, kill.as_ref()).await
     {
@@ -254,6 +268,30 @@ fn refusal(
     let state = shared.lock();
     let repo = state.repo(owner, name)?;
     (!super::access::allows(repo, login, method, route)).then(not_found)
+}
+
+/// Records an answer made before the handler (authentication, version, rate limit) when
+/// answers are being recorded; hands it on unchanged.
+async fn recorded(shared: &Shared, method: &Method, route: &str, response: Response) -> Response {
+    let recording = shared.lock().recorded.is_some();
+    if !recording {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let bytes = to_bytes(body, MAX_BODY).await.unwrap_or_default();
+    keep_answer(shared, method, route, parts.status, &bytes);
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+fn keep_answer(shared: &Shared, method: &Method, route: &str, status: StatusCode, body: &[u8]) {
+    if let Some(answers) = shared.lock().recorded.as_mut() {
+        answers.push(RecordedAnswer {
+            method: method.to_string(),
+            route: route.to_string(),
+            status: status.as_u16(),
+            body: body.to_vec(),
+        });
+    }
 }
 
 fn count(shared: &Shared, method: &Method, route: &str, response: Response) -> Response {
