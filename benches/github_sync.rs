@@ -150,6 +150,9 @@ async fn seed(sim: &Simulator, name: &str, count: usize) -> (RepoId, Vec<u64>) {
     sim.create_repo("acme", name, support::with_workflows(files))
         .unwrap();
     support::grant_team(sim, "acme", name);
+    // Each strategy watches as a login of its own (named like its repository), a reader there.
+    sim.grant("acme", name, name, tfpilot::sim::access::Permission::Read)
+        .unwrap();
     let repo = RepoId::new("acme", name);
     let github = support::client(sim, "seeder");
     let mut runs = Vec::new();

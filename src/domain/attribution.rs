@@ -88,9 +88,12 @@ impl PlanAttribution {
 
 /// Whether `address` lies in the request's module.
 pub fn belongs_to(address: &str, request_id: &str) -> bool {
-    let module = format!("module.{}", module_label(request_id));
+    in_module(address, &format!("module.{}", module_label(request_id)))
+}
+
+fn in_module(address: &str, module: &str) -> bool {
     address
-        .strip_prefix(&module)
+        .strip_prefix(module)
         .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
 }
 
@@ -108,9 +111,10 @@ pub fn attribute_headers(
     headers: impl IntoIterator<Item = (String, ResourceAction)>,
     request_id: &str,
 ) -> PlanAttribution {
+    let module = format!("module.{}", module_label(request_id));
     let mut attribution = PlanAttribution::default();
     for (address, action) in headers {
-        if belongs_to(&address, request_id) {
+        if in_module(&address, &module) {
             attribution.request.count(action);
         } else if attribution.outside.counts.count(action)
             && !attribution.outside.addresses.contains(&address)

@@ -1,6 +1,7 @@
 //! The plan / log view: which document, which blocks are folded, where the search is, whether
 //! the view follows a running log.
 
+use crate::domain::attribution::{PlanAttribution, attribute_headers};
 use std::sync::Arc;
 
 use super::Loadable;
@@ -38,6 +39,9 @@ pub struct PlanView {
     /// Tail the log while its run is in progress.
     pub follow: bool,
     pub running: bool,
+    /// The document's changes split into this request's and the rest, worked out once when
+    /// the document arrives (the summary bar shows it every frame).
+    pub attribution: Option<PlanAttribution>,
 }
 
 impl PlanView {
@@ -56,6 +60,7 @@ impl PlanView {
             current_match: None,
             follow,
             running: follow,
+            attribution: None,
         }
     }
 
@@ -81,6 +86,15 @@ impl PlanView {
                 .map(|block| !self.follow && !block.action.is_risky())
                 .collect();
         }
+        self.attribution = document.summary.map(|_| {
+            attribute_headers(
+                document
+                    .resources
+                    .iter()
+                    .map(|block| (block.address.clone(), block.action)),
+                &self.id,
+            )
+        });
         self.document = Loadable::Loaded(document);
         self.running = running;
         self.rebuild_rows();

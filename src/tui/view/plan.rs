@@ -49,8 +49,6 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     }
 }
 
-use crate::domain::attribution::attribute_headers;
-
 fn summary_bar<'a>(plan: &PlanView, document: &PlanDocument, theme: &Theme) -> Line<'a> {
     let mut spans: Vec<Span> = Vec::new();
     match document.summary {
@@ -76,14 +74,7 @@ fn summary_bar<'a>(plan: &PlanView, document: &PlanDocument, theme: &Theme) -> L
         }
         None => spans.push(styled("no plan summary yet ", theme.style(Role::Muted))),
     }
-    if document.summary.is_some() {
-        let attribution = attribute_headers(
-            document
-                .resources
-                .iter()
-                .map(|block| (block.address.clone(), block.action)),
-            &plan.id,
-        );
+    if let Some(attribution) = &plan.attribution {
         spans.push(styled(
             format!("│ this request {} ", attribution.request.short()),
             theme.style(Role::Text),
