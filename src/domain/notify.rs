@@ -60,9 +60,28 @@ impl NoticeClaim {
 }
 
 /// The transitions of `request` that happened at or after `since`, oldest first: plan, apply
-/// and destroy runs that concluded, and drift found or gone.
+/// and destroy runs that concluded, an apply or destroy that waits for its deployment review
+/// (the reviewers must hear of it), and drift found or gone.
 pub fn notices(request: &Request, since: Timestamp) -> Vec<Notice> {
     let mut out = Vec::new();
+    if let Some((kind, run)) = super::deployment::waiting_run(request)
+        && let (Some(run_id), Some(at)) = (run.id, run.updated_at.or(run.created_at))
+        && at >= since
+    {
+        out.push(Notice {
+            request_id: request.id.clone(),
+            key: format!("review-{}-{run_id}", kind.name()),
+            kind: "deployment_review_requested".into(),
+            at,
+            summary: format!(
+                "{}: {} {}",
+                headline(request),
+                kind.name(),
+                super::deployment::describe_wait(run)
+            ),
+            link: run.html_url.clone(),
+        });
+    }
     for kind in [RunKind::Plan, RunKind::Apply, RunKind::Destroy] {
         if let Some(notice) = kind
             .of(request)
@@ -182,6 +201,7 @@ pub fn slack_message(notice: &Notice) -> Value {
         kind if kind.ends_with("_succeeded") => ":white_check_mark:",
         kind if kind.ends_with("_failed") => ":x:",
         "drift_detected" => ":warning:",
+        "deployment_review_requested" => ":hourglass_flowing_sand:",
         _ => ":information_source:",
     };
     let mut text = format!("{icon} {}", escape(&notice.summary));
@@ -252,6 +272,34 @@ mod tests {
         );
         let later = notices(&request(), at("2026-11-26T10:45:00Z"));
         assert_eq!(later.len(), 1, "older transitions are history, not news");
+    }
+
+    #[test]
+    fn a_run_waiting_for_its_review_is_announced_to_the_reviewers_once() {
+        let mut request = request();
+        request.destroy_run = Some(Box::new(
+            serde_json::from_value(json!({"id": 3001, "status": "waiting",
+                "html_url": "https://gh/runs/3001", "updated_at": "2026-11-26T12:00:00Z",
+                "deployment_review": {"environment": "prod", "reviewers": ["bob", "carol"]}}))
+            .unwrap(),
+        ));
+        let found = notices(&request, at("2026-11-26T11:30:00Z"));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].key, "review-destroy-3001");
+        assert_eq!(found[0].kind, "deployment_review_requested");
+        assert!(
+            found[0]
+                .summary
+                .ends_with("destroy waiting for prod deployment review: bob, carol"),
+            "{}",
+            found[0].summary
+        );
+        assert!(
+            slack_message(&found[0])["text"]
+                .as_str()
+                .unwrap()
+                .starts_with(":hourglass_flowing_sand:")
+        );
     }
 
     #[test]

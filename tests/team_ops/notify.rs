@@ -196,3 +196,48 @@ fn notifications_on_the_local_store() {
 fn notifications_on_s3() {
     super::common::block_on_big_stack(each_transition_is_announced_once(true));
 }
+
+/// An apply held for its deployment review is announced once, naming the reviewers, so they
+/// hear of it outside the dashboard.
+async fn a_waiting_apply_is_announced_to_its_reviewers(s3: bool) {
+    let Some((bed, cli)) = setup(s3).await else {
+        return;
+    };
+    let chat = Chat::default();
+    let url = chat.serve().await;
+    bed.sim
+        .set_environment("acme", "infra-live", "prod", &["bob", "carol"])
+        .unwrap();
+    let id = bed.planned("prod", "payments-prod-held").await;
+    bed.engine("carol").await.approve(&id, None).await.unwrap();
+    let bob = bed.engine("bob").await;
+    bob.merge(&id, None).await.unwrap();
+    bob.apply(&id, None).await.unwrap();
+    bed.finish_runs();
+    let reconcile = ["reconcile", "--notify", url.as_str()];
+    for _ in 0..2 {
+        let (code, _, err) = cli.run("admin", &reconcile).await;
+        assert_eq!(code, 0, "{err}");
+    }
+    let held: Vec<String> = chat
+        .texts()
+        .into_iter()
+        .filter(|text| text.contains("deployment review"))
+        .collect();
+    assert_eq!(held.len(), 1, "{:?}", chat.texts());
+    assert!(
+        held[0].contains(&id)
+            && held[0].contains("apply waiting for prod deployment review: bob, carol"),
+        "{held:?}"
+    );
+}
+
+#[test]
+fn waiting_applies_are_announced_on_the_local_store() {
+    super::common::block_on_big_stack(a_waiting_apply_is_announced_to_its_reviewers(false));
+}
+
+#[test]
+fn waiting_applies_are_announced_on_s3() {
+    super::common::block_on_big_stack(a_waiting_apply_is_announced_to_its_reviewers(true));
+}
