@@ -113,6 +113,28 @@ async fn a_root_plan_that_changes_more_needs_include_outside(backend: Arc<dyn Ob
         .await
         .unwrap();
     assert!(bob.apply(&id, None).await.is_err());
+    // Nor does naming another request's plan run, whose plan changed nothing outside it: GitHub
+    // must show the run as this request's plan, and the document is repaired.
+    let innocent = bed.store.get_request(&waiting).await.unwrap().value;
+    let their_plan = innocent.plan_run.clone();
+    bed.store
+        .update_request(&id, request.updated_at, |request| {
+            request.plan_run = their_plan.clone();
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let error = bob.apply(&id, None).await.unwrap_err();
+    assert_eq!(error.exit_code(), 3, "{error}");
+    assert!(error.to_string().contains("is not a plan of"), "{error}");
+    assert!(
+        bed.event_kinds(&id)
+            .await
+            .contains(&"document_contradicted".to_string())
+    );
+    assert_eq!(bed.runs_for("apply", &id), 0);
+    // The repaired document names no plan run now (the forged one was not this request's);
+    // accepting what lies outside still applies.
 
     bob.apply_with(&id, None, true).await.unwrap();
     bed.finish_runs();

@@ -22,7 +22,9 @@ impl Engine {
         let (repo, _) = repo_of(&request)?;
         let number = pr_number(&request)?;
         // The head comes from GitHub's plan run, not from the document.
-        let planned = self.verify_planned(held, &request, &repo).await?;
+        let planned = self
+            .verify_planned(held, &request, &repo, Operation::Approve)
+            .await?;
         let pull = self.github.get_pull_current(&repo, number).await?;
         // Self-approval is judged against the pull request's author on GitHub.
         self.require(

@@ -230,10 +230,12 @@ impl Engine {
     }
 
     /// In a whole-root repository, what the plan changes outside the request, read from the plan
-    /// run's log on GitHub (the document's copy is a claim). A log GitHub no longer has cannot
-    /// be judged, so it refuses like a plan that changes something outside.
+    /// run's log on GitHub (the document's copy is a claim, and so is the plan run it names:
+    /// GitHub must show it as this request's successful plan). A log GitHub no longer has
+    /// cannot be judged, so it refuses like a plan that changes something outside.
     async fn refuse_outside_changes(
         &self,
+        held: &Held,
         request: &Request,
         repo: &RepoId,
     ) -> Result<(), EngineError> {
@@ -241,6 +243,8 @@ impl Engine {
             "{}/{} runs the whole root (targeting = \"root\"), so an apply applies them too: apply with --include-outside to accept that, or plan again",
             repo.owner, repo.name
         );
+        self.verify_planned(held, request, repo, Operation::Apply)
+            .await?;
         let plan_run = request.plan_run.as_deref().and_then(|run| run.id);
         let log = match plan_run {
             Some(run_id) => match self.run_log(repo, run_id).await {
@@ -286,7 +290,7 @@ impl Engine {
         self.verify_merged(held, &request, &repo, &merged_sha)
             .await?;
         if self.targeting_of(&repo) == Targeting::Root && !include_outside {
-            self.refuse_outside_changes(&request, &repo).await?;
+            self.refuse_outside_changes(held, &request, &repo).await?;
         }
         let tag = apply_tag(&request.id);
         self.pin_tag(&repo, &tag, &merged_sha).await?;

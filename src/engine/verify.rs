@@ -81,13 +81,15 @@ impl Engine {
         ))
     }
 
-    /// Approve: the plan run the document names must be, on GitHub, a successful plan of this
-    /// request at the head the document says. Returns that head as GitHub reports it.
+    /// Approve (and a whole-root apply, which reads the plan's log): the plan run the document
+    /// names must be, on GitHub, a successful plan of this request at the head the document
+    /// says. Returns that head as GitHub reports it.
     pub(super) async fn verify_planned(
         &self,
         held: &Held,
         request: &Request,
         repo: &RepoId,
+        operation: Operation,
     ) -> Result<String, EngineError> {
         let claimed = request.plan_run.as_deref();
         let Some(run_id) = claimed.and_then(|run| run.id) else {
@@ -114,7 +116,7 @@ impl Engine {
             format!("run {run_id} is not a plan of {}", request.id)
         };
         let disagreement = Disagreement {
-            operation: Operation::Approve,
+            operation,
             claim: format!(
                 "the document says plan run {run_id} of {} succeeded",
                 claimed_head.as_deref().unwrap_or("an unknown head")
