@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use crate::domain::plan_output::address_within;
-use crate::domain::presentation::{LockView, RequestView};
+use crate::domain::presentation::{LockView, RequestView, row_badges};
 use crate::domain::{
     Derivation, DocumentError, Insights, LifecycleEvent, Request, Status, TimelineEntry,
 };
@@ -66,11 +66,9 @@ pub fn list(entries: &[ListRow]) -> String {
                 request.id.clone(),
                 {
                     let mut cell = status_cell(*status);
-                    if crate::domain::deployment::waiting_run(request).is_some() {
-                        cell.push_str(" review");
-                    }
-                    if request.drift.as_deref().is_some_and(|d| d.is_drifted()) {
-                        cell.push_str(" drift");
+                    for (word, _) in row_badges(request, *status) {
+                        cell.push(' ');
+                        cell.push_str(word);
                     }
                     cell
                 },

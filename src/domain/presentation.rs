@@ -370,6 +370,46 @@ pub fn plan_lines(request: &Request) -> Vec<String> {
     }
 }
 
+/// How loudly a row badge speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BadgeLevel {
+    Warning,
+    Danger,
+}
+
+/// The words after a request's status in a list (`tfpilot list` and the dashboard alike), so
+/// each reads without colour: `out` (its plan changes resources outside it, while that still
+/// matters), `review` (a run waits for a deployment review), `drift`, `!doc` (the document
+/// contradicted GitHub). The detail says more about each.
+pub fn row_badges(
+    request: &Request,
+    status: super::status::Status,
+) -> Vec<(&'static str, BadgeLevel)> {
+    let mut badges = Vec::new();
+    if !status.is_terminal()
+        && request
+            .plan
+            .as_deref()
+            .is_some_and(|plan| plan.changes_outside())
+    {
+        badges.push(("out", BadgeLevel::Danger));
+    }
+    if super::deployment::waiting_run(request).is_some() {
+        badges.push(("review", BadgeLevel::Warning));
+    }
+    if request
+        .drift
+        .as_deref()
+        .is_some_and(|drift| drift.is_drifted())
+    {
+        badges.push(("drift", BadgeLevel::Warning));
+    }
+    if request.contradiction.is_some() {
+        badges.push(("!doc", BadgeLevel::Warning));
+    }
+    badges
+}
+
 /// The second question before an apply in a whole-root repository whose plan changes
 /// resources outside the request: `None` when there is nothing to ask.
 pub fn outside_confirmation(

@@ -51,6 +51,17 @@ pub fn environment_ref(base: &str, repo: &Repository, environment: &str) -> Valu
     })
 }
 
+/// Required reviewers as GitHub lists them in environments and pending deployments.
+pub fn reviewer_objects(state: &mut SimState, base: &str, logins: &[String]) -> Vec<Value> {
+    logins
+        .iter()
+        .map(|login| {
+            let id = state.user_id(login);
+            json!({"type": "User", "reviewer": payloads::user(base, login, id)})
+        })
+        .collect()
+}
+
 /// The environment protects against self-review (the simulator's environments all do, as
 /// `GET /environments/{name}` says): the login that started a run cannot approve it.
 fn may_review(gate: &Gate, run: &Run, login: &str) -> bool {
@@ -82,14 +93,7 @@ pub async fn list_pending(
     let Some(gate) = run.pending_gate(now) else {
         return reply(StatusCode::OK, json!([]));
     };
-    let reviewers: Vec<Value> = gate
-        .reviewers
-        .iter()
-        .map(|reviewer| {
-            let id = state.user_id(reviewer);
-            json!({"type": "User", "reviewer": payloads::user(&base, reviewer, id)})
-        })
-        .collect();
+    let reviewers = reviewer_objects(&mut state, &base, &gate.reviewers);
     reply(
         StatusCode::OK,
         json!([{

@@ -7,10 +7,9 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::Shared;
-use super::payloads;
 use super::repos::with_repo;
 use super::server::json as reply;
 
@@ -72,34 +71,27 @@ pub async fn get_environment(
             return super::server::not_found();
         };
         let id = super::deployments::environment_id(repo, &environment);
-        let reviewers: Vec<Value> = reviewers
-            .iter()
-            .map(|login| {
-                let user_id = state.user_id(login);
-                json!({"type": "User", "reviewer": payloads::user(&base, login, user_id)})
-            })
-            .collect();
+        let reviewers = super::deployments::reviewer_objects(state, &base, reviewers);
         let mut rules = Vec::new();
         if !reviewers.is_empty() {
             rules.push(json!({"id": id + 1, "node_id": format!("GA_sim{}", id + 1),
                 "type": "required_reviewers", "prevent_self_review": true, "reviewers": reviewers}));
         }
         rules.push(json!({"id": id + 2, "node_id": format!("GA_sim{}", id + 2), "type": "branch_policy"}));
-        reply(
-            StatusCode::OK,
-            json!({
-                "id": id,
-                "node_id": format!("EN_sim{id}"),
-                "name": environment,
-                "url": format!("{base}/repos/{}/environments/{environment}", repo.full_name()),
-                "html_url": format!("{base}/{}/deployments/activity_log?environments_filter={environment}", repo.full_name()),
-                "created_at": "2026-01-01T00:00:00Z",
-                "updated_at": "2026-01-01T00:00:00Z",
-                "can_admins_bypass": false,
-                "protection_rules": rules,
-                "deployment_branch_policy": {"protected_branches": false, "custom_branch_policies": true}
-            }),
-        )
+        let mut body = super::deployments::environment_ref(&base, repo, &environment);
+        for (field, value) in [
+            ("created_at", json!("2026-01-01T00:00:00Z")),
+            ("updated_at", json!("2026-01-01T00:00:00Z")),
+            ("can_admins_bypass", json!(false)),
+            ("protection_rules", json!(rules)),
+            (
+                "deployment_branch_policy",
+                json!({"protected_branches": false, "custom_branch_policies": true}),
+            ),
+        ] {
+            body[field] = value;
+        }
+        reply(StatusCode::OK, body)
     })
     .unwrap_or_else(|response| response)
 }

@@ -5,6 +5,8 @@ use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Row as TableRow, Table};
 
+use crate::domain::presentation::{BadgeLevel, row_badges};
+
 use super::super::state::State;
 use super::super::state::list::Row;
 use super::super::theme::{Role, Theme};
@@ -132,50 +134,18 @@ fn table_row<'a>(
     // A marker, so the selection reads without colour too.
     let marker = if selected { "›" } else { " " };
     let mut spans = vec![Span::raw(marker), status_cell];
-    if row.request.as_deref().is_some_and(|r| {
-        r.plan.as_deref().is_some_and(|plan| plan.changes_outside())
-            && row.status.is_some_and(|status| !status.is_terminal())
-    }) {
-        // The plan changes resources outside the request: an approver must look.
-        spans.push(Span::styled(
-            " out",
-            status_style(theme.style(Role::Danger)),
-        ));
-    }
-    if row
-        .request
-        .as_deref()
-        .is_some_and(|r| crate::domain::deployment::waiting_run(r).is_some())
-    {
-        // Held for a deployment review: the detail pane says whose.
-        spans.push(Span::styled(
-            " review",
-            status_style(theme.style(Role::Warning)),
-        ));
-    }
-    if row
-        .request
-        .as_ref()
-        .and_then(|r| r.drift.as_deref())
-        .is_some_and(|d| d.is_drifted())
-    {
-        // A word, not only a colour, so it reads on any terminal.
-        spans.push(Span::styled(
-            " drift",
-            status_style(theme.style(Role::Warning)),
-        ));
-    }
-    if row
-        .request
-        .as_ref()
-        .is_some_and(|r| r.contradiction.is_some())
-    {
-        // The document claimed what GitHub contradicts (short, to fit the status column): the
-        // detail pane says what.
-        spans.push(Span::styled(
-            " !doc",
-            status_style(theme.style(Role::Warning)),
-        ));
+    if let (Some(request), Some(status)) = (row.request.as_deref(), row.status) {
+        // Words, not only colours, so they read on any terminal; the detail pane says more.
+        for (word, level) in row_badges(request, status) {
+            let role = match level {
+                BadgeLevel::Danger => Role::Danger,
+                BadgeLevel::Warning => Role::Warning,
+            };
+            spans.push(Span::styled(
+                format!(" {word}"),
+                status_style(theme.style(role)),
+            ));
+        }
     }
     let status_cell = Cell::from(Line::from(spans));
     let id = Cell::from(clip_start(&row.id, id_width));
