@@ -268,6 +268,224 @@ fn approve_runs_at_once_and_reports_back() {
     );
 }
 
+/// Fixture request `n` in `status`, written `minutes` after the fixture's own version.
+fn newer(n: usize, status: Status, minutes: i64) -> tfpilot::domain::Request {
+    let mut request = request(n, status);
+    request.updated_at = Timestamp(request.updated_at.0 + chrono::Duration::minutes(minutes));
+    request
+}
+
+fn filter_status(state: &mut State, wanted: &str) {
+    key(state, KeyCode::Char('s'));
+    let Some(Modal::Picker { options, .. }) = state.modals.last() else {
+        panic!("a picker");
+    };
+    let at = options
+        .iter()
+        .position(|o| o.value.as_deref() == Some(wanted))
+        .expect("the status is offered");
+    for _ in 0..at {
+        key(state, KeyCode::Down);
+    }
+    key(state, KeyCode::Enter);
+}
+
+#[test]
+fn approving_in_a_filtered_view_keeps_the_selection_on_the_approved_request() {
+    let mut state = state("bob", &every_status(), 120, 40);
+    filter_status(&mut state, "plan_ready");
+    assert_eq!(state.list.visible_len(), 2);
+    let approved_id = state.list.selected_id().expect("a selection").to_string();
+    let other = [id(2), id(12)]
+        .into_iter()
+        .find(|candidate| *candidate != approved_id)
+        .expect("two plan_ready requests");
+    let effects = key(&mut state, KeyCode::Char('a'));
+    assert!(
+        matches!(effects.as_slice(), [Effect::Operation { id, operation: Operation::Approve }] if *id == approved_id),
+        "{effects:?}"
+    );
+    let n = if approved_id == id(2) { 2 } else { 12 };
+    send(
+        &mut state,
+        Msg::OperationDone {
+            id: approved_id.clone(),
+            operation: Operation::Approve,
+            result: Ok(Box::new(OpOutcome {
+                operation: Operation::Approve,
+                result: OpResult::Done,
+                message: "approved".into(),
+                request: newer(n, Status::Approved, 1),
+            })),
+        },
+    );
+    // The approved request no longer matches `status=plan_ready`, and stays selected, marked.
+    assert_eq!(state.list.selected_id(), Some(approved_id.as_str()));
+    assert_eq!(state.list.pinned(), Some(approved_id.as_str()));
+    assert_eq!(state.list.visible_len(), 2);
+    let screen = dashboard::screen(&state);
+    assert!(screen.contains("selection left the filter"), "{screen}");
+    assert!(screen.contains('↷'), "{screen}");
+    // A second `a` answers about the approved request; the other one is not approved.
+    assert!(key(&mut state, KeyCode::Char('a')).is_empty());
+    let (kind, text) = last_toast(&state);
+    assert_eq!(kind, ToastKind::Info);
+    assert!(text.starts_with("nothing to approve"), "{text}");
+    // Moving lets it go; the next request is chosen by the user's key.
+    key(&mut state, KeyCode::Char('j'));
+    assert_eq!(state.list.selected_id(), Some(other.as_str()));
+    assert_eq!(state.list.pinned(), None);
+    assert_eq!(state.list.visible_len(), 1);
+}
+
+#[test]
+fn an_operation_key_on_a_request_that_changed_under_the_selection_shows_it_first() {
+    let mut state = state("bob", &every_status(), 120, 40);
+    select(&mut state, &id(2));
+    // A new plan lands while the approver is on the request.
+    send(
+        &mut state,
+        Msg::Poll(PollEvent::Synced(Box::new(SyncReport {
+            id: id(2),
+            status: Status::PlanReady,
+            changed: true,
+            changes: vec!["plan run completed".into()],
+            request: newer(2, Status::PlanReady, 2),
+        }))),
+    );
+    state.detail.scroll = 5;
+    assert!(
+        key(&mut state, KeyCode::Char('a')).is_empty(),
+        "not sent yet"
+    );
+    let (kind, text) = last_toast(&state);
+    assert_eq!(kind, ToastKind::Info);
+    assert!(
+        text.contains("changed since you last looked (now plan_ready)"),
+        "{text}"
+    );
+    assert_eq!(state.detail.scroll, 0, "the detail shows it from the top");
+    let effects = key(&mut state, KeyCode::Char('a'));
+    assert!(
+        matches!(
+            effects.as_slice(),
+            [Effect::Operation {
+                operation: Operation::Approve,
+                ..
+            }]
+        ),
+        "{effects:?}"
+    );
+}
+
+#[test]
+fn approving_from_a_plan_view_whose_request_changed_since_it_opened_is_refused() {
+    let mut state = state("bob", &every_status(), 120, 40);
+    select(&mut state, &id(2));
+    open_plan(&mut state);
+    send(
+        &mut state,
+        Msg::Poll(PollEvent::Synced(Box::new(SyncReport {
+            id: id(2),
+            status: Status::PlanReady,
+            changed: true,
+            changes: vec!["plan run completed".into()],
+            request: newer(2, Status::PlanReady, 2),
+        }))),
+    );
+    assert!(key(&mut state, KeyCode::Char('a')).is_empty());
+    assert!(
+        last_toast(&state)
+            .1
+            .contains("changed since this view opened"),
+        "{:?}",
+        last_toast(&state)
+    );
+}
+
+#[test]
+fn esc_on_a_filled_create_form_asks_before_throwing_it_away() {
+    let mut state = state("alice", &every_status(), 120, 40);
+    // Nothing typed: esc closes at once.
+    key(&mut state, KeyCode::Char('c'));
+    key(&mut state, KeyCode::Esc);
+    assert!(state.modals.is_empty());
+    key(&mut state, KeyCode::Char('c'));
+    // Down to the first module field, and type into it.
+    for _ in 0..3 {
+        key(&mut state, KeyCode::Down);
+    }
+    chars(&mut state, "api");
+    key(&mut state, KeyCode::Esc);
+    assert!(
+        matches!(state.modals.last(), Some(Modal::Discard(_))),
+        "asks first"
+    );
+    assert!(dashboard::screen(&state).contains("discard the new request?"));
+    // n keeps editing, with what was typed.
+    key(&mut state, KeyCode::Char('n'));
+    let Some(Modal::Create(form)) = state.modals.last() else {
+        panic!("still the create form");
+    };
+    assert!(
+        form.values().values().any(|v| v == "api"),
+        "{:?}",
+        form.values()
+    );
+    // y discards.
+    key(&mut state, KeyCode::Esc);
+    key(&mut state, KeyCode::Char('y'));
+    assert!(state.modals.is_empty());
+    assert_eq!(
+        last_toast(&state),
+        (
+            ToastKind::Info,
+            "create cancelled: nothing was written".into()
+        )
+    );
+}
+
+#[test]
+fn esc_on_an_edited_config_asks_before_throwing_the_edit_away() {
+    let mut state = state("alice", &every_status(), 120, 40);
+    select(&mut state, &id(12));
+    key(&mut state, KeyCode::Char('e'));
+    assert!(matches!(state.modals.last(), Some(Modal::Edit(_))));
+    key(&mut state, KeyCode::Esc);
+    assert!(state.modals.is_empty(), "unchanged: esc closes at once");
+    key(&mut state, KeyCode::Char('e'));
+    chars(&mut state, "x");
+    key(&mut state, KeyCode::Esc);
+    assert!(matches!(state.modals.last(), Some(Modal::Discard(_))));
+    key(&mut state, KeyCode::Esc);
+    assert!(
+        matches!(state.modals.last(), Some(Modal::Edit(_))),
+        "esc keeps editing"
+    );
+    key(&mut state, KeyCode::Esc);
+    key(&mut state, KeyCode::Char('y'));
+    assert!(state.modals.is_empty());
+    assert_eq!(last_toast(&state).1, "edit cancelled: nothing was saved");
+}
+
+#[test]
+fn q_closes_the_plan_view_and_pages_and_quits_only_from_the_list() {
+    let mut state = state("bob", &every_status(), 120, 40);
+    select(&mut state, &id(2));
+    open_plan(&mut state);
+    key(&mut state, KeyCode::Char('q'));
+    assert_eq!(state.screen, Screen::Main);
+    assert!(state.plan.is_none());
+    assert!(!state.quit);
+    key(&mut state, KeyCode::Char('H'));
+    assert_eq!(state.screen, Screen::Events);
+    key(&mut state, KeyCode::Char('q'));
+    assert_eq!(state.screen, Screen::Main);
+    assert!(!state.quit);
+    key(&mut state, KeyCode::Char('q'));
+    assert!(state.quit);
+}
+
 #[test]
 fn failures_from_the_engine_are_toasts() {
     let mut state = state("bob", &every_status(), 120, 40);

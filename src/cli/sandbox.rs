@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 
 use super::{Invocation, SandboxArgs, print};
-use crate::sandbox::{RunningSandbox, Sandbox, SandboxOptions};
+use crate::sandbox::{Presence, RunningSandbox, Sandbox, SandboxOptions, joined, until_all_left};
 
 pub async fn run(context: &Invocation, args: SandboxArgs) -> Result<()> {
     if !args.headless {
@@ -27,8 +27,14 @@ pub async fn run(context: &Invocation, args: SandboxArgs) -> Result<()> {
                 running.github_url
             );
         }
-        // A second terminal: join the running sandbox as someone else.
+        // A second terminal: join the running sandbox as someone else, announced so the
+        // terminal serving it does not stop while this dashboard runs.
         let engine = running.engine(&args.login).await?;
+        let _presence = Presence::join(dir, &args.login)
+            .map_err(
+                |error| tracing::warn!(%error, "cannot announce this dashboard to the sandbox"),
+            )
+            .ok();
         let store = format!("file://{}", dir.display());
         let greeting = greeting(&args, true);
         return super::dashboard::open(
@@ -59,6 +65,8 @@ pub async fn run(context: &Invocation, args: SandboxArgs) -> Result<()> {
         let greeting = greeting(&args, false);
         let result = super::dashboard::open(context, engine, store, github, Some(greeting)).await;
         sandbox.sim.save();
+        serve_joined(&sandbox.dir).await;
+        sandbox.sim.save();
         if result.is_ok() {
             note!(
                 "Sandbox kept in {dir}; `tfpilot sandbox --dir {dir}` carries on where you left off.",
@@ -82,6 +90,23 @@ pub async fn run(context: &Invocation, args: SandboxArgs) -> Result<()> {
     shutdown_signal().await;
     sandbox.sim.save();
     Ok(())
+}
+
+/// The simulated GitHub lives in this process: other terminals' dashboards joined to it keep it
+/// serving until the last one leaves (or ctrl-c, which says what they lose).
+async fn serve_joined(dir: &Path) {
+    let others = joined(dir);
+    if others.is_empty() {
+        return;
+    }
+    note!(
+        "Still serving the sandbox's simulated GitHub for {} (dashboards in other terminals); it stops when they quit. Ctrl-C stops it now, and those dashboards lose GitHub: their plans, merges and runs fail until a new `tfpilot sandbox` serves it.",
+        others.join(", ")
+    );
+    tokio::select! {
+        _ = until_all_left(dir, std::time::Duration::from_millis(500)) => {}
+        _ = shutdown_signal() => {}
+    }
 }
 
 async fn shutdown_signal() {

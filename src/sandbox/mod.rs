@@ -2,6 +2,7 @@
 //! request store and the simulated GitHub's disk, so a sandbox restarted on the same directory
 //! finds everything it had: requests, events, repositories, pull requests, runs.
 
+mod presence;
 mod seed;
 
 use std::net::SocketAddr;
@@ -15,6 +16,7 @@ use crate::github::{GitHub, GitHubSettings};
 use crate::sim::{SimClock, SimOptions, Simulator};
 use crate::store::{LocalStore, Store};
 
+pub use presence::{Presence, joined, until_all_left};
 pub use seed::{COLLABORATORS, SEEDED_REQUESTS, grant_team};
 
 /// The simulator's file inside the sandbox directory; a hidden name the store never lists.

@@ -95,6 +95,8 @@ pub struct EditForm {
     pub module: String,
     pub environment: String,
     pub editor: TextArea<'static>,
+    /// The text the editor opened with: closing it asks first once the text differs.
+    pub initial: Vec<String>,
     pub stored: Map<String, Value>,
     /// The block as it is now.
     pub before: Result<String, String>,
@@ -118,11 +120,13 @@ impl EditForm {
             .map_err(|errors| describe(&errors)),
             None => Err(format!("the catalog has no module {}", request.module)),
         };
+        let lines = editor_lines(module, &request.config);
         let mut form = EditForm {
             id: request.id.clone(),
             module: request.module.clone(),
             environment: request.environment.clone(),
-            editor: TextArea::new(editor_lines(module, &request.config)),
+            editor: TextArea::new(lines.clone()),
+            initial: lines,
             stored: request.config.clone(),
             before,
             outcome: Ok(Map::new()),
@@ -166,6 +170,11 @@ impl EditForm {
                 self.diff.clear();
             }
         }
+    }
+
+    /// Whether the text differs from what the editor opened with.
+    pub fn edited(&self) -> bool {
+        self.editor.lines() != self.initial.as_slice()
     }
 
     /// Whether saving would change anything.

@@ -100,6 +100,8 @@ pub struct CreateForm {
     pub preview: Result<String, String>,
     /// Submitted and not answered yet.
     pub sending: bool,
+    /// Something was typed or chosen: closing the form asks before it loses that.
+    pub touched: bool,
     /// The first field picks a template (only when the team has templates).
     has_template: bool,
     /// The module and template the module's fields were built for.
@@ -227,6 +229,7 @@ impl CreateForm {
             errors: Vec::new(),
             preview: Err(String::new()),
             sending: false,
+            touched: false,
             has_template,
             built_for: (String::new(), None),
             typed: Default::default(),
@@ -461,7 +464,9 @@ impl CreateForm {
             ));
         }
         if let Some(field) = self.fields.get_mut(focus) {
+            let before = field.input.clone();
             edit(&mut field.input);
+            self.touched |= field.input != before;
         }
         if self.has_template && focus == 0 {
             self.apply_template(team);

@@ -174,6 +174,10 @@ pub struct ListState {
     pub descending: bool,
     /// The store was listed at least once.
     pub loaded: bool,
+    /// The selected request, kept visible after a change of its own took it out of the
+    /// filters (an approve in `status=plan_ready`), until the user moves: the selection never
+    /// slides onto a request the user did not choose.
+    pinned: Option<String>,
 }
 
 impl Default for ListState {
@@ -188,6 +192,7 @@ impl Default for ListState {
             sort: SortKey::Created,
             descending: true,
             loaded: false,
+            pinned: None,
         }
     }
 }
@@ -275,7 +280,7 @@ impl ListState {
                     *row = Row::from_listing(entry);
                 }
             }
-            self.refilter(keep.as_deref());
+            self.refilter(keep.as_deref(), Pin::Keep);
             return;
         }
         let mut old: HashMap<String, Row> = self
@@ -296,7 +301,7 @@ impl ListState {
             .enumerate()
             .map(|(index, row)| (row.id.clone(), index))
             .collect();
-        self.refilter(keep.as_deref());
+        self.refilter(keep.as_deref(), Pin::Keep);
     }
 
     /// Puts one request's newer document in place (or adds it). Returns the status it had.
@@ -321,13 +326,14 @@ impl ListState {
                 None
             }
         };
-        self.refilter(keep.as_deref());
+        self.refilter(keep.as_deref(), Pin::Keep);
         before
     }
 
     /// Recomputes the visible rows after a filter, sort or data change; the selection stays
-    /// on `keep` while it is visible, and on screen.
-    fn refilter(&mut self, keep: Option<&str>) {
+    /// on `keep` while it is visible, and on screen. With [`Pin::Keep`] (the data changed, not
+    /// the user's choice) `keep` stays visible even when the filters no longer match it.
+    fn refilter(&mut self, keep: Option<&str>, pin: Pin) {
         let filter = &self.filter;
         let words: Vec<String> = filter
             .text
@@ -335,8 +341,20 @@ impl ListState {
             .split_whitespace()
             .map(str::to_string)
             .collect();
+        let pinned = match pin {
+            Pin::Keep => keep.map(str::to_string),
+            Pin::Release => None,
+        }
+        .filter(|id| {
+            self.by_id
+                .get(id)
+                .is_some_and(|index| !filter.matches(&words, &self.rows[*index]))
+        });
         let mut visible: Vec<usize> = (0..self.rows.len())
-            .filter(|index| filter.matches(&words, &self.rows[*index]))
+            .filter(|index| {
+                let row = &self.rows[*index];
+                filter.matches(&words, row) || pinned.as_deref() == Some(row.id.as_str())
+            })
             .collect();
         let rows = &self.rows;
         let key = self.sort;
@@ -350,6 +368,7 @@ impl ListState {
             }
         });
         self.visible = visible;
+        self.pinned = pinned;
         let kept = keep.and_then(|id| {
             self.visible
                 .iter()
@@ -365,25 +384,46 @@ impl ListState {
     pub fn set_filter(&mut self, filter: Filter) {
         let keep = self.selected_id().map(str::to_string);
         self.filter = filter;
-        self.refilter(keep.as_deref());
+        self.refilter(keep.as_deref(), Pin::Release);
     }
 
     pub fn set_sort(&mut self, key: SortKey, descending: bool) {
         let keep = self.selected_id().map(str::to_string);
         self.sort = key;
         self.descending = descending;
-        self.refilter(keep.as_deref());
+        // Sorting changes no membership: a pinned row stays until the user moves.
+        let pin = if self.pinned.is_some() {
+            Pin::Keep
+        } else {
+            Pin::Release
+        };
+        self.refilter(keep.as_deref(), pin);
+    }
+
+    /// The request kept visible although the filters no longer match it (see `pinned`).
+    pub fn pinned(&self) -> Option<&str> {
+        self.pinned.as_deref()
     }
 
     /// Moves the selection by `delta` rows, stopping at either end.
     pub fn move_by(&mut self, delta: isize) {
         self.viewport
             .move_selection(delta, self.visible.len(), self.page);
+        self.release_pin();
     }
 
     /// Selects the visible row at `index` (the last one when past the end).
     pub fn select_index(&mut self, index: usize) {
         self.viewport.select(index, self.visible.len(), self.page);
+        self.release_pin();
+    }
+
+    /// The user moved: a row kept only because it was selected leaves the list now.
+    fn release_pin(&mut self) {
+        if self.pinned.is_some() {
+            let keep = self.selected_id().map(str::to_string);
+            self.refilter(keep.as_deref(), Pin::Release);
+        }
     }
 
     /// Selects the row of `id` when it is visible; `false` when the filters hide it.
@@ -427,6 +467,13 @@ impl ListState {
             })
             .collect()
     }
+}
+
+/// Whether a refilter keeps the selected row visible when the filters no longer match it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pin {
+    Keep,
+    Release,
 }
 
 /// The row already shows a later version than the listing has: an operation or a sync

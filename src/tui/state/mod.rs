@@ -99,6 +99,14 @@ pub struct DetailState {
     pub pending: Option<(String, Timestamp)>,
 }
 
+/// A request as the user last had it in front of them: its id and the version the detail
+/// pane showed. Operation keys act only on the version the user has seen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seen {
+    pub id: String,
+    pub version: Timestamp,
+}
+
 pub struct State {
     pub workspace: Workspace,
     pub team: Arc<TeamConfig>,
@@ -107,6 +115,8 @@ pub struct State {
     pub rate: Option<RateBudget>,
     pub list: ListState,
     pub detail: DetailState,
+    /// The selected request's version the user has seen (see [`Seen`]).
+    pub seen: Option<Seen>,
     pub plan: Option<PlanView>,
     pub screen: Screen,
     pub pane: Pane,
@@ -155,6 +165,7 @@ impl State {
             rate: None,
             list: ListState::default(),
             detail: DetailState::default(),
+            seen: None,
             plan: None,
             screen: Screen::Main,
             pane: Pane::List,
@@ -213,6 +224,31 @@ impl State {
         // A burst of results shows the newest few.
         if self.toasts.len() > 4 {
             self.toasts.remove(0);
+        }
+    }
+
+    /// The version of `id` the list holds now, if its document can be read.
+    fn version_of(&self, id: &str) -> Option<Timestamp> {
+        self.list
+            .row(id)
+            .and_then(|row| row.request.as_ref())
+            .map(|request| request.updated_at)
+    }
+
+    /// The user has `id` in front of them as it is now.
+    pub fn mark_seen(&mut self, id: &str) {
+        self.seen = self.version_of(id).map(|version| Seen {
+            id: id.to_string(),
+            version,
+        });
+    }
+
+    /// Whether `id` changed (or was never shown) since the user last had it in front of them.
+    pub fn changed_since_seen(&self, id: &str) -> bool {
+        let current = self.version_of(id);
+        match &self.seen {
+            Some(seen) => seen.id != id || Some(seen.version) != current,
+            None => true,
         }
     }
 

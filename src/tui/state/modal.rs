@@ -36,6 +36,32 @@ pub enum Modal {
         selected: usize,
     },
     Confirm(Confirmation),
+    /// "Throw away what you typed?" over a form that esc would close.
+    Discard(Discard),
+}
+
+/// Which form a [`Modal::Discard`] would close.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Discard {
+    Create,
+    Edit { id: String },
+}
+
+impl Discard {
+    pub fn title(&self) -> String {
+        match self {
+            Discard::Create => " discard the new request? ".into(),
+            Discard::Edit { id } => format!(" discard your edits of {id}? "),
+        }
+    }
+
+    /// What the toast says once the form is closed.
+    pub fn closed(&self) -> &'static str {
+        match self {
+            Discard::Create => "create cancelled: nothing was written",
+            Discard::Edit { .. } => "edit cancelled: nothing was saved",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +114,7 @@ impl Modal {
         match self {
             Modal::Help { .. } => Context::Help,
             Modal::Edit(_) => Context::Editor,
+            Modal::Discard(_) => Context::Confirm,
             Modal::Confirm(confirmation)
                 if confirmation.typed.is_none() && confirmation.comment.is_none() =>
             {

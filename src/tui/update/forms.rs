@@ -14,7 +14,7 @@ use super::super::effect::Effect;
 use super::super::msg::OperationFailure;
 use super::super::state::editor::EditForm;
 use super::super::state::form::CreateForm;
-use super::super::state::modal::Modal;
+use super::super::state::modal::{Discard, Modal};
 use super::super::state::{State, ToastKind};
 use super::main_screen::{load_events_now, refusal, selected_request};
 
@@ -94,8 +94,8 @@ pub fn create_command(state: &mut State, command: Command) -> Vec<Effect> {
             }];
         }
         Command::Cancel | Command::Back => {
-            state.modals.pop();
-            state.toast(ToastKind::Info, "create cancelled: nothing was written");
+            let touched = form.touched;
+            close_or_ask(state, touched, Discard::Create);
         }
         _ => {}
     }
@@ -137,12 +137,23 @@ pub fn edit_command(state: &mut State, command: Command) -> Vec<Effect> {
             return vec![Effect::Update { id, values }];
         }
         Command::Cancel | Command::Back => {
-            state.modals.pop();
-            state.toast(ToastKind::Info, "edit cancelled: nothing was saved");
+            let (edited, id) = (form.edited(), form.id.clone());
+            close_or_ask(state, edited, Discard::Edit { id });
         }
         _ => {}
     }
     Vec::new()
+}
+
+/// Esc on a form: closes it when nothing was typed, else asks first (vim users press esc by
+/// reflex; a filled form is not thrown away by one key).
+fn close_or_ask(state: &mut State, typed: bool, form: Discard) {
+    if typed {
+        state.modals.push(Modal::Discard(form));
+    } else {
+        state.modals.pop();
+        state.toast(ToastKind::Info, form.closed());
+    }
 }
 
 /// A key no binding took: typed into the form.
@@ -212,6 +223,7 @@ pub fn on_created(
                 state.list.set_filter(Default::default());
                 state.list.select_id(&id);
             }
+            state.mark_seen(&id);
             let status = crate::domain::derive_status(&request);
             if status.is_active() {
                 state.watched.insert(id, status);

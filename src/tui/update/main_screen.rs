@@ -110,6 +110,9 @@ pub fn on_command(state: &mut State, command: Command) -> Vec<Effect> {
             if let Some(operation) = other.operation()
                 && let Some(id) = state.list.selected_id().map(str::to_string)
             {
+                if show_if_changed(state, &id, operation) {
+                    return Vec::new();
+                }
                 return request_operation(state, &id, operation);
             }
         }
@@ -147,9 +150,44 @@ fn move_or_scroll(state: &mut State, delta: isize) -> Vec<Effect> {
     }
 }
 
+/// An operation key on a request that changed since the user last had it in front of them (or
+/// that the selection reached without the user choosing it) shows it instead of acting: the
+/// detail pane scrolls to its top and the next press acts. `true` when it did that.
+pub fn show_if_changed(state: &mut State, id: &str, operation: Operation) -> bool {
+    if !state.changed_since_seen(id) {
+        return false;
+    }
+    let status = now_status(state, id);
+    state.detail.scroll = 0;
+    state.pane = Pane::List;
+    state.mark_seen(id);
+    state.toast(
+        ToastKind::Info,
+        format!(
+            "{id} changed since you last looked{status}: read the detail, then press the key again to {}",
+            operation.verb()
+        ),
+    );
+    true
+}
+
+/// " (now approved)": the status `id` has now, for messages about a change.
+pub fn now_status(state: &State, id: &str) -> String {
+    state
+        .list
+        .row(id)
+        .and_then(|row| row.status)
+        .map(|status| format!(" (now {})", status.as_str()))
+        .unwrap_or_default()
+}
+
 /// A new selection resets the detail scroll and asks for its events once the selection has
-/// rested (holding `j` over a thousand rows reads nothing).
+/// rested (holding `j` over a thousand rows reads nothing). The detail pane shows the new
+/// selection, so that is the version the user has seen.
 pub fn selection_changed(state: &mut State) -> Vec<Effect> {
+    if let Some(id) = state.list.selected_id().map(str::to_string) {
+        state.mark_seen(&id);
+    }
     state.detail.scroll = 0;
     state.detail.pending = state
         .list
@@ -218,6 +256,7 @@ fn open_log(state: &mut State) -> Vec<Effect> {
         title,
         running,
     } = source;
+    state.mark_seen(&request.id);
     state.plan = Some(PlanView::loading(
         &request.id,
         title,

@@ -96,6 +96,10 @@ fn on_command(state: &mut State, command: Command) -> Vec<Effect> {
     }
     // Commands every screen shares.
     match command {
+        // `q` leaves a view the way esc does; the program quits from the main screen only.
+        Command::Quit if state.screen != Screen::Main => {
+            return on_command(state, Command::Back);
+        }
         Command::Quit => return quit(state),
         Command::Help => {
             state.modals.push(super::state::modal::Modal::Help {

@@ -133,6 +133,18 @@ pub fn on_command(state: &mut State, command: Command) -> Vec<Effect> {
             }
             _ => {}
         },
+        Modal::Discard(form) => match command {
+            Command::Confirm | Command::Submit => {
+                let closed = form.closed();
+                state.modals.pop();
+                state.modals.pop();
+                state.toast(ToastKind::Info, closed);
+            }
+            Command::Cancel | Command::Back => {
+                state.modals.pop();
+            }
+            _ => {}
+        },
         // Handled above, before the borrow.
         Modal::Create(_) | Modal::Edit(_) => {}
     }
@@ -189,7 +201,11 @@ fn edit_field(state: &mut State, edit: impl FnOnce(&mut String)) {
                 edit(comment);
             }
         }
-        Modal::Help { .. } | Modal::Picker { .. } | Modal::Create(_) | Modal::Edit(_) => {}
+        Modal::Help { .. }
+        | Modal::Picker { .. }
+        | Modal::Create(_)
+        | Modal::Edit(_)
+        | Modal::Discard(_) => {}
     }
 }
 

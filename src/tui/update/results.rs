@@ -228,6 +228,8 @@ pub fn on_operation_done(
             state.detail.events.remove(&id);
             let mut effects = vec![Effect::Poller(Nudge::SyncSoon(Box::new(request)))];
             if state.list.selected_id() == Some(id.as_str()) {
+                // The user sees this change as it lands: it answers their own key.
+                state.mark_seen(&id);
                 effects.extend(load_events_now(state));
             }
             if status.is_active() {

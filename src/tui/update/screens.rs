@@ -9,7 +9,7 @@ use super::super::effect::{Effect, EffectKey, PlanSource};
 use super::super::state::modal::{Modal, PromptPurpose};
 use super::super::state::viewport::Viewport;
 use super::super::state::{Screen, State, ToastKind};
-use super::main_screen::{load_source, request_operation};
+use super::main_screen::{load_source, now_status, request_operation};
 
 pub fn on_plan_command(state: &mut State, command: Command) -> Vec<Effect> {
     let page = state.page_height();
@@ -68,6 +68,14 @@ pub fn on_plan_command(state: &mut State, command: Command) -> Vec<Effect> {
         }
         Command::Approve => {
             let id = plan.id.clone();
+            if state.changed_since_seen(&id) {
+                let status = now_status(state, &id);
+                state.toast(
+                    ToastKind::Info,
+                    format!("{id} changed since this view opened{status}: go back and open it again before you approve"),
+                );
+                return Vec::new();
+            }
             return request_operation(state, &id, Operation::Approve);
         }
         _ => {}

@@ -97,6 +97,12 @@ fn title<'a>(state: &State, theme: &Theme) -> Line<'a> {
             theme.style(Role::Accent),
         ));
     }
+    if list.pinned().is_some() {
+        spans.push(styled(
+            "selection left the filter: it goes when you move ",
+            theme.style(Role::Warning),
+        ));
+    }
     let arrow = if list.descending { "↓" } else { "↑" };
     spans.push(styled(
         format!("sort {}{arrow} ", list.sort.label()),
@@ -131,8 +137,13 @@ fn table_row<'a>(
         ),
         (None, None) => Span::styled("! unreadable", theme.style(Role::Danger)),
     };
-    // A marker, so the selection reads without colour too.
-    let marker = if selected { "›" } else { " " };
+    // A marker, so the selection reads without colour too; `↷` on a row kept only because it
+    // is selected (it left the filters).
+    let marker = match (selected, state.list.pinned() == Some(row.id.as_str())) {
+        (_, true) => "↷",
+        (true, false) => "›",
+        (false, false) => " ",
+    };
     let mut spans = vec![Span::raw(marker), status_cell];
     if let (Some(request), Some(status)) = (row.request.as_deref(), row.status) {
         // Words, not only colours, so they read on any terminal; the detail pane says more.

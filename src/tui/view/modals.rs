@@ -8,7 +8,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use super::super::keymap::{Binding, Context};
 use super::super::state::State;
 use super::super::state::modal::{
-    Confirmation, Modal, PickerPurpose, PromptPurpose, palette_matches,
+    Confirmation, Discard, Modal, PickerPurpose, PromptPurpose, palette_matches,
 };
 use super::super::state::viewport::{Viewport, window_showing};
 use super::super::theme::{Role, Theme};
@@ -61,6 +61,7 @@ pub fn render(state: &State, modal: &Modal, theme: &Theme, frame: &mut Frame, bo
             );
         }
         Modal::Confirm(confirmation) => confirm(confirmation, theme, frame, body),
+        Modal::Discard(form) => discard(form, theme, frame, body),
         Modal::Create(form) => super::forms::create(form, theme, frame, body),
         Modal::Edit(form) => super::forms::edit(form, theme, frame, body),
     }
@@ -313,6 +314,30 @@ fn confirm(confirmation: &Confirmation, theme: &Theme, frame: &mut Frame, body: 
                 theme,
                 Role::Danger,
             )),
+        area,
+    );
+}
+
+fn discard(form: &Discard, theme: &Theme, frame: &mut Frame, body: Rect) {
+    let lines = vec![
+        Line::styled(
+            "What you typed is lost if you close the form now.",
+            theme.style(Role::Text),
+        ),
+        Line::default(),
+        Line::from(vec![
+            styled("y", theme.style(Role::Key)),
+            styled(" discard   ", theme.style(Role::Danger)),
+            styled("n", theme.style(Role::Key)),
+            styled(" / esc keep editing", theme.style(Role::Muted)),
+        ]),
+    ];
+    let area = centered(body, 56, lines.len() as u16 + 2);
+    frame.render_widget(Clear, area);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(boxed(form.title(), theme, Role::Warning)),
         area,
     );
 }
