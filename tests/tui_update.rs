@@ -110,7 +110,9 @@ fn typing_a_filter_narrows_as_it_goes_and_escape_restores() {
 fn status_and_environment_pickers_filter() {
     let mut state = state("bob", &every_status(), 120, 40);
     key(&mut state, KeyCode::Char('s'));
-    let Some(Modal::Picker { options, .. }) = state.modals.last() else {
+    let Some(Modal::Picker(tfpilot::tui::state::modal::Picker { options, .. })) =
+        state.modals.last()
+    else {
         panic!("a picker");
     };
     let plan_ready = options
@@ -129,7 +131,9 @@ fn status_and_environment_pickers_filter() {
     assert_eq!(state.list.filter.status, Some(Status::PlanReady));
     assert_eq!(state.list.visible_len(), 2);
     key(&mut state, KeyCode::Char('E'));
-    let Some(Modal::Picker { options, .. }) = state.modals.last() else {
+    let Some(Modal::Picker(tfpilot::tui::state::modal::Picker { options, .. })) =
+        state.modals.last()
+    else {
         panic!("a picker");
     };
     let prod = options
@@ -148,17 +152,69 @@ fn status_and_environment_pickers_filter() {
 }
 
 #[test]
+fn pickers_move_with_j_and_k_narrow_as_typed_and_count() {
+    let mut state = state("bob", &every_status(), 120, 40);
+    let picker = |state: &State| match state.modals.last() {
+        Some(Modal::Picker(picker)) => picker.clone(),
+        other => panic!("a picker, not {other:?}"),
+    };
+    // Environments and projects are offered with their counts.
+    key(&mut state, KeyCode::Char('E'));
+    let labels: Vec<String> = picker(&state)
+        .options
+        .iter()
+        .map(|o| o.label.clone())
+        .collect();
+    assert_eq!(labels, ["any environment", "dev (10)", "prod (10)"]);
+    key(&mut state, KeyCode::Char('j'));
+    key(&mut state, KeyCode::Char('j'));
+    key(&mut state, KeyCode::Char('k'));
+    assert_eq!(
+        picker(&state).chosen().map(|o| o.label.as_str()),
+        Some("dev (10)")
+    );
+    key(&mut state, KeyCode::Esc);
+    key(&mut state, KeyCode::Char('P'));
+    assert_eq!(
+        picker(&state)
+            .options
+            .iter()
+            .map(|o| o.label.as_str())
+            .collect::<Vec<_>>(),
+        ["any project", "payments (10)", "search (10)"]
+    );
+    chars(&mut state, "sea");
+    assert_eq!(picker(&state).matches().len(), 1, "typing narrows");
+    key(&mut state, KeyCode::Enter);
+    assert_eq!(state.list.filter.project.as_deref(), Some("search"));
+    assert_eq!(state.list.visible_len(), 10);
+    assert!(dashboard::screen(&state).contains("project=search"));
+    // The status picker narrows too, and says when nothing matches.
+    key(&mut state, KeyCode::Char('s'));
+    chars(&mut state, "zzz");
+    assert!(picker(&state).matches().is_empty());
+    key(&mut state, KeyCode::Enter);
+    assert!(
+        matches!(state.modals.last(), Some(Modal::Picker(_))),
+        "nothing to pick"
+    );
+    key(&mut state, KeyCode::Esc);
+    key(&mut state, KeyCode::Esc);
+    assert!(state.list.filter.is_empty());
+}
+
+#[test]
 fn sorting_cycles_and_reverses() {
     let mut state = state("alice", &every_status(), 120, 40);
     assert_eq!(
         (state.list.sort, state.list.descending),
         (SortKey::Created, true)
     );
-    key(&mut state, KeyCode::Char('o'));
+    key(&mut state, KeyCode::Char('S'));
     assert_eq!(state.list.sort, SortKey::Updated);
-    key(&mut state, KeyCode::Char('o'));
+    key(&mut state, KeyCode::Char('S'));
     assert_eq!(state.list.sort, SortKey::Status);
-    key(&mut state, KeyCode::Char('O'));
+    key(&mut state, KeyCode::Char('~'));
     assert!(!state.list.descending);
     let first = state.list.selected_row().and_then(|r| r.status);
     key(&mut state, KeyCode::Char('g'));
@@ -275,9 +331,21 @@ fn newer(n: usize, status: Status, minutes: i64) -> tfpilot::domain::Request {
     request
 }
 
+/// Fixture request `n`, plan_ready with a new plan (another run, another stored output).
+fn replanned(n: usize) -> tfpilot::domain::Request {
+    let mut request = newer(n, Status::PlanReady, 2);
+    let run = request.plan_run.as_deref_mut().expect("a plan run");
+    run.id = run.id.map(|id| id + 500);
+    let plan = request.plan.as_deref_mut().expect("a plan");
+    plan.output_key = Some(format!("plans/{}/replanned.txt", request.id));
+    request
+}
+
 fn filter_status(state: &mut State, wanted: &str) {
     key(state, KeyCode::Char('s'));
-    let Some(Modal::Picker { options, .. }) = state.modals.last() else {
+    let Some(Modal::Picker(tfpilot::tui::state::modal::Picker { options, .. })) =
+        state.modals.last()
+    else {
         panic!("a picker");
     };
     let at = options
@@ -350,7 +418,7 @@ fn an_operation_key_on_a_request_that_changed_under_the_selection_shows_it_first
             status: Status::PlanReady,
             changed: true,
             changes: vec!["plan run completed".into()],
-            request: newer(2, Status::PlanReady, 2),
+            request: replanned(2),
         }))),
     );
     state.detail.scroll = 5;
@@ -379,6 +447,71 @@ fn an_operation_key_on_a_request_that_changed_under_the_selection_shows_it_first
 }
 
 #[test]
+fn a_change_that_has_been_on_screen_a_moment_counts_as_seen() {
+    let mut state = state_with_change_shown_for(500);
+    assert!(
+        key(&mut state, KeyCode::Char('a')).is_empty(),
+        "too soon to have read it"
+    );
+    let mut state = state_with_change_shown_for(2_000);
+    let effects = key(&mut state, KeyCode::Char('a'));
+    assert!(
+        matches!(
+            effects.as_slice(),
+            [Effect::Operation {
+                operation: Operation::Approve,
+                ..
+            }]
+        ),
+        "{effects:?}"
+    );
+}
+
+fn state_with_change_shown_for(millis: i64) -> State {
+    let mut state = state("bob", &every_status(), 120, 40);
+    select(&mut state, &id(2));
+    send(
+        &mut state,
+        Msg::Poll(PollEvent::Synced(Box::new(SyncReport {
+            id: id(2),
+            status: Status::PlanReady,
+            changed: true,
+            changes: vec!["plan run completed".into()],
+            request: replanned(2),
+        }))),
+    );
+    tick(&mut state, millis);
+    state
+}
+
+#[test]
+fn a_sync_that_changes_nothing_an_approver_decides_on_does_not_stand_in_the_way() {
+    let mut state = state("bob", &every_status(), 120, 40);
+    select(&mut state, &id(2));
+    send(
+        &mut state,
+        Msg::Poll(PollEvent::Synced(Box::new(SyncReport {
+            id: id(2),
+            status: Status::PlanReady,
+            changed: true,
+            changes: vec!["synced".into()],
+            request: newer(2, Status::PlanReady, 2),
+        }))),
+    );
+    let effects = key(&mut state, KeyCode::Char('a'));
+    assert!(
+        matches!(
+            effects.as_slice(),
+            [Effect::Operation {
+                operation: Operation::Approve,
+                ..
+            }]
+        ),
+        "{effects:?}"
+    );
+}
+
+#[test]
 fn approving_from_a_plan_view_whose_request_changed_since_it_opened_is_refused() {
     let mut state = state("bob", &every_status(), 120, 40);
     select(&mut state, &id(2));
@@ -390,7 +523,7 @@ fn approving_from_a_plan_view_whose_request_changed_since_it_opened_is_refused()
             status: Status::PlanReady,
             changed: true,
             changes: vec!["plan run completed".into()],
-            request: newer(2, Status::PlanReady, 2),
+            request: replanned(2),
         }))),
     );
     assert!(key(&mut state, KeyCode::Char('a')).is_empty());
@@ -486,6 +619,59 @@ fn q_closes_the_plan_view_and_pages_and_quits_only_from_the_list() {
     assert!(state.quit);
 }
 
+fn ctrl(state: &mut State, c: char) -> Vec<Effect> {
+    use crossterm::event::{KeyEvent, KeyModifiers};
+    send(
+        state,
+        Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL)),
+    )
+}
+
+#[test]
+fn text_fields_edit_like_a_shell_line() {
+    let mut state = state("alice", &every_status(), 120, 40);
+    // The filter: type, go home, insert, kill words, undo.
+    key(&mut state, KeyCode::Char('/'));
+    chars(&mut state, "prod alice");
+    key(&mut state, KeyCode::Home);
+    chars(&mut state, "x");
+    let text = |state: &State| match state.modals.last() {
+        Some(Modal::Prompt { input, .. }) => input.text().to_string(),
+        other => panic!("the filter prompt, not {other:?}"),
+    };
+    assert_eq!(text(&state), "xprod alice");
+    assert_eq!(state.list.filter.text, "xprod alice", "applied as typed");
+    ctrl(&mut state, 'a');
+    key(&mut state, KeyCode::Delete);
+    ctrl(&mut state, 'e');
+    ctrl(&mut state, 'w');
+    assert_eq!(text(&state), "prod ");
+    ctrl(&mut state, 'u');
+    assert_eq!(text(&state), "");
+    ctrl(&mut state, 'z');
+    assert_eq!(text(&state), "prod ");
+    assert_eq!(state.list.filter.text, "prod ");
+    key(&mut state, KeyCode::Enter);
+    // The create form's text field: the cursor moves inside it, a paste lands at the cursor.
+    key(&mut state, KeyCode::Char('c'));
+    for _ in 0..3 {
+        key(&mut state, KeyCode::Down);
+    }
+    chars(&mut state, "api-prod");
+    for _ in 0..4 {
+        key(&mut state, KeyCode::Left);
+    }
+    send(&mut state, Msg::Paste("v2-\n".into()));
+    let Some(Modal::Create(form)) = state.modals.last() else {
+        panic!("the create form");
+    };
+    let field = &form.fields[form.focus];
+    assert!(
+        matches!(&field.input, tfpilot::tui::state::form::Input::Text(line) if line.text() == "api-v2-prod"),
+        "{field:?}"
+    );
+}
+
 #[test]
 fn failures_from_the_engine_are_toasts() {
     let mut state = state("bob", &every_status(), 120, 40);
@@ -555,7 +741,7 @@ fn a_deployment_review_asks_for_a_comment_and_sends_it() {
         panic!("a confirmation");
     };
     assert_eq!(confirmation.operation, Operation::ApproveDeployment);
-    assert_eq!(confirmation.comment.as_deref(), Some(""));
+    assert_eq!(confirmation.comment.as_ref().map(|c| c.text()), Some(""));
     assert!(
         confirmation
             .lines
@@ -737,7 +923,7 @@ fn prod_destroy_needs_the_id_typed() {
     let Some(Modal::Confirm(confirmation)) = state.modals.last() else {
         panic!("a confirmation");
     };
-    assert_eq!(confirmation.typed.as_deref(), Some(""));
+    assert_eq!(confirmation.typed.as_ref().map(|t| t.text()), Some(""));
     // `y` is just a letter here, and enter does nothing until the id matches.
     key(&mut state, KeyCode::Char('y'));
     assert!(key(&mut state, KeyCode::Enter).is_empty());
@@ -1761,12 +1947,15 @@ fn long_plan_lines_scroll_sideways_within_bounds() {
     open_plan(&mut state);
     key(&mut state, KeyCode::Left);
     assert_eq!(state.plan.as_ref().map(|p| p.hscroll), Some(0));
-    key(&mut state, KeyCode::Right);
-    key(&mut state, KeyCode::Char('l'));
+    key(&mut state, KeyCode::Char('>'));
+    assert_eq!(state.plan.as_ref().map(|p| p.hscroll), Some(8));
+    key(&mut state, KeyCode::Char('<'));
+    assert_eq!(state.plan.as_ref().map(|p| p.hscroll), Some(0));
+    key(&mut state, KeyCode::Char('h'));
     assert_eq!(
         state.screen,
         Screen::Main,
-        "l goes back, as in the list it opens"
+        "h goes back, as l opens from the list"
     );
     open_plan(&mut state);
     for _ in 0..100 {
@@ -1779,7 +1968,7 @@ fn long_plan_lines_scroll_sideways_within_bounds() {
         .unwrap_or(0);
     let hscroll = state.plan.as_ref().map(|p| p.hscroll as usize).unwrap_or(0);
     assert!(hscroll > 0 && hscroll <= longest, "{hscroll} of {longest}");
-    key(&mut state, KeyCode::Char('h'));
+    key(&mut state, KeyCode::Char('<'));
     assert_eq!(
         state.plan.as_ref().map(|p| p.hscroll as usize),
         Some(hscroll - 8)

@@ -478,6 +478,54 @@ pub fn next_operations(
     .collect()
 }
 
+/// What an operator decides on when they act on a request: its status, values, pull request,
+/// runs (which, and how they ended), approval and plan. Two versions with the same fingerprint
+/// read the same for a decision; a sync that only moved a timestamp or released a lock keeps
+/// it, a new plan or a new head commit changes it. The dashboard acts only on a fingerprint
+/// the user has seen.
+pub fn decision_fingerprint(request: &Request) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    derive(request).status.hash(&mut hasher);
+    // Serialized: a map of JSON values has no `Hash`; its text is stable (ordered keys).
+    serde_json::to_string(&request.config)
+        .unwrap_or_default()
+        .hash(&mut hasher);
+    request.commit_sha.hash(&mut hasher);
+    request.merged_sha.hash(&mut hasher);
+    for pr in [&request.pr, &request.cleanup_pr] {
+        pr.as_deref()
+            .map(|pr| (pr.number, &pr.state, pr.merged, &pr.head_sha))
+            .hash(&mut hasher);
+    }
+    for run in [
+        &request.plan_run,
+        &request.apply_run,
+        &request.destroy_run,
+        &request.cleanup_run,
+        &request.drift_run,
+    ] {
+        run.as_deref()
+            .map(|run| (run.id, &run.status, &run.conclusion, &run.head_sha))
+            .hash(&mut hasher);
+        run.as_deref()
+            .and_then(|run| run.deployment_review.as_ref())
+            .map(|review| (&review.environment, &review.reviewers))
+            .hash(&mut hasher);
+    }
+    request
+        .approval
+        .as_deref()
+        .map(|approval| (approval.approved, &approval.approvers, &approval.head_sha))
+        .hash(&mut hasher);
+    request
+        .plan
+        .as_deref()
+        .map(|plan| &plan.output_key)
+        .hash(&mut hasher);
+    hasher.finish()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -555,5 +603,29 @@ mod tests {
         assert_eq!(kinds, [RunKind::Plan, RunKind::Apply]);
         assert_eq!(view.lock, LockView::Free);
         assert!(view.approval.is_none());
+    }
+
+    #[test]
+    fn the_decision_fingerprint_ignores_timestamps_and_sees_a_new_plan() {
+        let request: Request = serde_json::from_value(json!({
+            "schema_version": 1, "id": "req_1", "project": "p", "environment": "dev",
+            "module": "s3-bucket", "config": {"bucket_name": "b"}, "requested_by": "alice",
+            "created_at": "2026-11-26T12:00:00Z", "updated_at": "2026-11-26T12:00:00Z",
+            "plan_run": {"id": 7, "status": "completed", "conclusion": "success"},
+            "plan": {"output_key": "plans/req_1/7.txt"}
+        }))
+        .expect("a request");
+        let before = decision_fingerprint(&request);
+        let mut touched = request.clone();
+        touched.updated_at = Timestamp::parse("2026-11-26T12:05:00Z").expect("a time");
+        assert_eq!(decision_fingerprint(&touched), before);
+        let mut replanned = request.clone();
+        if let Some(run) = replanned.plan_run.as_deref_mut() {
+            run.id = Some(8);
+        }
+        assert_ne!(decision_fingerprint(&replanned), before);
+        let mut edited = request;
+        edited.config.insert("bucket_name".into(), json!("c"));
+        assert_ne!(decision_fingerprint(&edited), before);
     }
 }

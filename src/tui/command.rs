@@ -52,6 +52,7 @@ commands! {
     Filter => "filter", "filter by text";
     FilterStatus => "filter_status", "filter by status";
     FilterEnvironment => "filter_environment", "filter by environment";
+    FilterProject => "filter_project", "filter by project";
     ClearFilters => "clear_filters", "clear filters";
     Sort => "sort", "sort by next column";
     ReverseSort => "reverse_sort", "reverse sort";

@@ -35,12 +35,13 @@ pub enum Context {
     Events,
     Help,
     Confirm,
+    Picker,
     Input,
     Editor,
 }
 
 impl Context {
-    pub const ALL: [Context; 9] = [
+    pub const ALL: [Context; 10] = [
         Context::Global,
         Context::Main,
         Context::Plan,
@@ -48,6 +49,7 @@ impl Context {
         Context::Events,
         Context::Help,
         Context::Confirm,
+        Context::Picker,
         Context::Input,
         Context::Editor,
     ];
@@ -61,6 +63,7 @@ impl Context {
             Context::Events => "events",
             Context::Help => "help",
             Context::Confirm => "confirm",
+            Context::Picker => "picker",
             Context::Input => "input",
             Context::Editor => "editor",
         }
@@ -73,7 +76,7 @@ impl Context {
     fn falls_back_to_global(self) -> bool {
         !matches!(
             self,
-            Context::Confirm | Context::Input | Context::Editor | Context::Global
+            Context::Confirm | Context::Picker | Context::Input | Context::Editor | Context::Global
         )
     }
 }
@@ -377,6 +380,9 @@ fn context_summary(context: Context) -> &'static str {
         Context::Events => "The event log view.",
         Context::Help => "The help overlay.",
         Context::Confirm => "Confirmation dialogs (merge, apply, destroy, cleanup).",
+        Context::Picker => {
+            "The status, environment and project filters; other characters narrow the list."
+        }
         Context::Input => {
             "The palette, the filter prompts and the create form; other characters are typed."
         }
@@ -463,7 +469,10 @@ mod tests {
             ("m", "merge"),
             ("A", "apply"),
             ("D", "destroy"),
-            ("l", "plan_log"),
+            ("L", "plan_log"),
+            ("l", "open"),
+            ("P", "filter_project"),
+            ("S", "sort"),
         ] {
             let chord = KeyChord::parse(chord).expect("valid chord");
             assert_eq!(

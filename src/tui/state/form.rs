@@ -2,7 +2,10 @@
 //! rules the engine applies (the module schema and team policy), with the HCL block the
 //! request would write.
 
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use serde_json::{Map, Value};
+
+use super::line_input::LineInput;
 
 use crate::domain::catalog::{FieldDef, FieldError, FieldKind, ModuleDef};
 use crate::domain::infra_file::render_block;
@@ -15,7 +18,7 @@ const PREVIEW_ID: &str = "req_new";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input {
-    Text(String),
+    Text(LineInput),
     Toggle(bool),
     Choice {
         options: Vec<String>,
@@ -31,19 +34,44 @@ impl Input {
         }
     }
 
-    /// Typed text goes into text fields; a space toggles or picks the next choice.
-    pub fn type_text(&mut self, text: &str) {
-        match self {
-            Input::Text(value) => value.push_str(text),
-            Input::Toggle(on) if text == " " => *on = !*on,
-            Input::Choice { .. } if text == " " => self.cycle(1),
-            _ => {}
+    /// Pasted text goes into text fields (at the cursor).
+    pub fn paste(&mut self, text: &str) {
+        if let Input::Text(line) = self {
+            line.insert(text);
         }
     }
 
-    pub fn backspace(&mut self) {
-        if let Input::Text(value) = self {
-            value.pop();
+    /// A key on the field: text fields edit as a shell line does; a toggle flips with space or
+    /// an arrow; a choice moves with the arrows or space, and a typed letter jumps to the next
+    /// option starting with it.
+    pub fn key(&mut self, key: &KeyEvent) {
+        match self {
+            Input::Text(line) => {
+                line.key(key);
+            }
+            Input::Toggle(_) | Input::Choice { .. } => match key.code {
+                KeyCode::Left => self.cycle(-1),
+                KeyCode::Right | KeyCode::Char(' ') => self.cycle(1),
+                KeyCode::Char(c) if key.modifiers.difference(KeyModifiers::SHIFT).is_empty() => {
+                    self.jump_to(c)
+                }
+                _ => {}
+            },
+        }
+    }
+
+    /// The next option (after the chosen one, wrapping) that starts with `c`.
+    fn jump_to(&mut self, c: char) {
+        let Input::Choice { options, selected } = self else {
+            return;
+        };
+        let count = options.len();
+        let wanted = c.to_lowercase().to_string();
+        if let Some(next) = (1..=count)
+            .map(|step| (*selected + step) % count)
+            .find(|index| options[*index].to_lowercase().starts_with(&wanted))
+        {
+            *selected = next;
         }
     }
 
@@ -60,8 +88,8 @@ impl Input {
 
     fn value(&self) -> Option<Value> {
         match self {
-            Input::Text(text) if text.trim().is_empty() => None,
-            Input::Text(text) => Some(Value::String(text.clone())),
+            Input::Text(line) if line.text().trim().is_empty() => None,
+            Input::Text(line) => Some(Value::String(line.text().to_string())),
             Input::Toggle(on) => Some(Value::Bool(*on)),
             Input::Choice { .. } => self
                 .choice()
@@ -155,7 +183,7 @@ fn module_field(field: &FieldDef) -> FormField {
                 .unwrap_or(0);
             Input::Choice { options, selected }
         }
-        _ => Input::Text(default.map(form_text).unwrap_or_default()),
+        _ => Input::Text(LineInput::new(&default.map(form_text).unwrap_or_default())),
     };
     FormField {
         name: field.name.clone(),
@@ -197,7 +225,7 @@ fn set_input(input: &mut Input, value: &Value) {
                 *selected = index;
             }
         }
-        Input::Text(text) => *text = form_text(value),
+        Input::Text(line) => *line = LineInput::new(&form_text(value)),
     }
 }
 

@@ -20,6 +20,8 @@ pub struct Row {
     pub problem: Option<String>,
     pub status: Option<Status>,
     pub lock_holder: Option<String>,
+    /// What the user decides on, hashed (see `presentation::decision_fingerprint`).
+    pub fingerprint: Option<u64>,
     /// Lowercased text the `/` filter matches against.
     haystack: String,
 }
@@ -41,6 +43,7 @@ impl Row {
         .to_lowercase();
         Row {
             id: request.id.clone(),
+            fingerprint: Some(crate::domain::presentation::decision_fingerprint(&request)),
             request: Some(request),
             problem: None,
             status: Some(status),
@@ -57,6 +60,7 @@ impl Row {
             problem: Some(problem),
             status: None,
             lock_holder: None,
+            fingerprint: None,
         }
     }
 
@@ -133,11 +137,15 @@ pub struct Filter {
     pub text: String,
     pub status: Option<Status>,
     pub environment: Option<String>,
+    pub project: Option<String>,
 }
 
 impl Filter {
     pub fn is_empty(&self) -> bool {
-        self.text.is_empty() && self.status.is_none() && self.environment.is_none()
+        self.text.is_empty()
+            && self.status.is_none()
+            && self.environment.is_none()
+            && self.project.is_none()
     }
 
     /// `words` is the text filter lowercased and split, once per refilter rather than per row.
@@ -149,6 +157,11 @@ impl Filter {
         }
         if let Some(environment) = &self.environment
             && row.request.as_ref().map(|r| &r.environment) != Some(environment)
+        {
+            return false;
+        }
+        if let Some(project) = &self.project
+            && row.request.as_ref().map(|r| &r.project) != Some(project)
         {
             return false;
         }
@@ -441,16 +454,25 @@ impl ListState {
         }
     }
 
-    /// The environments present, for the environment filter.
-    pub fn environments(&self) -> Vec<String> {
-        let mut environments: Vec<String> = self
-            .rows
-            .iter()
-            .filter_map(|row| row.request.as_ref().map(|r| r.environment.clone()))
-            .collect();
-        environments.sort();
-        environments.dedup();
-        environments
+    /// Each environment present with its number of requests, for the environment filter.
+    pub fn environment_counts(&self) -> Vec<(String, usize)> {
+        self.count_by(|request| &request.environment)
+    }
+
+    /// Each project present with its number of requests, for the project filter.
+    pub fn project_counts(&self) -> Vec<(String, usize)> {
+        self.count_by(|request| &request.project)
+    }
+
+    fn count_by(&self, field: impl Fn(&Request) -> &String) -> Vec<(String, usize)> {
+        let mut counts: std::collections::BTreeMap<&String, usize> = Default::default();
+        for request in self.rows.iter().filter_map(|row| row.request.as_deref()) {
+            *counts.entry(field(request)).or_default() += 1;
+        }
+        counts
+            .into_iter()
+            .map(|(value, count)| (value.clone(), count))
+            .collect()
     }
 
     /// How many rows are in each status (unfiltered), for the status filter.

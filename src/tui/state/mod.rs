@@ -3,6 +3,7 @@
 
 pub mod editor;
 pub mod form;
+pub mod line_input;
 pub mod list;
 pub mod modal;
 pub mod plan;
@@ -99,13 +100,17 @@ pub struct DetailState {
     pub pending: Option<(String, Timestamp)>,
 }
 
-/// A request as the user last had it in front of them: its id and the version the detail
-/// pane showed. Operation keys act only on the version the user has seen.
+/// A request as the user last had it in front of them: its id and the decision fingerprint of
+/// what the detail pane showed. Operation keys act only on what the user has seen.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Seen {
     pub id: String,
-    pub version: Timestamp,
+    pub version: u64,
 }
+
+/// How long a version that changed under the selection must have been on screen before it
+/// counts as seen: long enough to notice the change, short enough not to stand in the way.
+pub const SEEN_AFTER_MS: i64 = 1500;
 
 pub struct State {
     pub workspace: Workspace,
@@ -117,6 +122,8 @@ pub struct State {
     pub detail: DetailState,
     /// The selected request's version the user has seen (see [`Seen`]).
     pub seen: Option<Seen>,
+    /// The selected request's version on screen now, and since when.
+    pub shown: Option<(Seen, Timestamp)>,
     pub plan: Option<PlanView>,
     pub screen: Screen,
     pub pane: Pane,
@@ -166,6 +173,7 @@ impl State {
             list: ListState::default(),
             detail: DetailState::default(),
             seen: None,
+            shown: None,
             plan: None,
             screen: Screen::Main,
             pane: Pane::List,
@@ -227,12 +235,9 @@ impl State {
         }
     }
 
-    /// The version of `id` the list holds now, if its document can be read.
-    fn version_of(&self, id: &str) -> Option<Timestamp> {
-        self.list
-            .row(id)
-            .and_then(|row| row.request.as_ref())
-            .map(|request| request.updated_at)
+    /// The fingerprint of `id` as the list holds it now, if its document can be read.
+    fn version_of(&self, id: &str) -> Option<u64> {
+        self.list.row(id).and_then(|row| row.fingerprint)
     }
 
     /// The user has `id` in front of them as it is now.
@@ -243,12 +248,37 @@ impl State {
         });
     }
 
-    /// Whether `id` changed (or was never shown) since the user last had it in front of them.
+    /// Whether `id` changed (or was never shown) since the user last had it in front of them:
+    /// a version the user chose (by moving onto it, or by acting) is seen at once; one that
+    /// arrived under the selection once it has been on screen for [`SEEN_AFTER_MS`].
     pub fn changed_since_seen(&self, id: &str) -> bool {
-        let current = self.version_of(id);
-        match &self.seen {
-            Some(seen) => seen.id != id || Some(seen.version) != current,
-            None => true,
+        let Some(current) = self.version_of(id) else {
+            return true;
+        };
+        let is_current = |seen: &Seen| seen.id == id && seen.version == current;
+        if self.seen.as_ref().is_some_and(is_current) {
+            return false;
+        }
+        !self.shown.as_ref().is_some_and(|(shown, since)| {
+            is_current(shown) && (self.now.0 - since.0).num_milliseconds() >= SEEN_AFTER_MS
+        })
+    }
+
+    /// Notes which version of the selection is on screen, and since when.
+    pub fn note_shown(&mut self) {
+        let current = self.list.selected_id().and_then(|id| {
+            self.version_of(id).map(|version| Seen {
+                id: id.to_string(),
+                version,
+            })
+        });
+        let same = match (&self.shown, &current) {
+            (Some((shown, _)), Some(current)) => shown == current,
+            (None, None) => true,
+            _ => false,
+        };
+        if !same {
+            self.shown = current.map(|seen| (seen, self.now));
         }
     }
 

@@ -10,6 +10,7 @@ use super::super::command::Command;
 use super::super::keymap::Context;
 use super::editor::EditForm;
 use super::form::CreateForm;
+use super::line_input::LineInput;
 use super::viewport::Viewport;
 
 #[derive(Debug, Clone)]
@@ -20,21 +21,17 @@ pub enum Modal {
         viewport: Viewport,
     },
     Palette {
-        query: String,
+        query: LineInput,
         selected: usize,
     },
     /// A one-line text field that applies as it is typed (the list filter, plan search).
     Prompt {
         purpose: PromptPurpose,
-        input: String,
+        input: LineInput,
         /// What to restore on cancel.
         previous: String,
     },
-    Picker {
-        purpose: PickerPurpose,
-        options: Vec<PickerOption>,
-        selected: usize,
-    },
+    Picker(Picker),
     Confirm(Confirmation),
     /// "Throw away what you typed?" over a form that esc would close.
     Discard(Discard),
@@ -74,6 +71,79 @@ pub enum PromptPurpose {
 pub enum PickerPurpose {
     Status,
     Environment,
+    Project,
+}
+
+impl PickerPurpose {
+    pub fn title(self) -> &'static str {
+        match self {
+            PickerPurpose::Status => " filter by status ",
+            PickerPurpose::Environment => " filter by environment ",
+            PickerPurpose::Project => " filter by project ",
+        }
+    }
+}
+
+/// A list to choose one entry from: `j`/`k` and the arrows move, other characters narrow it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Picker {
+    pub purpose: PickerPurpose,
+    pub options: Vec<PickerOption>,
+    pub query: LineInput,
+    /// A position among the options the query matches.
+    pub selected: usize,
+}
+
+impl Picker {
+    /// Opens on the option whose value is `current`.
+    pub fn new(
+        purpose: PickerPurpose,
+        options: Vec<PickerOption>,
+        current: Option<&str>,
+    ) -> Picker {
+        let selected = options
+            .iter()
+            .position(|option| option.value.as_deref() == current)
+            .unwrap_or(0);
+        Picker {
+            purpose,
+            options,
+            query: LineInput::default(),
+            selected,
+        }
+    }
+
+    /// The options the typed text matches (every word, anywhere in the label, any case).
+    pub fn matches(&self) -> Vec<&PickerOption> {
+        let query = self.query.text().to_lowercase();
+        let words: Vec<&str> = query.split_whitespace().collect();
+        self.options
+            .iter()
+            .filter(|option| {
+                let label = option.label.to_lowercase();
+                words.iter().all(|word| label.contains(word))
+            })
+            .collect()
+    }
+
+    pub fn move_by(&mut self, delta: isize) {
+        let count = self.matches().len();
+        let mut list = super::viewport::Viewport {
+            offset: 0,
+            selected: self.selected,
+        };
+        list.move_selection(delta, count, count);
+        self.selected = list.selected;
+    }
+
+    /// The typed text changed: the selection goes back to the best (first) match.
+    pub fn narrowed(&mut self) {
+        self.selected = 0;
+    }
+
+    pub fn chosen(&self) -> Option<&PickerOption> {
+        self.matches().get(self.selected).copied()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,9 +162,9 @@ pub struct Confirmation {
     pub title: String,
     pub lines: Vec<String>,
     /// `Some` when the id must be typed: what has been typed so far.
-    pub typed: Option<String>,
+    pub typed: Option<LineInput>,
     /// `Some` when the operation takes a comment (a deployment review): what has been typed.
-    pub comment: Option<String>,
+    pub comment: Option<LineInput>,
     pub status: Option<Status>,
     /// A second question asked once this one is confirmed (applying changes outside the request
     /// in a whole-root repository).
@@ -105,7 +175,9 @@ pub struct Confirmation {
 
 impl Confirmation {
     pub fn satisfied(&self) -> bool {
-        self.typed.as_deref().is_none_or(|typed| typed == self.id)
+        self.typed
+            .as_ref()
+            .is_none_or(|typed| typed.text() == self.id)
     }
 }
 
@@ -115,6 +187,7 @@ impl Modal {
             Modal::Help { .. } => Context::Help,
             Modal::Edit(_) => Context::Editor,
             Modal::Discard(_) => Context::Confirm,
+            Modal::Picker(_) => Context::Picker,
             Modal::Confirm(confirmation)
                 if confirmation.typed.is_none() && confirmation.comment.is_none() =>
             {

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::event::KeyEvent;
 
 use crate::domain::access::{Decision, Subject};
 use crate::domain::operation::Operation;
@@ -161,13 +161,7 @@ pub fn type_key(state: &mut State, key: &KeyEvent) -> bool {
     let team = state.team.clone();
     match state.modals.last_mut() {
         Some(Modal::Create(form)) if !form.sending => {
-            let edited = match key.code {
-                KeyCode::Char(c) => form.edit(&team, |input| input.type_text(&c.to_string())),
-                KeyCode::Backspace => form.edit(&team, |input| input.backspace()),
-                KeyCode::Left => form.edit(&team, |input| input.cycle(-1)),
-                KeyCode::Right => form.edit(&team, |input| input.cycle(1)),
-                _ => Ok(()),
-            };
+            let edited = form.edit(&team, |input| input.key(key));
             if let Err(locked) = edited {
                 state.toast(ToastKind::Info, locked);
             }
@@ -187,8 +181,7 @@ pub fn paste(state: &mut State, text: &str) -> bool {
     let team = state.team.clone();
     match state.modals.last_mut() {
         Some(Modal::Create(form)) if !form.sending => {
-            let line: String = text.chars().filter(|c| !c.is_control()).collect();
-            if let Err(locked) = form.edit(&team, |input| input.type_text(&line)) {
+            if let Err(locked) = form.edit(&team, |input| input.paste(text)) {
                 state.toast(ToastKind::Info, locked);
             }
             true

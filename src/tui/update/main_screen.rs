@@ -11,7 +11,10 @@ use crate::engine::Nudge;
 
 use super::super::command::Command;
 use super::super::effect::{Effect, EffectKey, LogSource, PlanSource, log_source};
-use super::super::state::modal::{Confirmation, Modal, PickerOption, PickerPurpose, PromptPurpose};
+use super::super::state::line_input::LineInput;
+use super::super::state::modal::{
+    Confirmation, Modal, Picker, PickerOption, PickerPurpose, PromptPurpose,
+};
 use super::super::state::plan::PlanView;
 use super::super::state::{Loadable, Pane, Screen, State, ToastKind};
 
@@ -46,7 +49,7 @@ pub fn on_command(state: &mut State, command: Command) -> Vec<Effect> {
             let text = state.list.filter.text.clone();
             state.modals.push(Modal::Prompt {
                 purpose: PromptPurpose::Filter,
-                input: text.clone(),
+                input: LineInput::new(&text),
                 previous: text,
             });
         }
@@ -69,22 +72,14 @@ pub fn on_command(state: &mut State, command: Command) -> Vec<Effect> {
             push_picker(state, PickerPurpose::Status, options, current);
         }
         Command::FilterEnvironment => {
-            let mut options = vec![PickerOption {
-                label: "any environment".into(),
-                value: None,
-            }];
-            options.extend(
-                state
-                    .list
-                    .environments()
-                    .into_iter()
-                    .map(|environment| PickerOption {
-                        label: environment.clone(),
-                        value: Some(environment),
-                    }),
-            );
+            let options = counted_options("environment", state.list.environment_counts());
             let current = state.list.filter.environment.clone();
             push_picker(state, PickerPurpose::Environment, options, current);
+        }
+        Command::FilterProject => {
+            let options = counted_options("project", state.list.project_counts());
+            let current = state.list.filter.project.clone();
+            push_picker(state, PickerPurpose::Project, options, current);
         }
         Command::ClearFilters => {
             state.list.set_filter(Default::default());
@@ -126,15 +121,24 @@ fn push_picker(
     options: Vec<PickerOption>,
     current: Option<String>,
 ) {
-    let selected = options
-        .iter()
-        .position(|option| option.value == current)
-        .unwrap_or(0);
-    state.modals.push(Modal::Picker {
+    state.modals.push(Modal::Picker(Picker::new(
         purpose,
         options,
-        selected,
-    });
+        current.as_deref(),
+    )));
+}
+
+/// "any <what>" and one option per value with how many requests have it.
+fn counted_options(what: &str, counts: Vec<(String, usize)>) -> Vec<PickerOption> {
+    let mut options = vec![PickerOption {
+        label: format!("any {what}"),
+        value: None,
+    }];
+    options.extend(counts.into_iter().map(|(value, count)| PickerOption {
+        label: format!("{value} ({count})"),
+        value: Some(value),
+    }));
+    options
 }
 
 fn move_or_scroll(state: &mut State, delta: isize) -> Vec<Effect> {
@@ -372,7 +376,7 @@ pub fn start_confirmed(state: &mut State, confirmation: Confirmation) -> Vec<Eff
         return vec![Effect::ReviewDeployment {
             id,
             verdict,
-            comment,
+            comment: comment.map(|comment| comment.text().to_string()),
         }];
     }
     if include_outside {
@@ -406,8 +410,8 @@ fn confirmation(state: &State, request: &Request, operation: Operation) -> Confi
         operation,
         title: text.title,
         lines: text.lines,
-        typed: text.type_the_id.then(String::new),
-        comment: operation.verdict().map(|_| String::new()),
+        typed: text.type_the_id.then(LineInput::default),
+        comment: operation.verdict().map(|_| LineInput::default()),
         status: Some(crate::domain::derive_status(request)),
         then,
         include_outside: false,

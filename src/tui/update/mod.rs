@@ -20,6 +20,12 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
     if !matches!(msg, Msg::Tick(_)) {
         state.dirty = true;
     }
+    let effects = dispatch(state, msg);
+    state.note_shown();
+    effects
+}
+
+fn dispatch(state: &mut State, msg: Msg) -> Vec<Effect> {
     match msg {
         Msg::Command(command) => on_command(state, command),
         Msg::Key(key) => on_key(state, key),
@@ -109,7 +115,7 @@ fn on_command(state: &mut State, command: Command) -> Vec<Effect> {
         }
         Command::Palette => {
             state.modals.push(super::state::modal::Modal::Palette {
-                query: String::new(),
+                query: Default::default(),
                 selected: 0,
             });
             return Vec::new();

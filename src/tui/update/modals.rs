@@ -1,11 +1,12 @@
 //! Keys and commands while a modal is on top: it takes them all.
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::KeyEvent;
 
 use crate::domain::Status;
 
 use super::super::command::Command;
 use super::super::effect::Effect;
+use super::super::state::line_input::LineInput;
 use super::super::state::modal::{Modal, PickerPurpose, PromptPurpose, palette_matches};
 use super::super::state::viewport::Viewport;
 use super::super::state::{State, ToastKind};
@@ -38,7 +39,7 @@ pub fn on_command(state: &mut State, command: Command) -> Vec<Effect> {
         }
         Modal::Palette { query, selected } => match command {
             Command::MoveDown | Command::MoveUp => {
-                let count = palette_matches(query).len();
+                let count = palette_matches(query.text()).len();
                 let delta = if command == Command::MoveDown { 1 } else { -1 };
                 let mut list = Viewport {
                     offset: 0,
@@ -48,7 +49,7 @@ pub fn on_command(state: &mut State, command: Command) -> Vec<Effect> {
                 *selected = list.selected;
             }
             Command::Submit => {
-                let chosen = palette_matches(query).get(*selected).cloned();
+                let chosen = palette_matches(query.text()).get(*selected).cloned();
                 state.modals.pop();
                 if let Some(command) = chosen {
                     return super::update(state, command.into());
@@ -72,36 +73,17 @@ pub fn on_command(state: &mut State, command: Command) -> Vec<Effect> {
             }
             _ => {}
         },
-        Modal::Picker {
-            options, selected, ..
-        } => match command {
-            Command::MoveDown | Command::MoveUp => {
-                let delta = if command == Command::MoveDown { 1 } else { -1 };
-                let mut list = Viewport {
-                    offset: 0,
-                    selected: *selected,
-                };
-                list.move_selection(delta, options.len(), options.len());
-                *selected = list.selected;
-            }
+        Modal::Picker(picker) => match command {
+            Command::MoveDown => picker.move_by(1),
+            Command::MoveUp => picker.move_by(-1),
             Command::Submit => {
-                if let Some(Modal::Picker {
-                    purpose,
-                    options,
-                    selected,
-                }) = state.modals.pop()
-                {
-                    let value = options.get(selected).and_then(|o| o.value.clone());
-                    let mut filter = state.list.filter.clone();
-                    match purpose {
-                        PickerPurpose::Status => {
-                            filter.status = value.as_deref().and_then(Status::parse)
-                        }
-                        PickerPurpose::Environment => filter.environment = value,
-                    }
-                    state.list.set_filter(filter);
-                    return selection_changed(state);
-                }
+                let Some(option) = picker.chosen().cloned() else {
+                    state.toast(ToastKind::Info, "nothing matches: type less, or esc");
+                    return Vec::new();
+                };
+                let purpose = picker.purpose;
+                state.modals.pop();
+                return apply_pick(state, purpose, option.value);
             }
             Command::Cancel | Command::Back => {
                 state.modals.pop();
@@ -156,43 +138,32 @@ pub fn type_key(state: &mut State, key: &KeyEvent) {
     if super::forms::type_key(state, key) {
         return;
     }
-    if key
-        .modifiers
-        .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
-    {
-        return;
-    }
-    match key.code {
-        KeyCode::Char(c) => type_text(state, &c.to_string()),
-        KeyCode::Backspace => edit_field(state, |field| {
-            field.pop();
-        }),
-        _ => {}
-    }
+    edit_field(state, |field| field.key(key));
 }
 
 pub fn type_text(state: &mut State, text: &str) {
     if super::forms::paste(state, text) {
         return;
     }
-    // A pasted newline would submit nothing useful in a one-line field.
-    let text: String = text.chars().filter(|c| !c.is_control()).collect();
-    edit_field(state, |field| field.push_str(&text));
+    edit_field(state, |field| field.insert(text));
 }
 
-fn edit_field(state: &mut State, edit: impl FnOnce(&mut String)) {
+/// Edits the top modal's line; a filter or search applies at once when its text changed.
+fn edit_field(state: &mut State, edit: impl FnOnce(&mut LineInput) -> bool) {
     let Some(modal) = state.modals.last_mut() else {
         return;
     };
     match modal {
         Modal::Palette { query, selected } => {
-            edit(query);
-            *selected = 0;
+            if edit(query) {
+                *selected = 0;
+            }
         }
         Modal::Prompt { purpose, input, .. } => {
-            edit(input);
-            let (purpose, input) = (*purpose, input.clone());
-            apply_prompt(state, purpose, input);
+            if edit(input) {
+                let (purpose, text) = (*purpose, input.text().to_string());
+                apply_prompt(state, purpose, text);
+            }
         }
         Modal::Confirm(confirmation) => {
             if let Some(typed) = confirmation.typed.as_mut() {
@@ -201,12 +172,25 @@ fn edit_field(state: &mut State, edit: impl FnOnce(&mut String)) {
                 edit(comment);
             }
         }
-        Modal::Help { .. }
-        | Modal::Picker { .. }
-        | Modal::Create(_)
-        | Modal::Edit(_)
-        | Modal::Discard(_) => {}
+        Modal::Picker(picker) => {
+            if edit(&mut picker.query) {
+                picker.narrowed();
+            }
+        }
+        Modal::Help { .. } | Modal::Create(_) | Modal::Edit(_) | Modal::Discard(_) => {}
     }
+}
+
+/// A filter picked: the list narrows to it.
+fn apply_pick(state: &mut State, purpose: PickerPurpose, value: Option<String>) -> Vec<Effect> {
+    let mut filter = state.list.filter.clone();
+    match purpose {
+        PickerPurpose::Status => filter.status = value.as_deref().and_then(Status::parse),
+        PickerPurpose::Environment => filter.environment = value,
+        PickerPurpose::Project => filter.project = value,
+    }
+    state.list.set_filter(filter);
+    selection_changed(state)
 }
 
 /// Prompts apply as they are typed: the list narrows, the plan search jumps.

@@ -34,7 +34,7 @@ pub fn on_plan_command(state: &mut State, command: Command) -> Vec<Effect> {
             let previous = plan.search.clone();
             state.modals.push(Modal::Prompt {
                 purpose: PromptPurpose::Search,
-                input: String::new(),
+                input: Default::default(),
                 previous,
             });
         }

@@ -46,6 +46,12 @@ fn hinted(state: &State) -> &'static [Command] {
         Context::Insights | Context::Events => &[Command::Back, Command::MoveDown, Command::Help],
         Context::Help => &[Command::Back, Command::MoveDown],
         Context::Confirm => &[Command::Confirm, Command::Cancel],
+        Context::Picker => &[
+            Command::Submit,
+            Command::Cancel,
+            Command::MoveDown,
+            Command::MoveUp,
+        ],
         Context::Input => &[
             Command::Submit,
             Command::Cancel,

@@ -9,7 +9,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use super::super::state::editor::EditForm;
 use super::super::state::form::{CreateForm, Input};
 use super::super::theme::{Role, Theme};
-use super::styled;
+use super::{line_input, styled};
 
 fn area_for(body: Rect) -> Rect {
     let width = body.width.saturating_sub(4).max(1);
@@ -42,10 +42,9 @@ fn framed<'a>(title: String, theme: &Theme, role: Role) -> Block<'a> {
         .title(Line::styled(title, theme.style(Role::Title)))
 }
 
-fn input_text(input: &Input, focused: bool) -> String {
+fn input_text(input: &Input) -> String {
     match input {
-        Input::Text(text) if focused => format!("{text}▏"),
-        Input::Text(text) => text.clone(),
+        Input::Text(line) => line.text().to_string(),
         Input::Toggle(on) => format!("[{}] {on}", if *on { "x" } else { " " }),
         Input::Choice { options, selected } => {
             let choice = options.get(*selected).map(String::as_str).unwrap_or("");
@@ -94,11 +93,14 @@ pub fn create(form: &CreateForm, theme: &Theme, frame: &mut Frame, body: Rect) {
         let mut spans = vec![
             styled(label, theme.style(label_role)),
             styled(format!(" {kind}"), theme.style(Role::Muted)),
-            styled(
-                input_text(&field.input, focused && !field.locked),
-                theme.style(Role::Accent),
-            ),
         ];
+        match &field.input {
+            Input::Text(line) if focused && !field.locked => {
+                let room = (fields_area.width as usize).saturating_sub(35);
+                spans.extend(line_input(line, room, theme.style(Role::Accent)));
+            }
+            input => spans.push(styled(input_text(input), theme.style(Role::Accent))),
+        }
         if field.locked {
             spans.push(styled(" (locked)", theme.style(Role::Muted)));
         }

@@ -88,6 +88,9 @@ fn title<'a>(state: &State, theme: &Theme) -> Line<'a> {
     if let Some(environment) = &filter.environment {
         filters.push(format!("env={environment}"));
     }
+    if let Some(project) = &filter.project {
+        filters.push(format!("project={project}"));
+    }
     if !filter.text.is_empty() {
         filters.push(format!("/{}", filter.text));
     }

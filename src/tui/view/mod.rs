@@ -16,6 +16,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
+use super::state::line_input::LineInput;
 use super::state::{Pane, Screen, State, ToastKind};
 use super::theme::{Role, Theme};
 use crate::domain::Timestamp;
@@ -152,6 +153,17 @@ pub fn styled<'a>(text: impl Into<String>, style: Style) -> Span<'a> {
 }
 
 /// Keeps the tail of a long value ("…abcdef") so it fits `width` characters.
+/// A line being edited, scrolled to fit `width` columns, the cursor drawn as a reversed cell.
+pub fn line_input<'a>(input: &LineInput, width: usize, style: Style) -> Vec<Span<'a>> {
+    let (before, under, after) = input.window(width.saturating_sub(1));
+    let cursor = style.add_modifier(ratatui::style::Modifier::REVERSED);
+    vec![
+        styled(before, style),
+        styled(under.map_or(" ".to_string(), String::from), cursor),
+        styled(after, style),
+    ]
+}
+
 pub fn clip_start(text: &str, width: usize) -> String {
     let count = text.chars().count();
     if count <= width {

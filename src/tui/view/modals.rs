@@ -7,13 +7,14 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
 use super::super::keymap::{Binding, Context};
 use super::super::state::State;
+use super::super::state::line_input::LineInput;
 use super::super::state::modal::{
-    Confirmation, Discard, Modal, PickerPurpose, PromptPurpose, palette_matches,
+    Confirmation, Discard, Modal, Picker, PromptPurpose, palette_matches,
 };
 use super::super::state::viewport::{Viewport, window_showing};
 use super::super::theme::{Role, Theme};
 use super::layout::centered;
-use super::styled;
+use super::{line_input, styled};
 
 fn boxed<'a>(title: String, theme: &Theme, role: Role) -> Block<'a> {
     Block::default()
@@ -27,39 +28,7 @@ pub fn render(state: &State, modal: &Modal, theme: &Theme, frame: &mut Frame, bo
         Modal::Help { viewport } => help(state, *viewport, theme, frame, body),
         Modal::Palette { query, selected } => palette(state, query, *selected, theme, frame, body),
         Modal::Prompt { purpose, input, .. } => prompt(*purpose, input, theme, frame, body),
-        Modal::Picker {
-            purpose,
-            options,
-            selected,
-        } => {
-            let title = match purpose {
-                PickerPurpose::Status => " filter by status ",
-                PickerPurpose::Environment => " filter by environment ",
-            };
-            let height = (options.len() as u16 + 2).min(body.height);
-            let area = centered(body, 40, height);
-            let visible = height.saturating_sub(2) as usize;
-            let start = window_showing(*selected, options.len(), visible);
-            let lines: Vec<Line> = options
-                .iter()
-                .enumerate()
-                .skip(start)
-                .take(visible)
-                .map(|(index, option)| {
-                    let style = if index == *selected {
-                        theme.style(Role::Selection)
-                    } else {
-                        theme.style(Role::Text)
-                    };
-                    Line::styled(format!(" {}", option.label), style)
-                })
-                .collect();
-            frame.render_widget(Clear, area);
-            frame.render_widget(
-                Paragraph::new(lines).block(boxed(title.into(), theme, Role::BorderFocused)),
-                area,
-            );
-        }
+        Modal::Picker(picker) => picker_box(picker, theme, frame, body),
         Modal::Confirm(confirmation) => confirm(confirmation, theme, frame, body),
         Modal::Discard(form) => discard(form, theme, frame, body),
         Modal::Create(form) => super::forms::create(form, theme, frame, body),
@@ -158,13 +127,13 @@ fn help(state: &State, viewport: Viewport, theme: &Theme, frame: &mut Frame, bod
 
 fn palette(
     state: &State,
-    query: &str,
+    query: &LineInput,
     selected: usize,
     theme: &Theme,
     frame: &mut Frame,
     body: Rect,
 ) {
-    let matches = palette_matches(query);
+    let matches = palette_matches(query.text());
     let height = (matches.len() as u16 + 3).clamp(5, body.height.min(18));
     let area = Rect::new(
         body.x + body.width.saturating_sub(60) / 2,
@@ -174,11 +143,13 @@ fn palette(
     );
     let visible = height.saturating_sub(3) as usize;
     let start = window_showing(selected, matches.len(), visible);
-    let mut lines = vec![Line::from(vec![
-        styled(": ", theme.style(Role::Accent)),
-        styled(query.to_string(), theme.style(Role::Text)),
-        styled("▏", theme.style(Role::Accent)),
-    ])];
+    let mut first = vec![styled(": ", theme.style(Role::Accent))];
+    first.extend(line_input(
+        query,
+        area.width.saturating_sub(4) as usize,
+        theme.style(Role::Text),
+    ));
+    let mut lines = vec![Line::from(first)];
     if matches.is_empty() {
         lines.push(Line::styled(
             "  no action matches",
@@ -219,7 +190,7 @@ fn palette(
     );
 }
 
-fn prompt(purpose: PromptPurpose, input: &str, theme: &Theme, frame: &mut Frame, body: Rect) {
+fn prompt(purpose: PromptPurpose, input: &LineInput, theme: &Theme, frame: &mut Frame, body: Rect) {
     let (label, title) = match purpose {
         PromptPurpose::Filter => ("/", " filter: id, project, env, module, user, status "),
         PromptPurpose::Search => ("/", " search the plan "),
@@ -232,11 +203,16 @@ fn prompt(purpose: PromptPurpose, input: &str, theme: &Theme, frame: &mut Frame,
     );
     frame.render_widget(Clear, area);
     frame.render_widget(
-        Paragraph::new(Line::from(vec![
-            styled(label, theme.style(Role::Accent)),
-            styled(input.to_string(), theme.style(Role::Text)),
-            styled("▏", theme.style(Role::Accent)),
-        ]))
+        Paragraph::new(Line::from(
+            [styled(label, theme.style(Role::Accent))]
+                .into_iter()
+                .chain(line_input(
+                    input,
+                    area.width.saturating_sub(3) as usize,
+                    theme.style(Role::Text),
+                ))
+                .collect::<Vec<_>>(),
+        ))
         .block(boxed(title.into(), theme, Role::BorderFocused)),
         area,
     );
@@ -260,11 +236,9 @@ fn confirm(confirmation: &Confirmation, theme: &Theme, frame: &mut Frame, body: 
             } else {
                 Role::Text
             };
-            lines.push(Line::from(vec![
-                styled("> ", theme.style(Role::Accent)),
-                styled(typed.clone(), theme.style(role)),
-                styled("▏", theme.style(Role::Accent)),
-            ]));
+            let mut line = vec![styled("> ", theme.style(Role::Accent))];
+            line.extend(line_input(typed, 58, theme.style(role)));
+            lines.push(Line::from(line));
             lines.push(Line::styled(
                 "enter confirms once it matches · esc cancels",
                 theme.style(Role::Muted),
@@ -275,14 +249,11 @@ fn confirm(confirmation: &Confirmation, theme: &Theme, frame: &mut Frame, body: 
                 "Comment (recorded on GitHub and in the audit trail):",
                 theme.style(Role::Text),
             ));
-            lines.push(Line::from(vec![
-                styled("> ", theme.style(Role::Accent)),
-                styled(
-                    confirmation.comment.clone().unwrap_or_default(),
-                    theme.style(Role::Text),
-                ),
-                styled("▏", theme.style(Role::Accent)),
-            ]));
+            let mut line = vec![styled("> ", theme.style(Role::Accent))];
+            if let Some(comment) = &confirmation.comment {
+                line.extend(line_input(comment, 58, theme.style(Role::Text)));
+            }
+            lines.push(Line::from(line));
             lines.push(Line::from(vec![
                 styled("enter", theme.style(Role::Key)),
                 styled(
@@ -338,6 +309,48 @@ fn discard(form: &Discard, theme: &Theme, frame: &mut Frame, body: Rect) {
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
             .block(boxed(form.title(), theme, Role::Warning)),
+        area,
+    );
+}
+
+fn picker_box(picker: &Picker, theme: &Theme, frame: &mut Frame, body: Rect) {
+    let matches = picker.matches();
+    let height = (matches.len().max(1) as u16 + 3).min(body.height);
+    let area = centered(body, 44, height);
+    let visible = height.saturating_sub(3) as usize;
+    let start = window_showing(picker.selected, matches.len(), visible);
+    let mut first = vec![styled("> ", theme.style(Role::Accent))];
+    first.extend(line_input(
+        &picker.query,
+        area.width.saturating_sub(4) as usize,
+        theme.style(Role::Text),
+    ));
+    let mut lines = vec![Line::from(first)];
+    if matches.is_empty() {
+        lines.push(Line::styled(" nothing matches", theme.style(Role::Muted)));
+    }
+    lines.extend(
+        matches
+            .iter()
+            .enumerate()
+            .skip(start)
+            .take(visible)
+            .map(|(index, option)| {
+                let style = if index == picker.selected {
+                    theme.style(Role::Selection)
+                } else {
+                    theme.style(Role::Text)
+                };
+                Line::styled(format!(" {}", option.label), style)
+            }),
+    );
+    frame.render_widget(Clear, area);
+    frame.render_widget(
+        Paragraph::new(lines).block(boxed(
+            picker.purpose.title().into(),
+            theme,
+            Role::BorderFocused,
+        )),
         area,
     );
 }
