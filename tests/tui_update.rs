@@ -1088,6 +1088,88 @@ fn plan_search_jumps_and_unfolds() {
     assert_eq!(state.plan.as_ref().and_then(|p| p.current_match), Some(0));
 }
 
+/// A whole-root plan: two of request 2's resources around one outside it.
+fn mixed_plan() -> String {
+    let label = tfpilot::domain::infra_file::module_label(&id(2));
+    let block = |address: &str, verb: &str, mark: &str, kind: &str| {
+        format!(
+            "  # {address} will be {verb}\n  {mark} resource \"{kind}\" \"this\" {{\n      {mark} name = \"a\"\n    }}\n\n"
+        )
+    };
+    [
+        "Terraform will perform the following actions:\n\n".to_string(),
+        block(
+            &format!("module.{label}.aws_s3_bucket.this"),
+            "created",
+            "+",
+            "aws_s3_bucket",
+        ),
+        block("aws_iam_role.ci", "updated in-place", "~", "aws_iam_role"),
+        block(
+            &format!("module.{label}.aws_s3_bucket_policy.this"),
+            "created",
+            "+",
+            "aws_s3_bucket_policy",
+        ),
+        "Plan: 2 to add, 1 to change, 0 to destroy.\n".to_string(),
+    ]
+    .concat()
+}
+
+#[test]
+fn the_plan_cursor_moves_folds_and_jumps_between_resources_and_owners() {
+    let mut state = state("bob", &every_status(), 120, 40);
+    select(&mut state, &id(2));
+    let document = PlanDocument::build(&mixed_plan());
+    dashboard::open_plan_with(&mut state, Arc::new(document));
+    let line_at_cursor = |state: &State| {
+        let plan = state.plan.as_ref().expect("plan view");
+        let document = plan.document().expect("loaded");
+        document.lines[plan.cursor_line().expect("a cursor")]
+            .text
+            .clone()
+    };
+    assert!(line_at_cursor(&state).starts_with("Terraform will perform"));
+    key(&mut state, KeyCode::Char('j'));
+    key(&mut state, KeyCode::Char('j'));
+    assert!(line_at_cursor(&state).contains("aws_s3_bucket.this will be created"));
+    // ] and [ move between resource headers.
+    key(&mut state, KeyCode::Char(']'));
+    assert!(line_at_cursor(&state).contains("aws_iam_role.ci"));
+    key(&mut state, KeyCode::Char('['));
+    assert!(line_at_cursor(&state).contains("aws_s3_bucket.this"));
+    // } crosses to the change outside the request, and back to the request's next one.
+    key(&mut state, KeyCode::Char('}'));
+    assert!(line_at_cursor(&state).contains("aws_iam_role.ci"));
+    key(&mut state, KeyCode::Char('}'));
+    assert!(line_at_cursor(&state).contains("aws_s3_bucket_policy.this"));
+    key(&mut state, KeyCode::Char('}'));
+    assert_eq!(last_toast(&state).1, "no change of the other side that way");
+    key(&mut state, KeyCode::Char('{'));
+    assert!(line_at_cursor(&state).contains("aws_iam_role.ci"));
+    // Space folds the block under the cursor and unfolds it again.
+    let rows = state.plan.as_ref().map(|p| p.rows.len()).unwrap_or(0);
+    key(&mut state, KeyCode::Char(' '));
+    let folded = state.plan.as_ref().map(|p| p.rows.len()).unwrap_or(0);
+    assert_ne!(folded, rows, "one block changed its fold");
+    assert!(
+        line_at_cursor(&state).contains("aws_iam_role.ci"),
+        "the cursor stays on its header"
+    );
+    key(&mut state, KeyCode::Char('z'));
+    assert_eq!(state.plan.as_ref().map(|p| p.rows.len()), Some(rows));
+    // The cursor line is drawn highlighted.
+    let terminal = dashboard::terminal(&state, &tfpilot::tui::theme::Theme::default_theme());
+    let buffer = terminal.backend().buffer().clone();
+    let selection = tfpilot::tui::theme::Theme::default_theme()
+        .style(tfpilot::tui::theme::Role::Selection)
+        .bg;
+    let highlighted: Vec<u16> = (0..buffer.area.height)
+        .filter(|y| buffer[(10, *y)].bg == selection.unwrap_or_default())
+        .collect();
+    assert_eq!(highlighted.len(), 1, "one cursor row: {highlighted:?}");
+}
+
 #[test]
 fn a_running_log_is_followed_until_the_run_ends() {
     let mut state = state("bob", &every_status(), 120, 40);
@@ -1276,6 +1358,51 @@ fn palette_finds_actions_fuzzily_and_runs_them() {
     assert_eq!(insights.total, 20);
     key(&mut state, KeyCode::Esc);
     assert_eq!(state.screen, Screen::Main);
+}
+
+#[test]
+fn the_palette_jumps_to_a_request_by_id_prefix_and_sets_filters() {
+    use tfpilot::tui::state::palette::PaletteEntry;
+    let mut state = state("bob", &every_status(), 120, 40);
+    select(&mut state, &id(0));
+    // A unique id prefix puts its request first; enter selects it.
+    let wanted = id(13);
+    key(&mut state, KeyCode::Char(':'));
+    chars(&mut state, &wanted[..18]);
+    let Some(Modal::Palette(palette)) = state.modals.last() else {
+        panic!("the palette");
+    };
+    assert!(
+        matches!(palette.matches.first(), Some(PaletteEntry::Request { id, .. }) if *id == wanted),
+        "{:?}",
+        palette.matches.first()
+    );
+    key(&mut state, KeyCode::Enter);
+    assert_eq!(state.list.selected_id(), Some(wanted.as_str()));
+    // A request the filters hide is still reached: the filters go.
+    filter_status(&mut state, "planning");
+    key(&mut state, KeyCode::Char(':'));
+    chars(&mut state, &id(6)[..18]);
+    key(&mut state, KeyCode::Enter);
+    assert_eq!(state.list.selected_id(), Some(id(6).as_str()));
+    assert!(state.list.filter.is_empty());
+    // Filters by name, fuzzily.
+    key(&mut state, KeyCode::Char(':'));
+    chars(&mut state, "env prod");
+    let Some(Modal::Palette(palette)) = state.modals.last() else {
+        panic!("the palette");
+    };
+    assert_eq!(
+        palette.matches.first(),
+        Some(&PaletteEntry::Environment("prod".into()))
+    );
+    key(&mut state, KeyCode::Enter);
+    assert_eq!(state.list.filter.environment.as_deref(), Some("prod"));
+    key(&mut state, KeyCode::Char(':'));
+    chars(&mut state, "status plan_rdy");
+    key(&mut state, KeyCode::Enter);
+    assert_eq!(state.list.filter.status, Some(Status::PlanReady));
+    assert_eq!(state.list.visible_len(), 1);
 }
 
 /// Scrolling stops at the end: one key back from the end moves one line (before, the help

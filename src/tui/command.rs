@@ -76,7 +76,11 @@ commands! {
     Search => "search", "search";
     NextMatch => "next_match", "next match";
     PreviousMatch => "previous_match", "previous match";
-    ToggleFold => "toggle_fold", "fold / unfold";
+    ToggleFold => "toggle_fold", "fold / unfold the block at the cursor";
+    NextResource => "next_resource", "next resource";
+    PreviousResource => "previous_resource", "previous resource";
+    NextOwnerChange => "next_owner_change", "next change across this request / outside it";
+    PreviousOwnerChange => "previous_owner_change", "previous change across this request / outside it";
     UnfoldAll => "unfold_all", "unfold all";
     FoldAll => "fold_all", "fold all";
     Follow => "follow", "follow the log";
@@ -135,7 +139,7 @@ impl Command {
     }
 
     /// The commands the palette offers, in the order it lists them before any typing.
-    pub const PALETTE: [Command; 27] = [
+    pub const PALETTE: [Command; 28] = [
         Command::Plan,
         Command::Approve,
         Command::Merge,
@@ -154,6 +158,7 @@ impl Command {
         Command::Filter,
         Command::FilterStatus,
         Command::FilterEnvironment,
+        Command::FilterProject,
         Command::ClearFilters,
         Command::Sort,
         Command::ReverseSort,

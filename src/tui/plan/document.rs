@@ -3,6 +3,7 @@
 //! that fold, with the risky ones (destroy, replace) listed first.
 
 use super::highlight::highlight_lines;
+use crate::domain::cost::{COST_BEGIN, COST_END};
 use crate::domain::plan_output::{resource_header, strip_timestamps, summarize};
 use crate::domain::request::PlanSummary;
 
@@ -77,7 +78,10 @@ impl PlanDocument {
     /// Builds the document; the expensive part (highlighting) runs once here, off the UI loop.
     pub fn build(raw: &str) -> PlanDocument {
         let text = strip_timestamps(raw);
-        let texts: Vec<String> = text.lines().map(|l| l.replace('\t', "    ")).collect();
+        let texts: Vec<String> = shown_lines(&text)
+            .into_iter()
+            .map(|l| l.replace('\t', "    "))
+            .collect();
         let spans = highlight_lines(&texts);
         let lines: Vec<PlanLine> = texts
             .into_iter()
@@ -98,6 +102,33 @@ impl PlanDocument {
         blocks.sort_by_key(|block| (!block.action.is_risky(), block.start));
         blocks
     }
+}
+
+/// The lines a person reads: the runner's `##[group]` markers become the step titles they
+/// carry, `##[endgroup]` goes, and the cost estimate's JSON (between its marker lines) is left
+/// out: the summary bar and the detail pane show the cost.
+fn shown_lines(text: &str) -> Vec<&str> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut shown = Vec::with_capacity(lines.len());
+    let mut index = 0;
+    while index < lines.len() {
+        let line = lines[index];
+        let trimmed = line.trim();
+        if trimmed == COST_BEGIN
+            && let Some(length) = lines[index + 1..]
+                .iter()
+                .position(|line| line.trim() == COST_END)
+        {
+            index += length + 2;
+            continue;
+        }
+        index += 1;
+        if trimmed.starts_with("##[endgroup]") {
+            continue;
+        }
+        shown.push(trimmed.strip_prefix("##[group]").unwrap_or(line));
+    }
+    shown
 }
 
 fn find_resources(lines: &[PlanLine]) -> Vec<ResourceBlock> {
@@ -207,6 +238,32 @@ mod tests {
         assert_eq!(kind_at("- milestone_number"), Some(TokenKind::Destroy));
         assert_eq!(kind_at("~ allow_auto_merge"), Some(TokenKind::Change));
         assert_eq!(kind_at("Plan: "), Some(TokenKind::Heading));
+    }
+
+    #[test]
+    fn runner_markers_and_the_cost_json_are_not_shown() {
+        let document = PlanDocument::build(
+            "##[group]Run terraform plan\n\
+             Plan: 1 to add, 0 to change, 0 to destroy.\n\
+             ##[endgroup]\n\
+             tfpilot-cost-begin\n\
+             {\"totalMonthlyCost\": \"1\"}\n\
+             tfpilot-cost-end\n\
+             ##[error]Process completed with exit code 1.\n",
+        );
+        let texts: Vec<&str> = document.lines.iter().map(|l| l.text.as_str()).collect();
+        assert_eq!(
+            texts,
+            [
+                "Run terraform plan",
+                "Plan: 1 to add, 0 to change, 0 to destroy.",
+                "##[error]Process completed with exit code 1."
+            ]
+        );
+        assert!(document.summary.is_some());
+        // A begin marker with no end (a truncated log) hides nothing.
+        let truncated = PlanDocument::build("tfpilot-cost-begin\n{\n");
+        assert_eq!(truncated.lines.len(), 2);
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod form;
 pub mod line_input;
 pub mod list;
 pub mod modal;
+pub mod palette;
 pub mod plan;
 pub mod viewport;
 

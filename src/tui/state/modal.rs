@@ -1,16 +1,13 @@
 //! Modals are data: a stack in the state. The top one takes the keys and is drawn last.
 
-use nucleo_matcher::pattern::{CaseMatching, Normalization, Pattern};
-use nucleo_matcher::{Config, Matcher};
-
 use crate::domain::Status;
 use crate::domain::operation::Operation;
 
-use super::super::command::Command;
 use super::super::keymap::Context;
 use super::editor::EditForm;
 use super::form::CreateForm;
 use super::line_input::LineInput;
+use super::palette::Palette;
 use super::viewport::Viewport;
 
 #[derive(Debug, Clone)]
@@ -20,10 +17,7 @@ pub enum Modal {
     Help {
         viewport: Viewport,
     },
-    Palette {
-        query: LineInput,
-        selected: usize,
-    },
+    Palette(Palette),
     /// A one-line text field that applies as it is typed (the list filter, plan search).
     Prompt {
         purpose: PromptPurpose,
@@ -196,32 +190,4 @@ impl Modal {
             _ => Context::Input,
         }
     }
-}
-
-/// The palette's entries for `query`: every palette command when empty, else the fuzzy matches
-/// on "name description", best first.
-pub fn palette_matches(query: &str) -> Vec<Command> {
-    let entries: Vec<(Command, String)> = Command::PALETTE
-        .into_iter()
-        .map(|command| {
-            let text = format!("{} {}", command.name(), command.description());
-            (command, text)
-        })
-        .collect();
-    if query.trim().is_empty() {
-        return entries.into_iter().map(|(command, _)| command).collect();
-    }
-    let mut matcher = Matcher::new(Config::DEFAULT);
-    let pattern = Pattern::parse(query, CaseMatching::Ignore, Normalization::Smart);
-    let texts: Vec<&str> = entries.iter().map(|(_, text)| text.as_str()).collect();
-    let ranked = pattern.match_list(texts, &mut matcher);
-    ranked
-        .into_iter()
-        .filter_map(|(text, _)| {
-            entries
-                .iter()
-                .find(|(_, candidate)| candidate == text)
-                .map(|(command, _)| *command)
-        })
-        .collect()
 }

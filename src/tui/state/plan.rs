@@ -1,7 +1,7 @@
 //! The plan / log view: which document, which blocks are folded, where the search is, whether
 //! the view follows a running log.
 
-use crate::domain::attribution::{PlanAttribution, attribute_headers};
+use crate::domain::attribution::{PlanAttribution, attribute_headers, belongs_to};
 use std::sync::Arc;
 
 use super::Loadable;
@@ -28,7 +28,8 @@ pub struct PlanView {
     /// One flag per resource block of the document.
     pub folded: Vec<bool>,
     pub rows: Vec<DisplayRow>,
-    /// The first row drawn.
+    /// The first row drawn (`offset`) and the cursor row (`selected`), which `j`/`k` move and
+    /// folding acts on.
     pub viewport: Viewport,
     /// Columns scrolled off to the left (long lines).
     pub hscroll: u16,
@@ -178,60 +179,155 @@ impl PlanView {
 
     pub fn clamp(&mut self, height: usize) {
         self.viewport.clamp(self.rows.len(), height);
+        self.viewport
+            .keep_selection_in_view(self.rows.len(), height);
     }
 
+    /// The cursor row.
+    pub fn cursor(&self) -> usize {
+        self.viewport.selected
+    }
+
+    /// The document line under the cursor.
+    pub fn cursor_line(&self) -> Option<usize> {
+        self.rows.get(self.viewport.selected).map(|row| row.line)
+    }
+
+    /// Moves the cursor by `delta` rows; the view scrolls to keep it on screen.
     pub fn scroll_by(&mut self, delta: isize, height: usize) {
-        self.viewport.scroll_by(delta, self.rows.len(), height);
+        self.viewport.move_selection(delta, self.rows.len(), height);
         if delta < 0 {
             self.follow = false;
         }
     }
 
-    /// Shows the last page (where a followed log grows).
+    /// Shows the last page (where a followed log grows), the cursor on the last row.
     pub fn scroll_to_end(&mut self, height: usize) {
+        self.viewport.select(usize::MAX, self.rows.len(), height);
         self.viewport.scroll_to(usize::MAX, self.rows.len(), height);
     }
 
-    /// The block whose header is at, or which contains, the top row on screen.
-    fn block_at_top(&self) -> Option<usize> {
+    /// The block whose header is at, or which contains, the cursor row.
+    fn block_at_cursor(&self) -> Option<usize> {
         let document = self.document()?;
-        let line = self.rows.get(self.viewport.offset)?.line;
+        let line = self.cursor_line()?;
         document
             .resources
             .iter()
             .position(|block| block.start <= line && line < block.end)
     }
 
-    /// Folds or unfolds the block at the top of the view.
+    /// Folds or unfolds the block under the cursor, the cursor staying on its header.
     pub fn toggle_fold(&mut self, height: usize) {
-        let Some(block) = self.block_at_top() else {
+        let Some(block) = self.block_at_cursor() else {
             return;
         };
         self.folded[block] = !self.folded[block];
         let start = self.document().map(|d| d.resources[block].start);
         self.rebuild_rows();
         if let Some(start) = start {
-            self.scroll_to_line(start, height);
+            self.move_cursor_to_line(start, height);
         }
     }
 
     pub fn fold_all(&mut self, folded: bool, height: usize) {
-        let top = self.rows.get(self.viewport.offset).map(|row| row.line);
+        let at = self.cursor_line();
         self.folded.iter_mut().for_each(|flag| *flag = folded);
         self.rebuild_rows();
-        if let Some(top) = top {
-            self.scroll_to_line(top, height);
+        if let Some(at) = at {
+            self.move_cursor_to_line(at, height);
         }
     }
 
-    /// Scrolls so `line` (or the folded block holding it) is the top row.
+    /// Scrolls so `line` (or the folded block holding it) is the top row, the cursor on it.
     pub fn scroll_to_line(&mut self, line: usize, height: usize) {
-        let row = self
-            .rows
+        let row = self.row_of(line);
+        self.viewport.scroll_to(row, self.rows.len(), height);
+        self.viewport.selected = row;
+        self.viewport
+            .keep_selection_in_view(self.rows.len(), height);
+    }
+
+    /// Puts the cursor on `line` (or the folded block holding it), scrolling as little as
+    /// needed to show it.
+    fn move_cursor_to_line(&mut self, line: usize, height: usize) {
+        let row = self.row_of(line);
+        self.viewport.select(row, self.rows.len(), height);
+    }
+
+    fn row_of(&self, line: usize) -> usize {
+        self.rows
             .iter()
             .rposition(|row| row.line <= line)
-            .unwrap_or(0);
-        self.viewport.scroll_to(row, self.rows.len(), height);
+            .unwrap_or(0)
+    }
+
+    /// Moves the cursor to the next (or previous) resource header; `false` when there is none
+    /// that way.
+    pub fn jump_resource(&mut self, forward: bool, height: usize) -> bool {
+        let Some(at) = self.cursor_line() else {
+            return false;
+        };
+        let target = self.document().and_then(|document| {
+            let starts = document.resources.iter().map(|block| block.start);
+            if forward {
+                starts.filter(|start| *start > at).min()
+            } else {
+                let here = document
+                    .resources
+                    .iter()
+                    .find(|block| block.start <= at && at < block.end)
+                    .map_or(at, |block| block.start);
+                starts.filter(|start| *start < here).max()
+            }
+        });
+        self.land(target, height)
+    }
+
+    /// Moves the cursor to the next (or previous) change on the other side of the line
+    /// between this request's resources and the rest of the root; `false` when there is none.
+    pub fn jump_owner(&mut self, forward: bool, height: usize) -> bool {
+        let Some(at) = self.cursor_line() else {
+            return false;
+        };
+        let id = self.id.clone();
+        let target = self.document().and_then(|document| {
+            let blocks = &document.resources;
+            let owned = |index: usize| belongs_to(&blocks[index].address, &id);
+            let current = blocks
+                .iter()
+                .position(|block| block.start <= at && at < block.end);
+            let order: Vec<usize> = if forward {
+                (0..blocks.len())
+                    .filter(|index| blocks[*index].start > at)
+                    .collect()
+            } else {
+                (0..blocks.len())
+                    .rev()
+                    .filter(|index| blocks[*index].start < at)
+                    .collect()
+            };
+            match current {
+                Some(current) => order
+                    .into_iter()
+                    .find(|index| owned(*index) != owned(current)),
+                // Outside any block: the nearest change outside the request.
+                None => order.into_iter().find(|index| !owned(*index)),
+            }
+            .map(|index| blocks[index].start)
+        });
+        self.land(target, height)
+    }
+
+    fn land(&mut self, line: Option<usize>, height: usize) -> bool {
+        match line {
+            Some(line) => {
+                self.follow = false;
+                self.move_cursor_to_line(line, height);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Scrolls sideways by `delta` columns, no further than the longest line allows.
@@ -314,6 +410,7 @@ impl PlanView {
         }
         self.follow = false;
         self.scroll_to_line(line.saturating_sub(height / 3), height);
+        self.move_cursor_to_line(line, height);
         true
     }
 }

@@ -114,10 +114,9 @@ fn on_command(state: &mut State, command: Command) -> Vec<Effect> {
             return Vec::new();
         }
         Command::Palette => {
-            state.modals.push(super::state::modal::Modal::Palette {
-                query: Default::default(),
-                selected: 0,
-            });
+            state.modals.push(super::state::modal::Modal::Palette(
+                super::state::palette::Palette::open(),
+            ));
             return Vec::new();
         }
         Command::Insights => {

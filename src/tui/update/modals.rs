@@ -7,7 +7,8 @@ use crate::domain::Status;
 use super::super::command::Command;
 use super::super::effect::Effect;
 use super::super::state::line_input::LineInput;
-use super::super::state::modal::{Modal, PickerPurpose, PromptPurpose, palette_matches};
+use super::super::state::modal::{Modal, PickerPurpose, PromptPurpose};
+use super::super::state::palette::PaletteEntry;
 use super::super::state::viewport::Viewport;
 use super::super::state::{State, ToastKind};
 use super::main_screen::{selection_changed, start_confirmed};
@@ -37,22 +38,22 @@ pub fn on_command(state: &mut State, command: Command) -> Vec<Effect> {
                 state.modals.pop();
             }
         }
-        Modal::Palette { query, selected } => match command {
+        Modal::Palette(palette) => match command {
             Command::MoveDown | Command::MoveUp => {
-                let count = palette_matches(query.text()).len();
+                let count = palette.matches.len();
                 let delta = if command == Command::MoveDown { 1 } else { -1 };
                 let mut list = Viewport {
                     offset: 0,
-                    selected: *selected,
+                    selected: palette.selected,
                 };
                 list.move_selection(delta, count, count);
-                *selected = list.selected;
+                palette.selected = list.selected;
             }
             Command::Submit => {
-                let chosen = palette_matches(query.text()).get(*selected).cloned();
+                let chosen = palette.chosen().cloned();
                 state.modals.pop();
-                if let Some(command) = chosen {
-                    return super::update(state, command.into());
+                if let Some(entry) = chosen {
+                    return run_palette_entry(state, entry);
                 }
             }
             Command::Cancel | Command::Back => {
@@ -154,9 +155,9 @@ fn edit_field(state: &mut State, edit: impl FnOnce(&mut LineInput) -> bool) {
         return;
     };
     match modal {
-        Modal::Palette { query, selected } => {
-            if edit(query) {
-                *selected = 0;
+        Modal::Palette(palette) => {
+            if edit(&mut palette.query) {
+                palette.refresh(&state.list);
             }
         }
         Modal::Prompt { purpose, input, .. } => {
@@ -178,6 +179,33 @@ fn edit_field(state: &mut State, edit: impl FnOnce(&mut LineInput) -> bool) {
             }
         }
         Modal::Help { .. } | Modal::Create(_) | Modal::Edit(_) | Modal::Discard(_) => {}
+    }
+}
+
+/// What a palette entry does: runs the command, selects the request, or sets the filter.
+fn run_palette_entry(state: &mut State, entry: PaletteEntry) -> Vec<Effect> {
+    match entry {
+        PaletteEntry::Command(command) => super::update(state, command.into()),
+        PaletteEntry::Request { id, .. } => {
+            let effects = super::screens::close_plan_view(state);
+            state.screen = super::super::state::Screen::Main;
+            if !state.list.select_id(&id) {
+                state.list.set_filter(Default::default());
+                state.list.select_id(&id);
+            }
+            let mut effects = effects;
+            effects.extend(selection_changed(state));
+            effects
+        }
+        PaletteEntry::Status(status) => apply_pick(
+            state,
+            PickerPurpose::Status,
+            Some(status.as_str().to_string()),
+        ),
+        PaletteEntry::Environment(environment) => {
+            apply_pick(state, PickerPurpose::Environment, Some(environment))
+        }
+        PaletteEntry::Project(project) => apply_pick(state, PickerPurpose::Project, Some(project)),
     }
 }
 

@@ -26,6 +26,25 @@ pub fn on_plan_command(state: &mut State, command: Command) -> Vec<Effect> {
         Command::Top => plan.scroll_by(isize::MIN / 2, page),
         Command::Bottom => plan.scroll_by(isize::MAX / 2, page),
         Command::ToggleFold | Command::Open => plan.toggle_fold(page),
+        Command::NextResource | Command::PreviousResource
+            if !plan.jump_resource(command == Command::NextResource, page) =>
+        {
+            state.toast(ToastKind::Info, "no more resources that way");
+        }
+        Command::NextOwnerChange | Command::PreviousOwnerChange => {
+            let outside = plan
+                .attribution
+                .as_ref()
+                .is_some_and(|attribution| attribution.changes_outside());
+            if !plan.jump_owner(command == Command::NextOwnerChange, page) {
+                let text = if outside {
+                    "no change of the other side that way"
+                } else {
+                    "every change in this plan is this request's"
+                };
+                state.toast(ToastKind::Info, text);
+            }
+        }
         Command::ScrollLeft => plan.scroll_sideways(-8, width),
         Command::ScrollRight => plan.scroll_sideways(8, width),
         Command::UnfoldAll => plan.fold_all(false, page),

@@ -8,9 +8,8 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use super::super::keymap::{Binding, Context};
 use super::super::state::State;
 use super::super::state::line_input::LineInput;
-use super::super::state::modal::{
-    Confirmation, Discard, Modal, Picker, PromptPurpose, palette_matches,
-};
+use super::super::state::modal::{Confirmation, Discard, Modal, Picker, PromptPurpose};
+use super::super::state::palette::{Palette, PaletteEntry};
 use super::super::state::viewport::{Viewport, window_showing};
 use super::super::theme::{Role, Theme};
 use super::layout::centered;
@@ -26,7 +25,7 @@ fn boxed<'a>(title: String, theme: &Theme, role: Role) -> Block<'a> {
 pub fn render(state: &State, modal: &Modal, theme: &Theme, frame: &mut Frame, body: Rect) {
     match modal {
         Modal::Help { viewport } => help(state, *viewport, theme, frame, body),
-        Modal::Palette { query, selected } => palette(state, query, *selected, theme, frame, body),
+        Modal::Palette(palette) => palette_box(state, palette, theme, frame, body),
         Modal::Prompt { purpose, input, .. } => prompt(*purpose, input, theme, frame, body),
         Modal::Picker(picker) => picker_box(picker, theme, frame, body),
         Modal::Confirm(confirmation) => confirm(confirmation, theme, frame, body),
@@ -125,69 +124,83 @@ fn help(state: &State, viewport: Viewport, theme: &Theme, frame: &mut Frame, bod
     );
 }
 
-fn palette(
-    state: &State,
-    query: &LineInput,
-    selected: usize,
-    theme: &Theme,
-    frame: &mut Frame,
-    body: Rect,
-) {
-    let matches = palette_matches(query.text());
+fn palette_box(state: &State, palette: &Palette, theme: &Theme, frame: &mut Frame, body: Rect) {
+    let matches = &palette.matches;
     let height = (matches.len() as u16 + 3).clamp(5, body.height.min(18));
+    let width = 76.min(body.width);
     let area = Rect::new(
-        body.x + body.width.saturating_sub(60) / 2,
+        body.x + body.width.saturating_sub(width) / 2,
         body.y + 1.min(body.height),
-        60.min(body.width),
+        width,
         height,
     );
     let visible = height.saturating_sub(3) as usize;
-    let start = window_showing(selected, matches.len(), visible);
+    let start = window_showing(palette.selected, matches.len(), visible);
     let mut first = vec![styled(": ", theme.style(Role::Accent))];
     first.extend(line_input(
-        query,
+        &palette.query,
         area.width.saturating_sub(4) as usize,
         theme.style(Role::Text),
     ));
     let mut lines = vec![Line::from(first)];
     if matches.is_empty() {
         lines.push(Line::styled(
-            "  no action matches",
+            "  nothing matches: a command, a request id, a status, env or project",
             theme.style(Role::Muted),
         ));
     }
-    for (index, command) in matches.iter().enumerate().skip(start).take(visible) {
-        let key = state
-            .keymap
-            .keys_for(Context::Main, *command)
-            .first()
-            .map(|k| k.to_string())
-            .unwrap_or_default();
-        let style = if index == selected {
+    let room = area.width.saturating_sub(2) as usize;
+    for (index, entry) in matches.iter().enumerate().skip(start).take(visible) {
+        let (text, dangerous) = match entry {
+            PaletteEntry::Command(command) => {
+                let key = state
+                    .keymap
+                    .keys_for(Context::Main, *command)
+                    .first()
+                    .map(|k| k.to_string())
+                    .unwrap_or_default();
+                (
+                    format!(
+                        " {:<20}{:<40}{key:>8} ",
+                        command.name(),
+                        command.description()
+                    ),
+                    command.is_dangerous(),
+                )
+            }
+            PaletteEntry::Request { id, summary } => (format!(" → {id}  {summary}"), false),
+            PaletteEntry::Status(status) => (
+                format!(" filter: status {} {}", status.symbol(), status.as_str()),
+                false,
+            ),
+            PaletteEntry::Environment(environment) => {
+                (format!(" filter: env {environment}"), false)
+            }
+            PaletteEntry::Project(project) => (format!(" filter: project {project}"), false),
+        };
+        let style = if index == palette.selected {
             theme.style(Role::Selection)
-        } else if command.is_dangerous() {
+        } else if dangerous {
             theme.style(Role::Danger)
         } else {
             theme.style(Role::Text)
         };
-        lines.push(Line::styled(
-            format!(
-                " {:<20}{:<26}{key:>6} ",
-                command.name(),
-                command.description()
-            ),
-            style,
-        ));
+        lines.push(Line::styled(clip_end(&text, room), style));
     }
     frame.render_widget(Clear, area);
     frame.render_widget(
         Paragraph::new(lines).block(boxed(
-            " command palette ".into(),
+            " command palette: commands, requests, filters ".into(),
             theme,
             Role::BorderFocused,
         )),
         area,
     );
+}
+
+/// `text` cut to `width` characters.
+fn clip_end(text: &str, width: usize) -> String {
+    text.chars().take(width).collect()
 }
 
 fn prompt(purpose: PromptPurpose, input: &LineInput, theme: &Theme, frame: &mut Frame, body: Rect) {

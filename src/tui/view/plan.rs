@@ -139,12 +139,14 @@ fn render_rows(
         .current_match
         .and_then(|at| plan.matches.get(at))
         .copied();
+    let cursor = plan.cursor();
     let lines: Vec<Line> = plan
         .rows
         .iter()
+        .enumerate()
         .skip(plan.top())
         .take(area.height as usize)
-        .map(|row| {
+        .map(|(index, row)| {
             let line = &document.lines[row.line];
             let mut spans = spans_of(line, theme, &plan.search, current == Some(row.line));
             if row.hidden > 0 {
@@ -158,7 +160,12 @@ fn render_rows(
             } else {
                 spans.insert(0, Span::raw("  "));
             }
-            Line::from(spans)
+            let line = Line::from(spans);
+            if index == cursor {
+                line.style(theme.style(Role::Selection))
+            } else {
+                line
+            }
         })
         .collect();
     frame.render_widget(Paragraph::new(lines).scroll((0, plan.hscroll)), area);
