@@ -1405,6 +1405,83 @@ fn the_palette_jumps_to_a_request_by_id_prefix_and_sets_filters() {
     assert_eq!(state.list.visible_len(), 1);
 }
 
+#[test]
+fn y_copies_the_id_capital_y_offers_links_and_o_opens_the_page_that_matters() {
+    let mut state = state("bob", &every_status(), 120, 40);
+    select(&mut state, &id(5));
+    let effects = key(&mut state, KeyCode::Char('y'));
+    assert!(
+        matches!(effects.as_slice(), [Effect::Copy { text }] if *text == id(5)),
+        "{effects:?}"
+    );
+    assert!(
+        last_toast(&state)
+            .1
+            .starts_with(&format!("copied the request id: {}", id(5)))
+    );
+    // The menu lists the pull request, each run, and the show command.
+    key(&mut state, KeyCode::Char('Y'));
+    let Some(Modal::Picker(picker)) = state.modals.last() else {
+        panic!("the copy menu");
+    };
+    let labels: Vec<&str> = picker
+        .options
+        .iter()
+        .map(|o| o.label.split("  ").next().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        labels,
+        [
+            "request id",
+            "pull request",
+            "plan run",
+            "apply run",
+            "show command"
+        ]
+    );
+    chars(&mut state, "pull");
+    let effects = key(&mut state, KeyCode::Enter);
+    assert!(
+        matches!(effects.as_slice(), [Effect::Copy { text }] if text == "https://github.com/acme/payments-infra/pull/105"),
+        "{effects:?}"
+    );
+    // Request 5 is applying: `o` opens the apply run, not the pull request.
+    let effects = key(&mut state, KeyCode::Char('o'));
+    assert!(
+        matches!(effects.as_slice(), [Effect::OpenUrl { url }] if url == "https://github.com/acme/payments-infra/actions/runs/2005"),
+        "{effects:?}"
+    );
+    // No browser here: the URL is copied instead, and the toast says why.
+    let effects = send(
+        &mut state,
+        Msg::OpenFailed {
+            url: "https://github.com/acme/payments-infra/actions/runs/2005".into(),
+            reason: "this is an SSH session and $BROWSER is not set".into(),
+        },
+    );
+    assert!(matches!(effects.as_slice(), [Effect::Copy { .. }]));
+    assert!(
+        last_toast(&state)
+            .1
+            .starts_with("no browser here (this is an SSH session")
+    );
+}
+
+#[test]
+fn the_clipboard_sequence_is_osc_52_and_cannot_be_broken_out_of() {
+    use base64::Engine as _;
+    let bytes = tfpilot::tui::effect::clipboard_bytes("req_1\x07\x1b]0;owned\x07");
+    let text = String::from_utf8(bytes).expect("ascii");
+    let payload = text
+        .strip_prefix("\x1b]52;c;")
+        .and_then(|rest| rest.strip_suffix('\x07'))
+        .expect("one OSC 52 sequence");
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(payload)
+        .expect("base64");
+    assert_eq!(decoded, b"req_1]0;owned");
+}
+
 /// Scrolling stops at the end: one key back from the end moves one line (before, the help
 /// and the pages counted every key past the end, and as many had to be pressed to come back).
 #[test]

@@ -526,6 +526,94 @@ pub fn decision_fingerprint(request: &Request) -> u64 {
     hasher.finish()
 }
 
+/// Something about a request a person may want on their clipboard or in a browser.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    /// "pull request", "apply run", "branch", "show command".
+    pub label: String,
+    pub text: String,
+    /// A URL (opens in a browser), not a name or a command.
+    pub is_url: bool,
+}
+
+/// Everything worth copying from a request, most useful first: its id, its pull request, its
+/// runs (in lifecycle order), its cleanup pull request, its branch, and the command that shows
+/// it. URLs come from the document, so they are cleaned of control characters.
+pub fn links(request: &Request) -> Vec<Link> {
+    let clean = |text: &str| -> String { text.chars().filter(|c| !c.is_control()).collect() };
+    let url = |label: String, text: &str| Link {
+        label,
+        text: clean(text),
+        is_url: true,
+    };
+    let mut links = vec![Link {
+        label: "request id".into(),
+        text: request.id.clone(),
+        is_url: false,
+    }];
+    if let Some(pr) = request.pr.as_deref().and_then(|pr| pr.url.as_deref()) {
+        links.push(url("pull request".into(), pr));
+    }
+    for (kind, run) in RunKind::recorded(request) {
+        if let Some(html) = run.html_url.as_deref() {
+            links.push(url(format!("{kind} run"), html));
+        }
+    }
+    if let Some(pr) = request
+        .cleanup_pr
+        .as_deref()
+        .and_then(|pr| pr.url.as_deref())
+    {
+        links.push(url("cleanup pull request".into(), pr));
+    }
+    if let Some(branch) = request.branch.as_deref() {
+        links.push(Link {
+            label: "branch".into(),
+            text: clean(branch),
+            is_url: false,
+        });
+    }
+    links.push(Link {
+        label: "show command".into(),
+        text: format!("tfpilot show {}", request.id),
+        is_url: false,
+    });
+    links
+}
+
+/// The page a person most likely wants open now: a run in progress, else a run that failed,
+/// else the cleanup pull request while it is open, else the pull request, else the latest run.
+pub fn primary_link(request: &Request) -> Option<Link> {
+    let runs: Vec<(RunKind, &RunFact)> = RunKind::recorded(request).collect();
+    let run_link = |(kind, run): &(RunKind, &RunFact)| {
+        run.html_url.as_deref().map(|html| Link {
+            label: format!("{kind} run"),
+            text: html.chars().filter(|c| !c.is_control()).collect(),
+            is_url: true,
+        })
+    };
+    let by_label = |label: &str| links(request).into_iter().find(|link| link.label == label);
+    runs.iter()
+        .rev()
+        .filter(|(_, run)| run.is_in_flight())
+        .find_map(run_link)
+        .or_else(|| {
+            runs.iter()
+                .rev()
+                .filter(|(_, run)| run.completed_without_success())
+                .find_map(run_link)
+        })
+        .or_else(|| {
+            request
+                .cleanup_pr
+                .as_deref()
+                .filter(|pr| !pr.merged)
+                .and_then(|_| by_label("cleanup pull request"))
+        })
+        .or_else(|| by_label("pull request"))
+        .or_else(|| runs.iter().rev().find_map(run_link))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -69,6 +69,9 @@ commands! {
     RejectDeployment => "reject_deployment", "reject the deployment";
     CancelRun => "cancel_run", "cancel the run";
     Refresh => "refresh", "refresh now";
+    CopyId => "copy_id", "copy the request id";
+    CopyMenu => "copy_menu", "copy: PR or run URL, branch, show command";
+    OpenLink => "open_link", "open the run or PR in a browser";
     PlanLog => "plan_log", "plan / log";
     Insights => "insights", "insights";
     Events => "events", "event log";
@@ -139,7 +142,7 @@ impl Command {
     }
 
     /// The commands the palette offers, in the order it lists them before any typing.
-    pub const PALETTE: [Command; 28] = [
+    pub const PALETTE: [Command; 31] = [
         Command::Plan,
         Command::Approve,
         Command::Merge,
@@ -153,6 +156,9 @@ impl Command {
         Command::Create,
         Command::Edit,
         Command::PlanLog,
+        Command::CopyId,
+        Command::CopyMenu,
+        Command::OpenLink,
         Command::Events,
         Command::Refresh,
         Command::Filter,

@@ -117,6 +117,14 @@ pub enum Effect {
     /// Tell the poller whether the terminal has focus.
     SetFocus(bool),
     Bell,
+    /// Puts `text` on the clipboard through the terminal (OSC 52), which works over SSH.
+    Copy {
+        text: String,
+    },
+    /// Opens `url` in this machine's browser; `Msg::OpenFailed` when there is none.
+    OpenUrl {
+        url: String,
+    },
     /// A desktop notification through the terminal.
     DesktopNotice {
         title: String,
@@ -137,6 +145,15 @@ pub fn desktop_notice_bytes(title: &str, body: &str) -> Vec<u8> {
     };
     let (title, body) = (clean(title), clean(body));
     format!("\x1b]777;notify;{title};{body}\x1b\\\x1b]9;{title}: {body}\x07").into_bytes()
+}
+
+/// OSC 52: asks the terminal to put `text` on the system clipboard. Control characters are
+/// dropped first; the payload is base64, so nothing in it can end the sequence.
+pub fn clipboard_bytes(text: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    let clean: String = text.chars().filter(|c| !c.is_control()).collect();
+    let payload = base64::engine::general_purpose::STANDARD.encode(clean.as_bytes());
+    format!("\x1b]52;c;{payload}\x07").into_bytes()
 }
 
 /// Where the plan/log view's text comes from.

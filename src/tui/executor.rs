@@ -51,6 +51,12 @@ impl Executor {
             }
             Effect::SetFocus(focused) => self.focused.store(focused, Ordering::Relaxed),
             Effect::Bell => write_to_terminal(b"\x07"),
+            Effect::Copy { text } => write_to_terminal(&super::effect::clipboard_bytes(&text)),
+            Effect::OpenUrl { url } => {
+                if let Err(reason) = open_in_browser(&url) {
+                    let _ = self.messages.send(Msg::OpenFailed { url, reason });
+                }
+            }
             Effect::DesktopNotice { title, body } => {
                 write_to_terminal(&super::effect::desktop_notice_bytes(&title, &body));
             }
@@ -257,4 +263,29 @@ async fn build(text: String) -> Result<Arc<PlanDocument>, LoadError> {
         .await
         .map(Arc::new)
         .map_err(|error| LoadError::Highlight(error.to_string()))
+}
+
+/// Starts this machine's browser on `url`, without waiting for it: `$BROWSER`, else
+/// `xdg-open` (or `open` on macOS). Over SSH without `$BROWSER` there is no browser here to
+/// open, and a GUI opener would start one on the wrong machine (or fail unseen).
+fn open_in_browser(url: &str) -> Result<(), String> {
+    let browser = std::env::var("BROWSER")
+        .ok()
+        .filter(|b| !b.trim().is_empty());
+    let over_ssh =
+        std::env::var_os("SSH_CONNECTION").is_some() || std::env::var_os("SSH_TTY").is_some();
+    let program = match browser {
+        Some(browser) => browser,
+        None if over_ssh => return Err("this is an SSH session and $BROWSER is not set".into()),
+        None if cfg!(target_os = "macos") => "open".into(),
+        None => "xdg-open".into(),
+    };
+    std::process::Command::new(&program)
+        .arg(url)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map(|_| ())
+        .map_err(|error| format!("cannot start {program}: {error}"))
 }

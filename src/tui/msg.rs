@@ -50,6 +50,11 @@ pub enum Msg {
     Created {
         result: Result<Box<OpOutcome>, OperationFailure>,
     },
+    /// No browser could open `url` here (over SSH, or none installed): `reason` says why.
+    OpenFailed {
+        url: String,
+        reason: String,
+    },
 }
 
 impl From<Command> for Msg {

@@ -66,11 +66,14 @@ pub enum PickerPurpose {
     Status,
     Environment,
     Project,
+    /// What to copy from the selected request.
+    Copy,
 }
 
 impl PickerPurpose {
     pub fn title(self) -> &'static str {
         match self {
+            PickerPurpose::Copy => " copy to the clipboard ",
             PickerPurpose::Status => " filter by status ",
             PickerPurpose::Environment => " filter by environment ",
             PickerPurpose::Project => " filter by project ",

@@ -99,6 +99,13 @@ pub fn on_command(state: &mut State, command: Command) -> Vec<Effect> {
             }
             state.pane = Pane::List;
         }
+        Command::CopyId => {
+            if let Some(id) = state.list.selected_id().map(str::to_string) {
+                return copy(state, "request id", id);
+            }
+        }
+        Command::CopyMenu => return open_copy_menu(state),
+        Command::OpenLink => return open_link(state),
         Command::Create => return super::forms::open_create(state),
         Command::Edit => return super::forms::open_edit(state),
         other => {
@@ -149,6 +156,64 @@ fn move_or_scroll(state: &mut State, delta: isize) -> Vec<Effect> {
         }
         Pane::Detail => {
             state.detail.scroll = state.detail.scroll.saturating_add_signed(delta as i16);
+            Vec::new()
+        }
+    }
+}
+
+/// Copies `text` through the terminal and says so; the text is in the toast too, to select by
+/// hand where the terminal does not allow OSC 52 (tmux needs `set-clipboard on`).
+pub fn copy(state: &mut State, what: &str, text: String) -> Vec<Effect> {
+    state.toast(
+        ToastKind::Success,
+        format!("copied the {what}: {text} (if the clipboard stays empty, your terminal refuses OSC 52: select it here)"),
+    );
+    vec![Effect::Copy { text }]
+}
+
+fn open_copy_menu(state: &mut State) -> Vec<Effect> {
+    let Some(request) = selected_request(
+        state,
+        "nothing to copy: select a request whose document can be read",
+    ) else {
+        return Vec::new();
+    };
+    let options = presentation::links(&request)
+        .into_iter()
+        .map(|link| PickerOption {
+            label: format!("{}  {}", link.label, link.text),
+            value: Some(link.text),
+        })
+        .collect();
+    state.modals.push(Modal::Picker(Picker::new(
+        PickerPurpose::Copy,
+        options,
+        None,
+    )));
+    Vec::new()
+}
+
+/// Opens the request's most useful page in a browser (a failure comes back as `OpenFailed`).
+fn open_link(state: &mut State) -> Vec<Effect> {
+    let Some(request) = selected_request(
+        state,
+        "nothing to open: select a request whose document can be read",
+    ) else {
+        return Vec::new();
+    };
+    match presentation::primary_link(&request) {
+        Some(link) => {
+            state.toast(
+                ToastKind::Info,
+                format!("opening the {}: {}", link.label, link.text),
+            );
+            vec![Effect::OpenUrl { url: link.text }]
+        }
+        None => {
+            state.toast(
+                ToastKind::Info,
+                format!("{} has no pull request or run to open yet", request.id),
+            );
             Vec::new()
         }
     }

@@ -84,6 +84,13 @@ pub fn on_command(state: &mut State, command: Command) -> Vec<Effect> {
                 };
                 let purpose = picker.purpose;
                 state.modals.pop();
+                if purpose == PickerPurpose::Copy {
+                    let label = option.label.split("  ").next().unwrap_or("").to_string();
+                    return option
+                        .value
+                        .map(|text| super::main_screen::copy(state, &label, text))
+                        .unwrap_or_default();
+                }
                 return apply_pick(state, purpose, option.value);
             }
             Command::Cancel | Command::Back => {
@@ -216,6 +223,7 @@ fn apply_pick(state: &mut State, purpose: PickerPurpose, value: Option<String>) 
         PickerPurpose::Status => filter.status = value.as_deref().and_then(Status::parse),
         PickerPurpose::Environment => filter.environment = value,
         PickerPurpose::Project => filter.project = value,
+        PickerPurpose::Copy => return Vec::new(),
     }
     state.list.set_filter(filter);
     selection_changed(state)
