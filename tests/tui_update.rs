@@ -204,6 +204,61 @@ fn pickers_move_with_j_and_k_narrow_as_typed_and_count() {
 }
 
 #[test]
+fn one_key_views_show_mine_waiting_on_me_and_active() {
+    let mut state = state("bob", &every_status(), 120, 40);
+    key(&mut state, KeyCode::Char('3'));
+    let statuses: Vec<Status> = state
+        .list
+        .window(0, 100)
+        .filter_map(|row| row.status)
+        .collect();
+    assert!(!statuses.is_empty());
+    assert!(
+        statuses.iter().all(|s| matches!(
+            s,
+            Status::PlanReady | Status::Approved | Status::Merged | Status::Failed
+        )),
+        "{statuses:?} (a failed apply can be applied again)"
+    );
+    assert!(statuses.contains(&Status::PlanReady), "bob approves");
+    let screen = dashboard::screen(&state);
+    assert!(
+        screen.contains(&format!("3 waiting on me {}", statuses.len())),
+        "{screen}"
+    );
+    key(&mut state, KeyCode::Char('4'));
+    assert!(
+        state
+            .list
+            .window(0, 100)
+            .all(|row| row.status.is_some_and(Status::is_active))
+    );
+    assert_eq!(state.list.visible_len(), 6);
+    key(&mut state, KeyCode::Char('1'));
+    assert_eq!(state.list.visible_len(), 20);
+    // A developer's "waiting on me" holds nothing they cannot do: no approvals.
+    let mut state = state_for("alice");
+    key(&mut state, KeyCode::Char('3'));
+    assert!(
+        state
+            .list
+            .window(0, 100)
+            .all(|row| row.status != Some(Status::PlanReady)),
+    );
+    key(&mut state, KeyCode::Char('2'));
+    assert!(state.list.visible_len() > 0);
+    assert!(state.list.window(0, 100).all(|row| {
+        row.request
+            .as_ref()
+            .is_some_and(|r| r.requested_by == "alice")
+    }));
+}
+
+fn state_for(user: &str) -> State {
+    state(user, &every_status(), 120, 40)
+}
+
+#[test]
 fn sorting_cycles_and_reverses() {
     let mut state = state("alice", &every_status(), 120, 40);
     assert_eq!(

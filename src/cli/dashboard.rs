@@ -62,6 +62,9 @@ pub async fn open(
         .dirs
         .as_ref()
         .map(|dirs| cache_file_for(&dirs.cache, &engine.store().location()));
+    let view_settings = context.dirs.as_ref().map(|dirs| {
+        crate::tui::settings::settings_file_for(&dirs.state, &engine.store().location())
+    });
     let role = engine.team().access.role_of(engine.actor());
     let workspace = Workspace {
         store,
@@ -81,6 +84,7 @@ pub async fn open(
         desktop: context.config.ui.desktop,
         list_cache,
         greeting,
+        view_settings,
     })
     .await
 }

@@ -394,6 +394,36 @@ pub fn drift_eligible(request: &Request) -> bool {
     applied && request.destroy_run.is_none() && !checking
 }
 
+/// The operations that move a request forward which `actor` could start on it right now: the
+/// policy allows them, the facts are ready, and for a deployment review GitHub lists the actor
+/// as a reviewer. What "waiting on me" means in the dashboard.
+pub fn waiting_on(
+    access: &super::access::AccessPolicy,
+    actor: &str,
+    request: &Request,
+) -> Vec<Operation> {
+    [
+        Operation::Approve,
+        Operation::Merge,
+        Operation::Apply,
+        Operation::ApproveDeployment,
+    ]
+    .into_iter()
+    .filter(|operation| readiness(*operation, request) == Readiness::Ready)
+    .filter(|operation| {
+        access
+            .authorize(actor, *operation, super::access::Subject::of(request))
+            .is_allowed()
+    })
+    .filter(|operation| {
+        *operation != Operation::ApproveDeployment
+            || super::deployment::waiting_run(request)
+                .and_then(|(_, run)| run.deployment_review.as_ref())
+                .is_some_and(|review| review.reviewers.iter().any(|r| r == actor))
+    })
+    .collect()
+}
+
 #[cfg(test)]
 #[path = "operation_tests.rs"]
 mod tests;

@@ -54,6 +54,10 @@ commands! {
     FilterEnvironment => "filter_environment", "filter by environment";
     FilterProject => "filter_project", "filter by project";
     ClearFilters => "clear_filters", "clear filters";
+    ViewAll => "view_all", "view: every request";
+    ViewMine => "view_mine", "view: requested by me";
+    ViewWaitingOnMe => "view_waiting_on_me", "view: waiting on me (approve, merge, apply, review)";
+    ViewActive => "view_active", "view: in flight";
     Sort => "sort", "sort by next column";
     ReverseSort => "reverse_sort", "reverse sort";
     Create => "create", "create a request";
@@ -142,7 +146,7 @@ impl Command {
     }
 
     /// The commands the palette offers, in the order it lists them before any typing.
-    pub const PALETTE: [Command; 31] = [
+    pub const PALETTE: [Command; 35] = [
         Command::Plan,
         Command::Approve,
         Command::Merge,
@@ -165,6 +169,10 @@ impl Command {
         Command::FilterStatus,
         Command::FilterEnvironment,
         Command::FilterProject,
+        Command::ViewAll,
+        Command::ViewMine,
+        Command::ViewWaitingOnMe,
+        Command::ViewActive,
         Command::ClearFilters,
         Command::Sort,
         Command::ReverseSort,

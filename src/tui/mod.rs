@@ -10,6 +10,7 @@ pub mod executor;
 pub mod keymap;
 pub mod msg;
 pub mod plan;
+pub mod settings;
 pub mod state;
 pub mod terminal;
 pub mod theme;
@@ -51,6 +52,8 @@ pub struct DashboardOptions {
     pub list_cache: Option<PathBuf>,
     /// Shown first, as a toast (the sandbox says who you are and how to be someone else).
     pub greeting: Option<String>,
+    /// Where the list's view, filters and sort are kept between runs.
+    pub view_settings: Option<PathBuf>,
 }
 
 /// Runs the dashboard until the user quits (or SIGTERM/SIGHUP arrives).
@@ -66,6 +69,7 @@ pub async fn run(options: DashboardOptions) -> Result<()> {
         desktop,
         list_cache,
         greeting,
+        view_settings,
     } = options;
     let now = engine.now();
     let mut state = State::new(
@@ -74,6 +78,12 @@ pub async fn run(options: DashboardOptions) -> Result<()> {
         Arc::new(keymap),
         now,
     );
+    if let Some(settings) = view_settings
+        .as_deref()
+        .and_then(settings::ViewSettings::load)
+    {
+        settings.apply(&mut state.list);
+    }
     state.mouse = mouse;
     state.bell = bell;
     state.desktop = desktop;
@@ -121,6 +131,11 @@ pub async fn run(options: DashboardOptions) -> Result<()> {
     let result = event_loop(&mut state, &theme, &executor, &mut inbox, mouse).await;
     for task in background {
         task.abort();
+    }
+    if let Some(path) = &view_settings
+        && let Err(error) = settings::ViewSettings::of(&state.list).save(path)
+    {
+        tracing::warn!(%error, path = %path.display(), "cannot keep the list's view for next time");
     }
     result
 }

@@ -8,8 +8,9 @@ use std::sync::Arc;
 
 use super::viewport::Viewport;
 
+use crate::domain::operation::waiting_on;
 use crate::domain::{Request, Status, Timestamp, derive_status};
-use crate::store::ListedRequest;
+use crate::store::{ListedRequest, TeamConfig};
 
 /// One request as the list shows it; everything derived once, when the document arrives.
 #[derive(Debug, Clone)]
@@ -20,14 +21,25 @@ pub struct Row {
     pub problem: Option<String>,
     pub status: Option<Status>,
     pub lock_holder: Option<String>,
+    /// Requested by the dashboard's user.
+    pub mine: bool,
+    /// The dashboard's user could move it forward now (see `operation::waiting_on`).
+    pub waiting_on_me: bool,
     /// What the user decides on, hashed (see `presentation::decision_fingerprint`).
     pub fingerprint: Option<u64>,
     /// Lowercased text the `/` filter matches against.
     haystack: String,
 }
 
+/// Who looks at the list: what "mine" and "waiting on me" mean.
+#[derive(Debug, Clone)]
+pub struct Viewer {
+    pub user: String,
+    pub team: Arc<TeamConfig>,
+}
+
 impl Row {
-    pub fn readable(request: Arc<Request>) -> Row {
+    pub fn readable(request: Arc<Request>, viewer: Option<&Viewer>) -> Row {
         let status = derive_status(&request);
         let lock_holder = request.lock.as_deref().map(|lock| lock.holder.clone());
         let haystack = format!(
@@ -41,8 +53,14 @@ impl Row {
             lock_holder.as_deref().unwrap_or("")
         )
         .to_lowercase();
+        let mine = viewer.is_some_and(|viewer| request.requested_by == viewer.user);
+        let waiting_on_me = viewer.is_some_and(|viewer| {
+            !waiting_on(&viewer.team.access, &viewer.user, &request).is_empty()
+        });
         Row {
             id: request.id.clone(),
+            mine,
+            waiting_on_me,
             fingerprint: Some(crate::domain::presentation::decision_fingerprint(&request)),
             request: Some(request),
             problem: None,
@@ -60,13 +78,15 @@ impl Row {
             problem: Some(problem),
             status: None,
             lock_holder: None,
+            mine: false,
+            waiting_on_me: false,
             fingerprint: None,
         }
     }
 
-    fn from_listing(entry: &ListedRequest) -> Row {
+    fn from_listing(entry: &ListedRequest, viewer: Option<&Viewer>) -> Row {
         match &entry.outcome {
-            Ok(request) => Row::readable(request.clone()),
+            Ok(request) => Row::readable(request.clone(), viewer),
             Err(error) => Row::unreadable(entry.id.clone(), error.to_string()),
         }
     }
@@ -126,14 +146,61 @@ impl SortKey {
         }
     }
 
+    /// The key a label names (as `label` spells it).
+    pub fn parse(label: &str) -> Option<SortKey> {
+        SortKey::CYCLE.into_iter().find(|key| key.label() == label)
+    }
+
     pub fn next(self) -> SortKey {
         let at = SortKey::CYCLE.iter().position(|k| *k == self).unwrap_or(0);
         SortKey::CYCLE[(at + 1) % SortKey::CYCLE.len()]
     }
 }
 
+/// The list's one-key views (tabs), on top of the filters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ListView {
+    #[default]
+    All,
+    /// Requested by me.
+    Mine,
+    /// Something my role can do now: approve, merge, apply, review a deployment.
+    WaitingOnMe,
+    /// In flight: planning, applying, destroying.
+    Active,
+}
+
+impl ListView {
+    pub const ALL: [ListView; 4] = [
+        ListView::All,
+        ListView::Mine,
+        ListView::WaitingOnMe,
+        ListView::Active,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            ListView::All => "all",
+            ListView::Mine => "mine",
+            ListView::WaitingOnMe => "waiting on me",
+            ListView::Active => "active",
+        }
+    }
+
+    fn shows(self, row: &Row) -> bool {
+        match self {
+            ListView::All => true,
+            ListView::Mine => row.mine,
+            ListView::WaitingOnMe => row.waiting_on_me,
+            ListView::Active => row.status.is_some_and(Status::is_active),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Filter {
+    pub view: ListView,
     pub text: String,
     pub status: Option<Status>,
     pub environment: Option<String>,
@@ -142,7 +209,8 @@ pub struct Filter {
 
 impl Filter {
     pub fn is_empty(&self) -> bool {
-        self.text.is_empty()
+        self.view == ListView::All
+            && self.text.is_empty()
             && self.status.is_none()
             && self.environment.is_none()
             && self.project.is_none()
@@ -150,6 +218,9 @@ impl Filter {
 
     /// `words` is the text filter lowercased and split, once per refilter rather than per row.
     fn matches(&self, words: &[String], row: &Row) -> bool {
+        if !self.view.shows(row) {
+            return false;
+        }
         if let Some(status) = self.status
             && row.status != Some(status)
         {
@@ -187,6 +258,10 @@ pub struct ListState {
     pub descending: bool,
     /// The store was listed at least once.
     pub loaded: bool,
+    /// Rows per view, as of the last change.
+    view_counts: [usize; 4],
+    /// Who looks: rows know whether they are "mine" and "waiting on me".
+    viewer: Option<Viewer>,
     /// The selected request, kept visible after a change of its own took it out of the
     /// filters (an approve in `status=plan_ready`), until the user moves: the selection never
     /// slides onto a request the user did not choose.
@@ -205,12 +280,25 @@ impl Default for ListState {
             sort: SortKey::Created,
             descending: true,
             loaded: false,
+            viewer: None,
+            view_counts: [0; 4],
             pinned: None,
         }
     }
 }
 
 impl ListState {
+    /// Sets who looks at the list (before the first listing).
+    pub fn set_viewer(&mut self, viewer: Viewer) {
+        self.viewer = Some(viewer);
+    }
+
+    /// How many rows each view shows (ignoring the other filters), for the tabs; counted when
+    /// the rows change, not per frame.
+    pub fn view_counts(&self) -> [usize; 4] {
+        self.view_counts
+    }
+
     /// Position of the selection among the visible rows.
     pub fn selected(&self) -> usize {
         self.viewport.selected
@@ -290,7 +378,7 @@ impl ListState {
         if same_ids {
             for (entry, row) in entries.iter().zip(self.rows.iter_mut()) {
                 if !same(entry, row) && !shows_newer(row, entry) {
-                    *row = Row::from_listing(entry);
+                    *row = Row::from_listing(entry, self.viewer.as_ref());
                 }
             }
             self.refilter(keep.as_deref(), Pin::Keep);
@@ -305,7 +393,7 @@ impl ListState {
             .iter()
             .map(|entry| match old.remove(&entry.id) {
                 Some(row) if same(entry, &row) || shows_newer(&row, entry) => row,
-                _ => Row::from_listing(entry),
+                _ => Row::from_listing(entry, self.viewer.as_ref()),
             })
             .collect();
         self.by_id = self
@@ -327,7 +415,7 @@ impl ListState {
         {
             return shown.status;
         }
-        let row = Row::readable(request);
+        let row = Row::readable(request, self.viewer.as_ref());
         let before = match self.by_id.get(&row.id) {
             Some(index) => {
                 let old = std::mem::replace(&mut self.rows[*index], row);
@@ -382,6 +470,8 @@ impl ListState {
         });
         self.visible = visible;
         self.pinned = pinned;
+        self.view_counts =
+            ListView::ALL.map(|view| self.rows.iter().filter(|row| view.shows(row)).count());
         let kept = keep.and_then(|id| {
             self.visible
                 .iter()

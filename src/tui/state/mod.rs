@@ -200,6 +200,10 @@ impl State {
         };
         let page = state.list_height();
         state.list.set_page(page);
+        state.list.set_viewer(list::Viewer {
+            user: state.workspace.user.clone(),
+            team: state.team.clone(),
+        });
         state
     }
 

@@ -12,6 +12,7 @@ use crate::engine::Nudge;
 use super::super::command::Command;
 use super::super::effect::{Effect, EffectKey, LogSource, PlanSource, log_source};
 use super::super::state::line_input::LineInput;
+use super::super::state::list::ListView;
 use super::super::state::modal::{
     Confirmation, Modal, Picker, PickerOption, PickerPurpose, PromptPurpose,
 };
@@ -80,6 +81,18 @@ pub fn on_command(state: &mut State, command: Command) -> Vec<Effect> {
             let options = counted_options("project", state.list.project_counts());
             let current = state.list.filter.project.clone();
             push_picker(state, PickerPurpose::Project, options, current);
+        }
+        Command::ViewAll | Command::ViewMine | Command::ViewWaitingOnMe | Command::ViewActive => {
+            let view = match command {
+                Command::ViewMine => ListView::Mine,
+                Command::ViewWaitingOnMe => ListView::WaitingOnMe,
+                Command::ViewActive => ListView::Active,
+                _ => ListView::All,
+            };
+            let mut filter = state.list.filter.clone();
+            filter.view = view;
+            state.list.set_filter(filter);
+            return selection_changed(state);
         }
         Command::ClearFilters => {
             state.list.set_filter(Default::default());

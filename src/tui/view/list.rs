@@ -8,7 +8,7 @@ use ratatui::widgets::{Cell, Row as TableRow, Table};
 use crate::domain::presentation::{BadgeLevel, row_badges};
 
 use super::super::state::State;
-use super::super::state::list::Row;
+use super::super::state::list::{ListView, Row};
 use super::super::theme::{Role, Theme};
 use super::{age, clip_start, pane, styled};
 
@@ -80,6 +80,17 @@ fn title<'a>(state: &State, theme: &Theme) -> Line<'a> {
         format!(" requests {}/{} ", list.visible_len(), list.total()),
         theme.style(Role::Title),
     )];
+    // The views as tabs: the number is its key (by default), the chosen one highlighted.
+    let counts = list.view_counts();
+    for (index, view) in ListView::ALL.into_iter().enumerate() {
+        let text = format!("{} {} {} ", index + 1, view.label(), counts[index]);
+        let role = if list.filter.view == view {
+            Role::Selection
+        } else {
+            Role::Muted
+        };
+        spans.push(styled(text, theme.style(role)));
+    }
     let filter = &list.filter;
     let mut filters = Vec::new();
     if let Some(status) = filter.status {
