@@ -73,6 +73,29 @@ fn list_and_detail() {
     }
 }
 
+/// The list's columns follow their content: a narrow terminal keeps every id whole and drops
+/// what matters least; a wide one adds this request's plan counts and a config summary, with
+/// sensitive values left out.
+#[test]
+fn list_columns_fit_their_content() {
+    let narrow = screen(&main_screen(80, 24));
+    for n in 0..5 {
+        assert!(narrow.contains(&id(n)), "{} is cut:\n{narrow}", id(n));
+    }
+    assert!(narrow.contains("payments/prod"), "{narrow}");
+    let wide = main_screen(200, 40);
+    let text = screen(&wide);
+    assert!(text.contains("PLAN"), "{text}");
+    assert!(text.contains("+2 ~1 -1"), "{text}");
+    assert!(text.contains("s3-bucket bucket_name="), "{text}");
+    assert!(text.contains("service_name="), "{text}");
+    assert!(
+        !text.contains("dd-secret-value"),
+        "a sensitive value reached the list"
+    );
+    insta::assert_snapshot!("main_200x40", text);
+}
+
 #[test]
 fn detail_of_a_locked_request_with_secrets() {
     for (width, height) in SIZES {

@@ -25,10 +25,38 @@ pub struct Row {
     pub mine: bool,
     /// The dashboard's user could move it forward now (see `operation::waiting_on`).
     pub waiting_on_me: bool,
+    /// This request's planned `+/~/-` (its own changes when the plan was attributed).
+    pub plan_counts: Option<String>,
+    /// `name=value ...` of its config, sensitive values left out (only with the module known).
+    pub config_summary: String,
     /// What the user decides on, hashed (see `presentation::decision_fingerprint`).
     pub fingerprint: Option<u64>,
     /// Lowercased text the `/` filter matches against.
     haystack: String,
+}
+
+/// `bucket_name=media versioning=true`: the values a person recognises a request by, sensitive
+/// ones left out, cut short.
+fn summarize_config(request: &Request, module: &crate::domain::catalog::ModuleDef) -> String {
+    use crate::domain::presentation::{ConfigValue, config_entries};
+    let mut summary = String::new();
+    for entry in config_entries(request, Some(module)) {
+        let ConfigValue::Shown(value) = entry.value else {
+            continue;
+        };
+        let text = value
+            .as_str()
+            .map_or_else(|| value.to_string(), str::to_string);
+        let text: String = text.chars().filter(|c| !c.is_control()).collect();
+        if !summary.is_empty() {
+            summary.push(' ');
+        }
+        summary.push_str(&format!("{}={text}", entry.name));
+        if summary.chars().count() > 120 {
+            break;
+        }
+    }
+    summary
 }
 
 /// Who looks at the list: what "mine" and "waiting on me" mean.
@@ -57,8 +85,20 @@ impl Row {
         let waiting_on_me = viewer.is_some_and(|viewer| {
             !waiting_on(&viewer.team.access, &viewer.user, &request).is_empty()
         });
+        let plan_counts = request.plan.as_deref().and_then(|plan| {
+            plan.request.map(|counts| counts.short()).or_else(|| {
+                plan.summary
+                    .map(|s| format!("+{} ~{} -{}", s.add, s.change, s.destroy))
+            })
+        });
+        let config_summary = viewer
+            .and_then(|viewer| viewer.team.module(&request.module))
+            .map(|module| summarize_config(&request, module))
+            .unwrap_or_default();
         Row {
             id: request.id.clone(),
+            plan_counts,
+            config_summary,
             mine,
             waiting_on_me,
             fingerprint: Some(crate::domain::presentation::decision_fingerprint(&request)),
@@ -80,6 +120,8 @@ impl Row {
             lock_holder: None,
             mine: false,
             waiting_on_me: false,
+            plan_counts: None,
+            config_summary: String::new(),
             fingerprint: None,
         }
     }

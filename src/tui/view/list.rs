@@ -12,46 +12,163 @@ use super::super::state::list::{ListView, Row};
 use super::super::theme::{Role, Theme};
 use super::{age, clip_start, pane, styled};
 
+/// The list's columns, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Column {
+    Status,
+    Id,
+    ProjectEnv,
+    Module,
+    Plan,
+    Age,
+    By,
+    Lock,
+}
+
+impl Column {
+    fn header(self) -> &'static str {
+        match self {
+            Column::Status => " STATUS",
+            Column::Id => "ID",
+            Column::ProjectEnv => "PROJECT/ENV",
+            Column::Module => "MODULE",
+            Column::Plan => "PLAN",
+            Column::Age => "AGE",
+            Column::By => "BY",
+            Column::Lock => "LOCK",
+        }
+    }
+}
+
+/// Widths that fit `room` columns: each column as wide as its content on screen, the extra
+/// going to the module (which then shows the config summary); when space is short the lock,
+/// the plan, the requester, the module and the project give way first, the id last.
+fn fit_columns(natural: &[(Column, usize)], room: usize) -> Vec<(Column, usize)> {
+    let mut widths: Vec<(Column, usize)> = natural.to_vec();
+    let total = |widths: &[(Column, usize)]| -> usize {
+        widths.iter().map(|(_, w)| *w).sum::<usize>() + widths.len().saturating_sub(1)
+    };
+    // (column, narrowest it goes; 0 drops it)
+    let give_way = [
+        (Column::Lock, 0),
+        (Column::Plan, 0),
+        (Column::By, 5),
+        (Column::Module, 8),
+        (Column::By, 0),
+        (Column::ProjectEnv, 10),
+        (Column::Id, 12),
+    ];
+    for (column, narrowest) in give_way {
+        let over = total(&widths).saturating_sub(room);
+        if over == 0 {
+            break;
+        }
+        if let Some(at) = widths.iter().position(|(c, _)| *c == column) {
+            let width = widths[at].1;
+            if narrowest == 0 {
+                widths.remove(at);
+            } else {
+                widths[at].1 = width.saturating_sub(over).max(narrowest.min(width));
+            }
+        }
+    }
+    let spare = room.saturating_sub(total(&widths));
+    if let Some(module) = widths.iter_mut().find(|(c, _)| *c == Column::Module) {
+        module.1 += spare;
+    }
+    widths
+}
+
 pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect, focused: bool) {
     let list = &state.list;
     let title = title(state, theme);
     let block = pane(title, theme, focused);
     let inner_rows = area.height.saturating_sub(3) as usize;
-    let wide = area.width >= 100;
-    let header_cells = if wide {
-        vec![
-            " STATUS",
-            "ID",
-            "PROJECT/ENV",
-            "MODULE",
-            "AGE",
-            "BY",
-            "LOCK",
-        ]
-    } else {
-        vec![" STATUS", "ID", "PROJECT/ENV", "MODULE", "AGE", "BY"]
+    let window: Vec<&Row> = list.window(list.offset(), inner_rows).collect();
+    let widest = |text: &dyn Fn(&Row) -> usize, header: Column| {
+        window
+            .iter()
+            .map(|row| text(row))
+            .max()
+            .unwrap_or(0)
+            .max(header.header().chars().count())
     };
-    let header = TableRow::new(header_cells).style(theme.style(Role::Muted));
-    let id_width: u16 = if wide { 30 } else { 12 };
-    let rows: Vec<TableRow> = list
-        .window(list.offset(), inner_rows)
+    let request_text = |row: &Row, text: &dyn Fn(&crate::domain::Request) -> usize| {
+        row.request.as_deref().map_or(0, text)
+    };
+    let mut natural = vec![
+        (Column::Status, 18),
+        (
+            Column::Id,
+            widest(&|row| row.id.chars().count(), Column::Id),
+        ),
+        (
+            Column::ProjectEnv,
+            widest(
+                &|row| {
+                    request_text(row, &|r| {
+                        r.project.chars().count() + r.environment.chars().count() + 1
+                    })
+                    .max(
+                        row.problem
+                            .as_deref()
+                            .map_or(0, |p| p.chars().count().min(40)),
+                    )
+                },
+                Column::ProjectEnv,
+            ),
+        ),
+        (
+            Column::Module,
+            widest(
+                &|row| request_text(row, &|r| r.module.chars().count()),
+                Column::Module,
+            ),
+        ),
+        (
+            Column::Plan,
+            widest(
+                &|row| row.plan_counts.as_deref().map_or(0, |p| p.chars().count()),
+                Column::Plan,
+            ),
+        ),
+        (Column::Age, 4),
+        (
+            Column::By,
+            widest(
+                &|row| request_text(row, &|r| r.requested_by.chars().count()),
+                Column::By,
+            ),
+        ),
+    ];
+    if window.iter().any(|row| row.lock_holder.is_some()) {
+        natural.push((
+            Column::Lock,
+            widest(
+                &|row| {
+                    row.lock_holder
+                        .as_deref()
+                        .map_or(0, |h| lock_name(h).chars().count())
+                },
+                Column::Lock,
+            ),
+        ));
+    }
+    let columns = fit_columns(&natural, area.width.saturating_sub(2) as usize);
+    let header = TableRow::new(columns.iter().map(|(column, _)| column.header()))
+        .style(theme.style(Role::Muted));
+    let rows: Vec<TableRow> = window
+        .iter()
         .enumerate()
         .map(|(index, row)| {
             let selected = list.offset() + index == list.selected();
-            table_row(state, theme, row, selected, wide, id_width as usize)
+            table_row(state, theme, row, selected, &columns)
         })
         .collect();
-    let mut widths = vec![
-        Constraint::Length(18),
-        Constraint::Length(id_width),
-        Constraint::Min(13),
-        Constraint::Length(13),
-        Constraint::Length(4),
-        Constraint::Length(8),
-    ];
-    if wide {
-        widths.push(Constraint::Length(14));
-    }
+    let widths: Vec<Constraint> = columns
+        .iter()
+        .map(|(_, width)| Constraint::Length(*width as u16))
+        .collect();
     let table = Table::new(rows, widths)
         .header(header)
         .column_spacing(1)
@@ -72,6 +189,11 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect, focus
             inner,
         );
     }
+}
+
+/// The lock holder as the list shows it: the login, without the host.
+fn lock_name(holder: &str) -> &str {
+    holder.split(' ').next().unwrap_or(holder)
 }
 
 fn title<'a>(state: &State, theme: &Theme) -> Line<'a> {
@@ -130,8 +252,7 @@ fn table_row<'a>(
     theme: &Theme,
     row: &'a Row,
     selected: bool,
-    wide: bool,
-    id_width: usize,
+    columns: &[(Column, usize)],
 ) -> TableRow<'a> {
     let spinner = state.in_flight.get(&row.id).map(|operation| {
         const FRAMES: [char; 4] = ['◐', '◓', '◑', '◒'];
@@ -143,65 +264,93 @@ fn table_row<'a>(
     });
     // On the selected row the selection style wins, so the status stays readable.
     let status_style = |style| if selected { Default::default() } else { style };
-    let status_cell = match (row.status, spinner) {
-        (_, Some(spinner)) => Span::styled(spinner, status_style(theme.style(Role::Accent))),
-        (Some(status), None) => Span::styled(
-            format!("{} {}", status.symbol(), status.as_str()),
-            status_style(theme.status(status)),
-        ),
-        (None, None) => Span::styled("! unreadable", theme.style(Role::Danger)),
-    };
-    // A marker, so the selection reads without colour too; `↷` on a row kept only because it
-    // is selected (it left the filters).
-    let marker = match (selected, state.list.pinned() == Some(row.id.as_str())) {
-        (_, true) => "↷",
-        (true, false) => "›",
-        (false, false) => " ",
-    };
-    let mut spans = vec![Span::raw(marker), status_cell];
-    if let (Some(request), Some(status)) = (row.request.as_deref(), row.status) {
-        // Words, not only colours, so they read on any terminal; the detail pane says more.
-        for (word, level) in row_badges(request, status) {
-            let role = match level {
-                BadgeLevel::Danger => Role::Danger,
-                BadgeLevel::Warning => Role::Warning,
+    let cells = columns.iter().map(|(column, width)| match column {
+        Column::Status => {
+            let status_cell = match (row.status, &spinner) {
+                (_, Some(spinner)) => {
+                    Span::styled(spinner.clone(), status_style(theme.style(Role::Accent)))
+                }
+                (Some(status), None) => Span::styled(
+                    format!("{} {}", status.symbol(), status.as_str()),
+                    status_style(theme.status(status)),
+                ),
+                (None, None) => Span::styled("! unreadable", theme.style(Role::Danger)),
             };
-            spans.push(Span::styled(
-                format!(" {word}"),
-                status_style(theme.style(role)),
-            ));
-        }
-    }
-    let status_cell = Cell::from(Line::from(spans));
-    let id = Cell::from(clip_start(&row.id, id_width));
-    let mut cells = vec![status_cell, id];
-    match &row.request {
-        Some(request) => {
-            cells.push(Cell::from(format!(
-                "{}/{}",
-                request.project, request.environment
-            )));
-            cells.push(Cell::from(request.module.clone()));
-            cells.push(Cell::from(age(state.now, request.created_at)));
-            cells.push(Cell::from(request.requested_by.clone()));
-            if wide {
-                let lock = row
-                    .lock_holder
-                    .as_deref()
-                    .map(|holder| holder.split(' ').next().unwrap_or(holder).to_string())
-                    .unwrap_or_default();
-                cells.push(Cell::from(Span::styled(lock, theme.style(Role::Warning))));
+            // A marker, so the selection reads without colour too; `↷` on a row kept only
+            // because it is selected (it left the filters).
+            let marker = match (selected, state.list.pinned() == Some(row.id.as_str())) {
+                (_, true) => "↷",
+                (true, false) => "›",
+                (false, false) => " ",
+            };
+            let mut spans = vec![Span::raw(marker), status_cell];
+            if let (Some(request), Some(status)) = (row.request.as_deref(), row.status) {
+                // Words, not only colours, so they read on any terminal; the detail pane
+                // says more.
+                for (word, level) in row_badges(request, status) {
+                    let role = match level {
+                        BadgeLevel::Danger => Role::Danger,
+                        BadgeLevel::Warning => Role::Warning,
+                    };
+                    spans.push(Span::styled(
+                        format!(" {word}"),
+                        status_style(theme.style(role)),
+                    ));
+                }
             }
+            Cell::from(Line::from(spans))
         }
-        None => {
-            let problem = row.problem.clone().unwrap_or_default();
-            cells.push(Cell::from(Span::styled(problem, theme.style(Role::Danger))));
+        Column::Id => Cell::from(clip_start(&row.id, *width)),
+        Column::ProjectEnv => match (&row.request, &row.problem) {
+            (Some(request), _) => {
+                Cell::from(format!("{}/{}", request.project, request.environment))
+            }
+            (None, problem) => Cell::from(Span::styled(
+                problem.clone().unwrap_or_default(),
+                theme.style(Role::Danger),
+            )),
+        },
+        Column::Module => {
+            let Some(request) = &row.request else {
+                return Cell::default();
+            };
+            let mut spans = vec![Span::raw(request.module.clone())];
+            let room = width.saturating_sub(request.module.chars().count() + 1);
+            if room >= 8 && !row.config_summary.is_empty() {
+                let summary: String = row.config_summary.chars().take(room).collect();
+                spans.push(Span::styled(
+                    format!(" {summary}"),
+                    status_style(theme.style(Role::Muted)),
+                ));
+            }
+            Cell::from(Line::from(spans))
         }
-    }
+        Column::Plan => Cell::from(row.plan_counts.clone().unwrap_or_default()),
+        Column::Age => Cell::from(
+            row.request
+                .as_ref()
+                .map(|request| age(state.now, request.created_at))
+                .unwrap_or_default(),
+        ),
+        Column::By => Cell::from(
+            row.request
+                .as_ref()
+                .map(|request| request.requested_by.clone())
+                .unwrap_or_default(),
+        ),
+        Column::Lock => Cell::from(Span::styled(
+            row.lock_holder
+                .as_deref()
+                .map(lock_name)
+                .unwrap_or("")
+                .to_string(),
+            theme.style(Role::Warning),
+        )),
+    });
     let style = if selected {
         theme.style(Role::Selection)
     } else {
         theme.style(Role::Text)
     };
-    TableRow::new(cells).style(style)
+    TableRow::new(cells.collect::<Vec<_>>()).style(style)
 }
