@@ -200,6 +200,11 @@ fn pickers_move_with_j_and_k_narrow_as_typed_and_count() {
     );
     key(&mut state, KeyCode::Esc);
     key(&mut state, KeyCode::Esc);
+    assert!(
+        state.toasts.is_empty(),
+        "the first esc on the list dismisses the message"
+    );
+    key(&mut state, KeyCode::Esc);
     assert!(state.list.filter.is_empty());
 }
 
@@ -1629,6 +1634,36 @@ fn quitting_with_work_in_flight_asks_twice() {
     assert!(last_toast(&state).1.contains("press q again"));
     key(&mut state, KeyCode::Char('q'));
     assert!(state.quit);
+}
+
+#[test]
+fn errors_stay_until_esc_and_toasts_take_rows_instead_of_covering_the_panes() {
+    let mut state = state("alice", &every_status(), 120, 40);
+    let rows = state.list_height();
+    select(&mut state, &id(2));
+    key(&mut state, KeyCode::Char('a'));
+    let (kind, _) = last_toast(&state);
+    assert_eq!(kind, ToastKind::Error, "alice may not approve");
+    assert!(
+        state.list_height() < rows,
+        "the list gave rows to the message"
+    );
+    tick(&mut state, 60_000);
+    assert_eq!(state.toasts.len(), 1, "an error stays");
+    let screen = dashboard::screen(&state);
+    assert!(screen.contains("(esc dismisses)"), "{screen}");
+    // The detail pane's links are all still drawn.
+    assert!(
+        screen.contains("https://github.com/acme/payments-infra/pull/102"),
+        "{screen}"
+    );
+    key(&mut state, KeyCode::Esc);
+    assert!(state.toasts.is_empty());
+    assert_eq!(state.list_height(), rows);
+    // The header says what happens when a run ends.
+    assert!(dashboard::screen(&state).contains("bell off · notify off"));
+    key(&mut state, KeyCode::Char('b'));
+    assert!(dashboard::screen(&state).contains("bell on · notify off"));
 }
 
 #[test]

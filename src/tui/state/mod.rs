@@ -78,11 +78,22 @@ pub enum ToastKind {
     Error,
 }
 
+impl Toast {
+    /// The text as shown: a toast that stays says how to dismiss it.
+    pub fn shown(&self) -> String {
+        match self.until {
+            Some(_) => self.text.clone(),
+            None => format!("{} (esc dismisses)", self.text),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Toast {
     pub kind: ToastKind,
     pub text: String,
-    pub until: Timestamp,
+    /// When it goes by itself; `None` stays until dismissed (errors).
+    pub until: Option<Timestamp>,
 }
 
 /// A request's audit events, as far as they have been read.
@@ -220,24 +231,50 @@ impl State {
         }
     }
 
+    /// A message at the bottom: errors stay until esc dismisses them, the rest go after a
+    /// few seconds.
     pub fn toast(&mut self, kind: ToastKind, text: impl Into<String>) {
-        let seconds = match kind {
-            ToastKind::Error => 8,
-            _ => 4,
+        let until = match kind {
+            ToastKind::Error => None,
+            _ => Some(self.now.plus_seconds(4)),
         };
-        self.toast_for(kind, text, seconds);
+        self.push_toast(kind, text.into(), until);
     }
 
     pub fn toast_for(&mut self, kind: ToastKind, text: impl Into<String>, seconds: i64) {
-        self.toasts.push(Toast {
-            kind,
-            text: text.into(),
-            until: self.now.plus_seconds(seconds),
-        });
-        // A burst of results shows the newest few.
+        let until = Some(self.now.plus_seconds(seconds));
+        self.push_toast(kind, text.into(), until);
+    }
+
+    fn push_toast(&mut self, kind: ToastKind, text: String, until: Option<Timestamp>) {
+        self.toasts.push(Toast { kind, text, until });
+        // A burst of results keeps the newest few.
         if self.toasts.len() > 4 {
             self.toasts.remove(0);
         }
+        self.toasts_changed();
+    }
+
+    /// Esc: every toast goes.
+    pub fn dismiss_toasts(&mut self) {
+        self.toasts.clear();
+        self.toasts_changed();
+    }
+
+    /// The toasts take rows from the body: the list's page follows.
+    pub fn toasts_changed(&mut self) {
+        let rows = self.list_height();
+        self.list.set_page(rows);
+        let page = self.page_height();
+        if let Some(plan) = self.plan.as_mut() {
+            plan.clamp(page);
+        }
+    }
+
+    /// Rows the toasts take now.
+    pub fn toast_rows(&self) -> u16 {
+        let shown: Vec<String> = self.toasts.iter().map(Toast::shown).collect();
+        super::view::layout::toast_rows(shown.iter().map(String::as_str), self.width)
     }
 
     /// The fingerprint of `id` as the list holds it now, if its document can be read.
@@ -299,11 +336,11 @@ impl State {
 
     /// Rows the list shows at the current terminal size.
     pub fn list_height(&self) -> usize {
-        super::view::layout::list_rows(self.width, self.height)
+        super::view::layout::list_rows(self.width, self.height, self.toast_rows())
     }
 
     /// Lines the full-screen views (plan, events, insights) show.
     pub fn page_height(&self) -> usize {
-        super::view::layout::page_rows(self.height)
+        super::view::layout::page_rows(self.height, self.toast_rows())
     }
 }

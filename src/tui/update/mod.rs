@@ -114,6 +114,11 @@ fn on_command(state: &mut State, command: Command) -> Vec<Effect> {
             return on_command(state, Command::Back);
         }
         Command::Quit => return quit(state),
+        // Esc dismisses messages first (errors stay until then).
+        Command::Back if !state.toasts.is_empty() => {
+            state.dismiss_toasts();
+            return Vec::new();
+        }
         Command::Help => {
             state.modals.push(super::state::modal::Modal::Help {
                 viewport: Default::default(),

@@ -23,7 +23,12 @@ pub fn on_tick(state: &mut State, now: Timestamp) -> Vec<Effect> {
     let second_changed = state.now.to_unix_seconds() != now.to_unix_seconds();
     state.now = now;
     let before = state.toasts.len();
-    state.toasts.retain(|toast| toast.until > now);
+    state
+        .toasts
+        .retain(|toast| toast.until.is_none_or(|until| until > now));
+    if state.toasts.len() != before {
+        state.toasts_changed();
+    }
     if state.toasts.len() != before || second_changed {
         state.dirty = true;
     }

@@ -43,6 +43,16 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         }
         None => spans.push(styled("api —", base)),
     }
+    // What reaches the user when a run they started ends, so they know what to expect.
+    let on_off = |on: bool| if on { "on" } else { "off" };
+    spans.push(styled(
+        format!(
+            " │ bell {} · notify {}",
+            on_off(state.bell),
+            on_off(state.desktop)
+        ),
+        base,
+    ));
     spans.push(styled(format!(" │ {}", workspace.store), base));
     frame.render_widget(Paragraph::new(Line::from(spans)).style(base), area);
 }

@@ -27,7 +27,7 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame) {
         too_small(theme, frame, area);
         return;
     }
-    let areas = layout::frame(area);
+    let areas = layout::frame(area, state.toast_rows());
     header::render(state, theme, frame, areas.header);
     match state.screen {
         Screen::Main => {
@@ -43,7 +43,7 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame) {
     for modal in &state.modals {
         modals::render(state, modal, theme, frame, areas.body);
     }
-    toasts(state, theme, frame, areas.body);
+    toasts(state, theme, frame, areas.toasts);
     neutralise(frame.buffer_mut());
 }
 
@@ -77,43 +77,37 @@ fn too_small(theme: &Theme, frame: &mut Frame, area: Rect) {
     frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), area);
 }
 
-/// Toasts stack up from the bottom right, newest lowest, over the detail pane rather than
-/// the list an approver is reading.
-fn toasts(state: &State, theme: &Theme, frame: &mut Frame, body: Rect) {
-    let width = (body.width / 2).max(30).min(body.width);
-    let mut bottom = body.y + body.height;
+/// Toasts fill the rows the layout gave them, newest at the bottom: a coloured marker, the
+/// text wrapped; an error says esc dismisses it.
+fn toasts(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
+    if area.height == 0 {
+        return;
+    }
+    let mut bottom = area.y + area.height;
     for toast in state.toasts.iter().rev() {
-        let role = match toast.kind {
-            ToastKind::Success => Role::Success,
-            ToastKind::Info => Role::Info,
-            ToastKind::Error => Role::Danger,
+        let (role, mark) = match toast.kind {
+            ToastKind::Success => (Role::Success, "✔ "),
+            ToastKind::Info => (Role::Info, "• "),
+            ToastKind::Error => (Role::Danger, "✖ "),
         };
-        let inner = width.saturating_sub(2).max(1) as usize;
-        let lines = textwrap_count(&toast.text, inner).min(4) as u16;
-        let height = lines + 2;
-        if bottom < body.y + height {
+        let text = toast.shown();
+        let lines = layout::toast_lines(&text, area.width);
+        let height = lines.min(bottom - area.y);
+        if height == 0 {
             break;
         }
         bottom -= height;
-        let area = Rect::new(body.x + body.width - width, bottom, width, height);
-        frame.render_widget(Clear, area);
-        let block = Block::default()
-            .borders(Borders::ALL)
-            .border_style(theme.style(role));
+        let rect = Rect::new(area.x, bottom, area.width, height);
+        frame.render_widget(Clear, rect);
         frame.render_widget(
-            Paragraph::new(toast.text.as_str())
-                .style(theme.style(Role::Text))
-                .wrap(Wrap { trim: true })
-                .block(block),
-            area,
+            Paragraph::new(Line::from(vec![
+                Span::styled(mark, theme.style(role)),
+                Span::styled(text, theme.style(Role::Text)),
+            ]))
+            .wrap(Wrap { trim: true }),
+            rect,
         );
     }
-}
-
-/// Lines `text` takes when wrapped at `width` (close enough for sizing a box).
-fn textwrap_count(text: &str, width: usize) -> usize {
-    let chars = text.chars().count();
-    chars.div_ceil(width.max(1)).max(1)
 }
 
 /// "12s", "5m", "3h", "2d": how long ago.
