@@ -56,7 +56,7 @@ fn approve_a_plan_as_bob_then_quit_restores_the_terminal() {
     // Back on the list, the approval shows under the filter's new status. Waiting for the
     // list between keys: ESC and `x` sent together would read as Alt-x.
     session.keys("\x1b");
-    session.wait_for("sort age", Duration::from_secs(5));
+    session.wait_for("PROJECT/ENV", Duration::from_secs(5));
     session.keys("x");
     session.keys("/carol approved");
     session.keys("\r");

@@ -230,6 +230,14 @@ impl ListView {
         }
     }
 
+    /// The label on its tab (short: the title is shared with the filters and the sort).
+    pub fn tab(self) -> &'static str {
+        match self {
+            ListView::WaitingOnMe => "waiting",
+            other => other.label(),
+        }
+    }
+
     fn shows(self, row: &Row) -> bool {
         match self {
             ListView::All => true,

@@ -114,11 +114,13 @@ fn on_command(state: &mut State, command: Command) -> Vec<Effect> {
             return on_command(state, Command::Back);
         }
         Command::Quit => return quit(state),
-        // Esc dismisses messages first (errors stay until then).
-        Command::Back if !state.toasts.is_empty() => {
+        // Esc dismisses the messages: an error (which stays until then) takes the key; the
+        // others go along with whatever esc does.
+        Command::Back if state.toasts.iter().any(|toast| toast.until.is_none()) => {
             state.dismiss_toasts();
             return Vec::new();
         }
+        Command::Back if !state.toasts.is_empty() => state.dismiss_toasts(),
         Command::Help => {
             state.modals.push(super::state::modal::Modal::Help {
                 viewport: Default::default(),

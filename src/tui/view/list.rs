@@ -205,7 +205,7 @@ fn title<'a>(state: &State, theme: &Theme) -> Line<'a> {
     // The views as tabs: the number is its key (by default), the chosen one highlighted.
     let counts = list.view_counts();
     for (index, view) in ListView::ALL.into_iter().enumerate() {
-        let text = format!("{} {} {} ", index + 1, view.label(), counts[index]);
+        let text = format!("{} {} {} ", index + 1, view.tab(), counts[index]);
         let role = if list.filter.view == view {
             Role::Selection
         } else {
@@ -235,7 +235,7 @@ fn title<'a>(state: &State, theme: &Theme) -> Line<'a> {
     }
     if list.pinned().is_some() {
         spans.push(styled(
-            "selection left the filter: it goes when you move ",
+            "↷ left the filter, goes when you move ",
             theme.style(Role::Warning),
         ));
     }
