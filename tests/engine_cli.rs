@@ -55,6 +55,20 @@ async fn the_lifecycle_from_the_command_line(s3: bool) {
         "the same key gives the same request"
     );
     assert_eq!(bed.runs_for("plan", &id), 1);
+    // The create wrote both its events at one time; they read in the order they happened.
+    let kinds: Vec<String> = bed
+        .store
+        .list_events(&id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|event| event.unwrap().kind)
+        .collect();
+    assert_eq!(
+        kinds[..2],
+        ["request_created", "plan_dispatched"],
+        "{kinds:?}"
+    );
 
     let (code, error, err) = cli.run("viewer", &CREATE).await;
     assert_eq!(code, 3, "{err}");

@@ -1966,13 +1966,18 @@ fn the_create_form_validates_as_it_is_typed_and_submits_once() {
             result: Ok(Box::new(OpOutcome {
                 operation: Operation::Create,
                 result: OpResult::Done,
-                message: "plan dispatched".into(),
+                message: format!("created {}: pull request #130, plan dispatched", created.id),
                 request: created.clone(),
             })),
         },
     );
     assert!(state.modals.is_empty());
     assert_eq!(state.list.selected_id(), Some(created.id.as_str()));
+    // The engine's message names the request once, as it comes.
+    assert_eq!(
+        last_toast(&state).1,
+        format!("created {}: pull request #130, plan dispatched", created.id)
+    );
     assert!(
         effects
             .iter()
@@ -1985,7 +1990,25 @@ fn viewers_cannot_open_the_create_form() {
     let mut state = state("auditor", &every_status(), 120, 40);
     key(&mut state, KeyCode::Char('c'));
     assert!(state.modals.is_empty());
-    assert!(last_toast(&state).1.contains("viewer"));
+    let (_, text) = last_toast(&state);
+    assert!(
+        text.starts_with("create denied: auditor is listed under `viewers`"),
+        "{text}"
+    );
+    assert!(
+        text.contains("an admin can take auditor off that list"),
+        "{text}"
+    );
+    // A viewer opening a request with no plan is not told to press p.
+    select(&mut state, &id(0));
+    key(&mut state, KeyCode::Enter);
+    let (_, text) = last_toast(&state);
+    assert!(text.contains("has no plan or run yet"), "{text}");
+    assert!(!text.contains("press p"), "{text}");
+    assert!(
+        text.contains("its requester (alice) or an approver can plan it"),
+        "{text}"
+    );
 }
 
 /// The dashboard asks the same policy the engine applies: while `config/policy.json` cannot be

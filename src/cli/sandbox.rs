@@ -36,7 +36,7 @@ pub async fn run(context: &Invocation, args: SandboxArgs) -> Result<()> {
             )
             .ok();
         let store = format!("file://{}", dir.display());
-        let greeting = greeting(&args, true);
+        let greeting = greeting(&args.login, args.dir.as_deref(), true);
         return super::dashboard::open(
             context,
             engine,
@@ -62,7 +62,7 @@ pub async fn run(context: &Invocation, args: SandboxArgs) -> Result<()> {
         let engine = sandbox.engine(&args.login).await?;
         let store = format!("file://{}", sandbox.dir.display());
         let github = sandbox.github_url().to_string();
-        let greeting = greeting(&args, false);
+        let greeting = greeting(&args.login, args.dir.as_deref(), false);
         let result = super::dashboard::open(context, engine, store, github, Some(greeting)).await;
         sandbox.sim.save();
         serve_joined(&sandbox.dir).await;
@@ -140,19 +140,43 @@ fn reset(dir: &Path) -> Result<()> {
 }
 
 /// The first thing a sandbox dashboard says: who you are, and how to be someone else.
-fn greeting(args: &SandboxArgs, joined: bool) -> String {
+fn greeting(login: &str, dir: Option<&Path>, joined: bool) -> String {
     let how = if joined {
         "joined the running sandbox"
     } else {
         "sandbox ready"
     };
-    let dir = args
-        .dir
-        .as_ref()
+    let dir = dir
         .map(|dir| format!(" --dir {}", dir.display()))
         .unwrap_or_default();
+    // Suggest people other than the one already here.
+    let others: Vec<&str> = ["bob", "alice", "admin", "viewer", "carol"]
+        .into_iter()
+        .filter(|other| !other.eq_ignore_ascii_case(login))
+        .collect();
     format!(
-        "{how}: you are {}. To be someone else, run in another terminal: tfpilot sandbox{dir} --as bob (or admin, viewer, carol). ? shows every key.",
-        args.login
+        "{how}: you are {}. To be someone else, run in another terminal: tfpilot sandbox{dir} --as {} (or {}). ? shows every key.",
+        login,
+        others[0],
+        others[1..].join(", ")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_greeting_never_tells_someone_to_become_themselves() {
+        let bob = greeting("bob", None, true);
+        assert!(bob.contains("you are bob"), "{bob}");
+        assert!(bob.contains("--as alice"), "{bob}");
+        assert!(!bob.contains("--as bob"), "{bob}");
+        let alice = greeting("alice", Some(Path::new("/tmp/s")), false);
+        assert!(
+            alice.contains("tfpilot sandbox --dir /tmp/s --as bob"),
+            "{alice}"
+        );
+        assert!(!alice.contains("or admin, viewer, carol, alice"), "{alice}");
+    }
 }

@@ -201,7 +201,7 @@ impl AccessPolicy {
         let is_requester = actor.eq_ignore_ascii_case(subject.requested_by);
         if role == Role::Viewer {
             return Decision::deny(format!(
-                "{actor} is a viewer and cannot {}; ask an admin to change config/policy.json",
+                "{actor} is listed under `viewers` in config/policy.json, and viewers only read: they cannot {}; an admin can take {actor} off that list to make them a developer",
                 operation.verb()
             ));
         }

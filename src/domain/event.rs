@@ -18,6 +18,10 @@ pub struct LifecycleEvent {
     /// Ties the event to the operation (and its log lines) that produced it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub correlation_id: Option<String>,
+    /// Its place among the events one operation wrote at the same time (`request_created`
+    /// before `plan_dispatched`): readers order by time, then this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequence: Option<u32>,
     #[serde(default, skip_serializing_if = "Value::is_null")]
     pub data: Value,
     #[serde(flatten)]
@@ -38,6 +42,7 @@ impl LifecycleEvent {
             actor: actor.into(),
             message: None,
             correlation_id: None,
+            sequence: None,
             data: Value::Null,
             extra: Map::new(),
         }

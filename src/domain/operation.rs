@@ -188,9 +188,12 @@ pub fn readiness(operation: Operation, request: &Request) -> Readiness {
         Operation::Create => Ready,
         Operation::Update | Operation::Plan => {
             if is_merged(request) {
+                let what = match operation {
+                    Operation::Update => "an update",
+                    _ => "a plan",
+                };
                 return NotReady(format!(
-                    "already merged; a {} of the branch changes nothing now (open a new request to change it)",
-                    operation.verb()
+                    "already merged; {what} of the branch changes nothing now (open a new request to change it)"
                 ));
             }
             if request.pr.is_none() {

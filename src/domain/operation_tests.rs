@@ -215,6 +215,12 @@ fn drift_checks_only_standing_applied_requests() {
 fn plan_and_update_stop_at_the_merge() {
     assert_eq!(readiness(Operation::Update, &approved()), Readiness::Ready);
     assert!(reason(readiness(Operation::Update, &merged())).contains("already merged"));
+    assert!(
+        reason(readiness(Operation::Update, &merged())).contains("an update of the branch"),
+        "{}",
+        reason(readiness(Operation::Update, &merged()))
+    );
+    assert!(reason(readiness(Operation::Plan, &merged())).contains("a plan of the branch"));
     let mut running = opened();
     running.plan_run = run("queued", None, "h1");
     assert!(matches!(

@@ -192,7 +192,7 @@ impl Engine {
                     self.holder, old.holder, old.operation
                 );
                 let event = PendingEvent::new("lock_expired", message);
-                self.write_event(id, now, &event, &token).await;
+                self.write_event(id, now, &event, &token, 0).await;
             }
             None => {}
         }
@@ -379,8 +379,9 @@ impl Engine {
             .cloned()
             .and_then(|v| serde_json::from_value(v).ok())
             .unwrap_or_default();
-        for event in events {
-            self.write_event(id, entry.at, &event, &format!("{operation}-{}", entry.key))
+        for (sequence, event) in events.iter().enumerate() {
+            let discriminator = format!("{operation}-{}", entry.key);
+            self.write_event(id, entry.at, event, &discriminator, sequence)
                 .await;
         }
     }
@@ -395,11 +396,13 @@ impl Engine {
         at: Timestamp,
         event: &PendingEvent,
         discriminator: &str,
+        sequence: usize,
     ) {
         let actor = event.actor.as_deref().unwrap_or(&self.actor);
         let mut record = LifecycleEvent::new(id, at, &event.kind, actor)
             .with_message(&event.message)
             .with_correlation_id(&self.correlation_id);
+        record.sequence = u32::try_from(sequence).ok();
         record.data = event.data.clone();
         if !actor.eq_ignore_ascii_case(&self.actor) {
             match &mut record.data {

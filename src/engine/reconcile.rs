@@ -182,7 +182,7 @@ impl Engine {
                         old.holder, old.operation
                     );
                     let event = PendingEvent::new("lock_expired", &message);
-                    self.write_event(&id, now, &event, &new_id()).await;
+                    self.write_event(&id, now, &event, &new_id(), 0).await;
                     item.changes.push(message);
                 }
                 (Ok(_), None) => {}

@@ -55,13 +55,17 @@ impl Engine {
             (_, timed) = fold(r, &observed, now);
         })
         .await?;
-        for TimedEvent {
-            at,
-            event,
-            discriminator,
-        } in &timed
+        for (
+            sequence,
+            TimedEvent {
+                at,
+                event,
+                discriminator,
+            },
+        ) in timed.iter().enumerate()
         {
-            self.write_event(id, *at, event, discriminator).await;
+            self.write_event(id, *at, event, discriminator, sequence)
+                .await;
         }
         Ok(())
     }
@@ -98,8 +102,14 @@ impl Engine {
                         if !intent.dispatch_accepted {
                             let event = recovered_dispatch(kind, &fact);
                             let at = fact.created_at.unwrap_or_else(|| self.now());
-                            self.write_event(&request.id, at, &event, &dispatch_key(&dispatch_id))
-                                .await;
+                            self.write_event(
+                                &request.id,
+                                at,
+                                &event,
+                                &dispatch_key(&dispatch_id),
+                                0,
+                            )
+                            .await;
                         }
                     }
                     self.persist(held, |r| *kind.of_mut(r) = Some(Box::new(fact.clone())))
@@ -347,7 +357,7 @@ impl Engine {
             Ok(Begun::Early(outcome)) => return Ok(outcome),
             Err(EngineError::Denied { reason }) => {
                 let event = PendingEvent::new("destroy_blocked", reason.clone());
-                self.write_event(id, self.now(), &event, &new_id()).await;
+                self.write_event(id, self.now(), &event, &new_id(), 0).await;
                 return Err(EngineError::Denied { reason });
             }
             Err(error) => return Err(error),

@@ -197,13 +197,17 @@ impl Engine {
             }
             Err(error) => return Err(error.into()),
         };
-        for TimedEvent {
-            at,
-            event,
-            discriminator,
-        } in &events
+        for (
+            sequence,
+            TimedEvent {
+                at,
+                event,
+                discriminator,
+            },
+        ) in events.iter().enumerate()
         {
-            self.write_event(id, *at, event, discriminator).await;
+            self.write_event(id, *at, event, discriminator, sequence)
+                .await;
         }
         Ok(SyncReport {
             id: id.to_string(),

@@ -59,7 +59,7 @@ impl Engine {
         let now = self.now();
         let event = PendingEvent::new("document_contradicted", format!("{claim}; {github}"))
             .with_data(data);
-        self.write_event(&request.id, now, &event, &format!("{operation}-check"))
+        self.write_event(&request.id, now, &event, &format!("{operation}-check"), 0)
             .await;
         let contradiction = Contradiction {
             at: now,

@@ -432,10 +432,14 @@ impl Store {
             .await?;
         events.extend(oversized);
         // A total order (sort may panic on one that is not): unreadable events first, then by
-        // time, ties by key.
+        // time; events of one operation at the same time in the order it wrote them; then key.
         events.sort_by(|(ka, a), (kb, b)| {
-            let at = |e: &EventEntry| e.as_ref().ok().map(|e| e.at);
-            at(a).cmp(&at(b)).then_with(|| ka.cmp(kb))
+            let order = |e: &EventEntry| {
+                e.as_ref()
+                    .ok()
+                    .map(|e| (e.at, e.correlation_id.clone(), e.sequence.unwrap_or(0)))
+            };
+            order(a).cmp(&order(b)).then_with(|| ka.cmp(kb))
         });
         Ok(events.into_iter().map(|(_, event)| event).collect())
     }

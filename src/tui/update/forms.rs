@@ -207,10 +207,8 @@ pub fn on_created(
             }
             let request = outcome.request;
             let id = request.id.clone();
-            state.toast(
-                ToastKind::Success,
-                format!("created {id}: {}", outcome.message),
-            );
+            // The engine's message names the request already ("created req_…: pull request …").
+            state.toast(ToastKind::Success, outcome.message.clone());
             state.list.upsert(Arc::new(request.clone()));
             if !state.list.select_id(&id) {
                 state.list.set_filter(Default::default());

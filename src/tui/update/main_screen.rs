@@ -327,9 +327,21 @@ fn open_log(state: &mut State) -> Vec<Effect> {
         return Vec::new();
     };
     let Some(source) = log_source(&request) else {
+        // Offer the plan key only to someone the policy lets plan it.
+        let next = match state.team.access.authorize(
+            &state.workspace.user,
+            Operation::Plan,
+            Subject::of(&request),
+        ) {
+            Decision::Allowed => "press p to plan it".to_string(),
+            Decision::Denied { .. } => format!(
+                "its requester ({}) or an approver can plan it",
+                request.requested_by
+            ),
+        };
         state.toast(
             ToastKind::Info,
-            format!("{} has no plan or run yet: press p to plan", request.id),
+            format!("{} has no plan or run yet: {next}", request.id),
         );
         return Vec::new();
     };
