@@ -670,7 +670,7 @@ fn q_closes_the_plan_view_and_pages_and_quits_only_from_the_list() {
     assert_eq!(state.screen, Screen::Main);
     assert!(state.plan.is_none());
     assert!(!state.quit);
-    key(&mut state, KeyCode::Char('H'));
+    key(&mut state, KeyCode::Char('v'));
     assert_eq!(state.screen, Screen::Events);
     key(&mut state, KeyCode::Char('q'));
     assert_eq!(state.screen, Screen::Main);
@@ -1542,6 +1542,94 @@ fn the_clipboard_sequence_is_osc_52_and_cannot_be_broken_out_of() {
     assert_eq!(decoded, b"req_1]0;owned");
 }
 
+#[test]
+fn commands_the_policy_refuses_are_greyed_with_the_reason() {
+    use ratatui::style::Modifier;
+    let mut state = state("alice", &every_status(), 160, 40);
+    select(&mut state, &id(2));
+    // The footer: approve is crossed out for a developer, plan is not.
+    let terminal = dashboard::terminal(&state, &tfpilot::tui::theme::Theme::default_theme());
+    let buffer = terminal.backend().buffer().clone();
+    let footer = buffer.area.height - 1;
+    let text: String = (0..buffer.area.width)
+        .map(|x| buffer[(x, footer)].symbol().to_string())
+        .collect();
+    let at = |needle: &str| text.find(needle).expect(needle) as u16;
+    assert!(
+        buffer[(at("approve") + 1, footer)]
+            .modifier
+            .contains(Modifier::CROSSED_OUT),
+        "{text}"
+    );
+    assert!(
+        !buffer[(at("plan") + 1, footer)]
+            .modifier
+            .contains(Modifier::CROSSED_OUT),
+        "{text}"
+    );
+    // The palette says why.
+    key(&mut state, KeyCode::Char(':'));
+    chars(&mut state, "approve");
+    let screen = dashboard::screen(&state);
+    assert!(
+        screen.contains("denied: only approvers and admins can approve"),
+        "{screen}"
+    );
+}
+
+#[test]
+fn h_shows_the_team_activity_newest_first() {
+    use tfpilot::domain::LifecycleEvent;
+    let mut state = state("bob", &every_status(), 120, 40);
+    let effects = key(&mut state, KeyCode::Char('H'));
+    assert_eq!(state.screen, Screen::Activity);
+    let (ticket, ids) = effects
+        .iter()
+        .find_map(|effect| match effect {
+            Effect::LoadActivity { ticket, ids } => Some((ticket.clone(), ids.clone())),
+            _ => None,
+        })
+        .expect("the feed is read");
+    // The most recently changed requests are read first (request n changed n minutes ago).
+    assert_eq!(ids[..3], [id(0), id(1), id(2)]);
+    assert!(dashboard::screen(&state).contains("reading…"));
+    let event = |n: usize, kind: &str, actor: &str, minutes: i64| {
+        LifecycleEvent::new(
+            id(n),
+            Timestamp(now().0 - chrono::Duration::minutes(minutes)),
+            kind,
+            actor,
+        )
+        .with_message(format!("{kind} by {actor}"))
+    };
+    send(
+        &mut state,
+        Msg::ActivityLoaded {
+            ticket,
+            result: Ok(vec![
+                event(2, "approved", "bob", 1),
+                event(0, "request_created", "alice", 5),
+            ]),
+        },
+    );
+    let screen = dashboard::screen(&state);
+    let approved = screen.find("approved by bob").expect("bob's approval");
+    let created = screen
+        .find("request_created by alice")
+        .expect("alice's create");
+    assert!(approved < created, "newest first:\n{screen}");
+    assert!(screen.contains(&id(2)), "{screen}");
+    // r reads it again; q goes back to the list.
+    let effects = key(&mut state, KeyCode::Char('r'));
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::LoadActivity { .. }))
+    );
+    key(&mut state, KeyCode::Char('q'));
+    assert_eq!(state.screen, Screen::Main);
+}
+
 /// Scrolling stops at the end: one key back from the end moves one line (before, the help
 /// and the pages counted every key past the end, and as many had to be pressed to come back).
 #[test]
@@ -1588,7 +1676,7 @@ fn help_and_pages_scroll_no_further_than_their_end() {
             result: Ok(events),
         },
     );
-    key(&mut state, KeyCode::Char('H'));
+    key(&mut state, KeyCode::Char('v'));
     assert_eq!(state.screen, Screen::Events);
     key(&mut state, KeyCode::Char('G'));
     let bottom = state.view_scroll.offset;
@@ -1614,7 +1702,7 @@ fn help_opens_scrolls_and_closes_without_quitting() {
 #[test]
 fn events_view_reads_the_log() {
     let mut state = state("alice", &every_status(), 120, 40);
-    let effects = key(&mut state, KeyCode::Char('H'));
+    let effects = key(&mut state, KeyCode::Char('v'));
     assert_eq!(state.screen, Screen::Events);
     assert!(matches!(effects.as_slice(), [Effect::LoadEvents { .. }]));
     key(&mut state, KeyCode::Esc);

@@ -191,10 +191,39 @@ fn insights_page() {
 }
 
 #[test]
+fn activity_page() {
+    for (width, height) in SIZES {
+        let mut state = main_screen(width, height);
+        let effects = key(&mut state, KeyCode::Char('H'));
+        let ticket = effects
+            .iter()
+            .find_map(|effect| match effect {
+                tfpilot::tui::effect::Effect::LoadActivity { ticket, .. } => Some(ticket.clone()),
+                _ => None,
+            })
+            .expect("the feed is read");
+        let mut events: Vec<LifecycleEvent> = events_for(6)
+            .into_iter()
+            .chain(events_for(2))
+            .filter_map(Result::ok)
+            .collect();
+        events.sort_by_key(|event| std::cmp::Reverse(event.at));
+        send(
+            &mut state,
+            Msg::ActivityLoaded {
+                ticket,
+                result: Ok(events),
+            },
+        );
+        insta::assert_snapshot!(format!("activity_{width}x{height}"), screen(&state));
+    }
+}
+
+#[test]
 fn events_page() {
     for (width, height) in SIZES {
         let mut state = main_screen(width, height);
-        key(&mut state, KeyCode::Char('H'));
+        key(&mut state, KeyCode::Char('v'));
         insta::assert_snapshot!(format!("events_{width}x{height}"), screen(&state));
     }
 }

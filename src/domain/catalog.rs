@@ -71,6 +71,10 @@ pub struct FieldDef {
     pub default: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pattern: Option<String>,
+    /// What `pattern` asks for in words ("lowercase letters, digits and dashes, 3 to 63"):
+    /// what a person is told instead of the regular expression.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern_description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -177,6 +181,8 @@ impl ModuleDef {
         if self.source.trim().is_empty() {
             return Err("source is empty; give the module's registry address or git URL".into());
         }
+        // Refused here, when an admin puts the module, not when a request renders it.
+        super::infra_file::pinned_source(&self.source, self.version.as_deref())?;
         let mut seen: Vec<&str> = Vec::new();
         for field in &self.fields {
             let name = field.name.as_str();
@@ -315,7 +321,10 @@ impl FieldDef {
             // The definition was checked on load, so the pattern compiles.
             let regex = Regex::new(pattern).map_err(|error| error.to_string())?;
             if !regex.is_match(text) {
-                return Err(format!("must match {pattern}"));
+                return Err(match &self.pattern_description {
+                    Some(description) => format!("must be {description}"),
+                    None => format!("must match {pattern}"),
+                });
             }
         }
         if self.kind == FieldKind::Enum

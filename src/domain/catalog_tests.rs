@@ -109,6 +109,16 @@ fn checks_patterns_lengths_and_types() {
     };
     assert_eq!(message(json!("Bad_Name")), "must match ^[a-z0-9-]+$");
     assert_eq!(message(json!("ab")), "must be at least 3 characters");
+    // A pattern with a description is explained in words, not as a regular expression.
+    let mut described = module.clone();
+    described.fields[0].pattern_description = Some("lowercase letters, digits and dashes".into());
+    let error = described
+        .validate(&input(json!({"name": "Bad_Name"})))
+        .unwrap_err()
+        .0[0]
+        .message
+        .clone();
+    assert_eq!(error, "must be lowercase letters, digits and dashes");
     assert_eq!(message(json!(12)), "must be a string, not a number");
     assert_eq!(message(json!(["x"])), "must be a string, not a list");
 }

@@ -98,20 +98,18 @@ pub fn render_block(block: &ModuleBlock) -> Result<String, InfraFileError> {
         }
         names.push(name);
     }
+    let (source, version) =
+        pinned_source(&block.source, block.version.as_deref()).map_err(render_error)?;
     let width = block
         .values
         .iter()
         .map(|(name, _)| name.len())
-        .chain([if block.version.is_some() { 7 } else { 6 }])
+        .chain([if version.is_some() { 7 } else { 6 }])
         .max()
         .unwrap_or(6);
     let mut out = format!("{BEGIN}{id}\nmodule \"{}\" {{\n", module_label(id));
-    out.push_str(&format!(
-        "  {:width$} = {}\n",
-        "source",
-        quote(&block.source)
-    ));
-    if let Some(version) = &block.version {
+    out.push_str(&format!("  {:width$} = {}\n", "source", quote(&source)));
+    if let Some(version) = version {
         out.push_str(&format!("  {:width$} = {}\n", "version", quote(version)));
     }
     if !block.values.is_empty() {
@@ -125,6 +123,49 @@ pub fn render_block(block: &ModuleBlock) -> Result<String, InfraFileError> {
     }
     out.push_str(&format!("}}\n{END}{id}\n"));
     Ok(out)
+}
+
+/// How a module's version is written for its source: Terraform takes a `version` argument
+/// only for registry modules; a git source pins its version with `?ref=` in the address; any
+/// other source (a local path, an archive URL, a bucket) cannot be given one.
+pub fn pinned_source<'a>(
+    source: &str,
+    version: Option<&'a str>,
+) -> Result<(String, Option<&'a str>), String> {
+    let Some(version) = version else {
+        return Ok((source.to_string(), None));
+    };
+    if is_registry_source(source) {
+        return Ok((source.to_string(), Some(version)));
+    }
+    let git = ["git::", "github.com/", "git@", "bitbucket.org/"]
+        .iter()
+        .any(|prefix| source.starts_with(prefix));
+    if !git {
+        return Err(format!(
+            "the module source {source:?} is neither a registry module nor a git repository, so it cannot take version {version:?}; put the version in the source or leave it out"
+        ));
+    }
+    if source.contains("?ref=") || source.contains("&ref=") {
+        return Err(format!(
+            "the module source {source:?} already names a ref, and version {version:?} is given too; keep one"
+        ));
+    }
+    let separator = if source.contains('?') { '&' } else { '?' };
+    Ok((format!("{source}{separator}ref={version}"), None))
+}
+
+/// `namespace/name/provider` or `host/namespace/name/provider`: a Terraform registry address.
+fn is_registry_source(source: &str) -> bool {
+    let parts: Vec<&str> = source.split('/').collect();
+    !source.contains("::")
+        && !source.contains(':')
+        && !source.starts_with('.')
+        && !source.starts_with('/')
+        && !source.starts_with("github.com/")
+        && !source.starts_with("bitbucket.org/")
+        && (parts.len() == 3 || parts.len() == 4)
+        && parts.iter().all(|part| !part.is_empty())
 }
 
 /// Ids that can be written in a marker line and read back unambiguously.

@@ -40,8 +40,7 @@ fn renders_a_module_block() {
         rendered,
         "# tfpilot:begin/req_01\n\
          module \"tfpilot_req_01\" {\n\
-         \x20 source      = \"git::https://github.com/acme/modules.git//s3-bucket\"\n\
-         \x20 version     = \"v1.4.0\"\n\
+         \x20 source      = \"git::https://github.com/acme/modules.git//s3-bucket?ref=v1.4.0\"\n\
          \n\
          \x20 bucket_name = \"payments-logs\"\n\
          \x20 versioning  = true\n\
@@ -68,7 +67,7 @@ fn appends_then_replaces_in_place() {
     .unwrap();
     assert!(second.starts_with(EXISTING));
     assert!(second.ends_with(trailer));
-    assert!(second.contains("a       = \"y\""));
+    assert!(second.contains("a      = \"y\""), "{second}");
     assert!(!second.contains("\"x\""));
 }
 
@@ -381,4 +380,40 @@ fn string_literals(line: &str) -> Vec<String> {
 fn hex_char(chars: &mut impl Iterator<Item = char>, digits: usize) -> char {
     let hex: String = chars.take(digits).collect();
     char::from_u32(u32::from_str_radix(&hex, 16).unwrap()).unwrap()
+}
+
+#[test]
+fn a_version_is_written_the_way_terraform_takes_it_for_the_source() {
+    use super::pinned_source;
+    let git = "git::https://github.com/acme/modules.git//s3-bucket";
+    assert_eq!(
+        pinned_source(git, Some("v5.2.4")).unwrap(),
+        (format!("{git}?ref=v5.2.4"), None)
+    );
+    assert_eq!(
+        pinned_source("git::https://h/m.git?depth=1", Some("v1"))
+            .unwrap()
+            .0,
+        "git::https://h/m.git?depth=1&ref=v1"
+    );
+    assert_eq!(
+        pinned_source("terraform-aws-modules/s3-bucket/aws", Some("4.1.0")).unwrap(),
+        (
+            "terraform-aws-modules/s3-bucket/aws".to_string(),
+            Some("4.1.0")
+        )
+    );
+    assert_eq!(
+        pinned_source("app.terraform.io/acme/vpc/aws", Some("1.0.0"))
+            .unwrap()
+            .1,
+        Some("1.0.0")
+    );
+    assert!(pinned_source("./modules/vpc", Some("1")).is_err());
+    assert!(pinned_source("https://example.com/vpc.zip", Some("1")).is_err());
+    assert!(pinned_source(&format!("{git}?ref=v1"), Some("v2")).is_err());
+    assert_eq!(
+        pinned_source("./modules/vpc", None).unwrap().0,
+        "./modules/vpc"
+    );
 }

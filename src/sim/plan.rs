@@ -441,7 +441,7 @@ mod tests {
         let (source, attributes) = block_attributes(&bucket("r1", "logs", true));
         assert_eq!(
             source,
-            "\"git::https://github.com/acme/terraform-modules.git//s3-bucket\""
+            "\"git::https://github.com/acme/terraform-modules.git//s3-bucket?ref=v2.3.0\""
         );
         assert_eq!(attributes["bucket_name"], "\"logs\"");
         assert_eq!(attributes["versioning"], "true");

@@ -78,7 +78,8 @@ commands! {
     OpenLink => "open_link", "open the run or PR in a browser";
     PlanLog => "plan_log", "plan / log";
     Insights => "insights", "insights";
-    Events => "events", "event log";
+    Events => "events", "the selected request's event log";
+    Activity => "activity", "team activity: the latest events across requests";
     ToggleBell => "toggle_bell", "bell when a run ends";
     Search => "search", "search";
     NextMatch => "next_match", "next match";
@@ -146,7 +147,7 @@ impl Command {
     }
 
     /// The commands the palette offers, in the order it lists them before any typing.
-    pub const PALETTE: [Command; 35] = [
+    pub const PALETTE: [Command; 36] = [
         Command::Plan,
         Command::Approve,
         Command::Merge,
@@ -164,6 +165,7 @@ impl Command {
         Command::CopyMenu,
         Command::OpenLink,
         Command::Events,
+        Command::Activity,
         Command::Refresh,
         Command::Filter,
         Command::FilterStatus,

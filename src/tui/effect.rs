@@ -20,6 +20,8 @@ pub enum EffectKey {
     PlanView,
     /// One request's audit events.
     Events(String),
+    /// The team activity feed.
+    Activity,
 }
 
 /// Which effect an answer belongs to: its slot and the generation it was started as.
@@ -108,6 +110,11 @@ pub enum Effect {
     Update {
         id: String,
         values: Map<String, Value>,
+    },
+    /// Reads the events of `ids` (the most recently changed requests) for the activity feed.
+    LoadActivity {
+        ticket: Ticket,
+        ids: Vec<String>,
     },
     /// Sync one request now (a refresh); the answer comes back as a poll event.
     Sync {

@@ -72,6 +72,13 @@ impl Executor {
                     Msg::EventsLoaded { ticket, result }
                 });
             }
+            Effect::LoadActivity { ticket, ids } => {
+                let engine = self.engine.clone();
+                self.keyed(ticket.clone(), async move {
+                    let result = read_activity(&engine, ids).await;
+                    Msg::ActivityLoaded { ticket, result }
+                });
+            }
             Effect::LoadStoredPlan { ticket, key } => {
                 let engine = self.engine.clone();
                 self.keyed(ticket.clone(), async move {
@@ -288,4 +295,45 @@ fn open_in_browser(url: &str) -> Result<(), String> {
         .spawn()
         .map(|_| ())
         .map_err(|error| format!("cannot start {program}: {error}"))
+}
+
+/// How many events the activity feed keeps.
+const ACTIVITY_EVENTS: usize = 300;
+
+/// The events of `ids`, a few requests at a time, newest first. A request whose events cannot
+/// be read is left out rather than failing the feed; only when none can be read is it an error.
+async fn read_activity(
+    engine: &Engine,
+    ids: Vec<String>,
+) -> Result<Vec<crate::domain::LifecycleEvent>, LoadError> {
+    use futures::StreamExt;
+    let store = engine.store();
+    let results: Vec<_> = futures::stream::iter(ids)
+        .map(|id| async move { store.list_events(&id).await })
+        .buffer_unordered(6)
+        .collect()
+        .await;
+    let mut first_error = None;
+    let mut events = Vec::new();
+    let mut read_any = false;
+    for result in results {
+        match result {
+            Ok(entries) => {
+                read_any = true;
+                events.extend(entries.into_iter().filter_map(Result::ok));
+            }
+            Err(error) => {
+                first_error.get_or_insert(error);
+            }
+        }
+    }
+    if let (false, Some(error)) = (read_any, first_error) {
+        return Err(error.into());
+    }
+    events.sort_by(|a, b| {
+        b.at.cmp(&a.at)
+            .then_with(|| b.sequence.unwrap_or(0).cmp(&a.sequence.unwrap_or(0)))
+    });
+    events.truncate(ACTIVITY_EVENTS);
+    Ok(events)
 }

@@ -35,6 +35,11 @@ pub enum Msg {
         ticket: Ticket,
         result: Result<Vec<EventEntry>, LoadError>,
     },
+    /// The activity feed's events, newest first.
+    ActivityLoaded {
+        ticket: Ticket,
+        result: Result<Vec<crate::domain::LifecycleEvent>, LoadError>,
+    },
     /// The plan view's text, parsed and highlighted.
     PlanLoaded {
         ticket: Ticket,

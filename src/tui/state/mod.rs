@@ -63,6 +63,7 @@ pub enum Screen {
     Plan,
     Insights,
     Events,
+    Activity,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,6 +163,9 @@ pub struct State {
     pub follow_every: Duration,
     /// Counted when the insights page opens and whenever the list changes under it.
     pub insights: Option<Insights>,
+    /// The team activity feed: the latest events across the most recently changed requests,
+    /// newest first; read when the page opens.
+    pub activity: Loadable<Arc<Vec<crate::domain::LifecycleEvent>>>,
     pub quit: bool,
     /// `q` was pressed once while operations ran; the next `q` quits.
     pub quit_armed: bool,
@@ -205,6 +209,7 @@ impl State {
             tickets: Tickets::default(),
             follow_every: FOLLOW_EVERY,
             insights: None,
+            activity: Loadable::Loading,
             quit: false,
             quit_armed: false,
             dirty: true,
@@ -226,7 +231,7 @@ impl State {
                 Screen::Main => Context::Main,
                 Screen::Plan => Context::Plan,
                 Screen::Insights => Context::Insights,
-                Screen::Events => Context::Events,
+                Screen::Events | Screen::Activity => Context::Events,
             },
         }
     }
@@ -321,6 +326,32 @@ impl State {
         };
         if !same {
             self.shown = current.map(|seen| (seen, self.now));
+        }
+    }
+
+    /// Why the policy refuses `command` to this user on the selected request (or, for create,
+    /// at all); `None` when it allows it or the command is not an operation. Views grey such
+    /// commands out with this reason; `update` refuses them with it.
+    pub fn denial(&self, command: super::command::Command) -> Option<String> {
+        use crate::domain::access::{Decision, Subject};
+        let user = &self.workspace.user;
+        let decision = match command {
+            super::command::Command::Create => {
+                self.team
+                    .access
+                    .authorize(user, Operation::Create, Subject::new_request(user))
+            }
+            other => {
+                let operation = other.operation()?;
+                let request = self.list.selected_row()?.request.as_deref()?;
+                self.team
+                    .access
+                    .authorize(user, operation, Subject::of(request))
+            }
+        };
+        match decision {
+            Decision::Allowed => None,
+            Decision::Denied { reason } => Some(reason),
         }
     }
 

@@ -46,6 +46,7 @@ pub fn on_command(state: &mut State, command: Command) -> Vec<Effect> {
             state.view_scroll = Default::default();
             return load_events_now(state);
         }
+        Command::Activity => return open_activity(state),
         Command::Filter => {
             let text = state.list.filter.text.clone();
             state.modals.push(Modal::Prompt {
@@ -133,6 +134,29 @@ pub fn on_command(state: &mut State, command: Command) -> Vec<Effect> {
         }
     }
     Vec::new()
+}
+
+/// How many of the most recently changed requests the activity feed reads.
+const ACTIVITY_REQUESTS: usize = 30;
+
+/// Opens the team activity feed and reads it afresh.
+pub fn open_activity(state: &mut State) -> Vec<Effect> {
+    state.screen = Screen::Activity;
+    state.view_scroll = Default::default();
+    state.activity = Loadable::Loading;
+    let mut recent: Vec<(crate::domain::Timestamp, String)> = state
+        .list
+        .rows()
+        .filter_map(|row| row.request.as_ref().map(|r| (r.updated_at, row.id.clone())))
+        .collect();
+    recent.sort_by(|a, b| b.cmp(a));
+    let ids = recent
+        .into_iter()
+        .take(ACTIVITY_REQUESTS)
+        .map(|(_, id)| id)
+        .collect();
+    let ticket = state.tickets.issue(EffectKey::Activity);
+    vec![Effect::LoadActivity { ticket, ids }]
 }
 
 fn push_picker(
@@ -296,6 +320,9 @@ pub fn load_events_now(state: &mut State) -> Vec<Effect> {
 }
 
 pub fn refresh(state: &mut State) -> Vec<Effect> {
+    if state.screen == Screen::Activity {
+        return open_activity(state);
+    }
     let mut effects = vec![Effect::Poller(Nudge::ListNow)];
     if let Some(id) = state.list.selected_id().map(str::to_string) {
         state.detail.events.remove(&id);

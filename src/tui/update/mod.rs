@@ -56,6 +56,16 @@ fn dispatch(state: &mut State, msg: Msg) -> Vec<Effect> {
             Vec::new()
         }
         Msg::EventsLoaded { ticket, result } => results::on_events(state, ticket, result),
+        Msg::ActivityLoaded { ticket, result } => {
+            if state.tickets.is_current(&ticket) {
+                state.tickets.finish(&ticket);
+                state.activity = match result {
+                    Ok(events) => super::state::Loadable::Loaded(std::sync::Arc::new(events)),
+                    Err(error) => super::state::Loadable::Failed(error.to_string()),
+                };
+            }
+            Vec::new()
+        }
         Msg::PlanLoaded {
             ticket,
             result,
@@ -157,7 +167,9 @@ fn on_command(state: &mut State, command: Command) -> Vec<Effect> {
     match state.screen {
         Screen::Main => main_screen::on_command(state, command),
         Screen::Plan => screens::on_plan_command(state, command),
-        Screen::Insights | Screen::Events => screens::on_page_command(state, command),
+        Screen::Insights | Screen::Events | Screen::Activity => {
+            screens::on_page_command(state, command)
+        }
     }
 }
 

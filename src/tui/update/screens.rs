@@ -149,6 +149,11 @@ pub fn on_page_command(state: &mut State, command: Command) -> Vec<Effect> {
     match command {
         Command::Back | Command::Cancel | Command::Insights | Command::Events => {
             state.screen = Screen::Main;
+            return vec![state.tickets.cancel(EffectKey::Activity)];
+        }
+        Command::Activity if state.screen == Screen::Activity => {
+            state.screen = Screen::Main;
+            return vec![state.tickets.cancel(EffectKey::Activity)];
         }
         _ => {}
     }

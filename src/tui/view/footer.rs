@@ -79,6 +79,15 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
             break;
         }
         width += cost;
+        // Refused by the policy: greyed and crossed out (the palette and the key say why).
+        if context == super::super::keymap::Context::Main && state.denial(*command).is_some() {
+            let greyed = theme
+                .style(Role::Muted)
+                .add_modifier(ratatui::style::Modifier::CROSSED_OUT);
+            spans.push(styled(format!(" {key}"), greyed));
+            spans.push(styled(format!(" {short} "), greyed));
+            continue;
+        }
         let description_role = if command.is_dangerous() {
             Role::Danger
         } else {

@@ -38,6 +38,7 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame) {
         Screen::Plan => plan::render(state, theme, frame, areas.body),
         Screen::Insights => pages::insights(state, theme, frame, areas.body),
         Screen::Events => pages::events(state, theme, frame, areas.body),
+        Screen::Activity => pages::activity(state, theme, frame, areas.body),
     }
     footer::render(state, theme, frame, areas.footer);
     for modal in &state.modals {

@@ -59,7 +59,9 @@ fn help_context(state: &State) -> Context {
             super::super::state::Screen::Main => Context::Main,
             super::super::state::Screen::Plan => Context::Plan,
             super::super::state::Screen::Insights => Context::Insights,
-            super::super::state::Screen::Events => Context::Events,
+            super::super::state::Screen::Events | super::super::state::Screen::Activity => {
+                Context::Events
+            }
         },
         other => other,
     }
@@ -151,6 +153,7 @@ fn palette_box(state: &State, palette: &Palette, theme: &Theme, frame: &mut Fram
     }
     let room = area.width.saturating_sub(2) as usize;
     for (index, entry) in matches.iter().enumerate().skip(start).take(visible) {
+        let mut denied = false;
         let (text, dangerous) = match entry {
             PaletteEntry::Command(command) => {
                 let key = state
@@ -159,14 +162,21 @@ fn palette_box(state: &State, palette: &Palette, theme: &Theme, frame: &mut Fram
                     .first()
                     .map(|k| k.to_string())
                     .unwrap_or_default();
-                (
-                    format!(
-                        " {:<20}{:<40}{key:>8} ",
-                        command.name(),
-                        command.description()
+                match state.denial(*command) {
+                    // Greyed, with the policy's reason where the description was.
+                    Some(reason) => {
+                        denied = true;
+                        (format!(" {:<20}denied: {reason}", command.name()), false)
+                    }
+                    None => (
+                        format!(
+                            " {:<20}{:<40}{key:>8} ",
+                            command.name(),
+                            command.description()
+                        ),
+                        command.is_dangerous(),
                     ),
-                    command.is_dangerous(),
-                )
+                }
             }
             PaletteEntry::Request { id, summary } => (format!(" → {id}  {summary}"), false),
             PaletteEntry::Status(status) => (
@@ -180,6 +190,8 @@ fn palette_box(state: &State, palette: &Palette, theme: &Theme, frame: &mut Fram
         };
         let style = if index == palette.selected {
             theme.style(Role::Selection)
+        } else if denied {
+            theme.style(Role::Muted)
         } else if dangerous {
             theme.style(Role::Danger)
         } else {

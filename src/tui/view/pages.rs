@@ -16,6 +16,10 @@ pub fn page_len(state: &State) -> usize {
     match state.screen {
         Screen::Insights => insights_len(state),
         Screen::Events => events_len(state),
+        Screen::Activity => match &state.activity {
+            Loadable::Loaded(events) => events.len().max(1),
+            _ => 1,
+        },
         Screen::Main | Screen::Plan => 0,
     }
 }
@@ -49,6 +53,48 @@ fn events_len(state: &State) -> usize {
             _ => None,
         })
         .unwrap_or(1)
+}
+
+/// The team's latest events, newest first: when, which request, who, what.
+pub fn activity(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let block = pane(
+        " team activity: latest events, newest first (r reads again) ",
+        theme,
+        true,
+    );
+    let lines: Vec<Line> = match &state.activity {
+        Loadable::Loaded(events) if events.is_empty() => {
+            vec![Line::styled(
+                "no events recorded yet",
+                theme.style(Role::Muted),
+            )]
+        }
+        Loadable::Loaded(events) => events
+            .iter()
+            .map(|event| {
+                Line::from(vec![
+                    styled(
+                        format!("{} ", event.at.0.format("%Y-%m-%d %H:%M:%S")),
+                        theme.style(Role::Muted),
+                    ),
+                    styled(format!("{:<10} ", event.actor), theme.style(Role::Text)),
+                    styled(format!("{:<22} ", event.kind), theme.style(Role::Info)),
+                    styled(format!("{} ", event.request_id), theme.style(Role::Muted)),
+                    styled(
+                        event.message.clone().unwrap_or_default(),
+                        theme.style(Role::Text),
+                    ),
+                ])
+            })
+            .collect(),
+        Loadable::Failed(error) => vec![Line::styled(
+            format!("cannot read the activity: {error}"),
+            theme.style(Role::Danger),
+        )],
+        Loadable::Loading => vec![Line::styled("reading…", theme.style(Role::Muted))],
+    };
+    let offset = state.view_scroll.offset.min(lines.len().saturating_sub(1)) as u16;
+    frame.render_widget(Paragraph::new(lines).block(block).scroll((offset, 0)), area);
 }
 
 pub fn insights(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
