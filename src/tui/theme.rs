@@ -122,6 +122,9 @@ impl Role {
 #[derive(Debug, Clone)]
 pub struct Theme {
     pub name: String,
+    /// The terminal background the theme is made for (`background = "#ffffff"`): what its
+    /// colours are checked against for contrast.
+    pub background: Option<Color>,
     styles: HashMap<Role, Style>,
 }
 
@@ -138,6 +141,7 @@ impl Theme {
     pub fn default_theme() -> Theme {
         Theme::embedded(DEFAULT_THEME).unwrap_or_else(|_| Theme {
             name: DEFAULT_THEME.into(),
+            background: None,
             styles: HashMap::new(),
         })
     }
@@ -180,14 +184,27 @@ impl Theme {
             .and_then(|v| v.as_str())
             .map(str::to_string)
             .unwrap_or_else(|| origin.to_string());
+        let mut background = None;
         let mut styles = match table.get("extends").and_then(|v| v.as_str()) {
-            Some(base) if base != name => Theme::load(base, user_dir)?.styles,
+            Some(base) if base != name => {
+                let base = Theme::load(base, user_dir)?;
+                background = base.background;
+                base.styles
+            }
             Some(base) => return Err(invalid(format!("a theme cannot extend itself ({base})"))),
             None => HashMap::new(),
         };
         let roles = Role::all();
         for (section, entries) in &table {
             if section == "name" || section == "extends" {
+                continue;
+            }
+            if section == "background" {
+                let text = entries
+                    .as_str()
+                    .ok_or_else(|| invalid("`background` must be a colour".into()))?;
+                background =
+                    Some(parse_color(text).map_err(|m| invalid(format!("`background`: {m}")))?);
                 continue;
             }
             let entries = entries.as_table().ok_or_else(|| {
@@ -217,7 +234,11 @@ impl Theme {
                 missing.join(", ")
             )));
         }
-        Ok(Theme { name, styles })
+        Ok(Theme {
+            name,
+            background,
+            styles,
+        })
     }
 
     /// The theme without colours (for `NO_COLOR`): emphasis stays, and the roles that only
@@ -242,6 +263,7 @@ impl Theme {
             .collect();
         Theme {
             name: format!("{} (no colour)", self.name),
+            background: self.background,
             styles,
         }
     }
@@ -287,6 +309,87 @@ fn parse_style(spec: &toml::Value) -> Result<Style, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A colour as sRGB, named ANSI colours as xterm draws them by default.
+    fn rgb(color: Color) -> Option<(u8, u8, u8)> {
+        Some(match color {
+            Color::Rgb(r, g, b) => (r, g, b),
+            Color::Black => (0, 0, 0),
+            Color::Red => (205, 0, 0),
+            Color::Green => (0, 205, 0),
+            Color::Yellow => (205, 205, 0),
+            Color::Blue => (0, 0, 238),
+            Color::Magenta => (205, 0, 205),
+            Color::Cyan => (0, 205, 205),
+            Color::Gray => (229, 229, 229),
+            Color::DarkGray => (127, 127, 127),
+            Color::LightRed => (255, 0, 0),
+            Color::LightGreen => (0, 255, 0),
+            Color::LightYellow => (255, 255, 0),
+            Color::LightBlue => (92, 92, 255),
+            Color::LightMagenta => (255, 0, 255),
+            Color::LightCyan => (0, 255, 255),
+            Color::White => (255, 255, 255),
+            Color::Indexed(n @ 16..=231) => {
+                let level = |v: u8| if v == 0 { 0 } else { 55 + v * 40 };
+                let n = n - 16;
+                (level(n / 36), level((n / 6) % 6), level(n % 6))
+            }
+            Color::Indexed(n @ 232..=255) => {
+                let v = 8 + (n - 232) * 10;
+                (v, v, v)
+            }
+            _ => return None,
+        })
+    }
+
+    /// WCAG 2 relative luminance.
+    fn luminance((r, g, b): (u8, u8, u8)) -> f64 {
+        let channel = |c: u8| {
+            let c = f64::from(c) / 255.0;
+            if c <= 0.03928 {
+                c / 12.92
+            } else {
+                ((c + 0.055) / 1.055).powf(2.4)
+            }
+        };
+        0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
+    }
+
+    fn contrast(a: (u8, u8, u8), b: (u8, u8, u8)) -> f64 {
+        let (la, lb) = (luminance(a), luminance(b));
+        (la.max(lb) + 0.05) / (la.min(lb) + 0.05)
+    }
+
+    /// Every role's text against the background it is drawn on (its own, or the terminal's the
+    /// theme is made for): 4.5:1 for text (WCAG AA), 3:1 for borders (non-text contrast).
+    #[test]
+    fn every_theme_is_readable_on_its_background() {
+        let mut failures = Vec::new();
+        for (name, _) in EMBEDDED {
+            let theme = Theme::embedded(name).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let terminal = theme
+                .background
+                .and_then(rgb)
+                .unwrap_or_else(|| panic!("{name} names the background it is made for"));
+            for role in Role::all() {
+                let style = theme.style(role);
+                let Some(fg) = style.fg.and_then(rgb) else {
+                    continue;
+                };
+                let bg = style.bg.and_then(rgb).unwrap_or(terminal);
+                let needed = match role {
+                    Role::Border | Role::BorderFocused => 3.0,
+                    _ => 4.5,
+                };
+                let ratio = contrast(fg, bg);
+                if ratio < needed {
+                    failures.push(format!("{name} {}: {ratio:.2} < {needed}", role.key()));
+                }
+            }
+        }
+        assert!(failures.is_empty(), "{failures:#?}");
+    }
 
     #[test]
     fn every_embedded_theme_sets_every_role() {
