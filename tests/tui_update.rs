@@ -2206,6 +2206,48 @@ fn the_config_editor_diffs_validates_and_saves() {
 }
 
 #[test]
+fn the_editor_shows_a_templates_locks_and_refuses_changing_them_before_saving() {
+    use tfpilot::tui::state::editor::EditForm;
+    let mut made_from_template = request(12, Status::PlanReady);
+    made_from_template.template_id = Some("logs-bucket".into());
+    made_from_template.requested_by = "alice".into();
+    let mut state = state("alice", &[made_from_template.clone()], 120, 40);
+    with_templates(&mut state);
+    key(&mut state, KeyCode::Char('e'));
+    let editor = |state: &State| -> EditForm {
+        match state.modals.last() {
+            Some(Modal::Edit(form)) => (**form).clone(),
+            other => panic!("the editor, not {other:?}"),
+        }
+    };
+    let form = editor(&state);
+    assert!(
+        form.editor
+            .lines()
+            .iter()
+            .any(|l| l.contains("Locked by template logs-bucket: force_destroy, object_lock")),
+        "{:?}",
+        form.editor.lines()
+    );
+    // Typing a locked value is refused at once, in the preview, not only when saving.
+    for _ in 0..30 {
+        key(&mut state, KeyCode::Down);
+    }
+    key(&mut state, KeyCode::End);
+    send(&mut state, Msg::Paste("\nforce_destroy = true".into()));
+    let form = editor(&state);
+    let errors = form.outcome.clone().expect_err("a locked value changed");
+    assert_eq!(errors[0].field, "force_destroy");
+    assert!(
+        errors[0]
+            .message
+            .contains("locked to false by template logs-bucket"),
+        "{errors:?}"
+    );
+    assert!(dashboard::screen(&state).contains("locked to false"));
+}
+
+#[test]
 fn sensitive_values_stay_hidden_in_the_editor_and_are_kept() {
     use tfpilot::tui::state::editor::{UNCHANGED, editor_lines, parse_editor};
     let team = dashboard::team();

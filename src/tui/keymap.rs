@@ -278,11 +278,14 @@ impl Keymap {
                 let command = Command::parse(name).ok_or_else(|| {
                     let hint = Command::closest(name)
                         .map(|near| format!("; did you mean \"{}\"?", near.name()))
-                        .unwrap_or_default();
+                        .unwrap_or_else(|| ".".into());
+                    // tfpilot does not start with a broken keymap, so `?` cannot show the list.
+                    let names: Vec<&str> = Command::ALL.iter().map(|c| c.name()).collect();
                     invalid(
                         value.span().start,
                         format!(
-                            "[{section}] `{key}` = \"{name}\" is not a command{hint} (press ? in tfpilot for the list)"
+                            "[{section}] `{key}` = \"{name}\" is not a command{hint} The commands are: {}, or \"none\" to unbind.",
+                            names.join(", ")
                         ),
                     )
                 })?;
@@ -567,11 +570,19 @@ mod tests {
         let error = keymap
             .layer(text, "/home/alice/.config/tfpilot/keymap.toml")
             .expect_err("misspelt command");
-        assert_eq!(
-            error.to_string(),
-            "keymap /home/alice/.config/tfpilot/keymap.toml line 4: [main] `K` = \"move_upp\" \
-             is not a command; did you mean \"move_up\"? (press ? in tfpilot for the list)"
+        let text = error.to_string();
+        assert!(
+            text.starts_with(
+                "keymap /home/alice/.config/tfpilot/keymap.toml line 4: [main] `K` = \"move_upp\" \
+                 is not a command; did you mean \"move_up\"? The commands are: quit, back, "
+            ),
+            "{text}"
         );
+        // tfpilot refuses to start, so the message itself lists every valid name.
+        assert!(!text.contains("press ?"), "{text}");
+        for command in Command::ALL {
+            assert!(text.contains(command.name()), "{text}");
+        }
         // Nothing near enough: no guess.
         let error = keymap
             .layer("[plan]\n\"x\" = \"launch_rockets\"\n", "keymap.toml")

@@ -94,6 +94,8 @@ pub struct EditForm {
     pub id: String,
     pub module: String,
     pub environment: String,
+    /// The template the request was made from: its locked values cannot change.
+    pub template: Option<String>,
     pub editor: TextArea<'static>,
     /// The text the editor opened with: closing it asks first once the text differs.
     pub initial: Vec<String>,
@@ -120,11 +122,27 @@ impl EditForm {
             .map_err(|errors| describe(&errors)),
             None => Err(format!("the catalog has no module {}", request.module)),
         };
-        let lines = editor_lines(module, &request.config);
+        let mut lines = editor_lines(module, &request.config);
+        let template = request
+            .template_id
+            .as_deref()
+            .and_then(|id| team.templates.iter().find(|t| t.id == id));
+        if let Some(template) = template.filter(|t| !t.locked.is_empty()) {
+            let names: Vec<&str> = template.locked.keys().map(String::as_str).collect();
+            lines.insert(
+                2,
+                format!(
+                    "# Locked by template {}: {} (changing them is refused).",
+                    template.id,
+                    names.join(", ")
+                ),
+            );
+        }
         let mut form = EditForm {
             id: request.id.clone(),
             module: request.module.clone(),
             environment: request.environment.clone(),
+            template: request.template_id.clone(),
             editor: TextArea::new(lines.clone()),
             initial: lines,
             stored: request.config.clone(),
@@ -154,6 +172,19 @@ impl EditForm {
                 return;
             }
         };
+        // A template's locked values, as the engine checks them on save.
+        if let Some(template) = self
+            .template
+            .as_deref()
+            .and_then(|id| team.templates.iter().find(|t| t.id == id))
+        {
+            let conflicts = template.locked_conflicts(module, &values);
+            if !conflicts.is_empty() {
+                self.outcome = Err(conflicts);
+                self.diff.clear();
+                return;
+            }
+        }
         // The engine merges the edit into the stored values; check what it will check.
         let mut merged = self.stored.clone();
         for (name, value) in &values {
