@@ -466,7 +466,49 @@ async fn an_approval_given_on_github_counts_when_the_reviewer_may_approve(
     assert_eq!(approval.head_sha.as_deref(), Some(head.as_str()));
 }
 
+/// An observer's engine read the pull request while it was open; a merge by someone else
+/// followed within the read's cache time. Its next sync must ask GitHub again before it calls
+/// the document's merge a contradiction (the sandbox seeded every applied request `!doc`).
+async fn a_merge_read_from_a_stale_cache_is_checked_before_it_is_called_a_contradiction(
+    backend: Arc<dyn ObjectStore>,
+) {
+    let bed = bed::bed(backend).await;
+    let id = bed.planned("dev", "payments-dev-stale-pull").await;
+    // With the read cache a real session has (the test beds turn it off).
+    let settings = tfpilot::github::GitHubSettings::new(bed.sim.base_url()).without_timeouts();
+    let github = tfpilot::github::GitHub::connect(&settings, "sim-admin").expect("client");
+    let team = bed.store.load_team_config().await.expect("team");
+    let admin = tfpilot::engine::Engine::new(bed.store.clone(), github, team, "admin");
+    admin
+        .sync(&id)
+        .await
+        .expect("admin reads the open pull request");
+    bed.engine("bob")
+        .await
+        .approve(&id, None)
+        .await
+        .expect("approve");
+    bed.engine("alice")
+        .await
+        .merge(&id, None)
+        .await
+        .expect("merge");
+    let report = admin.sync(&id).await.expect("sync");
+    assert_eq!(report.status, Status::Merged, "{:?}", report.changes);
+    assert!(
+        report.request.contradiction.is_none(),
+        "{:?}",
+        report.request.contradiction
+    );
+    assert!(
+        !bed.event_kinds(&id)
+            .await
+            .contains(&"document_contradicted".to_string())
+    );
+}
+
 with_both_stores!(
+    a_merge_read_from_a_stale_cache_is_checked_before_it_is_called_a_contradiction,
     an_approval_given_on_github_counts_when_the_reviewer_may_approve,
     an_update_withdraws_the_approval_and_plans_again,
     drift_checks_record_drift_and_its_clearing,

@@ -96,6 +96,44 @@ fn list_columns_fit_their_content() {
     insta::assert_snapshot!("main_200x40", text);
 }
 
+/// After a destroy the detail shows the cleanup pull request, says it is what comes next, and
+/// no longer counts the plan's cost as a running one.
+#[test]
+fn a_destroyed_request_points_at_its_cleanup_pull_request() {
+    let mut destroyed = request(8, Status::Destroyed);
+    destroyed.cleanup_pr = Some(Box::new(
+        serde_json::from_value(serde_json::json!({
+            "number": 300, "state": "open", "merged": false,
+            "url": "https://github.com/acme/payments-infra/pull/300"
+        }))
+        .expect("a pull request fact"),
+    ));
+    destroyed.cost = Some(Box::new(
+        serde_json::from_value(serde_json::json!({
+            "state": "estimated", "monthly_delta": 17.43, "currency": "USD"
+        }))
+        .expect("a cost fact"),
+    ));
+    let mut state = state("alice", &[destroyed], 160, 60);
+    select(&mut state, &id(8));
+    let text = screen(&state);
+    assert!(text.contains("cleanup PR   #300 open"), "{text}");
+    assert!(
+        text.contains("https://github.com/acme/payments-infra/pull/300"),
+        "{text}"
+    );
+    assert!(
+        text.contains("next: merge the cleanup pull request #300"),
+        "{text}"
+    );
+    assert!(
+        text.contains("cost         nothing now: destroyed"),
+        "{text}"
+    );
+    assert!(!text.contains("+$17.43/month (total"), "{text}");
+    assert!(!text.contains("destroyed is terminal"), "{text}");
+}
+
 #[test]
 fn detail_of_a_locked_request_with_secrets() {
     for (width, height) in SIZES {

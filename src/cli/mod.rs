@@ -325,7 +325,7 @@ fn explanation_json(request: &Request, derivation: &Derivation) -> Value {
             "description": derivation.rule.description(),
         },
         "facts": derivation.facts,
-        "next_step": derivation.status.next_step(),
+        "next_step": crate::domain::presentation::next_step(request),
         "stored_status": request.status,
     })
 }

@@ -225,7 +225,7 @@ fn report(context: &Invocation, engine: &Engine, outcome: &OpOutcome) -> Result<
         outcome.request.id,
         outcome.message,
         status.as_str(),
-        status.next_step()
+        crate::domain::presentation::next_step(&outcome.request)
     ))
 }
 

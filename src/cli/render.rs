@@ -125,7 +125,11 @@ pub fn explain(request: &Request, derivation: &Derivation) -> String {
             derivation.rule.number() - 1
         );
     }
-    let _ = writeln!(out, "  next: {}", status.next_step());
+    let _ = writeln!(
+        out,
+        "  next: {}",
+        crate::domain::presentation::next_step(request)
+    );
     if status.is_terminal() {
         let _ = writeln!(out, "  terminal: sync stops polling until someone acts");
     }
@@ -173,6 +177,17 @@ pub fn show(view: &RequestView, timeline: &[TimelineEntry]) -> String {
             format!("{number}{}", pr.url.clone().unwrap_or_default()),
         );
     }
+    if let Some(pr) = &view.cleanup_pull_request {
+        let number = pr.number.map(|n| format!("#{n} ")).unwrap_or_default();
+        field(
+            "cleanup PR",
+            format!(
+                "{number}{} {}",
+                pr.state,
+                pr.url.clone().unwrap_or_default()
+            ),
+        );
+    }
     for (kind, run) in &view.runs {
         let id = run.id.map(|id| format!("{id} ")).unwrap_or_default();
         field(&format!("{kind} run"), format!("{id}{}", run.describe()));
@@ -204,7 +219,11 @@ pub fn show(view: &RequestView, timeline: &[TimelineEntry]) -> String {
         field("merged as", sha.to_string());
     }
     field("cost", crate::domain::cost::describe_request(request));
-    if let Some(cost) = &request.cost {
+    let destroyed = request
+        .destroy_run
+        .as_deref()
+        .is_some_and(crate::domain::RunFact::succeeded);
+    if let Some(cost) = request.cost.as_ref().filter(|_| !destroyed) {
         let currency = cost.currency.as_deref().unwrap_or("USD");
         for line in &cost.lines {
             field(

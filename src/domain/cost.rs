@@ -187,6 +187,28 @@ pub fn format_money(amount: f64, currency: &str, signed: bool) -> String {
 
 /// What a request's cost says, in one line: the change per month, or why there is none.
 pub fn describe_request(request: &Request) -> String {
+    // After a successful destroy the plan's estimate no longer costs anything.
+    if request
+        .destroy_run
+        .as_deref()
+        .is_some_and(super::run::RunFact::succeeded)
+    {
+        return match request.cost.as_deref().and_then(|c| c.monthly_delta) {
+            Some(delta) => format!(
+                "nothing now: destroyed (its plan was estimated at {}/month)",
+                format_money(
+                    delta,
+                    request
+                        .cost
+                        .as_deref()
+                        .and_then(|c| c.currency.as_deref())
+                        .unwrap_or("USD"),
+                    true
+                )
+            ),
+            None => "nothing now: destroyed".into(),
+        };
+    }
     match &request.cost {
         None if request.plan.as_deref().is_some_and(|p| p.summary.is_some()) => {
             "no estimate for this plan".into()
@@ -311,6 +333,22 @@ mod tests {
         assert_eq!(
             describe(Some(&estimate)),
             "+$1,303.28/month (total $1,303.28)"
+        );
+    }
+
+    #[test]
+    fn a_destroyed_request_costs_nothing_now() {
+        let request: Request = serde_json::from_value(json!({
+            "schema_version": 1, "id": "req_1", "project": "p", "environment": "dev",
+            "module": "s3-bucket", "config": {}, "requested_by": "alice",
+            "created_at": "2026-11-26T12:00:00Z", "updated_at": "2026-11-26T12:00:00Z",
+            "destroy_run": {"id": 9, "status": "completed", "conclusion": "success"},
+            "cost": {"state": "estimated", "monthly_delta": 17.43, "currency": "USD"}
+        }))
+        .expect("a request");
+        assert_eq!(
+            describe_request(&request),
+            "nothing now: destroyed (its plan was estimated at +$17.43/month)"
         );
     }
 }

@@ -139,6 +139,8 @@ pub struct RequestView<'a> {
     /// `owner/repo@base env_path/file`.
     pub target: Option<String>,
     pub pull_request: Option<PullRequestView>,
+    /// The pull request that takes the block out of the repository after a destroy.
+    pub cleanup_pull_request: Option<PullRequestView>,
     pub runs: Vec<(RunKind, &'a RunFact)>,
     pub plan: Option<PlanSummary>,
     /// Only an approval that holds.
@@ -168,15 +170,8 @@ pub fn present<'a>(
                 target.owner, target.repo, target.base, target.env_path, target.file
             )
         }),
-        pull_request: request.pr.as_deref().map(|pr| PullRequestView {
-            number: pr.number,
-            state: if pr.merged {
-                "merged".to_string()
-            } else {
-                pr.state.clone().unwrap_or_else(|| "?".to_string())
-            },
-            url: pr.url.clone(),
-        }),
+        pull_request: request.pr.as_deref().map(pull_request_view),
+        cleanup_pull_request: request.cleanup_pr.as_deref().map(pull_request_view),
         runs: RunKind::recorded(request).collect(),
         plan: request.plan.as_deref().and_then(|plan| plan.summary),
         approval: request
@@ -222,6 +217,38 @@ pub fn present<'a>(
             )
         }),
         waiting: super::deployment::waiting(request),
+    }
+}
+
+fn pull_request_view(pr: &super::request::PullRequestFact) -> PullRequestView {
+    PullRequestView {
+        number: pr.number,
+        state: if pr.merged {
+            "merged".to_string()
+        } else {
+            pr.state.clone().unwrap_or_else(|| "?".to_string())
+        },
+        url: pr.url.clone(),
+    }
+}
+
+/// What moves this request forward now, in words: the status's own next step, except where
+/// the request knows more (a destroyed request's cleanup pull request waiting to be merged).
+pub fn next_step(request: &Request) -> String {
+    let status = derive(request).status;
+    if status != super::Status::Destroyed {
+        return status.next_step().to_string();
+    }
+    match request.cleanup_pr.as_deref() {
+        Some(pr) if pr.merged => {
+            "nothing: destroyed, and its block is out of the repository".into()
+        }
+        Some(pr) => format!(
+            "merge the cleanup pull request{}{} to take the block out of the repository (its resources are gone already)",
+            pr.number.map(|n| format!(" #{n}")).unwrap_or_default(),
+            pr.url.as_deref().map(|url| format!(" ({url})")).unwrap_or_default()
+        ),
+        None => "clean up: `tfpilot cleanup ID` (C in the dashboard) opens a pull request taking the block out of the repository".into(),
     }
 }
 

@@ -226,6 +226,13 @@ impl Engine {
                 Some(pull) => pull.clone(),
                 None => self.github.get_pull(&repo, number).await?,
             };
+            // A listed or cached answer can predate a merge the document records (another
+            // session merged a moment ago): before saying GitHub disagrees, ask GitHub now.
+            let pull = if request.merged_sha.is_some() && !pull.is_merged() {
+                self.github.get_pull_current(&repo, number).await?
+            } else {
+                pull
+            };
             // Reviews matter while the PR is open and either a successful plan of this head
             // awaits an approval or the document claims one (GitHub must back the claim).
             let head = Some(pull.head.sha.as_str());

@@ -94,6 +94,11 @@ fn lines<'a>(state: &'a State, theme: &Theme, request: &'a Request) -> Vec<Line<
         ));
         out.extend(link(pr.url.as_deref(), theme));
     }
+    if let Some(pr) = &view.cleanup_pull_request {
+        let number = pr.number.map(|n| format!("#{n} ")).unwrap_or_default();
+        out.push(field("cleanup PR", format!("{number}{}", pr.state), theme));
+        out.extend(link(pr.url.as_deref(), theme));
+    }
     for (kind, run) in &view.runs {
         out.push(run_line(*kind, run, theme));
         out.extend(link(run.html_url.as_deref(), theme));
@@ -181,7 +186,10 @@ fn lines<'a>(state: &'a State, theme: &Theme, request: &'a Request) -> Vec<Line<
             theme.style(Role::Muted),
         ));
     }
-    out.push(Line::from(format!("next: {}", status.next_step())));
+    out.push(Line::from(format!(
+        "next: {}",
+        crate::domain::presentation::next_step(request)
+    )));
     out.extend(unblock_lines(state, request, theme));
 
     out.push(Line::default());
@@ -192,7 +200,11 @@ fn lines<'a>(state: &'a State, theme: &Theme, request: &'a Request) -> Vec<Line<
 
 /// The plan's monthly cost change and the lines that move it most; no estimate says why.
 fn cost_lines<'a>(request: &Request, theme: &Theme) -> Vec<Line<'a>> {
-    let Some(fact) = &request.cost else {
+    let destroyed = request
+        .destroy_run
+        .as_deref()
+        .is_some_and(RunFact::succeeded);
+    let Some(fact) = request.cost.as_ref().filter(|_| !destroyed) else {
         return vec![Line::from(vec![
             styled(format!("{:<13}", "cost"), theme.style(Role::Muted)),
             styled(cost::describe_request(request), theme.style(Role::Muted)),
