@@ -160,6 +160,29 @@ async fn the_lifecycle_from_the_command_line(s3: bool) {
         rest.contains(&format!("{id}: destroying -> destroyed")),
         "{rest:?}"
     );
+    // A sync that changes no status never prints an arrow from a status to itself.
+    assert!(
+        rest.iter()
+            .all(|line| !line.contains("destroying -> destroying")),
+        "{rest:?}"
+    );
+    // --until: a status reached exits 0; another final one exits 1 and says so; a word
+    // that is no status lists the statuses.
+    let until = |wanted: &'static str| {
+        let mut command = cli.command("admin", &["watch", &id, "--until", wanted]);
+        command.env("TFPILOT_SYNC_INTERVAL_IDLE_MS", "50");
+        command.output()
+    };
+    let reached = until("applied,destroyed").await.unwrap();
+    assert!(reached.status.success(), "{reached:?}");
+    let other = until("applied").await.unwrap();
+    assert_eq!(other.status.code(), Some(1), "{other:?}");
+    let said = String::from_utf8_lossy(&other.stderr);
+    assert!(said.contains("is destroyed, not applied"), "{said}");
+    let wrong = until("teleported").await.unwrap();
+    assert_ne!(wrong.status.code(), Some(0));
+    let said = String::from_utf8_lossy(&wrong.stderr);
+    assert!(said.contains("the statuses are request_created"), "{said}");
 
     let (code, export, _) = cli.run("admin", &["audit-export", &id]).await;
     assert_eq!(code, 0);

@@ -68,6 +68,99 @@ fn approve_a_plan_as_bob_then_quit_restores_the_terminal() {
     session.assert_restored();
 }
 
+/// What a keyboard user does first: filter, approve, copy, open and leave a view, start and
+/// abandon a form. The selection stays on the approved request, `q` in the plan view goes
+/// back, esc on a filled form asks, `y` sends the id to the clipboard (OSC 52).
+#[test]
+fn a_keyboard_journey_keeps_the_selection_and_asks_before_losing_work() {
+    use base64::Engine as _;
+    let sandbox = SandboxDir::new();
+    let mut session = sandbox.start(&["--as", "bob"]);
+    session.wait_for("requests 30/30", Duration::from_secs(120));
+
+    // Filter to plans ready for review with the status picker, narrowed by typing.
+    session.keys("s");
+    session.wait_for("filter by status", Duration::from_secs(5));
+    session.keys("plan_r");
+    session.keys("\r");
+    session.wait_for("[status=plan_ready]", Duration::from_secs(5));
+    let id = selected_id(&session);
+
+    act(
+        &mut session,
+        "a",
+        "approve: approved the plan of",
+        Duration::from_secs(30),
+    );
+    // The approved request left the filter, and the selection is still on it, marked.
+    session.wait_for("left the filter", Duration::from_secs(10));
+    assert_eq!(selected_id(&session), id, "{}", session.text());
+    assert!(
+        first_selected_row(&session).contains("approved"),
+        "{}",
+        session.text()
+    );
+
+    // y: the id goes to the clipboard through the terminal.
+    session.keys("y");
+    session.wait_for("copied the request id", Duration::from_secs(5));
+    let encoded = base64::engine::general_purpose::STANDARD.encode(id.as_bytes());
+    let osc52 = format!("\x1b]52;c;{encoded}\x07");
+    assert!(
+        session
+            .raw
+            .windows(osc52.len())
+            .any(|w| w == osc52.as_bytes()),
+        "no OSC 52 sequence for {id}"
+    );
+
+    // The plan view: q goes back to the list, not out of the program.
+    session.keys("\r");
+    session.wait_for("plan, run", Duration::from_secs(10));
+    session.keys("q");
+    session.wait_for("PROJECT/ENV", Duration::from_secs(5));
+
+    // A filled create form is not thrown away by one esc.
+    session.keys("c");
+    session.wait_for("create a request", Duration::from_secs(5));
+    // Past the template, project, environment and module choices to the bucket name.
+    session.keys("\x1b[B\x1b[B\x1b[B\x1b[B");
+    session.keys("payments-dev-typed");
+    session.keys("\x1b");
+    session.wait_for("discard the new request?", Duration::from_secs(5));
+    session.keys("n");
+    session.wait_until("the form back", Duration::from_secs(5), |s| {
+        !s.text().contains("discard the new request?") && s.text().contains("payments-dev-typed")
+    });
+    session.keys("\x1b");
+    session.wait_for("discard the new request?", Duration::from_secs(5));
+    session.keys("y");
+    session.wait_for("create cancelled", Duration::from_secs(5));
+
+    session.keys("q");
+    assert!(session.wait_exit(Duration::from_secs(20)).success());
+    session.assert_restored();
+}
+
+/// The row the selection marker is on.
+fn first_selected_row(session: &Session) -> String {
+    session
+        .text()
+        .lines()
+        .find(|line| line.starts_with("│›") || line.starts_with("│↷"))
+        .map(str::to_string)
+        .unwrap_or_default()
+}
+
+/// The id on the selected row.
+fn selected_id(session: &Session) -> String {
+    first_selected_row(session)
+        .split_whitespace()
+        .find(|word| word.starts_with("req_"))
+        .map(str::to_string)
+        .unwrap_or_else(|| panic!("no selected row:\n{}", session.text()))
+}
+
 #[test]
 fn sigterm_restores_the_terminal() {
     let sandbox = SandboxDir::new();

@@ -102,6 +102,15 @@ pub enum Command {
     Watch {
         /// Only this request (default: every unfinished request)
         id: Option<String>,
+        /// Stop once the request reaches one of these statuses (exit 0), or ends in another
+        /// final one such as failed (exit 1): `--until applied`, `--until plan_ready,failed`
+        #[arg(
+            long,
+            value_name = "STATUS[,STATUS]",
+            value_delimiter = ',',
+            requires = "id"
+        )]
+        until: Vec<String>,
     },
     /// Whether a request can be destroyed now, and why
     CanDestroy {

@@ -156,7 +156,7 @@ pub async fn run(cli: Cli, context: Invocation) -> Result<()> {
         }
         Command::Sync { id } => ops::sync(&context, &id).await,
         Command::Reconcile(args) => ops::reconcile(&context, args).await,
-        Command::Watch { id } => ops::watch(&context, id).await,
+        Command::Watch { id, until } => ops::watch(&context, id, &until).await,
         Command::CanDestroy { id } => ops::can_destroy_command(&context, &id).await,
         Command::DriftEligible { repo } => {
             ops::drift_eligible_command(&context, repo.as_deref()).await

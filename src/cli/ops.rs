@@ -316,13 +316,25 @@ pub async fn reconcile(context: &Invocation, args: ReconcileArgs) -> Result<()> 
 }
 
 /// Streams status changes; with an id, until that request is finished.
-pub async fn watch(context: &Invocation, id: Option<String>) -> Result<()> {
+pub async fn watch(context: &Invocation, id: Option<String>, until: &[String]) -> Result<()> {
+    let wanted: Vec<Status> = until
+        .iter()
+        .map(|name| {
+            Status::parse(name).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "--until {name:?} is not a status; the statuses are {}",
+                    Status::ALL.map(Status::as_str).join(", ")
+                )
+            })
+        })
+        .collect::<Result<_>>()?;
     let engine = engine(context).await?;
     let mut config = PollerConfig {
         intervals: context.config.sync,
         ..PollerConfig::default()
     };
-    config.only = id.map(|id| vec![id]);
+    config.only = id.clone().map(|id| vec![id]);
+    let store = engine.store().clone();
     let (sender, mut receiver) = mpsc::channel(64);
     let poller = tokio::spawn(Poller::new(engine, config).run(sender));
     let mut last: std::collections::HashMap<String, Status> = Default::default();
@@ -337,7 +349,9 @@ pub async fn watch(context: &Invocation, id: Option<String>) -> Result<()> {
                     let line = json!({"event": "synced", "id": report.id, "status": report.status, "previous": before, "changes": report.changes, "waiting": waiting_json(&report.request)});
                     print_json_line(&line)?;
                 } else {
+                    // Only a change of status gets an arrow; other changes list below it.
                     let from = before
+                        .filter(|s| *s != report.status)
                         .map(|s| format!("{} -> ", s.as_str()))
                         .unwrap_or_default();
                     print(&format!(
@@ -348,6 +362,23 @@ pub async fn watch(context: &Invocation, id: Option<String>) -> Result<()> {
                     for change in &report.changes {
                         print(&format!("  {change}\n"))?;
                     }
+                }
+                if wanted.contains(&report.status) {
+                    poller.abort();
+                    return Ok(());
+                }
+                if !wanted.is_empty() && report.status.is_final() {
+                    poller.abort();
+                    return Err(Answered {
+                        code: 1,
+                        message: format!(
+                            "{} ended {}, not {}",
+                            report.id,
+                            report.status.as_str(),
+                            until.join(" or ")
+                        ),
+                    }
+                    .into());
                 }
             }
             PollEvent::Failed { id, error } => {
@@ -373,6 +404,17 @@ pub async fn watch(context: &Invocation, id: Option<String>) -> Result<()> {
         }
     }
     poller.abort();
+    // Nothing left to follow (the request was already final): its status decides.
+    if let (Some(id), false) = (&id, wanted.is_empty()) {
+        let status = crate::domain::derive_status(&store.get_request(id).await?.value);
+        if !wanted.contains(&status) {
+            return Err(Answered {
+                code: 1,
+                message: format!("{id} is {}, not {}", status.as_str(), until.join(" or ")),
+            }
+            .into());
+        }
+    }
     Ok(())
 }
 
@@ -492,24 +534,7 @@ pub async fn modules(context: &Invocation) -> Result<()> {
             "problems": team.problems.iter().map(ToString::to_string).collect::<Vec<_>>(),
         }));
     }
-    let mut text = String::new();
-    for module in &team.modules {
-        text.push_str(&format!("{}  {}\n", module.name, module.description));
-        for field in &module.fields {
-            let required = if field.required { " (required)" } else { "" };
-            let default = field
-                .default
-                .as_ref()
-                .map(|d| format!(" [default {d}]"))
-                .unwrap_or_default();
-            text.push_str(&format!(
-                "  {:<20} {:<12}{required}{default}  {}\n",
-                field.name,
-                field.kind.as_str(),
-                field.description
-            ));
-        }
-    }
+    let mut text = modules_table(&team.modules);
     if team.modules.is_empty() {
         text.push_str("The catalog is empty: an admin adds modules under config/modules/.\n");
     }
@@ -517,4 +542,86 @@ pub async fn modules(context: &Invocation) -> Result<()> {
         text.push_str(&format!("problem: {problem}\n"));
     }
     print(&text)
+}
+
+/// The catalog as aligned columns: per module its name and description, then one line per
+/// field (name, type, required or default, description), with an enum's values and what a
+/// pattern asks for on the lines under it.
+fn modules_table(modules: &[crate::domain::catalog::ModuleDef]) -> String {
+    let fields = modules.iter().flat_map(|module| &module.fields);
+    let width = |text: &dyn Fn(&crate::domain::catalog::FieldDef) -> usize| {
+        fields.clone().map(text).max().unwrap_or(0)
+    };
+    let name_width = width(&|f| f.name.chars().count());
+    let kind_width = width(&|f| f.kind.as_str().chars().count());
+    let rule = |field: &crate::domain::catalog::FieldDef| match (&field.default, field.required) {
+        (_, true) => "required".to_string(),
+        (Some(default), false) => format!("default {default}"),
+        (None, false) => "optional".to_string(),
+    };
+    let rule_width = width(&|f| rule(f).chars().count());
+    let indent = 2 + name_width + 2 + kind_width + 2 + rule_width + 2;
+    let mut text = String::new();
+    for module in modules {
+        text.push_str(&format!("{}  {}\n", module.name, module.description));
+        for field in &module.fields {
+            let line = format!(
+                "  {:<name_width$}  {:<kind_width$}  {:<rule_width$}  {}",
+                field.name,
+                field.kind.as_str(),
+                rule(field),
+                field.description
+            );
+            text.push_str(line.trim_end());
+            text.push('\n');
+            if !field.values.is_empty() {
+                text.push_str(&format!(
+                    "{:indent$}one of: {}\n",
+                    "",
+                    field.values.join(", ")
+                ));
+            }
+            if let Some(pattern) = &field.pattern {
+                let format = field.pattern_description.as_deref().unwrap_or(pattern);
+                text.push_str(&format!("{:indent$}format: {format}\n", ""));
+            }
+        }
+    }
+    text
+}
+
+#[cfg(test)]
+mod modules_tests {
+    use super::modules_table;
+    use crate::domain::catalog::ModuleDef;
+
+    #[test]
+    fn the_catalog_lines_up_and_lists_enum_values() {
+        let module = ModuleDef::parse(
+            include_str!("../../examples/store/config/modules/s3-bucket.json"),
+            "s3-bucket.json",
+        )
+        .expect("example module");
+        let text = modules_table(&[module]);
+        let lines: Vec<&str> = text.lines().collect();
+        let column = |needle: &str| {
+            lines
+                .iter()
+                .find(|line| line.starts_with(&format!("  {needle} ")))
+                .and_then(|line| {
+                    line.find("  ")
+                        .map(|_| line[2 + needle.len()..].find(|c: char| c != ' '))
+                })
+                .flatten()
+                .map(|at| at + 2 + needle.len())
+                .unwrap_or_else(|| panic!("{needle}:\n{text}"))
+        };
+        assert_eq!(
+            column("bucket_name"),
+            column("region"),
+            "types line up:\n{text}"
+        );
+        assert!(text.contains("one of: us-east-1"), "{text}");
+        assert!(text.contains("format: 3 to 63 lowercase letters"), "{text}");
+    }
 }

@@ -105,6 +105,11 @@ impl Status {
             .find(|status| status.as_str() == wanted)
     }
 
+    /// Nothing more happens on its own: applied, destroyed, failed.
+    pub fn is_final(self) -> bool {
+        matches!(self, Status::Applied | Status::Destroyed | Status::Failed)
+    }
+
     /// What moves a request in this status forward, for `explain`.
     pub fn next_step(self) -> &'static str {
         match self {

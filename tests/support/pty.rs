@@ -18,6 +18,9 @@ pub struct Session {
     writer: Box<dyn Write + Send>,
     output: mpsc::Receiver<Vec<u8>>,
     pub screen: vt100::Parser,
+    /// Every byte the program wrote (the last few megabytes): for what the screen does not
+    /// keep, such as the OSC 52 clipboard sequence.
+    pub raw: Vec<u8>,
     /// When the process was spawned.
     pub spawned: Instant,
     _home: Option<tempfile::TempDir>,
@@ -96,6 +99,7 @@ impl Session {
             writer,
             output,
             screen,
+            raw: Vec::new(),
             spawned,
             _home: temp,
         }
@@ -109,14 +113,24 @@ impl Session {
     pub fn pump(&mut self, wait: Duration) -> bool {
         let mut got = false;
         if let Ok(bytes) = self.output.recv_timeout(wait) {
-            self.screen.process(&bytes);
+            self.keep(&bytes);
             got = true;
         }
         while let Ok(bytes) = self.output.try_recv() {
-            self.screen.process(&bytes);
+            self.keep(&bytes);
             got = true;
         }
         got
+    }
+
+    fn keep(&mut self, bytes: &[u8]) {
+        const KEEP: usize = 4 << 20;
+        self.screen.process(bytes);
+        self.raw.extend_from_slice(bytes);
+        if self.raw.len() > KEEP {
+            let excess = self.raw.len() - KEEP;
+            self.raw.drain(..excess);
+        }
     }
 
     pub fn text(&self) -> String {
