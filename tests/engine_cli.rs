@@ -69,6 +69,17 @@ async fn the_lifecycle_from_the_command_line(s3: bool) {
         ["request_created", "plan_dispatched"],
         "{kinds:?}"
     );
+    // A unique start of the id names the request; text output says how fresh it is.
+    let (code, shown, err) = cli.run("alice", &["show", &id[..id.len() - 6]]).await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(shown["id"], id.as_str());
+    let text = cli.command("alice", &["show", &id]).output().await.unwrap();
+    let said = String::from_utf8_lossy(&text.stderr);
+    assert!(said.contains("as the store has it, last written"), "{said}");
+    assert!(
+        said.contains(&format!("`tfpilot sync {id}` asks GitHub now")),
+        "{said}"
+    );
 
     let (code, error, err) = cli.run("viewer", &CREATE).await;
     assert_eq!(code, 3, "{err}");

@@ -83,7 +83,50 @@ macro_rules! conformance {
     };
 }
 
+/// A unique start of an id names its request; a shared one names the candidates; the whole id
+/// wins even when it is the start of another.
+async fn ids_are_completed_from_a_unique_prefix(backend: Arc<dyn ObjectStore>) {
+    let store = Store::new(backend);
+    for id in ["req_alpha01", "req_alpha02", "req_beta", "req_beta2"] {
+        store.create_request(&sample_request(id)).await.unwrap();
+    }
+    assert_eq!(
+        store.resolve_request_id("req_alpha01").await.unwrap(),
+        "req_alpha01"
+    );
+    assert_eq!(
+        store
+            .resolve_request_id("req_bet")
+            .await
+            .unwrap_err()
+            .to_string(),
+        "req_bet could be any of req_beta, req_beta2; give more of the id"
+    );
+    assert_eq!(
+        store.resolve_request_id("req_beta").await.unwrap(),
+        "req_beta"
+    );
+    assert_eq!(
+        store.resolve_request_id("req_beta2").await.unwrap(),
+        "req_beta2"
+    );
+    assert_eq!(
+        store
+            .resolve_request_id("req_alpha0")
+            .await
+            .unwrap_err()
+            .to_string(),
+        "req_alpha0 could be any of req_alpha01, req_alpha02; give more of the id"
+    );
+    assert!(matches!(
+        store.resolve_request_id("req_gamma").await,
+        Err(tfpilot::store::StoreError::NotFound { .. })
+    ));
+    assert!(store.resolve_request_id("../etc").await.is_err());
+}
+
 conformance!(
+    ids_are_completed_from_a_unique_prefix,
     create_get_round_trip,
     create_is_create_only,
     sixteen_concurrent_creators_one_wins,

@@ -122,10 +122,58 @@ pub fn run_static(cli: &Cli) -> Option<Result<()>> {
     }
 }
 
+/// The request id a command names, to be completed from a unique prefix.
+fn request_id_of(command: &mut Command) -> Option<&mut String> {
+    match command {
+        Command::Show { id }
+        | Command::Events { id }
+        | Command::Sync { id }
+        | Command::CanDestroy { id }
+        | Command::AuditExport { id } => Some(id),
+        Command::Explain(args) => args.id.as_mut(),
+        Command::Watch { id, .. } => id.as_mut(),
+        Command::Update(args) => Some(&mut args.id),
+        Command::Logs(args) => Some(&mut args.id),
+        Command::Deployment(DeploymentCommand::Approve(args) | DeploymentCommand::Reject(args)) => {
+            Some(&mut args.id)
+        }
+        Command::Apply(args) => Some(&mut args.op.id),
+        Command::Plan(args)
+        | Command::Approve(args)
+        | Command::Merge(args)
+        | Command::Destroy(args)
+        | Command::Cleanup(args)
+        | Command::DriftCheck(args)
+        | Command::Cancel(args) => Some(&mut args.id),
+        _ => None,
+    }
+}
+
+/// Completes a unique start of an id (`tfpilot show req_01KF`) to the whole id; an ambiguous one
+/// is refused with the candidates (exit 2). An id that names nothing is left for the command,
+/// which says so in its own words.
+async fn complete_request_id(context: &Invocation, id: &mut String) -> Result<()> {
+    let store = context.store().await?;
+    match store.resolve_request_id(id).await {
+        Ok(full) => *id = full,
+        Err(error @ crate::store::StoreError::AmbiguousId { .. }) => {
+            return Err(crate::engine::EngineError::Invalid {
+                message: error.to_string(),
+            }
+            .into());
+        }
+        Err(_) => {}
+    }
+    Ok(())
+}
+
 pub async fn run(cli: Cli, context: Invocation) -> Result<()> {
-    let Some(command) = cli.command else {
+    let Some(mut command) = cli.command else {
         return dashboard::run(&context).await;
     };
+    if let Some(id) = request_id_of(&mut command) {
+        complete_request_id(&context, id).await?;
+    }
     match command {
         Command::List(args) => list(&context, args).await,
         Command::Show { id } => show(&context, &id).await,
@@ -264,7 +312,22 @@ async fn list(context: &Invocation, args: ListArgs) -> Result<()> {
             "note: {hidden} unreadable document(s) not shown; `tfpilot list` without filters lists them"
         );
     }
-    print(&render::list(&rows))
+    print(&render::list(&rows))?;
+    // The statuses are the store's, as the last sync wrote them: say how old that is.
+    let oldest = rows
+        .iter()
+        .filter_map(|row| match row {
+            ListRow::Readable { request, status } if !status.is_final() => Some(request.updated_at),
+            _ => None,
+        })
+        .min();
+    if let Some(oldest) = oldest {
+        note!(
+            "as the store has them: the oldest unfinished request was last written {} ago; `tfpilot reconcile` (or `tfpilot sync ID`) asks GitHub now",
+            crate::domain::time::describe_age(now().seconds_since(oldest))
+        );
+    }
+    Ok(())
 }
 
 fn list_item_json(row: &ListRow) -> Value {
@@ -310,7 +373,13 @@ async fn show(context: &Invocation, id: &str) -> Result<()> {
         .filter_map(Result::ok)
         .collect();
     let timeline = build_timeline(&request, &events);
-    print(&render::show(&view, &timeline))
+    print(&render::show(&view, &timeline))?;
+    note!(
+        "as the store has it, last written {} ago; `tfpilot sync {}` asks GitHub now",
+        crate::domain::time::describe_age(now().seconds_since(request.updated_at)),
+        request.id
+    );
+    Ok(())
 }
 
 fn explanation_json(request: &Request, derivation: &Derivation) -> Value {

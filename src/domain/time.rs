@@ -93,6 +93,17 @@ impl<'de> Deserialize<'de> for Timestamp {
     }
 }
 
+/// "12 s", "5 min", "3 h", "2 days": how long `seconds` is, for people.
+pub fn describe_age(seconds: i64) -> String {
+    let seconds = seconds.max(0);
+    match seconds {
+        0..60 => format!("{seconds} s"),
+        60..3600 => format!("{} min", seconds / 60),
+        3600..86400 => format!("{} h", seconds / 3600),
+        _ => format!("{} days", seconds / 86400),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -27,6 +27,11 @@ pub enum StoreError {
     InvalidUrl { url: String, reason: String },
     #[error("{reason}")]
     InvalidId { id: String, reason: String },
+    #[error("{prefix} could be any of {}; give more of the id", candidates.join(", "))]
+    AmbiguousId {
+        prefix: String,
+        candidates: Vec<String>,
+    },
     #[error("invalid object key `{key}`: {reason}")]
     InvalidKey { key: String, reason: &'static str },
     #[error("{operation} {key} on {location} failed: {message}")]

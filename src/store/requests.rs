@@ -299,6 +299,41 @@ impl Store {
             .await
     }
 
+    /// The request an id or a unique start of one names: the id itself when that request
+    /// exists, else the only request whose id starts with `prefix`. One listing of the keys
+    /// under that prefix, never a scan of the store.
+    pub async fn resolve_request_id(&self, prefix: &str) -> Result<String, StoreError> {
+        validate_id(prefix)?;
+        let page = self
+            .backend
+            .list(&format!("{REQUESTS_PREFIX}{prefix}"), None, 6)
+            .await?;
+        let ids: Vec<String> = page
+            .objects
+            .iter()
+            .filter_map(|meta| id_from_key(&meta.key).map(str::to_string))
+            .collect();
+        if ids.iter().any(|id| id == prefix) {
+            return Ok(prefix.to_string());
+        }
+        match ids.as_slice() {
+            [only] => Ok(only.clone()),
+            [] => Err(StoreError::NotFound {
+                key: request_key(prefix),
+            }),
+            _ => Err(StoreError::AmbiguousId {
+                prefix: prefix.to_string(),
+                candidates: if page.next.is_some() || ids.len() > 5 {
+                    let mut shown: Vec<String> = ids.into_iter().take(5).collect();
+                    shown.push("…".into());
+                    shown
+                } else {
+                    ids
+                },
+            }),
+        }
+    }
+
     /// Moves a request to `history/<id>.json`. The live document is removed only if it is still
     /// the version that was archived.
     pub async fn archive_request(&self, id: &str) -> Result<(), StoreError> {
