@@ -565,6 +565,10 @@ fn completions_and_man_pages_come_from_the_commands() {
         for command in ["doctor", "template", "drift-eligible", "reconcile"] {
             assert!(script.contains(command), "{shell} lacks {command}");
         }
+        // `list --status` completes to the statuses.
+        for status in ["plan_ready", "request_created", "destroyed"] {
+            assert!(script.contains(status), "{shell} does not offer {status}");
+        }
     }
     let output = home
         .command()

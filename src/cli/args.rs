@@ -414,7 +414,7 @@ pub struct InitRepoArgs {
 pub struct ListArgs {
     /// Only requests in this derived status (request_created, planning, plan_ready, approved,
     /// merged, applying, applied, destroying, destroyed, failed)
-    #[arg(long, value_parser = parse_status)]
+    #[arg(long, value_parser = StatusParser)]
     pub status: Option<Status>,
     /// Only requests for this environment
     #[arg(long, value_name = "ENV")]
@@ -432,6 +432,39 @@ pub struct ExplainArgs {
     /// Explain a request document file instead of one in the store
     #[arg(long, value_name = "PATH")]
     pub file: Option<PathBuf>,
+}
+
+/// Reads a status as `Status::parse` does (`plan-ready` too), and names every status so shell
+/// completions offer them.
+#[derive(Debug, Clone, Copy)]
+struct StatusParser;
+
+impl clap::builder::TypedValueParser for StatusParser {
+    type Value = Status;
+
+    fn parse_ref(
+        &self,
+        command: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<Status, clap::Error> {
+        let invalid = |message: String| {
+            clap::Error::raw(clap::error::ErrorKind::InvalidValue, format!("{message}\n"))
+                .with_cmd(command)
+        };
+        let text = value
+            .to_str()
+            .ok_or_else(|| invalid("a status is plain text".into()))?;
+        parse_status(text).map_err(invalid)
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(Status::ALL.into_iter().map(|status| {
+            clap::builder::PossibleValue::new(status.as_str())
+        })))
+    }
 }
 
 fn parse_status(text: &str) -> Result<Status, String> {

@@ -27,10 +27,12 @@ pub struct Row {
     pub waiting_on_me: bool,
     /// This request's planned `+/~/-` (its own changes when the plan was attributed).
     pub plan_counts: Option<String>,
-    /// `name=value ...` of its config, sensitive values left out (only with the module known).
-    pub config_summary: String,
-    /// What the user decides on, hashed (see `presentation::decision_fingerprint`).
-    pub fingerprint: Option<u64>,
+    /// `name=value ...` of its config, sensitive values left out (only with the module known):
+    /// worked out the first time the row is drawn wide enough to show it, not at load.
+    config_summary: std::sync::OnceLock<String>,
+    /// What the user decides on, hashed (see `presentation::decision_fingerprint`): worked
+    /// out when first asked (for the selected row), not for every row at load.
+    fingerprint: std::sync::OnceLock<u64>,
     /// Lowercased text the `/` filter matches against.
     haystack: String,
 }
@@ -82,26 +84,34 @@ impl Row {
         )
         .to_lowercase();
         let mine = viewer.is_some_and(|viewer| request.requested_by == viewer.user);
-        let waiting_on_me = viewer.is_some_and(|viewer| {
-            !waiting_on(&viewer.team.access, &viewer.user, &request).is_empty()
-        });
+        // Only the statuses an approve, merge, apply or review moves on are asked about:
+        // 10,000 settled requests load without a policy check each.
+        let could_wait = matches!(
+            status,
+            Status::PlanReady
+                | Status::Approved
+                | Status::Merged
+                | Status::Failed
+                | Status::Applying
+                | Status::Destroying
+        );
+        let waiting_on_me = could_wait
+            && viewer.is_some_and(|viewer| {
+                !waiting_on(&viewer.team.access, &viewer.user, &request).is_empty()
+            });
         let plan_counts = request.plan.as_deref().and_then(|plan| {
             plan.request.map(|counts| counts.short()).or_else(|| {
                 plan.summary
                     .map(|s| format!("+{} ~{} -{}", s.add, s.change, s.destroy))
             })
         });
-        let config_summary = viewer
-            .and_then(|viewer| viewer.team.module(&request.module))
-            .map(|module| summarize_config(&request, module))
-            .unwrap_or_default();
         Row {
             id: request.id.clone(),
             plan_counts,
-            config_summary,
+            config_summary: Default::default(),
             mine,
             waiting_on_me,
-            fingerprint: Some(crate::domain::presentation::decision_fingerprint(&request)),
+            fingerprint: Default::default(),
             request: Some(request),
             problem: None,
             status: Some(status),
@@ -121,8 +131,8 @@ impl Row {
             mine: false,
             waiting_on_me: false,
             plan_counts: None,
-            config_summary: String::new(),
-            fingerprint: None,
+            config_summary: Default::default(),
+            fingerprint: Default::default(),
         }
     }
 
@@ -131,6 +141,30 @@ impl Row {
             Ok(request) => Row::readable(request.clone(), viewer),
             Err(error) => Row::unreadable(entry.id.clone(), error.to_string()),
         }
+    }
+
+    /// The decision fingerprint of its document; `None` when it cannot be read.
+    pub fn fingerprint(&self) -> Option<u64> {
+        let request = self.request.as_deref()?;
+        Some(
+            *self
+                .fingerprint
+                .get_or_init(|| crate::domain::presentation::decision_fingerprint(request)),
+        )
+    }
+
+    /// `name=value ...` of its config for the list, sensitive values left out; empty when the
+    /// catalog does not know its module (then nothing is known to be sensitive).
+    pub fn config_summary(&self, team: &TeamConfig) -> &str {
+        self.config_summary.get_or_init(|| {
+            self.request
+                .as_deref()
+                .and_then(|request| {
+                    team.module(&request.module)
+                        .map(|module| summarize_config(request, module))
+                })
+                .unwrap_or_default()
+        })
     }
 
     pub fn created_at(&self) -> Option<Timestamp> {

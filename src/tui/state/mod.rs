@@ -284,7 +284,7 @@ impl State {
 
     /// The fingerprint of `id` as the list holds it now, if its document can be read.
     fn version_of(&self, id: &str) -> Option<u64> {
-        self.list.row(id).and_then(|row| row.fingerprint)
+        self.list.row(id).and_then(|row| row.fingerprint())
     }
 
     /// The user has `id` in front of them as it is now.

@@ -316,8 +316,13 @@ fn table_row<'a>(
             };
             let mut spans = vec![Span::raw(request.module.clone())];
             let room = width.saturating_sub(request.module.chars().count() + 1);
-            if room >= 8 && !row.config_summary.is_empty() {
-                let summary: String = row.config_summary.chars().take(room).collect();
+            let config_summary = if room >= 8 {
+                row.config_summary(&state.team)
+            } else {
+                ""
+            };
+            if !config_summary.is_empty() {
+                let summary: String = config_summary.chars().take(room).collect();
                 spans.push(Span::styled(
                     format!(" {summary}"),
                     status_style(theme.style(Role::Muted)),
