@@ -399,32 +399,38 @@ pub fn drift_eligible(request: &Request) -> bool {
 
 /// The operations that move a request forward which `actor` could start on it right now: the
 /// policy allows them, the facts are ready, and for a deployment review GitHub lists the actor
-/// as a reviewer. What "waiting on me" means in the dashboard.
+/// as a reviewer. What "waiting on me" means in the dashboard. `status` is the request's
+/// derived status: it says which operation could be ready at all, so a settled request costs
+/// no policy check (the dashboard asks this of every row it loads).
 pub fn waiting_on(
     access: &super::access::AccessPolicy,
     actor: &str,
     request: &Request,
+    status: super::Status,
 ) -> Vec<Operation> {
-    [
-        Operation::Approve,
-        Operation::Merge,
-        Operation::Apply,
-        Operation::ApproveDeployment,
-    ]
-    .into_iter()
-    .filter(|operation| readiness(*operation, request) == Readiness::Ready)
-    .filter(|operation| {
-        access
-            .authorize(actor, *operation, super::access::Subject::of(request))
-            .is_allowed()
-    })
-    .filter(|operation| {
-        *operation != Operation::ApproveDeployment
-            || super::deployment::waiting_run(request)
-                .and_then(|(_, run)| run.deployment_review.as_ref())
-                .is_some_and(|review| review.reviewers.iter().any(|r| r == actor))
-    })
-    .collect()
+    use super::Status;
+    let candidate = match status {
+        Status::PlanReady => Operation::Approve,
+        Status::Approved => Operation::Merge,
+        Status::Merged | Status::Failed => Operation::Apply,
+        Status::Applying | Status::Destroying => Operation::ApproveDeployment,
+        _ => return Vec::new(),
+    };
+    [candidate]
+        .into_iter()
+        .filter(|operation| readiness(*operation, request) == Readiness::Ready)
+        .filter(|operation| {
+            access
+                .authorize(actor, *operation, super::access::Subject::of(request))
+                .is_allowed()
+        })
+        .filter(|operation| {
+            *operation != Operation::ApproveDeployment
+                || super::deployment::waiting_run(request)
+                    .and_then(|(_, run)| run.deployment_review.as_ref())
+                    .is_some_and(|review| review.reviewers.iter().any(|r| r == actor))
+        })
+        .collect()
 }
 
 #[cfg(test)]

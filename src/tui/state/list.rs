@@ -25,8 +25,6 @@ pub struct Row {
     pub mine: bool,
     /// The dashboard's user could move it forward now (see `operation::waiting_on`).
     pub waiting_on_me: bool,
-    /// This request's planned `+/~/-` (its own changes when the plan was attributed).
-    pub plan_counts: Option<String>,
     /// `name=value ...` of its config, sensitive values left out (only with the module known):
     /// worked out the first time the row is drawn wide enough to show it, not at load.
     config_summary: std::sync::OnceLock<String>,
@@ -84,30 +82,12 @@ impl Row {
         )
         .to_lowercase();
         let mine = viewer.is_some_and(|viewer| request.requested_by == viewer.user);
-        // Only the statuses an approve, merge, apply or review moves on are asked about:
-        // 10,000 settled requests load without a policy check each.
-        let could_wait = matches!(
-            status,
-            Status::PlanReady
-                | Status::Approved
-                | Status::Merged
-                | Status::Failed
-                | Status::Applying
-                | Status::Destroying
-        );
-        let waiting_on_me = could_wait
-            && viewer.is_some_and(|viewer| {
-                !waiting_on(&viewer.team.access, &viewer.user, &request).is_empty()
-            });
-        let plan_counts = request.plan.as_deref().and_then(|plan| {
-            plan.request.map(|counts| counts.short()).or_else(|| {
-                plan.summary
-                    .map(|s| format!("+{} ~{} -{}", s.add, s.change, s.destroy))
-            })
+        // `waiting_on` looks at the status first: settled rows cost no policy check.
+        let waiting_on_me = viewer.is_some_and(|viewer| {
+            !waiting_on(&viewer.team.access, &viewer.user, &request, status).is_empty()
         });
         Row {
             id: request.id.clone(),
-            plan_counts,
             config_summary: Default::default(),
             mine,
             waiting_on_me,
@@ -130,7 +110,6 @@ impl Row {
             lock_holder: None,
             mine: false,
             waiting_on_me: false,
-            plan_counts: None,
             config_summary: Default::default(),
             fingerprint: Default::default(),
         }
@@ -141,6 +120,16 @@ impl Row {
             Ok(request) => Row::readable(request.clone(), viewer),
             Err(error) => Row::unreadable(entry.id.clone(), error.to_string()),
         }
+    }
+
+    /// This request's planned `+/~/-` (its own changes when the plan was attributed); worked
+    /// out for the rows drawn.
+    pub fn plan_counts(&self) -> Option<String> {
+        let plan = self.request.as_deref()?.plan.as_deref()?;
+        plan.request.map(|counts| counts.short()).or_else(|| {
+            plan.summary
+                .map(|s| format!("+{} ~{} -{}", s.add, s.change, s.destroy))
+        })
     }
 
     /// The decision fingerprint of its document; `None` when it cannot be read.

@@ -128,7 +128,7 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect, focus
         (
             Column::Plan,
             widest(
-                &|row| row.plan_counts.as_deref().map_or(0, |p| p.chars().count()),
+                &|row| row.plan_counts().map_or(0, |p| p.chars().count()),
                 Column::Plan,
             ),
         ),
@@ -330,7 +330,7 @@ fn table_row<'a>(
             }
             Cell::from(Line::from(spans))
         }
-        Column::Plan => Cell::from(row.plan_counts.clone().unwrap_or_default()),
+        Column::Plan => Cell::from(row.plan_counts().unwrap_or_default()),
         Column::Age => Cell::from(
             row.request
                 .as_ref()
