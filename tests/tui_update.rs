@@ -1528,6 +1528,23 @@ fn y_copies_the_id_capital_y_offers_links_and_o_opens_the_page_that_matters() {
 }
 
 #[test]
+fn only_web_addresses_from_a_document_reach_a_browser() {
+    use tfpilot::tui::effect::openable;
+    assert!(openable("https://github.com/acme/infra/pull/7").is_ok());
+    assert!(openable("http://127.0.0.1:8080/acme/infra/actions/runs/9").is_ok());
+    for forged in [
+        "file:///etc/passwd",
+        "--new-window=evil",
+        "javascript:alert(1)",
+        "https://",
+        "https://github.com/a b",
+        "https://github.com/\u{1b}]0;x",
+    ] {
+        assert!(openable(forged).is_err(), "{forged}");
+    }
+}
+
+#[test]
 fn the_clipboard_sequence_is_osc_52_and_cannot_be_broken_out_of() {
     use base64::Engine as _;
     let bytes = tfpilot::tui::effect::clipboard_bytes("req_1\x07\x1b]0;owned\x07");

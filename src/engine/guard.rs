@@ -386,6 +386,15 @@ impl Engine {
         }
     }
 
+    /// Writes the events a sync learned of, each once, in the order they were found (the
+    /// sequence orders those that share a time).
+    pub(super) async fn write_timed_events(&self, id: &str, events: &[super::fold::TimedEvent]) {
+        for (sequence, timed) in events.iter().enumerate() {
+            self.write_event(id, timed.at, &timed.event, &timed.discriminator, sequence)
+                .await;
+        }
+    }
+
     /// Writes one lifecycle event exactly once for `discriminator`. A store that is failing
     /// (not refusing) is asked again a few times: nothing else would write the event later.
     /// One that still cannot be written is logged, not fatal: the document holds the facts, and

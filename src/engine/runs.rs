@@ -55,18 +55,7 @@ impl Engine {
             (_, timed) = fold(r, &observed, now);
         })
         .await?;
-        for (
-            sequence,
-            TimedEvent {
-                at,
-                event,
-                discriminator,
-            },
-        ) in timed.iter().enumerate()
-        {
-            self.write_event(id, *at, event, discriminator, sequence)
-                .await;
-        }
+        self.write_timed_events(id, &timed).await;
         Ok(())
     }
 

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 use serde_json::json;
 
-use super::fold::{TimedEvent, fold};
+use super::fold::fold;
 use super::{Engine, EngineError, repo_of};
 use crate::domain::RunKind;
 use crate::domain::attribution::attribute;
@@ -197,18 +197,7 @@ impl Engine {
             }
             Err(error) => return Err(error.into()),
         };
-        for (
-            sequence,
-            TimedEvent {
-                at,
-                event,
-                discriminator,
-            },
-        ) in events.iter().enumerate()
-        {
-            self.write_event(id, *at, event, discriminator, sequence)
-                .await;
-        }
+        self.write_timed_events(id, &events).await;
         Ok(SyncReport {
             id: id.to_string(),
             status: derive_status(&stored.value),

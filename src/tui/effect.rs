@@ -163,6 +163,21 @@ pub fn clipboard_bytes(text: &str) -> Vec<u8> {
     format!("\x1b]52;c;{payload}\x07").into_bytes()
 }
 
+/// Whether a URL from a request document may be handed to a browser: a document is a claim,
+/// so only an `http(s)` address with a host, no spaces, and nothing a launcher could read as an
+/// option (`-…`) or a local file (`file:`).
+pub fn openable(url: &str) -> Result<(), String> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| format!("{url} is not a web address (http or https)"))?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if host.is_empty() || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("{url} is not a web address tfpilot opens"));
+    }
+    Ok(())
+}
+
 /// Where the plan/log view's text comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PlanSource {

@@ -276,6 +276,7 @@ async fn build(text: String) -> Result<Arc<PlanDocument>, LoadError> {
 /// `xdg-open` (or `open` on macOS). Over SSH without `$BROWSER` there is no browser here to
 /// open, and a GUI opener would start one on the wrong machine (or fail unseen).
 fn open_in_browser(url: &str) -> Result<(), String> {
+    super::effect::openable(url)?;
     let browser = std::env::var("BROWSER")
         .ok()
         .filter(|b| !b.trim().is_empty());
