@@ -223,7 +223,10 @@ fn a_request_from_create_to_destroy_with_two_terminals() {
     // it picks s3-bucket and locks force_destroy; then payments/dev and a name.
     alice.keys("c");
     alice.wait_for("create a request", Duration::from_secs(5));
-    alice.keys("\x1b[C\x1b[C");
+    // Typing on the template field opens its picker narrowed to the logs bucket.
+    alice.keys("log");
+    alice.wait_for("choose template · 1/4", Duration::from_secs(5));
+    alice.keys("\r");
     alice.wait_for("‹ logs-bucket ›", Duration::from_secs(5));
     assert!(
         alice.text().contains("s3-bucket › 3/4 (locked)"),

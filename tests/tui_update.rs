@@ -1831,6 +1831,112 @@ fn form(state: &State) -> tfpilot::tui::state::form::CreateForm {
 }
 
 #[test]
+fn typing_on_a_choice_field_opens_a_picker_that_narrows_moves_with_j_and_k_and_chooses() {
+    use tfpilot::tui::state::modal::{Picker, PickerPurpose};
+    let picker = |state: &State| match state.modals.last() {
+        Some(Modal::Picker(picker)) => picker.clone(),
+        other => panic!("a picker, not {other:?}"),
+    };
+    let mut state = templated_create_form();
+    // `l` on the template field opens its picker narrowed to what matches "l".
+    key(&mut state, KeyCode::Char('l'));
+    let opened: Picker = picker(&state);
+    assert_eq!(opened.purpose, PickerPurpose::FormField(0));
+    assert_eq!(opened.query.text(), "l");
+    assert!(opened.matches().len() > 1, "ids and descriptions match");
+    chars(&mut state, "og");
+    let labels: Vec<String> = picker(&state)
+        .matches()
+        .iter()
+        .map(|option| option.label.clone())
+        .collect();
+    assert_eq!(labels.len(), 1, "{labels:?}");
+    assert!(labels[0].starts_with("logs-bucket  A bucket for application logs"));
+    assert_eq!(picker(&state).heading(), " choose template · 1/4 ");
+    key(&mut state, KeyCode::Enter);
+    let chosen = form(&state);
+    assert_eq!(chosen.template(), Some("logs-bucket"));
+    assert_eq!(
+        chosen.module_name(),
+        "s3-bucket",
+        "what the template implies"
+    );
+    assert!(chosen.touched);
+    // The module is locked by the template: typing on it says so instead of opening a list.
+    let module_at = chosen
+        .fields
+        .iter()
+        .position(|f| f.name == "module")
+        .unwrap();
+    while form(&state).focus < module_at {
+        key(&mut state, KeyCode::Down);
+    }
+    key(&mut state, KeyCode::Char(' '));
+    assert!(matches!(state.modals.last(), Some(Modal::Create(_))));
+    assert_eq!(
+        last_toast(&state).1,
+        "module is locked by template logs-bucket"
+    );
+    let toasts = state.toasts.len();
+    key(&mut state, KeyCode::Char(' '));
+    assert_eq!(
+        state.toasts.len(),
+        toasts,
+        "the same message again stays one line"
+    );
+    // Back on the template field, space opens the whole list on the current choice; j and k
+    // move, esc leaves the form as it was.
+    while form(&state).focus > 0 {
+        key(&mut state, KeyCode::Up);
+    }
+    key(&mut state, KeyCode::Char(' '));
+    let whole = picker(&state);
+    assert_eq!(whole.heading(), " choose template ");
+    assert_eq!(
+        whole.chosen().and_then(|o| o.value.clone()).as_deref(),
+        Some("logs-bucket")
+    );
+    key(&mut state, KeyCode::Char('k'));
+    assert_eq!(
+        picker(&state)
+            .chosen()
+            .and_then(|o| o.value.clone())
+            .as_deref(),
+        Some("dev-postgres")
+    );
+    key(&mut state, KeyCode::Char('j'));
+    key(&mut state, KeyCode::Char('k'));
+    key(&mut state, KeyCode::Char('k'));
+    key(&mut state, KeyCode::Esc);
+    assert_eq!(
+        form(&state).template(),
+        Some("logs-bucket"),
+        "esc chose nothing"
+    );
+    // No template: "(none)" is an option like the others.
+    key(&mut state, KeyCode::Char('('));
+    assert_eq!(picker(&state).matches().len(), 1);
+    key(&mut state, KeyCode::Enter);
+    assert_eq!(form(&state).template(), None);
+    assert!(!form(&state).fields[module_at].locked);
+    // An enum field of the module: typed text narrows its values.
+    let region_at = form(&state).fields.iter().position(|f| f.name == "region");
+    if let Some(region_at) = region_at {
+        while form(&state).focus < region_at {
+            key(&mut state, KeyCode::Down);
+        }
+        chars(&mut state, "eu");
+        key(&mut state, KeyCode::Enter);
+        assert_eq!(form(&state).values()["region"], "eu-west-1");
+    } else {
+        panic!(
+            "the module {} has a region enum",
+            form(&state).module_name()
+        );
+    }
+}
+
+#[test]
 fn the_create_form_starts_from_a_template_and_keeps_its_locks() {
     let mut state = templated_create_form();
     assert_eq!(form(&state).fields[0].name, "template");

@@ -442,6 +442,13 @@ fn create_form_from_a_template() {
     key(&mut state, KeyCode::Right);
     key(&mut state, KeyCode::Right);
     insta::assert_snapshot!("create_from_template_120x40", screen(&state));
+    // Typing on the region field (after template, project, environment, module, bucket name)
+    // opens its picker, narrowed to what matches.
+    for _ in 0..5 {
+        key(&mut state, KeyCode::Down);
+    }
+    chars(&mut state, "us");
+    insta::assert_snapshot!("create_enum_picker_120x40", screen(&state));
 }
 
 #[test]

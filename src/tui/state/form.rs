@@ -2,10 +2,11 @@
 //! rules the engine applies (the module schema and team policy), with the HCL block the
 //! request would write.
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::{KeyCode, KeyEvent};
 use serde_json::{Map, Value};
 
 use super::line_input::LineInput;
+use super::modal::PickerOption;
 
 use crate::domain::catalog::{FieldDef, FieldError, FieldKind, ModuleDef};
 use crate::domain::infra_file::render_block;
@@ -42,8 +43,8 @@ impl Input {
     }
 
     /// A key on the field: text fields edit as a shell line does; a toggle flips with space or
-    /// an arrow; a choice moves with the arrows or space, and a typed letter jumps to the next
-    /// option starting with it.
+    /// an arrow; a choice moves with the arrows (typing on a choice opens its picker, which the
+    /// update does before the key gets here).
     pub fn key(&mut self, key: &KeyEvent) {
         match self {
             Input::Text(line) => {
@@ -52,26 +53,22 @@ impl Input {
             Input::Toggle(_) | Input::Choice { .. } => match key.code {
                 KeyCode::Left => self.cycle(-1),
                 KeyCode::Right | KeyCode::Char(' ') => self.cycle(1),
-                KeyCode::Char(c) if key.modifiers.difference(KeyModifiers::SHIFT).is_empty() => {
-                    self.jump_to(c)
-                }
                 _ => {}
             },
         }
     }
 
-    /// The next option (after the chosen one, wrapping) that starts with `c`.
-    fn jump_to(&mut self, c: char) {
+    /// Chooses the option `value`; `false` (and no change) when it is not one of them.
+    pub fn select(&mut self, value: &str) -> bool {
         let Input::Choice { options, selected } = self else {
-            return;
+            return false;
         };
-        let count = options.len();
-        let wanted = c.to_lowercase().to_string();
-        if let Some(next) = (1..=count)
-            .map(|step| (*selected + step) % count)
-            .find(|index| options[*index].to_lowercase().starts_with(&wanted))
-        {
-            *selected = next;
+        match options.iter().position(|option| option == value) {
+            Some(index) => {
+                *selected = index;
+                true
+            }
+            None => false,
         }
     }
 
@@ -477,19 +474,57 @@ impl CreateForm {
             .map(|error| error.message.as_str())
     }
 
+    /// Why the focused field cannot be changed, when a template locks it.
+    pub fn locked_reason(&self) -> Option<String> {
+        let field = self.fields.get(self.focus).filter(|field| field.locked)?;
+        Some(format!(
+            "{} is locked by template {}",
+            field.name,
+            self.template().unwrap_or("?")
+        ))
+    }
+
+    /// The focused field's options for a picker, when it is a choice: each with what it is (a
+    /// template's or module's description), and the current one.
+    pub fn focused_choices(&self, team: &TeamConfig) -> Option<(Vec<PickerOption>, String)> {
+        let field = self.fields.get(self.focus)?;
+        let Input::Choice { options, .. } = &field.input else {
+            return None;
+        };
+        let describe = |option: &str| -> String {
+            let about = if self.has_template && self.focus == 0 {
+                team.templates
+                    .iter()
+                    .find(|t| t.id == option)
+                    .map(|t| t.description.as_str())
+            } else if self.focus == self.at(MODULE) {
+                team.module(option).map(|m| m.description.as_str())
+            } else {
+                None
+            };
+            match (option, about) {
+                ("", _) => "(none)".to_string(),
+                (option, Some(about)) if !about.is_empty() => format!("{option}  {about}"),
+                (option, _) => option.to_string(),
+            }
+        };
+        let choices = options
+            .iter()
+            .map(|option| PickerOption {
+                label: describe(option),
+                value: Some(option.clone()),
+            })
+            .collect();
+        Some((choices, field.input.choice().unwrap_or("").to_string()))
+    }
+
     /// Applies an edit to the focused field, then what it implies (a template's module and
     /// values, new environments for a project, new fields for a module) and validates again.
     /// A locked field is left as it is: the answer says which template locked it.
     pub fn edit(&mut self, team: &TeamConfig, edit: impl FnOnce(&mut Input)) -> Result<(), String> {
         let focus = self.focus;
-        if let Some(field) = self.fields.get(focus)
-            && field.locked
-        {
-            return Err(format!(
-                "{} is locked by template {}",
-                field.name,
-                self.template().unwrap_or("?")
-            ));
+        if let Some(locked) = self.locked_reason() {
+            return Err(locked);
         }
         if let Some(field) = self.fields.get_mut(focus) {
             let before = field.input.clone();

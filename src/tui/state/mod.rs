@@ -252,6 +252,9 @@ impl State {
     }
 
     fn push_toast(&mut self, kind: ToastKind, text: String, until: Option<Timestamp>) {
+        // The same message again (a key pressed twice) stays one line, shown for longer.
+        self.toasts
+            .retain(|toast| toast.kind != kind || toast.text != text);
         self.toasts.push(Toast { kind, text, until });
         // A burst of results keeps the newest few.
         if self.toasts.len() > 4 {

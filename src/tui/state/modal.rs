@@ -68,15 +68,19 @@ pub enum PickerPurpose {
     Project,
     /// What to copy from the selected request.
     Copy,
+    /// A choice field of the create form (its index): template, project, environment, module
+    /// or an enum value.
+    FormField(usize),
 }
 
 impl PickerPurpose {
-    pub fn title(self) -> &'static str {
+    fn title(self) -> &'static str {
         match self {
-            PickerPurpose::Copy => " copy to the clipboard ",
-            PickerPurpose::Status => " filter by status ",
-            PickerPurpose::Environment => " filter by environment ",
-            PickerPurpose::Project => " filter by project ",
+            PickerPurpose::Copy => "copy to the clipboard",
+            PickerPurpose::Status => "filter by status",
+            PickerPurpose::Environment => "filter by environment",
+            PickerPurpose::Project => "filter by project",
+            PickerPurpose::FormField(_) => "choose",
         }
     }
 }
@@ -85,6 +89,8 @@ impl PickerPurpose {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Picker {
     pub purpose: PickerPurpose,
+    /// What the box says it is for ("filter by status", "choose module").
+    pub title: String,
     pub options: Vec<PickerOption>,
     pub query: LineInput,
     /// A position among the options the query matches.
@@ -104,9 +110,42 @@ impl Picker {
             .unwrap_or(0);
         Picker {
             purpose,
+            title: purpose.title().to_string(),
             options,
             query: LineInput::default(),
             selected,
+        }
+    }
+
+    /// The picker over a form's choice field `name`, opened by typing `query` on it (narrowed at
+    /// once) or with nothing typed (on the current choice).
+    pub fn for_form_field(
+        field: usize,
+        name: &str,
+        options: Vec<PickerOption>,
+        current: Option<&str>,
+        query: &str,
+    ) -> Picker {
+        let mut picker = Picker::new(PickerPurpose::FormField(field), options, current);
+        picker.title = format!("choose {name}");
+        if !query.is_empty() {
+            picker.query.insert(query);
+            picker.narrowed();
+        }
+        picker
+    }
+
+    /// The box's title, with how many options the typed text leaves once something is typed:
+    /// " choose module · 2/5 ".
+    pub fn heading(&self) -> String {
+        match self.query.text().is_empty() {
+            true => format!(" {} ", self.title),
+            false => format!(
+                " {} · {}/{} ",
+                self.title,
+                self.matches().len(),
+                self.options.len()
+            ),
         }
     }
 

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crossterm::event::KeyEvent;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use crate::domain::access::{Decision, Subject};
 use crate::domain::operation::Operation;
@@ -14,7 +14,7 @@ use super::super::effect::Effect;
 use super::super::msg::OperationFailure;
 use super::super::state::editor::EditForm;
 use super::super::state::form::CreateForm;
-use super::super::state::modal::{Discard, Modal};
+use super::super::state::modal::{Discard, Modal, Picker};
 use super::super::state::{State, ToastKind};
 use super::main_screen::{load_events_now, refusal, selected_request};
 
@@ -145,6 +145,29 @@ pub fn edit_command(state: &mut State, command: Command) -> Vec<Effect> {
     Vec::new()
 }
 
+/// The character a key types, when it is one (shift allowed, no control or alt).
+fn plain_character(key: &KeyEvent) -> Option<char> {
+    match key.code {
+        KeyCode::Char(c) if key.modifiers.difference(KeyModifiers::SHIFT).is_empty() => Some(c),
+        _ => None,
+    }
+}
+
+/// A picker over a create-form field chose `value`: the field takes it, with what it implies
+/// (a template's module, a project's environments, a module's fields).
+pub fn choose_form_value(state: &mut State, field: usize, value: &str) {
+    let team = state.team.clone();
+    let Some(Modal::Create(form)) = state.modals.last_mut() else {
+        return;
+    };
+    form.focus = field;
+    if let Err(locked) = form.edit(&team, |input| {
+        input.select(value);
+    }) {
+        state.toast(ToastKind::Info, locked);
+    }
+}
+
 /// Esc on a form: closes it when nothing was typed, else asks first (vim users press esc by
 /// reflex; a filled form is not thrown away by one key).
 fn close_or_ask(state: &mut State, typed: bool, form: Discard) {
@@ -156,11 +179,35 @@ fn close_or_ask(state: &mut State, typed: bool, form: Discard) {
     }
 }
 
-/// A key no binding took: typed into the form.
+/// A key no binding took: typed into the form. A character typed on a choice field opens its
+/// picker narrowed by that character (space opens it as it is).
 pub fn type_key(state: &mut State, key: &KeyEvent) -> bool {
     let team = state.team.clone();
     match state.modals.last_mut() {
         Some(Modal::Create(form)) if !form.sending => {
+            if let Some(typed) = plain_character(key)
+                && let Some((options, current)) = form.focused_choices(&team)
+            {
+                if let Some(locked) = form.locked_reason() {
+                    state.toast(ToastKind::Info, locked);
+                    return true;
+                }
+                let query = if typed == ' ' {
+                    String::new()
+                } else {
+                    typed.to_string()
+                };
+                let field = form.focus;
+                let name = form.fields[field].name.clone();
+                state.modals.push(Modal::Picker(Picker::for_form_field(
+                    field,
+                    &name,
+                    options,
+                    Some(&current),
+                    &query,
+                )));
+                return true;
+            }
             let edited = form.edit(&team, |input| input.key(key));
             if let Err(locked) = edited {
                 state.toast(ToastKind::Info, locked);

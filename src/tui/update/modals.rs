@@ -84,6 +84,12 @@ pub fn on_command(state: &mut State, command: Command) -> Vec<Effect> {
                 };
                 let purpose = picker.purpose;
                 state.modals.pop();
+                if let PickerPurpose::FormField(field) = purpose {
+                    if let Some(value) = option.value {
+                        super::forms::choose_form_value(state, field, &value);
+                    }
+                    return Vec::new();
+                }
                 if purpose == PickerPurpose::Copy {
                     let label = option.label.split("  ").next().unwrap_or("").to_string();
                     return option
@@ -223,7 +229,7 @@ fn apply_pick(state: &mut State, purpose: PickerPurpose, value: Option<String>) 
         PickerPurpose::Status => filter.status = value.as_deref().and_then(Status::parse),
         PickerPurpose::Environment => filter.environment = value,
         PickerPurpose::Project => filter.project = value,
-        PickerPurpose::Copy => return Vec::new(),
+        PickerPurpose::Copy | PickerPurpose::FormField(_) => return Vec::new(),
     }
     state.list.set_filter(filter);
     selection_changed(state)

@@ -122,7 +122,7 @@ pub fn create(form: &CreateForm, theme: &Theme, frame: &mut Frame, body: Rect) {
         ));
     }
     lines.push(Line::styled(
-        "tab/↑↓ move · ←→ or space choose · * required",
+        "tab/↑↓ move · ←→ cycle · type to pick · * required",
         theme.style(Role::Muted),
     ));
     let visible = fields_area.height as usize;

@@ -371,11 +371,7 @@ fn picker_box(picker: &Picker, theme: &Theme, frame: &mut Frame, body: Rect) {
     );
     frame.render_widget(Clear, area);
     frame.render_widget(
-        Paragraph::new(lines).block(boxed(
-            picker.purpose.title().into(),
-            theme,
-            Role::BorderFocused,
-        )),
+        Paragraph::new(lines).block(boxed(picker.heading(), theme, Role::BorderFocused)),
         area,
     );
 }
