@@ -10,6 +10,9 @@ use tracing::Instrument;
 const THREAD_STACK_BYTES: usize = 8 << 20;
 
 fn main() -> ExitCode {
+    // A shell asking for completions (`COMPLETE=bash tfpilot -- ...`) is answered and exits
+    // here, before the runtime: the completers run their own bounded one.
+    tfpilot::cli::complete_if_asked();
     match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_stack_size(THREAD_STACK_BYTES)

@@ -28,7 +28,12 @@ impl Home {
     }
 
     fn command(&self) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_tfpilot"));
+        self.sandboxed(env!("CARGO_BIN_EXE_tfpilot"))
+    }
+
+    /// `program` with this home's directories and no TFPILOT_*/AWS_* of the caller.
+    fn sandboxed(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut command = Command::new(program);
         for (key, _) in std::env::vars() {
             if key.starts_with("TFPILOT_") || key.starts_with("AWS_") {
                 command.env_remove(key);
@@ -548,16 +553,103 @@ fn s3_without_credentials_or_region_says_what_to_set() {
     assert!(text.contains("is the endpoint reachable"), "{text}");
 }
 
+/// What bash offers for `words` (the last one being completed), through the script
+/// `tfpilot completions bash` prints, with tfpilot on PATH as a user would have it.
+fn bash_completes(home: &Home, words: &[&str]) -> Vec<String> {
+    let script = home.path().join("tfpilot.bash");
+    let output = home.run(&["completions", "bash"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    std::fs::write(&script, &output.stdout).unwrap();
+    let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+    let current = words.last().copied().unwrap_or("");
+    let program = format!(
+        "source '{}'; COMP_WORDS=({}); COMP_CWORD={}; COMP_TYPE=9; \
+         _clap_complete_tfpilot tfpilot '{current}' ''; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        script.display(),
+        quoted.join(" "),
+        words.len() - 1
+    );
+    // The same environment as `home.command()`, with bash in front and tfpilot on PATH.
+    let binary_dir = Path::new(env!("CARGO_BIN_EXE_tfpilot")).parent().unwrap();
+    let path = std::env::join_paths(std::iter::once(binary_dir.to_path_buf()).chain(
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
+    ))
+    .unwrap();
+    let output = home
+        .sandboxed("bash")
+        .env("PATH", path)
+        .env("TFPILOT_STORE", home.path().join("store"))
+        .args(["--norc", "-c", &program])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    stdout(&output)
+        .lines()
+        .map(|line| line.trim().to_string())
+        .filter(|line| !line.is_empty())
+        .collect()
+}
+
+#[test]
+fn bash_completes_request_ids_environments_and_statuses_from_the_store() {
+    let home = Home::new();
+    let store = copy_examples(&home);
+    std::fs::create_dir_all(store.join("config")).unwrap();
+    std::fs::copy(
+        Path::new(EXAMPLES).join("config/infra-repos.json"),
+        store.join("config/infra-repos.json"),
+    )
+    .unwrap();
+    // Commands and flags come from the binary.
+    assert!(bash_completes(&home, &["tfpilot", "dri"]).contains(&"drift-check".to_string()));
+    assert_eq!(
+        bash_completes(&home, &["tfpilot", "list", "--status", "plan_"]),
+        ["plan_ready"]
+    );
+    // No listing cache yet: the first tab lists the store (and leaves the cache for the next).
+    let ids = bash_completes(&home, &["tfpilot", "show", "req_01M7X"]);
+    assert!(ids.len() > 3, "{ids:?}");
+    assert!(ids.iter().all(|id| id.starts_with("req_01M7X")), "{ids:?}");
+    let mut newest_first = ids.clone();
+    newest_first.sort_by(|a, b| b.cmp(a));
+    assert_eq!(ids, newest_first);
+    // A unique start completes to the whole id, for every command that takes one.
+    let one = ids[0].clone();
+    for command in ["approve", "logs", "watch", "explain"] {
+        assert_eq!(
+            bash_completes(&home, &["tfpilot", command, &one[..20]]),
+            vec![one.as_str()],
+            "{command}"
+        );
+    }
+    // Environments and projects: the registry's and the requests'.
+    let environments = bash_completes(&home, &["tfpilot", "list", "--env", ""]);
+    for environment in ["dev", "staging", "prod"] {
+        assert!(
+            environments.contains(&environment.to_string()),
+            "{environments:?}"
+        );
+    }
+    assert_eq!(
+        bash_completes(&home, &["tfpilot", "create", "--project", "pay"]),
+        ["payments"]
+    );
+}
+
 #[test]
 fn completions_and_man_pages_come_from_the_commands() {
     let home = Home::new();
     // A broken config file does not stop them: packagers run these at build time.
     let config = home.path().join("broken.toml");
     std::fs::write(&config, "store = [").unwrap();
+    // Each script asks tfpilot on PATH for the words (what follows is the dynamic answer).
     for (shell, marker) in [
-        ("bash", "complete -F _tfpilot"),
+        ("bash", "complete -o nospace -o bashdefault"),
         ("zsh", "#compdef tfpilot"),
-        ("fish", "complete -c tfpilot"),
+        (
+            "fish",
+            "complete --keep-order --exclusive --command tfpilot",
+        ),
     ] {
         let output = home
             .command()
@@ -568,13 +660,11 @@ fn completions_and_man_pages_come_from_the_commands() {
         assert!(output.status.success(), "{shell}: {}", stderr(&output));
         let script = stdout(&output);
         assert!(script.contains(marker), "{shell}: {script}");
-        for command in ["doctor", "template", "drift-eligible", "reconcile"] {
-            assert!(script.contains(command), "{shell} lacks {command}");
-        }
-        // `list --status` completes to the statuses.
-        for status in ["plan_ready", "request_created", "destroyed"] {
-            assert!(script.contains(status), "{shell} does not offer {status}");
-        }
+        assert!(
+            script.contains(&format!("COMPLETE=\"{shell}\""))
+                || script.contains(&format!("COMPLETE={shell} tfpilot")),
+            "{shell}: {script}"
+        );
     }
     let output = home
         .command()

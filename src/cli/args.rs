@@ -3,6 +3,9 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use clap_complete::engine::ArgValueCompleter;
+
+use super::complete;
 
 use crate::domain::Status;
 
@@ -41,6 +44,7 @@ pub enum Command {
     /// Show one request: facts, status and timeline
     Show {
         /// The request id (see `tfpilot list`)
+        #[arg(add = ArgValueCompleter::new(complete::request_ids))]
         id: String,
     },
     /// Explain a request's status: the rule that matched, the facts it used, what comes next
@@ -48,6 +52,7 @@ pub enum Command {
     /// A request's lifecycle audit events, oldest first
     Events {
         /// The request id (see `tfpilot list`)
+        #[arg(add = ArgValueCompleter::new(complete::request_ids))]
         id: String,
     },
     /// Counts, failure and success rates, apply durations
@@ -90,6 +95,7 @@ pub enum Command {
     /// Read one request's facts from GitHub and record what changed
     Sync {
         /// The request id (see `tfpilot list`)
+        #[arg(add = ArgValueCompleter::new(complete::request_ids))]
         id: String,
     },
     /// Sync every unfinished request once, take over expired locks, find interrupted dispatches;
@@ -101,6 +107,7 @@ pub enum Command {
     /// Follow requests and print each status change until they finish
     Watch {
         /// Only this request (default: every unfinished request)
+        #[arg(add = ArgValueCompleter::new(complete::request_ids))]
         id: Option<String>,
         /// Stop once the request reaches one of these statuses (exit 0), or ends in another
         /// final one such as failed (exit 1): `--until applied`, `--until plan_ready,failed`
@@ -115,6 +122,7 @@ pub enum Command {
     /// Whether a request can be destroyed now, and why
     CanDestroy {
         /// The request id (see `tfpilot list`)
+        #[arg(add = ArgValueCompleter::new(complete::request_ids))]
         id: String,
     },
     /// Requests a drift check can run on (applied and standing); the scheduled drift workflow's work list
@@ -126,6 +134,7 @@ pub enum Command {
     /// A request's document and every lifecycle event, as one JSON document
     AuditExport {
         /// The request id (see `tfpilot list`)
+        #[arg(add = ArgValueCompleter::new(complete::request_ids))]
         id: String,
     },
     /// The module catalog with each module's fields
@@ -158,6 +167,7 @@ pub enum TemplateCommand {
     /// One template: preset and locked values, who changed it last
     Show {
         /// The template id (see `tfpilot template list`)
+        #[arg(add = ArgValueCompleter::new(complete::templates))]
         id: String,
     },
     /// Create or replace a template from a JSON file (`-` reads stdin); admins only
@@ -168,6 +178,7 @@ pub enum TemplateCommand {
     /// Delete a template; requests made from it keep its id as a record. Admins only
     Delete {
         /// The template id
+        #[arg(add = ArgValueCompleter::new(complete::templates))]
         id: String,
     },
     /// Add the example templates whose module is in the catalog, keeping existing ones. Admins only
@@ -228,16 +239,16 @@ pub struct SandboxArgs {
 #[derive(Debug, Args)]
 pub struct CreateArgs {
     /// The module from the catalog (see `tfpilot modules`); a template names its own
-    #[arg(long, value_name = "MODULE", required_unless_present = "template")]
+    #[arg(long, value_name = "MODULE", required_unless_present = "template", add = ArgValueCompleter::new(complete::modules))]
     pub module: Option<String>,
     /// Start from a template: its module, preset values and locked values (see `tfpilot template list`)
-    #[arg(long, value_name = "TEMPLATE")]
+    #[arg(long, value_name = "TEMPLATE", add = ArgValueCompleter::new(complete::templates))]
     pub template: Option<String>,
     /// The project (see config/infra-repos.json)
-    #[arg(long, value_name = "PROJECT")]
+    #[arg(long, value_name = "PROJECT", add = ArgValueCompleter::new(complete::projects))]
     pub project: String,
     /// The environment
-    #[arg(long = "env", value_name = "ENV")]
+    #[arg(long = "env", value_name = "ENV", add = ArgValueCompleter::new(complete::environments))]
     pub environment: String,
     /// A field value, repeatable: --set bucket_name=logs --set versioning=true
     #[arg(long = "set", value_name = "FIELD=VALUE", value_parser = parse_assignment)]
@@ -250,6 +261,7 @@ pub struct CreateArgs {
 #[derive(Debug, Args)]
 pub struct UpdateArgs {
     /// The request id (see `tfpilot list`)
+    #[arg(add = ArgValueCompleter::new(complete::request_ids))]
     pub id: String,
     /// A field value, repeatable: --set versioning=false
     #[arg(long = "set", value_name = "FIELD=VALUE", value_parser = parse_assignment, required = true)]
@@ -262,6 +274,7 @@ pub struct UpdateArgs {
 #[derive(Debug, Args)]
 pub struct LogsArgs {
     /// The request id (see `tfpilot list`)
+    #[arg(add = ArgValueCompleter::new(complete::request_ids))]
     pub id: String,
     /// Which run (default: the one in flight, else the latest)
     #[arg(long, value_enum)]
@@ -314,6 +327,7 @@ pub enum DeploymentCommand {
 #[derive(Debug, Args)]
 pub struct DeploymentArgs {
     /// The request id (see `tfpilot list`)
+    #[arg(add = ArgValueCompleter::new(complete::request_ids))]
     pub id: String,
     /// Recorded with the review on GitHub and in the audit trail
     #[arg(long, value_name = "TEXT")]
@@ -329,6 +343,7 @@ pub struct DeploymentArgs {
 #[derive(Debug, Args)]
 pub struct OpArgs {
     /// The request id (see `tfpilot list`)
+    #[arg(add = ArgValueCompleter::new(complete::request_ids))]
     pub id: String,
     /// The same key within 10 minutes replays the first outcome instead of acting again
     #[arg(long, value_name = "KEY")]
@@ -417,7 +432,7 @@ pub struct ListArgs {
     #[arg(long, value_parser = StatusParser)]
     pub status: Option<Status>,
     /// Only requests for this environment
-    #[arg(long, value_name = "ENV")]
+    #[arg(long, value_name = "ENV", add = ArgValueCompleter::new(complete::environments))]
     pub env: Option<String>,
     /// At most this many requests
     #[arg(long, value_name = "N")]
@@ -428,6 +443,7 @@ pub struct ListArgs {
 #[group(required = true, multiple = false)]
 pub struct ExplainArgs {
     /// The request id (see `tfpilot list`)
+    #[arg(add = ArgValueCompleter::new(complete::request_ids))]
     pub id: Option<String>,
     /// Explain a request document file instead of one in the store
     #[arg(long, value_name = "PATH")]

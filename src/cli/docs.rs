@@ -10,12 +10,39 @@ use clap_complete::Shell;
 
 use super::args::Cli;
 
-/// The completion script for `shell` on stdout.
+/// The completion script for `shell` on stdout: it asks `tfpilot` on PATH for each completion
+/// (`COMPLETE=SHELL tfpilot -- WORDS`), so commands, flags and statuses come from the binary
+/// and request ids, environments, projects, modules and templates from the store
+/// (`super::complete`). The same script comes from `COMPLETE=SHELL tfpilot`.
 pub fn completions(shell: Shell) -> Result<()> {
-    let mut command = Cli::command();
+    let name = shell.to_string();
+    let shells = clap_complete::env::Shells::builtins();
+    let registrar = shells
+        .completer(&name)
+        .with_context(|| format!("no completion script for {name}"))?;
+    let command = Cli::command();
     let mut out = Vec::new();
-    clap_complete::generate(shell, &mut command, "tfpilot", &mut out);
+    registrar
+        .write_registration(
+            COMPLETE_VARIABLE,
+            command.get_name(),
+            "tfpilot",
+            "tfpilot",
+            &mut out,
+        )
+        .context("writing the completion script")?;
     write_stdout(&out)
+}
+
+/// The environment variable that turns a tfpilot run into a completion answer.
+pub const COMPLETE_VARIABLE: &str = "COMPLETE";
+
+/// Answers a shell's completion request when `COMPLETE` is set, and exits; otherwise returns.
+/// Runs before anything else so nothing is printed ahead of the answer.
+pub fn complete_if_asked() {
+    clap_complete::CompleteEnv::with_factory(Cli::command)
+        .var(COMPLETE_VARIABLE)
+        .complete();
 }
 
 /// `tfpilot(1)` on stdout, or with `dir` one page per command (`tfpilot-create.1`, ...).

@@ -15,6 +15,7 @@ macro_rules! note {
 }
 
 mod args;
+mod complete;
 mod confirm;
 mod dashboard;
 mod docs;
@@ -28,6 +29,7 @@ mod sandbox;
 mod sim;
 mod templates;
 
+pub use docs::complete_if_asked;
 pub use ops::{error_json, exit_code};
 
 use render::ListRow;
