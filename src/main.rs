@@ -10,7 +10,7 @@ use tracing::Instrument;
 const THREAD_STACK_BYTES: usize = 8 << 20;
 
 fn main() -> ExitCode {
-    // A shell asking for completions (`COMPLETE=bash tfpilot -- ...`) is answered and exits
+    // A shell asking for completions (`TFPILOT_COMPLETE=bash tfpilot -- ...`) is answered and exits
     // here, before the runtime: the completers run their own bounded one.
     tfpilot::cli::complete_if_asked();
     match tokio::runtime::Builder::new_multi_thread()

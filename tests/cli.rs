@@ -661,11 +661,24 @@ fn completions_and_man_pages_come_from_the_commands() {
         let script = stdout(&output);
         assert!(script.contains(marker), "{shell}: {script}");
         assert!(
-            script.contains(&format!("COMPLETE=\"{shell}\""))
-                || script.contains(&format!("COMPLETE={shell} tfpilot")),
+            script.contains(&format!("TFPILOT_COMPLETE=\"{shell}\""))
+                || script.contains(&format!("TFPILOT_COMPLETE={shell} tfpilot")),
             "{shell}: {script}"
         );
     }
+    // Only tfpilot's own variable asks for completions: another tool's COMPLETE is left alone.
+    let output = home
+        .command()
+        .env("COMPLETE", "1")
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).starts_with("tfpilot "),
+        "{}",
+        stdout(&output)
+    );
     let output = home
         .command()
         .args(["completions", "tcsh"])

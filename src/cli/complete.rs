@@ -1,7 +1,7 @@
 //! Shell completion of the values only the store knows: request ids, environments, projects,
 //! modules and templates.
 //!
-//! The completion scripts (`tfpilot completions SHELL`, or `COMPLETE=bash tfpilot`) call tfpilot
+//! The completion scripts (`tfpilot completions SHELL`, or `TFPILOT_COMPLETE=bash tfpilot`) call
 //! back on every tab (clap_complete's dynamic engine); these completers answer from the store
 //! named on the line being completed (`--store`, `--config`), else from the environment and the
 //! config file, as the command itself would. Request ids come from the local listing cache that

@@ -11,9 +11,9 @@ use clap_complete::Shell;
 use super::args::Cli;
 
 /// The completion script for `shell` on stdout: it asks `tfpilot` on PATH for each completion
-/// (`COMPLETE=SHELL tfpilot -- WORDS`), so commands, flags and statuses come from the binary
+/// (`TFPILOT_COMPLETE=SHELL tfpilot -- WORDS`), so commands, flags and statuses come from the binary
 /// and request ids, environments, projects, modules and templates from the store
-/// (`super::complete`). The same script comes from `COMPLETE=SHELL tfpilot`.
+/// (`super::complete`). The same script comes from `TFPILOT_COMPLETE=SHELL tfpilot`.
 pub fn completions(shell: Shell) -> Result<()> {
     let name = shell.to_string();
     let shells = clap_complete::env::Shells::builtins();
@@ -35,9 +35,9 @@ pub fn completions(shell: Shell) -> Result<()> {
 }
 
 /// The environment variable that turns a tfpilot run into a completion answer.
-pub const COMPLETE_VARIABLE: &str = "COMPLETE";
+pub const COMPLETE_VARIABLE: &str = "TFPILOT_COMPLETE";
 
-/// Answers a shell's completion request when `COMPLETE` is set, and exits; otherwise returns.
+/// Answers a shell's completion request when `TFPILOT_COMPLETE` is set, and exits; otherwise returns.
 /// Runs before anything else so nothing is printed ahead of the answer.
 pub fn complete_if_asked() {
     clap_complete::CompleteEnv::with_factory(Cli::command)
