@@ -115,6 +115,7 @@ fn command_name(cli: &Cli) -> &'static str {
         Command::DriftCheck(_) => "drift-check",
         Command::Deployment(_) => "deployment",
         Command::Cancel(_) => "cancel",
+        Command::Withdraw(_) => "withdraw",
         Command::Logs(_) => "logs",
         Command::Sync { .. } => "sync",
         Command::Reconcile(_) => "reconcile",

@@ -232,7 +232,7 @@ fn explain_every_example_file() {
         let output = home.run(&["explain", "--file", file.to_str().unwrap(), "--json"]);
         let explanation = json(&output);
         assert!(explanation["status"].is_string(), "{explanation}");
-        assert!((1..=12).contains(&explanation["rule"]["number"].as_u64().unwrap()));
+        assert!((1..=13).contains(&explanation["rule"]["number"].as_u64().unwrap()));
         let text = stdout(&home.run(&["explain", "--file", file.to_str().unwrap()]));
         assert!(text.contains("rule ") && text.contains("next: "), "{text}");
     }

@@ -105,6 +105,18 @@ impl Checker {
                 ));
             }
         };
+        // The description gives some errors no content (`git/delete-ref`'s 422), yet GitHub
+        // answers them with its usual error body.
+        let schema = match schema {
+            Value::Null
+                if GENERIC.contains(&answer.status)
+                    && !answer.body.iter().all(u8::is_ascii_whitespace) =>
+            {
+                let name = self.subset["generic_error"].as_str().unwrap().to_string();
+                json!({"$ref": format!("#/$defs/{name}")})
+            }
+            other => other,
+        };
         if schema.is_null() {
             return if answer.body.iter().all(u8::is_ascii_whitespace) {
                 Ok(kind)
@@ -212,6 +224,13 @@ async fn lifecycle(bed: &Bed) {
 
     let cancelled = bed.create("alice", "conformance-cancelled", "dev").await;
     alice.cancel(&cancelled, None).await.unwrap();
+    // Withdrawn while its plan runs: the plan cancelled, the pull request closed, the branch
+    // deleted.
+    let withdrawn = bed.create("alice", "conformance-withdrawn", "dev").await;
+    alice
+        .withdraw(&withdrawn, Some("not needed"), None)
+        .await
+        .unwrap();
     // Conditional reads: the second listing of an unchanged run list is a 304.
     let github = bed::github(&bed.sim, "alice");
     let repo = sim::repo();
@@ -354,6 +373,40 @@ async fn errors(bed: &Bed) {
         )
         .await,
         405
+    );
+    let bad_state = json!({"state": "merged"});
+    assert_eq!(
+        send(sim, alice, "PATCH", &pr, Some(bad_state), &[]).await,
+        422
+    );
+    let retitled = json!({"title": "a better title"});
+    assert_eq!(
+        send(sim, alice, "PATCH", &pr, Some(retitled), &[]).await,
+        200
+    );
+    let refs = format!("{repo}/git/refs/heads");
+    assert_eq!(
+        send(sim, alice, "DELETE", &format!("{refs}/nope"), None, &[]).await,
+        422,
+        "Reference does not exist"
+    );
+    assert_eq!(
+        send(sim, alice, "DELETE", &format!("{refs}/main"), None, &[]).await,
+        422,
+        "the default branch stays"
+    );
+    assert_eq!(
+        send(
+            sim,
+            "sim-reconcile-bot",
+            "DELETE",
+            &format!("{refs}/main"),
+            None,
+            &[]
+        )
+        .await,
+        404,
+        "a reader cannot delete branches"
     );
     let stale = json!({"expected_head_sha": missing_sha});
     assert_eq!(

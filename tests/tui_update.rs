@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use crossterm::event::KeyCode;
 use dashboard::{
-    chars, every_status, id, key, now, open_plan, request, select, send, state, with_templates,
+    chars, every_status, id, key, now, open_plan, request, screen, select, send, state,
+    with_templates,
 };
 use tfpilot::domain::access::AccessPolicy;
 use tfpilot::domain::operation::Operation;
@@ -1812,6 +1813,60 @@ fn unreadable_documents_are_listed_and_refuse_operations() {
         tfpilot::tui::update::request_operation(&mut state, "req_broken", Operation::Apply);
     assert!(effects.is_empty());
     assert!(last_toast(&state).1.contains("cannot be read"));
+}
+
+#[test]
+fn w_withdraws_with_a_reason_and_a_withdrawn_request_says_who_and_why() {
+    // Alice's plan_ready request (12) and her applied one (6).
+    let mut requests = every_status();
+    requests.push(request(21, Status::Withdrawn));
+    let mut state = state("alice", &requests, 160, 50);
+    select(&mut state, &id(6));
+    assert!(key(&mut state, KeyCode::Char('W')).is_empty());
+    assert!(
+        state.modals.is_empty(),
+        "an applied request is not asked about"
+    );
+    assert!(
+        last_toast(&state).1.contains("destroy it instead"),
+        "{:?}",
+        last_toast(&state)
+    );
+    select(&mut state, &id(12));
+    assert!(key(&mut state, KeyCode::Char('W')).is_empty());
+    let Some(Modal::Confirm(confirmation)) = state.modals.last() else {
+        panic!("a confirmation");
+    };
+    assert_eq!(confirmation.operation, Operation::Withdraw);
+    assert!(
+        confirmation
+            .lines
+            .iter()
+            .any(|line| line.contains("without merging it") && line.contains("deletes branch")),
+        "{:?}",
+        confirmation.lines
+    );
+    assert!(screen(&state).contains("Reason (recorded with the withdrawal"));
+    chars(&mut state, "  duplicate of req 7 ");
+    let effects = key(&mut state, KeyCode::Enter);
+    assert!(
+        matches!(
+            effects.as_slice(),
+            [Effect::Withdraw { id: withdrawn, reason: Some(reason) }]
+                if *withdrawn == id(12) && reason == "duplicate of req 7"
+        ),
+        "{effects:?}"
+    );
+    assert_eq!(state.in_flight.get(&id(12)), Some(&Operation::Withdraw));
+    // A withdrawn row reads as such, and its detail says who and why.
+    let withdrawn = request(21, Status::Withdrawn).id;
+    select(&mut state, &withdrawn);
+    let text = screen(&state);
+    assert!(text.contains("⊘ withdrawn"), "{text}");
+    assert!(
+        text.contains("withdrawn by alice at") && text.contains("the team shares one"),
+        "{text}"
+    );
 }
 
 /// Alice's create form, on a team with the example templates.

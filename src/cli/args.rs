@@ -88,6 +88,9 @@ pub enum Command {
     /// Cancel the request's running plan (requester, approvers, admins), or an apply or destroy
     /// that has not started yet: queued, or waiting for a deployment review (approvers, admins)
     Cancel(OpArgs),
+    /// Take back a request that was never applied: close its pull request unmerged, cancel a
+    /// running plan, delete its branch (requester, approvers, admins)
+    Withdraw(WithdrawArgs),
     /// Review the deployment a waiting apply or destroy run is held for (the environment's
     /// required reviewers; not the one who started the run when it prevents self-review)
     #[command(subcommand)]
@@ -332,6 +335,22 @@ pub struct DeploymentArgs {
     /// Recorded with the review on GitHub and in the audit trail
     #[arg(long, value_name = "TEXT")]
     pub comment: Option<String>,
+    /// The same key within 10 minutes replays the first outcome instead of acting again
+    #[arg(long, value_name = "KEY")]
+    pub idempotency_key: Option<String>,
+    /// Go ahead without asking (without a terminal this is needed)
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WithdrawArgs {
+    /// The request id (see `tfpilot list`)
+    #[arg(add = ArgValueCompleter::new(complete::request_ids))]
+    pub id: String,
+    /// Why, recorded with the withdrawal and in the audit trail (up to 500 characters)
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
     /// The same key within 10 minutes replays the first outcome instead of acting again
     #[arg(long, value_name = "KEY")]
     pub idempotency_key: Option<String>,

@@ -43,7 +43,7 @@ use serde_json::{Value, json};
 pub use args::{
     ApplyArgs, Cli, Command, CreateArgs, DeploymentArgs, DeploymentCommand, ExplainArgs,
     InitRepoArgs, ListArgs, LoginArgs, LogsArgs, OpArgs, ReconcileArgs, SandboxArgs, SimArgs,
-    TemplateCommand, UpdateArgs,
+    TemplateCommand, UpdateArgs, WithdrawArgs,
 };
 
 use crate::config::{Config, Dirs};
@@ -136,6 +136,7 @@ fn request_id_of(command: &mut Command) -> Option<&mut String> {
         Command::Watch { id, .. } => id.as_mut(),
         Command::Update(args) => Some(&mut args.id),
         Command::Logs(args) => Some(&mut args.id),
+        Command::Withdraw(args) => Some(&mut args.id),
         Command::Deployment(DeploymentCommand::Approve(args) | DeploymentCommand::Reject(args)) => {
             Some(&mut args.id)
         }
@@ -198,6 +199,7 @@ pub async fn run(cli: Cli, context: Invocation) -> Result<()> {
         Command::DriftCheck(args) => ops::operation(&context, Operation::DriftCheck, args).await,
         Command::Logs(args) => logs::logs(&context, args).await,
         Command::Cancel(args) => ops::operation(&context, Operation::Cancel, args).await,
+        Command::Withdraw(args) => ops::withdraw(&context, args).await,
         Command::Deployment(DeploymentCommand::Approve(args)) => {
             ops::deployment(&context, Verdict::Approve, args).await
         }

@@ -9,8 +9,8 @@ use tokio::sync::mpsc;
 use std::sync::Arc;
 
 use super::{
-    ApplyArgs, CreateArgs, DeploymentArgs, Invocation, OpArgs, ReconcileArgs, UpdateArgs, print,
-    print_json, print_json_line,
+    ApplyArgs, CreateArgs, DeploymentArgs, Invocation, OpArgs, ReconcileArgs, UpdateArgs,
+    WithdrawArgs, print, print_json, print_json_line,
 };
 use crate::domain::Timestamp;
 use crate::domain::access::Decision;
@@ -194,6 +194,18 @@ pub async fn deployment(
             args.comment.as_deref(),
             args.idempotency_key.as_deref(),
         )
+        .await?;
+    report(context, &engine, &outcome)
+}
+
+pub async fn withdraw(context: &Invocation, args: WithdrawArgs) -> Result<()> {
+    let engine = engine(context).await?;
+    let id = args.id.as_str();
+    if !super::confirm::go_ahead(&engine, Operation::Withdraw, id, args.yes).await? {
+        anyhow::bail!("withdraw {id} cancelled at the prompt: nothing was changed");
+    }
+    let outcome = engine
+        .withdraw(id, args.reason.as_deref(), args.idempotency_key.as_deref())
         .await?;
     report(context, &engine, &outcome)
 }

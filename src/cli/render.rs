@@ -161,6 +161,9 @@ pub fn show(view: &RequestView, timeline: &[TimelineEntry]) -> String {
     if let Some(warning) = &view.contradiction {
         field("warning", warning.clone());
     }
+    if let Some(withdrawal) = &view.withdrawal {
+        field("withdrawn", withdrawal.clone());
+    }
     field("project", request.project.clone());
     field("environment", request.environment.clone());
     field("module", request.module.clone());

@@ -212,7 +212,11 @@ impl AccessPolicy {
             | Operation::DriftCheck
             | Operation::ApproveDeployment
             | Operation::RejectDeployment => Decision::Allowed,
-            Operation::Update | Operation::Plan | Operation::Merge | Operation::Cleanup => {
+            Operation::Update
+            | Operation::Plan
+            | Operation::Merge
+            | Operation::Cleanup
+            | Operation::Withdraw => {
                 if is_requester || reviewer {
                     Decision::Allowed
                 } else {

@@ -25,6 +25,9 @@ pub enum Operation {
     RejectDeployment,
     /// Cancel a running plan, or an apply or destroy that has not started.
     Cancel,
+    /// Take back a request that was never applied: close its pull request unmerged, delete its
+    /// branch, record who and why.
+    Withdraw,
 }
 
 impl Operation {
@@ -43,6 +46,7 @@ impl Operation {
             Operation::ApproveDeployment => "approve_deployment",
             Operation::RejectDeployment => "reject_deployment",
             Operation::Cancel => "cancel",
+            Operation::Withdraw => "withdraw",
         }
     }
 
@@ -68,7 +72,14 @@ impl Operation {
                 | Operation::ApproveDeployment
                 | Operation::RejectDeployment
                 | Operation::Cancel
+                | Operation::Withdraw
         )
+    }
+
+    /// Takes a line of text from the person (a deployment review's comment, a withdrawal's
+    /// reason): the dashboard's confirmation asks for it, the CLI takes a flag.
+    pub fn takes_comment(self) -> bool {
+        self.verdict().is_some() || self == Operation::Withdraw
     }
 
     /// The decision on a deployment review this operation makes, if it is one.
@@ -325,6 +336,7 @@ pub fn readiness(operation: Operation, request: &Request) -> Readiness {
                 ),
             }
         }
+        Operation::Withdraw => withdraw_readiness(request),
         Operation::DriftCheck => {
             if let Some(run) = request.drift_run.as_deref().filter(|run| underway(run)) {
                 return AlreadyDone(format!(
@@ -339,6 +351,29 @@ pub fn readiness(operation: Operation, request: &Request) -> Readiness {
             }
         }
     }
+}
+
+/// A request can be withdrawn until it is merged: after that its change is (or is about to be)
+/// in the infrastructure, and destroy is the way back.
+fn withdraw_readiness(request: &Request) -> Readiness {
+    let open_pr = request.pr.as_deref().is_some_and(|pr| pr.is_open());
+    if let Some(withdrawal) = request.withdrawal.as_deref()
+        && !open_pr
+        && !is_merged(request)
+    {
+        return Readiness::AlreadyDone(format!("already withdrawn by {}", withdrawal.by));
+    }
+    if request.apply_run.is_some() {
+        return Readiness::NotReady(
+            "it was applied (or an apply ran): destroy it instead of withdrawing it".into(),
+        );
+    }
+    if is_merged(request) {
+        return Readiness::NotReady(
+            "already merged: its change goes in with the apply; apply it, then destroy it to take it back".into(),
+        );
+    }
+    Readiness::Ready
 }
 
 fn plan_not_ready(request: &Request) -> String {

@@ -153,6 +153,8 @@ pub struct RequestView<'a> {
     pub contradiction: Option<String>,
     /// A run held for a deployment review: who must review it, in words.
     pub waiting: Option<String>,
+    /// Who withdrew the request, when and why, in words ("by alice at ...: reason").
+    pub withdrawal: Option<String>,
 }
 
 /// The view of `request` at `now`; `module` is its catalog definition (for masking).
@@ -217,6 +219,18 @@ pub fn present<'a>(
             )
         }),
         waiting: super::deployment::waiting(request),
+        withdrawal: request.withdrawal.as_deref().map(|withdrawal| {
+            let reason = withdrawal
+                .reason
+                .as_deref()
+                .map(|reason| format!(": {reason}"))
+                .unwrap_or_else(|| " (no reason given)".into());
+            format!(
+                "by {} at {}{reason}",
+                withdrawal.by,
+                withdrawal.at.to_rfc3339()
+            )
+        }),
     }
 }
 
@@ -291,6 +305,22 @@ pub fn confirmation(
         }
         Operation::Cleanup => {
             lines.push("Opens a pull request that removes the request's block.".into());
+        }
+        Operation::Withdraw => {
+            let pr = request
+                .pr
+                .as_deref()
+                .filter(|pr| pr.is_open())
+                .and_then(|pr| pr.number)
+                .map(|n| format!("Closes pull request #{n} without merging it"))
+                .unwrap_or_else(|| "Records the request as withdrawn".into());
+            lines.push(format!("{pr} and deletes branch tfpilot/{}.", request.id));
+            if super::operation::cancellable_run(request)
+                .is_some_and(|(kind, _)| kind == RunKind::Plan)
+            {
+                lines.push("Cancels the plan that is still running.".into());
+            }
+            lines.push("Nothing was applied, so nothing in the infrastructure changes.".into());
         }
         Operation::Cancel => {
             if let Some((kind, run)) = super::operation::cancellable_run(request) {

@@ -91,6 +91,10 @@ pub struct Request {
     /// posted so that concurrent reconcilers announce each once.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub notifications: BTreeMap<String, super::notify::NoticeClaim>,
+    /// Who withdrew the request (closed its pull request unmerged and deleted its branch) and
+    /// why: with the pull request closed and nothing merged, the request is `withdrawn`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub withdrawal: Option<Box<Withdrawal>>,
     /// The last time tfpilot found this document claiming what GitHub contradicts, and
     /// repaired it: shown as a warning until the request's next operation succeeds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -143,6 +147,7 @@ impl Request {
             cost: None,
             timeline: Vec::new(),
             notifications: BTreeMap::new(),
+            withdrawal: None,
             contradiction: None,
             extra: Map::new(),
         }
@@ -189,6 +194,15 @@ impl PullRequestFact {
     pub fn is_open(&self) -> bool {
         !self.merged && self.state.as_deref() == Some("open")
     }
+}
+
+/// A request taken back before it was applied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Withdrawal {
+    pub by: String,
+    pub at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// What a document claimed, and what GitHub said instead, when tfpilot checked before acting

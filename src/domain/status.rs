@@ -21,10 +21,11 @@ pub enum Status {
     Destroying,
     Destroyed,
     Failed,
+    Withdrawn,
 }
 
 impl Status {
-    pub const ALL: [Status; 10] = [
+    pub const ALL: [Status; 11] = [
         Status::RequestCreated,
         Status::Planning,
         Status::PlanReady,
@@ -35,6 +36,7 @@ impl Status {
         Status::Destroying,
         Status::Destroyed,
         Status::Failed,
+        Status::Withdrawn,
     ];
 
     /// The machine name, as in JSON output and `--status` filters.
@@ -50,6 +52,7 @@ impl Status {
             Status::Destroying => "destroying",
             Status::Destroyed => "destroyed",
             Status::Failed => "failed",
+            Status::Withdrawn => "withdrawn",
         }
     }
 
@@ -66,6 +69,7 @@ impl Status {
             Status::Destroying => "Destroying",
             Status::Destroyed => "Destroyed",
             Status::Failed => "Failed",
+            Status::Withdrawn => "Withdrawn",
         }
     }
 
@@ -82,12 +86,13 @@ impl Status {
             Status::Destroying => '▼',
             Status::Destroyed => '∅',
             Status::Failed => '✖',
+            Status::Withdrawn => '⊘',
         }
     }
 
     /// No further change happens without a new action: polling stops.
     pub fn is_terminal(self) -> bool {
-        matches!(self, Status::Applied | Status::Destroyed | Status::Failed)
+        self.is_final()
     }
 
     /// A GitHub run is expected to move soon: poll at the fast interval.
@@ -105,9 +110,12 @@ impl Status {
             .find(|status| status.as_str() == wanted)
     }
 
-    /// Nothing more happens on its own: applied, destroyed, failed.
+    /// Nothing more happens on its own: applied, destroyed, failed, withdrawn.
     pub fn is_final(self) -> bool {
-        matches!(self, Status::Applied | Status::Destroyed | Status::Failed)
+        matches!(
+            self,
+            Status::Applied | Status::Destroyed | Status::Failed | Status::Withdrawn
+        )
     }
 
     /// What moves a request in this status forward, for `explain`.
@@ -129,6 +137,9 @@ impl Status {
             Status::Failed => {
                 "read the failed run's log, fix the cause, then re-run the failed step (plan, apply or destroy)"
             }
+            Status::Withdrawn => {
+                "nothing: withdrawn is terminal (its pull request is closed, nothing was applied); a new request starts again"
+            }
         }
     }
 }
@@ -143,6 +154,7 @@ impl fmt::Display for Status {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Rule {
+    Withdrawn,
     DestroyInFlight,
     DestroySucceeded,
     DestroyFailed,
@@ -158,7 +170,8 @@ pub enum Rule {
 }
 
 impl Rule {
-    pub const ALL: [Rule; 12] = [
+    pub const ALL: [Rule; 13] = [
+        Rule::Withdrawn,
         Rule::DestroyInFlight,
         Rule::DestroySucceeded,
         Rule::DestroyFailed,
@@ -181,6 +194,7 @@ impl Rule {
 
     pub fn status(self) -> Status {
         match self {
+            Rule::Withdrawn => Status::Withdrawn,
             Rule::DestroyInFlight => Status::Destroying,
             Rule::DestroySucceeded => Status::Destroyed,
             Rule::DestroyFailed | Rule::ApplyFailed | Rule::PlanFailed => Status::Failed,
@@ -196,6 +210,9 @@ impl Rule {
 
     pub fn description(self) -> &'static str {
         match self {
+            Rule::Withdrawn => {
+                "withdrawal is recorded, the pull request is not open and nothing was merged"
+            }
             Rule::DestroyInFlight => "destroy run is queued or in progress",
             Rule::DestroySucceeded => "destroy run completed with success",
             Rule::DestroyFailed => "destroy run completed without success",
@@ -265,6 +282,12 @@ fn counted(run: &Option<Box<RunFact>>) -> &Option<Box<RunFact>> {
 
 fn matches(rule: Rule, r: &Request) -> bool {
     match rule {
+        Rule::Withdrawn => {
+            r.withdrawal.is_some()
+                && !r.pr.as_deref().is_some_and(|pr| pr.is_open() || pr.merged)
+                && r.merged_sha.is_none()
+                && r.apply_run.is_none()
+        }
         Rule::DestroyInFlight => run_is(&r.destroy_run, RunFact::is_in_flight),
         Rule::DestroySucceeded => run_is(&r.destroy_run, RunFact::succeeded),
         Rule::DestroyFailed => run_is(counted(&r.destroy_run), RunFact::completed_without_success),
@@ -296,6 +319,29 @@ fn run_fact(name: &'static str, run: &Option<Box<RunFact>>) -> Fact {
 
 fn facts_for(rule: Rule, r: &Request) -> Vec<Fact> {
     match rule {
+        Rule::Withdrawn => {
+            let withdrawal = r.withdrawal.as_deref();
+            vec![
+                Fact {
+                    name: "withdrawal.by",
+                    value: withdrawal.map(|w| w.by.clone()).unwrap_or_default(),
+                },
+                Fact {
+                    name: "withdrawal.reason",
+                    value: withdrawal
+                        .and_then(|w| w.reason.clone())
+                        .unwrap_or_else(|| "none given".into()),
+                },
+                Fact {
+                    name: "pr.state",
+                    value: r
+                        .pr
+                        .as_ref()
+                        .and_then(|pr| pr.state.clone())
+                        .unwrap_or_else(|| "none".into()),
+                },
+            ]
+        }
         Rule::DestroyInFlight | Rule::DestroySucceeded | Rule::DestroyFailed => {
             vec![run_fact("destroy_run", &r.destroy_run)]
         }

@@ -30,6 +30,21 @@ fn open_pr() -> Option<Box<PullRequestFact>> {
 /// Makes `rule` match on `request` by setting the facts that rule reads.
 fn establish(rule: Rule, request: &mut Request) {
     match rule {
+        Rule::Withdrawn => {
+            request.withdrawal = Some(Box::new(crate::domain::request::Withdrawal {
+                by: "alice".into(),
+                at: request.created_at,
+                reason: Some("not needed".into()),
+            }));
+            // Withdrawn reads absences too: nothing merged, nothing applied.
+            request.merged_sha = None;
+            request.apply_run = None;
+            request.pr = Some(Box::new(PullRequestFact {
+                number: Some(1),
+                state: Some("closed".into()),
+                ..Default::default()
+            }));
+        }
         Rule::DestroyInFlight => request.destroy_run = run("in_progress", None),
         Rule::DestroySucceeded => request.destroy_run = run("completed", Some("success")),
         Rule::DestroyFailed => request.destroy_run = run("completed", Some("failure")),
@@ -82,6 +97,7 @@ fn an_apply_or_destroy_cancelled_before_it_started_counts_as_no_run() {
 #[test]
 fn each_rule_alone_gives_its_status() {
     let expected = [
+        (Rule::Withdrawn, Status::Withdrawn),
         (Rule::DestroyInFlight, Status::Destroying),
         (Rule::DestroySucceeded, Status::Destroyed),
         (Rule::DestroyFailed, Status::Failed),
@@ -105,10 +121,34 @@ fn each_rule_alone_gives_its_status() {
     }
 }
 
+/// A withdrawal is a claim too: it stands only while GitHub's pull request is closed unmerged.
+#[test]
+fn a_withdrawal_counts_only_with_the_pull_request_closed_and_nothing_merged() {
+    let mut request = base();
+    establish(Rule::Withdrawn, &mut request);
+    request.plan_run = run("completed", Some("cancelled"));
+    assert_eq!(derive_status(&request), Status::Withdrawn, "not failed");
+    request.pr = open_pr();
+    assert_eq!(
+        derive_status(&request),
+        Status::Failed,
+        "reopened on GitHub"
+    );
+    request.pr = None;
+    assert_eq!(
+        derive_status(&request),
+        Status::Withdrawn,
+        "never reached GitHub"
+    );
+    request.plan_run = None;
+    request.merged_sha = Some("abc".into());
+    assert_eq!(derive(&request).rule, Rule::Merged);
+}
+
 #[test]
 fn rule_numbers_follow_the_design_order() {
     let numbers: Vec<u8> = Rule::ALL.iter().map(|r| r.number()).collect();
-    assert_eq!(numbers, (1..=12).collect::<Vec<u8>>());
+    assert_eq!(numbers, (1..=13).collect::<Vec<u8>>());
 }
 
 #[test]
@@ -211,7 +251,12 @@ fn status_names_round_trip_and_terminal_set() {
         .collect();
     assert_eq!(
         terminal,
-        vec![Status::Applied, Status::Destroyed, Status::Failed]
+        vec![
+            Status::Applied,
+            Status::Destroyed,
+            Status::Failed,
+            Status::Withdrawn
+        ]
     );
 }
 
@@ -288,7 +333,7 @@ proptest! {
     }
 
     #[test]
-    fn adding_a_higher_rule_fact_always_overrides(request in arb_request(), index in 0usize..11) {
+    fn adding_a_higher_rule_fact_always_overrides(request in arb_request(), index in 0usize..12) {
         let rule = Rule::ALL[index];
         let mut request = request;
         establish(rule, &mut request);

@@ -19,6 +19,7 @@ mod secrets;
 mod sync;
 mod templates;
 mod verify;
+mod withdraw;
 
 use std::time::Duration;
 
@@ -34,6 +35,7 @@ pub use reconcile::{ReconcileItem, ReconcileReport, needs_attention};
 pub use runs::apply_tag;
 pub use sync::{RunIndex, RunLog, SyncReport};
 pub use templates::{SEED_TEMPLATES, SeedResult};
+pub use withdraw::MAX_REASON_CHARS;
 
 use crate::domain::access::{Decision, Subject};
 use crate::domain::deployment::Verdict;
@@ -190,6 +192,7 @@ impl Engine {
                     .await
             }
             Operation::Cancel => self.cancel(id, key).await,
+            Operation::Withdraw => self.withdraw(id, None, key).await,
             Operation::RejectDeployment => {
                 self.review_deployment(id, Verdict::Reject, None, key).await
             }

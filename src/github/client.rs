@@ -607,6 +607,42 @@ impl GitHub {
     }
 
     /// Bring the PR branch up to date with its base (GitHub merges the base in).
+    /// Closes a pull request without merging it (`PATCH .../pulls/{n}`, `state: closed`) and
+    /// returns it as GitHub has it then. Closing a closed one changes nothing.
+    pub async fn close_pull(&self, repo: &RepoId, number: u64) -> Result<PullRequest, GitHubError> {
+        let endpoint = "PATCH /repos/{owner}/{repo}/pulls/{number}";
+        self.transport
+            .write(
+                endpoint,
+                Method::PATCH,
+                &format!("{}/pulls/{number}", repo.path()),
+                &json!({"state": "closed"}),
+            )
+            .await?
+            .json(endpoint)
+    }
+
+    /// Deletes a branch. `false` when there was no such branch (deleted already).
+    pub async fn delete_branch(&self, repo: &RepoId, branch: &str) -> Result<bool, GitHubError> {
+        let endpoint = "DELETE /repos/{owner}/{repo}/git/refs/{ref}";
+        let path = format!(
+            "{}/git/refs/{}",
+            repo.path(),
+            encode_path(&format!("heads/{branch}"))
+        );
+        match self.transport.delete(endpoint, &path).await {
+            Ok(_) => Ok(true),
+            // GitHub answers 422 "Reference does not exist" for a branch that is gone.
+            Err(GitHubError::Validation { message, .. })
+                if message.contains("Reference does not exist") =>
+            {
+                Ok(false)
+            }
+            Err(GitHubError::NotFound { .. }) => Ok(false),
+            Err(error) => Err(error),
+        }
+    }
+
     pub async fn update_branch(
         &self,
         repo: &RepoId,

@@ -272,11 +272,26 @@ impl Transport {
         path: &str,
         body: &Value,
     ) -> Result<Reply, GitHubError> {
+        self.write_body(endpoint, method, path, Some(body)).await
+    }
+
+    /// A `DELETE`, sent once like [`Transport::write`], with no body.
+    pub async fn delete(&self, endpoint: &str, path: &str) -> Result<Reply, GitHubError> {
+        self.write_body(endpoint, Method::DELETE, path, None).await
+    }
+
+    async fn write_body(
+        &self,
+        endpoint: &str,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Reply, GitHubError> {
         let call = Call {
             endpoint,
             method,
             path,
-            body: Some(body),
+            body,
             etag: None,
             retry_failures: false,
             keep_tail: None,

@@ -36,7 +36,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use axum::Router;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use tokio::net::TcpListener;
 
 pub use clock::SimClock;
@@ -393,10 +393,17 @@ fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/repos/{owner}/{repo}/git/refs", post(repos::create_ref))
         .route(
+            "/repos/{owner}/{repo}/git/refs/{*reference}",
+            delete(repos::delete_ref),
+        )
+        .route(
             "/repos/{owner}/{repo}/pulls",
             get(pulls::list).post(pulls::create),
         )
-        .route("/repos/{owner}/{repo}/pulls/{number}", get(pulls::get))
+        .route(
+            "/repos/{owner}/{repo}/pulls/{number}",
+            get(pulls::get).patch(pulls::update),
+        )
         .route(
             "/repos/{owner}/{repo}/pulls/{number}/reviews",
             get(pulls::list_reviews).post(pulls::create_review),

@@ -353,6 +353,76 @@ pub async fn get(
     }
 }
 
+#[derive(Deserialize)]
+pub struct UpdatePull {
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    body: Option<String>,
+    #[serde(default)]
+    state: Option<String>,
+}
+
+/// `PATCH /repos/{o}/{r}/pulls/{number}`: title, body and state (`open`/`closed`). A merged
+/// pull request cannot be reopened, nor one whose head branch is gone; closing a closed one
+/// changes nothing.
+pub async fn update(
+    State(shared): State<Arc<Shared>>,
+    Path((owner, name, number)): Path<(String, String, u64)>,
+    GitHubJson(request): GitHubJson<UpdatePull>,
+) -> Response {
+    let now = shared.clock.now();
+    let base_url = shared.base_url.clone();
+    let mut state = shared.lock();
+    let (repo, mut pull) = match load(&state, &owner, &name, number) {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    match request.state.as_deref() {
+        None => {}
+        Some("closed") if pull.state == PullState::Open => {
+            pull.state = PullState::Closed;
+            pull.closed_at = Some(now);
+        }
+        Some("closed") => {}
+        Some("open") => {
+            if pull.merged_at.is_some() {
+                return unprocessable(
+                    "state cannot be changed. The pull request cannot be reopened because it has been merged.",
+                    PULLS_DOCS,
+                );
+            }
+            if repo.tip(&pull.head).is_none() {
+                return unprocessable(
+                    "state cannot be changed. The head branch of this pull request was deleted.",
+                    PULLS_DOCS,
+                );
+            }
+            pull.state = PullState::Open;
+            pull.closed_at = None;
+        }
+        Some(other) => {
+            return reply(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                payloads::validation_failed(
+                    json!([{"resource": "PullRequest", "field": "state", "code": "invalid", "value": other}]),
+                    PULLS_DOCS,
+                ),
+            );
+        }
+    }
+    if let Some(title) = request.title {
+        pull.title = title;
+    }
+    if let Some(body) = request.body {
+        pull.body = body;
+    }
+    pull.updated_at = now;
+    store(&mut state, pull.clone());
+    let body = render(&mut state, &base_url, &repo, &pull, now);
+    reply(StatusCode::OK, body)
+}
+
 pub async fn list_reviews(
     State(shared): State<Arc<Shared>>,
     Path((owner, name, number)): Path<(String, String, u64)>,

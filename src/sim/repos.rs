@@ -393,6 +393,31 @@ pub async fn create_ref(
     reply(StatusCode::CREATED, body)
 }
 
+/// `DELETE /repos/{o}/{r}/git/refs/{ref}`: 204, or 422 "Reference does not exist" as GitHub
+/// answers for a ref that is not there; the default branch cannot be deleted.
+pub async fn delete_ref(
+    State(shared): State<Arc<Shared>>,
+    Path((owner, name, reference)): Path<(String, String, String)>,
+) -> Response {
+    let mut state = shared.lock();
+    let Some(repo) = state.repo_mut(&owner, &name) else {
+        return not_found();
+    };
+    if let Some(branch) = reference.strip_prefix("heads/") {
+        if branch == repo.default_branch {
+            return unprocessable("Cannot delete the default branch", REFS_DOCS);
+        }
+        if repo.branches.remove(branch).is_some() {
+            return StatusCode::NO_CONTENT.into_response();
+        }
+    } else if let Some(tag) = reference.strip_prefix("tags/")
+        && repo.tags.remove(tag).is_some()
+    {
+        return StatusCode::NO_CONTENT.into_response();
+    }
+    unprocessable("Reference does not exist", REFS_DOCS)
+}
+
 /// A file's bytes by blob sha: where `download_url` points (GitHub serves these
 /// from raw.githubusercontent.com).
 pub async fn raw_blob(

@@ -72,6 +72,7 @@ commands! {
     ApproveDeployment => "approve_deployment", "approve the deployment";
     RejectDeployment => "reject_deployment", "reject the deployment";
     CancelRun => "cancel_run", "cancel the run";
+    Withdraw => "withdraw", "withdraw the request: close its PR unmerged, delete its branch";
     Refresh => "refresh", "refresh now";
     CopyId => "copy_id", "copy the request id";
     CopyMenu => "copy_menu", "copy: PR or run URL, branch, show command";
@@ -136,6 +137,7 @@ impl Command {
             Command::ApproveDeployment => Operation::ApproveDeployment,
             Command::RejectDeployment => Operation::RejectDeployment,
             Command::CancelRun => Operation::Cancel,
+            Command::Withdraw => Operation::Withdraw,
             _ => return None,
         })
     }
@@ -147,7 +149,7 @@ impl Command {
     }
 
     /// The commands the palette offers, in the order it lists them before any typing.
-    pub const PALETTE: [Command; 36] = [
+    pub const PALETTE: [Command; 37] = [
         Command::Plan,
         Command::Approve,
         Command::Merge,
@@ -158,6 +160,7 @@ impl Command {
         Command::ApproveDeployment,
         Command::RejectDeployment,
         Command::CancelRun,
+        Command::Withdraw,
         Command::Create,
         Command::Edit,
         Command::PlanLog,
@@ -254,7 +257,8 @@ mod tests {
                 Command::Cleanup,
                 Command::ApproveDeployment,
                 Command::RejectDeployment,
-                Command::CancelRun
+                Command::CancelRun,
+                Command::Withdraw
             ]
         );
     }

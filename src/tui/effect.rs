@@ -103,6 +103,11 @@ pub enum Effect {
         verdict: Verdict,
         comment: Option<String>,
     },
+    /// Withdraws a request that was never applied, with the reason typed in the confirmation.
+    Withdraw {
+        id: String,
+        reason: Option<String>,
+    },
     Create {
         input: Box<CreateInput>,
     },

@@ -164,6 +164,17 @@ impl Executor {
                     }
                 });
             }
+            Effect::Withdraw { id, reason } => {
+                let engine = self.engine.clone();
+                self.detached(async move {
+                    let result = engine.withdraw(&id, reason.as_deref(), None).await;
+                    Msg::OperationDone {
+                        id,
+                        operation: Operation::Withdraw,
+                        result: result.map(Box::new).map_err(OperationFailure::from),
+                    }
+                });
+            }
             Effect::Create { input } => {
                 let engine = self.engine.clone();
                 self.detached(async move {

@@ -487,13 +487,24 @@ pub fn start_confirmed(state: &mut State, confirmation: Confirmation) -> Vec<Eff
         include_outside,
         ..
     } = confirmation;
+    let comment = comment
+        .map(|comment| comment.text().trim().to_string())
+        .filter(|comment| !comment.is_empty());
     if let Some(verdict) = operation.verdict() {
         state.in_flight.insert(id.clone(), operation);
         state.quit_armed = false;
         return vec![Effect::ReviewDeployment {
             id,
             verdict,
-            comment: comment.map(|comment| comment.text().to_string()),
+            comment,
+        }];
+    }
+    if operation == Operation::Withdraw {
+        state.in_flight.insert(id.clone(), operation);
+        state.quit_armed = false;
+        return vec![Effect::Withdraw {
+            id,
+            reason: comment,
         }];
     }
     if include_outside {
@@ -528,7 +539,7 @@ fn confirmation(state: &State, request: &Request, operation: Operation) -> Confi
         title: text.title,
         lines: text.lines,
         typed: text.type_the_id.then(LineInput::default),
-        comment: operation.verdict().map(|_| LineInput::default()),
+        comment: operation.takes_comment().then(LineInput::default),
         status: Some(crate::domain::derive_status(request)),
         then,
         include_outside: false,

@@ -70,6 +70,12 @@ fn lines<'a>(state: &'a State, theme: &Theme, request: &'a Request) -> Vec<Line<
             theme.style(Role::Warning),
         ));
     }
+    if let Some(withdrawal) = &view.withdrawal {
+        out.push(Line::styled(
+            format!("⊘ withdrawn {withdrawal}"),
+            theme.style(Role::Muted),
+        ));
+    }
     out.push(field(
         "project/env",
         format!("{}/{}", request.project, request.environment),

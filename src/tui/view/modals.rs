@@ -5,6 +5,8 @@ use ratatui::layout::Rect;
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
+use crate::domain::operation::Operation;
+
 use super::super::keymap::{Binding, Context};
 use super::super::state::State;
 use super::super::state::line_input::LineInput;
@@ -270,10 +272,12 @@ fn confirm(confirmation: &Confirmation, theme: &Theme, frame: &mut Frame, body: 
             ));
         }
         None if confirmation.comment.is_some() => {
-            lines.push(Line::styled(
-                "Comment (recorded on GitHub and in the audit trail):",
-                theme.style(Role::Text),
-            ));
+            let prompt = if confirmation.operation == Operation::Withdraw {
+                "Reason (recorded with the withdrawal and in the audit trail):"
+            } else {
+                "Comment (recorded on GitHub and in the audit trail):"
+            };
+            lines.push(Line::styled(prompt, theme.style(Role::Text)));
             let mut line = vec![styled("> ", theme.style(Role::Accent))];
             if let Some(comment) = &confirmation.comment {
                 line.extend(line_input(comment, 58, theme.style(Role::Text)));
