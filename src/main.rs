@@ -98,6 +98,7 @@ fn command_name(cli: &Cli) -> &'static str {
         Command::Show { .. } => "show",
         Command::Explain(_) => "explain",
         Command::Events { .. } => "events",
+        Command::Diff { .. } => "diff",
         Command::Insights => "insights",
         Command::Login(_) => "login",
         Command::Logout => "logout",

@@ -74,6 +74,14 @@ async fn a_planned_request_is_withdrawn_once_with_who_and_why(backend: Arc<dyn O
     );
     assert!(outcome.message.contains("deleted branch tfpilot/"));
     assert_eq!(bed.branches_for(&id), 0, "the branch is gone");
+    // GitHub keeps a closed pull request's head: its diff still reads.
+    let diff = bed.engine("bob").await.pull_diff(&id).await.unwrap();
+    assert_eq!(
+        diff.files.len(),
+        1,
+        "{diff:?} {}",
+        bed.sim.snapshot()["pulls"]
+    );
     let request = outcome.request;
     let withdrawal = request.withdrawal.as_deref().expect("recorded");
     assert_eq!(withdrawal.by, "alice");

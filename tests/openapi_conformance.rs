@@ -231,6 +231,15 @@ async fn lifecycle(bed: &Bed) {
         .withdraw(&withdrawn, Some("not needed"), None)
         .await
         .unwrap();
+    // The diff of a withdrawn pull request (its branch deleted) and of a merged one.
+    let gone = alice.pull_diff(&withdrawn).await.unwrap();
+    assert_eq!(
+        gone.files.len(),
+        1,
+        "GitHub keeps a closed pull request's head"
+    );
+    let merged = bob.pull_diff(&id).await.unwrap();
+    assert!(!merged.changes_outside(), "{:?}", merged.outside);
     // Conditional reads: the second listing of an unchanged run list is a 304.
     let github = bed::github(&bed.sim, "alice");
     let repo = sim::repo();
@@ -344,6 +353,18 @@ async fn errors(bed: &Bed) {
     );
     assert_eq!(
         send(sim, alice, "GET", &format!("{repo}/pulls/999"), None, &[]).await,
+        404
+    );
+    assert_eq!(
+        send(
+            sim,
+            alice,
+            "GET",
+            &format!("{repo}/pulls/999/files"),
+            None,
+            &[]
+        )
+        .await,
         404
     );
     let open = bed.planned("dev", "conformance-open").await;

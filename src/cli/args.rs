@@ -49,6 +49,13 @@ pub enum Command {
     },
     /// Explain a request's status: the rule that matched, the facts it used, what comes next
     Explain(ExplainArgs),
+    /// The request's pull request as a diff: its block, and anything else it changes flagged
+    /// with `!` (which should be nothing); exit 1 when it changes more than the block
+    Diff {
+        /// The request id (see `tfpilot list`)
+        #[arg(add = ArgValueCompleter::new(complete::request_ids))]
+        id: String,
+    },
     /// A request's lifecycle audit events, oldest first
     Events {
         /// The request id (see `tfpilot list`)

@@ -128,6 +128,7 @@ pub fn run_static(cli: &Cli) -> Option<Result<()>> {
 fn request_id_of(command: &mut Command) -> Option<&mut String> {
     match command {
         Command::Show { id }
+        | Command::Diff { id }
         | Command::Events { id }
         | Command::Sync { id }
         | Command::CanDestroy { id }
@@ -182,6 +183,7 @@ pub async fn run(cli: Cli, context: Invocation) -> Result<()> {
         Command::Show { id } => show(&context, &id).await,
         Command::Explain(args) => explain(&context, args).await,
         Command::Events { id } => events(&context, &id).await,
+        Command::Diff { id } => ops::diff(&context, &id).await,
         Command::Insights => insights(&context).await,
         Command::Login(args) => github::login(&context, args).await,
         Command::Logout => github::logout(&context),

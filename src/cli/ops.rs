@@ -198,6 +198,26 @@ pub async fn deployment(
     report(context, &engine, &outcome)
 }
 
+/// `tfpilot diff ID`: the pull request's diff, attributed. A pull request that changes more
+/// than the request's block fails (exit 1) after printing it, so a script can stop on it.
+pub async fn diff(context: &Invocation, id: &str) -> Result<()> {
+    let engine = engine(context).await?;
+    let diff = engine.pull_diff(id).await?;
+    if context.json {
+        print_json(&json!(diff))?;
+    } else {
+        print(&diff.to_text())?;
+    }
+    if diff.changes_outside() {
+        return Err(Answered {
+            code: 1,
+            message: diff.verdict().trim_start_matches("! ").to_string(),
+        }
+        .into());
+    }
+    Ok(())
+}
+
 pub async fn withdraw(context: &Invocation, args: WithdrawArgs) -> Result<()> {
     let engine = engine(context).await?;
     let id = args.id.as_str();

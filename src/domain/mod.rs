@@ -18,6 +18,7 @@ pub mod plan_output;
 pub mod polling;
 pub mod presentation;
 pub mod progress;
+pub mod pull_diff;
 pub mod registry;
 pub mod request;
 pub mod review;

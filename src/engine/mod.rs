@@ -7,6 +7,7 @@ mod cancel;
 mod clock;
 mod create;
 mod deployment;
+mod diff;
 mod error;
 mod fold;
 mod guard;

@@ -9,12 +9,15 @@ use serde_json::{Value, json};
 
 use super::error::GitHubError;
 use super::models::{
-    ContentPayload, FileCommit, FileContent, FileUpdatePayload, GitRefPayload, PullRequest, Rate,
-    RateLimitPayload, Review, User,
+    ContentPayload, FileCommit, FileContent, FileUpdatePayload, GitRefPayload, PullFile,
+    PullRequest, Rate, RateLimitPayload, Review, User,
 };
 use super::transport::Transport;
 
 pub use super::transport::RetryPolicy;
+
+/// The most files of one pull request tfpilot reads (ten pages).
+pub const MAX_PULL_FILES: usize = 1000;
 
 const TTL_USER: Duration = Duration::from_secs(300);
 const TTL_PULL: Duration = Duration::from_secs(5);
@@ -452,6 +455,35 @@ impl GitHub {
             .get(endpoint, &url, Duration::ZERO)
             .await?
             .json(endpoint)
+    }
+
+    /// The files a pull request changes with their patches, up to [`MAX_PULL_FILES`] (GitHub
+    /// lists at most 3,000; a tfpilot pull request changes one).
+    pub async fn pull_files(
+        &self,
+        repo: &RepoId,
+        number: u64,
+    ) -> Result<Vec<PullFile>, GitHubError> {
+        let endpoint = "GET /repos/{owner}/{repo}/pulls/{number}/files";
+        let mut files = Vec::new();
+        for page in 1.. {
+            let url = format!(
+                "{}/pulls/{number}/files?per_page=100&page={page}",
+                repo.path()
+            );
+            let batch: Vec<PullFile> = self
+                .transport
+                .get_current(endpoint, &url, TTL_PULL)
+                .await?
+                .json(endpoint)?;
+            let last = batch.len() < 100;
+            files.extend(batch);
+            if last || files.len() >= MAX_PULL_FILES {
+                break;
+            }
+        }
+        files.truncate(MAX_PULL_FILES);
+        Ok(files)
     }
 
     /// The reviews as GitHub has them now, never a cached answer still within its TTL (see

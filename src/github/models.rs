@@ -66,6 +66,32 @@ impl PullRequest {
     }
 }
 
+/// One file of a pull request (`GET .../pulls/{n}/files`, GitHub's `diff-entry`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PullFile {
+    pub filename: String,
+    pub status: String,
+    #[serde(default)]
+    pub additions: u64,
+    #[serde(default)]
+    pub deletions: u64,
+    /// Left out by GitHub for a binary file or a very large change.
+    #[serde(default)]
+    pub patch: Option<String>,
+}
+
+impl PullFile {
+    pub fn to_changed(&self) -> crate::domain::pull_diff::ChangedFile {
+        crate::domain::pull_diff::ChangedFile {
+            filename: self.filename.clone(),
+            status: self.status.clone(),
+            additions: self.additions,
+            deletions: self.deletions,
+            patch: self.patch.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Review {
     pub id: u64,

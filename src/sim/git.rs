@@ -43,6 +43,54 @@ pub struct Repository {
     pub collaborators: BTreeMap<String, super::access::Permission>,
 }
 
+/// One file a pull request changes, with its unified diff hunks (three lines of context, no
+/// file headers), as GitHub's `patch`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileChange {
+    pub path: String,
+    /// `added`, `removed` or `modified`.
+    pub status: &'static str,
+    pub additions: usize,
+    pub deletions: usize,
+    pub patch: String,
+    /// The blob of the head's version (of the base's, for a removed file).
+    pub sha: String,
+}
+
+impl FileChange {
+    fn new(path: &str, before: Option<&str>, after: Option<&str>) -> FileChange {
+        let status = match (before, after) {
+            (None, _) => "added",
+            (_, None) => "removed",
+            _ => "modified",
+        };
+        let (old, new) = (before.unwrap_or(""), after.unwrap_or(""));
+        let diff = similar::TextDiff::from_lines(old, new);
+        let (mut additions, mut deletions) = (0, 0);
+        for change in diff.iter_all_changes() {
+            match change.tag() {
+                similar::ChangeTag::Insert => additions += 1,
+                similar::ChangeTag::Delete => deletions += 1,
+                similar::ChangeTag::Equal => {}
+            }
+        }
+        let patch: String = diff
+            .unified_diff()
+            .context_radius(3)
+            .iter_hunks()
+            .map(|hunk| hunk.to_string())
+            .collect();
+        FileChange {
+            path: path.to_string(),
+            status,
+            additions,
+            deletions,
+            patch: patch.trim_end_matches('\n').to_string(),
+            sha: blob_sha(after.or(before).unwrap_or("")),
+        }
+    }
+}
+
 /// A 40-hex-digit id, shaped like a git SHA-1.
 pub fn content_sha(parts: &[&[u8]]) -> String {
     let mut hasher = Sha256::new();
@@ -227,6 +275,35 @@ impl Repository {
         changed(&base_commit.tree)
             .intersection(&changed(&head_commit.tree))
             .cloned()
+            .collect()
+    }
+
+    /// What a pull request of `head` into `base` changes, as GitHub's "files" list shows it:
+    /// the head's tree against the merge base (the three-dot diff), path by path.
+    pub fn changed_files(&self, base: &str, head: &str) -> Vec<FileChange> {
+        let Some(head_commit) = self.commits.get(head) else {
+            return Vec::new();
+        };
+        let ancestor = self
+            .merge_base(base, head)
+            .and_then(|sha| self.commits.get(&sha))
+            .map(|commit| commit.tree.clone())
+            .unwrap_or_default();
+        let paths: BTreeSet<&String> = ancestor.keys().chain(head_commit.tree.keys()).collect();
+        paths
+            .into_iter()
+            .filter_map(|path| {
+                let before = ancestor.get(path);
+                let after = head_commit.tree.get(path);
+                if before == after {
+                    return None;
+                }
+                Some(FileChange::new(
+                    path,
+                    before.map(String::as_str),
+                    after.map(String::as_str),
+                ))
+            })
             .collect()
     }
 

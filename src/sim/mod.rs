@@ -405,6 +405,10 @@ fn router(shared: Arc<Shared>) -> Router {
             get(pulls::get).patch(pulls::update),
         )
         .route(
+            "/repos/{owner}/{repo}/pulls/{number}/files",
+            get(pulls::list_files),
+        )
+        .route(
             "/repos/{owner}/{repo}/pulls/{number}/reviews",
             get(pulls::list_reviews).post(pulls::create_review),
         )

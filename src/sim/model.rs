@@ -83,6 +83,10 @@ pub struct Pull {
     pub merged_at: Option<DateTime<Utc>>,
     pub merge_commit_sha: Option<String>,
     pub merged_by: Option<String>,
+    /// The head commit it was merged at, or had when its branch was deleted: GitHub keeps a
+    /// pull request's head (`refs/pull/N/head`) whatever happens to the branch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kept_head_sha: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -95,10 +95,7 @@ fn render(
         let id = state.user_id(&login);
         payloads::user(base, &login, id)
     });
-    let head_sha = repo
-        .tip(&pull.head)
-        .map(|c| c.sha.clone())
-        .unwrap_or_default();
+    let head_sha = head_of(repo, pull).unwrap_or_default();
     let base_sha = repo
         .tip(&pull.base)
         .map(|c| c.sha.clone())
@@ -106,6 +103,13 @@ fn render(
     payloads::pull(
         base, repo, pull, author_id, owner_id, &head_sha, &base_sha, &merge, merged_by,
     )
+}
+
+/// The pull request's head commit: its branch's tip, or the one kept when the branch went.
+fn head_of(repo: &Repository, pull: &Pull) -> Option<String> {
+    repo.tip(&pull.head)
+        .map(|commit| commit.sha.clone())
+        .or_else(|| pull.kept_head_sha.clone())
 }
 
 /// Fields of a full pull request that GitHub's list leaves out: it answers with the shorter
@@ -331,6 +335,7 @@ pub async fn create(
         merged_at: None,
         merge_commit_sha: None,
         merged_by: None,
+        kept_head_sha: None,
     };
     state.pulls.push(pull.clone());
     let body = render(&mut state, &base_url, &repo, &pull, now);
@@ -423,6 +428,89 @@ pub async fn update(
     reply(StatusCode::OK, body)
 }
 
+#[derive(Deserialize)]
+pub struct FilesQuery {
+    per_page: Option<usize>,
+    page: Option<usize>,
+}
+
+/// `GET /repos/{o}/{r}/pulls/{number}/files`: the head against the merge base, 30 files a page
+/// (`per_page` up to 100), with a `Link` header while there are more.
+pub async fn list_files(
+    State(shared): State<Arc<Shared>>,
+    Path((owner, name, number)): Path<(String, String, u64)>,
+    Query(query): Query<FilesQuery>,
+) -> Response {
+    let base_url = shared.base_url.clone();
+    let state = shared.lock();
+    let (repo, pull) = match load(&state, &owner, &name, number) {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    // A merged pull request keeps the diff it was merged with: the head it was merged at
+    // against the base before the merge.
+    let head = match pull.merged_at {
+        Some(_) => pull.kept_head_sha.clone(),
+        None => head_of(&repo, &pull),
+    };
+    let base = match &pull.merge_commit_sha {
+        Some(sha) => repo
+            .commits
+            .get(sha)
+            .and_then(|merge| merge.parents.first().cloned()),
+        None => repo.tip(&pull.base).map(|commit| commit.sha.clone()),
+    };
+    let changes = match (base, head) {
+        (Some(base), Some(head)) => repo.changed_files(&base, &head),
+        _ => Vec::new(),
+    };
+    let total = changes.len();
+    let per_page = query.per_page.unwrap_or(30).clamp(1, 100);
+    let page = query.page.unwrap_or(1).max(1);
+    let full = repo.full_name();
+    let items: Vec<Value> = changes
+        .iter()
+        .skip((page - 1) * per_page)
+        .take(per_page)
+        .map(|change| {
+            let mut entry = json!({
+                "sha": change.sha,
+                "filename": change.path,
+                "status": change.status,
+                "additions": change.additions,
+                "deletions": change.deletions,
+                "changes": change.additions + change.deletions,
+                "blob_url": format!("{base_url}/{full}/blob/{}/{}", change.sha, change.path),
+                "raw_url": format!("{base_url}/{full}/raw/{}/{}", change.sha, change.path),
+                "contents_url": format!("{base_url}/repos/{full}/contents/{}?ref={}", change.path, change.sha),
+            });
+            if !change.patch.is_empty() {
+                entry["patch"] = json!(change.patch);
+            }
+            entry
+        })
+        .collect();
+    drop(state);
+    let mut response = reply(StatusCode::OK, Value::Array(items));
+    let last = total.div_ceil(per_page).max(1);
+    if page < last {
+        let link = |p: usize| {
+            format!("<{base_url}/repos/{full}/pulls/{number}/files?per_page={per_page}&page={p}>")
+        };
+        let value = format!(
+            "{}; rel=\"next\", {}; rel=\"last\"",
+            link(page + 1),
+            link(last)
+        );
+        if let Ok(value) = axum::http::HeaderValue::from_str(&value) {
+            response
+                .headers_mut()
+                .insert(axum::http::header::LINK, value);
+        }
+    }
+    response
+}
+
 pub async fn list_reviews(
     State(shared): State<Arc<Shared>>,
     Path((owner, name, number)): Path<(String, String, u64)>,
@@ -504,10 +592,7 @@ pub async fn create_review(
     {
         return refuse("Review body is required for this event");
     }
-    let head_sha = repo
-        .tip(&pull.head)
-        .map(|c| c.sha.clone())
-        .unwrap_or_default();
+    let head_sha = head_of(&repo, &pull).unwrap_or_default();
     if let Some(commit) = &request.commit_id
         && !repo.commits.contains_key(commit)
     {
@@ -625,6 +710,7 @@ pub async fn merge(
     pull.updated_at = now;
     pull.merge_commit_sha = Some(sha.clone());
     pull.merged_by = Some(login);
+    pull.kept_head_sha = Some(head.sha.clone());
     store(&mut state, pull);
     reply(
         StatusCode::OK,

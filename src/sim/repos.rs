@@ -407,7 +407,15 @@ pub async fn delete_ref(
         if branch == repo.default_branch {
             return unprocessable("Cannot delete the default branch", REFS_DOCS);
         }
-        if repo.branches.remove(branch).is_some() {
+        let full_name = repo.full_name();
+        if let Some(tip) = repo.branches.remove(branch) {
+            for pull in state
+                .pulls
+                .iter_mut()
+                .filter(|pull| pull.repo.eq_ignore_ascii_case(&full_name) && pull.head == branch)
+            {
+                pull.kept_head_sha = Some(tip.clone());
+            }
             return StatusCode::NO_CONTENT.into_response();
         }
     } else if let Some(tag) = reference.strip_prefix("tags/")
