@@ -789,7 +789,7 @@ fn a_deployment_review_asks_for_a_comment_and_sends_it() {
     let mut state = state("bob", &requests, 120, 40);
     // An apply that does not wait has nothing to review.
     select(&mut state, &id(15));
-    assert!(key(&mut state, KeyCode::Char('d')).is_empty());
+    assert!(key(&mut state, KeyCode::Char('V')).is_empty());
     let (kind, text) = last_toast(&state);
     assert_eq!(kind, ToastKind::Error);
     assert!(
@@ -797,7 +797,7 @@ fn a_deployment_review_asks_for_a_comment_and_sends_it() {
         "{text}"
     );
     select(&mut state, &id(5));
-    assert!(key(&mut state, KeyCode::Char('d')).is_empty());
+    assert!(key(&mut state, KeyCode::Char('V')).is_empty());
     let Some(Modal::Confirm(confirmation)) = state.modals.last() else {
         panic!("a confirmation");
     };
@@ -1867,6 +1867,33 @@ fn w_withdraws_with_a_reason_and_a_withdrawn_request_says_who_and_why() {
         text.contains("withdrawn by alice at") && text.contains("the team shares one"),
         "{text}"
     );
+}
+
+#[test]
+fn d_shows_the_pull_request_diff_with_changes_outside_the_block_flagged() {
+    let mut state = state("bob", &every_status(), 120, 40);
+    // A request with no pull request yet has nothing to diff.
+    select(&mut state, &id(0));
+    assert!(key(&mut state, KeyCode::Char('d')).is_empty());
+    assert!(last_toast(&state).1.contains("has no pull request yet"));
+    assert_eq!(state.screen, Screen::Main);
+    select(&mut state, &id(2));
+    dashboard::open_diff(&mut state, 2);
+    assert_eq!(state.screen, Screen::Diff);
+    let text = screen(&state);
+    assert!(
+        text.contains("! pull request #102 changes more than"),
+        "{text}"
+    );
+    assert!(text.contains("! +# stray"), "{text}");
+    assert!(
+        text.contains(&format!("  +# tfpilot:begin/{}", id(2))),
+        "{text}"
+    );
+    // Esc goes back to the list, where it was.
+    key(&mut state, KeyCode::Esc);
+    assert_eq!(state.screen, Screen::Main);
+    assert_eq!(state.list.selected_id(), Some(id(2).as_str()));
 }
 
 /// Alice's create form, on a team with the example templates.

@@ -452,6 +452,16 @@ fn create_form_from_a_template() {
 }
 
 #[test]
+fn pull_request_diff_page() {
+    for (width, height) in SIZES {
+        let mut state = state("bob", &every_status(), width, height);
+        select(&mut state, &id(2));
+        dashboard::open_diff(&mut state, 2);
+        insta::assert_snapshot!(format!("diff_{width}x{height}"), screen(&state));
+    }
+}
+
+#[test]
 fn config_editor_with_a_diff() {
     for (width, height) in SIZES {
         let mut state = state("alice", &every_status(), width, height);

@@ -81,6 +81,7 @@ commands! {
     Insights => "insights", "insights";
     Events => "events", "the selected request's event log";
     Activity => "activity", "team activity: the latest events across requests";
+    Diff => "diff", "the pull request's diff: this request's block, anything else flagged";
     ToggleBell => "toggle_bell", "bell when a run ends";
     Search => "search", "search";
     NextMatch => "next_match", "next match";
@@ -149,7 +150,7 @@ impl Command {
     }
 
     /// The commands the palette offers, in the order it lists them before any typing.
-    pub const PALETTE: [Command; 37] = [
+    pub const PALETTE: [Command; 38] = [
         Command::Plan,
         Command::Approve,
         Command::Merge,
@@ -164,6 +165,7 @@ impl Command {
         Command::Create,
         Command::Edit,
         Command::PlanLog,
+        Command::Diff,
         Command::CopyId,
         Command::CopyMenu,
         Command::OpenLink,

@@ -22,6 +22,8 @@ pub enum EffectKey {
     Events(String),
     /// The team activity feed.
     Activity,
+    /// A request's pull request diff.
+    Diff,
 }
 
 /// Which effect an answer belongs to: its slot and the generation it was started as.
@@ -115,6 +117,11 @@ pub enum Effect {
     Update {
         id: String,
         values: Map<String, Value>,
+    },
+    /// Reads request `id`'s pull request diff from GitHub.
+    LoadDiff {
+        ticket: Ticket,
+        id: String,
     },
     /// Reads the events of `ids` (the most recently changed requests) for the activity feed.
     LoadActivity {

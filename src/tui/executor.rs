@@ -72,6 +72,13 @@ impl Executor {
                     Msg::EventsLoaded { ticket, result }
                 });
             }
+            Effect::LoadDiff { ticket, id } => {
+                let engine = self.engine.clone();
+                self.keyed(ticket.clone(), async move {
+                    let result = engine.pull_diff(&id).await.map_err(Into::into);
+                    Msg::DiffLoaded { ticket, result }
+                });
+            }
             Effect::LoadActivity { ticket, ids } => {
                 let engine = self.engine.clone();
                 self.keyed(ticket.clone(), async move {

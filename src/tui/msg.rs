@@ -40,6 +40,11 @@ pub enum Msg {
         ticket: Ticket,
         result: Result<Vec<crate::domain::LifecycleEvent>, LoadError>,
     },
+    /// A request's pull request diff, attributed.
+    DiffLoaded {
+        ticket: Ticket,
+        result: Result<crate::domain::pull_diff::PullDiff, LoadError>,
+    },
     /// The plan view's text, parsed and highlighted.
     PlanLoaded {
         ticket: Ticket,

@@ -397,3 +397,41 @@ pub fn open_plan_with(
         },
     );
 }
+
+/// Presses `d` on request `n` (selected) and answers with a diff whose pull request adds a
+/// stray line above the block: the diff page as a user sees it.
+pub fn open_diff(state: &mut State, n: usize) {
+    use tfpilot::domain::pull_diff::{ChangedFile, PullDiff, block_lines};
+    let effects = key(state, crossterm::event::KeyCode::Char('d'));
+    let ticket = match effects.as_slice() {
+        [Effect::LoadDiff { ticket, id: wanted }] if *wanted == id(n) => ticket.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert!(screen(state).contains("reading the pull request from GitHub"));
+    let id = id(n);
+    let file = "envs/dev/tfpilot.tf";
+    let head = format!("# stray\n# tfpilot:begin/{id}\nmodule \"x\" {{}}\n# tfpilot:end/{id}\n");
+    let patch = format!(
+        "@@ -0,0 +1,4 @@\n+# stray\n+# tfpilot:begin/{id}\n+module \"x\" {{}}\n+# tfpilot:end/{id}"
+    );
+    let diff = PullDiff::attribute(
+        &id,
+        100 + n as u64,
+        vec![ChangedFile {
+            filename: file.into(),
+            status: "modified".into(),
+            additions: 4,
+            deletions: 0,
+            patch: Some(patch),
+        }],
+        file,
+        block_lines(&head, file, &id),
+    );
+    update(
+        state,
+        Msg::DiffLoaded {
+            ticket,
+            result: Ok(diff),
+        },
+    );
+}

@@ -64,6 +64,8 @@ pub enum Screen {
     Insights,
     Events,
     Activity,
+    /// A request's pull request diff.
+    Diff,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,6 +168,9 @@ pub struct State {
     /// The team activity feed: the latest events across the most recently changed requests,
     /// newest first; read when the page opens.
     pub activity: Loadable<Arc<Vec<crate::domain::LifecycleEvent>>>,
+    /// The pull request diff the diff page shows, and whose it is.
+    pub diff: Loadable<Arc<crate::domain::pull_diff::PullDiff>>,
+    pub diff_of: Option<String>,
     pub quit: bool,
     /// `q` was pressed once while operations ran; the next `q` quits.
     pub quit_armed: bool,
@@ -210,6 +215,8 @@ impl State {
             follow_every: FOLLOW_EVERY,
             insights: None,
             activity: Loadable::Loading,
+            diff: Loadable::Loading,
+            diff_of: None,
             quit: false,
             quit_armed: false,
             dirty: true,
@@ -231,7 +238,7 @@ impl State {
                 Screen::Main => Context::Main,
                 Screen::Plan => Context::Plan,
                 Screen::Insights => Context::Insights,
-                Screen::Events | Screen::Activity => Context::Events,
+                Screen::Events | Screen::Activity | Screen::Diff => Context::Events,
             },
         }
     }

@@ -47,6 +47,7 @@ pub fn on_command(state: &mut State, command: Command) -> Vec<Effect> {
             return load_events_now(state);
         }
         Command::Activity => return open_activity(state),
+        Command::Diff => return open_diff(state),
         Command::Filter => {
             let text = state.list.filter.text.clone();
             state.modals.push(Modal::Prompt {
@@ -134,6 +135,34 @@ pub fn on_command(state: &mut State, command: Command) -> Vec<Effect> {
         }
     }
     Vec::new()
+}
+
+/// Opens the selected request's pull request diff, read from GitHub.
+pub fn open_diff(state: &mut State) -> Vec<Effect> {
+    let Some(request) = selected_request(
+        state,
+        "no diff: select a request whose document can be read",
+    ) else {
+        return Vec::new();
+    };
+    if request.pr.as_deref().and_then(|pr| pr.number).is_none() {
+        state.toast(
+            ToastKind::Info,
+            format!("{} has no pull request yet: nothing to diff", request.id),
+        );
+        return Vec::new();
+    }
+    state.screen = Screen::Diff;
+    state.view_scroll = Default::default();
+    load_diff(state, request.id.clone())
+}
+
+/// Reads `id`'s diff (again).
+pub fn load_diff(state: &mut State, id: String) -> Vec<Effect> {
+    state.diff = Loadable::Loading;
+    state.diff_of = Some(id.clone());
+    let ticket = state.tickets.issue(EffectKey::Diff);
+    vec![Effect::LoadDiff { ticket, id }]
 }
 
 /// How many of the most recently changed requests the activity feed reads.

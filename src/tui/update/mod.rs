@@ -66,6 +66,16 @@ fn dispatch(state: &mut State, msg: Msg) -> Vec<Effect> {
             }
             Vec::new()
         }
+        Msg::DiffLoaded { ticket, result } => {
+            if state.tickets.is_current(&ticket) {
+                state.tickets.finish(&ticket);
+                state.diff = match result {
+                    Ok(diff) => super::state::Loadable::Loaded(std::sync::Arc::new(diff)),
+                    Err(error) => super::state::Loadable::Failed(error.to_string()),
+                };
+            }
+            Vec::new()
+        }
         Msg::PlanLoaded {
             ticket,
             result,
@@ -151,6 +161,12 @@ fn on_command(state: &mut State, command: Command) -> Vec<Effect> {
             state.count_insights();
             return effects;
         }
+        Command::Refresh if state.screen == Screen::Diff => {
+            if let Some(id) = state.diff_of.clone() {
+                return main_screen::load_diff(state, id);
+            }
+            return Vec::new();
+        }
         Command::Refresh => return main_screen::refresh(state),
         Command::ToggleBell => {
             state.bell = !state.bell;
@@ -167,7 +183,7 @@ fn on_command(state: &mut State, command: Command) -> Vec<Effect> {
     match state.screen {
         Screen::Main => main_screen::on_command(state, command),
         Screen::Plan => screens::on_plan_command(state, command),
-        Screen::Insights | Screen::Events | Screen::Activity => {
+        Screen::Insights | Screen::Events | Screen::Activity | Screen::Diff => {
             screens::on_page_command(state, command)
         }
     }

@@ -149,7 +149,14 @@ pub fn on_page_command(state: &mut State, command: Command) -> Vec<Effect> {
     match command {
         Command::Back | Command::Cancel | Command::Insights | Command::Events => {
             state.screen = Screen::Main;
-            return vec![state.tickets.cancel(EffectKey::Activity)];
+            return vec![
+                state.tickets.cancel(EffectKey::Activity),
+                state.tickets.cancel(EffectKey::Diff),
+            ];
+        }
+        Command::Diff if state.screen == Screen::Diff => {
+            state.screen = Screen::Main;
+            return vec![state.tickets.cancel(EffectKey::Diff)];
         }
         Command::Activity if state.screen == Screen::Activity => {
             state.screen = Screen::Main;

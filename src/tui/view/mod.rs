@@ -1,6 +1,7 @@
 //! Drawing: pure functions of the state and the theme. Nothing here changes state or does I/O.
 
 mod detail;
+mod diff;
 mod footer;
 mod forms;
 mod header;
@@ -39,6 +40,7 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame) {
         Screen::Insights => pages::insights(state, theme, frame, areas.body),
         Screen::Events => pages::events(state, theme, frame, areas.body),
         Screen::Activity => pages::activity(state, theme, frame, areas.body),
+        Screen::Diff => diff::render(state, theme, frame, areas.body),
     }
     footer::render(state, theme, frame, areas.footer);
     for modal in &state.modals {

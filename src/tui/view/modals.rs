@@ -61,9 +61,9 @@ fn help_context(state: &State) -> Context {
             super::super::state::Screen::Main => Context::Main,
             super::super::state::Screen::Plan => Context::Plan,
             super::super::state::Screen::Insights => Context::Insights,
-            super::super::state::Screen::Events | super::super::state::Screen::Activity => {
-                Context::Events
-            }
+            super::super::state::Screen::Events
+            | super::super::state::Screen::Activity
+            | super::super::state::Screen::Diff => Context::Events,
         },
         other => other,
     }

@@ -20,6 +20,10 @@ pub fn page_len(state: &State) -> usize {
             Loadable::Loaded(events) => events.len().max(1),
             _ => 1,
         },
+        Screen::Diff => match &state.diff {
+            Loadable::Loaded(diff) => super::diff::diff_len(diff),
+            _ => 1,
+        },
         Screen::Main | Screen::Plan => 0,
     }
 }
