@@ -162,6 +162,7 @@ async fn seed(sim: &Simulator, name: &str, count: usize) -> (RepoId, Vec<u64>) {
             environment: "dev".into(),
             dispatch_id: format!("{name}-{index}"),
             scope: None,
+            block_id: None,
         };
         runs.push(
             github

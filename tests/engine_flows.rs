@@ -219,6 +219,7 @@ async fn reconcile_takes_over_expired_locks_and_finds_interrupted_dispatches(
         environment: "dev".into(),
         dispatch_id: "interrupted".into(),
         scope: None,
+        block_id: None,
     };
     github
         .dispatch(&sim::repo(), "tfpilot-destroy.yml", "main", &inputs)

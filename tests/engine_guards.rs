@@ -124,6 +124,7 @@ async fn an_apply_run_of_another_commit_is_not_accepted(backend: Arc<dyn ObjectS
         environment: "dev".into(),
         dispatch_id: "by-hand".into(),
         scope: None,
+        block_id: None,
     };
     github
         .dispatch(&repo, "tfpilot-apply.yml", "main", &inputs)

@@ -45,6 +45,7 @@ fn inputs(request_id: &str, dispatch_id: &str) -> DispatchInputs {
         environment: "dev".into(),
         dispatch_id: dispatch_id.into(),
         scope: None,
+        block_id: None,
     }
 }
 

@@ -55,6 +55,7 @@ fn inputs(dispatch_id: &str) -> DispatchInputs {
         environment: "dev".into(),
         dispatch_id: dispatch_id.into(),
         scope: None,
+        block_id: None,
     }
 }
 

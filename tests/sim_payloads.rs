@@ -107,6 +107,7 @@ async fn simulator_payloads_match_github() {
         environment: "dev".into(),
         dispatch_id: "d1".into(),
         scope: None,
+        block_id: None,
     };
     let run = alice
         .dispatch(&repo, "tfpilot-plan.yml", "feature", &inputs)

@@ -234,7 +234,7 @@ pub fn show(view: &RequestView, timeline: &[TimelineEntry]) -> String {
                 format!(
                     "{:>10}  {}",
                     crate::domain::cost::format_money(line.monthly_delta, currency, true),
-                    address_within(&line.address, &request.id)
+                    address_within(&line.address, request.block_id())
                 ),
             );
         }

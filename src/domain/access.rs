@@ -216,7 +216,8 @@ impl AccessPolicy {
             | Operation::Plan
             | Operation::Merge
             | Operation::Cleanup
-            | Operation::Withdraw => {
+            | Operation::Withdraw
+            | Operation::Change => {
                 if is_requester || reviewer {
                     Decision::Allowed
                 } else {

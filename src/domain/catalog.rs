@@ -83,6 +83,10 @@ pub struct FieldDef {
     pub description: String,
     #[serde(default)]
     pub sensitive: bool,
+    /// Changing it replaces the resource (Terraform destroys and creates it again): a change
+    /// request that changes it says so loudly.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub force_new: bool,
     /// The allowed values of an `enum` field.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub values: Vec<String>,

@@ -28,6 +28,8 @@ pub enum Operation {
     /// Take back a request that was never applied: close its pull request unmerged, delete its
     /// branch, record who and why.
     Withdraw,
+    /// Open a change request that edits an applied request's block in place.
+    Change,
 }
 
 impl Operation {
@@ -47,6 +49,7 @@ impl Operation {
             Operation::RejectDeployment => "reject_deployment",
             Operation::Cancel => "cancel",
             Operation::Withdraw => "withdraw",
+            Operation::Change => "change",
         }
     }
 
@@ -194,6 +197,18 @@ pub fn plan_ready_at_head(request: &Request) -> bool {
 
 pub fn readiness(operation: Operation, request: &Request) -> Readiness {
     use Readiness::{AlreadyDone, NotReady, Ready};
+    if let Some(original) = request.changes.as_deref()
+        && matches!(
+            operation,
+            Operation::Destroy | Operation::Cleanup | Operation::DriftCheck | Operation::Change
+        )
+    {
+        return NotReady(format!(
+            "{} is a change of {original}: the resources are {original}'s; {} {original} instead",
+            request.id,
+            operation.verb()
+        ));
+    }
     let open_pr = request.pr.as_deref().is_some_and(|pr| pr.is_open());
     match operation {
         Operation::Create => Ready,
@@ -204,7 +219,8 @@ pub fn readiness(operation: Operation, request: &Request) -> Readiness {
                     _ => "a plan",
                 };
                 return NotReady(format!(
-                    "already merged; {what} of the branch changes nothing now (open a new request to change it)"
+                    "already merged; {what} of the branch changes nothing now (once applied, `tfpilot change {}` opens a change request)",
+                    request.id
                 ));
             }
             if request.pr.is_none() {
@@ -337,6 +353,15 @@ pub fn readiness(operation: Operation, request: &Request) -> Readiness {
             }
         }
         Operation::Withdraw => withdraw_readiness(request),
+        Operation::Change => {
+            if drift_eligible(request) || request.drift_run.as_deref().is_some_and(underway) {
+                Ready
+            } else {
+                NotReady(
+                    "only an applied request that is not destroyed can be changed; a request not yet merged is edited with `update`".into(),
+                )
+            }
+        }
         Operation::DriftCheck => {
             if let Some(run) = request.drift_run.as_deref().filter(|run| underway(run)) {
                 return AlreadyDone(format!(

@@ -207,7 +207,7 @@ pub fn present<'a>(
             resources: drift
                 .resources
                 .iter()
-                .map(|address| address_within(address, &request.id).to_string())
+                .map(|address| address_within(address, request.block_id()).to_string())
                 .collect(),
         }),
         config: config_entries(request, module),

@@ -33,6 +33,13 @@ pub struct Request {
     pub updated_at: Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub template_id: Option<String>,
+    /// A change request: the applied request whose block this one edits in place (same
+    /// markers, same module address), so Terraform updates its resources.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changes: Option<String>,
+    /// On an original: its change requests, oldest first (each one's status is its own).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub change_requests: Vec<String>,
 
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<Box<Target>>,
@@ -105,6 +112,12 @@ pub struct Request {
 }
 
 impl Request {
+    /// The id whose block and module this request's runs work on: its own, or for a change
+    /// request the original's.
+    pub fn block_id(&self) -> &str {
+        self.changes.as_deref().unwrap_or(&self.id)
+    }
+
     /// A fresh request with no GitHub facts yet.
     pub fn new(
         id: impl Into<String>,
@@ -125,6 +138,8 @@ impl Request {
             created_at: now,
             updated_at: now,
             template_id: None,
+            changes: None,
+            change_requests: Vec::new(),
             target: None,
             branch: None,
             commit_sha: None,

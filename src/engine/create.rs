@@ -171,7 +171,7 @@ impl Engine {
         self.end(held, result).await
     }
 
-    async fn create_locked(
+    pub(super) async fn create_locked(
         &self,
         held: &Held,
         request: Request,
@@ -184,11 +184,14 @@ impl Engine {
         let mut request = request;
         if request.commit_sha.is_none() {
             self.ensure_branch(&repo, &branch, &base).await?;
-            let block = module.block(&request.id, config);
-            let message = format!(
-                "tfpilot: {} {} in {}",
-                request.module, request.id, request.environment
-            );
+            let block = module.block(request.block_id(), config);
+            let message = match request.changes.as_deref() {
+                Some(original) => format!("tfpilot: change {original} ({})", request.id),
+                None => format!(
+                    "tfpilot: {} {} in {}",
+                    request.module, request.id, request.environment
+                ),
+            };
             let edited = self
                 .edit_file(&repo, &file, &branch, &message, |text| {
                     upsert_block(text, &file, &block).map(Some)
@@ -199,16 +202,30 @@ impl Engine {
                 .await?;
         }
         if request.pr.is_none() {
-            let title = format!(
-                "tfpilot: {} for {} in {}",
-                request.module, request.project, request.environment
-            );
-            let body = format!(
-                "Requested by @{} through tfpilot ({}).\n\nThe block between `# tfpilot:begin/{id}` and `# tfpilot:end/{id}` in `{file}` is managed by tfpilot; change it with `tfpilot update {id}`.",
-                request.requested_by,
-                request.id,
-                id = request.id
-            );
+            let (title, body) = match request.changes.as_deref() {
+                Some(original) => (
+                    format!(
+                        "tfpilot: change {original} ({} in {}/{})",
+                        request.module, request.project, request.environment
+                    ),
+                    format!(
+                        "Change {} of {original}, requested by @{} through tfpilot.\n\nIt edits the block between `# tfpilot:begin/{original}` and `# tfpilot:end/{original}` in `{file}` in place, so Terraform updates the resources it made; change these values with `tfpilot update {}`.",
+                        request.id, request.requested_by, request.id
+                    ),
+                ),
+                None => (
+                    format!(
+                        "tfpilot: {} for {} in {}",
+                        request.module, request.project, request.environment
+                    ),
+                    format!(
+                        "Requested by @{} through tfpilot ({}).\n\nThe block between `# tfpilot:begin/{id}` and `# tfpilot:end/{id}` in `{file}` is managed by tfpilot; change it with `tfpilot update {id}`.",
+                        request.requested_by,
+                        request.id,
+                        id = request.id
+                    ),
+                ),
+            };
             let (pull, _) = self
                 .github
                 .open_pull(&repo, &branch, &base, &title, &body)
@@ -240,18 +257,29 @@ impl Engine {
             .unwrap_or_default();
         Ok(Finish {
             message: format!(
-                "created {}: pull request #{number}, plan dispatched{}",
+                "created {}{}: pull request #{number}, plan dispatched{}",
                 request.id,
+                request
+                    .changes
+                    .as_deref()
+                    .map(|original| format!(", a change of {original}"))
+                    .unwrap_or_default(),
                 describe_run(run)
             ),
             events: [
                 Some(
                     PendingEvent::new(
                         "request_created",
-                        format!(
-                            "{} in {}/{}",
-                            request.module, request.project, request.environment
-                        ),
+                        match request.changes.as_deref() {
+                            Some(original) => format!(
+                                "change of {original}: {} in {}/{}",
+                                request.module, request.project, request.environment
+                            ),
+                            None => format!(
+                                "{} in {}/{}",
+                                request.module, request.project, request.environment
+                            ),
+                        },
                     )
                     .with_data(
                         json!({"pr": number, "branch": branch, "commit_sha": request.commit_sha}),
@@ -332,7 +360,7 @@ impl Engine {
         let (repo, target) = repo_of(&request)?;
         let file = target_file(target);
         let branch = request.branch.clone().unwrap_or_default();
-        let block = module.block(&request.id, &config);
+        let block = module.block(request.block_id(), &config);
         let message = format!("tfpilot: update {} ({})", request.id, changed.join(", "));
         let edited = self
             .edit_file(&repo, &file, &branch, &message, |text| {
@@ -490,7 +518,7 @@ impl Engine {
         Ok(Some(template))
     }
 
-    fn validate(
+    pub(super) fn validate(
         &self,
         module: &ModuleDef,
         environment: &str,
@@ -599,7 +627,7 @@ impl Engine {
     }
 }
 
-fn invalid(error: impl std::fmt::Display) -> EngineError {
+pub(super) fn invalid(error: impl std::fmt::Display) -> EngineError {
     EngineError::Invalid {
         message: error.to_string(),
     }

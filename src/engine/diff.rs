@@ -24,7 +24,7 @@ impl Engine {
         let files = self.github.pull_files(&repo, number).await?;
         let file = target_file(target);
         let block = match self.github.get_file(&repo, &file, &pull.head.sha).await? {
-            Some(content) => block_lines(&content.text, &file, id),
+            Some(content) => block_lines(&content.text, &file, request.block_id()),
             None => Ok(None),
         };
         Ok(PullDiff::attribute(

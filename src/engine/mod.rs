@@ -4,6 +4,7 @@
 //! then outcome + event + lock release.
 
 mod cancel;
+mod change;
 mod clock;
 mod create;
 mod deployment;
@@ -27,6 +28,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::Value;
 
+pub use change::{ChangePlan, current_values, describe_change};
 pub use clock::Clock;
 pub use create::CreateInput;
 pub use error::{EngineError, ErrorKind};
@@ -197,9 +199,11 @@ impl Engine {
             Operation::RejectDeployment => {
                 self.review_deployment(id, Verdict::Reject, None, key).await
             }
-            Operation::Create | Operation::Update => Err(EngineError::Invalid {
-                message: format!("{} takes its values: use its own command", operation.verb()),
-            }),
+            Operation::Create | Operation::Update | Operation::Change => {
+                Err(EngineError::Invalid {
+                    message: format!("{} takes its values: use its own command", operation.verb()),
+                })
+            }
         }
     }
 

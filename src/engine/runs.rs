@@ -131,6 +131,7 @@ impl Engine {
             environment: request.environment.clone(),
             dispatch_id: dispatch_id.clone(),
             scope,
+            block_id: request.changes.clone(),
         };
         let dispatched = match self
             .github
@@ -258,7 +259,7 @@ impl Engine {
                 "the plan's log is no longer on GitHub, so what it changes outside this request cannot be checked; {how}"
             )));
         };
-        let outside = attribute(&log, &request.id).outside;
+        let outside = attribute(&log, request.block_id()).outside;
         if outside.counts.is_empty() {
             return Ok(());
         }
@@ -358,6 +359,19 @@ impl Engine {
     async fn destroy_locked(&self, held: &Held, request: Request) -> Result<Finish, EngineError> {
         let (repo, target) = repo_of(&request)?;
         let base = target.base.clone();
+        if let Some(in_flight) = self
+            .changes_of(&request)
+            .await
+            .into_iter()
+            .find(|change| !crate::domain::derive_status(change).is_final())
+        {
+            return Err(EngineError::conflict(format!(
+                "change {} of {} is in flight ({}): destroying now would race it; finish or withdraw it first",
+                in_flight.id,
+                request.id,
+                crate::domain::derive_status(&in_flight).as_str()
+            )));
+        }
         self.verify_applied(held, &request, &repo).await?;
         let dispatched = self
             .dispatch_run(held, &request, RunKind::Destroy, &base)

@@ -339,7 +339,7 @@ impl Engine {
         self.store.put_once(&key, text.clone().into_bytes()).await?;
         let cost = self.read_cost(request, run_id, &text, succeeded).await?;
         let summary = summarize(&text);
-        let attribution = summary.map(|_| attribute(&text, &request.id));
+        let attribution = summary.map(|_| attribute(&text, request.block_id()));
         let plan = PlanFact {
             summary,
             output_key: Some(key),

@@ -23,6 +23,9 @@ pub struct DispatchInputs {
     pub dispatch_id: String,
     /// The plan and apply workflows' `scope` (`request` or `root`); the others take none.
     pub scope: Option<&'static str>,
+    /// A change request's original, whose block and module the plan or apply works on; sent
+    /// only for change requests, so repositories with older workflows keep working for the rest.
+    pub block_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +82,12 @@ impl GitHub {
             request.get_mut("inputs").and_then(Value::as_object_mut),
         ) {
             map.insert("scope".into(), json!(scope));
+        }
+        if let (Some(block_id), Some(map)) = (
+            inputs.block_id.as_deref(),
+            request.get_mut("inputs").and_then(Value::as_object_mut),
+        ) {
+            map.insert("block_id".into(), json!(block_id));
         }
         let mut attempt = 0;
         loop {

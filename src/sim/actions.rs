@@ -23,7 +23,7 @@ const SCOPES: [&str; 2] = ["request", "root"];
 
 fn optional_inputs(operation: &str) -> &'static [&'static str] {
     match operation {
-        "plan" | "apply" => &["scope"],
+        "plan" | "apply" => &["scope", "block_id"],
         _ => &[],
     }
 }
@@ -198,6 +198,11 @@ pub async fn dispatch(
         workflow_name,
         operation: operation.to_string(),
         request_id: request_id.clone(),
+        block_id: request
+            .inputs
+            .get("block_id")
+            .map(|_| text("block_id"))
+            .filter(|block| !block.is_empty()),
         dispatch_id,
         environment,
         head_branch: branch,

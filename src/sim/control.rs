@@ -157,7 +157,7 @@ pub fn snapshot(shared: &Shared) -> Value {
         .iter()
         .map(|run| json!({
             "id": run.id, "job_id": run.job_id, "repo": run.repo, "workflow": run.workflow, "name": run.name,
-            "operation": run.operation, "request_id": run.request_id, "dispatch_id": run.dispatch_id,
+            "operation": run.operation, "request_id": run.request_id, "block_id": run.block_id, "dispatch_id": run.dispatch_id,
             "head_branch": run.head_branch, "head_sha": run.head_sha, "status": run.status(now),
             "conclusion": run.conclusion_at(now), "created_at": run.created_at,
         }))

@@ -140,6 +140,10 @@ pub struct Run {
     pub workflow_name: String,
     pub operation: String,
     pub request_id: String,
+    /// A change request's original (the `block_id` input): whose block and module the run
+    /// works on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub block_id: Option<String>,
     pub dispatch_id: String,
     pub environment: String,
     pub head_branch: String,
@@ -168,6 +172,11 @@ pub struct Run {
 impl Run {
     /// Runs only the request's module (`-target`): destroys always, plans and applies unless
     /// dispatched with `scope: root`.
+    /// The id whose block the run plans or applies: the `block_id` input, else the request's.
+    pub fn target_id(&self) -> &str {
+        self.block_id.as_deref().unwrap_or(&self.request_id)
+    }
+
     pub fn targets_request(&self) -> bool {
         match self.operation.as_str() {
             "destroy" => true,

@@ -58,7 +58,8 @@ fn complete(state: &mut SimState, index: usize) {
         .and_then(|repo| repo.commits.get(&run.head_sha))
         .map(|commit| commit.tree.clone())
         .unwrap_or_default();
-    let directory = locate(state, &key, &tree, &run.request_id);
+    let target = run.target_id().to_string();
+    let directory = locate(state, &key, &tree, &target);
     let deployed = state
         .deployed
         .get(&(key.clone(), directory.clone()))
@@ -68,16 +69,16 @@ fn complete(state: &mut SimState, index: usize) {
     let mut deployed = deployed;
     if run.targets_request() {
         // `-target=module.tfpilot_<id>`: Terraform looks at nothing else.
-        desired.retain(|id, _| *id == run.request_id);
-        deployed.retain(|id, _| *id == run.request_id);
+        desired.retain(|id, _| *id == target);
+        deployed.retain(|id, _| *id == target);
     }
     let mut conclusion = run.conclusion.clone();
     let mut error = run.error.clone();
     let changes: Vec<ResourceChange> = match run.operation.as_str() {
         "destroy" => {
             let only: BTreeMap<String, String> = deployed
-                .get(&run.request_id)
-                .map(|block| BTreeMap::from([(run.request_id.clone(), block.clone())]))
+                .get(&target)
+                .map(|block| BTreeMap::from([(target.clone(), block.clone())]))
                 .unwrap_or_default();
             plan::diff(&only, &BTreeMap::new())
         }
@@ -113,17 +114,17 @@ fn complete(state: &mut SimState, index: usize) {
     if conclusion == "success" {
         let slot = state.deployed.entry((key, directory)).or_default();
         match run.operation.as_str() {
-            "apply" if run.targets_request() => match desired.get(&run.request_id) {
+            "apply" if run.targets_request() => match desired.get(&target) {
                 Some(block) => {
-                    slot.insert(run.request_id.clone(), block.clone());
+                    slot.insert(target.clone(), block.clone());
                 }
                 None => {
-                    slot.remove(&run.request_id);
+                    slot.remove(&target);
                 }
             },
             "apply" => *slot = desired,
             "destroy" => {
-                slot.remove(&run.request_id);
+                slot.remove(&target);
             }
             _ => {}
         }
@@ -272,7 +273,7 @@ fn render_log(
     let target = if run.targets_request() {
         format!(
             " -target=module.{}",
-            crate::domain::infra_file::module_label(&run.request_id)
+            crate::domain::infra_file::module_label(run.target_id())
         )
     } else {
         String::new()

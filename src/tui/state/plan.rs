@@ -20,6 +20,9 @@ pub struct DisplayRow {
 #[derive(Debug, Clone)]
 pub struct PlanView {
     pub id: String,
+    /// Whose block the plan's changes are this request's by: its own id, or for a change
+    /// request the original's (`Request::block_id`).
+    pub block_id: String,
     /// What is shown: "plan (run 12)", "apply log (run 14)".
     pub title: String,
     /// Where the text comes from: the stored plan or a run's log.
@@ -49,6 +52,7 @@ impl PlanView {
     pub fn loading(id: &str, title: String, source: PlanSource, follow: bool) -> PlanView {
         PlanView {
             id: id.to_string(),
+            block_id: id.to_string(),
             title,
             source,
             document: Loadable::Loading,
@@ -93,7 +97,7 @@ impl PlanView {
                     .resources
                     .iter()
                     .map(|block| (block.address.clone(), block.action)),
-                &self.id,
+                &self.block_id,
             )
         });
         self.document = Loadable::Loaded(document);
@@ -290,7 +294,7 @@ impl PlanView {
         let Some(at) = self.cursor_line() else {
             return false;
         };
-        let id = self.id.clone();
+        let id = self.block_id.clone();
         let target = self.document().and_then(|document| {
             let blocks = &document.resources;
             let owned = |index: usize| belongs_to(&blocks[index].address, &id);

@@ -407,12 +407,9 @@ fn open_log(state: &mut State) -> Vec<Effect> {
         running,
     } = source;
     state.mark_seen(&request.id);
-    state.plan = Some(PlanView::loading(
-        &request.id,
-        title,
-        source.clone(),
-        running,
-    ));
+    let mut view = PlanView::loading(&request.id, title, source.clone(), running);
+    view.block_id = request.block_id().to_string();
+    state.plan = Some(view);
     state.screen = Screen::Plan;
     vec![load_source(state, &request, &source, Duration::ZERO)]
 }

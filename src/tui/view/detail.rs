@@ -233,7 +233,7 @@ fn cost_lines<'a>(request: &Request, theme: &Theme) -> Vec<Line<'a>> {
                 "{:<13}{:>10}  {}",
                 "",
                 cost::format_money(line.monthly_delta, currency, true),
-                address_within(&line.address, &request.id)
+                address_within(&line.address, request.block_id())
             ),
             theme.style(Role::Muted),
         ));

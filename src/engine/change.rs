@@ -1,0 +1,239 @@
+//! Change: an applied request's values changed through a new request, the change request. It
+//! is its own document (`changes: <original>`) with its own branch, pull request and runs, and
+//! it edits the original's block in place (the same markers and module address), so Terraform
+//! updates the resources instead of replacing them. One change may be in flight per original;
+//! the original lists its changes (`change_requests`), oldest first.
+
+use serde_json::{Map, Value, json};
+
+use super::create::invalid;
+use super::guard::{Begun, Finish, Held, PendingEvent};
+use super::secrets::SecretOwner;
+use super::{Engine, EngineError, OpOutcome, new_id};
+use crate::domain::catalog::{ValidationErrors, find_module};
+use crate::domain::operation::Operation;
+use crate::domain::template::find_template;
+use crate::domain::{Request, derive_status, lock};
+
+/// A change the engine opened, with what it changes.
+#[derive(Debug, Clone)]
+pub struct ChangePlan {
+    /// Fields whose value changes.
+    pub fields: Vec<String>,
+    /// Of those, the ones the module marks `force_new`: changing them replaces the resource.
+    pub replaces: Vec<String>,
+}
+
+impl Engine {
+    /// Opens a change request for applied request `original` with `values` over its current
+    /// values (its latest applied change's, else its own). Returns the change request.
+    pub async fn change(
+        &self,
+        original: &str,
+        values: Map<String, Value>,
+        key: Option<&str>,
+    ) -> Result<OpOutcome, EngineError> {
+        let (held, request) = match self.begin(original, Operation::Change, key).await? {
+            Begun::Held(held, request) => (held, request),
+            Begun::Early(outcome) => return Ok(outcome),
+        };
+        let mut opened = None;
+        let result = self
+            .change_locked(&held, request, values, &mut opened)
+            .await;
+        let outcome = self.end(held, result).await?;
+        match opened {
+            // The change request as it is now, with the original's words.
+            Some(id) => Ok(OpOutcome {
+                request: self.store.get_request(&id).await?.value,
+                ..outcome
+            }),
+            None => Ok(outcome),
+        }
+    }
+
+    /// The original's changes as documents, oldest first (unreadable ones left out).
+    pub async fn changes_of(&self, original: &Request) -> Vec<Request> {
+        let mut changes = Vec::new();
+        for id in &original.change_requests {
+            match self.store.get_request(id).await {
+                Ok(change) => changes.push(change.value),
+                Err(error) => {
+                    tracing::warn!(original = %original.id, change = %id, %error, "cannot read a change request")
+                }
+            }
+        }
+        changes
+    }
+
+    async fn change_locked(
+        &self,
+        held: &Held,
+        original: Request,
+        values: Map<String, Value>,
+        opened: &mut Option<String>,
+    ) -> Result<Finish, EngineError> {
+        let changes = self.changes_of(&original).await;
+        if let Some(in_flight) = changes
+            .iter()
+            .find(|change| !derive_status(change).is_final())
+        {
+            return Err(EngineError::conflict(format!(
+                "change {} of {} is in flight ({}); finish or withdraw it before opening another",
+                in_flight.id,
+                original.id,
+                derive_status(in_flight).as_str()
+            )));
+        }
+        let current = current_values(&original, &changes);
+        let module = find_module(&self.team.modules, &original.module).map_err(invalid)?;
+        if let Some(template) = original
+            .template_id
+            .as_deref()
+            .and_then(|id| find_template(&self.team.templates, id).ok())
+        {
+            let conflicts = template.locked_conflicts(module, &values);
+            if !conflicts.is_empty() {
+                return Err(EngineError::Invalid {
+                    message: format!(
+                        "{} was made from template {}: {}",
+                        original.id,
+                        template.id,
+                        ValidationErrors(conflicts)
+                    ),
+                });
+            }
+        }
+        let mut merged = current.clone();
+        for (name, value) in &values {
+            merged.insert(name.clone(), value.clone());
+        }
+        let config = self.validate(module, &original.environment, &merged)?;
+        let plan = describe_change(module, &current, &config.values);
+        if plan.fields.is_empty() {
+            return Err(EngineError::Invalid {
+                message: format!("nothing changes: {} already has these values", original.id),
+            });
+        }
+        let id = format!("req_{}", ulid::Ulid::new());
+        let owner = SecretOwner {
+            project: &original.project,
+            environment: &original.environment,
+            request_id: &id,
+        };
+        let config = self.seal(owner, module, config).await?;
+        // The original lists the change before anything reaches GitHub: a second change sees it
+        // in flight from here on.
+        self.persist(held, |r| {
+            if !r.change_requests.contains(&id) {
+                r.change_requests.push(id.clone());
+            }
+        })
+        .await?;
+        let now = self.now();
+        let mut request = Request::new(
+            &id,
+            &original.project,
+            &original.environment,
+            &original.module,
+            &self.actor,
+            now,
+        );
+        request.config = config.values.clone();
+        request.template_id = original.template_id.clone();
+        request.target = original.target.clone();
+        request.changes = Some(original.id.clone());
+        request.branch = Some(format!("tfpilot/{id}"));
+        let token = new_id();
+        // A fresh document cannot be locked by anyone else.
+        let _ = lock::acquire(
+            &mut request,
+            &self.holder,
+            &token,
+            Operation::Create.as_str(),
+            now,
+            self.settings.lock_ttl_seconds,
+        );
+        let stored = self.store.create_request(&request).await?;
+        let created = stored.value.clone();
+        let change_held = Box::new(self.hold(stored, Operation::Create, new_id(), token));
+        *opened = Some(id.clone());
+        let result = self
+            .create_locked(&change_held, created, module, &config)
+            .await;
+        let outcome = self.end(change_held, result).await?;
+        let replaces = match plan.replaces.is_empty() {
+            true => String::new(),
+            false => format!(
+                "; ! changing {} REPLACES the resource (destroyed and created again)",
+                plan.replaces.join(", ")
+            ),
+        };
+        Ok(Finish {
+            message: format!(
+                "opened change {id} of {} ({}){replaces}: {}",
+                original.id,
+                plan.fields.join(", "),
+                outcome.message
+            ),
+            events: vec![
+                PendingEvent::new(
+                    "change_requested",
+                    format!("change {id}: {}{replaces}", plan.fields.join(", ")),
+                )
+                .with_data(json!({
+                    "change": id,
+                    "fields": plan.fields,
+                    "replaces": plan.replaces,
+                })),
+            ],
+        })
+    }
+}
+
+/// The values the resources have now: those of the newest applied change, else the original's.
+pub fn current_values(original: &Request, changes: &[Request]) -> Map<String, Value> {
+    changes
+        .iter()
+        .rev()
+        .find(|change| {
+            change
+                .apply_run
+                .as_deref()
+                .is_some_and(crate::domain::RunFact::succeeded)
+        })
+        .map(|change| change.config.clone())
+        .unwrap_or_else(|| original.config.clone())
+}
+
+/// Which fields a change touches, and which of those replace the resource.
+pub fn describe_change(
+    module: &crate::domain::catalog::ModuleDef,
+    before: &Map<String, Value>,
+    after: &Map<String, Value>,
+) -> ChangePlan {
+    let mut fields: Vec<String> = after
+        .iter()
+        .filter(|(name, value)| before.get(*name) != Some(value))
+        .map(|(name, _)| name.clone())
+        .chain(
+            before
+                .keys()
+                .filter(|name| !after.contains_key(*name))
+                .cloned(),
+        )
+        .collect();
+    fields.sort();
+    fields.dedup();
+    let replaces = fields
+        .iter()
+        .filter(|name| {
+            module
+                .fields
+                .iter()
+                .any(|field| field.name == **name && field.force_new)
+        })
+        .cloned()
+        .collect();
+    ChangePlan { fields, replaces }
+}

@@ -1,0 +1,215 @@
+//! Change requests against the simulator over HTTP: an applied request's values change through
+//! a new request that edits the original's block in place (same markers, same module address),
+//! so the plan updates the resources instead of replacing them; it goes through plan, approve,
+//! merge and apply; one change at a time per original, and the original is not destroyed under
+//! a change in flight.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)] // a test or bench: failing loudly and printing are its job
+
+#[path = "support/engine.rs"]
+mod bed;
+mod common;
+#[path = "support/sim.rs"]
+mod sim;
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+use tfpilot::domain::{Status, derive_status};
+use tfpilot::engine::{EngineError, OpResult};
+use tfpilot::store::ObjectStore;
+
+fn set(field: &str, value: Value) -> Map<String, Value> {
+    json!({ field: value }).as_object().cloned().unwrap()
+}
+
+fn refused(result: Result<tfpilot::engine::OpOutcome, EngineError>) -> EngineError {
+    match result {
+        Err(error) => error,
+        Ok(outcome) => panic!("expected a refusal, got {}", outcome.message),
+    }
+}
+
+async fn a_change_edits_the_block_in_place_and_goes_through_the_lifecycle(
+    backend: Arc<dyn ObjectStore>,
+) {
+    let bed = bed::bed(backend).await;
+    let original = bed.applied("payments-dev-changed").await;
+    let (alice, bob) = (bed.engine("alice").await, bed.engine("bob").await);
+    // Not yet applied: changed with `update`, not `change`.
+    let planned = bed.planned("dev", "payments-dev-not-yet").await;
+    let error = refused(
+        alice
+            .change(&planned, set("lifecycle_days", json!("30")), None)
+            .await,
+    );
+    assert!(
+        error.to_string().contains("only an applied request"),
+        "{error}"
+    );
+
+    let outcome = alice
+        .change(&original, set("lifecycle_days", json!("30")), None)
+        .await
+        .unwrap();
+    assert_eq!(outcome.result, OpResult::Done, "{}", outcome.message);
+    let change = outcome.request;
+    assert_eq!(change.changes.as_deref(), Some(original.as_str()));
+    assert_ne!(change.id, original);
+    assert_eq!(change.config["lifecycle_days"], json!(30));
+    assert_eq!(derive_status(&change), Status::Planning);
+    assert!(
+        outcome
+            .message
+            .contains(&format!("opened change {} of {original}", change.id)),
+        "{}",
+        outcome.message
+    );
+    let stored = bed.store.get_request(&original).await.unwrap().value;
+    assert_eq!(stored.change_requests, vec![change.id.as_str()]);
+    // Its branch edits the original's block: the same markers, one block, the new value.
+    let github = bed::github(&bed.sim, "alice");
+    let file = github
+        .get_file(&sim::repo(), sim::FILE, change.branch.as_deref().unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .text;
+    assert_eq!(
+        file.matches(&format!("# tfpilot:begin/{original}")).count(),
+        1,
+        "{file}"
+    );
+    assert!(
+        !file.contains(&format!("tfpilot:begin/{}", change.id)),
+        "{file}"
+    );
+    assert!(file.contains("lifecycle_days = 30"), "{file}");
+    // Its plan targets the original's module.
+    let runs = bed.sim.snapshot()["runs"].clone();
+    let plan = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|run| run["request_id"] == change.id.as_str())
+        .cloned()
+        .expect("the change's plan run");
+    assert_eq!(plan["block_id"], original.as_str());
+
+    // One change at a time, and no destroy under it.
+    let error = refused(
+        bob.change(&original, set("versioning", json!(false)), None)
+            .await,
+    );
+    assert_eq!(error.exit_code(), 4);
+    assert!(
+        error
+            .to_string()
+            .contains(&format!("change {} of {original} is in flight", change.id)),
+        "{error}"
+    );
+    let admin = bed.engine("admin").await;
+    let error = refused(admin.destroy(&original, None).await);
+    assert!(error.to_string().contains("is in flight"), "{error}");
+    // A change request's resources are the original's.
+    let error = refused(admin.destroy(&change.id, None).await);
+    assert!(
+        error
+            .to_string()
+            .contains(&format!("is a change of {original}")),
+        "{error}"
+    );
+
+    bed.finish_runs();
+    let synced = alice.sync(&change.id).await.unwrap();
+    assert_eq!(synced.status, Status::PlanReady, "{:?}", synced.changes);
+    let plan = synced.request.plan.as_deref().unwrap();
+    let own = plan
+        .request
+        .expect("the plan's changes attributed to the block");
+    assert_eq!(
+        (own.add, own.change, own.destroy),
+        (0, 1, 0),
+        "updated in place"
+    );
+    assert!(!plan.changes_outside());
+    bob.approve(&change.id, None).await.unwrap();
+    alice.merge(&change.id, None).await.unwrap();
+    bob.apply(&change.id, None).await.unwrap();
+    bed.finish_runs();
+    let applied = bob.sync(&change.id).await.unwrap();
+    assert_eq!(applied.status, Status::Applied, "{:?}", applied.changes);
+    assert_eq!(bed.runs_for("apply", &change.id), 1);
+    let apply = bed.sim.snapshot()["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|run| run["request_id"] == change.id.as_str() && run["operation"] == "apply")
+        .cloned()
+        .unwrap();
+    assert_eq!(apply["block_id"], original.as_str());
+
+    // The next change starts from the values the resources have now.
+    let next = bob
+        .change(&original, set("versioning", json!(false)), None)
+        .await
+        .unwrap();
+    assert_eq!(next.request.config["lifecycle_days"], json!(30));
+    assert_eq!(next.request.config["versioning"], json!(false));
+    let stored = bed.store.get_request(&original).await.unwrap().value;
+    assert_eq!(stored.change_requests.len(), 2);
+    assert!(
+        bed.event_kinds(&original)
+            .await
+            .iter()
+            .filter(|kind| *kind == "change_requested")
+            .count()
+            == 2
+    );
+}
+
+async fn a_field_that_replaces_the_resource_is_said_loudly_and_locks_hold(
+    backend: Arc<dyn ObjectStore>,
+) {
+    let bed = bed::bed(backend).await;
+    let original = bed.applied("payments-dev-renamed").await;
+    let alice = bed.engine("alice").await;
+    let error = refused(
+        alice
+            .change(
+                &original,
+                set("lifecycle_days", json!("not a number")),
+                None,
+            )
+            .await,
+    );
+    assert_eq!(error.exit_code(), 2, "{error}");
+    let outcome = alice
+        .change(
+            &original,
+            set("bucket_name", json!("payments-dev-renamed-2")),
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(
+        outcome
+            .message
+            .contains("changing bucket_name REPLACES the resource"),
+        "{}",
+        outcome.message
+    );
+    // dave asked for nothing here.
+    let error = refused(
+        bed.engine("dave")
+            .await
+            .change(&original, set("lifecycle_days", json!("7")), None)
+            .await,
+    );
+    assert_eq!(error.exit_code(), 3, "{error}");
+}
+
+with_both_stores!(
+    a_change_edits_the_block_in_place_and_goes_through_the_lifecycle,
+    a_field_that_replaces_the_resource_is_said_loudly_and_locks_hold,
+);
