@@ -107,6 +107,7 @@ fn command_name(cli: &Cli) -> &'static str {
         Command::InitRepo(_) => "init-repo",
         Command::Create(_) => "create",
         Command::Update(_) => "update",
+        Command::Change(_) => "change",
         Command::Plan(_) => "plan",
         Command::Approve(_) => "approve",
         Command::Merge(_) => "merge",

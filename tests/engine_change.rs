@@ -8,7 +8,12 @@
 
 #[path = "support/engine.rs"]
 mod bed;
+#[path = "support/cli.rs"]
+#[macro_use]
+mod cli;
 mod common;
+#[path = "support/home.rs"]
+mod home;
 #[path = "support/sim.rs"]
 mod sim;
 
@@ -213,3 +218,55 @@ with_both_stores!(
     a_change_edits_the_block_in_place_and_goes_through_the_lifecycle,
     a_field_that_replaces_the_resource_is_said_loudly_and_locks_hold,
 );
+
+/// `tfpilot change` opens the change request; `update` on an applied request points at it;
+/// `show` of the original lists its changes.
+async fn the_command_line_changes_an_applied_request(s3: bool) {
+    let Some((bed, cli)) = cli::setup(s3).await else {
+        return;
+    };
+    let original = bed.applied("payments-dev-cli-change").await;
+    let (code, _, stderr) = cli
+        .run(
+            "alice",
+            &["update", &original, "--set", "lifecycle_days=30"],
+        )
+        .await;
+    assert_ne!(code, 0);
+    assert!(
+        stderr.contains(&format!("`tfpilot change {original}`")),
+        "{stderr}"
+    );
+    let (code, json, stderr) = cli
+        .run(
+            "alice",
+            &["change", &original, "--set", "lifecycle_days=30"],
+        )
+        .await;
+    assert_eq!(code, 0, "{stderr}");
+    let change = json["id"].as_str().unwrap().to_string();
+    assert_ne!(change, original);
+    assert_eq!(json["request"]["changes"], original.as_str());
+    assert_eq!(json["status"], "planning");
+    let shown = cli
+        .command("bob", &["show", &original])
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(
+        text.contains(&format!(
+            "changes      {change} planning · in flight · lifecycle_days"
+        )),
+        "{text}"
+    );
+    let shown = cli
+        .command("bob", &["show", &change])
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(text.contains(&format!("change of    {original}")), "{text}");
+}
+
+on_both_stores!(the_command_line_changes_an_applied_request);

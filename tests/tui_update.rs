@@ -2326,6 +2326,81 @@ fn a_broken_policy_refuses_in_the_dashboard_as_in_the_engine() {
 }
 
 #[test]
+fn e_on_an_applied_request_opens_a_change_request_and_warns_when_it_replaces() {
+    let mut state = state("alice", &every_status(), 120, 40);
+    // Alice's applied request (6).
+    select(&mut state, &id(6));
+    key(&mut state, KeyCode::Char('e'));
+    let Some(Modal::Edit(form)) = state.modals.last_mut() else {
+        panic!("the editor, as a change");
+    };
+    assert!(form.change);
+    let row = form
+        .editor
+        .lines()
+        .iter()
+        .position(|l| l.starts_with("bucket_name"))
+        .expect("a bucket_name line");
+    form.editor
+        .move_cursor(ratatui_textarea::CursorMove::Jump(row as u16, 0));
+    form.editor.move_cursor(ratatui_textarea::CursorMove::End);
+    chars(&mut state, "-renamed");
+    let text = screen(&state);
+    assert!(text.contains("ctrl-s opens a change request"), "{text}");
+    assert!(
+        text.contains("changing bucket_name REPLACES the resource"),
+        "{text}"
+    );
+    let save = crossterm::event::KeyEvent::new(
+        KeyCode::Char('s'),
+        crossterm::event::KeyModifiers::CONTROL,
+    );
+    let effects = send(&mut state, Msg::Key(save));
+    assert!(
+        matches!(
+            effects.as_slice(),
+            [Effect::Change { id: original, values }]
+                if *original == id(6)
+                    && values["bucket_name"] == "payments-dev-media-6-renamed"
+        ),
+        "{effects:?}"
+    );
+    assert_eq!(state.in_flight.get(&id(6)), Some(&Operation::Change));
+
+    // With a change in flight, `e` says which one instead of opening a second.
+    let mut requests = every_status();
+    let mut change = request(22, Status::Planning);
+    change.changes = Some(id(6));
+    requests[6].change_requests = vec![change.id.clone()];
+    requests.push(change.clone());
+    let mut state = dashboard::state("alice", &requests, 120, 40);
+    select(&mut state, &id(6));
+    key(&mut state, KeyCode::Char('e'));
+    assert!(state.modals.is_empty());
+    assert!(
+        last_toast(&state).1.contains(&format!(
+            "change {} of {} is in flight (planning)",
+            change.id,
+            id(6)
+        )),
+        "{:?}",
+        last_toast(&state)
+    );
+    // The original lists its change; the change says whose block it edits.
+    let text = screen(&state);
+    assert!(
+        text.contains(&format!("{} planning · in flight", change.id)),
+        "{text}"
+    );
+    select(&mut state, &change.id);
+    let text = screen(&state);
+    assert!(
+        text.contains(&format!("change of    {} (edits its block in place", id(6))),
+        "{text}"
+    );
+}
+
+#[test]
 fn the_config_editor_diffs_validates_and_saves() {
     let mut state = state("alice", &every_status(), 120, 40);
     select(&mut state, &id(12));

@@ -78,6 +78,9 @@ pub enum Command {
     Create(CreateArgs),
     /// Change a request's values on its branch; withdraws the approval and plans again
     Update(UpdateArgs),
+    /// Change an applied request's values: opens a change request that edits its block in
+    /// place and goes through plan, approve, merge and apply like any request
+    Change(UpdateArgs),
     /// Plan the request's branch again
     Plan(OpArgs),
     /// Approve the current plan (approvers and admins; not the requester)

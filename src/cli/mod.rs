@@ -135,7 +135,7 @@ fn request_id_of(command: &mut Command) -> Option<&mut String> {
         | Command::AuditExport { id } => Some(id),
         Command::Explain(args) => args.id.as_mut(),
         Command::Watch { id, .. } => id.as_mut(),
-        Command::Update(args) => Some(&mut args.id),
+        Command::Update(args) | Command::Change(args) => Some(&mut args.id),
         Command::Logs(args) => Some(&mut args.id),
         Command::Withdraw(args) => Some(&mut args.id),
         Command::Deployment(DeploymentCommand::Approve(args) | DeploymentCommand::Reject(args)) => {
@@ -192,6 +192,7 @@ pub async fn run(cli: Cli, context: Invocation) -> Result<()> {
         Command::InitRepo(args) => init_repo::run(&context, &args),
         Command::Create(args) => ops::create(&context, args).await,
         Command::Update(args) => ops::update(&context, args).await,
+        Command::Change(args) => ops::change(&context, args).await,
         Command::Plan(args) => ops::operation(&context, Operation::Plan, args).await,
         Command::Approve(args) => ops::operation(&context, Operation::Approve, args).await,
         Command::Merge(args) => ops::operation(&context, Operation::Merge, args).await,
@@ -364,12 +365,22 @@ async fn show(context: &Invocation, id: &str) -> Result<()> {
         .await
         .context("reading the module catalog (it says which values are sensitive)")?;
     let module = team.module(&request.module);
-    let view = present(&request, module, now());
+    let mut view = present(&request, module, now());
+    let mut changes = Vec::new();
+    for change in &request.change_requests {
+        match store.get_request(change).await {
+            Ok(found) => changes.push(found.value),
+            Err(error) => note!("change {change} cannot be read: {error}"),
+        }
+    }
+    view.changes =
+        crate::domain::change::history(&request, &changes.iter().collect::<Vec<_>>(), module);
     if context.json {
         let mut value = document_json(&request, module);
         value["status"] = json!(view.derivation.status);
         value["status_rule"] = json!(view.derivation.rule);
         value["waiting"] = waiting_json(&request);
+        value["change_history"] = json!(view.changes);
         return print_json(&value);
     }
     let events: Vec<_> = store

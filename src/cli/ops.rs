@@ -142,6 +142,18 @@ pub async fn update(context: &Invocation, args: UpdateArgs) -> Result<()> {
     report(context, &engine, &outcome)
 }
 
+pub async fn change(context: &Invocation, args: UpdateArgs) -> Result<()> {
+    let engine = engine(context).await?;
+    let outcome = engine
+        .change(
+            &args.id,
+            values(args.values),
+            args.idempotency_key.as_deref(),
+        )
+        .await?;
+    report(context, &engine, &outcome)
+}
+
 pub async fn operation(context: &Invocation, operation: Operation, args: OpArgs) -> Result<()> {
     let engine = engine(context).await?;
     let (id, key) = (args.id.as_str(), args.idempotency_key.as_deref());

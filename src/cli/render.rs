@@ -164,6 +164,12 @@ pub fn show(view: &RequestView, timeline: &[TimelineEntry]) -> String {
     if let Some(withdrawal) = &view.withdrawal {
         field("withdrawn", withdrawal.clone());
     }
+    if let Some(original) = &view.change_of {
+        field("change of", original.clone());
+    }
+    for (index, change) in view.changes.iter().enumerate() {
+        field(if index == 0 { "changes" } else { "" }, change.clone());
+    }
     field("project", request.project.clone());
     field("environment", request.environment.clone());
     field("module", request.module.clone());

@@ -3,6 +3,7 @@
 pub mod access;
 pub mod attribution;
 pub mod catalog;
+pub mod change;
 pub mod cost;
 pub mod deployment;
 pub mod document;

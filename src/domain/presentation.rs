@@ -155,6 +155,11 @@ pub struct RequestView<'a> {
     pub waiting: Option<String>,
     /// Who withdrew the request, when and why, in words ("by alice at ...: reason").
     pub withdrawal: Option<String>,
+    /// A change request: the original whose block it edits, in words.
+    pub change_of: Option<String>,
+    /// An original's changes, oldest first (`domain::change::history`); the caller fills it in
+    /// from the change documents it has.
+    pub changes: Vec<String>,
 }
 
 /// The view of `request` at `now`; `module` is its catalog definition (for masking).
@@ -219,6 +224,10 @@ pub fn present<'a>(
             )
         }),
         waiting: super::deployment::waiting(request),
+        change_of: request.changes.as_deref().map(|original| {
+            format!("{original} (edits its block in place: Terraform updates the resources)")
+        }),
+        changes: Vec::new(),
         withdrawal: request.withdrawal.as_deref().map(|withdrawal| {
             let reason = withdrawal
                 .reason

@@ -11,18 +11,10 @@ use super::guard::{Begun, Finish, Held, PendingEvent};
 use super::secrets::SecretOwner;
 use super::{Engine, EngineError, OpOutcome, new_id};
 use crate::domain::catalog::{ValidationErrors, find_module};
+use crate::domain::change::{current_values, describe_change};
 use crate::domain::operation::Operation;
 use crate::domain::template::find_template;
 use crate::domain::{Request, derive_status, lock};
-
-/// A change the engine opened, with what it changes.
-#[derive(Debug, Clone)]
-pub struct ChangePlan {
-    /// Fields whose value changes.
-    pub fields: Vec<String>,
-    /// Of those, the ones the module marks `force_new`: changing them replaces the resource.
-    pub replaces: Vec<String>,
-}
 
 impl Engine {
     /// Opens a change request for applied request `original` with `values` over its current
@@ -189,51 +181,4 @@ impl Engine {
             ],
         })
     }
-}
-
-/// The values the resources have now: those of the newest applied change, else the original's.
-pub fn current_values(original: &Request, changes: &[Request]) -> Map<String, Value> {
-    changes
-        .iter()
-        .rev()
-        .find(|change| {
-            change
-                .apply_run
-                .as_deref()
-                .is_some_and(crate::domain::RunFact::succeeded)
-        })
-        .map(|change| change.config.clone())
-        .unwrap_or_else(|| original.config.clone())
-}
-
-/// Which fields a change touches, and which of those replace the resource.
-pub fn describe_change(
-    module: &crate::domain::catalog::ModuleDef,
-    before: &Map<String, Value>,
-    after: &Map<String, Value>,
-) -> ChangePlan {
-    let mut fields: Vec<String> = after
-        .iter()
-        .filter(|(name, value)| before.get(*name) != Some(value))
-        .map(|(name, _)| name.clone())
-        .chain(
-            before
-                .keys()
-                .filter(|name| !after.contains_key(*name))
-                .cloned(),
-        )
-        .collect();
-    fields.sort();
-    fields.dedup();
-    let replaces = fields
-        .iter()
-        .filter(|name| {
-            module
-                .fields
-                .iter()
-                .any(|field| field.name == **name && field.force_new)
-        })
-        .cloned()
-        .collect();
-    ChangePlan { fields, replaces }
 }

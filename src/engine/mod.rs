@@ -28,7 +28,6 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::Value;
 
-pub use change::{ChangePlan, current_values, describe_change};
 pub use clock::Clock;
 pub use create::CreateInput;
 pub use error::{EngineError, ErrorKind};

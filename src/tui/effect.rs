@@ -118,6 +118,11 @@ pub enum Effect {
         id: String,
         values: Map<String, Value>,
     },
+    /// Opens a change request of applied request `id` with `values` over its current ones.
+    Change {
+        id: String,
+        values: Map<String, Value>,
+    },
     /// Reads request `id`'s pull request diff from GitHub.
     LoadDiff {
         ticket: Ticket,

@@ -194,6 +194,17 @@ impl Executor {
                     }
                 });
             }
+            Effect::Change { id, values } => {
+                let engine = self.engine.clone();
+                self.detached(async move {
+                    let result = engine.change(&id, values, None).await;
+                    Msg::OperationDone {
+                        id,
+                        operation: Operation::Change,
+                        result: result.map(Box::new).map_err(OperationFailure::from),
+                    }
+                });
+            }
             Effect::Update { id, values } => {
                 let engine = self.engine.clone();
                 self.detached(async move {

@@ -106,6 +106,11 @@ pub struct EditForm {
     pub outcome: Result<Map<String, Value>, Vec<FieldError>>,
     pub diff: Vec<(char, String)>,
     pub sending: bool,
+    /// Saving opens a change request of this applied request (`tfpilot change`), instead of
+    /// editing the branch of one not merged yet.
+    pub change: bool,
+    /// Changed fields the module marks `force_new`: saving replaces the resource.
+    pub replaces: Vec<String>,
 }
 
 impl EditForm {
@@ -150,7 +155,24 @@ impl EditForm {
             outcome: Ok(Map::new()),
             diff: Vec::new(),
             sending: false,
+            change: false,
+            replaces: Vec::new(),
         };
+        form.validate(team);
+        form
+    }
+
+    /// The editor for a change of applied request `request` whose resources have `current`
+    /// values (its newest applied change's, else its own): saving opens a change request.
+    pub fn for_change(
+        team: &TeamConfig,
+        request: &crate::domain::Request,
+        current: Map<String, Value>,
+    ) -> EditForm {
+        let mut now = request.clone();
+        now.config = current;
+        let mut form = EditForm::new(team, &now);
+        form.change = true;
         form.validate(team);
         form
     }
@@ -194,6 +216,8 @@ impl EditForm {
             Ok(after) => {
                 let before = self.before.as_deref().unwrap_or("");
                 self.diff = block_diff(before, &after);
+                self.replaces =
+                    crate::domain::change::describe_change(module, &self.stored, &merged).replaces;
                 self.outcome = Ok(values);
             }
             Err(errors) => {

@@ -48,11 +48,44 @@ pub fn open_edit(state: &mut State) -> Vec<Effect> {
     ) else {
         return Vec::new();
     };
-    if let Some((kind, text)) = refusal(state, &request, Operation::Update) {
+    // An applied request changes through a change request; one not merged yet is edited on
+    // its branch.
+    let change = refusal(state, &request, Operation::Change).is_none();
+    if !change && let Some((kind, text)) = refusal(state, &request, Operation::Update) {
         state.toast(kind, text);
         return Vec::new();
     }
-    let form = EditForm::new(&state.team, &request);
+    let form = if change {
+        let changes: Vec<crate::domain::Request> = request
+            .change_requests
+            .iter()
+            .filter_map(|id| {
+                state
+                    .list
+                    .row(id)
+                    .and_then(|row| row.request.as_deref().cloned())
+            })
+            .collect();
+        if let Some(in_flight) = changes
+            .iter()
+            .find(|change| !crate::domain::derive_status(change).is_final())
+        {
+            state.toast(
+                ToastKind::Info,
+                format!(
+                    "change {} of {} is in flight ({}): finish or withdraw it first",
+                    in_flight.id,
+                    request.id,
+                    crate::domain::derive_status(in_flight).as_str()
+                ),
+            );
+            return Vec::new();
+        }
+        let current = crate::domain::change::current_values(&request, &changes);
+        EditForm::for_change(&state.team, &request, current)
+    } else {
+        EditForm::new(&state.team, &request)
+    };
     state.modals.push(Modal::Edit(Box::new(form)));
     Vec::new()
 }
@@ -133,6 +166,10 @@ pub fn edit_command(state: &mut State, command: Command) -> Vec<Effect> {
             }
             form.sending = true;
             let id = form.id.clone();
+            if form.change {
+                state.in_flight.insert(id.clone(), Operation::Change);
+                return vec![Effect::Change { id, values }];
+            }
             state.in_flight.insert(id.clone(), Operation::Update);
             return vec![Effect::Update { id, values }];
         }

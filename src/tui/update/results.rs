@@ -214,7 +214,7 @@ pub fn on_operation_done(
     result: Result<Box<OpOutcome>, OperationFailure>,
 ) -> Vec<Effect> {
     state.in_flight.remove(&id);
-    if operation == Operation::Update {
+    if matches!(operation, Operation::Update | Operation::Change) {
         super::forms::on_update_done(state, &id, result.is_ok());
     }
     if state.in_flight.is_empty() {
@@ -228,6 +228,7 @@ pub fn on_operation_done(
             };
             state.toast(kind, format!("{}: {}", operation.verb(), outcome.message));
             let request = outcome.request;
+            let acted_on = request.id.clone();
             let status = crate::domain::derive_status(&request);
             state.list.upsert(Arc::new(request.clone()));
             state.detail.events.remove(&id);
@@ -238,7 +239,8 @@ pub fn on_operation_done(
                 effects.extend(load_events_now(state));
             }
             if status.is_active() {
-                state.watched.insert(id, status);
+                // A change reports its change request, which is the one to watch.
+                state.watched.insert(acted_on, status);
             }
             effects
         }

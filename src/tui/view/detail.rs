@@ -48,7 +48,14 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect, focus
 }
 
 fn lines<'a>(state: &'a State, theme: &Theme, request: &'a Request) -> Vec<Line<'a>> {
-    let view = present(request, state.team.module(&request.module), state.now);
+    let module = state.team.module(&request.module);
+    let mut view = present(request, module, state.now);
+    let changes: Vec<&Request> = request
+        .change_requests
+        .iter()
+        .filter_map(|id| state.list.row(id).and_then(|row| row.request.as_deref()))
+        .collect();
+    view.changes = crate::domain::change::history(request, &changes, module);
     let derivation = &view.derivation;
     let status = derivation.status;
     let mut out = vec![Line::from(vec![
@@ -75,6 +82,13 @@ fn lines<'a>(state: &'a State, theme: &Theme, request: &'a Request) -> Vec<Line<
             format!("⊘ withdrawn {withdrawal}"),
             theme.style(Role::Muted),
         ));
+    }
+    if let Some(original) = &view.change_of {
+        out.push(field("change of", original.clone(), theme));
+    }
+    for (index, change) in view.changes.iter().enumerate() {
+        let name = if index == 0 { "changes" } else { "" };
+        out.push(field(name, change.clone(), theme));
     }
     out.push(field(
         "project/env",

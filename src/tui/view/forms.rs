@@ -160,16 +160,37 @@ pub fn create(form: &CreateForm, theme: &Theme, frame: &mut Frame, body: Rect) {
     );
 }
 
+/// The loud line over a diff that replaces the resource: a `force_new` field changed.
+fn replaces_lines<'a>(form: &EditForm, theme: &Theme) -> Vec<Line<'a>> {
+    if form.replaces.is_empty() {
+        return Vec::new();
+    }
+    vec![
+        Line::styled(
+            format!(
+                "! changing {} REPLACES the resource: Terraform destroys it and creates it again",
+                form.replaces.join(", ")
+            ),
+            theme.style(Role::Danger),
+        ),
+        Line::default(),
+    ]
+}
+
 pub fn edit(form: &EditForm, theme: &Theme, frame: &mut Frame, body: Rect) {
     let area = area_for(body);
     frame.render_widget(Clear, area);
-    let title = if form.sending {
-        format!(" edit {}: saving and planning… ", form.id)
-    } else {
-        format!(
+    let title = match (form.sending, form.change) {
+        (true, false) => format!(" edit {}: saving and planning… ", form.id),
+        (true, true) => format!(" change {}: opening a change request… ", form.id),
+        (false, false) => format!(
             " edit {} (ctrl-s saves and plans again, esc cancels) ",
             form.id
-        )
+        ),
+        (false, true) => format!(
+            " change {}: ctrl-s opens a change request (plan, approve, merge, apply), esc cancels ",
+            form.id
+        ),
     };
     let outer = framed(title, theme, Role::BorderFocused);
     let inner = outer.inner(area);
@@ -199,16 +220,16 @@ pub fn edit(form: &EditForm, theme: &Theme, frame: &mut Frame, body: Rect) {
         ),
         Ok(_) => (
             " the block will change ".into(),
-            form.diff
-                .iter()
-                .map(|(mark, line)| {
+            replaces_lines(form, theme)
+                .into_iter()
+                .chain(form.diff.iter().map(|(mark, line)| {
                     let role = match mark {
                         '+' => Role::PlanAdd,
                         '-' => Role::PlanDestroy,
                         _ => Role::Muted,
                     };
                     Line::styled(format!("{mark} {line}"), theme.style(role))
-                })
+                }))
                 .collect(),
         ),
     };
