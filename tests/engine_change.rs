@@ -204,6 +204,23 @@ async fn a_field_that_replaces_the_resource_is_said_loudly_and_locks_hold(
         "{}",
         outcome.message
     );
+    // The change remembers it, and the merge and apply confirmations say it loudly.
+    assert_eq!(outcome.request.replaces, ["bucket_name"]);
+    let team = bed.store.load_team_config().await.unwrap();
+    for operation in [
+        tfpilot::domain::operation::Operation::Merge,
+        tfpilot::domain::operation::Operation::Apply,
+    ] {
+        let text =
+            tfpilot::domain::presentation::confirmation(&outcome.request, operation, &team.access);
+        assert!(
+            text.lines
+                .iter()
+                .any(|line| line.contains("REPLACES the resource (it changes bucket_name)")),
+            "{operation}: {:?}",
+            text.lines
+        );
+    }
     // dave asked for nothing here.
     let error = refused(
         bed.engine("dave")

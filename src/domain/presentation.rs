@@ -224,9 +224,18 @@ pub fn present<'a>(
             )
         }),
         waiting: super::deployment::waiting(request),
-        change_of: request.changes.as_deref().map(|original| {
-            format!("{original} (edits its block in place: Terraform updates the resources)")
-        }),
+        change_of: request
+            .changes
+            .as_deref()
+            .map(|original| match request.replaces.is_empty() {
+                true => format!(
+                    "{original} (edits its block in place: Terraform updates the resources)"
+                ),
+                false => format!(
+                    "{original} (edits its block in place; ! changing {} REPLACES the resource)",
+                    request.replaces.join(", ")
+                ),
+            }),
         changes: Vec::new(),
         withdrawal: request.withdrawal.as_deref().map(|withdrawal| {
             let reason = withdrawal
@@ -296,6 +305,16 @@ pub fn confirmation(
         request.id, request.project, request.environment, request.module
     )];
     let summary = request.plan.as_deref().and_then(|plan| plan.summary);
+    if matches!(
+        operation,
+        Operation::Approve | Operation::Merge | Operation::Apply
+    ) && !request.replaces.is_empty()
+    {
+        lines.push(format!(
+            "! This change REPLACES the resource (it changes {}): Terraform destroys it and creates it again.",
+            request.replaces.join(", ")
+        ));
+    }
     match operation {
         Operation::Merge => {
             lines.push("Merges the pull request at the approved head.".into());

@@ -37,6 +37,9 @@ pub struct Request {
     /// markers, same module address), so Terraform updates its resources.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changes: Option<String>,
+    /// On a change request: the fields it changes that replace the resource (`force_new`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replaces: Vec<String>,
     /// On an original: its change requests, oldest first (each one's status is its own).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub change_requests: Vec<String>,
@@ -139,6 +142,7 @@ impl Request {
             updated_at: now,
             template_id: None,
             changes: None,
+            replaces: Vec::new(),
             change_requests: Vec::new(),
             target: None,
             branch: None,

@@ -135,6 +135,7 @@ impl Engine {
         request.template_id = original.template_id.clone();
         request.target = original.target.clone();
         request.changes = Some(original.id.clone());
+        request.replaces = plan.replaces.clone();
         request.branch = Some(format!("tfpilot/{id}"));
         let token = new_id();
         // A fresh document cannot be locked by anyone else.
