@@ -83,6 +83,7 @@ async fn a_seeded_sandbox_survives_a_restart() {
         "destroying",
         "destroyed",
         "failed",
+        "withdrawn",
     ] {
         assert!(
             statuses.contains(status),

@@ -57,6 +57,10 @@ const PREAMBLE: &str = "# Terraform root of this environment (backend and provid
 const IN_FLIGHT_QUEUE_SECONDS: u64 = 5;
 const IN_FLIGHT_RUN_SECONDS: u64 = 240;
 
+/// The applied queue the sandbox opens a change request of, and who asks for it.
+const CHANGED_QUEUE: &str = "payments-dev-webhooks";
+const CHANGED_BY: &str = "dave";
+
 /// One seeded request and the status the sandbox walks it to.
 struct Seed {
     project: &'static str,
@@ -154,15 +158,7 @@ fn seeds() -> Vec<Seed> {
             "sqs-queue",
             queue("search-prod-events"),
             "dave",
-            PlanReady,
-        ),
-        seed(
-            "payments",
-            "prod",
-            "s3-bucket",
-            bucket("payments-prod-statements"),
-            "carol",
-            PlanReady,
+            Withdrawn,
         ),
         seed(
             "payments",
@@ -467,6 +463,7 @@ pub async fn requests(sim: &Simulator, store: &Store, dir: &std::path::Path) -> 
     }
     let seeder = Seeder { sim, engines };
     let mut made = 0;
+    let mut changed = None;
     for Seed {
         project,
         environment,
@@ -492,8 +489,30 @@ pub async fn requests(sim: &Simulator, store: &Store, dir: &std::path::Path) -> 
         if status != target {
             bail!("seeded {id} ended {status:?} instead of {target:?}");
         }
+        if values["queue_name"] == CHANGED_QUEUE {
+            changed = Some(id);
+        }
         made += 1;
     }
+    // An applied queue's change request, planned: a longer visibility timeout.
+    let original = changed.context("the seed the sandbox changes is missing")?;
+    seeder.fast();
+    let longer = json!({"visibility_timeout_seconds": "120"});
+    let change = seeder
+        .engine(CHANGED_BY)
+        .change(
+            &original,
+            longer.as_object().cloned().unwrap_or_default(),
+            None,
+        )
+        .await?
+        .request
+        .id;
+    let status = seeder.sync(&change).await?;
+    if status != Status::PlanReady {
+        bail!("the seeded change {change} ended {status:?} instead of plan_ready");
+    }
+    made += 1;
     sim.set_run_timing(
         SimOptions::default().queue_seconds,
         SimOptions::default().run_seconds,
@@ -543,6 +562,16 @@ impl Seeder<'_> {
             self.script(&id, "plan", "Error: creating RDS DB Instance: InvalidParameterCombination: RDS does not support creating a DB instance with the following combination: DBInstanceClass=db.t4g.medium, Engine=postgres, EngineVersion=16.4");
             self.engine(requester).plan(&id, None).await?;
             self.sync(&id).await?;
+            return Ok(id);
+        }
+        if target == Status::Withdrawn {
+            self.engine(requester)
+                .withdraw(
+                    &id,
+                    Some("superseded: search reads the shared events queue now"),
+                    None,
+                )
+                .await?;
             return Ok(id);
         }
         if target == Status::PlanReady {
