@@ -64,16 +64,24 @@ pub fn describe_change(
 }
 
 /// The original's changes, oldest first, in words: id, status, the fields each changed (against
-/// the values before it), and which one is in flight.
+/// the values before it), which one is in flight, and whose values the resources have now
+/// (the newest applied change: the original's own config is what it was first asked with).
 pub fn history(
     original: &Request,
     changes: &[&Request],
     module: Option<&ModuleDef>,
 ) -> Vec<String> {
     let mut current = original.config.clone();
+    let newest_applied = changes.iter().rposition(|change| {
+        change
+            .apply_run
+            .as_deref()
+            .is_some_and(super::run::RunFact::succeeded)
+    });
     changes
         .iter()
-        .map(|change| {
+        .enumerate()
+        .map(|(index, change)| {
             let status = derive_status(change);
             let plan = module.map(|module| describe_change(module, &current, &change.config));
             if change
@@ -98,7 +106,12 @@ pub fn history(
             } else {
                 " · in flight"
             };
-            format!("{} {}{flight} · {fields}", change.id, status.as_str())
+            let now = if Some(index) == newest_applied {
+                " · the values now"
+            } else {
+                ""
+            };
+            format!("{} {}{flight}{now} · {fields}", change.id, status.as_str())
         })
         .collect()
 }
@@ -160,7 +173,7 @@ mod tests {
             "the unapplied second change does not count"
         );
         let lines = history(&original, &[&first, &second], Some(&module()));
-        assert_eq!(lines[0], "req_c1 applied · lifecycle_days");
+        assert_eq!(lines[0], "req_c1 applied · the values now · lifecycle_days");
         assert_eq!(
             lines[1],
             "req_c2 request_created · in flight · lifecycle_days"
