@@ -29,6 +29,8 @@ async fn run(cli: &Cli, login: &str, args: Vec<String>) -> (serde_json::Value, S
 
 const FIRST: &str = "first-Sekret-4f81c2aa";
 const SECOND: &str = "second-Sekret-9b33e0d7";
+const THIRD: &str = "third-Sekret-1c7a55e2";
+const FOURTH: &str = "fourth-Sekret-6d20b9f4";
 
 fn ssm_client(endpoint: &str) -> aws_sdk_ssm::Client {
     let credentials =
@@ -203,6 +205,79 @@ async fn sensitive_values_go_to_ssm_and_nowhere_else(s3: bool) {
     bed.engine("bob").await.apply(&id, None).await.unwrap();
     bed.finish_runs();
     bed.engine("bob").await.sync(&id).await.unwrap();
+    // A change of the password stores it under the change's id and keeps the rest; a change
+    // withdrawn takes its own parameter with it, and only that one.
+    let change = format!("master_password={THIRD}");
+    let (changed, err) = run(
+        &cli,
+        "alice",
+        vec!["change".into(), id.clone(), "--set".into(), change],
+    )
+    .await;
+    outputs.push_str(&format!("{changed}{err}"));
+    let change_id = changed["id"].as_str().unwrap().to_string();
+    let change_name = format!("/tfpilot/payments/dev/{change_id}/master_password");
+    assert_eq!(
+        parameter(&ssm, &format!("{change_name}:1"))
+            .await
+            .as_deref(),
+        Some(THIRD)
+    );
+    let (withdrawn, err) = run(
+        &cli,
+        "alice",
+        vec!["withdraw".into(), change_id.clone(), "--yes".into()],
+    )
+    .await;
+    outputs.push_str(&format!("{withdrawn}{err}"));
+    assert!(withdrawn.to_string().contains(&change_name), "{withdrawn}");
+    assert_eq!(
+        parameter(&ssm, &change_name).await,
+        None,
+        "the change's own"
+    );
+    assert_eq!(
+        parameter(&ssm, &format!("{name}:2")).await.as_deref(),
+        Some(SECOND),
+        "the original's stays"
+    );
+    // A second change, applied: its parameter is what the resources use until the original is
+    // cleaned up, and goes with it.
+    let change = format!("master_password={FOURTH}");
+    let (changed, err) = run(
+        &cli,
+        "alice",
+        vec!["change".into(), id.clone(), "--set".into(), change],
+    )
+    .await;
+    outputs.push_str(&format!("{changed}{err}"));
+    let second_id = changed["id"].as_str().unwrap().to_string();
+    let second_name = format!("/tfpilot/payments/dev/{second_id}/master_password");
+    bed.finish_runs();
+    bed.engine("alice").await.sync(&second_id).await.unwrap();
+    bed.engine("bob")
+        .await
+        .approve(&second_id, None)
+        .await
+        .unwrap();
+    bed.engine("alice")
+        .await
+        .merge(&second_id, None)
+        .await
+        .unwrap();
+    bed.engine("bob")
+        .await
+        .apply(&second_id, None)
+        .await
+        .unwrap();
+    bed.finish_runs();
+    bed.engine("bob").await.sync(&second_id).await.unwrap();
+    assert_eq!(
+        parameter(&ssm, &format!("{second_name}:1"))
+            .await
+            .as_deref(),
+        Some(FOURTH)
+    );
     bed.engine("admin").await.destroy(&id, None).await.unwrap();
     bed.finish_runs();
     bed.engine("admin").await.sync(&id).await.unwrap();
@@ -224,6 +299,7 @@ async fn sensitive_values_go_to_ssm_and_nowhere_else(s3: bool) {
         None,
         "deleted with every version"
     );
+    assert_eq!(parameter(&ssm, &second_name).await, None);
 
     let log = cli.home.log_text();
     assert!(!log.is_empty());
@@ -234,7 +310,7 @@ async fn sensitive_values_go_to_ssm_and_nowhere_else(s3: bool) {
     );
     let store = store_bytes(&bed).await;
     assert!(store.contains(&name));
-    for secret in [FIRST, SECOND] {
+    for secret in [FIRST, SECOND, THIRD, FOURTH] {
         for (place, bytes) in [
             ("the store", &store),
             ("the simulated GitHub (every commit, run and state)", &world),

@@ -99,6 +99,17 @@ pub fn references(request: &Request) -> Vec<SecretRef> {
         .collect()
 }
 
+/// The references whose parameter `request` made itself (named with its id): a change request
+/// also refers to its original's parameters for the values it did not change, and those are
+/// not its to delete.
+pub fn own_references(request: &Request) -> Vec<SecretRef> {
+    let segment = format!("/{}/", request.id);
+    references(request)
+        .into_iter()
+        .filter(|reference| reference.parameter.contains(&segment))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -462,8 +462,14 @@ impl Engine {
             .dispatch_run(held, &request, RunKind::Cleanup, &branch)
             .await?;
         let run = &dispatched.run;
-        // The resources are destroyed: nothing reads their sensitive values any more.
-        let deleted = self.delete_secrets(&request).await?;
+        // The resources are destroyed: nothing reads their sensitive values any more, the
+        // original's nor those its change requests stored.
+        let mut deleted = self.delete_secrets(&request).await?;
+        for change in self.changes_of(&request).await {
+            deleted.extend(self.delete_own_secrets(&change).await?);
+        }
+        deleted.sort();
+        deleted.dedup();
         let number = request
             .cleanup_pr
             .as_ref()

@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::{Engine, EngineError};
 use crate::domain::Request;
 use crate::domain::catalog::{ModuleDef, ValidatedConfig};
-use crate::domain::secrets::{SecretRef, parameter_name, references};
+use crate::domain::secrets::{SecretRef, own_references, parameter_name, references};
 
 /// Where the values of one request go.
 pub(super) struct SecretOwner<'a> {
@@ -79,6 +79,27 @@ impl Engine {
             .into_iter()
             .map(|reference| reference.parameter)
             .collect();
+        self.delete_parameters(request, names).await
+    }
+
+    /// Deletes the parameters `request` made itself (`own_references`): what a withdrawn
+    /// request, or an original's change requests at its cleanup, leave behind.
+    pub(super) async fn delete_own_secrets(
+        &self,
+        request: &Request,
+    ) -> Result<Vec<String>, EngineError> {
+        let names: Vec<String> = own_references(request)
+            .into_iter()
+            .map(|reference| reference.parameter)
+            .collect();
+        self.delete_parameters(request, names).await
+    }
+
+    async fn delete_parameters(
+        &self,
+        request: &Request,
+        names: Vec<String>,
+    ) -> Result<Vec<String>, EngineError> {
         if names.is_empty() {
             return Ok(names);
         }

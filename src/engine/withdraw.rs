@@ -60,6 +60,16 @@ impl Engine {
             cancelled = self.cancel_running_plan(held, &request, &repo).await?;
             branch_deleted = self.github.delete_branch(&repo, &branch).await?;
         }
+        // Values it stored for itself have nothing to configure any more. A failure here does
+        // not undo the withdrawal: it is said, and the parameters are named.
+        let secrets = match self.delete_own_secrets(&request).await {
+            Ok(deleted) if deleted.is_empty() => String::new(),
+            Ok(deleted) => format!("; deleted {}", deleted.join(", ")),
+            Err(error) => {
+                tracing::warn!(request = %request.id, %error, "could not delete a withdrawn request's secrets");
+                format!("; its sensitive values were not deleted: {error}")
+            }
+        };
         let withdrawal = Withdrawal {
             by: self.actor.clone(),
             at: self.now(),
@@ -85,8 +95,8 @@ impl Engine {
             done.push(format!("deleted branch {branch}"));
         }
         let summary = match done.is_empty() {
-            true => "nothing was on GitHub yet".to_string(),
-            false => done.join(", "),
+            true => format!("nothing was on GitHub yet{secrets}"),
+            false => format!("{}{secrets}", done.join(", ")),
         };
         let because = reason
             .as_deref()
