@@ -582,6 +582,33 @@ async fn list_2500_documents_with_paging_and_cache(backend: Arc<dyn ObjectStore>
     let mut fresh = RequestLister::new(store.clone(), Some(cache_file));
     let (entries, stats) = fresh.refresh().await.unwrap();
     assert_eq!((stats.fetched, entries.len()), (0, 2499));
+
+    // With a save interval (a polling dashboard), the first listing is written at once and a
+    // change within the interval waits: a process started meanwhile fetches that one document.
+    let paced_file = cache_dir.path().join("paced.json");
+    let mut paced = RequestLister::new(store.clone(), Some(paced_file.clone()))
+        .with_save_interval(std::time::Duration::from_secs(3600));
+    paced.refresh().await.unwrap();
+    let written = std::fs::metadata(&paced_file).unwrap().modified().unwrap();
+    store
+        .update_request("req_00044", at("2026-03-06T00:00:00Z"), |doc| {
+            doc.branch = Some("paced".into());
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let (_, stats) = paced.refresh().await.unwrap();
+    assert_eq!(stats.fetched, 1);
+    assert_eq!(
+        std::fs::metadata(&paced_file).unwrap().modified().unwrap(),
+        written,
+        "not rewritten within the interval"
+    );
+    let (_, stats) = RequestLister::new(store.clone(), Some(paced_file))
+        .refresh()
+        .await
+        .unwrap();
+    assert_eq!(stats.fetched, 1, "the change the file does not have yet");
 }
 
 /// A listing by a process with no cache of its own.

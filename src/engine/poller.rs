@@ -51,6 +51,9 @@ pub enum Nudge {
     ListNow,
 }
 
+/// How often a polling dashboard rewrites its list cache at most (`RequestLister`).
+const CACHE_SAVE_INTERVAL: Duration = Duration::from_secs(30);
+
 #[derive(Debug, Clone)]
 pub struct PollerConfig {
     pub intervals: PollIntervals,
@@ -101,7 +104,8 @@ impl Poller {
     pub async fn run(mut self, events: mpsc::Sender<PollEvent>) {
         let mut nudges = self.nudges.take();
         let mut lister =
-            RequestLister::new(self.engine.store().clone(), self.config.list_cache.clone());
+            RequestLister::new(self.engine.store().clone(), self.config.list_cache.clone())
+                .with_save_interval(CACHE_SAVE_INTERVAL);
         if !self.engine.may_write_store() {
             // A viewer's dashboard reads and derives; it writes nothing to the store.
             lister = lister.without_index_writes();

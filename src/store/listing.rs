@@ -77,6 +77,12 @@ pub struct RequestLister {
     use_shared_index: bool,
     /// Whether a cold start that fetched many documents rewrites the shared index.
     index_writes: bool,
+    /// The least time between two writes of the cache file (zero: after every change).
+    save_interval: std::time::Duration,
+    /// When the cache file was last written by this lister.
+    saved_at: Option<std::time::Instant>,
+    /// A change the cache file does not have yet (its write waits for `save_interval`).
+    unsaved: bool,
 }
 
 impl RequestLister {
@@ -90,7 +96,19 @@ impl RequestLister {
             page_size: 1000,
             use_shared_index: true,
             index_writes: true,
+            save_interval: std::time::Duration::ZERO,
+            saved_at: None,
+            unsaved: false,
         }
+    }
+
+    /// Writes the cache file at most once per `interval` (the first change is written at once):
+    /// a dashboard listing every few seconds while documents change would otherwise serialize
+    /// every document each time, on the cores its screen needs. A process that ends between two
+    /// writes leaves a cache a little behind; the next start fetches what changed since.
+    pub fn with_save_interval(mut self, interval: std::time::Duration) -> Self {
+        self.save_interval = interval;
+        self
     }
 
     /// Reads the shared index but never writes it: for someone who may not write the store.
@@ -221,8 +239,14 @@ impl RequestLister {
         }
         stats.removed = before - self.cache.len();
 
-        if changed || stats.removed > 0 {
+        self.unsaved |= changed || stats.removed > 0;
+        let due = self
+            .saved_at
+            .is_none_or(|at| at.elapsed() >= self.save_interval);
+        if self.unsaved && due {
             self.save_cache_file().await;
+            self.saved_at = Some(std::time::Instant::now());
+            self.unsaved = false;
         }
         if let Some(condition) = rewrite
             && self.index_writes
