@@ -28,6 +28,25 @@ fn set(field: &str, value: Value) -> Map<String, Value> {
     json!({ field: value }).as_object().cloned().unwrap()
 }
 
+/// The simulator's answered calls: (method, route, status) -> count.
+fn calls(bed: &bed::Bed) -> std::collections::BTreeMap<(String, String, u64), u64> {
+    bed.sim.snapshot()["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|call| {
+            (
+                (
+                    call["method"].as_str().unwrap().to_string(),
+                    call["route"].as_str().unwrap().to_string(),
+                    call["status"].as_u64().unwrap(),
+                ),
+                call["count"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
 fn refused(result: Result<tfpilot::engine::OpOutcome, EngineError>) -> EngineError {
     match result {
         Err(error) => error,
@@ -53,6 +72,7 @@ async fn a_change_edits_the_block_in_place_and_goes_through_the_lifecycle(
         "{error}"
     );
 
+    let calls_before = calls(&bed);
     let outcome = alice
         .change(&original, set("lifecycle_days", json!("30")), None)
         .await
@@ -153,6 +173,22 @@ async fn a_change_edits_the_block_in_place_and_goes_through_the_lifecycle(
         .cloned()
         .unwrap();
     assert_eq!(apply["block_id"], original.as_str());
+    // What the change's whole lifecycle cost on GitHub (its create, plan sync, approve, merge,
+    // apply and sync, and the refusals above), by route: printed for the record.
+    let spent = calls(&bed);
+    let mut total = 0;
+    for ((method, route, status), count) in &spent {
+        let before = calls_before
+            .get(&(method.clone(), route.clone(), *status))
+            .copied()
+            .unwrap_or(0);
+        if *count > before {
+            println!("{method} {route} {status}: {}", count - before);
+            total += count - before;
+        }
+    }
+    println!("a change request's lifecycle: {total} GitHub calls");
+    assert!(total > 0);
 
     // The next change starts from the values the resources have now.
     let next = bob
