@@ -347,6 +347,22 @@ pub fn judge_workflow_inputs(repo: &str, base: &str, outdated: &[&str]) -> Optio
     })
 }
 
+/// Workflows from before the `block_id` input run every request but refuse a change request's
+/// plan and apply (the only dispatches that carry it).
+pub fn judge_change_inputs(repo: &str, base: &str, outdated: &[&str]) -> Option<Check> {
+    (!outdated.is_empty()).then(|| {
+        Check::new(
+            format!("change request inputs {repo}"),
+            Verdict::Warn,
+            format!(
+                "{} on {base} lack the `block_id` input: GitHub refuses the plan and apply of change requests (Unexpected inputs provided); other requests run",
+                outdated.join(", ")
+            ),
+        )
+        .fix("run `tfpilot init-repo --force CHECKOUT` and merge the updated workflows")
+    })
+}
+
 pub fn judge_protection(repo: &str, base: &str, protection: Result<Protection, String>) -> Check {
     let name = format!("branch protection {repo}@{base}");
     match protection {
@@ -486,6 +502,7 @@ impl Doctor {
             }
             let mut missing = Ok(Vec::new());
             let mut outdated = Vec::new();
+            let mut without_block_id = Vec::new();
             for (workflow, _) in WORKFLOWS {
                 match github
                     .get_file(&repo, &format!(".github/workflows/{workflow}"), base)
@@ -494,6 +511,8 @@ impl Doctor {
                     Ok(Some(file)) => {
                         if takes_scope(workflow) && !file.text.contains("inputs.scope") {
                             outdated.push(workflow);
+                        } else if takes_scope(workflow) && !file.text.contains("inputs.block_id") {
+                            without_block_id.push(workflow);
                         }
                     }
                     Ok(None) => {
@@ -509,6 +528,9 @@ impl Doctor {
             }
             checks.push(judge_workflows(&full, base, missing));
             if let Some(check) = judge_workflow_inputs(&full, base, &outdated) {
+                checks.push(check);
+            }
+            if let Some(check) = judge_change_inputs(&full, base, &without_block_id) {
                 checks.push(check);
             }
             let protection = github
@@ -629,6 +651,27 @@ mod tests {
         // The embedded workflows have it.
         for (name, text) in WORKFLOWS {
             assert_eq!(takes_scope(name), text.contains("inputs.scope"), "{name}");
+        }
+    }
+
+    #[test]
+    fn workflows_without_the_block_id_input_warn_that_changes_cannot_run() {
+        assert!(judge_change_inputs("acme/infra", "main", &[]).is_none());
+        let check =
+            judge_change_inputs("acme/infra", "main", &["tfpilot-apply.yml"]).expect("a warning");
+        assert_eq!(check.verdict, Verdict::Warn);
+        assert!(
+            check.detail.contains("lack the `block_id` input"),
+            "{}",
+            check.detail
+        );
+        // The embedded plan and apply workflows take it.
+        for (name, text) in WORKFLOWS {
+            assert_eq!(
+                takes_scope(name),
+                text.contains("inputs.block_id"),
+                "{name}"
+            );
         }
     }
 
