@@ -265,9 +265,79 @@ async fn a_field_that_replaces_the_resource_is_said_loudly_and_locks_hold(
             .await,
     );
     assert_eq!(error.exit_code(), 3, "{error}");
+    // A document edited to name dave its requester does not make it his on GitHub.
+    bed.store
+        .update_request(
+            &original,
+            tfpilot::domain::Timestamp(chrono::Utc::now()),
+            |request| {
+                request.requested_by = "dave".into();
+                Ok(())
+            },
+        )
+        .await
+        .unwrap();
+    let error = refused(
+        bed.engine("dave")
+            .await
+            .change(&original, set("lifecycle_days", json!("7")), None)
+            .await,
+    );
+    assert_eq!(error.exit_code(), 3, "{error}");
+    assert!(
+        error.to_string().contains("only the requester (alice)"),
+        "{error}"
+    );
+}
+
+/// GitHub takes only the inputs a workflow declares: a repository whose plan workflow predates
+/// `block_id` refuses a change's plan (and `doctor` warns of it), while requests still plan.
+async fn workflows_from_before_block_id_refuse_a_changes_plan(backend: Arc<dyn ObjectStore>) {
+    let bed = bed::bed(backend).await;
+    let original = bed.applied("payments-dev-old-workflows").await;
+    let (_, current) = tfpilot::domain::workflows::WORKFLOWS
+        .iter()
+        .find(|(name, _)| *name == "tfpilot-plan.yml")
+        .unwrap();
+    let older = current.replace(
+        "      block_id:\n        description: \"A change request's original: whose block and module it works on (default: request_id)\"\n        required: false\n        type: string\n        default: \"\"\n",
+        "",
+    );
+    assert_ne!(&older, current, "the block_id input was taken out");
+    let github = bed::github(&bed.sim, "admin");
+    let path = ".github/workflows/tfpilot-plan.yml";
+    let file = github
+        .get_file(&sim::repo(), path, "main")
+        .await
+        .unwrap()
+        .unwrap();
+    github
+        .put_file(
+            &sim::repo(),
+            path,
+            "main",
+            &older,
+            "an older workflow",
+            Some(&file.sha),
+        )
+        .await
+        .unwrap();
+    let error = refused(
+        bed.engine("alice")
+            .await
+            .change(&original, set("lifecycle_days", json!("30")), None)
+            .await,
+    );
+    assert!(
+        error.to_string().contains("Unexpected inputs provided"),
+        "{error}"
+    );
+    // A request that is not a change sends no block_id, and plans.
+    bed.planned("dev", "payments-dev-still-plans").await;
 }
 
 with_both_stores!(
+    workflows_from_before_block_id_refuse_a_changes_plan,
     a_change_edits_the_block_in_place_and_goes_through_the_lifecycle,
     a_field_that_replaces_the_resource_is_said_loudly_and_locks_hold,
 );

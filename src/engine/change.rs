@@ -9,11 +9,11 @@ use serde_json::{Map, Value, json};
 use super::create::invalid;
 use super::guard::{Begun, Finish, Held, PendingEvent};
 use super::secrets::SecretOwner;
-use super::{Engine, EngineError, OpOutcome, new_id};
-use crate::domain::catalog::{ValidationErrors, find_module};
+use super::verify::github_subject;
+use super::{Engine, EngineError, OpOutcome, new_id, repo_of};
+use crate::domain::catalog::find_module;
 use crate::domain::change::{current_values, describe_change};
 use crate::domain::operation::Operation;
-use crate::domain::template::find_template;
 use crate::domain::{Request, derive_status, lock};
 
 impl Engine {
@@ -65,6 +65,20 @@ impl Engine {
         values: Map<String, Value>,
         opened: &mut Option<String>,
     ) -> Result<Finish, EngineError> {
+        // The document names its requester; GitHub says who opened the pull request. A
+        // developer who is neither approver nor admin may change only what GitHub says they
+        // asked for.
+        let (repo, _) = repo_of(&original)?;
+        let number = original
+            .pr
+            .as_deref()
+            .and_then(|pr| pr.number)
+            .ok_or_else(|| EngineError::denied("the request has no pull request on GitHub"))?;
+        let pull = self.github.get_pull_current(&repo, number).await?;
+        self.require(
+            Operation::Change,
+            github_subject(&pull, &original.environment),
+        )?;
         let changes = self.changes_of(&original).await;
         if let Some(in_flight) = changes
             .iter()
@@ -79,23 +93,7 @@ impl Engine {
         }
         let current = current_values(&original, &changes);
         let module = find_module(&self.team.modules, &original.module).map_err(invalid)?;
-        if let Some(template) = original
-            .template_id
-            .as_deref()
-            .and_then(|id| find_template(&self.team.templates, id).ok())
-        {
-            let conflicts = template.locked_conflicts(module, &values);
-            if !conflicts.is_empty() {
-                return Err(EngineError::Invalid {
-                    message: format!(
-                        "{} was made from template {}: {}",
-                        original.id,
-                        template.id,
-                        ValidationErrors(conflicts)
-                    ),
-                });
-            }
-        }
+        self.check_template_locks(&original, module, &values)?;
         let mut merged = current.clone();
         for (name, value) in &values {
             merged.insert(name.clone(), value.clone());

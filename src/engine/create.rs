@@ -12,6 +12,7 @@ use super::{Engine, EngineError, OpOutcome, OpResult, new_id, repo_of, target_fi
 use crate::domain::RunKind;
 use crate::domain::access::Subject;
 use crate::domain::catalog::{ModuleDef, ValidatedConfig, ValidationErrors, find_module};
+use crate::domain::change::describe_change;
 use crate::domain::infra_file::{remove_block, upsert_block};
 use crate::domain::lock;
 use crate::domain::operation::Operation;
@@ -314,23 +315,7 @@ impl Engine {
         for (name, value) in &values {
             merged.insert(name.clone(), value.clone());
         }
-        if let Some(template) = request
-            .template_id
-            .as_deref()
-            .and_then(|id| find_template(&self.team.templates, id).ok())
-        {
-            let conflicts = template.locked_conflicts(module, &values);
-            if !conflicts.is_empty() {
-                return Err(EngineError::Invalid {
-                    message: format!(
-                        "{} was made from template {}: {}",
-                        request.id,
-                        template.id,
-                        ValidationErrors(conflicts)
-                    ),
-                });
-            }
-        }
+        self.check_template_locks(&request, module, &values)?;
         let config = self.validate(module, &request.environment, &merged)?;
         if config.values == request.config {
             return Ok(Finish {
@@ -338,19 +323,7 @@ impl Engine {
                 events: Vec::new(),
             });
         }
-        let changed: Vec<String> = config
-            .values
-            .iter()
-            .filter(|(name, value)| request.config.get(*name) != Some(value))
-            .map(|(name, _)| name.clone())
-            .chain(
-                request
-                    .config
-                    .keys()
-                    .filter(|name| !config.values.contains_key(*name))
-                    .cloned(),
-            )
-            .collect();
+        let changed = describe_change(module, &request.config, &config.values).fields;
         let owner = SecretOwner {
             project: &request.project,
             environment: &request.environment,
@@ -522,6 +495,34 @@ impl Engine {
             });
         }
         Ok(Some(template))
+    }
+
+    /// Refuses `values` that change what the template `request` was made from locks.
+    pub(super) fn check_template_locks(
+        &self,
+        request: &Request,
+        module: &ModuleDef,
+        values: &Map<String, Value>,
+    ) -> Result<(), EngineError> {
+        let Some(template) = request
+            .template_id
+            .as_deref()
+            .and_then(|id| find_template(&self.team.templates, id).ok())
+        else {
+            return Ok(());
+        };
+        let conflicts = template.locked_conflicts(module, values);
+        if conflicts.is_empty() {
+            return Ok(());
+        }
+        Err(EngineError::Invalid {
+            message: format!(
+                "{} was made from template {}: {}",
+                request.id,
+                template.id,
+                ValidationErrors(conflicts)
+            ),
+        })
     }
 
     pub(super) fn validate(

@@ -23,7 +23,7 @@ const SCOPES: [&str; 2] = ["request", "root"];
 
 fn optional_inputs(operation: &str) -> &'static [&'static str] {
     match operation {
-        "plan" | "apply" => &["scope", "block_id"],
+        "plan" | "apply" => &["scope"],
         _ => &[],
     }
 }
@@ -123,13 +123,11 @@ pub async fn dispatch(
             );
         }
     }
+    // GitHub takes only the inputs the workflow file at that commit declares.
     let unexpected: Vec<&String> = request
         .inputs
         .keys()
-        .filter(|key| {
-            !REQUIRED_INPUTS.contains(&key.as_str())
-                && !optional_inputs(operation).contains(&key.as_str())
-        })
+        .filter(|key| !definition.inputs.contains(key))
         .collect();
     if !unexpected.is_empty() {
         return unprocessable(

@@ -31,6 +31,8 @@ pub struct WorkflowFile {
     pub run_name: Option<String>,
     /// The environment expression of the job (`${{ inputs.environment }}` or a literal).
     pub environment: Option<String>,
+    /// The inputs `workflow_dispatch` declares: GitHub refuses a dispatch with any other.
+    pub inputs: Vec<String>,
 }
 
 fn unquote(text: &str) -> String {
@@ -48,7 +50,40 @@ pub fn parse(text: &str) -> WorkflowFile {
         name: capture(&NAME),
         run_name: capture(&RUN_NAME),
         environment: capture(&ENVIRONMENT),
+        inputs: declared_inputs(text),
     }
+}
+
+/// The keys one level under the `inputs:` that follows `workflow_dispatch:`.
+fn declared_inputs(text: &str) -> Vec<String> {
+    let indent = |line: &str| line.len() - line.trim_start().len();
+    let mut lines = text
+        .lines()
+        .skip_while(|line| line.trim() != "workflow_dispatch:")
+        .skip(1)
+        .skip_while(|line| line.trim().is_empty());
+    let Some(header) = lines.next().filter(|line| line.trim() == "inputs:") else {
+        return Vec::new();
+    };
+    let (outer, mut inner) = (indent(header), None);
+    let mut inputs = Vec::new();
+    for line in lines {
+        let trimmed = line.trim();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let depth = indent(line);
+        if depth <= outer {
+            break;
+        }
+        let level = *inner.get_or_insert(depth);
+        if depth == level
+            && let Some(name) = trimmed.strip_suffix(':')
+        {
+            inputs.push(name.to_string());
+        }
+    }
+    inputs
 }
 
 /// `template` with each `${{ inputs.X }}` replaced by the input's value (empty when absent).
@@ -64,6 +99,25 @@ pub fn render(template: &str, inputs: &BTreeMap<String, String>) -> String {
 mod tests {
     use super::*;
     use crate::domain::workflows::WORKFLOWS;
+
+    #[test]
+    fn the_declared_inputs_are_read() {
+        for (file, text) in WORKFLOWS {
+            let inputs = parse(text).inputs;
+            for required in ["request_id", "environment", "dispatch_id"] {
+                assert!(inputs.iter().any(|i| i == required), "{file}: {inputs:?}");
+            }
+            let targeted = matches!(file, "tfpilot-plan.yml" | "tfpilot-apply.yml");
+            assert_eq!(inputs.iter().any(|i| i == "block_id"), targeted, "{file}");
+            assert!(
+                !inputs.iter().any(|i| i == "description" || i == "type"),
+                "{file}"
+            );
+        }
+        let older = "on:\n  workflow_dispatch:\n    inputs:\n      request_id:\n        required: true\n      scope:\n        type: choice\n\njobs:\n  x: {}\n";
+        assert_eq!(parse(older).inputs, ["request_id", "scope"]);
+        assert!(parse("on: push\n").inputs.is_empty());
+    }
 
     #[test]
     fn tfpilots_workflows_are_read() {
