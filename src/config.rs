@@ -46,7 +46,7 @@ pub struct Config {
     pub notify: NotifyConfig,
 }
 
-/// Chat notifications from `tfpilot reconcile`.
+/// Chat and email notifications from `tfpilot reconcile`.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct NotifyConfig {
@@ -54,6 +54,14 @@ pub struct NotifyConfig {
     pub url: Option<String>,
     /// How far back a transition is still worth announcing, in hours.
     pub since_hours: u32,
+    /// `smtp://user@host:587` (STARTTLS), `smtps://user@host:465` or
+    /// `smtp://host:25?tls=none`; the password comes from `TFPILOT_SMTP_PASSWORD` or the
+    /// keyring (`tfpilot login --smtp`), never from here.
+    pub smtp_url: Option<String>,
+    /// The sender of notification emails: `tfpilot@example.com` or `Name <addr>`.
+    pub email_from: Option<String>,
+    /// A PEM certificate authority to trust for the SMTP server, beside the system's.
+    pub smtp_ca_file: Option<PathBuf>,
 }
 
 impl Default for NotifyConfig {
@@ -61,6 +69,9 @@ impl Default for NotifyConfig {
         Self {
             url: None,
             since_hours: 24,
+            smtp_url: None,
+            email_from: None,
+            smtp_ca_file: None,
         }
     }
 }
@@ -70,6 +81,9 @@ impl std::fmt::Debug for NotifyConfig {
         f.debug_struct("NotifyConfig")
             .field("url", &self.url.as_ref().map(|_| "<set>"))
             .field("since_hours", &self.since_hours)
+            .field("smtp_url", &self.smtp_url)
+            .field("email_from", &self.email_from)
+            .field("smtp_ca_file", &self.smtp_ca_file)
             .finish()
     }
 }
@@ -309,6 +323,15 @@ impl Config {
         }
         if let Some(url) = get("TFPILOT_NOTIFY_URL") {
             self.notify.url = Some(url);
+        }
+        if let Some(url) = get("TFPILOT_SMTP_URL") {
+            self.notify.smtp_url = Some(url);
+        }
+        if let Some(from) = get("TFPILOT_EMAIL_FROM") {
+            self.notify.email_from = Some(from);
+        }
+        if let Some(path) = get("TFPILOT_SMTP_CA_FILE") {
+            self.notify.smtp_ca_file = Some(PathBuf::from(path));
         }
         if let Some(theme) = get("TFPILOT_THEME") {
             self.ui.theme = Some(theme);

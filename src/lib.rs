@@ -1,13 +1,14 @@
 //! tfpilot: a Terraform self-service control plane for the terminal.
 //!
 //! Layers, with dependencies pointing down only: `cli`, `tui`, `sandbox` and `sim` (edges) -> `engine`
-//! (orchestration) -> `store`, `github`, `secrets` and `webhook` (adapters) -> `domain` (pure). See docs/architecture.md.
+//! (orchestration) -> `store`, `github`, `secrets`, `webhook` and `email` (adapters) -> `domain` (pure). See docs/architecture.md.
 
 mod aws;
 pub mod cli;
 pub mod config;
 pub mod doctor;
 pub mod domain;
+pub mod email;
 pub mod engine;
 mod error_text;
 pub mod github;

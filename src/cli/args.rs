@@ -112,7 +112,7 @@ pub enum Command {
         id: String,
     },
     /// Sync every unfinished request once, take over expired locks, find interrupted dispatches;
-    /// with a webhook, announce plan, apply and destroy conclusions and drift
+    /// with a webhook or an SMTP server, announce plan, apply and destroy conclusions and drift
     Reconcile(ReconcileArgs),
     /// A run's steps while it goes and its log once GitHub serves it; exits 0 when the run
     /// succeeded, 1 when it did not (and 0 while it runs, without --follow)
@@ -207,6 +207,9 @@ pub struct ReconcileArgs {
     /// Announce transitions this recent, e.g. 30m, 24h, 2d [config: notify.since_hours, 24h]
     #[arg(long, value_name = "AGE", value_parser = parse_age)]
     pub notify_since: Option<chrono::Duration>,
+    /// Send no email this run, though an SMTP server is set [config: notify.smtp_url]
+    #[arg(long)]
+    pub no_email: bool,
 }
 
 fn parse_age(text: &str) -> Result<chrono::Duration, String> {
@@ -407,6 +410,10 @@ pub struct LoginArgs {
     /// The OAuth app's client id [env: TFPILOT_GITHUB_CLIENT_ID] [config: github.client_id]
     #[arg(long, value_name = "ID")]
     pub client_id: Option<String>,
+    /// Instead of GitHub: keep the password of [notify] smtp_url's user in the keyring, read
+    /// from standard input (pipe it; it is never echoed, logged or printed)
+    #[arg(long, conflicts_with = "client_id")]
+    pub smtp: bool,
 }
 
 #[derive(Debug, Args)]

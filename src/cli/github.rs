@@ -25,6 +25,9 @@ fn settings(context: &Invocation) -> GitHubSettings {
 }
 
 pub async fn login(context: &Invocation, args: LoginArgs) -> Result<()> {
+    if args.smtp {
+        return super::mail::login_smtp(context);
+    }
     let api_url = &context.config.github.api_url;
     let host = account_for(api_url);
     let Some(client_id) = args

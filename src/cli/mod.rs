@@ -23,6 +23,7 @@ mod doctor;
 mod github;
 mod init_repo;
 mod logs;
+mod mail;
 mod ops;
 mod render;
 mod sandbox;

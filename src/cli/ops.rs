@@ -292,26 +292,35 @@ pub async fn sync(context: &Invocation, id: &str) -> Result<()> {
 pub async fn reconcile(context: &Invocation, args: ReconcileArgs) -> Result<()> {
     let url = args.notify.or_else(|| context.config.notify.url.clone());
     // Checked before anything syncs: a bad URL is a usage error, not a half-done run.
-    let notify = match url {
-        Some(url) => {
-            let sink = Webhook::new(&url).map_err(|error| EngineError::Invalid {
+    let chat = match url {
+        Some(url) => Some(
+            Arc::new(Webhook::new(&url).map_err(|error| EngineError::Invalid {
                 message: error.to_string(),
-            })?;
-            let window = args.notify_since.unwrap_or_else(|| {
-                chrono::Duration::hours(i64::from(context.config.notify.since_hours))
-            });
-            Some(NotifyOptions {
-                sink: Arc::new(sink),
-                since: Timestamp(chrono::Utc::now() - window),
-            })
-        }
-        None if args.notify_since.is_some() => {
-            return Err(EngineError::Invalid {
-                message: "--notify-since needs a webhook: give --notify URL, or set [notify] url or TFPILOT_NOTIFY_URL".into(),
-            }
-            .into());
-        }
+            })?) as Arc<dyn crate::webhook::NoticeSink>,
+        ),
         None => None,
+    };
+    let email = if args.no_email {
+        None
+    } else {
+        super::mail::mailer(context)?
+    };
+    let notify = if chat.is_some() || email.is_some() {
+        let window = args.notify_since.unwrap_or_else(|| {
+            chrono::Duration::hours(i64::from(context.config.notify.since_hours))
+        });
+        Some(NotifyOptions {
+            chat,
+            email,
+            since: Timestamp(chrono::Utc::now() - window),
+        })
+    } else if args.notify_since.is_some() {
+        return Err(EngineError::Invalid {
+            message: "--notify-since needs somewhere to announce: give --notify URL, or set [notify] url or TFPILOT_NOTIFY_URL (chat), or [notify] smtp_url or TFPILOT_SMTP_URL (email)".into(),
+        }
+        .into());
+    } else {
+        None
     };
     let engine = engine(context).await?;
     let report = engine.reconcile_notifying(notify.as_ref()).await?;
@@ -335,14 +344,27 @@ pub async fn reconcile(context: &Invocation, args: ReconcileArgs) -> Result<()> 
                 text.push_str(&format!("  error: {error}\n"));
             }
         }
-        if let Some(notified) = &report.notifications {
+        for (channel, notified) in [
+            ("notifications", &report.notifications),
+            ("emails", &report.emails),
+        ] {
+            let Some(notified) = notified else {
+                continue;
+            };
             text.push_str(&format!(
-                "notifications to {}: {} sent, {} failed (retried next run), {} already announced\n",
+                "{channel} to {}: {} sent, {} failed (retried next run), {} already announced",
                 notified.endpoint,
                 notified.sent.len(),
                 notified.failed.len(),
                 notified.already
             ));
+            if notified.unaddressed > 0 {
+                text.push_str(&format!(
+                    ", {} with nobody to tell (config/notify.json)",
+                    notified.unaddressed
+                ));
+            }
+            text.push('\n');
             for failure in &notified.failed {
                 text.push_str(&format!("  {}: {}\n", failure.notice, failure.error));
             }

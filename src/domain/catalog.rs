@@ -34,6 +34,8 @@ pub enum CatalogError {
     InvalidRegistry { origin: String, reason: String },
     #[error("policy {origin}: {reason}")]
     InvalidPolicy { origin: String, reason: String },
+    #[error("notification recipients {origin}: {reason}")]
+    InvalidNotify { origin: String, reason: String },
     #[error("no infra repo is registered for project {project:?}{hint}")]
     UnknownProject { project: String, hint: String },
     #[error("project {project:?} has no environment {environment:?}{hint}")]

@@ -14,6 +14,7 @@ pub mod infra_file;
 pub mod insights;
 pub mod lock;
 pub mod notify;
+pub mod notify_email;
 pub mod operation;
 pub mod plan_output;
 pub mod polling;

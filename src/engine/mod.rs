@@ -31,7 +31,7 @@ use serde_json::Value;
 pub use clock::Clock;
 pub use create::CreateInput;
 pub use error::{EngineError, ErrorKind};
-pub use notify::{NotifyFailure, NotifyOptions, NotifyReport};
+pub use notify::{NotifyFailure, NotifyOptions, NotifyReport, NotifyReports};
 pub use poller::{Nudge, PollEvent, Poller, PollerConfig};
 pub use reconcile::{ReconcileItem, ReconcileReport, needs_attention};
 pub use runs::apply_tag;

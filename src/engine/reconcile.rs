@@ -41,9 +41,12 @@ pub struct ReconcileReport {
     pub failed: usize,
     /// Only the requests with something to say.
     pub items: Vec<ReconcileItem>,
-    /// What was announced, when notifications are on.
+    /// What was posted to the chat webhook, when one is set.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub notifications: Option<NotifyReport>,
+    /// What was emailed, when an SMTP server is set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub emails: Option<NotifyReport>,
 }
 
 /// Whether reconcile (and the poller) should look at a request: anything not finished, a
@@ -116,7 +119,9 @@ impl Engine {
                 .cloned()
                 .collect();
             recent.extend(synced.into_values());
-            report.notifications = Some(self.notify_transitions(&recent, options).await?);
+            let announced = self.notify_transitions(&recent, options).await?;
+            report.notifications = announced.chat;
+            report.emails = announced.email;
         }
         Ok(report)
     }

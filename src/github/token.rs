@@ -305,6 +305,21 @@ impl TokenSources {
         }
     }
 
+    /// Where the password of an SMTP login is kept: `TFPILOT_SMTP_PASSWORD`, then the same
+    /// keyrings and file store as GitHub tokens, under `account` (`smtp:user@host:port`).
+    pub fn smtp(
+        account: &str,
+        data_dir: Option<&Path>,
+        keyring: bool,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Self {
+        let mut sources = Self::standard("", data_dir, keyring, |_| None);
+        sources.env = vec![("TFPILOT_SMTP_PASSWORD", env("TFPILOT_SMTP_PASSWORD"))];
+        sources.gh = None;
+        sources.account = account.to_string();
+        sources
+    }
+
     pub fn resolve(&self) -> Result<Option<(Token, TokenSource)>, TokenError> {
         for (name, value) in &self.env {
             if let Some(token) = value.as_deref().and_then(Token::new) {

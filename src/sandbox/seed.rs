@@ -408,6 +408,11 @@ pub async fn team_config(store: &Store) -> Result<()> {
     let mut objects = vec![
         ("config/policy.json".to_string(), POLICY.as_bytes().to_vec()),
         ("config/infra-repos.json".to_string(), registry),
+        // Who `reconcile` emails once an SMTP server is set (docs/operations.md).
+        (
+            crate::domain::notify_email::NOTIFY_KEY.to_string(),
+            include_bytes!("../../examples/store/config/notify.json").to_vec(),
+        ),
     ];
     for (name, text) in MODULES {
         objects.push((

@@ -1,12 +1,14 @@
 //! Team configuration read from the store: the module catalog
-//! (`config/modules/*.json`), the infra repo registry (`config/infra-repos.json`)
-//! and the validation guardrails, roles and allowlists of `config/policy.json`.
+//! (`config/modules/*.json`), the infra repo registry (`config/infra-repos.json`),
+//! the validation guardrails, roles and allowlists of `config/policy.json`, and who hears of
+//! transitions by email (`config/notify.json`).
 //!
 //! One broken module file must not hide the others: each file that fails to
 //! parse is reported next to the modules that loaded.
 
 use crate::domain::access::AccessPolicy;
 use crate::domain::catalog::{CatalogError, ModuleDef};
+use crate::domain::notify_email::{EmailDirectory, NOTIFY_KEY};
 use crate::domain::registry::{InfraRepos, ValidationPolicy};
 use crate::domain::template::{TEMPLATES_PREFIX, Template, TemplateError, template_key};
 
@@ -33,6 +35,8 @@ pub struct TeamConfig {
     pub templates: Vec<Template>,
     /// Template files that could not be used, with the reason.
     pub template_problems: Vec<TemplateError>,
+    /// Who hears of transitions by email (`config/notify.json`); nobody without it.
+    pub email: EmailDirectory,
 }
 
 impl TeamConfig {
@@ -105,6 +109,13 @@ impl Store {
             }
             if let Some(problem) = unusable {
                 config.access = AccessPolicy::refusing(problem);
+            }
+        }
+        if let Some(body) = self.get_blob(NOTIFY_KEY).await? {
+            super::requests::within_document_limit(NOTIFY_KEY, body.len(), self.document_limit())?;
+            match EmailDirectory::parse(&String::from_utf8_lossy(&body), NOTIFY_KEY) {
+                Ok(directory) => config.email = directory,
+                Err(error) => config.problems.push(error),
             }
         }
         let (templates, problems) = self.load_templates(&config.modules).await?;

@@ -10,12 +10,16 @@ use regex::Regex;
 /// The AWS secret key the CLI tests hand the binary (moto accepts any).
 pub const AWS_TEST_SECRET: &str = "tfpilot-aws-secret-5f0c9e";
 
+/// The password of the test SMTP servers' login (scripts/smtp-test-servers.py).
+pub const SMTP_TEST_PASSWORD: &str = "smtp-test-password-not-secret";
+
 /// Token-shaped text: the simulator's tokens (`sim-<login>`, also what its device flow issues),
-/// GitHub's token formats, AWS access keys and the test secret.
+/// GitHub's token formats, AWS access keys and the test secrets.
 static SECRET: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(&format!(
-        r"sim-[a-z][a-z0-9-]*|gh[opusr]_[A-Za-z0-9]{{20,}}|github_pat_[A-Za-z0-9_]{{20,}}|AKIA[0-9A-Z]{{16}}|{}",
-        regex::escape(AWS_TEST_SECRET)
+        r"sim-[a-z][a-z0-9-]*|gh[opusr]_[A-Za-z0-9]{{20,}}|github_pat_[A-Za-z0-9_]{{20,}}|AKIA[0-9A-Z]{{16}}|{}|{}",
+        regex::escape(AWS_TEST_SECRET),
+        regex::escape(SMTP_TEST_PASSWORD)
     ))
     .expect("the pattern compiles")
 });

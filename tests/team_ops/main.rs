@@ -17,5 +17,6 @@ mod sim;
 mod cost;
 mod doctor;
 mod drift;
+mod email;
 mod notify;
 mod templates;

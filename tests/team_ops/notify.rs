@@ -157,7 +157,7 @@ async fn each_transition_is_announced_once(s3: bool) {
         .run("admin", &["reconcile", "--notify-since", "2h"])
         .await;
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("needs a webhook"), "{err}");
+    assert!(err.contains("needs somewhere to announce"), "{err}");
     // The URL from the environment instead of the flag: everything announced already.
     let mut configured = cli.command("admin", &["--json", "reconcile", "--notify-since", "5d"]);
     configured.env("TFPILOT_NOTIFY_URL", &url);
