@@ -115,6 +115,7 @@ fn bucket(n: usize) -> CreateInput {
         values,
         idempotency_key: None,
         template: None,
+        assistant: None,
     }
 }
 

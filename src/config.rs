@@ -44,6 +44,21 @@ pub struct Config {
     pub github: GitHubConfig,
     pub ui: UiConfig,
     pub notify: NotifyConfig,
+    pub assistant: AssistantConfig,
+}
+
+/// The infra assistant: an OpenAI-compatible chat-completions endpoint. Off unless `url` and
+/// `model` are set; the API key comes from `TFPILOT_ASSISTANT_API_KEY` or the keyring
+/// (`tfpilot login --assistant`), never from here.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AssistantConfig {
+    /// The API's base (`https://api.openai.com/v1`, `http://localhost:11434/v1`) or a full
+    /// `…/chat/completions` address (Azure OpenAI, with its `api-version`).
+    pub url: Option<String>,
+    pub model: Option<String>,
+    /// Seconds one answer may take (default 60).
+    pub timeout_secs: Option<u64>,
 }
 
 /// Chat and email notifications from `tfpilot reconcile`.
@@ -268,7 +283,7 @@ impl Config {
         if let Some(value) = get("TFPILOT_S3_PATH_STYLE") {
             self.s3.path_style = Some(parse_bool("TFPILOT_S3_PATH_STYLE", &value)?);
         }
-        let timeouts: [(&'static str, &mut Option<u64>); 4] = [
+        let timeouts: [(&'static str, &mut Option<u64>); 5] = [
             (
                 "TFPILOT_S3_CONNECT_TIMEOUT_SECS",
                 &mut self.s3.connect_timeout_secs,
@@ -284,6 +299,10 @@ impl Config {
             (
                 "TFPILOT_GITHUB_OPERATION_TIMEOUT_SECS",
                 &mut self.github.operation_timeout_secs,
+            ),
+            (
+                "TFPILOT_ASSISTANT_TIMEOUT_SECS",
+                &mut self.assistant.timeout_secs,
             ),
         ];
         for (variable, slot) in timeouts {
@@ -323,6 +342,12 @@ impl Config {
         }
         if let Some(url) = get("TFPILOT_NOTIFY_URL") {
             self.notify.url = Some(url);
+        }
+        if let Some(url) = get("TFPILOT_ASSISTANT_URL") {
+            self.assistant.url = Some(url);
+        }
+        if let Some(model) = get("TFPILOT_ASSISTANT_MODEL") {
+            self.assistant.model = Some(model);
         }
         if let Some(url) = get("TFPILOT_SMTP_URL") {
             self.notify.smtp_url = Some(url);

@@ -1,8 +1,9 @@
 //! tfpilot: a Terraform self-service control plane for the terminal.
 //!
 //! Layers, with dependencies pointing down only: `cli`, `tui`, `sandbox` and `sim` (edges) -> `engine`
-//! (orchestration) -> `store`, `github`, `secrets`, `webhook` and `email` (adapters) -> `domain` (pure). See docs/architecture.md.
+//! (orchestration) -> `store`, `github`, `secrets`, `webhook`, `email` and `assistant` (adapters) -> `domain` (pure). See docs/architecture.md.
 
+pub mod assistant;
 mod aws;
 pub mod cli;
 pub mod config;

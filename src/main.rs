@@ -105,6 +105,7 @@ fn command_name(cli: &Cli) -> &'static str {
         Command::Whoami => "whoami",
         Command::Sim(_) => "sim",
         Command::InitRepo(_) => "init-repo",
+        Command::Assist(_) => "assist",
         Command::Create(_) => "create",
         Command::Update(_) => "update",
         Command::Change(_) => "change",

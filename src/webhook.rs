@@ -46,10 +46,25 @@ pub trait NoticeSink: Send + Sync {
     fn endpoint(&self) -> &str;
 }
 
+/// The HTTPS client of webhooks and the assistant: hyper over rustls, the stack octocrab
+/// already brings.
+pub type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// A client trusting the system's root certificates, speaking HTTP/1 over TLS or plain HTTP.
+pub fn https_client() -> Result<HttpsClient, String> {
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_native_roots()
+        .map_err(|error| format!("no TLS root certificates: {error}"))?
+        .https_or_http()
+        .enable_http1()
+        .build();
+    Ok(Client::builder(TokioExecutor::new()).build(connector))
+}
+
 pub struct Webhook {
     uri: Uri,
     endpoint: String,
-    client: Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
+    client: HttpsClient,
 }
 
 impl std::fmt::Debug for Webhook {
@@ -78,19 +93,14 @@ impl Webhook {
         };
         // userinfo would be a secret too: show the host alone.
         let host = host.rsplit('@').next().unwrap_or(&host).to_string();
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_native_roots()
-            .map_err(|error| WebhookError::Transport {
-                endpoint: format!("{scheme}://{host}"),
-                message: format!("no TLS root certificates: {error}"),
-            })?
-            .https_or_http()
-            .enable_http1()
-            .build();
+        let client = https_client().map_err(|message| WebhookError::Transport {
+            endpoint: format!("{scheme}://{host}"),
+            message,
+        })?;
         Ok(Webhook {
             endpoint: format!("{scheme}://{host}/…"),
             uri,
-            client: Client::builder(TokioExecutor::new()).build(connector),
+            client,
         })
     }
 }

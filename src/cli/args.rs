@@ -74,6 +74,9 @@ pub enum Command {
     Sim(SimArgs),
     /// Write tfpilot's workflows into an infra repository checkout
     InitRepo(InitRepoArgs),
+    /// Describe what you need in words: the assistant proposes module, project, environment
+    /// and values, checked as a create would be; nothing is created without --create
+    Assist(AssistArgs),
     /// Ask for infrastructure: writes the block, opens the pull request, dispatches the plan
     Create(CreateArgs),
     /// Change a request's values on its branch; withdraws the approval and plans again
@@ -196,6 +199,19 @@ pub enum TemplateCommand {
     },
     /// Add the example templates whose module is in the catalog, keeping existing ones. Admins only
     Seed,
+}
+
+#[derive(Debug, Args)]
+pub struct AssistArgs {
+    /// What you need, e.g. "a private bucket for payments logs in dev, 90 days"
+    pub text: String,
+    /// Create the proposed request, after asking (sensitive fields must be set afterwards
+    /// with `tfpilot update`)
+    #[arg(long)]
+    pub create: bool,
+    /// Do not ask before creating
+    #[arg(long, requires = "create")]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]
@@ -412,8 +428,12 @@ pub struct LoginArgs {
     pub client_id: Option<String>,
     /// Instead of GitHub: keep the password of [notify] smtp_url's user in the keyring, read
     /// from standard input (pipe it; it is never echoed, logged or printed)
-    #[arg(long, conflicts_with = "client_id")]
+    #[arg(long, conflicts_with_all = ["client_id", "assistant"])]
     pub smtp: bool,
+    /// Instead of GitHub: keep the API key of [assistant] url in the keyring, read from
+    /// standard input (pipe it; it is never echoed, logged or printed)
+    #[arg(long, conflicts_with = "client_id")]
+    pub assistant: bool,
 }
 
 #[derive(Debug, Args)]

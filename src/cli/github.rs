@@ -28,6 +28,9 @@ pub async fn login(context: &Invocation, args: LoginArgs) -> Result<()> {
     if args.smtp {
         return super::mail::login_smtp(context);
     }
+    if args.assistant {
+        return super::assist::login_assistant(context);
+    }
     let api_url = &context.config.github.api_url;
     let host = account_for(api_url);
     let Some(client_id) = args

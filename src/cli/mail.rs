@@ -17,7 +17,8 @@ fn usage(message: String) -> anyhow::Error {
 }
 
 fn password_sources(context: &Invocation, account: &str) -> TokenSources {
-    TokenSources::smtp(
+    TokenSources::secret(
+        "TFPILOT_SMTP_PASSWORD",
         account,
         context.dirs.as_ref().map(|dirs| dirs.data.as_path()),
         context.config.github.keyring,

@@ -15,6 +15,7 @@ macro_rules! note {
 }
 
 mod args;
+mod assist;
 mod complete;
 mod confirm;
 mod dashboard;
@@ -42,9 +43,9 @@ use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
 pub use args::{
-    ApplyArgs, Cli, Command, CreateArgs, DeploymentArgs, DeploymentCommand, ExplainArgs,
-    InitRepoArgs, ListArgs, LoginArgs, LogsArgs, OpArgs, ReconcileArgs, SandboxArgs, SimArgs,
-    TemplateCommand, UpdateArgs, WithdrawArgs,
+    ApplyArgs, AssistArgs, Cli, Command, CreateArgs, DeploymentArgs, DeploymentCommand,
+    ExplainArgs, InitRepoArgs, ListArgs, LoginArgs, LogsArgs, OpArgs, ReconcileArgs, SandboxArgs,
+    SimArgs, TemplateCommand, UpdateArgs, WithdrawArgs,
 };
 
 use crate::config::{Config, Dirs};
@@ -187,6 +188,7 @@ pub async fn run(cli: Cli, context: Invocation) -> Result<()> {
         Command::Diff { id } => ops::diff(&context, &id).await,
         Command::Insights => insights(&context).await,
         Command::Login(args) => github::login(&context, args).await,
+        Command::Assist(args) => assist::assist(&context, args).await,
         Command::Logout => github::logout(&context),
         Command::Whoami => github::whoami(&context).await,
         Command::Sim(args) => sim::serve(&context, args).await,

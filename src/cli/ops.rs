@@ -119,6 +119,7 @@ pub async fn create(context: &Invocation, args: CreateArgs) -> Result<()> {
             values: values(args.values),
             idempotency_key: args.idempotency_key,
             template: args.template,
+            assistant: None,
         })
         .await?;
     if context.json {
@@ -580,6 +581,19 @@ pub async fn audit_export(context: &Invocation, id: &str) -> Result<()> {
         .await
         .context("reading the module catalog (it says which values are sensitive)")?;
     let derivation = derive(&request);
+    // The conversation a request came from, when the assistant proposed it; read from its
+    // own key, whatever the document says.
+    let assistant = match &request.assistant {
+        Some(_) => {
+            let key = crate::domain::assistant::conversation_key(&request.id);
+            match store.get_blob(&key).await? {
+                Some(body) => serde_json::from_slice(&body)
+                    .unwrap_or_else(|error| json!({"key": key, "error": error.to_string()})),
+                None => json!({"key": key, "error": "not in the store"}),
+            }
+        }
+        None => Value::Null,
+    };
     // Always JSON: an export is for machines and archives.
     print_json(&json!({
         "exported_at": super::now(),
@@ -588,6 +602,7 @@ pub async fn audit_export(context: &Invocation, id: &str) -> Result<()> {
         "status_rule": derivation.rule,
         "request": document_json(&request, team.module(&request.module)),
         "events": events,
+        "assistant": assistant,
     }))
 }
 

@@ -170,6 +170,9 @@ pub fn show(view: &RequestView, timeline: &[TimelineEntry]) -> String {
     for (index, change) in view.changes.iter().enumerate() {
         field(if index == 0 { "changes" } else { "" }, change.clone());
     }
+    if let Some(assistant) = &view.assistant {
+        field("assistant", assistant.clone());
+    }
     field("project", request.project.clone());
     field("environment", request.environment.clone());
     field("module", request.module.clone());

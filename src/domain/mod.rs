@@ -1,6 +1,7 @@
 //! Pure domain: types, rules and derivations. No I/O, no async, no clock reads.
 
 pub mod access;
+pub mod assistant;
 pub mod attribution;
 pub mod catalog;
 pub mod change;

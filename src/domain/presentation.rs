@@ -160,6 +160,8 @@ pub struct RequestView<'a> {
     /// An original's changes, oldest first (`domain::change::history`); the caller fills it in
     /// from the change documents it has.
     pub changes: Vec<String>,
+    /// Made from an assistant's proposal: the model and what the person asked, in words.
+    pub assistant: Option<String>,
 }
 
 /// The view of `request` at `now`; `module` is its catalog definition (for masking).
@@ -237,6 +239,12 @@ pub fn present<'a>(
                 ),
             }),
         changes: Vec::new(),
+        assistant: request.assistant.as_deref().map(|note| {
+            format!(
+                "proposed by {} from \"{}\" (tfpilot audit-export {} has the conversation)",
+                note.model, note.question, request.id
+            )
+        }),
         withdrawal: request.withdrawal.as_deref().map(|withdrawal| {
             let reason = withdrawal
                 .reason

@@ -43,6 +43,9 @@ pub struct Request {
     /// On an original: its change requests, oldest first (each one's status is its own).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub change_requests: Vec<String>,
+    /// The assistant conversation the request came from (kept at `assistant/<id>.json`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assistant: Option<Box<super::assistant::AssistantNote>>,
 
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<Box<Target>>,
@@ -144,6 +147,7 @@ impl Request {
             changes: None,
             replaces: Vec::new(),
             change_requests: Vec::new(),
+            assistant: None,
             target: None,
             branch: None,
             commit_sha: None,

@@ -33,6 +33,17 @@ pub struct CreateInput {
     pub idempotency_key: Option<String>,
     /// Start from this template: its preset values, its locked values, its module.
     pub template: Option<String>,
+    /// The assistant conversation the request came from, kept beside it.
+    pub assistant: Option<crate::domain::assistant::Conversation>,
+}
+
+/// What a create's checks found: the template and module it uses, its values, and where its
+/// block goes.
+struct Prepared<'t> {
+    template: Option<&'t Template>,
+    module: &'t ModuleDef,
+    config: ValidatedConfig,
+    target: crate::domain::request::Target,
 }
 
 /// The branch head after an edit of one file on one branch (a new commit, or the head as it
@@ -45,35 +56,12 @@ impl Engine {
     /// Validates, claims the idempotency key, writes the document, then branch, commit, PR and
     /// plan dispatch; each step is skipped when an earlier attempt with the key completed it.
     pub async fn create(&self, input: CreateInput) -> Result<OpOutcome, EngineError> {
-        self.require(
-            Operation::Create,
-            Subject {
-                environment: &input.environment,
-                requested_by: &self.actor,
-                cancels: None,
-            },
-        )?;
-        let template = self.template_for(&input)?;
-        let module_name = match template {
-            Some(template) => template.module.as_str(),
-            None => input.module.as_str(),
-        };
-        let module = find_module(&self.team.modules, module_name).map_err(invalid)?;
-        let values = match template {
-            Some(template) => template
-                .apply(module, &input.environment, &input.values)
-                .map_err(|errors| EngineError::Invalid {
-                    message: format!("template {}: {}", template.id, ValidationErrors(errors)),
-                })?,
-            None => input.values.clone(),
-        };
-        let config = self.validate(module, &input.environment, &values)?;
-        let registry = self.team.infra_repos.as_ref().ok_or_else(|| EngineError::Config {
-            message: "the store has no config/infra-repos.json, so there is nowhere to write the block; an admin must add it".into(),
-        })?;
-        let target = registry
-            .target(&input.project, &input.environment)
-            .map_err(invalid)?;
+        let Prepared {
+            template,
+            module,
+            config,
+            target,
+        } = self.prepare(&input, false)?;
 
         let key = input.idempotency_key.clone().unwrap_or_else(new_id);
         let fingerprint = fingerprint(&input, module, &config);
@@ -124,6 +112,9 @@ impl Engine {
         request.template_id = template.map(|t| t.id.clone());
         request.target = Some(Box::new(target));
         request.branch = Some(format!("tfpilot/{id}"));
+        if let Some(conversation) = &input.assistant {
+            request.assistant = Some(Box::new(self.keep_conversation(&id, conversation).await?));
+        }
         let token = new_id();
         // A fresh document cannot be locked by anyone else.
         let _ = lock::acquire(
@@ -469,6 +460,106 @@ impl Engine {
     }
 
     /// The template a create names, checked against the module it names (if any).
+    /// Every check a create makes before it writes anything: the policy, the template, the
+    /// module, the values and the team's rules, and where the block goes. With
+    /// `secrets_to_come`, sensitive fields may still be missing or wrong: an assistant's
+    /// proposal leaves them to the person.
+    fn prepare(
+        &self,
+        input: &CreateInput,
+        secrets_to_come: bool,
+    ) -> Result<Prepared<'_>, EngineError> {
+        self.require(
+            Operation::Create,
+            Subject {
+                environment: &input.environment,
+                requested_by: &self.actor,
+                cancels: None,
+            },
+        )?;
+        let template = self.template_for(input)?;
+        let module_name = match template {
+            Some(template) => template.module.as_str(),
+            None => input.module.as_str(),
+        };
+        let module = find_module(&self.team.modules, module_name).map_err(invalid)?;
+        let values = match template {
+            Some(template) => template
+                .apply(module, &input.environment, &input.values)
+                .map_err(|errors| EngineError::Invalid {
+                    message: format!("template {}: {}", template.id, ValidationErrors(errors)),
+                })?,
+            None => input.values.clone(),
+        };
+        let config = if secrets_to_come {
+            let mut values = values;
+            values.retain(|name, _| !module.field(name).is_some_and(|field| field.sensitive));
+            let checked = match module.validate(&values) {
+                Ok(config) => config,
+                Err(errors) => {
+                    let left: Vec<_> = errors
+                        .0
+                        .into_iter()
+                        .filter(|error| {
+                            !module
+                                .field(&error.field)
+                                .is_some_and(|field| field.sensitive)
+                        })
+                        .collect();
+                    if !left.is_empty() {
+                        return Err(EngineError::Invalid {
+                            message: format!(
+                                "invalid values for {}: {}",
+                                module.name,
+                                ValidationErrors(left)
+                            ),
+                        });
+                    }
+                    ValidatedConfig { values }
+                }
+            };
+            self.check_policy(&input.environment, &checked)?;
+            checked
+        } else {
+            self.validate(module, &input.environment, &values)?
+        };
+        let registry = self.team.infra_repos.as_ref().ok_or_else(|| EngineError::Config {
+            message: "the store has no config/infra-repos.json, so there is nowhere to write the block; an admin must add it".into(),
+        })?;
+        let target = registry
+            .target(&input.project, &input.environment)
+            .map_err(invalid)?;
+        Ok(Prepared {
+            template,
+            module,
+            config,
+            target,
+        })
+    }
+
+    /// Writes the conversation a request came from beside it, before the document that
+    /// points at it (a retry with the same key finds it written).
+    async fn keep_conversation(
+        &self,
+        id: &str,
+        conversation: &crate::domain::assistant::Conversation,
+    ) -> Result<crate::domain::assistant::AssistantNote, EngineError> {
+        let mut kept = conversation.clone();
+        kept.request_id = Some(id.to_string());
+        let key = crate::domain::assistant::conversation_key(id);
+        let body = serde_json::to_vec_pretty(&kept).map_err(|error| EngineError::Invalid {
+            message: format!("the assistant conversation cannot be written: {error}"),
+        })?;
+        self.store.put_once(&key, body).await?;
+        Ok(crate::domain::assistant::AssistantNote::of(&kept, &key))
+    }
+
+    /// Whether `input` would pass a create's checks, sensitive values aside (they are typed
+    /// by the person after an assistant's proposal).
+    pub(super) fn check_create(&self, input: &CreateInput) -> Result<(), EngineError> {
+        self.prepare(input, true).map(|_| ())
+    }
+
     fn template_for(&self, input: &CreateInput) -> Result<Option<&Template>, EngineError> {
         let Some(id) = input.template.as_deref() else {
             return Ok(None);
@@ -536,17 +627,22 @@ impl Engine {
             .map_err(|errors| EngineError::Invalid {
                 message: format!("invalid values for {}: {errors}", module.name),
             })?;
-        let problems = self.team.policy.check(environment, &config);
-        if !problems.is_empty() {
-            let text: Vec<String> = problems
-                .iter()
-                .map(|p| format!("{}: {}", p.field, p.message))
-                .collect();
-            return Err(EngineError::Invalid {
-                message: format!("the values break team policy: {}", text.join("; ")),
-            });
-        }
+        self.check_policy(environment, &config)?;
         Ok(config)
+    }
+
+    fn check_policy(&self, environment: &str, config: &ValidatedConfig) -> Result<(), EngineError> {
+        let problems = self.team.policy.check(environment, config);
+        if problems.is_empty() {
+            return Ok(());
+        }
+        let text: Vec<String> = problems
+            .iter()
+            .map(|p| format!("{}: {}", p.field, p.message))
+            .collect();
+        Err(EngineError::Invalid {
+            message: format!("the values break team policy: {}", text.join("; ")),
+        })
     }
 
     async fn ensure_branch(

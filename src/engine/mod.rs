@@ -3,6 +3,7 @@
 //! request lock, replay of an idempotency key used in the last 10 minutes, the external effect,
 //! then outcome + event + lock release.
 
+mod assist;
 mod cancel;
 mod change;
 mod clock;
@@ -28,6 +29,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::Value;
 
+pub use assist::Assisted;
 pub use clock::Clock;
 pub use create::CreateInput;
 pub use error::{EngineError, ErrorKind};

@@ -305,16 +305,18 @@ impl TokenSources {
         }
     }
 
-    /// Where the password of an SMTP login is kept: `TFPILOT_SMTP_PASSWORD`, then the same
-    /// keyrings and file store as GitHub tokens, under `account` (`smtp:user@host:port`).
-    pub fn smtp(
+    /// Where another secret is kept (an SMTP password, the assistant's API key): the
+    /// environment variable `variable`, then the same keyrings and file store as GitHub
+    /// tokens, under `account` (`smtp:user@host:port`, `assistant:host`).
+    pub fn secret(
+        variable: &'static str,
         account: &str,
         data_dir: Option<&Path>,
         keyring: bool,
         env: impl Fn(&str) -> Option<String>,
     ) -> Self {
         let mut sources = Self::standard("", data_dir, keyring, |_| None);
-        sources.env = vec![("TFPILOT_SMTP_PASSWORD", env("TFPILOT_SMTP_PASSWORD"))];
+        sources.env = vec![(variable, env(variable))];
         sources.gh = None;
         sources.account = account.to_string();
         sources

@@ -485,6 +485,7 @@ pub async fn requests(sim: &Simulator, store: &Store, dir: &std::path::Path) -> 
             values: values.as_object().cloned().unwrap_or_default(),
             idempotency_key: None,
             template: None,
+            assistant: None,
         };
         let id = seeder
             .bring(input, requester, target)

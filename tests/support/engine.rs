@@ -217,6 +217,7 @@ pub fn bucket(name: &str, environment: &str) -> CreateInput {
         values,
         idempotency_key: None,
         template: None,
+        assistant: None,
     }
 }
 

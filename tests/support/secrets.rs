@@ -13,13 +13,17 @@ pub const AWS_TEST_SECRET: &str = "tfpilot-aws-secret-5f0c9e";
 /// The password of the test SMTP servers' login (scripts/smtp-test-servers.py).
 pub const SMTP_TEST_PASSWORD: &str = "smtp-test-password-not-secret";
 
+/// The API key the assistant tests hand the binary.
+pub const ASSISTANT_TEST_KEY: &str = "sk-tfpilot-assistant-test-key";
+
 /// Token-shaped text: the simulator's tokens (`sim-<login>`, also what its device flow issues),
 /// GitHub's token formats, AWS access keys and the test secrets.
 static SECRET: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(&format!(
-        r"sim-[a-z][a-z0-9-]*|gh[opusr]_[A-Za-z0-9]{{20,}}|github_pat_[A-Za-z0-9_]{{20,}}|AKIA[0-9A-Z]{{16}}|{}|{}",
+        r"sim-[a-z][a-z0-9-]*|gh[opusr]_[A-Za-z0-9]{{20,}}|github_pat_[A-Za-z0-9_]{{20,}}|AKIA[0-9A-Z]{{16}}|{}|{}|{}",
         regex::escape(AWS_TEST_SECRET),
-        regex::escape(SMTP_TEST_PASSWORD)
+        regex::escape(SMTP_TEST_PASSWORD),
+        regex::escape(ASSISTANT_TEST_KEY)
     ))
     .expect("the pattern compiles")
 });

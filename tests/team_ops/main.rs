@@ -14,6 +14,7 @@ mod home;
 #[path = "../support/sim.rs"]
 mod sim;
 
+mod assist;
 mod cost;
 mod doctor;
 mod drift;

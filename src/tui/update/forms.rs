@@ -121,6 +121,7 @@ pub fn create_command(state: &mut State, command: Command) -> Vec<Effect> {
                 values: form.values(),
                 idempotency_key: None,
                 template: form.template().map(str::to_string),
+                assistant: None,
             };
             return vec![Effect::Create {
                 input: Box::new(input),

@@ -90,6 +90,9 @@ fn lines<'a>(state: &'a State, theme: &Theme, request: &'a Request) -> Vec<Line<
         let name = if index == 0 { "changes" } else { "" };
         out.push(field(name, change.clone(), theme));
     }
+    if let Some(assistant) = &view.assistant {
+        out.push(field("assistant", assistant.clone(), theme));
+    }
     out.push(field(
         "project/env",
         format!("{}/{}", request.project, request.environment),
