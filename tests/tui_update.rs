@@ -2839,3 +2839,146 @@ fn a_late_listing_never_rolls_a_row_back() {
     );
     assert!(!state.toasts.iter().any(|t| t.text.contains("is now")));
 }
+
+/// The create form's ask line: ctrl-o opens it (or says why the assistant is off), enter asks,
+/// the proposal fills the form for review and its conversation goes with the create; a
+/// failure leaves the form as it was.
+#[test]
+fn the_ask_line_fills_the_create_form_for_review_and_a_failure_changes_nothing() {
+    use tfpilot::domain::assistant::{Conversation, Proposal};
+    use tfpilot::engine::Assisted;
+    use tfpilot::tui::state::Assistant;
+
+    let mut state = state("alice", &every_status(), 120, 40);
+    key(&mut state, KeyCode::Char('c'));
+    ctrl(&mut state, 'o');
+    let Some(Modal::Create(form)) = state.modals.last() else {
+        panic!("the create form");
+    };
+    assert!(form.ask.is_none(), "off: no ask line");
+    assert!(
+        state
+            .toasts
+            .last()
+            .is_some_and(|t| t.text.contains("[assistant] url")),
+        "it says how to turn it on"
+    );
+
+    state.assistant = Assistant::On {
+        model: "test-model".into(),
+    };
+    let before = match state.modals.last() {
+        Some(Modal::Create(form)) => form.values(),
+        _ => panic!("the create form"),
+    };
+    ctrl(&mut state, 'o');
+    chars(&mut state, "a bucket for payments logs");
+    let effects = key(&mut state, KeyCode::Enter);
+    assert!(
+        matches!(effects.as_slice(), [Effect::Assist { ask }] if ask == "a bucket for payments logs"),
+        "{effects:?}"
+    );
+    assert!(key(&mut state, KeyCode::Enter).is_empty(), "asked once");
+    send(
+        &mut state,
+        Msg::Assisted {
+            result: Err("the assistant at http://127.0.0.1 could not be reached".into()),
+        },
+    );
+    let Some(Modal::Create(form)) = state.modals.last() else {
+        panic!("the form stays");
+    };
+    assert_eq!(form.values(), before, "a failure changes nothing");
+    assert!(
+        form.ask.is_some() && !form.asking,
+        "the question stays to ask again"
+    );
+    assert_eq!(state.toasts.last().map(|t| t.kind), Some(ToastKind::Error));
+
+    key(&mut state, KeyCode::Enter);
+    let proposal = Proposal {
+        module: "s3-bucket".into(),
+        template: None,
+        project: "payments".into(),
+        environment: "dev".into(),
+        values: serde_json::json!({"bucket_name": "payments-dev-logs", "versioning": true})
+            .as_object()
+            .unwrap()
+            .clone(),
+        notes: Vec::new(),
+    };
+    let conversation = Conversation {
+        model: "test-model".into(),
+        endpoint: "http://127.0.0.1".into(),
+        asked_by: "alice".into(),
+        at: now(),
+        messages: vec![
+            serde_json::json!({"role": "user", "content": "a bucket for payments logs"}),
+        ],
+        proposal: Some(proposal.clone()),
+        request_id: None,
+    };
+    send(
+        &mut state,
+        Msg::Assisted {
+            result: Ok(Box::new(Assisted {
+                proposal,
+                conversation,
+            })),
+        },
+    );
+    let Some(Modal::Create(form)) = state.modals.last() else {
+        panic!("the form stays for review");
+    };
+    assert!(form.ask.is_none(), "the ask line closes");
+    assert_eq!(
+        (form.project(), form.environment(), form.module_name()),
+        ("payments", "dev", "s3-bucket")
+    );
+    assert_eq!(form.values()["bucket_name"], "payments-dev-logs");
+    assert_eq!(form.values()["versioning"], true);
+    assert!(form.errors.is_empty(), "{:?}", form.errors);
+    // Nothing was created: the person submits.
+    let effects = key(&mut state, KeyCode::Enter);
+    let [Effect::Create { input }] = effects.as_slice() else {
+        panic!("{effects:?}");
+    };
+    assert_eq!(input.module, "s3-bucket");
+    assert_eq!(
+        input.assistant.as_ref().and_then(|c| c.question()),
+        Some("a bucket for payments logs"),
+        "the conversation goes with the request"
+    );
+}
+
+/// An answer that arrives after its question was abandoned (esc) or its form closed is
+/// dropped.
+#[test]
+fn a_late_proposal_for_an_abandoned_question_is_dropped() {
+    use tfpilot::tui::state::Assistant;
+    let mut state = state("alice", &every_status(), 120, 40);
+    state.assistant = Assistant::On { model: "m".into() };
+    key(&mut state, KeyCode::Char('c'));
+    ctrl(&mut state, 'o');
+    chars(&mut state, "x");
+    key(&mut state, KeyCode::Enter);
+    key(&mut state, KeyCode::Esc);
+    let effects = send(
+        &mut state,
+        Msg::Assisted {
+            result: Err("abandoned".into()),
+        },
+    );
+    assert!(effects.is_empty());
+    assert!(!state.toasts.iter().any(|t| t.text == "abandoned"));
+    key(&mut state, KeyCode::Esc);
+    assert!(state.modals.is_empty(), "{:?}", state.modals.len());
+    let effects = send(
+        &mut state,
+        Msg::Assisted {
+            result: Err("late".into()),
+        },
+    );
+    assert!(effects.is_empty());
+    assert!(!state.toasts.iter().any(|t| t.text == "late"));
+}

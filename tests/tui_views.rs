@@ -374,6 +374,30 @@ fn create_form_with_its_block() {
     insta::assert_snapshot!("create_preview_120x40", screen(&state));
 }
 
+/// The ask line open over the create form, while the assistant answers.
+#[test]
+fn create_form_asking_the_assistant() {
+    let mut state = state("alice", &every_status(), 120, 40);
+    state.assistant = tfpilot::tui::state::Assistant::On {
+        model: "test-model".into(),
+    };
+    key(&mut state, KeyCode::Char('c'));
+    send(
+        &mut state,
+        Msg::Key(crossterm::event::KeyEvent::new(
+            KeyCode::Char('o'),
+            crossterm::event::KeyModifiers::CONTROL,
+        )),
+    );
+    chars(
+        &mut state,
+        "a private bucket for payments logs in dev, 90 days",
+    );
+    insta::assert_snapshot!("create_ask_120x40", screen(&state));
+    key(&mut state, KeyCode::Enter);
+    insta::assert_snapshot!("create_asking_120x40", screen(&state));
+}
+
 /// A document that claimed what GitHub contradicts carries a warning on its row and in its
 /// detail, in words, so it reads without colour.
 #[test]

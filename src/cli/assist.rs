@@ -128,7 +128,7 @@ pub async fn assist(context: &Invocation, args: AssistArgs) -> Result<()> {
     let mut text = describe(&assisted);
     match created["id"].as_str() {
         Some(id) => text.push_str(&format!("Created {id}.\n")),
-        None => text.push_str("Nothing is created yet: review it, then run again with --create.\n"),
+        None => text.push_str("Nothing is created yet: review it, then run again with --create (or ask from the create form in the dashboard: ctrl-o).\n"),
     }
     print(&text)
 }

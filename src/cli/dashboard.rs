@@ -73,7 +73,11 @@ pub async fn open(
         role,
         sandbox,
     };
+    let assistant = super::assist::model(context)
+        .map(|model| std::sync::Arc::new(model) as std::sync::Arc<dyn crate::assistant::ChatModel>)
+        .map_err(|error| error.to_string());
     tui::run(DashboardOptions {
+        assistant,
         engine,
         workspace,
         intervals: context.config.sync,

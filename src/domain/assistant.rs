@@ -34,7 +34,7 @@ pub struct Catalog<'a> {
 }
 
 /// A request the model proposes, for a person to review and submit.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Proposal {
     pub module: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -48,7 +48,7 @@ pub struct Proposal {
 }
 
 /// The conversation behind a proposal, kept with the request it became.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Conversation {
     pub model: String,
     /// The endpoint's scheme and host.

@@ -101,6 +101,7 @@ commands! {
     Submit => "submit", "submit";
     NextField => "next_field", "next field";
     PreviousField => "previous_field", "previous field";
+    Ask => "ask", "ask the assistant to fill the create form";
 }
 
 impl Command {

@@ -113,6 +113,10 @@ pub enum Effect {
     Create {
         input: Box<CreateInput>,
     },
+    /// Asks the assistant for a request matching `ask` (the create form's ask line).
+    Assist {
+        ask: String,
+    },
     /// Changes config values (the engine re-renders the block and plans again).
     Update {
         id: String,

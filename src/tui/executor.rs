@@ -13,6 +13,7 @@ use tokio::task::AbortHandle;
 use super::effect::{Effect, EffectKey, Ticket};
 use super::msg::{LoadError, Msg, OperationFailure};
 use super::plan::document::PlanDocument;
+use crate::assistant::ChatModel;
 use crate::domain::deployment::Verdict;
 use crate::domain::operation::Operation;
 use crate::engine::{Engine, Nudge, PollEvent};
@@ -25,6 +26,8 @@ pub struct Executor {
     focused: Arc<AtomicBool>,
     /// The task running in each slot, with the generation it was started as.
     slots: Arc<Mutex<HashMap<EffectKey, (u64, AbortHandle)>>>,
+    /// The chat model the create form asks, when the assistant is on.
+    assistant: Option<Arc<dyn ChatModel>>,
 }
 
 impl Executor {
@@ -40,7 +43,14 @@ impl Executor {
             nudges,
             focused,
             slots: Arc::default(),
+            assistant: None,
         }
+    }
+
+    /// The create form's ask line asks `model`.
+    pub fn with_assistant(mut self, model: Arc<dyn ChatModel>) -> Self {
+        self.assistant = Some(model);
+        self
     }
 
     pub fn run(&self, effect: Effect) {
@@ -180,6 +190,21 @@ impl Executor {
                         operation: Operation::Withdraw,
                         result: result.map(Box::new).map_err(OperationFailure::from),
                     }
+                });
+            }
+            Effect::Assist { ask } => {
+                let engine = self.engine.clone();
+                let model = self.assistant.clone();
+                self.detached(async move {
+                    let result = match model {
+                        Some(model) => engine
+                            .assist(model.as_ref(), &ask)
+                            .await
+                            .map(Box::new)
+                            .map_err(|error| error.to_string()),
+                        None => Err(super::state::Assistant::default().reason()),
+                    };
+                    Msg::Assisted { result }
                 });
             }
             Effect::Create { input } => {

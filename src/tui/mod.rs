@@ -54,6 +54,8 @@ pub struct DashboardOptions {
     pub greeting: Option<String>,
     /// Where the list's view, filters and sort are kept between runs.
     pub view_settings: Option<PathBuf>,
+    /// The chat model the create form's ask line asks, or why there is none.
+    pub assistant: Result<Arc<dyn crate::assistant::ChatModel>, String>,
 }
 
 /// Runs the dashboard until the user quits (or SIGTERM/SIGHUP arrives).
@@ -70,6 +72,7 @@ pub async fn run(options: DashboardOptions) -> Result<()> {
         list_cache,
         greeting,
         view_settings,
+        assistant,
     } = options;
     let now = engine.now();
     let mut state = State::new(
@@ -87,6 +90,14 @@ pub async fn run(options: DashboardOptions) -> Result<()> {
     state.mouse = mouse;
     state.bell = bell;
     state.desktop = desktop;
+    state.assistant = match &assistant {
+        Ok(model) => state::Assistant::On {
+            model: model.model().to_string(),
+        },
+        Err(reason) => state::Assistant::Off {
+            reason: reason.clone(),
+        },
+    };
     if let Some(greeting) = greeting {
         state.toast_for(state::ToastKind::Info, greeting, 15);
     }
@@ -126,7 +137,10 @@ pub async fn run(options: DashboardOptions) -> Result<()> {
             }
         }
     }));
-    let executor = Executor::new(engine, messages, nudges, focused);
+    let mut executor = Executor::new(engine, messages, nudges, focused);
+    if let Ok(model) = assistant {
+        executor = executor.with_assistant(model);
+    }
 
     let result = event_loop(&mut state, &theme, &executor, &mut inbox, mouse).await;
     for task in background {

@@ -60,6 +60,10 @@ pub enum Msg {
     Created {
         result: Result<Box<OpOutcome>, OperationFailure>,
     },
+    /// The assistant's proposal for the create form, or why there is none.
+    Assisted {
+        result: Result<Box<crate::engine::Assisted>, String>,
+    },
     /// No browser could open `url` here (over SSH, or none installed): `reason` says why.
     OpenFailed {
         url: String,

@@ -186,6 +186,12 @@ async fn a_proposal_is_checked_corrected_and_created_only_on_submit() {
     let (code, shown, _) = cli.run("alice", &["show", &id]).await;
     assert_eq!(code, 0);
     assert_eq!(shown["assistant"]["question"], ASK, "{shown}");
+    let text = cli.command("alice", &["show", &id]).output().await.unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("proposed by test-model from \"I need a versioned bucket"),
+        "{text}"
+    );
     let (code, exported, _) = cli.run("alice", &["audit-export", &id]).await;
     assert_eq!(code, 0);
     assert_eq!(exported["assistant"]["messages"][0]["content"], ASK);

@@ -133,6 +133,12 @@ pub struct CreateForm {
     built_for: (String, Option<String>),
     /// Values typed into module fields, by field name, kept across module and template changes.
     typed: std::collections::BTreeMap<String, Input>,
+    /// The ask line, while it is open: a sentence for the assistant.
+    pub ask: Option<LineInput>,
+    /// Asked and not answered yet.
+    pub asking: bool,
+    /// The conversation whose proposal filled the form: kept with the request it creates.
+    pub conversation: Option<crate::domain::assistant::Conversation>,
 }
 
 /// Form text for a stored value (what a person would type to get it).
@@ -258,6 +264,9 @@ impl CreateForm {
             has_template,
             built_for: (String::new(), None),
             typed: Default::default(),
+            ask: None,
+            asking: false,
+            conversation: None,
         };
         if has_template {
             form.fields[0].description =
@@ -542,6 +551,45 @@ impl CreateForm {
             self.validate(team);
         }
         Ok(())
+    }
+
+    /// Fills the form with an assistant's proposal, as if the person had chosen each value:
+    /// template, project, environment, module, then the module's fields (locked ones stay as
+    /// the template sets them). The person reviews it and submits it, or not.
+    pub fn apply_proposal(
+        &mut self,
+        team: &TeamConfig,
+        proposal: &crate::domain::assistant::Proposal,
+    ) {
+        if self.has_template {
+            self.fields[0]
+                .input
+                .select(proposal.template.as_deref().unwrap_or(""));
+            self.apply_template(team);
+        }
+        let project = self.at(PROJECT);
+        self.fields[project].input.select(&proposal.project);
+        self.refresh_environments(team);
+        let environment = self.at(ENVIRONMENT);
+        self.fields[environment].input.select(&proposal.environment);
+        let module = self.at(MODULE);
+        if !self.fields[module].locked {
+            self.fields[module].input.select(&proposal.module);
+        }
+        self.rebuild_module_fields(team);
+        let head = self.at(HEAD);
+        for field in self.fields.iter_mut().skip(head) {
+            if let Some(value) = proposal.values.get(&field.name)
+                && !field.locked
+            {
+                set_input(&mut field.input, value);
+            }
+        }
+        self.touched = true;
+        self.validate(team);
+        self.focus = self
+            .first_error()
+            .unwrap_or(self.at(HEAD).min(self.fields.len() - 1));
     }
 
     pub fn move_focus(&mut self, step: isize) {

@@ -127,6 +127,37 @@ pub struct Seen {
 /// counts as seen: long enough to notice the change, short enough not to stand in the way.
 pub const SEEN_AFTER_MS: i64 = 1500;
 
+/// The infra assistant as the dashboard sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Assistant {
+    On {
+        model: String,
+    },
+    /// Why it is off, and how to turn it on.
+    Off {
+        reason: String,
+    },
+}
+
+impl Assistant {
+    /// Why the assistant cannot be asked ("" when it can).
+    pub fn reason(&self) -> String {
+        match self {
+            Assistant::On { .. } => String::new(),
+            Assistant::Off { reason } => reason.clone(),
+        }
+    }
+}
+
+impl Default for Assistant {
+    fn default() -> Self {
+        Assistant::Off {
+            reason: "the assistant is off: set [assistant] url and model (docs/assistant.md)"
+                .into(),
+        }
+    }
+}
+
 pub struct State {
     pub workspace: Workspace,
     pub team: Arc<TeamConfig>,
@@ -149,6 +180,8 @@ pub struct State {
     /// Requests whose runs the user started here: a bell rings when they conclude.
     pub watched: BTreeMap<String, Status>,
     pub bell: bool,
+    /// Whether the create form can ask the assistant, and which model it asks.
+    pub assistant: Assistant,
     /// Also a desktop notification (through the terminal) when a watched run concludes.
     pub desktop: bool,
     pub focused: bool,
@@ -203,6 +236,7 @@ impl State {
             in_flight: BTreeMap::new(),
             watched: BTreeMap::new(),
             bell: false,
+            assistant: Assistant::default(),
             desktop: false,
             focused: true,
             mouse: false,

@@ -7,15 +7,16 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use crate::domain::access::{Decision, Subject};
 use crate::domain::operation::Operation;
-use crate::engine::{CreateInput, Nudge, OpOutcome};
+use crate::engine::{Assisted, CreateInput, Nudge, OpOutcome};
 
 use super::super::command::Command;
 use super::super::effect::Effect;
 use super::super::msg::OperationFailure;
 use super::super::state::editor::EditForm;
 use super::super::state::form::CreateForm;
+use super::super::state::line_input::LineInput;
 use super::super::state::modal::{Discard, Modal, Picker};
-use super::super::state::{State, ToastKind};
+use super::super::state::{Assistant, State, ToastKind};
 use super::main_screen::{load_events_now, refusal, selected_request};
 
 pub fn open_create(state: &mut State) -> Vec<Effect> {
@@ -93,10 +94,23 @@ pub fn open_edit(state: &mut State) -> Vec<Effect> {
 /// Commands while the create form is on top.
 pub fn create_command(state: &mut State, command: Command) -> Vec<Effect> {
     let team = state.team.clone();
+    let assistant = state.assistant.clone();
     let Some(Modal::Create(form)) = state.modals.last_mut() else {
         return Vec::new();
     };
+    if form.ask.is_some() {
+        return ask_command(state, command);
+    }
     match command {
+        Command::Ask => {
+            if let Assistant::Off { reason } = assistant {
+                state.toast(ToastKind::Info, reason);
+                return Vec::new();
+            }
+            if !form.sending {
+                form.ask = Some(LineInput::new(""));
+            }
+        }
         Command::MoveDown | Command::NextField => form.move_focus(1),
         Command::MoveUp | Command::PreviousField => form.move_focus(-1),
         Command::Submit => {
@@ -121,7 +135,7 @@ pub fn create_command(state: &mut State, command: Command) -> Vec<Effect> {
                 values: form.values(),
                 idempotency_key: None,
                 template: form.template().map(str::to_string),
-                assistant: None,
+                assistant: form.conversation.clone(),
             };
             return vec![Effect::Create {
                 input: Box::new(input),
@@ -132,6 +146,69 @@ pub fn create_command(state: &mut State, command: Command) -> Vec<Effect> {
             close_or_ask(state, touched, Discard::Create);
         }
         _ => {}
+    }
+    Vec::new()
+}
+
+/// Commands while the create form's ask line is open: enter asks, esc closes the line (the
+/// form stays as it is).
+fn ask_command(state: &mut State, command: Command) -> Vec<Effect> {
+    let Some(Modal::Create(form)) = state.modals.last_mut() else {
+        return Vec::new();
+    };
+    match command {
+        Command::Submit if !form.asking => {
+            let ask = form
+                .ask
+                .as_ref()
+                .map(|line| line.text().trim().to_string())
+                .unwrap_or_default();
+            if ask.is_empty() {
+                state.toast(
+                    ToastKind::Info,
+                    "say what you need first, e.g. a private bucket for payments logs in dev, 90 days",
+                );
+                return Vec::new();
+            }
+            form.asking = true;
+            return vec![Effect::Assist { ask }];
+        }
+        // Closing the line while it asks abandons the question: its answer is dropped.
+        Command::Cancel | Command::Back => {
+            form.ask = None;
+            form.asking = false;
+        }
+        _ => {}
+    }
+    Vec::new()
+}
+
+/// The assistant answered the create form: its proposal fills the form for review, or the
+/// form stays as it was and the toast says why. An answer for a form that is gone is dropped.
+pub fn on_assisted(state: &mut State, result: Result<Box<Assisted>, String>) -> Vec<Effect> {
+    let team = state.team.clone();
+    let Some(Modal::Create(form)) = state.modals.last_mut() else {
+        return Vec::new();
+    };
+    if !form.asking {
+        return Vec::new();
+    }
+    form.asking = false;
+    match result {
+        Ok(assisted) => {
+            form.apply_proposal(&team, &assisted.proposal);
+            form.ask = None;
+            let mut text = format!(
+                "{} proposed a {} request: review the values, then enter creates it",
+                assisted.conversation.model, assisted.proposal.module
+            );
+            for note in &assisted.proposal.notes {
+                text.push_str(&format!("; {note}"));
+            }
+            form.conversation = Some(assisted.conversation);
+            state.toast(ToastKind::Success, text);
+        }
+        Err(reason) => state.toast(ToastKind::Error, reason),
     }
     Vec::new()
 }
@@ -222,6 +299,12 @@ fn close_or_ask(state: &mut State, typed: bool, form: Discard) {
 pub fn type_key(state: &mut State, key: &KeyEvent) -> bool {
     let team = state.team.clone();
     match state.modals.last_mut() {
+        Some(Modal::Create(form)) if form.ask.is_some() => {
+            if let Some(line) = form.ask.as_mut().filter(|_| !form.asking) {
+                line.key(key);
+            }
+            true
+        }
         Some(Modal::Create(form)) if !form.sending => {
             if let Some(typed) = plain_character(key)
                 && let Some((options, current)) = form.focused_choices(&team)
@@ -265,6 +348,12 @@ pub fn type_key(state: &mut State, key: &KeyEvent) -> bool {
 pub fn paste(state: &mut State, text: &str) -> bool {
     let team = state.team.clone();
     match state.modals.last_mut() {
+        Some(Modal::Create(form)) if form.ask.is_some() => {
+            if let Some(line) = form.ask.as_mut().filter(|_| !form.asking) {
+                line.insert(text);
+            }
+            true
+        }
         Some(Modal::Create(form)) if !form.sending => {
             if let Err(locked) = form.edit(&team, |input| input.paste(text)) {
                 state.toast(ToastKind::Info, locked);

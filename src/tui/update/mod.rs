@@ -87,6 +87,7 @@ fn dispatch(state: &mut State, msg: Msg) -> Vec<Effect> {
             result,
         } => results::on_operation_done(state, id, operation, result),
         Msg::Created { result } => forms::on_created(state, result),
+        Msg::Assisted { result } => forms::on_assisted(state, result),
         Msg::OpenFailed { url, reason } => {
             let effects = main_screen::copy(state, "URL", url);
             if let Some(toast) = state.toasts.last_mut() {

@@ -73,8 +73,33 @@ pub fn create(form: &CreateForm, theme: &Theme, frame: &mut Frame, body: Rect) {
 
     let mut lines: Vec<Line> = Vec::new();
     let mut focus_line = 0;
+    if let Some(ask) = &form.ask {
+        let room = (fields_area.width as usize).saturating_sub(8);
+        let mut spans = vec![styled("ask› ".to_string(), theme.style(Role::Selection))];
+        spans.extend(line_input(ask, room, theme.style(Role::Accent)));
+        lines.push(Line::from(spans));
+        lines.push(Line::styled(
+            if form.asking {
+                "asking the assistant… (the form stays as it is until it answers)"
+            } else {
+                "say what you need · enter asks · esc closes this line · secrets are never sent"
+            },
+            theme.style(Role::Muted),
+        ));
+        lines.push(Line::default());
+    } else if let Some(conversation) = &form.conversation {
+        lines.push(Line::styled(
+            format!(
+                "filled by {} from your words: review each value before enter",
+                conversation.model
+            ),
+            theme.style(Role::Muted),
+        ));
+        lines.push(Line::default());
+    }
+    let asking = form.ask.is_some();
     for (index, field) in form.fields.iter().enumerate() {
-        let focused = index == form.focus;
+        let focused = index == form.focus && !asking;
         if focused {
             focus_line = lines.len();
         }
@@ -122,7 +147,7 @@ pub fn create(form: &CreateForm, theme: &Theme, frame: &mut Frame, body: Rect) {
         ));
     }
     lines.push(Line::styled(
-        "tab/↑↓ move · ←→ cycle · type to pick · * required",
+        "tab/↑↓ move · ←→ cycle · type to pick · * required · ctrl-o asks the assistant",
         theme.style(Role::Muted),
     ));
     let visible = fields_area.height as usize;
