@@ -611,3 +611,34 @@ fn hostile_text_never_reaches_a_cell() {
     assert!(hazards.is_empty(), "the plan view: {hazards:?}");
     assert!(screen(&state).contains("txt.exe"), "{}", screen(&state));
 }
+
+/// An original whose change was applied shows the values its resources have now next to the
+/// ones it was first asked with, and its change history.
+#[test]
+fn an_original_shows_its_values_now_and_its_changes() {
+    let mut original = request(8, Status::Applied);
+    let mut change = request(11, Status::Applied);
+    change.changes = Some(original.id.clone());
+    change.config = original.config.clone();
+    change
+        .config
+        .insert("versioning".into(), serde_json::json!(false));
+    original.change_requests = vec![change.id.clone()];
+    let mut state = state("bob", &[original, change], 120, 60);
+    select(&mut state, &id(8));
+    key(&mut state, KeyCode::Tab);
+    let mut text = String::new();
+    for _ in 0..20 {
+        text.push_str(&screen(&state));
+        key(&mut state, KeyCode::Char('j'));
+    }
+    assert!(
+        text.contains(&format!("values now, since {} was applied:", id(11))),
+        "{text}"
+    );
+    assert!(text.contains("versioning = false  (was true)"), "{text}");
+    assert!(
+        text.contains(&format!("{} applied · the values now · versioning", id(11))),
+        "{text}"
+    );
+}

@@ -376,14 +376,18 @@ async fn show(context: &Invocation, id: &str) -> Result<()> {
             Err(error) => note!("change {change} cannot be read: {error}"),
         }
     }
-    view.changes =
-        crate::domain::change::history(&request, &changes.iter().collect::<Vec<_>>(), module);
+    let changes: Vec<&crate::domain::Request> = changes.iter().collect();
+    view.changes = crate::domain::change::history(&request, &changes, module);
+    view.values_now = crate::domain::change::values_now(&request, &changes, module);
     if context.json {
         let mut value = document_json(&request, module);
         value["status"] = json!(view.derivation.status);
         value["status_rule"] = json!(view.derivation.rule);
         value["waiting"] = waiting_json(&request);
         value["change_history"] = json!(view.changes);
+        if let Some(now) = &view.values_now {
+            value["values_now"] = json!(now);
+        }
         return print_json(&value);
     }
     let events: Vec<_> = store

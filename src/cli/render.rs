@@ -283,9 +283,24 @@ pub fn show(view: &RequestView, timeline: &[TimelineEntry]) -> String {
         ),
     );
     if !view.config.is_empty() {
-        let _ = writeln!(out, "  config:");
+        let heading = if view.values_now.is_some() {
+            "config (as first applied):"
+        } else {
+            "config:"
+        };
+        let _ = writeln!(out, "  {heading}");
         for entry in &view.config {
             let _ = writeln!(out, "    {} = {}", entry.name, entry.value.text());
+        }
+    }
+    if let Some(now) = &view.values_now {
+        let _ = writeln!(out, "  values now (since {} was applied):", now.from);
+        for field in &now.fields {
+            let _ = writeln!(
+                out,
+                "    {} = {} (was {})",
+                field.name, field.now, field.first
+            );
         }
     }
     let _ = writeln!(out, "  timeline:");

@@ -116,6 +116,65 @@ pub fn history(
         .collect()
 }
 
+/// An original's values now, where an applied change made them differ from the first ones.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ValuesNow {
+    /// The change whose values the resources have.
+    pub from: String,
+    pub fields: Vec<ValueNow>,
+}
+
+/// One field's first value and its value now, as a person reads them (sensitive ones masked;
+/// "(unset)" for a field one side does not have).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ValueNow {
+    pub name: String,
+    pub first: String,
+    pub now: String,
+}
+
+/// The fields an original's newest applied change set differently, or `None` when no change
+/// was applied.
+pub fn values_now(
+    original: &Request,
+    changes: &[&Request],
+    module: Option<&ModuleDef>,
+) -> Option<ValuesNow> {
+    let newest = changes.iter().rev().find(|change| {
+        change
+            .apply_run
+            .as_deref()
+            .is_some_and(super::run::RunFact::succeeded)
+    })?;
+    let shown = |name: &str, value: Option<&Value>| -> String {
+        let sensitive = module
+            .and_then(|module| module.field(name))
+            .is_some_and(|field| field.sensitive);
+        match value {
+            None => "(unset)".to_string(),
+            Some(_) if sensitive => super::presentation::MASK.to_string(),
+            Some(value) => value.to_string(),
+        }
+    };
+    let mut names: Vec<&String> = original.config.keys().collect();
+    names.extend(newest.config.keys());
+    names.sort();
+    names.dedup();
+    let fields = names
+        .into_iter()
+        .filter(|name| original.config.get(*name) != newest.config.get(*name))
+        .map(|name| ValueNow {
+            name: name.clone(),
+            first: shown(name, original.config.get(name)),
+            now: shown(name, newest.config.get(name)),
+        })
+        .collect();
+    Some(ValuesNow {
+        from: newest.id.clone(),
+        fields,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,6 +231,17 @@ mod tests {
             json!(30),
             "the unapplied second change does not count"
         );
+        let now = values_now(&original, &[&first, &second], Some(&module())).unwrap();
+        assert_eq!(now.from, "req_c1");
+        assert_eq!(
+            now.fields,
+            [ValueNow {
+                name: "lifecycle_days".into(),
+                first: "90".into(),
+                now: "30".into()
+            }]
+        );
+        assert_eq!(values_now(&original, &[&second], Some(&module())), None);
         let lines = history(&original, &[&first, &second], Some(&module()));
         assert_eq!(lines[0], "req_c1 applied · the values now · lifecycle_days");
         assert_eq!(

@@ -162,6 +162,9 @@ pub struct RequestView<'a> {
     pub changes: Vec<String>,
     /// Made from an assistant's proposal: the model and what the person asked, in words.
     pub assistant: Option<String>,
+    /// An original whose applied change set other values: the values its resources have now
+    /// (`domain::change::values_now`); the caller fills it in with `changes`.
+    pub values_now: Option<super::change::ValuesNow>,
 }
 
 /// The view of `request` at `now`; `module` is its catalog definition (for masking).
@@ -239,6 +242,7 @@ pub fn present<'a>(
                 ),
             }),
         changes: Vec::new(),
+        values_now: None,
         assistant: request.assistant.as_deref().map(|note| {
             format!(
                 "proposed by {} from \"{}\" (tfpilot audit-export {} has the conversation)",

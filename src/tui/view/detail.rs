@@ -56,6 +56,7 @@ fn lines<'a>(state: &'a State, theme: &Theme, request: &'a Request) -> Vec<Line<
         .filter_map(|id| state.list.row(id).and_then(|row| row.request.as_deref()))
         .collect();
     view.changes = crate::domain::change::history(request, &changes, module);
+    view.values_now = crate::domain::change::values_now(request, &changes, module);
     let derivation = &view.derivation;
     let status = derivation.status;
     let mut out = vec![Line::from(vec![
@@ -192,6 +193,19 @@ fn lines<'a>(state: &'a State, theme: &Theme, request: &'a Request) -> Vec<Line<
     out.push(Line::default());
     out.push(Line::styled("Config", theme.style(Role::Title)));
     out.extend(config_lines(&view.config, theme));
+    if let Some(now) = &view.values_now {
+        out.push(Line::styled(
+            format!("  values now, since {} was applied:", now.from),
+            theme.style(Role::Accent),
+        ));
+        for field in &now.fields {
+            out.push(Line::from(vec![
+                styled(format!("  {} = ", field.name), theme.style(Role::Muted)),
+                styled(field.now.clone(), theme.style(Role::Text)),
+                styled(format!("  (was {})", field.first), theme.style(Role::Muted)),
+            ]));
+        }
+    }
 
     out.push(Line::default());
     out.push(Line::styled(
