@@ -307,6 +307,26 @@ fn usage_errors_exit_2() {
     );
 }
 
+/// `--version` names the release, the commit it was built from and the build day.
+#[test]
+fn version_names_the_commit_and_the_build_date() {
+    let output = Home::new().run(&["--version"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = stdout(&output);
+    let pattern = regex::Regex::new(
+        r"^tfpilot \d+\.\d+\.\d+\S* \(commit ([0-9a-f]{7,40}|unknown), built \d{4}-\d{2}-\d{2}\)\n$",
+    )
+    .unwrap();
+    assert!(pattern.is_match(&text), "{text:?}");
+    // Built in this repository's checkout, it knows its commit.
+    if std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(".git")
+        .exists()
+    {
+        assert!(!text.contains("commit unknown"), "{text:?}");
+    }
+}
+
 #[test]
 fn failures_exit_1_and_say_what_to_do() {
     let home = Home::new();

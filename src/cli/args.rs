@@ -9,10 +9,20 @@ use super::complete;
 
 use crate::domain::Status;
 
+/// `tfpilot --version`: the release, the commit it was built from and the day (build.rs).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("TFPILOT_COMMIT"),
+    ", built ",
+    env!("TFPILOT_BUILD_DATE"),
+    ")"
+);
+
 #[derive(Debug, Parser)]
 #[command(
     name = "tfpilot",
-    version,
+    version = VERSION,
     about = "A Terraform self-service control plane for the terminal",
     long_about = "A Terraform self-service control plane for the terminal.\n\nWithout a command, tfpilot opens the dashboard on the configured store and GitHub. `tfpilot sandbox` opens it on a local sandbox with a simulated GitHub: no credentials needed."
 )]

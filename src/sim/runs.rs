@@ -237,7 +237,7 @@ fn render_log(
     log.group(at(1), "Run [[ \"$TFPILOT_ENVIRONMENT\" =~ ^[a-z0-9][a-z0-9-]*$ ]] || { echo \"::error::environment must be lowercase letters, digits and -\"; exit 1; }", &[]);
     log.group(
         at(2),
-        "Run actions/checkout@v4",
+        "Run actions/checkout@08c6903cd8c0fde910a37f88322edcfb5dd907a8",
         &[&format!("  ref: {}", run.head_branch)],
     );
     log.line(
@@ -250,12 +250,12 @@ fn render_log(
     );
     log.group(
         at(3),
-        "Run hashicorp/setup-terraform@v3",
+        "Run hashicorp/setup-terraform@5e8dbf3c6d9deaf4193ca7a8fb23f2ac83bb6c85",
         &["  terraform_version: 1.9.8"],
     );
     log.group(
         at(4),
-        "Run aws-actions/configure-aws-credentials@v4",
+        "Run aws-actions/configure-aws-credentials@a03048d87541d1d9fcf2ecf528a4a65ba9bd7838",
         &["  role-session-name: tfpilot"],
     );
     log.group(at(5), "Run terraform init -input=false -no-color", &[]);
