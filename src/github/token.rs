@@ -92,19 +92,33 @@ pub struct KeyringStore {
 }
 
 impl KeyringStore {
-    /// The keyrings this machine offers, best first. Creating a store does not
-    /// talk to it yet; one that cannot answer fails at first use and is skipped.
+    /// The keyrings this machine offers, best first: on Linux the Secret Service (a desktop
+    /// session's) and then the kernel keyring (a session over SSH has one), on macOS the login
+    /// Keychain; elsewhere none, and the 0600 file keeps the token. Creating a store does not
+    /// talk to it yet; one that cannot answer fails at first use and is skipped. The macOS arm
+    /// is compiled by the release workflow's macOS jobs, not on Linux.
     pub fn available() -> Vec<KeyringStore> {
+        #[allow(unused_mut)] // no keyring at all on other platforms
         let mut stores = Vec::new();
-        if let Ok(store) = dbus_secret_service_keyring_store::Store::new() {
-            stores.push(KeyringStore {
-                name: "Secret Service",
-                store,
-            });
+        #[cfg(target_os = "linux")]
+        {
+            if let Ok(store) = dbus_secret_service_keyring_store::Store::new() {
+                stores.push(KeyringStore {
+                    name: "Secret Service",
+                    store,
+                });
+            }
+            if let Ok(store) = linux_keyutils_keyring_store::Store::new() {
+                stores.push(KeyringStore {
+                    name: "kernel keyring",
+                    store,
+                });
+            }
         }
-        if let Ok(store) = linux_keyutils_keyring_store::Store::new() {
+        #[cfg(target_os = "macos")]
+        if let Ok(store) = apple_native_keyring_store::keychain::Store::new() {
             stores.push(KeyringStore {
-                name: "kernel keyring",
+                name: "macOS Keychain",
                 store,
             });
         }
