@@ -132,6 +132,14 @@ pub struct GitHubConfig {
     pub connect_timeout_secs: Option<u64>,
     /// Seconds one call may take, answer and body (default 60).
     pub operation_timeout_secs: Option<u64>,
+    /// A GitHub App for automation: its id. With `app_private_key_file`, every command runs
+    /// as the app's installation (`<slug>[bot]`) instead of a person's token.
+    pub app_id: Option<u64>,
+    /// The app's private key (the `.pem` from its settings); read, never copied anywhere.
+    pub app_private_key_file: Option<PathBuf>,
+    /// The installation to act as; without it, the one on the team's first infra repository,
+    /// else the app's only installation.
+    pub installation_id: Option<u64>,
 }
 
 impl Default for GitHubConfig {
@@ -142,6 +150,9 @@ impl Default for GitHubConfig {
             keyring: true,
             connect_timeout_secs: None,
             operation_timeout_secs: None,
+            app_id: None,
+            app_private_key_file: None,
+            installation_id: None,
         }
     }
 }
@@ -336,6 +347,25 @@ impl Config {
         }
         if let Some(client_id) = get("TFPILOT_GITHUB_CLIENT_ID") {
             self.github.client_id = Some(client_id);
+        }
+        let app_numbers: [(&'static str, &mut Option<u64>); 2] = [
+            ("TFPILOT_GITHUB_APP_ID", &mut self.github.app_id),
+            (
+                "TFPILOT_GITHUB_APP_INSTALLATION_ID",
+                &mut self.github.installation_id,
+            ),
+        ];
+        for (variable, slot) in app_numbers {
+            if let Some(value) = get(variable) {
+                *slot = Some(parse_positive(
+                    variable,
+                    value,
+                    "a GitHub App or installation id (a whole number)",
+                )?);
+            }
+        }
+        if let Some(path) = get("TFPILOT_GITHUB_APP_PRIVATE_KEY_FILE") {
+            self.github.app_private_key_file = Some(PathBuf::from(path));
         }
         if let Some(value) = get("TFPILOT_KEYRING") {
             self.github.keyring = parse_bool("TFPILOT_KEYRING", &value)?;

@@ -415,6 +415,8 @@ pub struct Doctor {
     /// `None` when no token was found (then GitHub checks are reported as not run).
     pub github: Option<GitHub>,
     pub token_source: Option<String>,
+    /// `<slug>[bot]` when tfpilot acts as a GitHub App installation (no `GET /user` for it).
+    pub app_login: Option<String>,
     pub probe_id: String,
     pub now: Timestamp,
 }
@@ -465,11 +467,26 @@ impl Doctor {
             checks.push(judge_token(None, Err(String::new())));
             return checks;
         };
-        let token = github.token_info().await.map_err(|e| github_error(&e));
-        let token_works = token.is_ok();
-        checks.push(judge_token(self.token_source.as_deref(), token));
-        if !token_works {
-            return checks;
+        if let Some(login) = &self.app_login {
+            // Connecting already exchanged the app's JWT for an installation token.
+            checks.push(
+                Check::new(
+                    "token",
+                    Verdict::Pass,
+                    format!(
+                        "{login} (from {}): an installation token, refreshed before it expires",
+                        self.token_source.as_deref().unwrap_or("a GitHub App")
+                    ),
+                )
+                .fix("the app needs contents, pull requests, actions and deployments read/write on the infra repositories"),
+            );
+        } else {
+            let token = github.token_info().await.map_err(|e| github_error(&e));
+            let token_works = token.is_ok();
+            checks.push(judge_token(self.token_source.as_deref(), token));
+            if !token_works {
+                return checks;
+            }
         }
         // Each repository once, with its base branches and the prod environments it serves.
         let mut targets: BTreeSet<(String, String, String)> = BTreeSet::new();

@@ -573,6 +573,45 @@ async fn errors(bed: &Bed) {
     assert_eq!(send(sim, "sim-erin", "GET", repo, None, &[]).await, 403);
 }
 
+/// A GitHub App's calls: its own description, its installations (listed and looked up from a
+/// repository), an installation token granted and refused, and what the token may not do.
+async fn apps(bed: &Bed) {
+    use tfpilot::github::app::{AppKey, AppSigner, AppTokens};
+    let sim = &bed.sim;
+    let (private, public) = tfpilot::sim::apps::generate_key_pair().unwrap();
+    sim.register_app(
+        77,
+        "conformance-bot",
+        &public,
+        &[(78, &["acme/infra-live"])],
+    )
+    .unwrap();
+    let settings = tfpilot::github::GitHubSettings::new(sim.base_url()).without_timeouts();
+    let tokens = |installation: Option<u64>, repository: Option<tfpilot::github::RepoId>| {
+        AppTokens::new(
+            &settings,
+            AppSigner::new(77, AppKey::from_pem(&private).unwrap()),
+            installation,
+            repository,
+        )
+        .unwrap()
+    };
+    let listed = tokens(None, None);
+    assert_eq!(listed.app().await.unwrap().slug, "conformance-bot");
+    assert_eq!(listed.installation().await.unwrap(), 78);
+    let token = listed.token().await.unwrap();
+    let found = tokens(None, Some(sim::repo()));
+    assert_eq!(found.installation().await.unwrap(), 78);
+    let elsewhere = tokens(None, Some(tfpilot::github::RepoId::new("acme", "nowhere")));
+    assert!(elsewhere.installation().await.is_err());
+    assert!(tokens(Some(999), None).token().await.is_err());
+    assert_eq!(
+        send(sim, token.expose(), "GET", "/user", None, &[]).await,
+        403
+    );
+    assert_eq!(send(sim, "sim-alice", "GET", "/app", None, &[]).await, 401);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_answer_the_client_can_get_matches_githubs_description() {
     let dir = tempfile::tempdir().unwrap();
@@ -586,6 +625,7 @@ async fn every_answer_the_client_can_get_matches_githubs_description() {
     let bed = Bed { sim, store };
     lifecycle(&bed).await;
     errors(&bed).await;
+    apps(&bed).await;
 
     let mut checker = Checker::new();
     let mut checked: BTreeMap<(String, u16), &'static str> = BTreeMap::new();

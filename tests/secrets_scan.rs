@@ -22,6 +22,9 @@ fn the_scan_finds_what_it_looks_for() {
         "github_pat_11ABCDEFG0123456789_abcdefghijklmnop",
         "key AKIAIOSFODNN7EXAMPLE",
         AWS_TEST_SECRET,
+        "ghs_16C7e42F292c6912E7710c838347Ae178B4a",
+        "-----BEGIN RSA PRIVATE KEY-----",
+        "Bearer eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJpYXQiOjE3NjUwMDAwMDAsImlzcyI6IjEyMyJ9.c2lnbmF0dXJlLWJ5dGVzLWhlcmUtYW5kLW1vcmU",
     ] {
         assert!(find_secret(text).is_some(), "{text}");
     }

@@ -10,23 +10,37 @@ use crate::github::GitHub;
 
 pub async fn run(context: &Invocation) -> Result<()> {
     let store = context.store().await?;
-    let sources = super::github::sources(context);
-    // A broken keyring is a finding, not a reason to stop.
-    let (github, token_source) = match sources.resolve() {
-        Ok(Some((token, source))) => (
-            GitHub::connect(&context.config.github.settings(), token.expose()).ok(),
-            Some(source.to_string()),
-        ),
-        Ok(None) => (None, None),
-        Err(error) => {
-            tracing::warn!(%error, "token sources");
-            (None, None)
+    let app_configured = context.config.github.app_id.is_some()
+        || context.config.github.app_private_key_file.is_some();
+    let (github, token_source, app_login) = if app_configured {
+        // The app's key, id and installation are checked by connecting; a failure says why.
+        let connected = super::github::connect(context, None).await?;
+        (
+            Some(connected.github),
+            Some(connected.source),
+            Some(connected.login),
+        )
+    } else {
+        let sources = super::github::sources(context);
+        // A broken keyring is a finding, not a reason to stop.
+        match sources.resolve() {
+            Ok(Some((token, source))) => (
+                GitHub::connect(&context.config.github.settings(), token.expose()).ok(),
+                Some(source.to_string()),
+                None,
+            ),
+            Ok(None) => (None, None, None),
+            Err(error) => {
+                tracing::warn!(%error, "token sources");
+                (None, None, None)
+            }
         }
     };
     let doctor = Doctor {
         store,
         github,
         token_source,
+        app_login,
         probe_id: ulid::Ulid::new().to_string().to_ascii_lowercase(),
         now: super::now(),
     };

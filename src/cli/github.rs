@@ -24,6 +24,91 @@ fn settings(context: &Invocation) -> GitHubSettings {
     context.config.github.settings()
 }
 
+/// Who tfpilot acts as on GitHub, checked with GitHub.
+pub(super) struct Connected {
+    pub github: GitHub,
+    /// The login events record: a person's, or `<slug>[bot]` for a GitHub App.
+    pub login: String,
+    /// Where the identity came from, in words (never the token).
+    pub source: String,
+    /// `github-app`, `env`, `keyring`, `file` or `gh`.
+    pub source_kind: &'static str,
+    pub id: Option<u64>,
+}
+
+/// A GitHub App's installation when `[github] app_id` and `app_private_key_file` are set
+/// (automation never borrows a person's token), else the person's token from its sources.
+/// `repository` is where to look the app's installation up when none is configured.
+pub(super) async fn connect(
+    context: &Invocation,
+    repository: Option<crate::github::RepoId>,
+) -> Result<Connected> {
+    let config = &context.config.github;
+    match (config.app_id, &config.app_private_key_file) {
+        (Some(app_id), Some(key_file)) => {
+            return connect_app(context, app_id, key_file, repository).await;
+        }
+        (Some(_), None) => bail!(
+            "[github] app_id is set but no private key: set app_private_key_file or TFPILOT_GITHUB_APP_PRIVATE_KEY_FILE to the app's .pem file"
+        ),
+        (None, Some(_)) => bail!(
+            "[github] app_private_key_file is set but no app: set app_id or TFPILOT_GITHUB_APP_ID to the app's id (its settings page shows it)"
+        ),
+        (None, None) => {}
+    }
+    let sources = sources(context);
+    let Some((token, source)) = sources.resolve()? else {
+        bail!(
+            "no GitHub token for {}: run `tfpilot login`, set GITHUB_TOKEN, log in with `gh auth login`, or configure a GitHub App ([github] app_id and app_private_key_file) for automation",
+            sources.account
+        );
+    };
+    let github = GitHub::connect(&settings(context), token.expose())?;
+    let user = github
+        .current_user()
+        .await
+        .with_context(|| format!("checking the token from {source}"))?;
+    Ok(Connected {
+        github,
+        login: user.login,
+        source: source.to_string(),
+        source_kind: source_kind(&source),
+        id: Some(user.id),
+    })
+}
+
+async fn connect_app(
+    context: &Invocation,
+    app_id: u64,
+    key_file: &std::path::Path,
+    repository: Option<crate::github::RepoId>,
+) -> Result<Connected> {
+    use crate::github::app::{AppKey, AppSigner, AppTokens};
+    use crate::github::transport::Credentials;
+    let key = AppKey::read(key_file)?;
+    let tokens = AppTokens::new(
+        &settings(context),
+        AppSigner::new(app_id, key),
+        context.config.github.installation_id,
+        repository,
+    )?;
+    let app = tokens.app().await?;
+    let installation = tokens.installation().await?;
+    // A token now, so a refused installation fails here and says why.
+    tokens.token().await?;
+    let github = GitHub::with_credentials(&settings(context), Credentials::Installation(tokens))?;
+    Ok(Connected {
+        github,
+        login: app.bot_login(),
+        source: format!(
+            "the GitHub App {} (app {app_id}, installation {installation})",
+            app.slug
+        ),
+        source_kind: "github-app",
+        id: Some(app.id),
+    })
+}
+
 pub async fn login(context: &Invocation, args: LoginArgs) -> Result<()> {
     if args.smtp {
         return super::mail::login_smtp(context);
@@ -108,34 +193,26 @@ pub fn logout(context: &Invocation) -> Result<()> {
 }
 
 pub async fn whoami(context: &Invocation) -> Result<()> {
-    let sources = sources(context);
-    let Some((token, source)) = sources.resolve()? else {
-        bail!(
-            "no GitHub token for {}: run `tfpilot login`, set GITHUB_TOKEN, or log in with `gh auth login`",
-            sources.account
-        );
-    };
-    let github = GitHub::connect(&settings(context), token.expose())?;
-    let user = github
-        .current_user()
-        .await
-        .with_context(|| format!("checking the token from {source}"))?;
-    let budget = github.transport().budget().borrow().clone();
+    let host = account_for(&context.config.github.api_url);
+    let connected = connect(context, None).await?;
+    let budget = connected.github.transport().budget().borrow().clone();
     if context.json {
         return print_json(&json!({
-            "login": user.login,
-            "id": user.id,
-            "host": sources.account,
+            "login": connected.login,
+            "id": connected.id,
+            "host": host,
             "api_url": context.config.github.api_url,
-            "source": source.to_string(),
-            "source_kind": source_kind(&source),
+            "source": connected.source,
+            "source_kind": connected.source_kind,
             "rate_limit": budget,
         }));
     }
-    let mut text = format!(
-        "{} on {} (token from {source})\n",
-        user.login, sources.account
-    );
+    let origin = if connected.source_kind == "github-app" {
+        format!("as {}", connected.source)
+    } else {
+        format!("token from {}", connected.source)
+    };
+    let mut text = format!("{} on {host} ({origin})\n", connected.login);
     if let Some(budget) = budget {
         text.push_str(&format!(
             "rate limit: {} of {} requests left, resets at {}\n",

@@ -22,7 +22,6 @@ use crate::engine::{
     CreateInput, Engine, EngineError, NotifyOptions, OpOutcome, OpResult, PollEvent, Poller,
     PollerConfig,
 };
-use crate::github::GitHub;
 use crate::secrets::{SecretStore, SsmSecrets};
 use crate::store::StoreUrl;
 use crate::webhook::Webhook;
@@ -71,20 +70,18 @@ pub(super) async fn engine(context: &Invocation) -> Result<Engine> {
     for problem in &team.problems {
         tracing::warn!(%problem, "team configuration problem");
     }
-    let sources = super::github::sources(context);
-    let Some((token, source)) = sources.resolve()? else {
-        anyhow::bail!(
-            "no GitHub token for {}: run `tfpilot login`, set GITHUB_TOKEN, or log in with `gh auth login`",
-            sources.account
-        );
-    };
-    let github = GitHub::connect(&context.config.github.settings(), token.expose())?;
-    let user = github
-        .current_user()
-        .await
-        .with_context(|| format!("checking the token from {source}"))?;
+    // A GitHub App without a configured installation finds it on the team's first repository.
+    let repository = team.infra_repos.as_ref().and_then(|registry| {
+        registry
+            .projects
+            .values()
+            .flat_map(|environments| environments.values())
+            .next()
+            .map(|repo| crate::github::RepoId::new(&repo.owner, &repo.repo))
+    });
+    let connected = super::github::connect(context, repository).await?;
     let secrets = secret_store(context).await?;
-    Ok(Engine::new(store, github, team, user.login).with_secrets(secrets))
+    Ok(Engine::new(store, connected.github, team, connected.login).with_secrets(secrets))
 }
 
 /// Where sensitive values go: a sandbox's directory keeps its own (no AWS account needed to

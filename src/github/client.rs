@@ -168,6 +168,16 @@ impl GitHub {
         })
     }
 
+    /// Calls made as `credentials` (a GitHub App installation, say) rather than a plain token.
+    pub fn with_credentials(
+        settings: &GitHubSettings,
+        credentials: super::transport::Credentials,
+    ) -> Result<Self, GitHubError> {
+        Ok(Self {
+            transport: Transport::with_credentials(settings, credentials)?,
+        })
+    }
+
     /// Rate budget, call counters and the API URL.
     pub fn transport(&self) -> &Transport {
         &self.transport

@@ -68,6 +68,9 @@ pub enum GitHubError {
     },
     #[error("invalid GitHub configuration: {0}")]
     Config(String),
+    /// The GitHub App identity could not get a token: what GitHub said and what to check.
+    #[error("{message}")]
+    App { message: String },
 }
 
 fn rate_limited_message(reset_at: &Option<Timestamp>, secondary: bool) -> String {

@@ -8,6 +8,7 @@
 //! stop a sync.
 
 pub mod actions;
+pub mod app;
 mod cache;
 pub mod client;
 pub mod device;

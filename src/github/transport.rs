@@ -15,7 +15,9 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use http::header::{ACCEPT, ETAG, HeaderMap, IF_NONE_MATCH, USER_AGENT};
+use http::header::{
+    ACCEPT, AUTHORIZATION, ETAG, HeaderMap, HeaderValue, IF_NONE_MATCH, USER_AGENT,
+};
 use http::{Method, StatusCode};
 use http_body_util::BodyExt as _;
 use octocrab::Octocrab;
@@ -24,9 +26,11 @@ use serde_json::Value;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use super::app::{AppSigner, AppTokens};
 use super::cache::ResponseCache;
 use super::client::GitHubSettings;
 use super::error::GitHubError;
+use super::token::Token;
 // Transport errors name the failure, never the request (which carries the token).
 pub use super::reply::Reply;
 use super::reply::{Limit, classify_limit, error_for, error_message, unexpected};
@@ -87,8 +91,42 @@ pub struct CallCount {
     pub count: u64,
 }
 
+/// Who the calls are made as.
+#[derive(Debug, Clone)]
+pub enum Credentials {
+    /// A person's token (or any token GitHub takes as it is).
+    Token(Token),
+    /// A GitHub App's JSON web token, signed afresh for each call: the app's own endpoints.
+    AppJwt(Arc<AppSigner>),
+    /// A GitHub App installation's token, refreshed before it expires.
+    Installation(Arc<AppTokens>),
+}
+
+impl Credentials {
+    /// The `Authorization` header for the next attempt, marked sensitive so no debug output
+    /// of the request shows it.
+    async fn header(&self) -> Result<HeaderValue, GitHubError> {
+        let secret = match self {
+            Credentials::Token(token) => token.expose().to_string(),
+            Credentials::AppJwt(signer) => signer.jwt()?,
+            // Boxed: fetching a token makes calls of its own (with the app's JWT).
+            Credentials::Installation(tokens) => {
+                Box::pin(tokens.token()).await?.expose().to_string()
+            }
+        };
+        let mut value = HeaderValue::from_str(&format!("Bearer {secret}")).map_err(|_| {
+            GitHubError::Config(
+                "the token has characters an HTTP header cannot carry; check GITHUB_TOKEN or run `tfpilot login`".into(),
+            )
+        })?;
+        value.set_sensitive(true);
+        Ok(value)
+    }
+}
+
 pub struct Transport {
     crab: Octocrab,
+    credentials: Credentials,
     base_url: String,
     policy: RetryPolicy,
     cache: Mutex<ResponseCache>,
@@ -109,6 +147,8 @@ struct Call<'a> {
     retry_failures: bool,
     /// Keep only this many trailing bytes of the body.
     keep_tail: Option<usize>,
+    /// Hand a 4xx answer back as it is (rate limits excepted) instead of as an error.
+    any_status: bool,
 }
 
 impl<'a> Call<'a> {
@@ -121,19 +161,28 @@ impl<'a> Call<'a> {
             etag: None,
             retry_failures: true,
             keep_tail: None,
+            any_status: false,
         }
     }
 }
 
 impl Transport {
     pub fn new(settings: &GitHubSettings, token: &str) -> Result<Arc<Self>, GitHubError> {
+        let token =
+            Token::new(token).ok_or_else(|| GitHubError::Config("the token is empty".into()))?;
+        Self::with_credentials(settings, Credentials::Token(token))
+    }
+
+    pub fn with_credentials(
+        settings: &GitHubSettings,
+        credentials: Credentials,
+    ) -> Result<Arc<Self>, GitHubError> {
         let api_url = settings.api_url.trim_end_matches('/').to_string();
         let crab = Octocrab::builder()
             .base_uri(api_url.as_str())
             .map_err(|error| {
                 GitHubError::Config(format!("API URL {api_url:?} is not a URL: {error}"))
             })?
-            .personal_token(token.to_string())
             .add_header(USER_AGENT, format!("tfpilot/{}", env!("CARGO_PKG_VERSION")))
             .add_header(ACCEPT, "application/vnd.github+json".to_string())
             .add_header(
@@ -147,6 +196,7 @@ impl Transport {
         let (budget, _) = watch::channel(None);
         Ok(Arc::new(Self {
             crab,
+            credentials,
             base_url: api_url,
             policy: settings.policy.clone(),
             cache: Mutex::new(ResponseCache::new(
@@ -295,12 +345,36 @@ impl Transport {
             etag: None,
             retry_failures: false,
             keep_tail: None,
+            any_status: false,
         };
         let result = self.send(&call).await;
         if let Some(repo_prefix) = repo_prefix(path) {
             lock(&self.cache).expire_prefix(&repo_prefix, Instant::now());
         }
         result
+    }
+
+    /// A call whose 4xx answers come back as they are, for callers that read the refusal
+    /// itself (its `Date`, its message); sent once unless it is a GET.
+    pub async fn answer(
+        &self,
+        endpoint: &str,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Reply, GitHubError> {
+        let retry_failures = method == Method::GET;
+        let call = Call {
+            endpoint,
+            method,
+            path,
+            body,
+            etag: None,
+            retry_failures,
+            keep_tail: None,
+            any_status: true,
+        };
+        self.send(&call).await
     }
 
     async fn send(&self, call: &Call<'_>) -> Result<Reply, GitHubError> {
@@ -311,6 +385,8 @@ impl Transport {
         } = *call;
         let mut attempt: u32 = 0;
         let mut rate_waits_left = 1;
+        // An installation token GitHub refuses (expired on its clock, revoked) is replaced once.
+        let mut token_refreshes_left = 1;
         loop {
             attempt += 1;
             if let Some(wait) = self.exhausted_budget_wait() {
@@ -321,8 +397,9 @@ impl Transport {
                 rate_waits_left -= 1;
                 tokio::time::sleep(wait.0).await;
             }
+            let authorization = self.credentials.header().await?;
             let outcome = match self.operation_timeout {
-                Some(limit) => tokio::time::timeout(limit, self.send_once(call))
+                Some(limit) => tokio::time::timeout(limit, self.send_once(call, &authorization))
                     .await
                     .unwrap_or_else(|_| {
                         Err(format!(
@@ -330,7 +407,7 @@ impl Transport {
                             limit.as_secs()
                         ))
                     }),
-                None => self.send_once(call).await,
+                None => self.send_once(call, &authorization).await,
             };
             let reply = match outcome {
                 Ok(reply) => reply,
@@ -379,7 +456,18 @@ impl Transport {
                 });
             }
             self.count(endpoint, "4xx");
+            if status == StatusCode::UNAUTHORIZED
+                && token_refreshes_left > 0
+                && let Credentials::Installation(tokens) = &self.credentials
+            {
+                token_refreshes_left -= 1;
+                tokens.invalidate().await;
+                continue;
+            }
             let Some(limit) = classify_limit(&reply) else {
+                if call.any_status {
+                    return Ok(reply);
+                }
                 return Err(error_for(endpoint, &reply));
             };
             let (wait, give_up, error) = self.limit_wait(&limit);
@@ -495,10 +583,15 @@ impl Transport {
         });
     }
 
-    async fn send_once(&self, call: &Call<'_>) -> Result<Reply, String> {
+    async fn send_once(
+        &self,
+        call: &Call<'_>,
+        authorization: &HeaderValue,
+    ) -> Result<Reply, String> {
         let mut builder = http::Request::builder()
             .method(call.method.clone())
-            .uri(call.path);
+            .uri(call.path)
+            .header(AUTHORIZATION, authorization.clone());
         if let Some(etag) = call.etag {
             builder = builder.header(IF_NONE_MATCH, etag);
         }

@@ -185,6 +185,7 @@ pub fn snapshot(shared: &Shared) -> Value {
         "faults": state.faults,
         "rate_limits": state.budgets,
         "calls": calls,
+        "apps": super::apps::snapshot(&state.apps),
     })
 }
 

@@ -12,6 +12,7 @@
 
 pub mod access;
 mod actions;
+pub mod apps;
 pub mod clock;
 mod control;
 mod cost;
@@ -253,6 +254,31 @@ impl Simulator {
             .insert(login.to_string(), scopes.map(str::to_string));
     }
 
+    /// Registers a GitHub App as `POST /_sim/apps` does: `public_key_pem` verifies its JWTs,
+    /// and each installation covers the named repositories (`owner/name`, which must exist).
+    pub fn register_app(
+        &self,
+        id: u64,
+        slug: &str,
+        public_key_pem: &str,
+        installations: &[(u64, &[&str])],
+    ) -> Result<(), SimError> {
+        let request = serde_json::json!({
+            "id": id,
+            "slug": slug,
+            "public_key_pem": public_key_pem,
+            "installations": installations.iter().map(|(installation, repositories)| serde_json::json!({
+                "id": installation,
+                "repositories": repositories,
+            })).collect::<Vec<_>>(),
+        });
+        let request = serde_json::from_value(request)
+            .map_err(|error| SimError::Invalid(error.to_string()))?;
+        apps::register(&self.shared, request)
+            .map(|_| ())
+            .map_err(SimError::Invalid)
+    }
+
     /// Whether plan runs completing from now on print an Infracost estimate.
     pub fn set_infracost(&self, enabled: bool) {
         self.shared.lock().options.infracost = enabled;
@@ -371,6 +397,16 @@ impl Drop for Simulator {
 fn router(shared: Arc<Shared>) -> Router {
     let api = Router::new()
         .route("/user", get(repos::current_user))
+        .route("/app", get(apps::get_app))
+        .route("/app/installations", get(apps::list_installations))
+        .route(
+            "/app/installations/{installation_id}/access_tokens",
+            post(apps::create_access_token),
+        )
+        .route(
+            "/repos/{owner}/{repo}/installation",
+            get(apps::repo_installation),
+        )
         .route("/rate_limit", get(repos::rate_limit))
         .route("/login/device/code", post(device::request_code))
         .route("/login/oauth/access_token", post(device::access_token))
@@ -462,6 +498,7 @@ fn router(shared: Arc<Shared>) -> Router {
         ));
     let control = Router::new()
         .route("/_sim/repos", post(control::post_repo))
+        .route("/_sim/apps", post(apps::post_app))
         .route("/_sim/state", get(control::get_state))
         .route(
             "/_sim/faults",

@@ -432,6 +432,10 @@ pub struct SimState {
     pub token_scopes: BTreeMap<String, Option<String>>,
     /// Every API answer, while a conformance test asks for them (`Simulator::record_answers`).
     pub recorded: Option<Vec<RecordedAnswer>>,
+    /// GitHub Apps by id (`POST /_sim/apps`).
+    pub apps: BTreeMap<u64, super::apps::SimApp>,
+    /// Installation tokens granted and what they act as, until they expire.
+    pub installation_tokens: BTreeMap<String, super::apps::Grant>,
 }
 
 /// One API answer as a client received it.

@@ -71,6 +71,13 @@ pub async fn current_user(
     State(shared): State<Arc<Shared>>,
     Extension(Caller(login)): Extension<Caller>,
 ) -> Response {
+    // An app installation is no user: GitHub refuses it the authenticated user.
+    if login.ends_with("[bot]") {
+        return crate::sim::server::json(
+            StatusCode::FORBIDDEN,
+            json!({"message": "Resource not accessible by integration", "documentation_url": "https://docs.github.com/rest/users/users#get-the-authenticated-user", "status": "403"}),
+        );
+    }
     let id = shared.lock().user_id(&login);
     let mut body = payloads::user(&shared.base_url, &login, id);
     // The authenticated user's own view: GitHub's `private-user`.

@@ -144,19 +144,27 @@ pub async fn api_layer(
             return count(&shared, &method, &route, refusal);
         }
     };
-    let Some(login) = authenticate(request.headers()) else {
-        let response = json(
-            StatusCode::UNAUTHORIZED,
-            serde_json::json!({"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest", "status": "401"}),
-        );
-        return count(
-            &shared,
-            &method,
-            &route,
-            recorded(&shared, &method, &route, response).await,
-        );
-    };
     let now = shared.clock.now();
+    let app_route = super::apps::is_app_route(&route);
+    let login = match authenticate_caller(&shared, request.headers(), app_route, now) {
+        Ok(Authenticated::User(login)) => login,
+        Ok(Authenticated::App(id)) => {
+            request.extensions_mut().insert(super::apps::AppCaller(id));
+            format!("app-{id}")
+        }
+        Err(message) => {
+            let response = json(
+                StatusCode::UNAUTHORIZED,
+                serde_json::json!({"message": message, "documentation_url": "https://docs.github.com/rest", "status": "401"}),
+            );
+            return count(
+                &shared,
+                &method,
+                &route,
+                recorded(&shared, &method, &route, response).await,
+            );
+        }
+    };
     let limit_free = path == "/rate_limit";
     let exhausted = {
         let mut state = shared.lock();
@@ -185,7 +193,13 @@ pub async fn api_layer(
     }
     let if_none_match = request.headers().get(header::IF_NONE_MATCH).cloned();
     request.extensions_mut().insert(Caller(login.clone()));
-    let response = match refusal(&shared, &login, &method, &route, &path) {
+    // An app route decides for itself which repositories the app may see.
+    let refused = if app_route {
+        None
+    } else {
+        refusal(&shared, &login, &method, &route, &path)
+    };
+    let response = match refused {
         Some(refused) => refused,
         None => next.run(request).await,
     };
@@ -301,6 +315,17 @@ fn count(shared: &Shared, method: &Method, route: &str, response: Response) -> R
         response.status().as_u16(),
     );
     *shared.lock().calls.entry(key).or_default() += 1;
+    let mut response = response;
+    // GitHub's time, which a client whose clock is off reads to sign its app JWTs.
+    if let Ok(date) = HeaderValue::from_str(
+        &shared
+            .clock
+            .now()
+            .format("%a, %d %b %Y %H:%M:%S GMT")
+            .to_string(),
+    ) {
+        response.headers_mut().insert(header::DATE, date);
+    }
     response
 }
 
@@ -363,6 +388,46 @@ pub fn rate_headers(headers: &mut HeaderMap, budget: &Budget) {
 
 /// `sim-<login>` tokens authenticate as `<login>`; GitHub accepts both the
 /// `token` and `Bearer` schemes.
+/// Who a request is from, as GitHub tells them apart by their token.
+enum Authenticated {
+    /// A person (`sim-<login>`) or an app installation acting as `<slug>[bot]` (`ghs_...`).
+    User(String),
+    /// An app, by the JWT it signed; only on the app's own routes.
+    App(u64),
+}
+
+/// The caller, or GitHub's 401 message.
+fn authenticate_caller(
+    shared: &super::Shared,
+    headers: &HeaderMap,
+    app_route: bool,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Authenticated, String> {
+    const BAD: &str = "Bad credentials";
+    let token = bearer(headers);
+    if app_route {
+        let token = token
+            .filter(|token| super::apps::looks_like_jwt(token))
+            .ok_or("A JSON web token could not be decoded")?;
+        return super::apps::verify_jwt(&shared.lock(), token, now).map(Authenticated::App);
+    }
+    if let Some(login) = authenticate(headers) {
+        return Ok(Authenticated::User(login));
+    }
+    token
+        .filter(|token| token.starts_with("ghs_"))
+        .and_then(|token| super::apps::installation_login(&shared.lock(), token, now))
+        .map(Authenticated::User)
+        .ok_or_else(|| BAD.to_string())
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    (scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("token"))
+        .then(|| token.trim())
+}
+
 pub fn authenticate(headers: &HeaderMap) -> Option<String> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;

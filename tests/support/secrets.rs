@@ -17,10 +17,12 @@ pub const SMTP_TEST_PASSWORD: &str = "smtp-test-password-not-secret";
 pub const ASSISTANT_TEST_KEY: &str = "sk-tfpilot-assistant-test-key";
 
 /// Token-shaped text: the simulator's tokens (`sim-<login>`, also what its device flow issues),
-/// GitHub's token formats, AWS access keys and the test secrets.
+/// GitHub's token formats (installation tokens are `ghs_`), a GitHub App's JSON web token (two
+/// base64url JSON objects and a signature) and private key, AWS access keys and the test
+/// secrets.
 static SECRET: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(&format!(
-        r"sim-[a-z][a-z0-9-]*|gh[opusr]_[A-Za-z0-9]{{20,}}|github_pat_[A-Za-z0-9_]{{20,}}|AKIA[0-9A-Z]{{16}}|{}|{}|{}",
+        r"sim-[a-z][a-z0-9-]*|gh[opusr]_[A-Za-z0-9]{{20,}}|github_pat_[A-Za-z0-9_]{{20,}}|eyJ[A-Za-z0-9_-]{{8,}}\.eyJ[A-Za-z0-9_-]{{8,}}\.[A-Za-z0-9_-]{{16,}}|PRIVATE KEY-----|AKIA[0-9A-Z]{{16}}|{}|{}|{}",
         regex::escape(AWS_TEST_SECRET),
         regex::escape(SMTP_TEST_PASSWORD),
         regex::escape(ASSISTANT_TEST_KEY)
@@ -40,8 +42,8 @@ pub fn assert_clean(what: &str, text: &str) {
 }
 
 /// Every file under `dir` holding a secret, with what was found. A GitHub token file
-/// (`*.token`, mode 0600) is where a token belongs; fake programs under `bin/` are the test's
-/// own; neither is reported.
+/// (`*.token`, mode 0600) is where a token belongs, a private key file (`*.pem`, mode 0600)
+/// where a key does; fake programs under `bin/` are the test's own; none is reported.
 pub fn secrets_under(dir: &Path) -> Vec<(PathBuf, String)> {
     let mut found = Vec::new();
     let mut pending = vec![dir.to_path_buf()];
@@ -72,7 +74,10 @@ pub fn secrets_under(dir: &Path) -> Vec<(PathBuf, String)> {
 }
 
 fn is_private_token_file(path: &Path) -> bool {
-    if path.extension().and_then(|e| e.to_str()) != Some("token") {
+    if !matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("token" | "pem")
+    ) {
         return false;
     }
     #[cfg(unix)]
