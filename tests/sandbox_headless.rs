@@ -277,3 +277,33 @@ async fn a_prod_apply_in_the_sandbox_waits_until_bob_approves_it() {
     child.kill().await.unwrap();
     let _ = std::fs::remove_dir_all(store);
 }
+
+/// The sandbox installs a GitHub App on its repositories and keeps its key in a 0600 file:
+/// reconcile runs as `tfpilot-bot[bot]`, which its policy lists under `automation`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn automation_runs_as_the_sandboxs_github_app() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let home = Home::new();
+    let (mut child, store, github) = start(&home, &["--no-requests"]).await;
+    let key = std::path::Path::new(&store).join(tfpilot::sandbox::APP_KEY_FILE);
+    let mode = std::fs::metadata(&key).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "{}", key.display());
+    let key = key.display().to_string();
+    let app_id = tfpilot::sandbox::APP_ID.to_string();
+    let env = [
+        ("TFPILOT_GITHUB_APP_ID", app_id.as_str()),
+        ("TFPILOT_GITHUB_APP_PRIVATE_KEY_FILE", key.as_str()),
+    ];
+    let (code, out, err) = home
+        .run(&github, &["--store", &store, "--json", "whoami"], &env)
+        .await;
+    assert_eq!(code, 0, "{err}");
+    let who: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(who["login"], "tfpilot-bot[bot]");
+    assert_eq!(who["source_kind"], "github-app");
+    let (code, out, err) = home
+        .run(&github, &["--store", &store, "--json", "reconcile"], &env)
+        .await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    child.kill().await.unwrap();
+}

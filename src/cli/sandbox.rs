@@ -82,7 +82,12 @@ pub async fn run(context: &Invocation, args: SandboxArgs) -> Result<()> {
          export TFPILOT_STORE={dir} TFPILOT_GITHUB_API_URL={url} GITHUB_TOKEN=sim-alice\n  \
          tfpilot list\n\
          Users: alice, carol, dave (developers), bob (approver), admin, viewer; the token is sim-<user>.\n\
+         Automation as the sandbox's GitHub App ({slug}[bot]), instead of GITHUB_TOKEN:\n  \
+         TFPILOT_GITHUB_APP_ID={app_id} TFPILOT_GITHUB_APP_PRIVATE_KEY_FILE={dir}/{key} tfpilot reconcile\n\
          Ctrl-C stops it; start it again with --dir {dir} to carry on.",
+        slug = crate::sandbox::APP_SLUG,
+        app_id = crate::sandbox::APP_ID,
+        key = crate::sandbox::APP_KEY_FILE,
         dir = sandbox.dir.display(),
         url = sandbox.github_url(),
         seeded = sandbox.seeded,

@@ -17,7 +17,7 @@ use crate::sim::{SimClock, SimOptions, Simulator};
 use crate::store::{LocalStore, Store};
 
 pub use presence::{Presence, joined, until_all_left};
-pub use seed::{COLLABORATORS, SEEDED_REQUESTS, grant_team};
+pub use seed::{APP_ID, APP_KEY_FILE, APP_SLUG, COLLABORATORS, SEEDED_REQUESTS, grant_team};
 
 /// The simulator's file inside the sandbox directory; a hidden name the store never lists.
 const SIM_FILE: &str = ".sandbox/github.json";
@@ -69,6 +69,7 @@ impl Sandbox {
         };
         // Set up the way `tfpilot doctor` expects a real team to be.
         seed::protections(&sim)?;
+        seed::app(&sim, &dir)?;
         sim.save();
         Ok(Sandbox {
             dir,

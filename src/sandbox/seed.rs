@@ -42,6 +42,7 @@ const POLICY: &str = r#"{
   "admins": ["admin"],
   "approvers": ["bob", "admin"],
   "viewers": ["viewer"],
+  "automation": ["tfpilot-bot[bot]"],
   "prod_environments": ["prod"],
   "prod_allowed_users": ["bob", "admin"],
   "destroy_prod_allowed_users": ["admin"],
@@ -350,6 +351,44 @@ pub fn grant_team(sim: &Simulator, owner: &str, name: &str) -> Result<()> {
     for (login, role) in COLLABORATORS {
         sim.grant(owner, name, login, role)?;
     }
+    Ok(())
+}
+
+/// The sandbox's GitHub App for automation (docs/operations.md): installed on its repositories,
+/// with a key made at each start (the simulator keeps apps in memory) in a 0600 file.
+pub const APP_ID: u64 = 1;
+pub const APP_SLUG: &str = "tfpilot-bot";
+pub const APP_KEY_FILE: &str = ".sandbox/app.pem";
+
+pub fn app(sim: &Simulator, dir: &std::path::Path) -> Result<std::path::PathBuf> {
+    let (private, public) = crate::sim::apps::generate_key_pair().map_err(anyhow::Error::msg)?;
+    let path = dir.join(APP_KEY_FILE);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    write_private(&path, &private)?;
+    let repositories: Vec<String> = PROJECTS
+        .iter()
+        .map(|(_, name)| format!("{OWNER}/{name}"))
+        .collect();
+    let names: Vec<&str> = repositories.iter().map(String::as_str).collect();
+    sim.register_app(APP_ID, APP_SLUG, &public, &[(APP_ID, &names)])?;
+    Ok(path)
+}
+
+/// `text` into a file only its owner can read, replacing what was there.
+fn write_private(path: &std::path::Path, text: &str) -> Result<()> {
+    use std::io::Write as _;
+    let _ = std::fs::remove_file(path);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(text.as_bytes())?;
     Ok(())
 }
 
