@@ -380,3 +380,57 @@ async fn the_simulator_checks_jwts_and_installation_tokens_as_github_does() {
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+/// The clock the proactive-refresh test moves: seconds since the epoch.
+static TEST_CLOCK: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+
+fn test_clock() -> i64 {
+    TEST_CLOCK.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// Five minutes before GitHub would expire it, the token is replaced before it is used: no call
+/// is refused on the way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_installation_token_is_replaced_before_it_expires() {
+    let sim = sim::simulator(tfpilot::sim::SimOptions::default()).await;
+    let (private, public) = tfpilot::sim::apps::generate_key_pair().unwrap();
+    sim.register_app(
+        APP_ID,
+        "tfpilot-bot",
+        &public,
+        &[(INSTALLATION, &["acme/infra-live"])],
+    )
+    .unwrap();
+    let start = sim.clock().now().timestamp();
+    TEST_CLOCK.store(start, std::sync::atomic::Ordering::SeqCst);
+    let tokens = AppTokens::new(
+        &settings(&sim),
+        AppSigner::with_clock(APP_ID, AppKey::from_pem(&private).unwrap(), test_clock),
+        Some(INSTALLATION),
+        None,
+    )
+    .unwrap();
+    let github =
+        GitHub::with_credentials(&settings(&sim), Credentials::Installation(tokens)).unwrap();
+    let repo = sim::repo();
+    github.branch_sha(&repo, "main").await.unwrap();
+    assert_eq!(granted(&sim), 1);
+
+    // 54 minutes on: six left, so the token still serves.
+    sim.advance(Duration::from_secs(54 * 60));
+    TEST_CLOCK.store(start + 54 * 60, std::sync::atomic::Ordering::SeqCst);
+    github.branch_sha(&repo, "main").await.unwrap();
+    assert_eq!(granted(&sim), 1);
+
+    // 56 minutes on: four left, inside the margin; a new one is fetched first.
+    sim.advance(Duration::from_secs(2 * 60));
+    TEST_CLOCK.store(start + 56 * 60, std::sync::atomic::Ordering::SeqCst);
+    github.branch_sha(&repo, "main").await.unwrap();
+    assert_eq!(granted(&sim), 2);
+    assert_eq!(
+        sim.calls_to("GET", "/repos/{owner}/{repo}/git/ref/{*reference}")
+            .get(&401),
+        None,
+        "no call was refused"
+    );
+}
