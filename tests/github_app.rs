@@ -106,6 +106,18 @@ async fn reconcile_and_drift_checks_run_as_the_apps_bot() {
         "{who}"
     );
 
+    // doctor checks the app's token its own way (no GET /user for an installation).
+    let (_, doctor, err) = as_app(&cli, &key, &[], &["doctor"]).await;
+    let token = doctor["checks"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{doctor}\n{err}"))
+        .iter()
+        .find(|check| check["name"] == "token")
+        .unwrap()
+        .clone();
+    assert_eq!(token["verdict"], "pass", "{token}");
+    assert!(token["detail"].as_str().unwrap().starts_with(BOT), "{token}");
+
     // A request alice planned; the app's reconcile records the finished plan.
     let id = bed
         .create("alice", "payments-dev-app-reconcile", "dev")
@@ -150,9 +162,9 @@ async fn reconcile_and_drift_checks_run_as_the_apps_bot() {
         .collect();
     assert_eq!(dispatched.len(), 1);
     assert_eq!(dispatched[0].actor, BOT);
-    // Each process asked for one installation token, and every API call used it: none was
-    // made as a person.
-    assert_eq!(granted(&bed.sim), 3);
+    // Each of the four processes asked for one installation token, and every API call used it:
+    // none was made as a person.
+    assert_eq!(granted(&bed.sim), 4);
     assert_eq!(calls(&bed.sim, "GET", "/user"), 0);
 }
 
