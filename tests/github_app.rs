@@ -116,7 +116,10 @@ async fn reconcile_and_drift_checks_run_as_the_apps_bot() {
         .unwrap()
         .clone();
     assert_eq!(token["verdict"], "pass", "{token}");
-    assert!(token["detail"].as_str().unwrap().starts_with(BOT), "{token}");
+    assert!(
+        token["detail"].as_str().unwrap().starts_with(BOT),
+        "{token}"
+    );
 
     // A request alice planned; the app's reconcile records the finished plan.
     let id = bed

@@ -284,8 +284,15 @@ async fn a_prod_apply_in_the_sandbox_waits_until_bob_approves_it() {
 async fn automation_runs_as_the_sandboxs_github_app() {
     use std::os::unix::fs::PermissionsExt as _;
     let home = Home::new();
-    let (mut child, store, github) = start(&home, &["--no-requests"]).await;
-    let key = std::path::Path::new(&store).join(tfpilot::sandbox::APP_KEY_FILE);
+    let dir = home.path().join("sandbox").display().to_string();
+    let (mut child, _, _) = start(&home, &["--no-requests", "--dir", &dir]).await;
+    let key = std::path::Path::new(&dir).join(tfpilot::sandbox::APP_KEY_FILE);
+    let first_key = std::fs::read(&key).unwrap();
+    child.kill().await.unwrap();
+    child.wait().await.unwrap();
+    // A restart keeps the app's key (a new one takes a few hundred ms to make).
+    let (mut child, store, github) = start(&home, &["--no-requests", "--dir", &dir]).await;
+    assert_eq!(std::fs::read(&key).unwrap(), first_key);
     let mode = std::fs::metadata(&key).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "{}", key.display());
     let key = key.display().to_string();

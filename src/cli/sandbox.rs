@@ -51,7 +51,7 @@ pub async fn run(context: &Invocation, args: SandboxArgs) -> Result<()> {
     {
         reset(dir)?;
     }
-    let sandbox = Sandbox::start(SandboxOptions {
+    let mut sandbox = Sandbox::start(SandboxOptions {
         dir,
         port: args.port,
         no_requests: args.no_requests,
@@ -75,7 +75,9 @@ pub async fn run(context: &Invocation, args: SandboxArgs) -> Result<()> {
         }
         return result;
     }
-    // One line on stdout for scripts; the how-to goes to stderr.
+    // One line on stdout for scripts, once everything it names is there; the how-to goes to
+    // stderr.
+    sandbox.app_ready().await?;
     print(&format!("{}\n", sandbox.describe()))?;
     note!(
         "Sandbox in {dir} ({seeded} requests seeded now). In another terminal:\n  \

@@ -152,3 +152,10 @@ fn a_date_far_from_the_local_clock_moves_the_jwt_onto_githubs_time() {
     // The same again moves nothing worth a retry.
     assert!(!signer.observe_date(&reply("Sat, 06 Dec 2025 06:46:45 GMT")));
 }
+
+#[test]
+fn a_kept_private_key_gives_back_its_public_key() {
+    let (private, public) = key_pair();
+    assert_eq!(crate::sim::apps::public_key_of(&private).unwrap(), public);
+    assert!(crate::sim::apps::public_key_of("not a key").is_err());
+}

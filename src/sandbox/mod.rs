@@ -41,6 +41,8 @@ pub struct Sandbox {
     pub store: Store,
     /// Requests made by this start (0 when the directory already had its own).
     pub seeded: usize,
+    /// The sandbox's GitHub App being registered (its key may be in the making).
+    app: Option<tokio::task::JoinHandle<Result<()>>>,
 }
 
 impl Sandbox {
@@ -69,14 +71,24 @@ impl Sandbox {
         };
         // Set up the way `tfpilot doctor` expects a real team to be.
         seed::protections(&sim)?;
-        seed::app(&sim, &dir)?;
+        let app = seed::app(sim.apps(), &dir);
         sim.save();
         Ok(Sandbox {
             dir,
             sim,
             store,
             seeded,
+            app: Some(app),
         })
+    }
+
+    /// Waits until the sandbox's GitHub App is registered (`tfpilot sandbox --headless` does
+    /// before it says where it is, so scripts can act as the app at once).
+    pub async fn app_ready(&mut self) -> Result<()> {
+        match self.app.take() {
+            Some(task) => task.await.context("registering the sandbox's GitHub App")?,
+            None => Ok(()),
+        }
     }
 
     /// `store=file://DIR github=http://127.0.0.1:PORT`: what scripts read to find it.

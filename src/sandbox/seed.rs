@@ -11,7 +11,7 @@ use crate::domain::workflows::WORKFLOWS;
 use crate::domain::{Status, derive_status};
 use crate::engine::{CreateInput, Engine, SEED_TEMPLATES};
 use crate::sim::access::Permission;
-use crate::sim::{FaultRule, ScriptedOutcome, SimOptions, Simulator};
+use crate::sim::{AppRegistry, FaultRule, ScriptedOutcome, SimOptions, Simulator};
 use crate::store::Store;
 
 pub const OWNER: &str = "acme";
@@ -355,25 +355,49 @@ pub fn grant_team(sim: &Simulator, owner: &str, name: &str) -> Result<()> {
 }
 
 /// The sandbox's GitHub App for automation (docs/operations.md): installed on its repositories,
-/// with a key made at each start (the simulator keeps apps in memory) in a 0600 file.
+/// with its key in a 0600 file. The simulator keeps apps in memory, so each start registers it
+/// again: with the key already in the directory (its public key is read from it), else with a
+/// new one. Making a 2048-bit RSA key takes 100 to 250 ms here, so it is made on a blocking
+/// thread and the sandbox starts without waiting for it; the handle says when the app is there.
 pub const APP_ID: u64 = 1;
 pub const APP_SLUG: &str = "tfpilot-bot";
 pub const APP_KEY_FILE: &str = ".sandbox/app.pem";
 
-pub fn app(sim: &Simulator, dir: &std::path::Path) -> Result<std::path::PathBuf> {
-    let (private, public) = crate::sim::apps::generate_key_pair().map_err(anyhow::Error::msg)?;
+pub fn app(apps: AppRegistry, dir: &std::path::Path) -> tokio::task::JoinHandle<Result<()>> {
     let path = dir.join(APP_KEY_FILE);
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    write_private(&path, &private)?;
+    tokio::task::spawn_blocking(move || {
+        let registered = register_app(&apps, &path);
+        if let Err(error) = &registered {
+            // The dashboard does not wait for this: say it where it can be found.
+            tracing::warn!(error = %format!("{error:#}"), "the sandbox's GitHub App could not be registered");
+        }
+        registered
+    })
+}
+
+fn register_app(apps: &AppRegistry, path: &std::path::Path) -> Result<()> {
+    let kept = std::fs::read_to_string(path)
+        .ok()
+        .and_then(|private| crate::sim::apps::public_key_of(&private).ok());
+    let public = match kept {
+        Some(public) => public,
+        None => {
+            let (private, public) =
+                crate::sim::apps::generate_key_pair().map_err(anyhow::Error::msg)?;
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            write_private(path, &private)?;
+            public
+        }
+    };
     let repositories: Vec<String> = PROJECTS
         .iter()
         .map(|(_, name)| format!("{OWNER}/{name}"))
         .collect();
     let names: Vec<&str> = repositories.iter().map(String::as_str).collect();
-    sim.register_app(APP_ID, APP_SLUG, &public, &[(APP_ID, &names)])?;
-    Ok(path)
+    apps.register(APP_ID, APP_SLUG, &public, &[(APP_ID, &names)])?;
+    Ok(())
 }
 
 /// `text` into a file only its owner can read, replacing what was there.

@@ -468,6 +468,28 @@ pub fn generate_key_pair() -> Result<(String, String), String> {
     ))
 }
 
+/// The public key, as PEM, of a private key [`generate_key_pair`] made (PKCS#8 PEM): a sandbox
+/// restarted on its directory keeps its app's key instead of making a new one.
+pub fn public_key_of(private_pem: &str) -> Result<String, String> {
+    use aws_lc_rs::encoding::AsDer as _;
+    use aws_lc_rs::signature::KeyPair as _;
+    let der: String = private_pem
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.starts_with("-----"))
+        .collect();
+    let der = STANDARD
+        .decode(der.as_bytes())
+        .map_err(|error| format!("the key does not decode: {error}"))?;
+    let pair = aws_lc_rs::rsa::KeyPair::from_pkcs8(&der)
+        .map_err(|error| format!("not a PKCS#8 RSA key: {error}"))?;
+    let public = pair
+        .public_key()
+        .as_der()
+        .map_err(|_| "cannot encode the public key".to_string())?;
+    Ok(pem("PUBLIC KEY", public.as_ref()))
+}
+
 fn pem(label: &str, der: &[u8]) -> String {
     let body = STANDARD.encode(der);
     let mut text = format!("-----BEGIN {label}-----\n");

@@ -263,6 +263,29 @@ impl Simulator {
         public_key_pem: &str,
         installations: &[(u64, &[&str])],
     ) -> Result<(), SimError> {
+        self.apps()
+            .register(id, slug, public_key_pem, installations)
+    }
+
+    /// A handle that registers apps from another task (the sandbox makes its app's key off the
+    /// start-up path).
+    pub fn apps(&self) -> AppRegistry {
+        AppRegistry(self.shared.clone())
+    }
+}
+
+/// Registers GitHub Apps in a running simulator; see [`Simulator::register_app`].
+#[derive(Clone)]
+pub struct AppRegistry(Arc<Shared>);
+
+impl AppRegistry {
+    pub fn register(
+        &self,
+        id: u64,
+        slug: &str,
+        public_key_pem: &str,
+        installations: &[(u64, &[&str])],
+    ) -> Result<(), SimError> {
         let request = serde_json::json!({
             "id": id,
             "slug": slug,
@@ -274,11 +297,13 @@ impl Simulator {
         });
         let request = serde_json::from_value(request)
             .map_err(|error| SimError::Invalid(error.to_string()))?;
-        apps::register(&self.shared, request)
+        apps::register(&self.0, request)
             .map(|_| ())
             .map_err(SimError::Invalid)
     }
+}
 
+impl Simulator {
     /// Whether plan runs completing from now on print an Infracost estimate.
     pub fn set_infracost(&self, enabled: bool) {
         self.shared.lock().options.infracost = enabled;
