@@ -55,6 +55,11 @@ pub async fn run(context: &Invocation, args: SandboxArgs) -> Result<()> {
         dir,
         port: args.port,
         no_requests: args.no_requests,
+        app_key_delay: if args.headless {
+            std::time::Duration::ZERO
+        } else {
+            std::time::Duration::from_secs(5)
+        },
     })
     .await?;
     tracing::info!(dir = %sandbox.dir.display(), github = %sandbox.github_url(), seeded = sandbox.seeded, "sandbox serving");

@@ -33,6 +33,9 @@ pub struct SandboxOptions {
     pub port: u16,
     /// Seed only the team configuration, no requests.
     pub no_requests: bool,
+    /// How long a new GitHub App key waits before it is made: a dashboard starts first (the
+    /// key takes a core for 100 to 250 ms), a headless sandbox wants it at once.
+    pub app_key_delay: Duration,
 }
 
 pub struct Sandbox {
@@ -71,7 +74,7 @@ impl Sandbox {
         };
         // Set up the way `tfpilot doctor` expects a real team to be.
         seed::protections(&sim)?;
-        let app = seed::app(sim.apps(), &dir);
+        let app = seed::app(sim.apps(), &dir, options.app_key_delay);
         sim.save();
         Ok(Sandbox {
             dir,

@@ -357,16 +357,27 @@ pub fn grant_team(sim: &Simulator, owner: &str, name: &str) -> Result<()> {
 /// The sandbox's GitHub App for automation (docs/operations.md): installed on its repositories,
 /// with its key in a 0600 file. The simulator keeps apps in memory, so each start registers it
 /// again: with the key already in the directory (its public key is read from it), else with a
-/// new one. Making a 2048-bit RSA key takes 100 to 250 ms here, so it is made on a blocking
-/// thread and the sandbox starts without waiting for it; the handle says when the app is there.
+/// new one. Making a 2048-bit RSA key takes a core for 100 to 250 ms here, so it is made on a
+/// blocking thread after `delay` (a dashboard draws its first frame first) and the sandbox
+/// starts without waiting for it; the handle says when the app is there.
 pub const APP_ID: u64 = 1;
 pub const APP_SLUG: &str = "tfpilot-bot";
 pub const APP_KEY_FILE: &str = ".sandbox/app.pem";
 
-pub fn app(apps: AppRegistry, dir: &std::path::Path) -> tokio::task::JoinHandle<Result<()>> {
+pub fn app(
+    apps: AppRegistry,
+    dir: &std::path::Path,
+    delay: std::time::Duration,
+) -> tokio::task::JoinHandle<Result<()>> {
     let path = dir.join(APP_KEY_FILE);
-    tokio::task::spawn_blocking(move || {
-        let registered = register_app(&apps, &path);
+    tokio::spawn(async move {
+        if !path.exists() {
+            tokio::time::sleep(delay).await;
+        }
+        let registered = tokio::task::spawn_blocking(move || register_app(&apps, &path))
+            .await
+            .map_err(anyhow::Error::from)
+            .and_then(|registered| registered);
         if let Err(error) = &registered {
             // The dashboard does not wait for this: say it where it can be found.
             tracing::warn!(error = %format!("{error:#}"), "the sandbox's GitHub App could not be registered");
