@@ -15,6 +15,7 @@ mod error_text;
 pub mod github;
 pub mod logging;
 mod private_files;
+pub mod rego;
 pub mod sandbox;
 pub mod secrets;
 pub mod sim;

@@ -128,6 +128,7 @@ fn command_name(cli: &Cli) -> &'static str {
         Command::AuditExport { .. } => "audit-export",
         Command::Modules => "modules",
         Command::Template(_) => "template",
+        Command::Policy(_) => "policy",
         Command::Doctor => "doctor",
         Command::Completions { .. } => "completions",
         Command::Man { .. } => "man",

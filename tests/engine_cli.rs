@@ -575,8 +575,26 @@ async fn hostile_bytes_never_reach_the_terminal() {
         .await
         .unwrap();
 
+    bed.store
+        .put_once(
+            "policies/hostile.rego",
+            format!("package tfpilot.hostile\n\n# {HOSTILE}\ndeny contains \"{HOSTILE}\" if {{ true }}\n")
+                .into_bytes(),
+        )
+        .await
+        .unwrap();
+    bed.store
+        .put_once(
+            "policies/broken.rego",
+            format!("package tfpilot.broken\n\n{HOSTILE}\n").into_bytes(),
+        )
+        .await
+        .unwrap();
+
     let commands: Vec<Vec<&str>> = vec![
         vec!["list"],
+        vec!["policy", "list"],
+        vec!["policy", "show", "hostile"],
         vec!["show", &id],
         vec!["events", &id],
         vec!["explain", &id],

@@ -332,6 +332,12 @@ async fn the_poller_follows_every_request_with_one_listing_per_repo_per_cycle(
     poller.abort();
     let store_calls = counting.take();
     assert_eq!(store_calls.get("list"), Some(&1), "{store_calls:?}");
+    // Each finished plan is judged by the team's policies once: one listing of `policies/`.
+    assert_eq!(
+        store_calls.get("list-policies"),
+        Some(&3),
+        "{store_calls:?}"
+    );
     let listings = sim::calls(&github, "GET /repos/{owner}/{repo}/actions/runs", "200")
         + sim::calls(&github, "GET /repos/{owner}/{repo}/actions/runs", "304");
     let syncs = 3 * listings;

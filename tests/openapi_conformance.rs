@@ -612,6 +612,67 @@ async fn apps(bed: &Bed) {
     assert_eq!(send(sim, "sim-alice", "GET", "/app", None, &[]).await, 401);
 }
 
+/// A plan run's artifact, listed, downloaded, unknown, and expired after the workflow's 30 days.
+async fn artifacts(bed: &Bed) {
+    let sim = &bed.sim;
+    let alice = "sim-alice";
+    let runs = sim.snapshot()["runs"].clone();
+    let plan = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|run| run["operation"] == "plan" && run["conclusion"] == "success")
+        .expect("a plan run that uploaded its plan JSON")["id"]
+        .as_u64()
+        .unwrap();
+    let repo = "/repos/acme/infra-live/actions";
+    let listed = format!("{repo}/runs/{plan}/artifacts?name=tfpilot-plan-json");
+    assert_eq!(send(sim, alice, "GET", &listed, None, &[]).await, 200);
+    assert_eq!(
+        send(
+            sim,
+            alice,
+            "GET",
+            &format!("{repo}/runs/999999/artifacts"),
+            None,
+            &[]
+        )
+        .await,
+        404
+    );
+    assert_eq!(
+        send(
+            sim,
+            alice,
+            "GET",
+            &format!("{repo}/artifacts/12/zip"),
+            None,
+            &[]
+        )
+        .await,
+        404
+    );
+    sim.advance(Duration::from_secs(31 * 24 * 3600));
+    let listed = bed::github(sim, "alice")
+        .run_artifacts(&sim::repo(), plan, "tfpilot-plan-json")
+        .await
+        .unwrap();
+    assert!(listed[0].expired, "{listed:?}");
+    let id = listed[0].id;
+    assert_eq!(
+        send(
+            sim,
+            alice,
+            "GET",
+            &format!("{repo}/artifacts/{id}/zip"),
+            None,
+            &[]
+        )
+        .await,
+        410
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_answer_the_client_can_get_matches_githubs_description() {
     let dir = tempfile::tempdir().unwrap();
@@ -626,6 +687,7 @@ async fn every_answer_the_client_can_get_matches_githubs_description() {
     lifecycle(&bed).await;
     errors(&bed).await;
     apps(&bed).await;
+    artifacts(&bed).await;
 
     let mut checker = Checker::new();
     let mut checked: BTreeMap<(String, u16), &'static str> = BTreeMap::new();

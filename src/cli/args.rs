@@ -182,8 +182,49 @@ pub enum Command {
     /// Request templates: list and show for everyone; put, delete and seed for admins
     #[command(subcommand)]
     Template(TemplateCommand),
+    /// Policies on plans (Rego): list, show and test for everyone; put, delete and seed for
+    /// admins
+    #[command(subcommand)]
+    Policy(PolicyCommand),
     /// The whole product on this machine: a local store and a simulated GitHub, seeded
     Sandbox(SandboxArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Every policy with its package, or why it cannot be used
+    List,
+    /// One policy's Rego source
+    Show {
+        /// The policy's name (its file name without .rego)
+        name: String,
+    },
+    /// Create or replace a policy from a .rego file (`-` reads stdin); it must compile.
+    /// Admins only
+    Put {
+        /// The policy: `package tfpilot.<name>` with `deny` and `warn` rules
+        file: PathBuf,
+        /// Store it under this name instead of the file's name
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Delete a policy. Admins only
+    Delete {
+        /// The policy's name
+        name: String,
+    },
+    /// Add the example policies (public buckets, prod databases, monthly cost), keeping
+    /// existing ones. Admins only
+    Seed,
+    /// Evaluate a policy file against a plan (`terraform show -json` output) and print each
+    /// rule's result, `test_` rules included; exits 1 when it denies or a test fails
+    Test {
+        /// The policy file (`-` reads stdin)
+        file: PathBuf,
+        /// The plan: `terraform show -json PLANFILE` output
+        #[arg(long, value_name = "PLAN.json")]
+        plan: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -23,9 +23,11 @@ mod docs;
 mod doctor;
 mod github;
 mod init_repo;
+mod input_file;
 mod logs;
 mod mail;
 mod ops;
+mod policies;
 mod render;
 mod sandbox;
 mod sim;
@@ -44,8 +46,8 @@ use serde_json::{Value, json};
 
 pub use args::{
     ApplyArgs, AssistArgs, Cli, Command, CreateArgs, DeploymentArgs, DeploymentCommand,
-    ExplainArgs, InitRepoArgs, ListArgs, LoginArgs, LogsArgs, OpArgs, ReconcileArgs, SandboxArgs,
-    SimArgs, TemplateCommand, UpdateArgs, WithdrawArgs,
+    ExplainArgs, InitRepoArgs, ListArgs, LoginArgs, LogsArgs, OpArgs, PolicyCommand, ReconcileArgs,
+    SandboxArgs, SimArgs, TemplateCommand, UpdateArgs, WithdrawArgs,
 };
 
 use crate::config::{Config, Dirs};
@@ -222,6 +224,7 @@ pub async fn run(cli: Cli, context: Invocation) -> Result<()> {
         Command::AuditExport { id } => ops::audit_export(&context, &id).await,
         Command::Modules => ops::modules(&context).await,
         Command::Template(command) => templates::run(&context, command).await,
+        Command::Policy(command) => policies::run(&context, command).await,
         Command::Doctor => doctor::run(&context).await,
         Command::Completions { shell } => docs::completions(shell),
         Command::Man { dir } => docs::man(dir.as_deref()),

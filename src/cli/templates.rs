@@ -1,16 +1,19 @@
 //! `tfpilot template`: everyone may list and show templates; put, delete and seed are for
 //! admins (the engine decides, with the reason).
 
-use std::io::Read;
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde_json::json;
 
 use super::args::TemplateCommand;
+use super::input_file::read_input;
 use super::ops::engine;
 use super::{Invocation, print, print_json};
 use crate::domain::template::{Template, find_template};
+
+/// A template is a small JSON document; a megabyte is far past any real one.
+const MAX_TEMPLATE_BYTES: u64 = 1 << 20;
 
 pub async fn run(context: &Invocation, command: TemplateCommand) -> Result<()> {
     match command {
@@ -99,16 +102,7 @@ async fn show(context: &Invocation, id: &str) -> Result<()> {
 }
 
 async fn put(context: &Invocation, file: &Path) -> Result<()> {
-    let text = if file == Path::new("-") {
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .context("reading the template from stdin")?;
-        text
-    } else {
-        std::fs::read_to_string(file)
-            .with_context(|| format!("reading the template {}", file.display()))?
-    };
+    let text = read_input(file, MAX_TEMPLATE_BYTES, "the template")?;
     // Named as a file, not a store key: a local path under templates/ is no stored object.
     let template = Template::parse(&text, &format!("file {}", file.display()))?;
     let engine = engine(context).await?;

@@ -97,6 +97,9 @@ pub struct Request {
     pub drift: Option<Box<DriftFact>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost: Option<Box<CostFact>>,
+    /// What the policies on plans said about the latest plan (docs/roles-and-policy.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<Box<super::policy::PolicyFact>>,
     /// Free-form notes shown on the timeline; kept as written.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub timeline: Vec<Value>,
@@ -168,6 +171,7 @@ impl Request {
             lock: None,
             drift: None,
             cost: None,
+            policy: None,
             timeline: Vec::new(),
             notifications: BTreeMap::new(),
             withdrawal: None,

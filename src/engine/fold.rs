@@ -186,6 +186,13 @@ pub(super) fn fold(
         request.cost = Some(Box::new(cost.clone()));
         changes.push(format!("cost: {}", cost::describe(Some(cost))));
     }
+    if let Some((run_id, policy)) = &observed.policy
+        && request.plan_run.as_deref().and_then(|r| r.id) == Some(*run_id)
+        && request.policy.as_deref() != Some(policy)
+    {
+        request.policy = Some(Box::new(policy.clone()));
+        changes.push(format!("policy: {}", policy.describe()));
+    }
     if let Some((run_id, drift)) = &observed.drift
         && request.drift_run.as_deref().and_then(|r| r.id) == Some(*run_id)
         && request.drift.as_deref().and_then(|d| d.run_id) != Some(*run_id)

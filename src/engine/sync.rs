@@ -13,6 +13,7 @@ use crate::domain::attribution::attribute;
 use crate::domain::cost;
 use crate::domain::deployment::{DeploymentReview, GATED_KINDS};
 use crate::domain::plan_output::{request_drifted, request_resources, summarize};
+use crate::domain::policy::PolicyFact;
 use crate::domain::progress::{self, JobProgress};
 use crate::domain::request::{CostFact, DriftFact, PlanFact, PullRequestFact};
 use crate::domain::{Request, RunFact, Status, Timestamp, derive_status};
@@ -136,6 +137,7 @@ pub(super) struct Observed {
     pub plan: Option<(u64, PlanFact)>,
     pub cost: Option<(u64, CostFact)>,
     pub drift: Option<(u64, DriftFact)>,
+    pub policy: Option<(u64, PolicyFact)>,
 }
 
 impl Engine {
@@ -285,6 +287,13 @@ impl Engine {
                         let (plan, cost) =
                             Box::pin(self.read_plan(request, &repo, run.id, fact.succeeded()))
                                 .await?;
+                        if fact.succeeded() {
+                            let estimate = cost.as_ref().map(|(_, cost)| cost);
+                            observed.policy =
+                                Box::pin(self.judge_plan(request, &repo, run.id, estimate))
+                                    .await?
+                                    .map(|policy| (run.id, policy));
+                        }
                         observed.plan = plan;
                         observed.cost = cost;
                     }

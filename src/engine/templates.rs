@@ -25,7 +25,7 @@ pub struct SeedResult {
 }
 
 impl Engine {
-    fn require_admin(&self, what: &str) -> Result<(), EngineError> {
+    pub(super) fn require_admin(&self, what: &str) -> Result<(), EngineError> {
         match self.team.access.authorize_admin(&self.actor, what) {
             Decision::Allowed => Ok(()),
             Decision::Denied { reason } => Err(EngineError::denied(reason)),

@@ -8,7 +8,9 @@ use serde_json::{Value, json};
 
 use super::client::{GitHub, NO_TTL, RepoId, encode};
 use super::error::GitHubError;
-use super::models::{Job, JobsPage, PendingDeployment, RunsPage, WorkflowRun};
+use super::models::{
+    Artifact, ArtifactsPage, Job, JobsPage, PendingDeployment, RunsPage, WorkflowRun,
+};
 
 // Run lists are what the poller asks every cycle: always conditional (a 304 is free), never
 // served from the cache unasked, or a 3 s poll would see runs up to a TTL late.
@@ -270,6 +272,44 @@ impl GitHub {
             .await?
             .json(endpoint)?;
         Ok(page.jobs)
+    }
+
+    /// The run's artifacts named `name` (GitHub filters by exact name).
+    pub async fn run_artifacts(
+        &self,
+        repo: &RepoId,
+        run_id: u64,
+        name: &str,
+    ) -> Result<Vec<Artifact>, GitHubError> {
+        let endpoint = "GET /repos/{owner}/{repo}/actions/runs/{run_id}/artifacts";
+        let url = format!(
+            "{}/actions/runs/{run_id}/artifacts?name={}",
+            repo.path(),
+            encode(name)
+        );
+        let page: ArtifactsPage = self
+            .transport
+            .get_uncached(endpoint, &url)
+            .await?
+            .json(endpoint)?;
+        Ok(page.artifacts)
+    }
+
+    /// An artifact's zip (GitHub redirects to a signed blob; the redirect is followed). Bounded
+    /// by the transport's largest answer (16 MiB).
+    pub async fn artifact_zip(
+        &self,
+        repo: &RepoId,
+        artifact_id: u64,
+    ) -> Result<Vec<u8>, GitHubError> {
+        let endpoint = "GET /repos/{owner}/{repo}/actions/artifacts/{artifact_id}/{archive_format}";
+        let url = format!("{}/actions/artifacts/{artifact_id}/zip", repo.path());
+        Ok(self
+            .transport
+            .get_uncached(endpoint, &url)
+            .await?
+            .body
+            .to_vec())
     }
 
     /// The environments whose required reviewers hold the run, each saying whether this

@@ -260,6 +260,26 @@ impl Job {
     }
 }
 
+/// A workflow run's artifact (`GET .../actions/runs/{run_id}/artifacts`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Artifact {
+    pub id: u64,
+    pub name: String,
+    #[serde(default)]
+    pub size_in_bytes: u64,
+    #[serde(default)]
+    pub expired: bool,
+    #[serde(default)]
+    pub expires_at: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ArtifactsPage {
+    pub total_count: u64,
+    #[serde(default)]
+    pub artifacts: Vec<Artifact>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobsPage {
     pub total_count: u64,

@@ -218,6 +218,8 @@ pub async fn dispatch(
         gate,
         stopped_at: None,
         scope,
+        uploads: definition.uploads.clone(),
+        plan_json: None,
     };
     let key = control::dispatch_key(&repo.owner, &repo.name, file, &request_id);
     *state.dispatches.entry(key).or_default() += 1;

@@ -13,6 +13,7 @@
 pub mod access;
 mod actions;
 pub mod apps;
+mod artifacts;
 pub mod clock;
 mod control;
 mod cost;
@@ -23,6 +24,7 @@ pub mod model;
 mod payloads;
 mod persist;
 pub mod plan;
+pub mod plan_json;
 mod pulls;
 mod repos;
 pub mod runs;
@@ -502,6 +504,14 @@ fn router(shared: Arc<Shared>) -> Router {
             get(actions::list_jobs),
         )
         .route(
+            "/repos/{owner}/{repo}/actions/runs/{run_id}/artifacts",
+            get(artifacts::list_for_run),
+        )
+        .route(
+            "/repos/{owner}/{repo}/actions/artifacts/{artifact_id}/{archive_format}",
+            get(artifacts::download),
+        )
+        .route(
             "/repos/{owner}/{repo}/actions/runs/{run_id}/pending_deployments",
             get(deployments::list_pending).post(deployments::review_pending),
         )
@@ -541,6 +551,7 @@ fn router(shared: Arc<Shared>) -> Router {
             post(control::post_device_authorize),
         )
         .route("/_sim/logs/{job_id}", get(actions::log_blob))
+        .route("/_sim/artifacts/{artifact_id}", get(artifacts::blob))
         .route("/_sim/raw/{owner}/{repo}/{sha}", get(repos::raw_blob))
         .route("/login/device", get(device::verification_page));
     api.merge(control)

@@ -167,6 +167,13 @@ pub struct Run {
     /// request's module) or `root`. `None` for the workflows without it.
     #[serde(default)]
     pub scope: Option<String>,
+    /// The names the workflow's `actions/upload-artifact` steps upload, read at dispatch.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub uploads: Vec<String>,
+    /// `terraform show -json` of a successful plan whose workflow uploads it (the
+    /// `tfpilot-plan-json` artifact).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_json: Option<String>,
 }
 
 impl Run {

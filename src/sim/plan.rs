@@ -20,6 +20,14 @@ const FORCES_REPLACEMENT: [&str; 9] = [
     "fifo",
 ];
 
+/// The four switches of an S3 public access block, all on in the simulated module.
+const PUBLIC_ACCESS_SWITCHES: [&str; 4] = [
+    "block_public_acls",
+    "block_public_policy",
+    "ignore_public_acls",
+    "restrict_public_buckets",
+];
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     Create,
@@ -34,8 +42,12 @@ pub struct ResourceChange {
     pub kind: String,
     pub name: String,
     pub action: Action,
-    /// (attribute, old value, new value) in HCL text; `None` is absent.
+    /// (attribute, old value, new value) in HCL text; `None` is absent. Only what changes.
     pub attributes: Vec<(String, Option<String>, Option<String>)>,
+    /// Every attribute before and after, in HCL text (empty on the side that does not exist):
+    /// what the JSON plan (`plan_json.rs`) shows whole.
+    pub before: BTreeMap<String, String>,
+    pub after: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -146,7 +158,7 @@ pub(super) fn resources(
             // The module's main resource (listed last when others support it)
             // carries the request's values; supporting resources carry the name.
             let main = index + 1 == resource_kinds(&source).len();
-            let attrs = if main {
+            let mut attrs: BTreeMap<String, String> = if main {
                 attributes.clone()
             } else {
                 attributes
@@ -155,6 +167,12 @@ pub(super) fn resources(
                     .map(|(key, value)| (key.clone(), value.clone()))
                     .collect()
             };
+            if kind == "aws_s3_bucket_public_access_block" {
+                // What the module sets on every bucket it makes.
+                for switch in PUBLIC_ACCESS_SWITCHES {
+                    attrs.insert(switch.to_string(), "true".to_string());
+                }
+            }
             (
                 format!("module.{label}.{kind}.{name}"),
                 kind.to_string(),
@@ -192,6 +210,8 @@ pub fn diff(
                         .iter()
                         .map(|(k, v)| (k.clone(), Some(v.clone()), None))
                         .collect(),
+                    before: old.clone(),
+                    after: BTreeMap::new(),
                 });
             }
         }
@@ -210,6 +230,8 @@ pub fn diff(
                         .iter()
                         .map(|(k, v)| (k.clone(), None, Some(v.clone())))
                         .collect(),
+                    before: BTreeMap::new(),
+                    after: new.clone(),
                 }),
                 Some(old) if old != new => {
                     let keys: std::collections::BTreeSet<&String> =
@@ -232,6 +254,8 @@ pub fn diff(
                             Action::Update
                         },
                         attributes,
+                        before: old.clone(),
+                        after: new.clone(),
                     })
                 }
                 Some(_) => None,
@@ -244,8 +268,10 @@ pub fn diff(
 
 /// The in-place change a drift check reports for a request's main resource.
 pub fn drift_change(request_id: &str, block: &str) -> Option<ResourceChange> {
-    let (address, kind, name, _) = resources(request_id, block).pop()?;
+    let (address, kind, name, attributes) = resources(request_id, block).pop()?;
     Some(ResourceChange {
+        before: attributes.clone(),
+        after: attributes,
         address,
         kind,
         name,

@@ -9,6 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 use super::git::{self, Tree};
 use super::model::{Run, RunPhase, SimState, repo_key};
 use super::plan::{self, ResourceChange};
+use super::plan_json;
 
 /// The steps of the single job every tfpilot workflow runs.
 pub fn step_names(operation: &str) -> Vec<String> {
@@ -136,10 +137,19 @@ fn complete(state: &mut SimState, index: usize) {
         &changes,
         estimate.as_deref(),
     );
+    // The plan workflow's `Plan as JSON` and upload steps run after a successful plan.
+    let plan_json = (run.operation == "plan"
+        && conclusion == "success"
+        && run
+            .uploads
+            .iter()
+            .any(|name| name == plan_json::PLAN_JSON_ARTIFACT))
+    .then(|| plan_json::plan_json(&changes).to_string());
     let stored = &mut state.runs[index];
     stored.conclusion = conclusion;
     stored.error = error;
     stored.log = Some(log);
+    stored.plan_json = plan_json;
 }
 
 fn repo_key_of(full_name: &str) -> String {

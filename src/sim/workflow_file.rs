@@ -33,6 +33,8 @@ pub struct WorkflowFile {
     pub environment: Option<String>,
     /// The inputs `workflow_dispatch` declares: GitHub refuses a dispatch with any other.
     pub inputs: Vec<String>,
+    /// The artifact names its `actions/upload-artifact` steps give (`with: name:`).
+    pub uploads: Vec<String>,
 }
 
 fn unquote(text: &str) -> String {
@@ -51,7 +53,31 @@ pub fn parse(text: &str) -> WorkflowFile {
         run_name: capture(&RUN_NAME),
         environment: capture(&ENVIRONMENT),
         inputs: declared_inputs(text),
+        uploads: uploaded_artifacts(text),
     }
+}
+
+/// The `name:` under `with:` of each `actions/upload-artifact` step, up to the next step.
+fn uploaded_artifacts(text: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut in_upload = false;
+    for line in text.lines() {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with("- ") {
+            in_upload = false;
+        }
+        if trimmed.contains("uses: actions/upload-artifact@") {
+            in_upload = true;
+            continue;
+        }
+        if in_upload && let Some(name) = trimmed.strip_prefix("name:") {
+            let name = unquote(name.split(" #").next().unwrap_or_default().trim());
+            if !name.is_empty() && !names.contains(&name) {
+                names.push(name);
+            }
+        }
+    }
+    names
 }
 
 /// The keys one level under the `inputs:` that follows `workflow_dispatch:`.

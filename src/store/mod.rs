@@ -6,6 +6,7 @@
 mod error;
 pub mod listing;
 pub mod local;
+pub mod policies;
 pub mod requests;
 pub mod s3;
 pub mod shared_index;
@@ -19,6 +20,7 @@ use async_trait::async_trait;
 pub use error::StoreError;
 pub use listing::{ListedRequest, RefreshStats, RequestLister};
 pub use local::LocalStore;
+pub use policies::PolicyFile;
 pub use requests::{EventEntry, IdempotencyClaim, PutOnce, Store, UnreadableEvent, Versioned};
 pub use s3::{S3Options, S3Store};
 pub use team_config::{TeamConfig, TemplateWrite};

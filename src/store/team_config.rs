@@ -58,7 +58,10 @@ pub enum TemplateWrite {
 impl Store {
     pub async fn load_team_config(&self) -> Result<TeamConfig, StoreError> {
         let mut config = TeamConfig::default();
-        for (key, text) in self.json_files(MODULES_PREFIX).await? {
+        for (key, text) in self
+            .text_files(MODULES_PREFIX, ".json", self.document_limit())
+            .await?
+        {
             let parsed = text
                 .map_err(|reason| CatalogError::NotJson {
                     origin: key.clone(),
@@ -132,7 +135,10 @@ impl Store {
     ) -> Result<(Vec<Template>, Vec<TemplateError>), StoreError> {
         let mut templates = Vec::new();
         let mut problems = Vec::new();
-        for (key, text) in self.json_files(TEMPLATES_PREFIX).await? {
+        for (key, text) in self
+            .text_files(TEMPLATES_PREFIX, ".json", self.document_limit())
+            .await?
+        {
             match text
                 .map_err(|reason| TemplateError::NotJson {
                     origin: key.clone(),
@@ -149,25 +155,27 @@ impl Store {
         Ok((templates, problems))
     }
 
-    /// `(key, text)` of every `.json` object under `prefix`, in key order.
-    /// A file that cannot be read (too large, not a regular file) comes with the reason
-    /// instead of its text, for the caller to report as that file's problem.
-    async fn json_files(
+    /// `(key, text)` of every object under `prefix` whose key ends with `suffix`, in key order.
+    /// A file that cannot be read (larger than `limit`, not a regular file) comes with the
+    /// reason instead of its text, for the caller to report as that file's problem.
+    pub(super) async fn text_files(
         &self,
         prefix: &str,
+        suffix: &str,
+        limit: u64,
     ) -> Result<Vec<(String, Result<String, String>)>, StoreError> {
         let mut files = Vec::new();
         for meta in self.list_all(prefix).await? {
-            if !meta.key.ends_with(".json") {
+            if !meta.key.ends_with(suffix) {
                 continue;
             }
-            if meta.size > self.document_limit() {
+            if meta.size > limit {
                 // Reported by the caller as the file's problem; the others still load.
                 files.push((
                     meta.key,
                     Err(crate::domain::DocumentError::TooLarge {
                         size: meta.size,
-                        limit: self.document_limit(),
+                        limit,
                     }
                     .to_string()),
                 ));

@@ -1,0 +1,225 @@
+//! `tfpilot policy`: everyone may list, show and test policies; put, delete and seed are for
+//! admins (the engine decides, with the reason).
+
+use std::path::Path;
+
+use anyhow::Result;
+use serde_json::json;
+
+use super::args::PolicyCommand;
+use super::input_file::read_input;
+use super::ops::{Answered, engine};
+use super::{Invocation, print, print_json};
+use crate::domain::plan_json::{MAX_PLAN_JSON_BYTES, PlanJson};
+use crate::domain::policy::{
+    MAX_POLICY_BYTES, PolicyReport, TestOutcome, Verdict, policy_name_of_file,
+};
+use crate::engine::EngineError;
+use crate::rego::{Mode, PolicySet};
+use crate::store::TemplateWrite;
+
+pub async fn run(context: &Invocation, command: PolicyCommand) -> Result<()> {
+    match command {
+        PolicyCommand::List => list(context).await,
+        PolicyCommand::Show { name } => show(context, &name).await,
+        PolicyCommand::Put { file, name } => put(context, &file, name.as_deref()).await,
+        PolicyCommand::Delete { name } => delete(context, &name).await,
+        PolicyCommand::Seed => seed(context).await,
+        PolicyCommand::Test { file, plan } => test(context, &file, &plan),
+    }
+}
+
+async fn list(context: &Invocation) -> Result<()> {
+    let store = context.store().await?;
+    let files = store.load_policies().await?;
+    let set = PolicySet::compile_files(
+        files
+            .iter()
+            .map(|file| (file.name.clone(), file.source.clone())),
+    );
+    let packages = set.packages();
+    let problems = set.problems_by_name();
+    let rows: Vec<serde_json::Value> = files
+        .iter()
+        .map(|file| {
+            json!({
+                "name": file.name,
+                "package": packages.get(&file.name),
+                "problem": problems.get(&file.name),
+            })
+        })
+        .collect();
+    if context.json {
+        return print_json(&json!({ "policies": rows }));
+    }
+    let mut text = String::new();
+    for file in &files {
+        match (packages.get(&file.name), problems.get(&file.name)) {
+            (Some(package), _) => {
+                text.push_str(&format!("{:<24} package {package}\n", file.name));
+            }
+            (None, Some(problem)) => {
+                let first = problem.lines().next().unwrap_or_default();
+                text.push_str(&format!(
+                    "{:<24} BROKEN (blocks every plan): {first}\n",
+                    file.name
+                ));
+            }
+            (None, None) => {}
+        }
+    }
+    if files.is_empty() {
+        text.push_str(
+            "No policies yet: an admin adds them with `tfpilot policy put FILE` or `tfpilot policy seed`.\n",
+        );
+    }
+    print(&text)
+}
+
+async fn show(context: &Invocation, name: &str) -> Result<()> {
+    crate::domain::policy::validate_policy_name(name)?;
+    let store = context.store().await?;
+    let Some(stored) = store.get_policy(name).await? else {
+        anyhow::bail!("no policy named {name:?}; see `tfpilot policy list`");
+    };
+    let source = String::from_utf8_lossy(&stored.value).into_owned();
+    if context.json {
+        return print_json(&json!({"name": name, "source": source}));
+    }
+    let mut text = source;
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    print(&text)
+}
+
+async fn put(context: &Invocation, file: &Path, name: Option<&str>) -> Result<()> {
+    let source = read_input(file, MAX_POLICY_BYTES as u64, "the policy")?;
+    let name = match name {
+        Some(name) => name.to_string(),
+        None if file == Path::new("-") => {
+            anyhow::bail!("a policy read from standard input needs a name: add --name NAME")
+        }
+        None => {
+            let file_name = file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            policy_name_of_file(&file_name).map_err(|error| EngineError::Invalid {
+                message: format!("{error}; or give one with --name NAME"),
+            })?
+        }
+    };
+    let engine = engine(context).await?;
+    let write = engine.put_policy(&name, &source).await?;
+    if context.json {
+        return print_json(&json!({"result": write, "name": name}));
+    }
+    let verb = match write {
+        TemplateWrite::Created => "created",
+        TemplateWrite::Replaced => "replaced",
+        TemplateWrite::Unchanged => "unchanged:",
+    };
+    print(&format!("{verb} policy {name}\n"))
+}
+
+async fn delete(context: &Invocation, name: &str) -> Result<()> {
+    let engine = engine(context).await?;
+    engine.delete_policy(name).await?;
+    if context.json {
+        return print_json(&json!({"result": "deleted", "name": name}));
+    }
+    print(&format!("deleted policy {name}\n"))
+}
+
+async fn seed(context: &Invocation) -> Result<()> {
+    let engine = engine(context).await?;
+    let seeded = engine.seed_policies().await?;
+    if context.json {
+        return print_json(&json!({ "policies": seeded }));
+    }
+    let mut text = String::new();
+    for seed in &seeded {
+        text.push_str(&format!("{:<8} {}\n", seed.outcome, seed.name));
+    }
+    print(&text)
+}
+
+/// `conftest verify`-like: one policy file on one plan, each rule's result, exit 1 when it
+/// denies, cannot be evaluated or a test fails.
+fn test(context: &Invocation, file: &Path, plan: &Path) -> Result<()> {
+    let source = read_input(file, MAX_POLICY_BYTES as u64, "the policy")?;
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .map(|n| n.trim_end_matches(".rego").to_string())
+        .filter(|n| !n.is_empty() && n != "-")
+        .unwrap_or_else(|| "stdin".to_string());
+    let plan_text = read_input(plan, MAX_PLAN_JSON_BYTES as u64, "the plan")?;
+    let plan = PlanJson::parse(&plan_text)?;
+    // A plan file is judged whole: there is no request to scope it to.
+    let input = json!({
+        "plan": plan.as_value(),
+        "outside": [],
+        "request": null,
+        "cost": null,
+    });
+    let report = PolicySet::compile([(name, source)]).evaluate(&input, Mode::WithTests);
+    if context.json {
+        print_json(&serde_json::to_value(&report)?)?;
+    } else {
+        print(&test_text(&report))?;
+    }
+    let failed_tests = report
+        .results
+        .iter()
+        .flat_map(|r| &r.tests)
+        .filter(|t| !t.passed)
+        .count();
+    if report.verdict == Verdict::Deny || failed_tests > 0 {
+        return Err(Answered {
+            code: 1,
+            message: match report.verdict {
+                Verdict::Deny => "the policy denies this plan".to_string(),
+                _ => format!("{failed_tests} test rule(s) failed"),
+            },
+        }
+        .into());
+    }
+    Ok(())
+}
+
+fn test_text(report: &PolicyReport) -> String {
+    let mut text = String::new();
+    for result in &report.results {
+        let package = result.package.as_deref().unwrap_or("?");
+        text.push_str(&format!(
+            "{} (package {package}): {}\n",
+            result.policy,
+            result.verdict()
+        ));
+        if let Some(error) = &result.error {
+            for line in error.lines() {
+                text.push_str(&format!("  ERROR {line}\n"));
+            }
+        }
+        for message in &result.deny {
+            text.push_str(&format!("  DENY  {message}\n"));
+        }
+        for message in &result.warn {
+            text.push_str(&format!("  WARN  {message}\n"));
+        }
+        for TestOutcome { rule, passed } in &result.tests {
+            let label = if *passed { "PASS " } else { "FAIL " };
+            text.push_str(&format!("  {label} {rule}\n"));
+        }
+        let passed = result.tests.iter().filter(|t| t.passed).count();
+        text.push_str(&format!(
+            "{} deny, {} warn; tests: {passed} passed, {} failed\n",
+            result.deny.len(),
+            result.warn.len(),
+            result.tests.len() - passed
+        ));
+    }
+    text
+}
