@@ -205,7 +205,182 @@ async fn without_policies_nothing_is_judged_but_the_plan_is_kept(backend: Arc<dy
     );
 }
 
+/// Buckets whose name says "blocked" are denied: a policy on the request's values.
+const NAMES: &str = r#"package tfpilot.names
+
+deny contains msg if {
+	contains(input.request.values.bucket_name, "blocked")
+	msg := sprintf("bucket %s is blocked", [input.request.values.bucket_name])
+}
+"#;
+
+fn denied(error: &tfpilot::engine::EngineError) -> String {
+    assert_eq!(error.exit_code(), 3, "{error}");
+    error.to_string()
+}
+
+async fn a_deny_blocks_approve_merge_and_apply_until_an_admin_overrides_it(
+    backend: Arc<dyn ObjectStore>,
+) {
+    let bed = bed::bed(backend).await;
+    let (alice, bob, admin) = (
+        bed.engine("alice").await,
+        bed.engine("bob").await,
+        bed.engine("admin").await,
+    );
+    // Approved before the policy existed: the merge and the apply are gated all the same.
+    let id = bed.planned("dev", "payments-dev-blocked").await;
+    bob.approve(&id, None).await.unwrap();
+    admin.put_policy("names", NAMES).await.unwrap();
+    let error = alice.merge(&id, None).await.unwrap_err();
+    let message = denied(&error);
+    assert!(
+        message.contains("names: bucket payments-dev-blocked is blocked"),
+        "{message}"
+    );
+    assert!(
+        message.contains(&format!("tfpilot policy override {id} --reason TEXT")),
+        "{message}"
+    );
+    assert_eq!(bed.pulls_for(&id), 1);
+    // The document said nothing of the deny (judged before the policy): repaired.
+    let request = bed.store.get_request(&id).await.unwrap().value;
+    assert_eq!(
+        current(&request).and_then(|fact| fact.verdict),
+        Some(Verdict::Deny)
+    );
+    assert!(
+        bed.event_kinds(&id)
+            .await
+            .contains(&"policy_denied".to_string())
+    );
+
+    // Only an admin overrides, with a reason.
+    let error = bob.override_policy(&id, "ship it").await.unwrap_err();
+    assert!(denied(&error).contains("admin"), "{error}");
+    let error = admin.override_policy(&id, "  ").await.unwrap_err();
+    assert_eq!(error.exit_code(), 2, "{error}");
+    let record = admin
+        .override_policy(&id, "the name is a test fixture")
+        .await
+        .unwrap();
+    assert_eq!(record.by, "admin");
+    assert_eq!(
+        record.denied,
+        ["names: bucket payments-dev-blocked is blocked"]
+    );
+    assert!(
+        bed.event_kinds(&id)
+            .await
+            .contains(&"policy_overridden".to_string())
+    );
+    // Overriding again keeps the first record.
+    let again = admin.override_policy(&id, "another reason").await.unwrap();
+    assert_eq!(again.reason, "the name is a test fixture");
+
+    alice.merge(&id, None).await.unwrap();
+    bob.apply(&id, None).await.unwrap();
+    bed.finish_runs();
+    let synced = bob.sync(&id).await.unwrap();
+    assert_eq!(synced.status, tfpilot::domain::Status::Applied);
+}
+
+async fn a_new_plan_withdraws_the_override_and_a_forged_verdict_is_judged_again(
+    backend: Arc<dyn ObjectStore>,
+) {
+    let bed = bed::bed(backend).await;
+    let (alice, bob, admin) = (
+        bed.engine("alice").await,
+        bed.engine("bob").await,
+        bed.engine("admin").await,
+    );
+    admin.put_policy("names", NAMES).await.unwrap();
+    let id = bed.planned("dev", "payments-dev-blocked-again").await;
+    assert!(denied(&bob.approve(&id, None).await.unwrap_err()).contains("is blocked"));
+
+    // A document edited to say the plan passed is judged again from GitHub, and repaired.
+    let now = tfpilot::domain::Timestamp(chrono::Utc::now());
+    bed.store
+        .update_request(&id, now, |request| {
+            let policy = request.policy.as_deref_mut().unwrap();
+            policy.verdict = Some(Verdict::Pass);
+            policy.deny.clear();
+            Ok(())
+        })
+        .await
+        .unwrap();
+    assert!(denied(&bob.approve(&id, None).await.unwrap_err()).contains("is blocked"));
+    let request = bed.store.get_request(&id).await.unwrap().value;
+    assert_eq!(
+        request.policy.as_deref().unwrap().verdict,
+        Some(Verdict::Deny)
+    );
+
+    // An override written around tfpilot by someone who is not an admin counts for nothing.
+    let run_id = request.plan_run.as_ref().and_then(|r| r.id).unwrap();
+    let forged = json!({"run_id": run_id, "by": "bob", "reason": "mine", "at": now});
+    bed.store
+        .put_once(
+            &format!("overrides/{id}/{run_id}.json"),
+            serde_json::to_vec(&forged).unwrap(),
+        )
+        .await
+        .unwrap();
+    assert!(denied(&bob.approve(&id, None).await.unwrap_err()).contains("is blocked"));
+
+    // A new plan (the config changed) has no override: the admin's override of the old one
+    // does not carry over.
+    let updated = alice
+        .update(
+            &id,
+            json!({"lifecycle_days": "30"})
+                .as_object()
+                .cloned()
+                .unwrap(),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_ne!(
+        updated.request.plan_run.as_ref().and_then(|r| r.id),
+        Some(run_id)
+    );
+    bed.finish_runs();
+    alice.sync(&id).await.unwrap();
+    admin
+        .override_policy(&id, "accepted for the new plan")
+        .await
+        .unwrap();
+    bob.approve(&id, None).await.unwrap();
+    let approved = bed.store.get_request(&id).await.unwrap().value;
+    assert!(tfpilot::domain::policy::current_override(&approved).is_some());
+    // ...and a plan after that one is judged afresh.
+    alice
+        .update(
+            &id,
+            json!({"lifecycle_days": "60"})
+                .as_object()
+                .cloned()
+                .unwrap(),
+            None,
+        )
+        .await
+        .unwrap();
+    bed.finish_runs();
+    let replanned = alice.sync(&id).await.unwrap().request;
+    assert!(tfpilot::domain::policy::current_override(&replanned).is_none());
+    assert!(denied(&bob.approve(&id, None).await.unwrap_err()).contains("is blocked"));
+
+    // Nothing denied, nothing to override.
+    let clean = bed.planned("dev", "payments-dev-clean").await;
+    let error = admin.override_policy(&clean, "why not").await.unwrap_err();
+    assert_eq!(error.exit_code(), 2, "{error}");
+    assert!(error.to_string().contains("nothing to override"), "{error}");
+}
+
 with_both_stores!(
+    a_deny_blocks_approve_merge_and_apply_until_an_admin_overrides_it,
+    a_new_plan_withdraws_the_override_and_a_forged_verdict_is_judged_again,
     a_finished_plan_is_judged_once_by_the_teams_policies,
     a_plan_that_cannot_be_read_or_a_broken_policy_denies,
     without_policies_nothing_is_judged_but_the_plan_is_kept

@@ -230,3 +230,93 @@ async fn policy_test_judges_real_plans() {
     assert_eq!(code, 1);
     assert!(err.contains("not a regular file"), "{err}");
 }
+
+/// The gate from the command line: a denied plan refuses `approve` with the policies' words
+/// (exit 3), `show` and `explain` say why, an admin's `policy override` lets it through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gate_and_its_override_from_the_command_line() {
+    let Some((bed, cli)) = setup(false).await else {
+        return;
+    };
+    let files = tempfile::tempdir().unwrap();
+    let names = write(
+        files.path(),
+        "names.rego",
+        "package tfpilot.names\n\ndeny contains msg if {\n\tcontains(input.request.values.bucket_name, \"blocked\")\n\tmsg := sprintf(\"bucket %s is blocked\", [input.request.values.bucket_name])\n}\n",
+    );
+    assert_eq!(cli.run("admin", &["policy", "put", &names]).await.0, 0);
+    let id = bed.planned("dev", "payments-dev-blocked-cli").await;
+
+    let (code, _, err) = cli.run("bob", &["approve", &id]).await;
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains("names: bucket payments-dev-blocked-cli is blocked"),
+        "{err}"
+    );
+    assert!(err.contains("tfpilot policy override"), "{err}");
+
+    let shown = cli.command("bob", &["show", &id]).output().await.unwrap();
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(
+        shown.contains("policy       deny (1): approve, merge and apply are refused"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("deny: names: bucket payments-dev-blocked-cli is blocked"),
+        "{shown}"
+    );
+    let explained = cli
+        .command("bob", &["explain", &id])
+        .output()
+        .await
+        .unwrap();
+    let explained = String::from_utf8_lossy(&explained.stdout);
+    assert!(explained.contains("Policy: deny (1)"), "{explained}");
+
+    // The authoring loop on the request's own plan, as the gate sees it.
+    let output = cli
+        .command("alice", &["policy", "test", &names, "--request", &id])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        text.contains("DENY  bucket payments-dev-blocked-cli is blocked"),
+        "{text}"
+    );
+    let relaxed = write(
+        files.path(),
+        "relaxed.rego",
+        "package tfpilot.relaxed\n\nwarn contains \"checked\" if { count(input.plan.resource_changes) == 3 }\n",
+    );
+    let (code, report, err) = cli
+        .run("alice", &["policy", "test", &relaxed, "--request", &id])
+        .await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(report["results"][0]["warn"][0], "checked", "{report}");
+    let (code, _, err) = cli.run("alice", &["policy", "test", &relaxed]).await;
+    assert_eq!(code, 2, "{err}");
+    let (code, judged, err) = cli.run("alice", &["policy", "eval", &id]).await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(judged["policy"]["verdict"], "deny");
+
+    let (code, _, err) = cli
+        .run("bob", &["policy", "override", &id, "--reason", "mine"])
+        .await;
+    assert_eq!(code, 3, "{err}");
+    let short = &id[..id.len() - 4];
+    let (code, answer, err) = cli
+        .run(
+            "admin",
+            &["policy", "override", short, "--reason", "a test bucket"],
+        )
+        .await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(answer["override"]["by"], "admin");
+    let (_, document, _) = cli.run("bob", &["show", &id]).await;
+    assert_eq!(document["policy"]["verdict"], "deny");
+    assert_eq!(document["policy_override"]["reason"], "a test bucket");
+    let (code, _, err) = cli.run("bob", &["approve", &id]).await;
+    assert_eq!(code, 0, "{err}");
+}

@@ -1,5 +1,5 @@
 //! `tfpilot sandbox --headless` as the real binary: one line saying where everything is, about
-//! thirty requests in every status, and a restart on the same directory that keeps it all.
+//! thirty-three requests in every status, and a restart on the same directory that keeps it all.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)] // a test or bench: failing loudly and printing are its job
 
@@ -67,7 +67,22 @@ async fn a_seeded_sandbox_survives_a_restart() {
     let (code, listed) = tfpilot(&home, &github, &store, "alice", &["list"]).await;
     assert_eq!(code, 0);
     let requests = listed.as_array().unwrap();
-    assert!((28..=32).contains(&requests.len()), "{}", requests.len());
+    assert!((31..=35).contains(&requests.len()), "{}", requests.len());
+    // The seeded policies judged every plan: a deny, a warning and an admin's override.
+    let judged = |status: &str, verdict: &str, overridden: bool| {
+        requests
+            .iter()
+            .filter(|r| {
+                r["status"] == status
+                    && r["policy"] == verdict
+                    && r["policy_overridden"] == overridden
+            })
+            .count()
+    };
+    assert_eq!(judged("plan_ready", "deny", false), 1, "{requests:#?}");
+    assert_eq!(judged("plan_ready", "warn", false), 1, "{requests:#?}");
+    assert_eq!(judged("approved", "deny", true), 1, "{requests:#?}");
+    assert!(judged("applied", "pass", false) >= 5, "{requests:#?}");
     let statuses: BTreeSet<&str> = requests
         .iter()
         .filter_map(|r| r["status"].as_str())

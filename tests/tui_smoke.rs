@@ -37,7 +37,7 @@ impl SandboxDir {
 fn approve_a_plan_as_bob_then_quit_restores_the_terminal() {
     let sandbox = SandboxDir::new();
     let mut session = sandbox.start(&["--as", "bob"]);
-    session.wait_for("requests 30/30", Duration::from_secs(120));
+    session.wait_for("requests 33/33", Duration::from_secs(120));
     assert!(session.screen.screen().alternate_screen());
     assert!(session.text().contains("bob (approver)"));
 
@@ -76,7 +76,7 @@ fn a_keyboard_journey_keeps_the_selection_and_asks_before_losing_work() {
     use base64::Engine as _;
     let sandbox = SandboxDir::new();
     let mut session = sandbox.start(&["--as", "bob"]);
-    session.wait_for("requests 30/30", Duration::from_secs(120));
+    session.wait_for("requests 33/33", Duration::from_secs(120));
 
     // Filter to plans ready for review with the status picker, narrowed by typing.
     session.keys("s");
@@ -216,7 +216,7 @@ fn wait_first_row(session: &mut Session, needle: &str, timeout: Duration) {
 fn a_request_from_create_to_destroy_with_two_terminals() {
     let sandbox = SandboxDir::new();
     let mut alice = sandbox.start(&[]);
-    alice.wait_for("requests 30/30", Duration::from_secs(120));
+    alice.wait_for("requests 33/33", Duration::from_secs(120));
     assert!(alice.text().contains("alice (developer)"));
 
     // The create form from the logs-bucket template (dev-postgres, logs-bucket, work-queue):

@@ -642,3 +642,55 @@ fn an_original_shows_its_values_now_and_its_changes() {
         "{text}"
     );
 }
+
+/// A plan the team's policies deny: `deny` after its status in the list, the verdict and each
+/// message in the detail pane; an admin's override shown in its place once given.
+#[test]
+fn a_denied_plan_and_its_override() {
+    use tfpilot::domain::policy::{PolicyFact, PolicyOverride, Verdict};
+    let fact = |n: u64| {
+        PolicyFact {
+        run_id: Some(1000 + n),
+        verdict: Some(Verdict::Deny),
+        deny: vec![
+            "prod-databases: module.tfpilot_x.aws_db_instance.this: a production database must be multi_az (set multi_az = true)".into(),
+        ],
+        warn: vec!["monthly-cost: adds 152.57 USD a month".into()],
+        policies: vec!["buckets".into(), "monthly-cost".into(), "prod-databases".into()],
+        ..PolicyFact::default()
+    }
+    };
+    let mut denied = request(2, Status::PlanReady);
+    denied.policy = Some(Box::new(fact(2)));
+    let mut overridden = request(5, Status::PlanReady);
+    overridden.policy = Some(Box::new(fact(5)));
+    overridden.policy_override = Some(Box::new(PolicyOverride {
+        run_id: 1005,
+        by: "erin".into(),
+        reason: "single-AZ until the migration week".into(),
+        at: dashboard::now(),
+        denied: fact(5).deny,
+        extra: serde_json::Map::new(),
+    }));
+    let mut state = state("bob", &[denied, overridden], 120, 60);
+    select(&mut state, &id(2));
+    key(&mut state, KeyCode::Tab);
+    let text = screen(&state);
+    assert!(text.contains("plan_ready deny"), "{text}");
+    assert!(text.contains("plan_ready ovr"), "{text}");
+    assert!(
+        text.contains("policy       deny (1): approve, merge and apply are refused"),
+        "{text}"
+    );
+    assert!(
+        text.contains("deny: prod-databases: module.tfpilot_x.aws_db_instance.this"),
+        "{text}"
+    );
+    insta::assert_snapshot!("policy_denied_120x60", text);
+    key(&mut state, KeyCode::Tab);
+    select(&mut state, &id(5));
+    key(&mut state, KeyCode::Tab);
+    let text = screen(&state);
+    assert!(text.contains("deny, overridden by erin"), "{text}");
+    insta::assert_snapshot!("policy_overridden_120x60", text);
+}

@@ -216,14 +216,35 @@ pub enum PolicyCommand {
     /// Add the example policies (public buckets, prod databases, monthly cost), keeping
     /// existing ones. Admins only
     Seed,
-    /// Evaluate a policy file against a plan (`terraform show -json` output) and print each
-    /// rule's result, `test_` rules included; exits 1 when it denies or a test fails
+    /// Let the latest plan of a request through the policies' deny, with a reason (audited;
+    /// a new plan is judged afresh). Admins only
+    Override {
+        /// The request id (or a unique start of one)
+        id: String,
+        /// Why: kept in the audit trail and shown with the request
+        #[arg(long)]
+        reason: String,
+    },
+    /// Evaluate a policy file against a plan (`terraform show -json` output) or a request's
+    /// latest plan and print each rule's result, `test_` rules included; exits 1 when it
+    /// denies or a test fails
+    #[command(group(clap::ArgGroup::new("against").required(true).multiple(true).args(["plan", "request"])))]
     Test {
         /// The policy file (`-` reads stdin)
         file: PathBuf,
-        /// The plan: `terraform show -json PLANFILE` output
+        /// The plan: `terraform show -json PLANFILE` output (judged whole without --request)
         #[arg(long, value_name = "PLAN.json")]
-        plan: PathBuf,
+        plan: Option<PathBuf>,
+        /// A request: its latest plan as kept by sync (or --plan scoped to it), its values and
+        /// cost estimate as the policies see them at the gate
+        #[arg(long, value_name = "ID")]
+        request: Option<String>,
+    },
+    /// Judge a request's latest plan again by the policies as they are now (after a policy
+    /// changed) and record the verdict
+    Eval {
+        /// The request id (or a unique start of one)
+        id: String,
     },
 }
 

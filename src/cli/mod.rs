@@ -153,6 +153,12 @@ fn request_id_of(command: &mut Command) -> Option<&mut String> {
         | Command::Cleanup(args)
         | Command::DriftCheck(args)
         | Command::Cancel(args) => Some(&mut args.id),
+        Command::Policy(PolicyCommand::Override { id, .. } | PolicyCommand::Eval { id }) => {
+            Some(id)
+        }
+        Command::Policy(PolicyCommand::Test {
+            request: Some(id), ..
+        }) => Some(id),
         _ => None,
     }
 }
@@ -353,6 +359,8 @@ fn list_item_json(row: &ListRow) -> Value {
             "status": status,
             "waiting": waiting_json(request),
             "drift": request.drift.as_deref().and_then(|d| d.state.clone()),
+            "policy": crate::domain::policy::current(request).and_then(|fact| fact.verdict),
+            "policy_overridden": crate::domain::policy::current_override(request).is_some(),
             "requested_by": request.requested_by,
             "created_at": request.created_at,
             "updated_at": request.updated_at,

@@ -12,7 +12,8 @@ use super::ops::{Answered, engine};
 use super::{Invocation, print, print_json};
 use crate::domain::plan_json::{MAX_PLAN_JSON_BYTES, PlanJson};
 use crate::domain::policy::{
-    MAX_POLICY_BYTES, PolicyReport, TestOutcome, Verdict, policy_name_of_file,
+    MAX_POLICY_BYTES, PolicyReport, TestOutcome, Verdict, plan_json_key, policy_input,
+    policy_name_of_file,
 };
 use crate::engine::EngineError;
 use crate::rego::{Mode, PolicySet};
@@ -25,7 +26,13 @@ pub async fn run(context: &Invocation, command: PolicyCommand) -> Result<()> {
         PolicyCommand::Put { file, name } => put(context, &file, name.as_deref()).await,
         PolicyCommand::Delete { name } => delete(context, &name).await,
         PolicyCommand::Seed => seed(context).await,
-        PolicyCommand::Test { file, plan } => test(context, &file, &plan),
+        PolicyCommand::Test {
+            file,
+            plan,
+            request,
+        } => test(context, &file, plan.as_deref(), request.as_deref()).await,
+        PolicyCommand::Eval { id } => eval(context, &id).await,
+        PolicyCommand::Override { id, reason } => override_deny(context, &id, &reason).await,
     }
 }
 
@@ -145,9 +152,100 @@ async fn seed(context: &Invocation) -> Result<()> {
     print(&text)
 }
 
+async fn override_deny(context: &Invocation, id: &str, reason: &str) -> Result<()> {
+    let engine = engine(context).await?;
+    let record = engine.override_policy(id, reason).await?;
+    if context.json {
+        return print_json(&json!({"result": "overridden", "id": id, "override": record}));
+    }
+    let mut text = format!(
+        "{} overrode the policies' deny of plan run {} of {id}: {}\n",
+        record.by, record.run_id, record.reason
+    );
+    for denied in &record.denied {
+        text.push_str(&format!("  was denied: {denied}\n"));
+    }
+    text.push_str("A new plan of this request is judged afresh.\n");
+    print(&text)
+}
+
+async fn eval(context: &Invocation, id: &str) -> Result<()> {
+    let engine = engine(context).await?;
+    let fact = engine.evaluate_policies(id).await?;
+    if context.json {
+        return print_json(&json!({"id": id, "policy": fact}));
+    }
+    let mut text = format!(
+        "plan run {} of {id}: {}\n",
+        fact.run_id.unwrap_or_default(),
+        fact.describe()
+    );
+    for message in &fact.deny {
+        text.push_str(&format!("  deny: {message}\n"));
+    }
+    for message in &fact.warn {
+        text.push_str(&format!("  warn: {message}\n"));
+    }
+    print(&text)
+}
+
+/// The input a policy test judges: a plan file whole, or a request's plan (the file, else the
+/// one sync kept) scoped to it with its values and estimate, as the gate builds it.
+async fn test_input(
+    context: &Invocation,
+    plan: Option<&Path>,
+    request: Option<&str>,
+) -> Result<serde_json::Value> {
+    let from_file = match plan {
+        Some(path) => Some(PlanJson::parse(&read_input(
+            path,
+            MAX_PLAN_JSON_BYTES as u64,
+            "the plan",
+        )?)?),
+        None => None,
+    };
+    let Some(id) = request else {
+        let Some(plan) = from_file else {
+            anyhow::bail!("give --plan PLAN.json or --request ID");
+        };
+        return Ok(json!({"plan": plan.as_value(), "outside": [], "request": null, "cost": null}));
+    };
+    let store = context.store().await?;
+    let team = store.load_team_config().await?;
+    let request = store.get_request(id).await?.value;
+    let plan = match from_file {
+        Some(plan) => plan,
+        None => {
+            let Some(run_id) = request.plan_run.as_deref().and_then(|run| run.id) else {
+                anyhow::bail!(
+                    "request {id} has no plan run yet; plan it, or give --plan PLAN.json"
+                );
+            };
+            let key = plan_json_key(&request.id, run_id);
+            let Some(body) = store.get_blob(&key).await? else {
+                anyhow::bail!(
+                    "no plan JSON is kept for plan run {run_id} of {id} ({key}); `tfpilot sync {id}` fetches it once the run has finished"
+                );
+            };
+            PlanJson::parse(&String::from_utf8_lossy(&body))?
+        }
+    };
+    Ok(policy_input(
+        plan.scoped(request.block_id()),
+        &request,
+        team.module(&request.module),
+        request.cost.as_deref(),
+    ))
+}
+
 /// `conftest verify`-like: one policy file on one plan, each rule's result, exit 1 when it
 /// denies, cannot be evaluated or a test fails.
-fn test(context: &Invocation, file: &Path, plan: &Path) -> Result<()> {
+async fn test(
+    context: &Invocation,
+    file: &Path,
+    plan: Option<&Path>,
+    request: Option<&str>,
+) -> Result<()> {
     let source = read_input(file, MAX_POLICY_BYTES as u64, "the policy")?;
     let name = file
         .file_name()
@@ -155,15 +253,7 @@ fn test(context: &Invocation, file: &Path, plan: &Path) -> Result<()> {
         .map(|n| n.trim_end_matches(".rego").to_string())
         .filter(|n| !n.is_empty() && n != "-")
         .unwrap_or_else(|| "stdin".to_string());
-    let plan_text = read_input(plan, MAX_PLAN_JSON_BYTES as u64, "the plan")?;
-    let plan = PlanJson::parse(&plan_text)?;
-    // A plan file is judged whole: there is no request to scope it to.
-    let input = json!({
-        "plan": plan.as_value(),
-        "outside": [],
-        "request": null,
-        "cost": null,
-    });
+    let input = test_input(context, plan, request).await?;
     let report = PolicySet::compile([(name, source)]).evaluate(&input, Mode::WithTests);
     if context.json {
         print_json(&serde_json::to_value(&report)?)?;

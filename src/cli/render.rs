@@ -130,6 +130,9 @@ pub fn explain(request: &Request, derivation: &Derivation) -> String {
         "  next: {}",
         crate::domain::presentation::next_step(request)
     );
+    for line in crate::domain::presentation::policy_lines(request) {
+        let _ = writeln!(out, "  {}", line.trim_start());
+    }
     if status.is_terminal() {
         let _ = writeln!(out, "  terminal: sync stops polling until someone acts");
     }
@@ -247,6 +250,16 @@ pub fn show(view: &RequestView, timeline: &[TimelineEntry]) -> String {
                 ),
             );
         }
+    }
+    for (index, line) in crate::domain::presentation::policy_lines(request)
+        .into_iter()
+        .enumerate()
+    {
+        let line = line.strip_prefix("Policy: ").unwrap_or(&line).to_string();
+        field(
+            if index == 0 { "policy" } else { "" },
+            line.trim().to_string(),
+        );
     }
     if let Some(drift) = &view.drift {
         let at = drift.checked_at.map(|t| t.to_rfc3339()).unwrap_or_default();

@@ -246,6 +246,34 @@ pub fn current(request: &Request) -> Option<&PolicyFact> {
     (fact.run_id.is_some() && fact.run_id == latest).then_some(fact)
 }
 
+/// An admin's decision to let one plan through its policies' deny, with the reason. Kept
+/// create-only at `overrides/<id>/<run>.json` (a prefix the bucket's IAM keeps admin-only, as
+/// `config/` and `policies/`) and copied into the document for display. It is for that plan
+/// run only: a new plan is judged afresh.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PolicyOverride {
+    pub run_id: u64,
+    pub by: String,
+    pub reason: String,
+    pub at: super::time::Timestamp,
+    /// What was denied when the override was made.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub denied: Vec<String>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+pub fn override_key(request_id: &str, run_id: u64) -> String {
+    format!("overrides/{request_id}/{run_id}.json")
+}
+
+/// The document's override when it is for the latest plan run.
+pub fn current_override(request: &Request) -> Option<&PolicyOverride> {
+    let record = request.policy_override.as_deref()?;
+    let latest = request.plan_run.as_deref().and_then(|run| run.id);
+    (Some(record.run_id) == latest).then_some(record)
+}
+
 /// Where a plan run's policy report is kept.
 pub fn report_key(request_id: &str, run_id: u64) -> String {
     format!("policy/{request_id}/{run_id}.json")

@@ -467,6 +467,36 @@ pub fn plan_lines(request: &Request) -> Vec<String> {
     }
 }
 
+/// What the team's policies said of the latest plan, in words: the verdict, each deny and warn
+/// message, and an admin's override; nothing when no policy judged it. For `show`, `explain`
+/// and the detail pane alike.
+pub fn policy_lines(request: &Request) -> Vec<String> {
+    let Some(fact) = super::policy::current(request) else {
+        return Vec::new();
+    };
+    let overridden = super::policy::current_override(request);
+    let mut lines = vec![match (fact.verdict, overridden) {
+        (Some(super::policy::Verdict::Deny), Some(record)) => format!(
+            "Policy: deny, overridden by {} at {}: {}",
+            record.by,
+            record.at.to_rfc3339(),
+            record.reason
+        ),
+        (Some(super::policy::Verdict::Deny), None) => format!(
+            "Policy: deny ({}): approve, merge and apply are refused until the request is fixed or an admin overrides",
+            fact.deny.len()
+        ),
+        _ => format!(
+            "Policy: {} ({} policies)",
+            fact.describe(),
+            fact.policies.len()
+        ),
+    }];
+    lines.extend(fact.deny.iter().map(|message| format!("  deny: {message}")));
+    lines.extend(fact.warn.iter().map(|message| format!("  warn: {message}")));
+    lines
+}
+
 /// How loudly a row badge speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BadgeLevel {
@@ -503,6 +533,18 @@ pub fn row_badges(
     }
     if request.contradiction.is_some() {
         badges.push(("!doc", BadgeLevel::Warning));
+    }
+    if !status.is_terminal()
+        && let Some(fact) = super::policy::current(request)
+    {
+        match (fact.verdict, super::policy::current_override(request)) {
+            (Some(super::policy::Verdict::Deny), None) => badges.push(("deny", BadgeLevel::Danger)),
+            (Some(super::policy::Verdict::Deny), Some(_)) => {
+                badges.push(("ovr", BadgeLevel::Warning));
+            }
+            (Some(super::policy::Verdict::Warn), _) => badges.push(("warn", BadgeLevel::Warning)),
+            _ => {}
+        }
     }
     badges
 }
@@ -619,6 +661,12 @@ pub fn decision_fingerprint(request: &Request) -> u64 {
         .plan
         .as_deref()
         .map(|plan| &plan.output_key)
+        .hash(&mut hasher);
+    super::policy::current(request)
+        .map(|fact| (fact.run_id, fact.verdict, &fact.deny, &fact.warn))
+        .hash(&mut hasher);
+    super::policy::current_override(request)
+        .map(|record| (record.run_id, &record.by))
         .hash(&mut hasher);
     hasher.finish()
 }

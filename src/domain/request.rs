@@ -100,6 +100,9 @@ pub struct Request {
     /// What the policies on plans said about the latest plan (docs/roles-and-policy.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<Box<super::policy::PolicyFact>>,
+    /// An admin's override of the latest plan's deny (docs/roles-and-policy.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_override: Option<Box<super::policy::PolicyOverride>>,
     /// Free-form notes shown on the timeline; kept as written.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub timeline: Vec<Value>,
@@ -172,6 +175,7 @@ impl Request {
             drift: None,
             cost: None,
             policy: None,
+            policy_override: None,
             timeline: Vec::new(),
             notifications: BTreeMap::new(),
             withdrawal: None,

@@ -16,6 +16,7 @@ mod guard;
 mod notify;
 mod plan_policy;
 mod policies;
+mod policy_gate;
 mod poller;
 mod reconcile;
 mod review;

@@ -34,6 +34,22 @@ impl Engine {
             return Ok(PlanJson::parse(&String::from_utf8_lossy(&body))
                 .map_err(|error| format!("{key}: {error}")));
         }
+        let plan = match self.plan_json_from_github(repo, run_id).await? {
+            Ok(plan) => plan,
+            Err(reason) => return Ok(Err(reason)),
+        };
+        self.store
+            .put_once(&key, plan.to_json().into_bytes())
+            .await?;
+        Ok(Ok(plan))
+    }
+
+    /// The JSON plan of plan run `run_id` as GitHub holds it: the run's artifact, read now.
+    pub(super) async fn plan_json_from_github(
+        &self,
+        repo: &RepoId,
+        run_id: u64,
+    ) -> Result<Result<PlanJson, String>, EngineError> {
         let artifacts = self
             .github
             .run_artifacts(repo, run_id, PLAN_JSON_ARTIFACT)
@@ -49,14 +65,9 @@ impl Engine {
             )));
         }
         let zip = self.github.artifact_zip(repo, artifact.id).await?;
-        let plan = match text_from_artifact_zip(&zip).and_then(|text| PlanJson::parse(&text)) {
-            Ok(plan) => plan,
-            Err(error) => return Ok(Err(format!("plan run {run_id}: {error}"))),
-        };
-        self.store
-            .put_once(&key, plan.to_json().into_bytes())
-            .await?;
-        Ok(Ok(plan))
+        Ok(text_from_artifact_zip(&zip)
+            .and_then(|text| PlanJson::parse(&text))
+            .map_err(|error| format!("plan run {run_id}: {error}")))
     }
 
     /// Judges plan run `run_id` of `request` by the team's policies as they are now, keeps the
@@ -74,7 +85,33 @@ impl Engine {
         if policies.is_empty() {
             return Ok(None);
         }
-        let report = match plan {
+        let report = self.report_for(policies, plan, request, cost).await;
+        let now = self.now();
+        let key = report_key(&request.id, run_id);
+        let record = json!({
+            "request_id": request.id,
+            "run_id": run_id,
+            "evaluated_at": now,
+            "evaluated_by": self.actor,
+            "report": report,
+        });
+        self.store
+            .put_once(&key, serde_json::to_vec_pretty(&record).unwrap_or_default())
+            .await?;
+        Ok(Some(PolicyFact::from_report(&report, run_id, key, now)))
+    }
+}
+
+impl Engine {
+    /// The policies' report on `plan` (or on its absence: every policy blocks, with why).
+    pub(super) async fn report_for(
+        &self,
+        policies: PolicySet,
+        plan: Result<PlanJson, String>,
+        request: &Request,
+        cost: Option<&CostFact>,
+    ) -> PolicyReport {
+        match plan {
             Ok(plan) => {
                 let input = policy_input(
                     plan.scoped(request.block_id()),
@@ -97,20 +134,7 @@ impl Engine {
                 );
                 PolicyReport::judge(results)
             }
-        };
-        let now = self.now();
-        let key = report_key(&request.id, run_id);
-        let record = json!({
-            "request_id": request.id,
-            "run_id": run_id,
-            "evaluated_at": now,
-            "evaluated_by": self.actor,
-            "report": report,
-        });
-        self.store
-            .put_once(&key, serde_json::to_vec_pretty(&record).unwrap_or_default())
-            .await?;
-        Ok(Some(PolicyFact::from_report(&report, run_id, key, now)))
+        }
     }
 }
 

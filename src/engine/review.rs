@@ -40,6 +40,8 @@ impl Engine {
                 pull.head.sha
             )));
         }
+        self.policy_gate(held, &request, &repo, Operation::Approve)
+            .await?;
         let author = pull.user.as_ref().map(|u| u.login.as_str()).unwrap_or("");
         let body = format!("{APPROVAL_MARK} plan of {planned}.");
         let as_comment = "recorded on GitHub as a comment review (GitHub refuses an approving review from the pull request's author)";
@@ -105,6 +107,8 @@ impl Engine {
                 (head.unwrap_or_default(), Vec::new(), merge_sha)
             }
             MergeBasis::Approved { head, approvers } => {
+                self.policy_gate(held, &request, &repo, Operation::Merge)
+                    .await?;
                 let merged = self.merge_at(&repo, number, &head).await?;
                 (head, approvers, merged)
             }

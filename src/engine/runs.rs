@@ -289,6 +289,8 @@ impl Engine {
         let merged_sha = request.merged_sha.clone().unwrap_or_default();
         self.verify_merged(held, &request, &repo, &merged_sha)
             .await?;
+        self.policy_gate(held, &request, &repo, Operation::Apply)
+            .await?;
         if self.targeting_of(&repo) == Targeting::Root && !include_outside {
             self.refuse_outside_changes(held, &request, &repo).await?;
         }

@@ -1,5 +1,5 @@
 //! What a new sandbox starts with: two infra repositories, the team configuration, and about
-//! thirty requests in every status, each brought there by the real operations.
+//! thirty-three requests in every status, each brought there by the real operations.
 
 use std::collections::BTreeMap;
 
@@ -61,6 +61,11 @@ const IN_FLIGHT_RUN_SECONDS: u64 = 240;
 /// The applied queue the sandbox opens a change request of, and who asks for it.
 const CHANGED_QUEUE: &str = "payments-dev-webhooks";
 const CHANGED_BY: &str = "dave";
+
+/// The prod database the sandbox's policies deny for its cost, and an admin overrides.
+const OVERRIDDEN_DATABASE: &str = "payments-prod-analytics";
+const OVERRIDE_REASON: &str =
+    "analytics runs on r6g.xlarge for the quarter close; finance signed off";
 
 /// One seeded request and the status the sandbox walks it to.
 struct Seed {
@@ -152,6 +157,33 @@ fn seeds() -> Vec<Seed> {
             db("search-dev-catalog"),
             "alice",
             PlanReady,
+        ),
+        // The seeded policies (examples/store/policies/) at work: a prod database that is not
+        // Multi-AZ is denied, a dev one is pointed out, and a costly one is let through by
+        // an admin's override.
+        seed(
+            "search",
+            "prod",
+            "rds-postgres",
+            json!({"identifier": "search-prod-replica", "instance_class": "db.t4g.medium", "multi_az": false}),
+            "dave",
+            PlanReady,
+        ),
+        seed(
+            "payments",
+            "dev",
+            "rds-postgres",
+            json!({"identifier": "payments-dev-sandbox", "instance_class": "db.t4g.micro", "multi_az": false}),
+            "carol",
+            PlanReady,
+        ),
+        seed(
+            "payments",
+            "prod",
+            "rds-postgres",
+            json!({"identifier": OVERRIDDEN_DATABASE, "instance_class": "db.r6g.xlarge", "multi_az": true}),
+            "dave",
+            Approved,
         ),
         seed(
             "search",
@@ -333,7 +365,7 @@ fn seeds() -> Vec<Seed> {
 }
 
 /// How many requests a new sandbox gets.
-pub const SEEDED_REQUESTS: usize = 30;
+pub const SEEDED_REQUESTS: usize = 33;
 
 /// The sandbox team's roles in its repositories, matching its policy: GitHub lets only
 /// collaborators use a private repository, and reads branch protection to admins alone.
@@ -541,6 +573,7 @@ pub async fn requests(sim: &Simulator, store: &Store, dir: &std::path::Path) -> 
         );
     }
     let seeder = Seeder { sim, engines };
+    seeder.engine("admin").seed_policies().await?;
     let mut made = 0;
     let mut changed = None;
     for Seed {
@@ -656,6 +689,21 @@ impl Seeder<'_> {
         }
         if target == Status::PlanReady {
             return Ok(id);
+        }
+        if self
+            .engine("admin")
+            .store()
+            .get_request(&id)
+            .await?
+            .value
+            .config
+            .get("identifier")
+            .and_then(Value::as_str)
+            == Some(OVERRIDDEN_DATABASE)
+        {
+            self.engine("admin")
+                .override_policy(&id, OVERRIDE_REASON)
+                .await?;
         }
         self.engine(approver).approve(&id, None).await?;
         if target == Status::Approved {

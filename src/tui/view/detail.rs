@@ -167,6 +167,7 @@ fn lines<'a>(state: &'a State, theme: &Theme, request: &'a Request) -> Vec<Line<
     out.push(approval_line(view.approval.as_ref(), theme));
     out.push(lock_line(&view.lock, theme));
     out.extend(cost_lines(request, theme));
+    out.extend(policy_lines(request, theme));
     if let Some(drift) = &view.drift {
         let when = drift
             .checked_at
@@ -232,6 +233,41 @@ fn lines<'a>(state: &'a State, theme: &Theme, request: &'a Request) -> Vec<Line<
     out.push(Line::default());
     out.push(Line::styled("Timeline", theme.style(Role::Title)));
     out.extend(timeline_lines(state, request, theme));
+    out
+}
+
+/// What the team's policies said of the latest plan: the verdict (a deny in danger, unless an
+/// admin overrode it), then each message.
+fn policy_lines<'a>(request: &Request, theme: &Theme) -> Vec<Line<'a>> {
+    use crate::domain::policy::{Verdict, current, current_override};
+    let Some(fact) = current(request) else {
+        return Vec::new();
+    };
+    let role = match (fact.verdict, current_override(request)) {
+        (Some(Verdict::Deny), None) => Role::Danger,
+        (Some(Verdict::Deny), Some(_)) | (Some(Verdict::Warn), _) => Role::Warning,
+        _ => Role::Text,
+    };
+    let mut lines = crate::domain::presentation::policy_lines(request).into_iter();
+    let mut out = Vec::new();
+    if let Some(first) = lines.next() {
+        let verdict = first.strip_prefix("Policy: ").unwrap_or(&first).to_string();
+        out.push(Line::from(vec![
+            styled(format!("{:<13}", "policy"), theme.style(Role::Muted)),
+            styled(verdict, theme.style(role)),
+        ]));
+    }
+    for line in lines {
+        let message_role = if line.trim_start().starts_with("deny:") {
+            role
+        } else {
+            Role::Warning
+        };
+        out.push(Line::from(vec![
+            styled(format!("{:<13}", ""), theme.style(Role::Muted)),
+            styled(line.trim_start().to_string(), theme.style(message_role)),
+        ]));
+    }
     out
 }
 
