@@ -302,14 +302,24 @@ async fn the_gate_and_its_override_from_the_command_line() {
     assert_eq!(judged["policy"]["verdict"], "deny");
 
     let (code, _, err) = cli
-        .run("bob", &["policy", "override", &id, "--reason", "mine"])
+        .run(
+            "bob",
+            &["policy", "override", &id, "--reason", "mine", "--yes"],
+        )
         .await;
     assert_eq!(code, 3, "{err}");
     let short = &id[..id.len() - 4];
     let (code, answer, err) = cli
         .run(
             "admin",
-            &["policy", "override", short, "--reason", "a test bucket"],
+            &[
+                "policy",
+                "override",
+                short,
+                "--reason",
+                "a test bucket",
+                "--yes",
+            ],
         )
         .await;
     assert_eq!(code, 0, "{err}");

@@ -2982,3 +2982,67 @@ fn a_late_proposal_for_an_abandoned_question_is_dropped() {
     assert!(effects.is_empty());
     assert!(!state.toasts.iter().any(|t| t.text == "late"));
 }
+
+/// `O` on a plan the policies deny: refused for an approver (admins only, the domain's rule),
+/// and for an admin a confirmation naming what is denied that wants a reason, then the
+/// override with it. A plan that is not denied is not asked about.
+#[test]
+fn o_overrides_a_denied_plan_for_an_admin_with_a_reason() {
+    use tfpilot::domain::policy::{PolicyFact, Verdict};
+    let mut requests = every_status();
+    // Request 2 is plan_ready; its plan run is 1002.
+    requests[2].policy = Some(Box::new(PolicyFact {
+        run_id: Some(1002),
+        verdict: Some(Verdict::Deny),
+        deny: vec!["monthly-cost: adds 661.57 USD a month".into()],
+        ..PolicyFact::default()
+    }));
+    let mut bob = state("bob", &requests, 160, 50);
+    select(&mut bob, &id(2));
+    assert!(key(&mut bob, KeyCode::Char('O')).is_empty());
+    assert!(bob.modals.is_empty());
+    assert!(
+        last_toast(&bob).1.contains("only admins"),
+        "{:?}",
+        last_toast(&bob)
+    );
+
+    let mut erin = state("erin", &requests, 160, 50);
+    select(&mut erin, &id(3));
+    assert!(key(&mut erin, KeyCode::Char('O')).is_empty());
+    assert!(
+        erin.modals.is_empty(),
+        "a plan that is not denied is not asked about"
+    );
+    assert!(
+        last_toast(&erin).1.contains("nothing to override"),
+        "{:?}",
+        last_toast(&erin)
+    );
+    select(&mut erin, &id(2));
+    assert!(key(&mut erin, KeyCode::Char('O')).is_empty());
+    let Some(Modal::Confirm(confirmation)) = erin.modals.last() else {
+        panic!("a confirmation");
+    };
+    assert_eq!(confirmation.operation, Operation::OverridePolicy);
+    assert!(
+        confirmation
+            .lines
+            .iter()
+            .any(|line| line.contains("monthly-cost: adds 661.57 USD a month")),
+        "{:?}",
+        confirmation.lines
+    );
+    assert!(screen(&erin).contains("Reason (required; kept with the override"));
+    chars(&mut erin, "quarter close");
+    let effects = key(&mut erin, KeyCode::Enter);
+    assert!(
+        matches!(
+            effects.as_slice(),
+            [Effect::OverridePolicy { id: overridden, reason }]
+                if *overridden == id(2) && reason == "quarter close"
+        ),
+        "{effects:?}"
+    );
+    assert_eq!(erin.in_flight.get(&id(2)), Some(&Operation::OverridePolicy));
+}

@@ -693,4 +693,12 @@ fn a_denied_plan_and_its_override() {
     let text = screen(&state);
     assert!(text.contains("deny, overridden by erin"), "{text}");
     insta::assert_snapshot!("policy_overridden_120x60", text);
+
+    // The plan view of the judged plan says it in its summary bar.
+    key(&mut state, KeyCode::Tab);
+    select(&mut state, &id(2));
+    open_plan(&mut state);
+    let text = screen(&state);
+    assert!(text.contains("│ policy: DENY (1)"), "{text}");
+    insta::assert_snapshot!("policy_plan_view_120x60", text);
 }

@@ -224,6 +224,9 @@ pub enum PolicyCommand {
         /// Why: kept in the audit trail and shown with the request
         #[arg(long)]
         reason: String,
+        /// Do not ask first
+        #[arg(long, short = 'y')]
+        yes: bool,
     },
     /// Evaluate a policy file against a plan (`terraform show -json` output) or a request's
     /// latest plan and print each rule's result, `test_` rules included; exits 1 when it

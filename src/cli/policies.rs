@@ -10,6 +10,7 @@ use super::args::PolicyCommand;
 use super::input_file::read_input;
 use super::ops::{Answered, engine};
 use super::{Invocation, print, print_json};
+use crate::domain::operation::Operation;
 use crate::domain::plan_json::{MAX_PLAN_JSON_BYTES, PlanJson};
 use crate::domain::policy::{
     MAX_POLICY_BYTES, PolicyReport, TestOutcome, Verdict, plan_json_key, policy_input,
@@ -32,7 +33,9 @@ pub async fn run(context: &Invocation, command: PolicyCommand) -> Result<()> {
             request,
         } => test(context, &file, plan.as_deref(), request.as_deref()).await,
         PolicyCommand::Eval { id } => eval(context, &id).await,
-        PolicyCommand::Override { id, reason } => override_deny(context, &id, &reason).await,
+        PolicyCommand::Override { id, reason, yes } => {
+            override_deny(context, &id, &reason, yes).await
+        }
     }
 }
 
@@ -152,8 +155,11 @@ async fn seed(context: &Invocation) -> Result<()> {
     print(&text)
 }
 
-async fn override_deny(context: &Invocation, id: &str, reason: &str) -> Result<()> {
+async fn override_deny(context: &Invocation, id: &str, reason: &str, yes: bool) -> Result<()> {
     let engine = engine(context).await?;
+    if !super::confirm::go_ahead(&engine, Operation::OverridePolicy, id, yes).await? {
+        anyhow::bail!("override of {id} cancelled at the prompt: nothing was changed");
+    }
     let record = engine.override_policy(id, reason).await?;
     if context.json {
         return print_json(&json!({"result": "overridden", "id": id, "override": record}));

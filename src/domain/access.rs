@@ -229,6 +229,16 @@ impl AccessPolicy {
                     ))
                 }
             }
+            Operation::OverridePolicy => {
+                if role == Role::Admin {
+                    Decision::Allowed
+                } else {
+                    Decision::deny(format!(
+                        "only admins can override the policies' deny of a plan; {actor} is a {}",
+                        role.as_str()
+                    ))
+                }
+            }
             Operation::Approve => {
                 if !reviewer {
                     Decision::deny(format!(

@@ -166,6 +166,22 @@ fn run_notice(request: &Request, operation: &str, run: &RunFact) -> Option<Notic
                 counts.add, counts.change, counts.destroy
             ));
         }
+        if let Some(fact) =
+            super::policy::current(request).filter(|fact| fact.run_id == Some(run_id))
+        {
+            summary.push_str(&format!("; policies: {}", fact.describe()));
+            let messages = if fact.denies() {
+                &fact.deny
+            } else {
+                &fact.warn
+            };
+            if let Some(first) = messages.first() {
+                summary.push_str(&format!(" - {first}"));
+                if messages.len() > 1 {
+                    summary.push_str(&format!(" (and {} more)", messages.len() - 1));
+                }
+            }
+        }
     }
     Some(Notice {
         request_id: request.id.clone(),
@@ -272,6 +288,44 @@ mod tests {
         );
         let later = notices(&request(), at("2026-11-26T10:45:00Z"));
         assert_eq!(later.len(), 1, "older transitions are history, not news");
+    }
+
+    #[test]
+    fn a_plan_notice_says_what_the_policies_said() {
+        use crate::domain::policy::{PolicyFact, Verdict};
+        let mut denied = request();
+        denied.plan_run = Some(Box::new(
+            serde_json::from_value(serde_json::json!({"id": 1005, "status": "completed", "conclusion": "success", "created_at": "2026-01-01T10:05:00Z"}))
+                .expect("run"),
+        ));
+        denied.policy = Some(Box::new(PolicyFact {
+            run_id: Some(1005),
+            verdict: Some(Verdict::Deny),
+            deny: vec![
+                "prod-databases: not multi_az".into(),
+                "monthly-cost: too dear".into(),
+            ],
+            ..PolicyFact::default()
+        }));
+        let found = notices(&denied, at("2026-01-01T00:00:00Z"));
+        let plan = found
+            .iter()
+            .find(|n| n.kind == "plan_succeeded")
+            .expect("a plan notice");
+        assert!(
+            plan.summary
+                .ends_with("; policies: deny (2) - prod-databases: not multi_az (and 1 more)"),
+            "{}",
+            plan.summary
+        );
+        // A verdict on an older plan is not this plan's.
+        denied.policy.as_deref_mut().expect("fact").run_id = Some(1004);
+        let found = notices(&denied, at("2026-01-01T00:00:00Z"));
+        let plan = found
+            .iter()
+            .find(|n| n.kind == "plan_succeeded")
+            .expect("a plan notice");
+        assert!(!plan.summary.contains("policies"), "{}", plan.summary);
     }
 
     #[test]

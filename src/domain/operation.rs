@@ -30,6 +30,8 @@ pub enum Operation {
     Withdraw,
     /// Open a change request that edits an applied request's block in place.
     Change,
+    /// Let the latest plan through the team's policies' deny, with a reason (admins).
+    OverridePolicy,
 }
 
 impl Operation {
@@ -50,6 +52,7 @@ impl Operation {
             Operation::Cancel => "cancel",
             Operation::Withdraw => "withdraw",
             Operation::Change => "change",
+            Operation::OverridePolicy => "override_policy",
         }
     }
 
@@ -59,6 +62,7 @@ impl Operation {
             Operation::DriftCheck => "drift-check",
             Operation::ApproveDeployment => "approve the deployment",
             Operation::RejectDeployment => "reject the deployment",
+            Operation::OverridePolicy => "override the policy deny",
             other => other.as_str(),
         }
     }
@@ -76,13 +80,14 @@ impl Operation {
                 | Operation::RejectDeployment
                 | Operation::Cancel
                 | Operation::Withdraw
+                | Operation::OverridePolicy
         )
     }
 
     /// Takes a line of text from the person (a deployment review's comment, a withdrawal's
     /// reason): the dashboard's confirmation asks for it, the CLI takes a flag.
     pub fn takes_comment(self) -> bool {
-        self.verdict().is_some() || self == Operation::Withdraw
+        self.verdict().is_some() || matches!(self, Operation::Withdraw | Operation::OverridePolicy)
     }
 
     /// The decision on a deployment review this operation makes, if it is one.
@@ -353,6 +358,22 @@ pub fn readiness(operation: Operation, request: &Request) -> Readiness {
             }
         }
         Operation::Withdraw => withdraw_readiness(request),
+        Operation::OverridePolicy => {
+            use super::policy::{Verdict, current, current_override};
+            match (
+                current(request).and_then(|fact| fact.verdict),
+                current_override(request),
+            ) {
+                (Some(Verdict::Deny), None) => Ready,
+                (Some(Verdict::Deny), Some(record)) => AlreadyDone(format!(
+                    "{} overrode the deny of this plan already: {}",
+                    record.by, record.reason
+                )),
+                _ => NotReady(
+                    "the team's policies do not deny the latest plan: nothing to override".into(),
+                ),
+            }
+        }
         Operation::Change => {
             if drift_eligible(request) || request.drift_run.as_deref().is_some_and(underway) {
                 Ready

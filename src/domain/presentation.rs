@@ -346,6 +346,22 @@ pub fn confirmation(
         Operation::Cleanup => {
             lines.push("Opens a pull request that removes the request's block.".into());
         }
+        Operation::OverridePolicy => {
+            let run = super::policy::current(request)
+                .and_then(|fact| fact.run_id)
+                .map(|run| format!("plan run {run}"))
+                .unwrap_or_else(|| "the latest plan".into());
+            lines.push(format!(
+                "Lets {run} through the team's policies, which deny it:"
+            ));
+            if let Some(fact) = super::policy::current(request) {
+                lines.extend(fact.deny.iter().map(|message| format!("  {message}")));
+            }
+            lines.push(
+                "Your override and its reason are kept for good; a new plan is judged afresh."
+                    .into(),
+            );
+        }
         Operation::Withdraw => {
             let pr = request
                 .pr

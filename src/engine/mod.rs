@@ -204,11 +204,12 @@ impl Engine {
             Operation::RejectDeployment => {
                 self.review_deployment(id, Verdict::Reject, None, key).await
             }
-            Operation::Create | Operation::Update | Operation::Change => {
-                Err(EngineError::Invalid {
-                    message: format!("{} takes its values: use its own command", operation.verb()),
-                })
-            }
+            Operation::Create
+            | Operation::Update
+            | Operation::Change
+            | Operation::OverridePolicy => Err(EngineError::Invalid {
+                message: format!("{} takes its values: use its own command", operation.verb()),
+            }),
         }
     }
 

@@ -203,7 +203,6 @@ impl Engine {
         id: &str,
         reason: &str,
     ) -> Result<PolicyOverride, EngineError> {
-        self.require_admin("override a policy")?;
         let reason = reason.trim();
         if reason.is_empty() || reason.chars().count() > MAX_REASON_CHARS {
             return Err(EngineError::Invalid {
@@ -213,6 +212,11 @@ impl Engine {
             });
         }
         let request = self.store.get_request(id).await?.value;
+        if let crate::domain::access::Decision::Denied { reason } =
+            self.authorize(Operation::OverridePolicy, &request)
+        {
+            return Err(EngineError::denied(reason));
+        }
         let (repo, _) = repo_of(&request)?;
         let Some(run_id) = request.plan_run.as_deref().and_then(|run| run.id) else {
             return Err(EngineError::Invalid {

@@ -73,6 +73,7 @@ commands! {
     RejectDeployment => "reject_deployment", "reject the deployment";
     CancelRun => "cancel_run", "cancel the run";
     Withdraw => "withdraw", "withdraw the request: close its PR unmerged, delete its branch";
+    OverridePolicy => "override_policy", "let the latest plan through the policies' deny, with a reason (admins)";
     Refresh => "refresh", "refresh now";
     CopyId => "copy_id", "copy the request id";
     CopyMenu => "copy_menu", "copy: PR or run URL, branch, show command";
@@ -140,6 +141,7 @@ impl Command {
             Command::RejectDeployment => Operation::RejectDeployment,
             Command::CancelRun => Operation::Cancel,
             Command::Withdraw => Operation::Withdraw,
+            Command::OverridePolicy => Operation::OverridePolicy,
             _ => return None,
         })
     }
@@ -151,7 +153,7 @@ impl Command {
     }
 
     /// The commands the palette offers, in the order it lists them before any typing.
-    pub const PALETTE: [Command; 38] = [
+    pub const PALETTE: [Command; 39] = [
         Command::Plan,
         Command::Approve,
         Command::Merge,
@@ -163,6 +165,7 @@ impl Command {
         Command::RejectDeployment,
         Command::CancelRun,
         Command::Withdraw,
+        Command::OverridePolicy,
         Command::Create,
         Command::Edit,
         Command::PlanLog,
@@ -261,7 +264,8 @@ mod tests {
                 Command::ApproveDeployment,
                 Command::RejectDeployment,
                 Command::CancelRun,
-                Command::Withdraw
+                Command::Withdraw,
+                Command::OverridePolicy
             ]
         );
     }

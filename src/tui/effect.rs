@@ -110,6 +110,12 @@ pub enum Effect {
         id: String,
         reason: Option<String>,
     },
+    /// An admin lets the latest plan through the policies' deny, with the reason typed in the
+    /// confirmation.
+    OverridePolicy {
+        id: String,
+        reason: String,
+    },
     Create {
         input: Box<CreateInput>,
     },

@@ -192,6 +192,31 @@ impl Executor {
                     }
                 });
             }
+            Effect::OverridePolicy { id, reason } => {
+                let engine = self.engine.clone();
+                self.detached(async move {
+                    let result = match engine.override_policy(&id, &reason).await {
+                        Ok(_) => engine
+                            .store()
+                            .get_request(&id)
+                            .await
+                            .map_err(Into::into)
+                            .map(|read| crate::engine::OpOutcome {
+                                operation: Operation::OverridePolicy,
+                                result: crate::engine::OpResult::Done,
+                                message: "the policies' deny of the latest plan is overridden"
+                                    .into(),
+                                request: read.value,
+                            }),
+                        Err(error) => Err(error),
+                    };
+                    Msg::OperationDone {
+                        id,
+                        operation: Operation::OverridePolicy,
+                        result: result.map(Box::new).map_err(OperationFailure::from),
+                    }
+                });
+            }
             Effect::Assist { ask } => {
                 let engine = self.engine.clone();
                 let model = self.assistant.clone();

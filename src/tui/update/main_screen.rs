@@ -525,6 +525,15 @@ pub fn start_confirmed(state: &mut State, confirmation: Confirmation) -> Vec<Eff
             comment,
         }];
     }
+    if operation == Operation::OverridePolicy {
+        // The engine asks for a reason; an empty one is refused there, with the words.
+        state.in_flight.insert(id.clone(), operation);
+        state.quit_armed = false;
+        return vec![Effect::OverridePolicy {
+            id,
+            reason: comment.unwrap_or_default(),
+        }];
+    }
     if operation == Operation::Withdraw {
         state.in_flight.insert(id.clone(), operation);
         state.quit_armed = false;

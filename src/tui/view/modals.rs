@@ -274,6 +274,8 @@ fn confirm(confirmation: &Confirmation, theme: &Theme, frame: &mut Frame, body: 
         None if confirmation.comment.is_some() => {
             let prompt = if confirmation.operation == Operation::Withdraw {
                 "Reason (recorded with the withdrawal and in the audit trail):"
+            } else if confirmation.operation == Operation::OverridePolicy {
+                "Reason (required; kept with the override and in the audit trail):"
             } else {
                 "Comment (recorded on GitHub and in the audit trail):"
             };

@@ -43,13 +43,52 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
             );
         }
         Loadable::Loaded(document) => {
-            frame.render_widget(summary_bar(plan, document, theme), bar);
+            let request = state
+                .list
+                .row(&plan.id)
+                .and_then(|row| row.request.as_deref());
+            frame.render_widget(summary_bar(plan, document, request, theme), bar);
             render_rows(plan, document, theme, frame, text);
         }
     }
 }
 
-fn summary_bar<'a>(plan: &PlanView, document: &PlanDocument, theme: &Theme) -> Line<'a> {
+/// The policies' verdict, when the plan shown is the one they judged (that plan run's stored
+/// output or its log), not another run's.
+fn policy_badge(plan: &PlanView, request: &crate::domain::Request) -> Option<(String, Role)> {
+    use crate::domain::policy::{Verdict, current, current_override};
+    let fact = current(request)?;
+    let run = fact.run_id?;
+    let judged = match &plan.source {
+        super::super::effect::PlanSource::Stored { key } => key.ends_with(&format!("/{run}.txt")),
+        super::super::effect::PlanSource::Live { run_id } => *run_id == run,
+    };
+    if !judged {
+        return None;
+    }
+    Some(match (fact.verdict?, current_override(request)) {
+        (Verdict::Deny, None) => (
+            format!("│ policy: DENY ({}) ", fact.deny.len()),
+            Role::Danger,
+        ),
+        (Verdict::Deny, Some(record)) => (
+            format!("│ policy: deny, overridden by {} ", record.by),
+            Role::Warning,
+        ),
+        (Verdict::Warn, _) => (
+            format!("│ policy: warn ({}) ", fact.warn.len()),
+            Role::Warning,
+        ),
+        (Verdict::Pass, _) => ("│ policy: pass ".to_string(), Role::Text),
+    })
+}
+
+fn summary_bar<'a>(
+    plan: &PlanView,
+    document: &PlanDocument,
+    request: Option<&crate::domain::Request>,
+    theme: &Theme,
+) -> Line<'a> {
     let mut spans: Vec<Span> = Vec::new();
     match document.summary {
         Some(summary) => {
@@ -89,6 +128,9 @@ fn summary_bar<'a>(plan: &PlanView, document: &PlanDocument, theme: &Theme) -> L
                 theme.style(Role::Danger),
             ));
         }
+    }
+    if let Some((text, role)) = request.and_then(|request| policy_badge(plan, request)) {
+        spans.push(styled(text, theme.style(role)));
     }
     let risky: Vec<&str> = document
         .risky_first()
