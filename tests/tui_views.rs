@@ -584,6 +584,15 @@ fn hostile_text_never_reaches_a_cell() {
         claim: HOSTILE.into(),
         github: HOSTILE.into(),
     }));
+    // A policy's messages quote the plan, which quotes whatever the request holds.
+    let plan_run = victim.plan_run.as_ref().and_then(|run| run.id);
+    victim.policy = Some(Box::new(tfpilot::domain::policy::PolicyFact {
+        run_id: plan_run,
+        verdict: Some(tfpilot::domain::policy::Verdict::Deny),
+        deny: vec![format!("names: {HOSTILE}")],
+        warn: vec![HOSTILE.into()],
+        ..Default::default()
+    }));
     let mut state = state("alice", &requests, 120, 40);
     select(&mut state, &id(6));
     let ticket = state.tickets.issue(EffectKey::Events(id(6)));
@@ -596,6 +605,7 @@ fn hostile_text_never_reaches_a_cell() {
             result: Ok(vec![Ok(event)]),
         },
     );
+    assert!(plan_run.is_some());
     let hazards = hazard_cells(&state);
     assert!(hazards.is_empty(), "{hazards:?}");
     assert!(screen(&state).contains("mallory"));
